@@ -1,0 +1,62 @@
+# dnalens: `make demo` and `make test` set everything up themselves on a fresh Debian machine.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= all
+# Extra pip arguments, e.g. PIP_EXTRA="--extra-index-url https://download.pytorch.org/whl/cpu"
+PIP_EXTRA ?=
+CONFIGS := config/config.yaml $(wildcard config/genomes/*.yaml)
+
+.PHONY: demo test test-slurm lint dryrun setup bedtools clean help
+
+help:
+	@echo "make demo   - set up .venv, run the offline demo workflow (config/config.yaml)"
+	@echo "make test   - set up .venv, run pytest, snakemake --lint and a dry run of every config"
+	@echo "make test-slurm - run the workflow through a local single-node SLURM cluster (root, Debian)"
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt $(PIP_EXTRA) -e '.[dev,hf]'
+	touch $@
+
+setup: $(BIN)/.installed bedtools
+
+bedtools:
+	@if ! command -v bedtools >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing bedtools with apt-get"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bedtools) >/dev/null; \
+	  else \
+	    echo "error: bedtools is not installed and this is not a root Debian shell." >&2; \
+	    echo "  install it with one of: sudo apt-get install bedtools | conda install -c bioconda bedtools | module load bedtools" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
+demo: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml
+	@$(BIN)/python -m dnalens.where_outputs config/config.yaml
+
+test: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -m "not slurm"
+	$(MAKE) --no-print-directory lint dryrun
+
+lint: $(BIN)/.installed
+	$(BIN)/snakemake --lint --configfile config/config.yaml > .lint.txt 2>&1 || { cat .lint.txt; exit 1; }
+	@if grep -qE "^(Lints for|Rule|Snakefile)" .lint.txt; then cat .lint.txt; echo "snakemake --lint found problems" >&2; rm -f .lint.txt; exit 1; fi
+	@rm -f .lint.txt; echo "snakemake --lint: clean"
+
+dryrun: $(BIN)/.installed
+	@for c in $(CONFIGS); do \
+	  echo "dry run: $$c"; \
+	  PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake -n --quiet rules --cores 1 --configfile $$c || exit 1; \
+	done
+
+test-slurm: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -m slurm
+
+clean:
+	rm -rf results logs .snakemake

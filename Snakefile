@@ -1,0 +1,25 @@
+# dnalens: what has this DNA language model learned about this genome?
+# Entry point only; stages live in workflow/rules, logic in src/dnalens (see docs/ARCHITECTURE.md).
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+# One config per genome: `--configfile config/genomes/<g>.yaml` replaces the demo config entirely.
+if not config:
+
+    configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/prepare.smk"
+include: "workflow/rules/windows.smk"
+
+
+rule all:
+    input:
+        final_outputs(),
+    default_target: True

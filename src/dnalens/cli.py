@@ -1,0 +1,62 @@
+"""`dnalens <stage> ...`: one subcommand per workflow stage, usable by hand on a GPU node.
+
+Each stage package owns a `commands.py` with `register(subparsers)`; this file only dispatches, and
+imports stage modules lazily so `dnalens prepare` never pays for torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from dnalens import __version__
+from dnalens.errors import InputError
+
+# One line per stage package; a new stage is one module with register() plus one line here.
+COMMAND_MODULES = (
+    "dnalens.genome.commands",
+    "dnalens.labels.commands",
+    "dnalens.models.commands",
+    "dnalens.extract.commands",
+    "dnalens.sae.commands",
+    "dnalens.buffer.commands",
+    "dnalens.probing.commands",
+    "dnalens.report.commands",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dnalens", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"dnalens {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="<stage>", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name == name:  # stage not built yet
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.func(args) or 0)
+    except InputError as err:
+        print(f"dnalens {args.command}: error: {err.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""concepts stage."""

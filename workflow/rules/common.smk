@@ -1,0 +1,28 @@
+# Helpers shared by the rule files: genome lookup, per-stage settings, final targets. No torch here.
+import json
+import shlex
+
+GENOMES = sorted(config["genomes"])
+
+
+wildcard_constraints:
+    genome="|".join(GENOMES) if GENOMES else "[^/]+",
+
+
+def genome_spec(wildcards):
+    return config["genomes"][wildcards.genome]
+
+
+def settings_json(section, **extra):
+    """One config section as a shell-quoted JSON argument for `dnalens <stage> --settings`."""
+    value = dict(config.get(section, {}))
+    value.update(extra)
+    return shlex.quote(json.dumps(value, sort_keys=True))
+
+
+def genome_settings(wildcards):
+    return shlex.quote(json.dumps(genome_spec(wildcards), sort_keys=True))
+
+
+def final_outputs():
+    return expand("results/{genome}/windows.bed", genome=GENOMES)
