@@ -39,3 +39,13 @@ def test_atomic_dir_swaps_whole_directory(tmp_path):
             raise ValueError
     assert sorted(p.name for p in target.iterdir()) == ["b.npy"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]
+
+
+def test_atomic_outputs_get_umask_permissions_not_0600(tmp_path):
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    target = tmp_path / "shared.tsv"
+    write_text(target, "x")
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -1,4 +1,4 @@
-# Helpers shared by the rule files: genome lookup, per-stage settings, final targets. No torch here.
+# Shared helpers (genome lookup, per-stage settings, final targets). No torch import here.
 import json
 import shlex
 

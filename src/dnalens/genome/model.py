@@ -151,6 +151,27 @@ class Annotation:
     def seqids(self) -> list[str]:
         return sorted({f.seqid for f in self.features})
 
+    def validate_structure(self) -> list[str]:
+        """Broken invariants (see module docstring) as readable strings; empty when all hold."""
+        problems: list[str] = []
+        for fid, rows in self._rows_by_id.items():
+            first = rows[0]
+            if len({r.type for r in rows}) > 1:
+                problems.append(f"{fid}: rows of different types")
+            if any(r.start >= r.end or r.start < 0 for r in rows):
+                problems.append(f"{fid}: empty or negative interval")
+            parents = [self._rows_by_id.get(p, [None])[0] for p in first.parents]
+            if None in parents:
+                problems.append(f"{fid}: unknown parent")
+                continue
+            if first.type in PART_TYPES and not any(p.type in TRANSCRIPT_TYPES for p in parents):
+                problems.append(f"{fid}: {first.type} without a transcript parent")
+            if first.type in TRANSCRIPT_TYPES and any(p.type not in GENE_TYPES for p in parents):
+                problems.append(f"{fid}: transcript parent is not a gene")
+            if first.type == "CDS" and any(r.phase not in (0, 1, 2) for r in rows):
+                problems.append(f"{fid}: CDS row without phase 0/1/2")
+        return problems
+
 
 def transcription_order(parts: Iterable[Part]) -> list[Part]:
     """Sort same-strand parts 5'→3' (ascending on +, descending on −); mixed strands keep their order."""
