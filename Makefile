@@ -37,7 +37,7 @@ bedtools:
 	fi
 
 demo: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profiles/default --configfile config/config.yaml
 	@$(BIN)/python -m dnalens.where_outputs config/config.yaml
 
 test: setup
