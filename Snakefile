@@ -18,6 +18,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/fetch.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/windows.smk"
+include: "workflow/rules/labels.smk"
 
 
 rule all:

@@ -25,4 +25,10 @@ def genome_settings(wildcards):
 
 
 def final_outputs():
-    return expand("results/{genome}/windows.bed", genome=GENOMES)
+    per_genome = [
+        "results/{genome}/windows.bed",
+        "results/{genome}/labels",
+        "results/{genome}/labels_bed",
+        "results/{genome}/labels_summary.tsv",
+    ]
+    return expand(per_genome, genome=GENOMES)

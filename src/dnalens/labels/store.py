@@ -1,0 +1,174 @@
+"""Read a label store (memory-mapped, no pickle) and concatenate shard stores.
+
+Layout of a store directory (see docs/ARCHITECTURE.md):
+  labels.npy          uint8 [N, ceil(L/8)]  bit-packed bools, np.packbits big bit order along concepts
+  instances.npy       int32 [N, R]          instance id per region concept, −1 outside
+  categorical/X.npy   int8  [N]             class index, −1 undefined (classes in meta.json)
+  token_window.npy    int32 [N]             row of windows.bed each token comes from
+  window_offsets.npy  int64 [W+1]           token range of each window of this store
+  window_rows.npy     int64 [W]             rows of the source window table
+  windows.bed         the store's windows (BED6), in token order
+  instance_table.tsv, concept_summary.tsv, meta.json
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from functools import cached_property
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from numpy.lib.format import open_memmap
+
+from dnalens.atomic import atomic_dir
+from dnalens.errors import InputError
+from dnalens.genome.window_table import Window, read_windows_bed, write_windows_bed
+from dnalens.labels.build import STORE_FORMAT
+from dnalens.labels.export import write_summary
+from dnalens.labels.tokens import window_positions
+
+Rows = slice | Sequence[int] | np.ndarray | None
+
+
+class LabelStore:
+    def __init__(self, path: Path, meta: dict) -> None:
+        self.path = path
+        self.meta = meta
+
+    @classmethod
+    def open(cls, path: str | Path) -> "LabelStore":
+        path = Path(path)
+        meta_file = path / "meta.json"
+        if not meta_file.exists():
+            raise InputError("not a label store (no meta.json).", path=path, fix="build it with `dnalens labels`.")
+        meta = json.loads(meta_file.read_text())
+        if meta.get("format") != STORE_FORMAT:
+            raise InputError("meta.json is not a dnalens label store.", path=meta_file)
+        return cls(path, meta)
+
+    # --- column names -------------------------------------------------------------------------
+    @property
+    def concept_names(self) -> list[str]:
+        return list(self.meta["concept_names"])
+
+    @property
+    def region_concepts(self) -> list[str]:
+        return list(self.meta["region_concepts"])
+
+    @property
+    def categorical_names(self) -> list[str]:
+        return list(self.meta["categorical"])
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.meta["n_tokens"])
+
+    # --- arrays -------------------------------------------------------------------------------
+    def _load(self, name: str) -> np.ndarray:
+        return np.load(self.path / name, mmap_mode="r", allow_pickle=False)
+
+    @cached_property
+    def packed_labels(self) -> np.ndarray:
+        return self._load("labels.npy")
+
+    @cached_property
+    def window_offsets(self) -> np.ndarray:
+        return self._load("window_offsets.npy")
+
+    @cached_property
+    def token_window(self) -> np.ndarray:
+        """Row of the source windows.bed for every token."""
+        return self._load("token_window.npy")
+
+    @cached_property
+    def window_rows(self) -> np.ndarray:
+        return self._load("window_rows.npy")
+
+    @cached_property
+    def windows(self) -> list[Window]:
+        return read_windows_bed(self.path / "windows.bed")
+
+    def labels(self, rows: Rows = None) -> np.ndarray:
+        """Bool [n, L] (unpacked) for all tokens, a slice, or an index array."""
+        packed = self.packed_labels if rows is None else self.packed_labels[rows]
+        return np.unpackbits(packed, axis=1, count=len(self.concept_names)).astype(bool)
+
+    def instances(self, rows: Rows = None) -> np.ndarray:
+        arr = self._load("instances.npy")
+        return arr if rows is None else arr[rows]
+
+    def categorical(self, name: str) -> tuple[np.ndarray, list[str]]:
+        if name not in self.meta["categorical"]:
+            raise KeyError(f"no categorical {name!r}; have {self.categorical_names}")
+        return self._load(f"categorical/{name}.npy"), list(self.meta["categorical"][name]["classes"])
+
+    def column(self, name: str) -> np.ndarray:
+        """One concept as bool [N] without unpacking the others."""
+        j = self.concept_names.index(name)
+        return (self.packed_labels[:, j >> 3] >> (7 - (j & 7))) & 1 == 1
+
+    def window_tokens(self, window_idx: int) -> slice:
+        return slice(int(self.window_offsets[window_idx]), int(self.window_offsets[window_idx + 1]))
+
+    def token_genome_positions(self, window_idx: int) -> tuple[str, np.ndarray]:
+        """(contig, genome position of each token of window `window_idx` of this store, read order)."""
+        w = self.windows[window_idx]
+        return w.contig, window_positions(w, int(self.meta["contigs"][w.contig]))
+
+    def instance_table(self):
+        from dnalens.labels.export import read_instance_table
+
+        return read_instance_table(self.path / self.meta["instance_table"])
+
+
+def concat_label_stores(parts: Sequence[str | Path], out_dir: str | Path) -> Path:
+    """Concatenate shard stores (same concepts, same genome) in the given order, atomically."""
+    stores = [LabelStore.open(p) for p in parts]
+    if not stores:
+        raise InputError("no label stores to concatenate.")
+    first = stores[0]
+    for s in stores[1:]:
+        for key in ("concept_names", "region_concepts", "categorical", "contigs", "n_instances", "genetic_code"):
+            if s.meta[key] != first.meta[key]:
+                raise InputError(f"label store differs from {first.path} in {key}.", path=s.path,
+                                 fix="build every shard with the same annotation, FASTA and concepts settings.")
+    n = sum(s.n_tokens for s in stores)
+    with atomic_dir(out_dir) as tmp:
+        _concat_array(tmp / "labels.npy", [s.packed_labels for s in stores], n)
+        _concat_array(tmp / "instances.npy", [s.instances() for s in stores], n)
+        _concat_array(tmp / "token_window.npy", [s.token_window for s in stores], n)
+        (tmp / "categorical").mkdir()
+        for name in first.categorical_names:
+            _concat_array(tmp / "categorical" / f"{name}.npy", [s.categorical(name)[0] for s in stores], n)
+        offsets = [np.zeros(1, np.int64)]
+        base = 0
+        for s in stores:
+            offsets.append(np.asarray(s.window_offsets[1:]) + base)
+            base += s.n_tokens
+        np.save(tmp / "window_offsets.npy", np.concatenate(offsets), allow_pickle=False)
+        rows = np.concatenate([np.asarray(s.window_rows) for s in stores])
+        np.save(tmp / "window_rows.npy", rows, allow_pickle=False)
+        write_windows_bed([w for s in stores for w in s.windows], tmp / "windows.bed")
+        shutil.copyfile(first.path / first.meta["instance_table"], tmp / "instance_table.tsv")
+        meta = json.loads(json.dumps(first.meta))
+        meta["n_tokens"], meta["n_windows"] = n, sum(s.meta["n_windows"] for s in stores)
+        for j, entry in enumerate(meta["concepts"]):
+            entry["tokens"] = sum(s.meta["concepts"][j]["tokens"] for s in stores)
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        write_summary(meta, tmp / "concept_summary.tsv")
+    return Path(out_dir)
+
+
+def _concat_array(path: Path, arrays: list[np.ndarray], n: int) -> None:
+    shape = (n, *arrays[0].shape[1:])
+    if n == 0:
+        np.save(path, np.zeros(shape, dtype=arrays[0].dtype), allow_pickle=False)
+        return
+    out = open_memmap(path, mode="w+", dtype=arrays[0].dtype, shape=shape)
+    at = 0
+    for a in arrays:
+        out[at: at + len(a)] = a
+        at += len(a)
+    out.flush()
