@@ -7,17 +7,29 @@ from pathlib import Path
 
 import yaml
 
-OUTPUTS = ("report.html", "features.tsv", "feature_concepts.tsv", "top_windows.tsv", "tracks", "windows.bed")
+OUTPUTS = (
+    ("report.html", "report (open in a browser; works offline)"),
+    ("features.tsv", "one row per feature: best concept, held-out metrics, strongest hit"),
+    ("feature_concepts.tsv", "feature x concept pairs that pass the thresholds"),
+    ("concept_summary.tsv", "per concept: instances, coverage, best features, probe AUROC"),
+    ("top_windows.tsv", "strongest windows per feature with genes and sequence"),
+    ("hits.gff3", "feature hits (GFF3)"),
+    ("tracks/igv_session.xml", "IGV session: File > Open Session (genome, annotation, hits, bigWigs)"),
+    ("windows.bed", "the windows the model read"),
+)
+SUMMARY = Path("results") / "summary" / "features_across_genomes.tsv"
 
 
 def main(configfile: str) -> int:
     config = yaml.safe_load(Path(configfile).read_text())
     for genome in sorted(config.get("genomes", {})):
         root = Path("results") / genome
-        found = [root / name for name in OUTPUTS if (root / name).exists()]
         print(f"{genome}:")
-        for path in found:
-            print(f"  {path}")
+        for name, what in OUTPUTS:
+            if (root / name).exists():
+                print(f"  {root / name}  - {what}")
+    if SUMMARY.exists():
+        print(f"all genomes:\n  {SUMMARY}  - features x genomes")
     return 0
 
 

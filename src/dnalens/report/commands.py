@@ -1,0 +1,69 @@
+"""`dnalens report` (tables, tracks, report.html for one genome) and `dnalens summarize-genomes`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from dnalens.settings import from_mapping, parse_settings
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("report", help="feature tables, genome-browser tracks and report.html for one genome")
+    p.add_argument("--genome", required=True, help="genome name (titles, cross-genome table)")
+    p.add_argument("--buffer", required=True, type=Path, help="ActivationBuffer directory")
+    p.add_argument("--probe", required=True, type=Path, help="probe results folder (parquet tables)")
+    p.add_argument("--fasta", required=True, type=Path, help="indexed genome FASTA (genome.fa)")
+    p.add_argument("--annotation", type=Path, help="normalised annotation.gff3 (drawn beneath plots)")
+    p.add_argument("--chrom-sizes", required=True, type=Path)
+    p.add_argument("--label-summary", required=True, type=Path, help="labels stage concept_summary.tsv")
+    p.add_argument("--sae-quality", type=Path, help="sae_quality.json (shown in the run summary)")
+    p.add_argument("--model-name", default="?", help="model shown in the report")
+    p.add_argument("--layer", help="layer name (default: from the buffer)")
+    p.add_argument("--sae", help="SAE name (default: from the buffer)")
+    p.add_argument("--out", required=True, type=Path, help="results/<genome>/")
+    p.add_argument("--settings", help="the config's report: section as JSON (or a .json/.yaml path)")
+    p.set_defaults(func=run_report)
+
+    s = subparsers.add_parser("summarize-genomes", help="one features × genomes table from several features.tsv")
+    s.add_argument("features", nargs="+", type=Path, help="results/<genome>/features.tsv files")
+    s.add_argument("--names", nargs="*", help="genome names (default: each file's folder name)")
+    s.add_argument("--out", required=True, type=Path, help="results/summary/features_across_genomes.tsv")
+    s.set_defaults(func=run_summarize)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from dnalens.report.inputs import InputPaths, read_report_inputs
+    from dnalens.report.options import ReportSettings
+    from dnalens.report.stage import build_report
+
+    settings = from_mapping(ReportSettings, parse_settings(args.settings), where="report settings")
+    paths = InputPaths(genome=args.genome, buffer=args.buffer, probe=args.probe, fasta=args.fasta,
+                       annotation=args.annotation, chrom_sizes=args.chrom_sizes, label_summary=args.label_summary,
+                       sae_quality=args.sae_quality, model=args.model_name, layer=args.layer, sae=args.sae)
+    counts = build_report(read_report_inputs(paths), settings, args.out)
+    log.info("report for %s: %s -> %s", args.genome, counts, args.out / "report.html")
+    return 0
+
+
+def run_summarize(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from dnalens.atomic import atomic_path
+    from dnalens.errors import InputError
+    from dnalens.report.tables import features_across_genomes
+
+    names = args.names or [p.parent.name for p in args.features]
+    if len(names) != len(args.features) or len(set(names)) != len(names):
+        raise InputError("--names must give one distinct name per features.tsv.")
+    tables = {}
+    for name, path in zip(names, args.features):
+        if not path.exists():
+            raise InputError("features table not found.", path=path, fix="run `dnalens report` for that genome.")
+        tables[name] = pd.read_csv(path, sep="\t")
+    with atomic_path(args.out) as tmp:
+        features_across_genomes(tables).to_csv(tmp, sep="\t", index=False, na_rep="NA", float_format="%.6g")
+    return 0

@@ -1,0 +1,150 @@
+"""Feature hits: where on the genome a feature is "on", as merged stranded intervals.
+
+A feature is on at a token where activation > threshold × (feature max) — the InterPLM rule the
+probing stage uses for domain F1, with the threshold of the feature's best concept. Consecutive on
+tokens of one window form a run; runs map to genome intervals (reversed on −), and runs from
+overlapping windows on the same strand merge, keeping the strongest activation and its position.
+All features are processed together with array operations (no per-feature Python loop), in blocks
+of columns so memory stays bounded on large buffers.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from dnalens.report.tokens import TokenMap
+
+HIT_COLUMNS = ("feature", "hit", "contig", "start", "end", "strand", "peak", "activation", "score")
+
+
+def feature_runs(features: np.ndarray, rows: np.ndarray, values: np.ndarray, tokens: TokenMap) -> pd.DataFrame:
+    """Runs of consecutive on-tokens (same feature, same window) as genome intervals.
+
+    Inputs sorted by (feature, row). Returns feature, contig_id, minus, start, end (0-based half-open,
+    start in [0, contig length), end may pass it on circular contigs), peak, activation.
+    """
+    window = tokens.window[rows]
+    breaks = np.flatnonzero((np.diff(rows) != 1) | (np.diff(window) != 0) | (np.diff(features) != 0)) + 1
+    first = np.concatenate(([0], breaks)).astype(np.int64)
+    last = np.concatenate((breaks, [len(rows)])).astype(np.int64) - 1
+    if len(rows) == 0:
+        first = last = np.zeros(0, np.int64)
+    run_id = np.repeat(np.arange(len(first)), last - first + 1)
+    order = np.lexsort((-values, run_id))  # each run's strongest token comes first
+    peak_idx = order[np.searchsorted(run_id[order], np.arange(len(first)))]
+    lo, hi = tokens.unwrapped[rows[first]], tokens.unwrapped[rows[last]]
+    minus = tokens.minus[rows[first]]
+    start = np.where(minus, hi, lo)
+    end = np.where(minus, lo, hi) + 1
+    length = tokens.contig_length_of(rows[first])
+    shift = (start // length) * length
+    return pd.DataFrame(
+        {
+            "feature": features[first],
+            "contig_id": tokens.contig_id[rows[first]],
+            "minus": minus,
+            "start": start - shift,
+            "end": end - shift,
+            "peak": tokens.position[rows[peak_idx]],
+            "activation": values[peak_idx].astype(np.float64),
+        }
+    )
+
+
+def merge_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """Merge overlapping or book-ended runs of one feature per (contig, strand); keep the strongest peak."""
+    if runs.empty:
+        return runs.iloc[:0]
+    runs = runs.sort_values(["feature", "contig_id", "minus", "start", "end"], kind="stable").reset_index(drop=True)
+    key = runs[["feature", "contig_id", "minus"]].to_numpy(np.int64)
+    new_group = np.ones(len(runs), dtype=bool)
+    new_group[1:] = (key[1:] != key[:-1]).any(axis=1)
+    group = np.cumsum(new_group) - 1
+    big = int(runs["end"].max()) + 1
+    # running max of `end` within each group: offset groups so an earlier group never wins
+    cum_end = np.maximum.accumulate(group * big + runs["end"].to_numpy(np.int64)) - group * big
+    starts = runs["start"].to_numpy(np.int64)
+    opens = new_group.copy()
+    opens[1:] |= starts[1:] > cum_end[:-1]
+    hit = np.cumsum(opens) - 1
+    n_hits = int(hit[-1]) + 1
+    strongest = np.lexsort((-runs["activation"].to_numpy(), hit))
+    best = strongest[np.searchsorted(hit[strongest], np.arange(n_hits))]
+    firsts = np.flatnonzero(opens)
+    ends = np.maximum.reduceat(runs["end"].to_numpy(np.int64), firsts)
+    return pd.DataFrame(
+        {
+            "feature": runs["feature"].to_numpy()[firsts],
+            "contig_id": runs["contig_id"].to_numpy()[firsts],
+            "minus": runs["minus"].to_numpy()[firsts],
+            "start": starts[firsts],
+            "end": ends,
+            "peak": runs["peak"].to_numpy()[best],
+            "activation": runs["activation"].to_numpy()[best],
+        }
+    )
+
+
+def _column_blocks(codes: sp.csc_matrix, max_nnz: int) -> Iterator[tuple[int, int]]:
+    n = codes.shape[1]
+    lo = 0
+    while lo < n:
+        hi = int(np.searchsorted(codes.indptr, codes.indptr[lo] + max_nnz, side="right")) - 1
+        hi = min(max(hi, lo + 1), n)
+        yield lo, hi
+        lo = hi
+
+
+def all_hits(
+    codes: sp.csc_matrix,
+    tokens: TokenMap,
+    relative_threshold: np.ndarray,
+    feature_max: np.ndarray,
+    *,
+    max_nnz: int = 20_000_000,
+) -> pd.DataFrame:
+    """Hits of every feature (HIT_COLUMNS): strongest first within a feature, numbered 1.. in that order.
+
+    `codes` must have sorted indices; `relative_threshold[f]` is the fraction of `feature_max[f]`
+    a token must exceed to be on; score = round(1000 × activation / feature max).
+    """
+    parts = []
+    for lo, hi in _column_blocks(codes, max_nnz):
+        a, b = codes.indptr[lo], codes.indptr[hi]
+        rows, values = codes.indices[a:b].astype(np.int64), codes.data[a:b]
+        features = np.repeat(np.arange(lo, hi), np.diff(codes.indptr[lo:hi + 1]))
+        on = values > (relative_threshold * feature_max)[features]
+        parts.append(merge_runs(feature_runs(features[on], rows[on], values[on], tokens)))
+    merged = pd.concat(parts, ignore_index=True) if parts else merge_runs(pd.DataFrame())
+    if merged.empty:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(HIT_COLUMNS, "iiOiiOifi")})
+    merged = merged.sort_values(["feature", "activation", "contig_id", "start"],
+                                ascending=[True, False, True, True], kind="stable").reset_index(drop=True)
+    counts = merged.groupby("feature", sort=False).size().to_numpy()
+    merged["hit"] = np.arange(len(merged)) - np.repeat(np.cumsum(counts) - counts, counts) + 1
+    scale = np.where(feature_max > 0, feature_max, 1.0)[merged["feature"].to_numpy()]
+    merged["score"] = np.clip(np.rint(1000 * merged["activation"] / scale), 0, 1000).astype(np.int64)
+    merged["contig"] = np.asarray(tokens.contigs, dtype=object)[merged["contig_id"].to_numpy()]
+    merged["strand"] = np.where(merged["minus"], "-", "+")
+    return merged[list(HIT_COLUMNS)]
+
+
+def feature_hits(codes: sp.csc_matrix, feature: int, tokens: TokenMap, relative_threshold: float,
+                 feature_max: float) -> pd.DataFrame:
+    """Hits of one feature (see `all_hits`)."""
+    n = codes.shape[1]
+    thresholds = np.ones(n)
+    thresholds[feature] = relative_threshold
+    maxima = np.full(n, np.inf)  # nothing exceeds 1 × inf: only `feature` is called
+    maxima[feature] = feature_max
+    return all_hits(codes, tokens, thresholds, maxima).reset_index(drop=True)
+
+
+def strongest_hits(hits: pd.DataFrame) -> pd.DataFrame:
+    """Per feature: the strongest hit and the hit count (index = feature)."""
+    first = hits[hits["hit"] == 1].set_index("feature")
+    return pd.DataFrame({"n_hits": hits.groupby("feature").size()}).join(first)

@@ -1,0 +1,87 @@
+"""Annotation lookups for the report: which genes / parts overlap a genome span, and where anchors are.
+
+Built from the normalised annotation (`dnalens.genome.model.Annotation`) once; queries are plain numpy
+filters, enough for the few thousand spans a report draws. Spans may run past a circular contig's end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+DRAWN_TYPES = ("gene", "pseudogene", "CDS", "exon", "tRNA", "rRNA", "ncRNA", "repeat_region", "mobile_genetic_element")
+REGION_COLUMNS = ("contig", "type", "start", "end", "strand", "name", "id")
+ANCHOR_KINDS = ("start_codon", "stop_codon", "splice_donor", "splice_acceptor")
+
+
+@dataclass(frozen=True)
+class Regions:
+    """Annotated intervals (REGION_COLUMNS, 0-based half-open) with contig lengths for wrapping."""
+
+    table: pd.DataFrame
+    contig_lengths: dict[str, int]
+
+    def overlapping(self, contig: str, start: int, end: int, types: tuple[str, ...] = DRAWN_TYPES) -> pd.DataFrame:
+        """Rows overlapping [start, end) (unwrapped; may pass the contig end), in unwrapped coordinates."""
+        length = self.contig_lengths.get(contig, end)
+        rows = self.table[(self.table["contig"] == contig) & self.table["type"].isin(types)]
+        s0 = start % length
+        shift = start - s0
+        pieces = [(s0, min(end - shift, length), shift)]
+        if end - shift > length:  # the span wraps the origin: look again from base 0
+            pieces.append((0, end - shift - length, shift + length))
+        found = []
+        for a, b, offset in pieces:
+            hit = rows[(rows["start"] < b) & (rows["end"] > a)].copy()
+            hit[["start", "end"]] += offset
+            found.append(hit)
+        out = pd.concat(found) if found else rows.iloc[:0]
+        return out.drop_duplicates().reset_index(drop=True)
+
+    def gene_names(self, contig: str, start: int, end: int) -> list[str]:
+        """Names of genes overlapping the span (CDS / RNA names when the annotation has no genes)."""
+        genes = self.overlapping(contig, start, end, ("gene", "pseudogene", "ncRNA_gene"))
+        if genes.empty:
+            genes = self.overlapping(contig, start, end, ("CDS", "tRNA", "rRNA", "ncRNA"))
+        names = [n if isinstance(n, str) and n else i for n, i in zip(genes["name"], genes["id"])]
+        return list(dict.fromkeys(names))
+
+
+def regions_from_annotation(annotation, contig_lengths: dict[str, int]) -> Regions:
+    """`annotation`: a dnalens.genome.model.Annotation. Names fall back gene → Name → locus_tag → id."""
+    rows = []
+    for f in annotation.features:
+        name = f.attr("Name") or f.attr("gene") or f.attr("locus_tag") or ""
+        rows.append((f.seqid, f.type, f.start, f.end, f.strand, name, f.id))
+    table = pd.DataFrame(rows, columns=list(REGION_COLUMNS))
+    return Regions(table.astype({"start": np.int64, "end": np.int64}), dict(contig_lengths))
+
+
+def anchors_from_annotation(annotation) -> pd.DataFrame:
+    """Metagene anchors (contig, position, strand, kind): 0-based genome base of the event, sense strand.
+
+    start_codon: first base of the CDS; stop_codon: first base of the stop codon (last 3 CDS bases);
+    splice_donor: first intron base; splice_acceptor: first base of the next exon.
+    """
+    rows = []
+    seen: set[tuple] = set()
+    for tx in annotation.transcripts():
+        if tx.trans_spliced:
+            continue
+        if tx.cds:
+            first, last = tx.cds[0], tx.cds[-1]
+            start = first.start if first.strand == "+" else first.end - 1
+            stop = last.end - 3 if last.strand == "+" else last.start + 2
+            rows.append((first.seqid, start, first.strand, "start_codon"))
+            rows.append((last.seqid, stop, last.strand, "stop_codon"))
+        for up, down in zip(tx.exons, tx.exons[1:]):
+            if up.strand == "+":
+                rows.append((up.seqid, up.end, "+", "splice_donor"))
+                rows.append((down.seqid, down.start, "+", "splice_acceptor"))
+            else:
+                rows.append((up.seqid, up.start - 1, "-", "splice_donor"))
+                rows.append((down.seqid, down.end - 1, "-", "splice_acceptor"))
+    unique = [r for r in rows if not (r in seen or seen.add(r))]
+    return pd.DataFrame(unique, columns=["contig", "position", "strand", "kind"])

@@ -1,0 +1,197 @@
+"""The report stage: in-memory inputs → every table, track and the HTML page under results/<genome>/.
+
+`build_report` takes plain objects (a sparse code matrix, a window table, a score table, lookups),
+so the whole stage runs in tests on a hand-made genome; `inputs.py` reads the real stage outputs
+into a `ReportInputs`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from dnalens.atomic import atomic_dir, atomic_path, write_text
+from dnalens.errors import InputError
+from dnalens.report import cards, tables, tracks
+from dnalens.report.hits import all_hits, strongest_hits
+from dnalens.report.options import ReportSettings
+from dnalens.report.regions import Regions
+from dnalens.report.tokens import TokenMap, build_token_map, display_locus
+from dnalens.report.top_windows import SequenceOf, column, top_windows
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReportInputs:
+    """Everything the report needs, already read (see `inputs.read_report_inputs`)."""
+
+    genome: str
+    codes: sp.spmatrix  # [tokens, features], rows in buffer (read) order
+    windows: pd.DataFrame  # tokens.WINDOW_COLUMNS
+    contig_lengths: dict[str, int]
+    scores: pd.DataFrame  # tables.SCORE_COLUMNS
+    label_summary: pd.DataFrame  # concept, instances, nucleotides, coverage
+    probes: pd.DataFrame  # concept, dense_probe_auroc, sae_probe_auroc
+    regions: Regions
+    anchors: pd.DataFrame  # regions.anchors_from_annotation
+    sequence_of: SequenceOf
+    genome_fasta: Path
+    annotation_gff3: Path | None = None
+    model: str = "?"
+    layer: str = "?"
+    sae: str = "?"
+    sae_quality: dict[str, Any] = field(default_factory=dict)
+    probing_rule: str = "as decided by the probing stage"  # how probing marked pairs annotated (report text)
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """Output layout under results/<genome>/ (DESIGN.md: workflow outputs per genome)."""
+
+    root: Path
+
+    @property
+    def features_tsv(self) -> Path:
+        return self.root / "features.tsv"
+
+    @property
+    def features_parquet(self) -> Path:
+        return self.root / "features.parquet"
+
+    @property
+    def feature_concepts_tsv(self) -> Path:
+        return self.root / "feature_concepts.tsv"
+
+    @property
+    def concept_summary_tsv(self) -> Path:
+        return self.root / "concept_summary.tsv"
+
+    @property
+    def top_windows_tsv(self) -> Path:
+        return self.root / "top_windows.tsv"
+
+    @property
+    def hits_gff3(self) -> Path:
+        return self.root / "hits.gff3"
+
+    @property
+    def tracks(self) -> Path:
+        return self.root / "tracks"
+
+    @property
+    def report_html(self) -> Path:
+        return self.root / "report.html"
+
+
+def write_table(table: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        if path.suffix == ".parquet":
+            table.to_parquet(tmp, index=False)
+        else:
+            table.to_csv(tmp, sep="\t", index=False, na_rep="NA", float_format="%.6g")
+
+
+def _with_top_loci(top: pd.DataFrame, lengths: dict[str, int]) -> pd.DataFrame:
+    if top.empty:
+        return pd.DataFrame(columns=["top_locus", "top_strand", "top_activation", "n_hits"])
+    loci = [display_locus(c, int(s), int(e), lengths[c]) for c, s, e in zip(top["contig"], top["start"], top["end"])]
+    return pd.DataFrame({"top_locus": loci, "top_strand": top["strand"], "top_activation": top["activation"],
+                         "n_hits": top["n_hits"]}, index=top.index)
+
+
+def _check_chosen(chosen: tuple[int, ...], n_features: int) -> None:
+    bad = [f for f in chosen if not 0 <= f < n_features]
+    if bad:
+        raise InputError(f"report.bigwig_features lists feature(s) {bad} but the SAE has {n_features} features.",
+                         fix=f"use ids between 0 and {n_features - 1}.")
+
+
+def write_tracks(directory: Path, inputs: ReportInputs, csc: sp.csc_matrix, tokens: TokenMap, hits: pd.DataFrame,
+                 track_features: list[int], colours: dict[int, str], table: pd.DataFrame, gff3: Path) -> list[str]:
+    """tracks/: per-strand bigWigs, hits.bed, chrom.sizes, igv_session.xml (written into `directory`)."""
+    info = table.set_index("feature_id")
+    concepts = {int(f): str(c) for f, c in info["best_concept"].items() if isinstance(c, str)}
+    written = []
+    resources: list[tuple[Path, str, str | None]] = []
+    if inputs.annotation_gff3 is not None:
+        resources.append((inputs.annotation_gff3, "annotation", None))
+    resources.append((gff3, "dnalens hits (GFF3)", None))
+    resources.append((directory.parent / "tracks" / "hits.bed", "dnalens hits", None))
+    for f in track_features:
+        rows, values = column(csc, f)
+        label = f"f{f}" + (f" {concepts[f]}" if f in concepts else "")
+        for strand, minus in (("plus", False), ("minus", True)):
+            name = f"f{f}.{strand}.bw"
+            tracks.write_bigwig(directory / name, inputs.contig_lengths, tracks.strand_maxima(rows, values, tokens, minus))
+            resources.append((directory.parent / "tracks" / name, f"{label} ({'+' if not minus else '−'} strand)",
+                              colours.get(f)))
+            written.append(name)
+    tracks.write_bed9(directory / "hits.bed", tracks.bed9_lines(hits, inputs.contig_lengths, colours, concepts))
+    tracks.write_chrom_sizes(directory / "chrom.sizes", inputs.contig_lengths)
+    first = hits.iloc[0] if len(hits) else None
+    locus = (display_locus(first["contig"], max(int(first["start"]) - 200, 0), int(first["end"]) + 200,
+                           inputs.contig_lengths[first["contig"]]) if first is not None else "All")
+    session = directory.parent / "tracks" / "igv_session.xml"
+    write_text(directory / "igv_session.xml", tracks.igv_session_xml(session, inputs.genome_fasta, locus, resources))
+    return written + ["hits.bed", "chrom.sizes", "igv_session.xml"]
+
+
+def build_report(inputs: ReportInputs, settings: ReportSettings, out_root: str | Path) -> dict[str, Any]:
+    """Write every report output for one genome; returns counts for the log."""
+    paths = ReportPaths(Path(out_root))
+    codes = sp.csr_matrix(inputs.codes)
+    n_tokens, n_features = codes.shape
+    _check_chosen(settings.bigwig_features, n_features)
+    tokens = build_token_map(inputs.windows, inputs.contig_lengths, n_tokens)
+    csc = codes.tocsc()
+    csc.sort_indices()
+
+    stats = tables.feature_stats(csc)
+    scores = inputs.scores.reindex(columns=list(tables.SCORE_COLUMNS))
+    best = tables.best_concepts(scores, settings)
+    relative = np.full(n_features, settings.hit_threshold)
+    has_threshold = best["threshold"].dropna()
+    relative[has_threshold.index.to_numpy(int)] = has_threshold.to_numpy(float)
+    maxima = stats["max_activation"].to_numpy()
+    log.info("calling hits for %d features over %d tokens", n_features, n_tokens)
+    hits = all_hits(csc, tokens, relative, maxima)
+    top = _with_top_loci(strongest_hits(hits), inputs.contig_lengths)
+    table = tables.feature_table(stats, best, top, layer=inputs.layer, sae=inputs.sae)
+    pairs = tables.feature_concepts(scores, settings).assign(layer=inputs.layer, sae=inputs.sae)
+    summary = tables.concept_summary(inputs.label_summary, scores, inputs.probes, settings)
+
+    track_features = tables.rank_features(table, settings.top_n_tracks, settings.bigwig_features)
+    ranked = tables.rank_features(table, settings.detailed_features)
+    detailed = list(dict.fromkeys(track_features + ranked))
+    colours = {f: tracks.feature_colour(i) for i, f in enumerate(detailed)}
+    on_level = {f: relative[f] * maxima[f] for f in detailed}
+    windows_table = top_windows(csc, detailed, tokens, k=settings.top_windows, on_level=on_level,
+                                flank=settings.sequence_flank, sequence_of=inputs.sequence_of,
+                                genes_of=inputs.regions.gene_names)
+    detailed_hits = hits[hits["feature"].isin(detailed) & (hits["hit"] <= settings.max_hits_per_feature)]
+    info = {int(r.feature_id): {"best_concept": r.best_concept, "annotated": str(bool(r.annotated)).lower()}
+            for r in table[table["feature_id"].isin(detailed)].itertuples()}
+
+    write_table(table, paths.features_tsv)
+    write_table(table, paths.features_parquet)
+    write_table(pairs, paths.feature_concepts_tsv)
+    write_table(summary, paths.concept_summary_tsv)
+    write_table(windows_table, paths.top_windows_tsv)
+    write_text(paths.hits_gff3, tracks.gff3_text(detailed_hits, inputs.contig_lengths, info, colours))
+    with atomic_dir(paths.tracks) as tmp_tracks:
+        track_files = write_tracks(tmp_tracks, inputs, csc, tokens, detailed_hits, track_features, colours, table,
+                                   paths.hits_gff3)
+
+    card_features = cards.card_features(table, settings)
+    html = cards.render(inputs, settings, codes, csc, tokens, table, summary, card_features, colours, on_level,
+                        relative, maxima, track_files)
+    write_text(paths.report_html, html)
+    return {"features": n_features, "annotated": int(table["annotated"].sum()), "hits": len(hits),
+            "tracks": len(track_features), "cards": len(card_features)}

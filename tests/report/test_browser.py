@@ -1,0 +1,34 @@
+"""report.html rendered by headless Chromium (skipped when no browser is installed)."""
+
+import struct
+
+import pytest
+
+from dnalens.report.browser import dump_dom, find_chromium, screenshot
+from dnalens.report.options import ReportSettings
+from dnalens.report.stage import build_report
+
+from . import mini_genome
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    binary = find_chromium()
+    if binary is None:
+        pytest.skip("headless Chromium not installed (Debian: apt-get install chromium); report not rendered")
+    return binary
+
+
+def test_report_renders_offline_in_chromium(chromium, tmp_path):
+    root = tmp_path / "mini"
+    root.mkdir()
+    build_report(mini_genome.inputs(root), ReportSettings(), root)
+    dom = dump_dom(root / "report.html", chromium)
+    assert 'id="f0"' in dom and 'id="f1"' in dom and "<svg" in dom and "abcA" in dom
+    png = screenshot(root / "report.html", tmp_path / "shot.png", chromium, width=1000, height=900)
+    header = png.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", header[16:24]) == (1000, 900)
+    assert png.stat().st_size > 20_000  # a blank page compresses to a few kB

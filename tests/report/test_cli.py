@@ -1,0 +1,112 @@
+"""`dnalens report` on disk: an ActivationBuffer (buffer stage format), probe/ parquet tables (probing
+stage format), genome.fa + annotation.gff3 read by the genome stage's readers."""
+
+import json
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dnalens.cli import main
+
+from . import mini_genome
+
+ANNOTATION = """##gff-version 3
+##sequence-region chr1 1 300
+chr1\tdnalens\tregion\t1\t300\t.\t+\t.\tID=chr1;Is_circular=true
+chr1\tdnalens\tgene\t41\t130\t.\t+\t.\tID=gene-abcA;Name=abcA
+chr1\tdnalens\tmRNA\t41\t130\t.\t+\t.\tID=rna-abcA;Parent=gene-abcA
+chr1\tdnalens\texon\t41\t130\t.\t+\t.\tID=exon-abcA;Parent=rna-abcA
+chr1\tdnalens\tCDS\t61\t120\t.\t+\t0\tID=cds-abcA;Parent=rna-abcA
+chr1\tdnalens\tgene\t181\t280\t.\t-\t.\tID=gene-xyzB;Name=xyzB
+chr1\tdnalens\tmRNA\t181\t280\t.\t-\t.\tID=rna-xyzB;Parent=gene-xyzB
+chr1\tdnalens\texon\t241\t280\t.\t-\t.\tID=exon-xyzB-1;Parent=rna-xyzB
+chr1\tdnalens\texon\t181\t200\t.\t-\t.\tID=exon-xyzB-2;Parent=rna-xyzB
+chr1\tdnalens\tCDS\t241\t270\t.\t-\t0\tID=cds-xyzB;Parent=rna-xyzB
+chr1\tdnalens\tCDS\t191\t200\t.\t-\t0\tID=cds-xyzB;Parent=rna-xyzB
+"""
+
+
+def _write_buffer(path, win, codes):
+    store = pytest.importorskip("dnalens.buffer.store", reason="the buffer stage is not built yet")
+    from dnalens.buffer.csr import CsrArrays
+
+    table = win.assign(row=np.arange(len(win)), name=[f"w{i}" for i in range(len(win))], read_offset=0)
+    n = codes.shape[0]
+    buffer = store.ActivationBuffer(
+        codes=CsrArrays(codes.indptr.astype(np.int64), codes.indices.astype(np.int32), codes.data.astype(np.float16),
+                        codes.shape[1]),
+        labels_packed=np.zeros((n, 1), np.uint8), label_names=["CDS"], instances=np.full((n, 1), -1, np.int32),
+        instance_names=["CDS"], windows=table, meta={"layer": "blocks.2", "sae": "results/mini/sae"})
+    buffer.save(path)
+
+
+def test_report_command_reads_every_stage_format(tmp_path):
+    root = tmp_path / "results" / "mini"
+    root.mkdir(parents=True)
+    win = mini_genome.windows()
+    _write_buffer(root / "buffer", win, mini_genome.codes(win))
+    (root / "genome.fa").write_text(">chr1\n" + mini_genome.SEQ + "\n")
+    (root / "chrom.sizes").write_text("chr1\t300\n")
+    (root / "annotation.gff3").write_text(ANNOTATION)
+    probe = root / "probe"
+    probe.mkdir()
+    s = mini_genome.scores()
+    pd.DataFrame({"feature": s["feature"].astype(np.int32), "concept": pd.Categorical(s["concept"]),
+                  "auroc_train": s["auroc_train"], "auroc_test": s["auroc_heldout"], "f1_train": s["f1_train"],
+                  "precision_train": s["precision_train"], "recall_train": s["recall_train"],
+                  "f1_test": s["f1_heldout"], "precision_test": s["precision_heldout"],
+                  "recall_test": s["recall_heldout"], "threshold": s["threshold"], "p": s["p_value"], "q": s["q_value"],
+                  "annotated": [True, False, True, False], "best_for_concept": True}).to_parquet(
+        probe / "feature_concept.parquet")
+    pd.DataFrame({"concept": ["CDS"], "n_instances": [2], "dense_probe_auroc": [0.97],
+                  "sae_probe_auroc": [0.9]}).to_parquet(probe / "concepts.parquet")
+    (probe / "summary.json").write_text(json.dumps({"settings": {"min_auroc": 0.75, "min_f1": 0.5, "max_q": 0.05,
+                                                                 "min_instances": 10}}))
+    (root / "labels_summary.tsv").write_text("concept\tinstances\tgenome_nt\tgenome_coverage\nCDS\t2\t100\t0.17\n")
+    (root / "sae_quality.json").write_text(json.dumps({"architecture": "topk", "d_sae": 4, "k": 2, "fvu": 0.1,
+                                                       "loss": {"loss_recovered": 0.8}}))
+    code = main(["report", "--genome", "mini", "--buffer", str(root / "buffer"), "--probe", str(probe),
+                 "--fasta", str(root / "genome.fa"), "--annotation", str(root / "annotation.gff3"),
+                 "--chrom-sizes", str(root / "chrom.sizes"), "--label-summary", str(root / "labels_summary.tsv"),
+                 "--sae-quality", str(root / "sae_quality.json"), "--model-name", "tiny", "--out", str(root),
+                 "--settings", json.dumps({"top_n_tracks": 1})])
+    assert code == 0
+    features = pd.read_csv(root / "features.tsv", sep="\t").set_index("feature_id")
+    # probing's flag decides: f0 × gene (F1 0.7) is not annotated there, f1 × CDS_antisense is
+    assert features.loc[0, "annotated"] and features.loc[1, "annotated"] and not features.loc[2, "annotated"]
+    assert features.loc[0, "layer"] == "blocks.2" and features.loc[0, "sae"] == "topk (4 features, k=2)"
+    pairs = pd.read_csv(root / "feature_concepts.tsv", sep="\t")
+    assert list(zip(pairs["feature_id"], pairs["concept"])) == [(0, "CDS"), (1, "CDS_antisense")]
+    top = pd.read_csv(root / "top_windows.tsv", sep="\t")
+    row = top[top["feature_id"] == 0].iloc[0]
+    assert row["sequence"].upper() == mini_genome.SEQ[row["context_start"] - 1:row["context_end"]]
+    assert row["genes"] == "abcA"
+    wrapped = top[(top["feature_id"] == 1)]  # − strand windows; sequences from pyfaidx, reverse-complemented
+    for r in wrapped.itertuples():
+        assert r.sequence.upper() == mini_genome.sequence_of("chr1", r.context_start - 1, r.context_end, "-")
+    assert sorted(p.name for p in (root / "tracks").glob("*.bw")) == ["f0.minus.bw", "f0.plus.bw"]
+    ET.parse(root / "tracks" / "igv_session.xml")
+    html = (root / "report.html").read_text()
+    assert "probing settings" in html and "loss recovered" in html and "start codon (n=2)" in html
+    assert "splice donor (exon|intron) (n=1)" in html
+
+
+def test_anchors_from_the_genome_readers_annotation(tmp_path):
+    gff3 = pytest.importorskip("dnalens.genome.gff3", reason="the genome stage's GFF3 reader is not built yet")
+    from dnalens.report.regions import anchors_from_annotation, regions_from_annotation
+
+    (tmp_path / "a.gff3").write_text(ANNOTATION)
+    annotation = gff3.parse_gff3(tmp_path / "a.gff3")
+    got = sorted(map(tuple, anchors_from_annotation(annotation).values.tolist()))
+    assert got == sorted([
+        ("chr1", 60, "+", "start_codon"), ("chr1", 117, "+", "stop_codon"),  # abcA CDS 61-120 (1-based)
+        ("chr1", 269, "-", "start_codon"), ("chr1", 192, "-", "stop_codon"),  # xyzB CDS 241-270 + 191-200 on −
+        ("chr1", 239, "-", "splice_donor"), ("chr1", 199, "-", "splice_acceptor"),  # intron 201-240 on −
+    ])
+    regions = regions_from_annotation(annotation, {"chr1": 300})
+    assert regions.gene_names("chr1", 250, 320) == ["xyzB"]  # wraps to bases 0-20: no gene there
+    assert regions.gene_names("chr1", 250, 345) == ["xyzB", "abcA"]  # wraps to 0-45: reaches abcA (40-130)
+    parts = regions.overlapping("chr1", 250, 345)
+    assert set(parts.loc[parts["name"] == "abcA", "start"]) == {340}  # drawn past the end, unwrapped

@@ -1,0 +1,78 @@
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from dnalens.report.hits import all_hits, feature_hits, merge_runs, strongest_hits
+from dnalens.report.tokens import display_locus, split_circular
+
+from . import synthetic
+
+
+def test_token_map_positions_follow_read_order_and_wrap():
+    tokens = synthetic.token_map()
+    # w1 is read on −: its first token is the last base of 5-15
+    assert tokens.position[10] == 14 and tokens.position[19] == 5 and tokens.minus[10]
+    # w2 wraps the 20 bp origin: offsets 5.. map to bases 0..
+    assert list(tokens.position[20:30]) == [15, 16, 17, 18, 19, 0, 1, 2, 3, 4]
+
+
+def test_hits_match_hand_computed_intervals():
+    tokens = synthetic.token_map()
+    codes = sp.csc_matrix(synthetic.codes())
+    codes.sort_indices()
+    hits = feature_hits(codes, 0, tokens, relative_threshold=0.15, feature_max=5.0)
+    got = hits[["hit", "contig", "start", "end", "strand", "peak", "activation", "score"]].values.tolist()
+    assert got == [
+        [1, "chrA", 18, 22, "+", 0, 5.0, 1000],  # wraps the origin; peak on base 0
+        [2, "chrA", 13, 15, "-", 14, 4.0, 800],
+        [3, "chrA", 2, 6, "+", 3, 3.0, 600],  # w0 run 2-5 merged with w4 run 3-6
+    ]  # chrB base 9 (0.5) is under 0.15 × 5
+
+
+def test_zero_threshold_keeps_every_active_token_and_inactive_feature_has_no_hits():
+    tokens = synthetic.token_map()
+    codes = sp.csc_matrix(synthetic.codes())
+    codes.sort_indices()
+    hits = feature_hits(codes, 0, tokens, relative_threshold=0.0, feature_max=5.0)
+    assert ("chrB", 9, 10) in set(zip(hits["contig"], hits["start"], hits["end"]))
+    assert feature_hits(codes, 2, tokens, 0.0, 0.0).empty
+
+
+def test_merge_runs_against_brute_force_coverage():
+    rng = np.random.default_rng(0)
+    starts = rng.integers(0, 200, 60)
+    runs = pd.DataFrame({"feature": 0, "contig_id": 0, "minus": False, "start": starts,
+                         "end": starts + rng.integers(1, 8, 60), "peak": starts, "activation": rng.random(60)})
+    merged = merge_runs(runs)
+    covered = np.zeros(300, bool)
+    for s, e in zip(runs["start"], runs["end"]):
+        covered[s:e] = True
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], covered.astype(int), [0]))))
+    expected = list(zip(edges[::2], edges[1::2]))  # maximal covered stretches (book-ended runs join)
+    assert sorted(zip(merged["start"], merged["end"])) == expected
+    other = runs.assign(feature=1)  # another feature on the same bases never merges with feature 0
+    assert len(merge_runs(pd.concat([runs, other]))) == 2 * len(merged)
+    for h in merged.itertuples():
+        inside = runs[(runs["start"] >= h.start) & (runs["end"] <= h.end)]
+        assert h.activation == inside["activation"].max()
+
+
+def test_circular_helpers():
+    assert split_circular(18, 22, 20) == [(18, 20), (0, 2)]
+    assert split_circular(3, 6, 20) == [(3, 6)]
+    assert display_locus("chrA", 2, 6) == "chrA:3-6"
+    assert display_locus("chrA", 18, 22, 20) == "chrA:19-2"
+
+
+def test_all_hits_equals_per_feature_calls_and_counts():
+    tokens = synthetic.token_map()
+    codes = sp.csc_matrix(synthetic.codes())
+    codes.sort_indices()
+    maxima = np.array([5.0, 2.0, 0.0])
+    together = all_hits(codes, tokens, np.array([0.15, 0.0, 0.0]), maxima, max_nnz=3)  # several column blocks
+    one = feature_hits(codes, 0, tokens, 0.15, 5.0)
+    pd.testing.assert_frame_equal(together[together["feature"] == 0].reset_index(drop=True), one)
+    assert together[together["feature"] == 1][["contig", "start", "end", "strand", "score"]].values.tolist() == [
+        ["chrB", 0, 1, "+", 1000]]
+    top = strongest_hits(together)
+    assert top.loc[0, "n_hits"] == 3 and top.loc[0, "start"] == 18 and 2 not in top.index

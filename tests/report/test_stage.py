@@ -1,0 +1,158 @@
+"""The whole report stage on a hand-made genome: every output read back and checked against the labels."""
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pandas as pd
+import pyBigWig
+import pytest
+
+from dnalens.report.options import ReportSettings
+from dnalens.report.stage import build_report
+
+from . import mini_genome
+from .test_tracks import parse_gff3_strict
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("results") / "mini"
+    root.mkdir()
+    (root / "genome.fa").write_text(">chr1\n" + mini_genome.SEQ + "\n")
+    (root / "annotation.gff3").write_text("##gff-version 3\n")
+    counts = build_report(mini_genome.inputs(root), ReportSettings(sequence_flank=40), root)
+    assert counts["annotated"] == 2 and counts["tracks"] == 3
+    return root
+
+
+def test_features_table(out):
+    table = pd.read_csv(out / "features.tsv", sep="\t")
+    assert list(table["feature_id"]) == [0, 1, 2, 3]  # annotated first, by held-out F1
+    f = table.set_index("feature_id")
+    assert f.loc[0, "best_concept"] == "CDS" and f.loc[0, "annotated"]
+    assert f.loc[0, "top_locus"] == "chr1:61-120" and f.loc[0, "top_strand"] == "+" and f.loc[0, "n_hits"] == 1
+    assert f.loc[1, "best_concept"] == "CDS_antisense" and f.loc[1, "top_strand"] == "-"
+    assert f.loc[2, "best_concept"] == "intron" and not f.loc[2, "annotated"]
+    assert f.loc[2, "top_locus"] == "chr1:200-200" and f.loc[2, "top_strand"] == "-"
+    assert f.loc[3, "n_hits"] == 0 and f.loc[3, "max_activation"] == 0
+    # 60 CDS bases, each read by two + windows, out of 1,200 tokens
+    assert f.loc[0, "activation_frequency"] == pytest.approx(120 / 1200)
+    assert f.loc[0, "max_activation"] == pytest.approx(1.119, abs=1e-6)
+    assert (table["layer"] == "blocks.1").all() and (table["sae"] == "topk-16").all()
+    parquet = pd.read_parquet(out / "features.parquet")
+    assert list(parquet.columns) == list(table.columns) and parquet["annotated"].dtype == bool
+    pd.testing.assert_frame_equal(parquet[["feature_id", "n_hits", "best_concept", "top_locus"]],
+                                  table[["feature_id", "n_hits", "best_concept", "top_locus"]], check_dtype=False)
+    assert parquet["heldout_f1"].tolist()[:3] == pytest.approx([0.95, 0.9, 0.1])
+
+
+def test_feature_concepts_and_concept_summary(out):
+    pairs = pd.read_csv(out / "feature_concepts.tsv", sep="\t")
+    assert list(zip(pairs["feature_id"], pairs["concept"])) == [(0, "CDS"), (1, "CDS_antisense"), (0, "gene")]
+    assert {"f1_train", "f1_heldout", "auroc_heldout", "q_value", "threshold"} <= set(pairs.columns)
+    summary = pd.read_csv(out / "concept_summary.tsv", sep="\t").set_index("concept")
+    assert summary.loc["CDS", "n_features_passing"] == 1
+    assert summary.loc["CDS", "best_features"] == "f0 (F1 0.95)"
+    assert summary.loc["CDS", "dense_probe_auroc"] == 0.97 and summary.loc["CDS", "instances"] == 2
+    assert pd.isna(summary.loc["intron", "dense_probe_auroc"])
+
+
+def test_hits_match_the_label_bed(out):
+    lines = [line.split("\t") for line in (out / "tracks" / "hits.bed").read_text().splitlines()[1:]]
+    by_name = {}
+    for r in lines:
+        by_name.setdefault(r[3], []).append((r[0], int(r[1]), int(r[2]), r[5]))
+    (contig, start, end, _, _, strand), = mini_genome.CDS_BED
+    assert by_name["f0:CDS"] == [(contig, start, end, strand)]
+    assert by_name["f1:CDS_antisense"] == [(contig, start, end, "-")]
+    assert by_name["f2:intron"] == [("chr1", 199, 200, "-")]
+    f0 = next(r for r in lines if r[3] == "f0:CDS")
+    assert (int(f0[6]), int(f0[7])) == (119, 120) and f0[4] == "1000"  # peak = last CDS base
+
+
+def test_bigwig_tracks_cover_exactly_the_cds(out):
+    bw = pyBigWig.open(str(out / "tracks" / "f0.plus.bw"))
+    entries = bw.intervals("chr1")
+    assert [(s, e) for s, e, _ in entries] == [(p, p + 1) for p in range(60, 120)]
+    assert [v for _, _, v in entries] == pytest.approx([1 + p / 1000 for p in range(60, 120)], abs=1e-6)
+    bw.close()
+    bw = pyBigWig.open(str(out / "tracks" / "f0.minus.bw"))
+    assert not bw.intervals("chr1")
+    bw.close()
+    bw = pyBigWig.open(str(out / "tracks" / "f1.minus.bw"))
+    assert bw.intervals("chr1")[0][:2] == (60, 61) and len(bw.intervals("chr1")) == 60
+    bw.close()
+    assert not (out / "tracks" / "f3.plus.bw").exists()
+
+
+def test_gff3_is_valid_and_matches_labels(out):
+    records = parse_gff3_strict((out / "hits.gff3").read_text())
+    f0 = [r for r in records if r["feature_id"] == "0"]
+    assert [(r["seqid"], r["start"], r["end"], r["strand"]) for r in f0] == [("chr1", 61, 120, "+")]
+    assert f0[0]["best_concept"] == "CDS" and f0[0]["annotated"] == "true"
+
+
+def test_gff3_reads_with_dnalens_reader(out):
+    gff3 = pytest.importorskip("dnalens.genome.gff3", reason="the genome stage's GFF3 reader is not built yet")
+    parsed = gff3.parse_gff3(out / "hits.gff3")
+    features = getattr(parsed, "features", parsed)
+    got = sorted((f.start, f.end, f.strand) for f in features if f.type == "sequence_feature")
+    assert (60, 120, "+") in got and (199, 200, "-") in got  # normalised to 0-based half-open
+
+
+def test_top_windows_sequence_and_genes(out):
+    top = pd.read_csv(out / "top_windows.tsv", sep="\t")
+    f0 = top[top["feature_id"] == 0].iloc[0]
+    assert f0["peak"] == 120 and f0["strand"] == "+" and "abcA" in f0["genes"]
+    # peak ± 40 in read order, clipped to the window (51-150; ties go to the first window):
+    # bases 80..150 (1-based); CDS bases 80..120 are on (upper case)
+    assert (f0["context_start"], f0["context_end"]) == (80, 150) and f0["locus"] == "chr1:51-150"
+    seq = f0["sequence"]
+    assert seq.upper() == mini_genome.SEQ[79:150]
+    assert re.fullmatch(r"[ACGT]{41}[acgt]{30}", seq)
+    f1 = top[top["feature_id"] == 1].iloc[0]
+    assert f1["strand"] == "-" and f1["sequence"].upper() == mini_genome.sequence_of(
+        "chr1", f1["context_start"] - 1, f1["context_end"], "-")
+    assert len(top[top["feature_id"] == 0]) <= 5 and 3 not in set(top["feature_id"])
+
+
+def test_igv_session_loads_relative_files(out):
+    root = ET.parse(out / "tracks" / "igv_session.xml").getroot()
+    assert root.get("genome") == "../genome.fa"
+    paths = [r.get("path") for r in root.iter("Resource")]
+    assert "../annotation.gff3" in paths and "../hits.gff3" in paths and "f0.plus.bw" in paths
+    for p in paths:
+        assert not Path(p).is_absolute() and (out / "tracks" / p).resolve().exists(), p
+    assert (out / "tracks" / "chrom.sizes").read_text() == "chr1\t300\n"
+
+
+def test_report_html_is_self_contained(out):
+    text = (out / "report.html").read_text()
+    assert text.startswith("<!DOCTYPE html>") and "f0" in text and "abcA" in text
+    external = re.findall(r'(?:src|href)\s*=\s*"(?:https?:)?//', text)
+    assert not external and "<script" not in text and "@import" not in text
+    assert text.count('<section class="card"') == 2  # the two annotated features
+    assert "metagene" in text.lower() and "splice donor" in text
+    # every <svg> parses as XML
+    for svg in re.findall(r"<svg .*?</svg>", text, flags=re.S):
+        ET.fromstring(svg)
+
+
+def test_report_without_scores_or_annotation_still_renders(tmp_path):
+    from dnalens.report.regions import REGION_COLUMNS, Regions
+    from dnalens.report.tables import SCORE_COLUMNS
+
+    inputs = mini_genome.inputs(tmp_path)
+    inputs.scores = pd.DataFrame(columns=list(SCORE_COLUMNS))
+    inputs.probes = pd.DataFrame(columns=["concept"])
+    inputs.regions = Regions(pd.DataFrame(columns=list(REGION_COLUMNS)), {"chr1": mini_genome.LENGTH})
+    inputs.anchors = pd.DataFrame(columns=["contig", "position", "strand", "kind"])
+    counts = build_report(inputs, ReportSettings(), tmp_path)
+    assert counts["annotated"] == 0 and counts["cards"] == 3  # the three features that fire, as candidates
+    table = pd.read_csv(tmp_path / "features.tsv", sep="\t")
+    assert table["best_concept"].isna().all() and not table["annotated"].any()
+    # no concept threshold: hits use hit_threshold (0.5 × max) — f0 still covers the whole CDS
+    assert table.set_index("feature_id").loc[0, "top_locus"] == "chr1:61-120"
+    html = (tmp_path / "report.html").read_text()
+    assert "No probing scores were found" in html and "should not be read as findings" in html

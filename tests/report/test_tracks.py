@@ -1,0 +1,130 @@
+import math
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from urllib.parse import unquote
+
+import pyBigWig
+import pytest
+import scipy.sparse as sp
+
+from dnalens.report.hits import feature_hits
+from dnalens.report.top_windows import column
+from dnalens.report.tracks import (
+    bed9_lines, gff3_text, igv_session_xml, strand_maxima, write_bed9, write_bigwig, write_chrom_sizes,
+)
+
+from . import synthetic
+
+
+def _hits():
+    codes = sp.csc_matrix(synthetic.codes())
+    codes.sort_indices()
+    return codes, feature_hits(codes, 0, synthetic.token_map(), 0.15, 5.0)
+
+
+def test_bigwig_per_strand_values_read_back(tmp_path):
+    codes, _ = _hits()
+    tokens = synthetic.token_map()
+    rows, values = column(codes, 0)
+    plus, minus = tmp_path / "f0.plus.bw", tmp_path / "f0.minus.bw"
+    write_bigwig(plus, synthetic.CHROM_SIZES, strand_maxima(rows, values, tokens, minus=False))
+    write_bigwig(minus, synthetic.CHROM_SIZES, strand_maxima(rows, values, tokens, minus=True))
+    bw = pyBigWig.open(str(plus))
+    assert bw.chroms() == synthetic.CHROM_SIZES
+    got = {i[0]: i[2] for i in bw.intervals("chrA")}
+    # + strand: w0 (2,3,4), w4 (3,4,5: max with w0), w2 wrapping (18,19,0,1)
+    assert got == {0: 5.0, 1: 1.0, 2: 1.0, 3: 3.0, 4: 2.0, 5: 2.0, 18: 1.0, 19: 1.0}
+    assert [(s, e) for s, e, _ in bw.intervals("chrA")][:2] == [(0, 1), (1, 2)]  # one base per entry
+    assert bw.intervals("chrB") == ((9, 10, 0.5),)
+    assert math.isnan(bw.values("chrA", 10, 11)[0])  # uncovered: no data, not zero
+    bw.close()
+    bw = pyBigWig.open(str(minus))
+    assert {i[0]: i[2] for i in bw.intervals("chrA")} == {13: 1.0, 14: 4.0}
+    assert not bw.intervals("chrB")
+    bw.close()
+
+
+def test_bed9_hand_computed(tmp_path):
+    _, hits = _hits()
+    lines = bed9_lines(hits, synthetic.CHROM_SIZES, {0: "#D55E00"}, {0: "CDS"})
+    assert lines == [
+        "chrA\t0\t2\tf0:CDS\t1000\t+\t0\t1\t213,94,0",  # second piece of the origin-spanning hit holds the peak
+        "chrA\t2\t6\tf0:CDS\t600\t+\t3\t4\t213,94,0",
+        "chrA\t13\t15\tf0:CDS\t800\t-\t14\t15\t213,94,0",
+        "chrA\t18\t20\tf0:CDS\t1000\t+\t18\t18\t213,94,0",
+    ]
+    path = tmp_path / "hits.bed"
+    write_bed9(path, lines)
+    rows = [line.split("\t") for line in path.read_text().splitlines() if not line.startswith("track")]
+    for r in rows:
+        assert len(r) == 9 and 0 <= int(r[4]) <= 1000 and int(r[1]) <= int(r[6]) <= int(r[7]) <= int(r[2])
+
+
+def parse_gff3_strict(text: str) -> list[dict]:
+    """An independent, strict GFF3 reader: 9 columns, 1-based inclusive, escaped attributes."""
+    lines = text.splitlines()
+    assert lines[0] == "##gff-version 3"
+    regions = {}
+    records = []
+    for line in lines[1:]:
+        if line.startswith("##sequence-region"):
+            _, seqid, a, b = line.split()
+            regions[seqid] = (int(a), int(b))
+            continue
+        assert not line.startswith("#") and line.strip()
+        cols = line.split("\t")
+        assert len(cols) == 9, line
+        seqid, source, type_, start, end, score, strand, phase, attrs = cols
+        start, end = int(start), int(end)
+        assert 1 <= start <= end <= regions[seqid][1]
+        assert strand in "+-." and phase == "." and type_ == "sequence_feature"
+        float(score)
+        parsed = {}
+        for pair in attrs.split(";"):
+            key, value = pair.split("=")
+            assert key[0].isupper() or key == key.lower(), key  # custom attributes must be lowercase
+            assert not any(ch in value for ch in ";=\t,")
+            parsed[key] = unquote(value)
+        records.append({"seqid": seqid, "start": start, "end": end, "strand": strand, **parsed})
+    return records
+
+
+def test_gff3_reads_back_with_one_id_across_origin():
+    _, hits = _hits()
+    text = gff3_text(hits, synthetic.CHROM_SIZES, {0: {"best_concept": "CDS; sense", "layer": "blocks.1"}},
+                     {0: "#0072B2"})
+    records = parse_gff3_strict(text)
+    assert [(r["start"], r["end"], r["strand"], r["ID"]) for r in records] == [
+        (1, 2, "+", "f0.hit1"), (3, 6, "+", "f0.hit3"), (14, 15, "-", "f0.hit2"), (19, 20, "+", "f0.hit1"),
+    ]
+    assert records[0]["best_concept"] == "CDS; sense" and records[0]["feature_id"] == "0"
+    assert records[2]["peak"] == "15"  # 1-based
+
+
+def test_igv_session_paths_are_relative(tmp_path):
+    session = tmp_path / "res" / "g" / "tracks" / "igv_session.xml"
+    xml = igv_session_xml(session, tmp_path / "res" / "g" / "genome.fa", "chrA:1-20",
+                          [(tmp_path / "res" / "g" / "annotation.gff3", "annotation", None),
+                           (session.parent / "f0.plus.bw", "f0 +", "#0072B2")])
+    root = ET.fromstring(xml)
+    assert root.tag == "Session" and root.get("genome") == "../genome.fa"
+    assert [r.get("path") for r in root.iter("Resource")] == ["../annotation.gff3", "f0.plus.bw"]
+    assert [t.get("color") for t in root.iter("Track")] == [None, "0,114,178"]
+    assert not any(Path(r.get("path")).is_absolute() for r in root.iter("Resource"))
+
+
+def test_chrom_sizes(tmp_path):
+    write_chrom_sizes(tmp_path / "chrom.sizes", synthetic.CHROM_SIZES)
+    assert (tmp_path / "chrom.sizes").read_text() == "chrA\t20\nchrB\t30\n"
+
+
+def test_gff3_origin_spanning_hit_reads_back_with_the_genome_reader(tmp_path):
+    gff3 = pytest.importorskip("dnalens.genome.gff3", reason="the genome stage's GFF3 reader is not built yet")
+    _, hits = _hits()
+    path = tmp_path / "hits.gff3"
+    path.write_text(gff3_text(hits, synthetic.CHROM_SIZES, {0: {"best_concept": "CDS"}}, {0: "#0072B2"}))
+    parsed = gff3.parse_gff3(path, circular=["chrA"])
+    rows = sorted((f.id, f.start, f.end, f.strand) for f in parsed.features)
+    assert rows == [("f0.hit1", 0, 2, "+"), ("f0.hit1", 18, 20, "+"), ("f0.hit2", 13, 15, "-"),
+                    ("f0.hit3", 2, 6, "+")]
+    assert {f.attr("best_concept") for f in parsed.features} == {"CDS"}

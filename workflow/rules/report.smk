@@ -1,0 +1,104 @@
+# report: buffer + probe tables + labels + genome -> feature tables, browser tracks, report.html.
+# Every output below is also in `snakemake --report` (captions in workflow/report/).
+
+
+def model_name():
+    """What the report calls the model: family plus its name or checkpoint folder."""
+    model = config.get("model", {})
+    family = model.get("family") or "tiny"
+    path = str(model.get("path") or "").rstrip("/")
+    detail = model.get("name") or (path.rsplit("/", 1)[-1] if path else "bundled")
+    return shlex.quote(f"{family} ({detail})")
+
+
+def report_labels(table):
+    return {"genome": "{genome}", "output": table}
+
+
+rule report_genome:
+    input:
+        buffer="results/{genome}/buffer",
+        probe="results/{genome}/probe",
+        fasta="results/{genome}/genome.fa",
+        annotation="results/{genome}/annotation.gff3",
+        sizes="results/{genome}/chrom.sizes",
+        label_summary="results/{genome}/labels_summary.tsv",
+        sae_quality="results/{genome}/sae_quality.json",
+    output:
+        html=report(
+            "results/{genome}/report.html",
+            caption="../report/report_html.rst",
+            category="Report",
+            labels=report_labels("report.html"),
+        ),
+        features=report(
+            "results/{genome}/features.tsv",
+            caption="../report/features.rst",
+            category="Tables",
+            labels=report_labels("features.tsv"),
+        ),
+        parquet="results/{genome}/features.parquet",
+        pairs=report(
+            "results/{genome}/feature_concepts.tsv",
+            caption="../report/feature_concepts.rst",
+            category="Tables",
+            labels=report_labels("feature_concepts.tsv"),
+        ),
+        concepts=report(
+            "results/{genome}/concept_summary.tsv",
+            caption="../report/concept_summary.rst",
+            category="Tables",
+            labels=report_labels("concept_summary.tsv"),
+        ),
+        windows=report(
+            "results/{genome}/top_windows.tsv",
+            caption="../report/top_windows.rst",
+            category="Tables",
+            labels=report_labels("top_windows.tsv"),
+        ),
+        gff3="results/{genome}/hits.gff3",  # not embedded in --report: it can run to tens of MB
+        tracks=directory("results/{genome}/tracks"),
+    params:
+        settings=settings_json("report"),
+        model=model_name(),
+        outdir=lambda wildcards: f"results/{wildcards.genome}",
+    log:
+        "logs/{genome}/report.log",
+    benchmark:
+        "logs/{genome}/report.benchmark.tsv"
+    resources:
+        mem_mb=16000,
+        runtime=60,
+    conda:
+        "../envs/dnalens.yaml"
+    shell:
+        "dnalens report --genome {wildcards.genome:q} --buffer {input.buffer:q} --probe {input.probe:q}"
+        " --fasta {input.fasta:q} --annotation {input.annotation:q} --chrom-sizes {input.sizes:q}"
+        " --label-summary {input.label_summary:q} --sae-quality {input.sae_quality:q}"
+        " --model-name {params.model} --out {params.outdir:q} --settings {params.settings}"
+        " > {log:q} 2>&1"
+
+
+rule summarize_genomes:
+    input:
+        expand("results/{genome}/features.tsv", genome=GENOMES),
+    output:
+        report(
+            "results/summary/features_across_genomes.tsv",
+            caption="../report/features_across_genomes.rst",
+            category="Tables",
+            labels={"genome": "all", "output": "features_across_genomes.tsv"},
+        ),
+    params:
+        names=" ".join(shlex.quote(g) for g in GENOMES),
+    log:
+        "logs/summary/summarize_genomes.log",
+    benchmark:
+        "logs/summary/summarize_genomes.benchmark.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/dnalens.yaml"
+    shell:
+        "dnalens summarize-genomes {input:q} --names {params.names} --out {output:q} > {log:q} 2>&1"
