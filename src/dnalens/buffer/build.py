@@ -1,0 +1,138 @@
+"""Build an ActivationBuffer from code shards (`dnalens encode`), a label store and, optionally, dense shards.
+
+Streams shard by shard into memory-mapped outputs, so memory stays at one shard. Every window's token
+count is checked against the label store (minus the positions extraction trimmed) before anything is
+copied; a mismatch is an InputError naming the window, never a silently shifted label.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dnalens.atomic import atomic_dir
+from dnalens.buffer.csr import iter_code_shards, read_codes_manifest
+from dnalens.buffer.store import ActivationBuffer, write_buffer_meta, write_windows_table
+from dnalens.errors import InputError
+
+
+@dataclass(frozen=True)
+class BufferSettings:
+    """The config's `buffer:` block."""
+
+    dense_twin: bool = False
+
+
+@dataclass
+class _WindowPlan:
+    table: list[dict[str, Any]]
+    label_rows: list[np.ndarray]  # per code shard: label-store token rows of its code rows, in order
+
+
+def _plan(codes_dir: Path, store, trim_start: int, trim_end: int) -> _WindowPlan:
+    offsets = np.asarray(store.window_offsets, dtype=np.int64)
+    index_of_row = {int(r): j for j, r in enumerate(np.asarray(store.window_rows))}
+    store_windows = store.windows
+    table: list[dict[str, Any]] = []
+    label_rows: list[np.ndarray] = []
+    token = 0
+    for meta, _csr in iter_code_shards(codes_dir):
+        shard_rows = []
+        for row, a, b in zip(meta["windows"], meta["offsets"][:-1], meta["offsets"][1:]):
+            row = int(row)
+            if row not in index_of_row:
+                raise InputError(f"window row {row} of the codes is not in the label store.", path=store.path,
+                                 fix="build labels and activations from the same windows.bed.")
+            j = index_of_row[row]
+            w = store_windows[j]
+            n_labels = int(offsets[j + 1] - offsets[j])
+            expected = max(0, n_labels - trim_start - trim_end)
+            if expected != b - a:
+                raise InputError(
+                    f"window {w.contig}:{w.start}-{w.end}({w.strand}) (windows.bed row {row}) has {b - a} code rows "
+                    f"but {n_labels} labelled tokens (minus trims {trim_start}+{trim_end} = {expected}).",
+                    path=codes_dir, fix="rebuild labels and activations from the same windows.bed and model.trim.")
+            first = int(offsets[j]) + trim_start
+            shard_rows.append(np.arange(first, first + expected, dtype=np.int64))
+            table.append({"row": row, "contig": w.contig, "start": w.start, "end": w.end, "strand": w.strand,
+                          "name": w.name, "token_start": token, "token_end": token + expected,
+                          "read_offset": trim_start})
+            token += expected
+        label_rows.append(np.concatenate(shard_rows) if shard_rows else np.zeros(0, np.int64))
+    return _WindowPlan(table, label_rows)
+
+
+def _output(path: Path, dtype, shape: tuple[int, ...]) -> np.ndarray:
+    """A writable memory-mapped .npy (an empty array saved directly when it has no elements)."""
+    if int(np.prod(shape)) == 0:
+        np.save(path, np.zeros(shape, dtype=dtype), allow_pickle=False)
+        return np.zeros(shape, dtype=dtype)
+    return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+
+
+def build_buffer(codes_dir: str | Path, labels_dir: str | Path, out: str | Path, *,
+                 dense_dir: str | Path | None = None, genome: str | None = None, progress: bool = True) -> dict:
+    """Write the buffer directory `out` (atomically, as a whole); returns its info()."""
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from dnalens.labels.store import LabelStore
+
+    codes_dir, out = Path(codes_dir), Path(out)
+    manifest = read_codes_manifest(codes_dir)
+    store = LabelStore.open(labels_dir)
+    trim_start, trim_end = int(manifest.get("trim_start", 0)), int(manifest.get("trim_end", 0))
+    plan = _plan(codes_dir, store, trim_start, trim_end)
+    n, nnz, n_features = int(manifest["total_tokens"]), int(manifest["total_nnz"]), int(manifest["n_features"])
+    label_names, instance_names = store.concept_names, store.region_concepts
+    dense_iter = None
+    dense_width = None
+    if dense_dir is not None:
+        from dnalens.extract.shards import iter_shards, read_manifest
+
+        read_manifest(dense_dir)
+        dense_iter = iter_shards(dense_dir)
+        dense_width = next(iter_shards(dense_dir))[1].shape[1]
+    with atomic_dir(out) as tmp:
+        indptr = _output(tmp / "codes.indptr.npy", np.int64, (n + 1,))
+        indices = _output(tmp / "codes.indices.npy", np.int32, (nnz,))
+        values = _output(tmp / "codes.values.npy", np.float16, (nnz,))
+        labels = _output(tmp / "labels.npy", np.uint8, (n, int(store.packed_labels.shape[1])))
+        instances = _output(tmp / "instances.npy", np.int32, (n, len(instance_names)))
+        dense = None if dense_width is None else _output(tmp / "dense.npy", np.float16, (n, dense_width))
+        row, at = 0, 0
+        shards = list(iter_code_shards(codes_dir))
+        for (meta, csr), rows in tqdm(zip(shards, plan.label_rows), total=len(shards), desc="buffer", unit="shard",
+                                      file=sys.stderr, disable=not progress, mininterval=2.0):
+            m, k = csr.n_rows, csr.nnz
+            indptr[row : row + m + 1] = np.asarray(csr.indptr) + at
+            indices[at : at + k] = csr.indices
+            values[at : at + k] = csr.values
+            labels[row : row + m] = store.packed_labels[rows]
+            instances[row : row + m] = store.instances(rows)
+            if dense is not None:
+                dmeta, darr = next(dense_iter)
+                if list(dmeta["windows"]) != list(meta["windows"]) or list(dmeta["offsets"]) != list(meta["offsets"]):
+                    raise InputError(f"dense shard {dmeta.get('shard')} does not match code shard {meta.get('shard')}.",
+                                     path=dense_dir, fix="encode the same activation directory you give as --dense.")
+                dense[row : row + m] = darr
+            row, at = row + m, at + k
+        if row != n or at != nnz:
+            raise InputError(f"codes manifest says {n} rows / {nnz} values, shards hold {row} / {at}.",
+                             path=codes_dir, fix="rerun `dnalens encode`.")
+        for array in (indptr, indices, values, labels, instances, dense):
+            if isinstance(array, np.memmap):
+                array.flush()
+        del indptr, indices, values, labels, instances, dense
+        write_windows_table(tmp / "windows.parquet", pd.DataFrame(plan.table, columns=[
+            "row", "contig", "start", "end", "strand", "name", "token_start", "token_end", "read_offset"]))
+        meta = {"genome": genome, "layer": manifest.get("layer"), "sae": manifest.get("sae"),
+                "architecture": manifest.get("architecture"), "k": manifest.get("k"),
+                "trim_start": trim_start, "trim_end": trim_end, "codes": str(codes_dir), "labels": str(labels_dir)}
+        write_buffer_meta(tmp, meta, n_tokens=n, n_features=n_features, nnz=nnz, label_names=label_names,
+                          instance_names=instance_names, dense_width=dense_width)
+    return ActivationBuffer.open(out).info()

@@ -1,0 +1,95 @@
+"""CSR arrays on disk: `<stem>.indptr.npy` (int64 [n+1]), `.indices.npy` (int32), `.values.npy` (float16).
+
+This is the format of both the per-shard codes written by `dnalens encode` and the codes of an
+ActivationBuffer: about 6 bytes per stored value (2 for the value, 4 for its latent index), memory-
+mapped on read. Values are clipped to float16's range (with a count), never silently overflowed to inf.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from dnalens.atomic import atomic_path
+from dnalens.errors import InputError
+
+FP16_MAX = float(np.finfo(np.float16).max)
+PARTS = ("indptr", "indices", "values")
+DTYPES = {"indptr": np.int64, "indices": np.int32, "values": np.float16}
+CODES_MANIFEST = "manifest.json"
+
+
+@dataclass
+class CsrArrays:
+    indptr: np.ndarray
+    indices: np.ndarray
+    values: np.ndarray
+    n_cols: int
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.indptr.shape[0]) - 1
+
+    @property
+    def nnz(self) -> int:
+        return int(self.indptr[-1]) if self.indptr.size else 0
+
+    def to_scipy(self, dtype=np.float32):
+        """scipy CSR [n_rows, n_cols]; float16 is not a scipy.sparse compute dtype, so values are cast
+        (indices stay memory-mapped when they fit int32)."""
+        import scipy.sparse as sp
+
+        return sp.csr_matrix(
+            (np.asarray(self.values, dtype=dtype), self.indices, self.indptr), shape=(self.n_rows, self.n_cols)
+        )
+
+
+def to_fp16(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Values as float16, clipped to +-65504; returns (array, number clipped)."""
+    values = np.asarray(values)
+    over = int(np.count_nonzero(np.abs(values) > FP16_MAX))
+    if over:
+        values = np.clip(values, -FP16_MAX, FP16_MAX)
+    return values.astype(np.float16), over
+
+
+def csr_paths(directory: str | Path, stem: str) -> dict[str, Path]:
+    return {part: Path(directory) / f"{stem}.{part}.npy" for part in PARTS}
+
+
+def write_csr(directory: str | Path, stem: str, arrays: CsrArrays) -> None:
+    """Each array atomically (temp + rename); the caller writes its commit marker afterwards."""
+    for part, path in csr_paths(directory, stem).items():
+        data = np.ascontiguousarray(getattr(arrays, part), dtype=DTYPES[part])
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            np.save(handle, data, allow_pickle=False)
+
+
+def read_csr(directory: str | Path, stem: str, n_cols: int, mmap: bool = True) -> CsrArrays:
+    mode = "r" if mmap else None
+    parts = {part: np.load(path, mmap_mode=mode, allow_pickle=False) for part, path in csr_paths(directory, stem).items()}
+    return CsrArrays(parts["indptr"], parts["indices"], parts["values"], int(n_cols))
+
+
+def read_codes_manifest(directory: str | Path) -> dict[str, Any]:
+    """manifest.json of a codes directory written by `dnalens encode` (written last: its presence = done)."""
+    path = Path(directory) / CODES_MANIFEST
+    if not path.is_file():
+        raise InputError("codes manifest missing (encoding unfinished?).", path=path, fix="rerun `dnalens encode`.")
+    data = json.loads(path.read_text())
+    if data.get("format") != "dnalens-codes":
+        raise InputError("not a dnalens codes directory (manifest format is not dnalens-codes).", path=path)
+    return data
+
+
+def iter_code_shards(directory: str | Path) -> Iterator[tuple[dict[str, Any], CsrArrays]]:
+    """(shard meta with windows and offsets, memory-mapped CSR arrays) per code shard, in order."""
+    directory = Path(directory)
+    manifest = read_codes_manifest(directory)
+    for entry in manifest["shards"]:
+        meta = json.loads((directory / f"{entry['stem']}.json").read_text())
+        yield meta, read_csr(directory, entry["stem"], manifest["n_features"])

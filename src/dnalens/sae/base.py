@@ -1,0 +1,156 @@
+"""Sparse autoencoder base: SAELens parameter names and shapes, one encode/decode contract for every type.
+
+Parameters follow SAELens so a saved SAE loads there unchanged: `W_enc` [d_in, d_sae], `b_enc` [d_sae],
+`W_dec` [d_sae, d_in], `b_dec` [d_in]. A subclass only says how pre-activations become codes
+(`activate`); everything else (input normalisation, decoding, unit-norm decoder upkeep) lives here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+# SAELens' `normalize_activations` values. Trained dnalens SAEs fold their input scale into the weights
+# before saving, so they always save "none"; the two per-input ones only occur in loaded SAELens SAEs.
+NORMALIZATIONS = ("none", "expected_average_only_in", "constant_norm_rescale", "layer_norm")
+
+
+class SparseAutoencoder(nn.Module):
+    """x -> codes f = activate(normalize(x) - b_dec) @ W_enc + b_enc); x_hat = f @ W_dec + b_dec."""
+
+    architecture: ClassVar[str] = "base"
+    #: whether one row's code depends on the other rows of the input (BatchTopK without a threshold).
+    batch_dependent: bool = False
+
+    def __init__(
+        self,
+        d_in: int,
+        d_sae: int,
+        *,
+        k: int | None = None,
+        normalize_activations: str = "none",
+        apply_b_dec_to_input: bool = True,
+        metadata: dict[str, Any] | None = None,
+        dtype: torch.dtype = torch.float32,
+        initialize: bool = True,
+    ) -> None:
+        super().__init__()
+        if normalize_activations not in NORMALIZATIONS:
+            raise ValueError(f"normalize_activations must be one of {NORMALIZATIONS}")
+        self.d_in, self.d_sae, self.k = int(d_in), int(d_sae), k
+        self.normalize_activations = normalize_activations
+        self.apply_b_dec_to_input = apply_b_dec_to_input
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        self.W_enc = nn.Parameter(torch.empty(d_in, d_sae, dtype=dtype))
+        self.b_enc = nn.Parameter(torch.zeros(d_sae, dtype=dtype))
+        self.W_dec = nn.Parameter(torch.empty(d_sae, d_in, dtype=dtype))
+        self.b_dec = nn.Parameter(torch.zeros(d_in, dtype=dtype))
+        self._norm_stats: tuple[torch.Tensor, torch.Tensor] | None = None
+        if initialize:  # loaders that replace every tensor skip it (a 512 MB randn is not free)
+            self.reset_parameters()
+
+    # ---- initialisation and decoder upkeep -------------------------------------------------------
+    @torch.no_grad()
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Random unit-norm decoder rows, encoder = decoder transpose (tied init), zero biases."""
+        rows = torch.randn(self.d_sae, self.d_in, generator=generator, dtype=torch.float32)
+        rows /= rows.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        self.W_dec.copy_(rows.to(self.W_dec.dtype))
+        self.W_enc.copy_(rows.T.to(self.W_enc.dtype))
+        self.b_enc.zero_()
+        self.b_dec.zero_()
+
+    @torch.no_grad()
+    def normalize_decoder_(self) -> None:
+        """Project decoder rows back onto the unit sphere (after each optimiser step)."""
+        self.W_dec /= self.W_dec.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+    @torch.no_grad()
+    def remove_parallel_decoder_grad_(self) -> None:
+        """Drop the gradient component along each decoder row; with renormalisation this keeps
+        the optimiser moving on the sphere instead of fighting the projection."""
+        if self.W_dec.grad is None:
+            return
+        parallel = (self.W_dec.grad * self.W_dec).sum(dim=1, keepdim=True)
+        self.W_dec.grad -= parallel * self.W_dec
+
+    @torch.no_grad()
+    def fold_input_scale_(self, scale: float) -> None:
+        """Fold `x -> scale * x` (training-time normalisation) into the weights.
+
+        Afterwards encode(x) on raw activations equals the old encode(scale * x), and decode returns
+        raw-scale reconstructions; pre-activations, and so thresholds, are unchanged.
+        """
+        self.W_enc *= scale
+        self.W_dec /= scale
+        self.b_dec /= scale
+
+    # ---- forward -----------------------------------------------------------------------------------
+    def _normalize_in(self, x: torch.Tensor) -> torch.Tensor:
+        if self.normalize_activations == "constant_norm_rescale":
+            coeff = (self.d_in**0.5) / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+            self._norm_stats = (torch.zeros_like(coeff), 1.0 / coeff)
+            return x * coeff
+        if self.normalize_activations == "layer_norm":
+            mu = x.mean(dim=-1, keepdim=True)
+            std = (x - mu).std(dim=-1, keepdim=True)
+            self._norm_stats = (mu, std)
+            return (x - mu) / (std + 1e-5)
+        return x
+
+    def _normalize_out(self, x_hat: torch.Tensor) -> torch.Tensor:
+        """Undo a per-input normalisation using the statistics of the last `encode` call."""
+        if self.normalize_activations not in ("constant_norm_rescale", "layer_norm"):
+            return x_hat
+        if self._norm_stats is None or self._norm_stats[1].shape[:-1] != x_hat.shape[:-1]:
+            raise RuntimeError("decode() of a per-input normalised SAE needs the matching encode() first")
+        shift, scale = self._norm_stats
+        return x_hat * scale + shift
+
+    def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
+        x = self._normalize_in(x.to(self.W_enc.dtype))
+        if self.apply_b_dec_to_input:
+            x = x - self.b_dec
+        return x @ self.W_enc + self.b_enc
+
+    def activate(self, pre: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Codes [..., d_sae] for activations [..., d_in]."""
+        return self.activate(self.pre_activations(x))
+
+    def decode(self, f: torch.Tensor) -> torch.Tensor:
+        """Reconstruction [..., d_in] from codes [..., d_sae]."""
+        return self._normalize_out(f.to(self.W_dec.dtype) @ self.W_dec + self.b_dec)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    # ---- persistence hooks (io.py writes SAELens' layout from these) -----------------------------
+    def saelens_architecture(self) -> str:
+        """The `architecture` written to cfg.json (an inference architecture SAELens can load)."""
+        return self.architecture
+
+    def config_fields(self) -> dict[str, Any]:
+        """Architecture-specific cfg.json fields (e.g. `k`)."""
+        return {} if self.k is None else {"k": self.k}
+
+    def weights_for_saving(self) -> dict[str, torch.Tensor]:
+        return {
+            "W_enc": self.W_enc.detach(),
+            "b_enc": self.b_enc.detach(),
+            "W_dec": self.W_dec.detach(),
+            "b_dec": self.b_dec.detach(),
+        }
+
+    @torch.no_grad()
+    def load_weights(self, state: dict[str, torch.Tensor]) -> None:
+        """Copy SAELens-named tensors in; io.py has already checked names and shapes."""
+        for name in ("W_enc", "b_enc", "W_dec", "b_dec"):
+            getattr(self, name).copy_(state[name].to(getattr(self, name).dtype))
+
+    def extra_repr(self) -> str:
+        return f"d_in={self.d_in}, d_sae={self.d_sae}, k={self.k}"

@@ -1,0 +1,80 @@
+"""BatchTopK SAE (Bussmann et al. 2024): keep the k x n_rows largest ReLU'd pre-activations of the batch.
+
+Training spends the sparsity budget where the batch needs it (rows may use more or fewer than k).
+For inference the batch dependence is removed with one global threshold, an exponential moving
+average of the smallest kept value during training; SAELens saves such an SAE as `jumprelu` with that
+threshold, and so do we. Without a threshold (Goodfire's Evo 2 SAE) encode stays batch-level: the
+top k x n_positions values over the whole input given to `encode`.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from dnalens.sae.base import SparseAutoencoder
+
+
+def batch_topk(pre: torch.Tensor, k: int) -> torch.Tensor:
+    """ReLU, then keep the k * n_rows largest values over all rows (leading dims are rows)."""
+    acts = pre.relu()
+    flat = acts.reshape(-1)
+    n_rows = flat.numel() // max(acts.shape[-1], 1)
+    keep = min(int(k) * n_rows, flat.numel())
+    top = flat.topk(keep, sorted=False)
+    return torch.zeros_like(flat).scatter_(0, top.indices, top.values).reshape(acts.shape)
+
+
+class BatchTopKSAE(SparseAutoencoder):
+    architecture = "batchtopk"
+
+    def __init__(self, d_in: int, d_sae: int, *, k: int, threshold: float | None = None, **kwargs) -> None:
+        if k is None or int(k) < 1:
+            raise ValueError("a BatchTopK SAE needs k >= 1")
+        super().__init__(d_in, d_sae, k=int(k), **kwargs)
+        # NaN = not estimated yet; float64 as the EMA adds tiny increments for many steps.
+        value = float("nan") if threshold is None else float(threshold)
+        self.register_buffer("threshold", torch.tensor(value, dtype=torch.float64))
+
+    @property
+    def has_threshold(self) -> bool:
+        return not bool(torch.isnan(self.threshold))
+
+    @property
+    def batch_dependent(self) -> bool:  # type: ignore[override]
+        return self.training or not self.has_threshold
+
+    def activate(self, pre: torch.Tensor) -> torch.Tensor:
+        if self.training or not self.has_threshold:
+            return batch_topk(pre, self.k)
+        return pre * (pre > self.threshold.to(pre.dtype))
+
+    @torch.no_grad()
+    def update_threshold(self, codes: torch.Tensor, rate: float = 0.01) -> None:
+        """EMA of the smallest kept (positive) value; the first batch sets it directly."""
+        positive = codes[codes > 0]
+        if positive.numel() == 0:
+            return
+        smallest = positive.min().to(torch.float64)
+        if not self.has_threshold:
+            self.threshold.copy_(smallest)
+        else:
+            self.threshold.mul_(1 - rate).add_(rate * smallest)
+
+    def saelens_architecture(self) -> str:
+        # SAELens' inference form of a trained BatchTopK SAE is JumpReLU with the learned threshold.
+        return "jumprelu" if self.has_threshold else "batchtopk"
+
+    def weights_for_saving(self) -> dict[str, torch.Tensor]:
+        weights = super().weights_for_saving()
+        if self.has_threshold:
+            weights["threshold"] = torch.full_like(self.b_enc.detach(), float(self.threshold))
+        return weights
+
+    @torch.no_grad()
+    def load_weights(self, state: dict[str, torch.Tensor]) -> None:
+        super().load_weights(state)
+        if "threshold" in state:
+            values = state["threshold"].reshape(-1)
+            if values.numel() and not torch.allclose(values, values[0].expand_as(values)):
+                raise ValueError("a BatchTopK SAE has one global threshold; load per-latent ones as jumprelu")
+            self.threshold.fill_(float(values[0]))

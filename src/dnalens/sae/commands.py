@@ -1,0 +1,144 @@
+"""`dnalens train-sae`, `dnalens encode`, `dnalens sae-quality`: thin CLI over dnalens.sae."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import shutil
+from pathlib import Path
+
+from dnalens.errors import InputError
+from dnalens.settings import from_mapping, parse_settings
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    t = subparsers.add_parser("train-sae", help="train a TopK/BatchTopK SAE on activation shards (resumable)")
+    t.add_argument("--activations", required=True, help="activation shard directory (results/<g>/activations/<layer>)")
+    t.add_argument("--windows", required=True, help="windows.bed the shards index (for the held-out block)")
+    t.add_argument("--out", required=True, help="SAE directory to write (SAELens layout)")
+    t.add_argument("--settings", help="the config's `sae:` block as JSON (or a .json/.yaml path)")
+    t.add_argument("--checkpoint", help="checkpoint directory (default: <out>.checkpoint; removed on success)")
+    t.set_defaults(func=_train)
+
+    e = subparsers.add_parser("encode", help="encode activation shards into sparse code shards (CSR, fp16)")
+    e.add_argument("--sae", required=True, help="SAELens directory or Goodfire .pt")
+    e.add_argument("--activations", required=True, help="activation shard directory")
+    e.add_argument("--out", required=True, help="codes directory to write")
+    e.add_argument("--settings", help="the config's `sae:` block (k for a .pt without k in its name, device)")
+    e.set_defaults(func=_encode)
+
+    q = subparsers.add_parser("sae-quality", help="MSE, FVU, L0, dead/dense latents and loss recovered on held-out windows")
+    q.add_argument("--sae", required=True, help="SAELens directory or Goodfire .pt")
+    q.add_argument("--activations", required=True, help="activation shard directory")
+    q.add_argument("--windows", required=True, help="windows.bed the shards index")
+    q.add_argument("--fasta", help="genome FASTA (with --model: loss recovered by splicing the SAE into the model)")
+    q.add_argument("--model", help="the config's `model:` block as JSON, or a model directory")
+    q.add_argument("--settings", help="the config's `sae:` block as JSON")
+    q.add_argument("--out", required=True, help="JSON file to write")
+    q.set_defaults(func=_quality)
+
+
+def _settings(text: str | None):
+    from dnalens.sae.settings import SaeSettings
+
+    return from_mapping(SaeSettings, parse_settings(text), where="sae settings")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from dnalens.extract.shards import read_manifest
+    from dnalens.genome.window_table import read_windows_bed
+    from dnalens.sae.data import activation_width, holdout_mask, training_batches
+    from dnalens.sae.io import save_sae
+    from dnalens.sae.training import finalize, train_sae
+
+    settings = _settings(args.settings)
+    if settings.source != "train":
+        raise InputError("sae.source is 'load': there is nothing to train.",
+                         fix="downstream stages read sae.path directly; set sae.source: train to train one.")
+    manifest = read_manifest(args.activations)
+    windows = read_windows_bed(args.windows)
+    held = holdout_mask(windows, settings.holdout_fraction)
+    d_in = activation_width(args.activations)
+    batches = training_batches(args.activations, ~held, batch_size=settings.batch_size, seed=settings.seed)
+    checkpoint = Path(args.checkpoint or f"{args.out.rstrip('/')}.checkpoint")
+    result = train_sae(batches, d_in, settings, checkpoint_dir=checkpoint)
+    sae = finalize(result)
+    model = manifest.get("model") or {}
+    metadata = {
+        "hook_name": manifest.get("layer"),
+        "model_name": model.get("name") or model.get("path") or model.get("family"),
+        "dnalens": {"settings": dataclasses.asdict(settings), "steps": result.steps, "d_in": d_in,
+                    "training_windows": int((~held).sum()), "held_out_windows": int(held.sum()),
+                    "activations": str(args.activations), "last_step": result.history[-1] if result.history else None},
+    }
+    save_sae(sae, args.out, metadata=metadata)
+    shutil.rmtree(checkpoint, ignore_errors=True)
+    print(json.dumps({"out": args.out, "steps": result.steps, **(result.history[-1] if result.history else {})}))
+    return 0
+
+
+def _encode(args: argparse.Namespace) -> int:
+    from dnalens.sae.encode import encode_activations
+    from dnalens.sae.io import load_sae
+    from dnalens.sae.settings import resolve_device
+
+    settings = _settings(args.settings)
+    device = resolve_device(settings.device)
+    sae = load_sae(args.sae, k=settings.k, device=device)
+    summary = encode_activations(sae, args.activations, args.out, device=device, sae_source=str(args.sae))
+    print(json.dumps({k: summary[k] for k in ("total_tokens", "total_nnz", "mean_l0", "n_features")}))
+    return 0
+
+
+def _quality(args: argparse.Namespace) -> int:
+    from dnalens.atomic import write_text
+    from dnalens.extract.shards import read_manifest
+    from dnalens.genome.window_table import read_windows_bed
+    from dnalens.sae.data import evaluation_windows, holdout_mask, window_batches
+    from dnalens.sae.io import load_sae
+    from dnalens.sae.quality import reconstruction_quality
+    from dnalens.sae.settings import resolve_device
+
+    settings = _settings(args.settings)
+    device = resolve_device(settings.device)
+    sae = load_sae(args.sae, k=settings.k, device=device)
+    manifest = read_manifest(args.activations)
+    windows = read_windows_bed(args.windows)
+    evaluated, held_out = evaluation_windows(holdout_mask(windows, settings.holdout_fraction))
+    report = {"sae": str(args.sae), "layer": manifest.get("layer"), "architecture": sae.architecture,
+              "d_in": sae.d_in, "d_sae": sae.d_sae, "k": sae.k, "held_out": held_out,
+              "evaluation_windows": int(evaluated.sum()), "holdout_fraction": settings.holdout_fraction}
+    report.update(reconstruction_quality(sae, window_batches(args.activations, evaluated,
+                                                             max_tokens=settings.quality_tokens)))
+    report["loss"] = _loss_recovered(args, sae, manifest, windows, evaluated, settings)
+    write_text(args.out, json.dumps(report, indent=1) + "\n")
+    print(json.dumps({k: report[k] for k in ("fvu", "l0", "dead_fraction", "dense_fraction")}
+                     | {"loss_recovered": report["loss"].get("loss_recovered")}))
+    return 0
+
+
+def _loss_recovered(args, sae, manifest, windows, held, settings) -> dict:
+    """Splice the SAE into the model on held-out windows (each strand pass when activations are pooled)."""
+    if not (args.fasta and args.model):
+        return {"loss_recovered": None, "reason": "no --fasta/--model given"}
+    from dnalens.genome.fasta import open_fasta
+    from dnalens.genome.window_table import window_sequence
+    from dnalens.models.base import load_model
+    from dnalens.sae.quality import pooled_loss_recovered
+    from dnalens.sae.splice import strand_passes
+
+    model_arg = args.model
+    adapter = load_model(json.loads(model_arg) if model_arg.strip().startswith("{") else model_arg)
+    fasta = open_fasta(args.fasta)
+    rows = [i for i in range(len(windows)) if held[i]][: settings.loss_windows]
+    seqs = [window_sequence(fasta, windows[i]) for i in rows]
+    passes = strand_passes(adapter, seqs, manifest["layer"], sae.to(adapter.device),
+                           trim_start=int(manifest.get("trim_start", 0)), trim_end=int(manifest.get("trim_end", 0)))
+    if not passes:
+        return {"loss_recovered": None, "reason": "no held-out window longer than the trimmed positions"}
+    return {**pooled_loss_recovered(passes), "windows": len(seqs), "passes": len(passes),
+            "rc_pool": adapter.spec.rc_pool, "tokens": int(sum(p.tokens.size for p in passes))}

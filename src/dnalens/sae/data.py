@@ -1,0 +1,130 @@
+"""Which activation rows the SAE trains and is judged on: everything but one held-out genome block.
+
+The held-out part is one contiguous block at the end of the genome (contigs laid end to end in
+windows.bed order), never random tokens, since neighbouring nucleotides leak; both strands of a region
+fall on the same side. Window starts that a model needs trimmed (Evo 2's outsized first positions)
+are already absent from the shards: extraction drops them (`model.trim`).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from dnalens.errors import InputError
+from dnalens.extract.shards import iter_shards
+from dnalens.genome.window_table import Window
+
+log = logging.getLogger(__name__)
+
+
+def holdout_mask(windows: Sequence[Window], fraction: float) -> np.ndarray:
+    """bool [n_windows]: True for windows starting in the last `fraction` of the genome.
+
+    With too few windows for that block, the windows at the last start are held out; when that would
+    hold out everything (one region), nothing is (callers then evaluate on the training windows).
+    """
+    n = len(windows)
+    if n == 0 or fraction <= 0:
+        return np.zeros(n, dtype=bool)
+    contig_end: dict[str, int] = {}
+    for w in windows:
+        contig_end[w.contig] = max(contig_end.get(w.contig, 0), w.end)
+    offset, base = {}, 0
+    for contig, end in contig_end.items():  # first-appearance order
+        offset[contig] = base
+        base += end
+    starts = np.array([offset[w.contig] + w.start for w in windows], dtype=np.int64)
+    held = starts >= (1.0 - fraction) * base
+    if not held.any():
+        held = starts == starts.max()
+    if held.all():
+        log.warning("too few windows to hold any out: SAE quality will be measured on training windows")
+        held[:] = False
+    return held
+
+
+def evaluation_windows(held: np.ndarray) -> tuple[np.ndarray, bool]:
+    """(windows to measure quality on, whether they are held out): the held-out ones, else all."""
+    if held.any():
+        return held, True
+    return np.ones_like(held), False
+
+
+def _rows_of_windows(meta: dict, use_window: np.ndarray) -> np.ndarray:
+    """Row indices of one shard that belong to used windows."""
+    offsets = np.asarray(meta["offsets"], dtype=np.int64)
+    window_of_row = np.repeat(np.asarray(meta["windows"], dtype=np.int64), np.diff(offsets))
+    if window_of_row.size and window_of_row.max() >= len(use_window):
+        raise InputError(f"activation shard {meta.get('shard')} names window row {int(window_of_row.max())} "
+                         f"but windows.bed has {len(use_window)} rows.", fix="re-extract activations.")
+    return np.flatnonzero(use_window[window_of_row])
+
+
+def training_batches(
+    directory: str | Path,
+    use_window: np.ndarray,
+    *,
+    batch_size: int,
+    seed: int = 0,
+    pool_tokens: int = 1 << 17,
+) -> Iterator[torch.Tensor]:
+    """Endless float32 batches [batch_size, d] of rows from used windows, shuffled within a pool of
+    ~`pool_tokens` rows, epoch after epoch (each epoch reshuffled; deterministic for a seed)."""
+    epoch = 0
+    while True:
+        rng = np.random.default_rng([int(seed), epoch])
+        pool: list[np.ndarray] = []
+        n_pool = 0
+        emitted = 0
+        for meta, array in iter_shards(directory):
+            rows = _rows_of_windows(meta, use_window)
+            if rows.size == 0:
+                continue
+            pool.append(np.asarray(array[rows], dtype=np.float16))
+            n_pool += rows.size
+            if n_pool >= max(pool_tokens, batch_size):
+                merged = np.concatenate(pool)[rng.permutation(n_pool)]
+                full = (n_pool // batch_size) * batch_size
+                for i in range(0, full, batch_size):
+                    yield torch.from_numpy(merged[i : i + batch_size].astype(np.float32))
+                    emitted += 1
+                pool, n_pool = [merged[full:]], n_pool - full
+        if n_pool:
+            merged = np.concatenate(pool)[rng.permutation(n_pool)]
+            for i in range(0, n_pool - batch_size + 1, batch_size):
+                yield torch.from_numpy(merged[i : i + batch_size].astype(np.float32))
+                emitted += 1
+            if emitted == 0:  # fewer rows than one batch in all: use what there is
+                yield torch.from_numpy(merged.astype(np.float32))
+                emitted += 1
+        if emitted == 0:
+            raise InputError("no activation rows left for SAE training after the hold-out.",
+                             path=directory, fix="lower sae.holdout_fraction.")
+        epoch += 1
+
+
+def window_batches(
+    directory: str | Path, use_window: np.ndarray, *, max_tokens: int | None = None
+) -> Iterator[torch.Tensor]:
+    """One float32 tensor per used window, in stored order, up to ~`max_tokens` rows in all."""
+    seen = 0
+    for meta, array in iter_shards(directory):
+        offsets = meta["offsets"]
+        for w, a, b in zip(meta["windows"], offsets[:-1], offsets[1:]):
+            if not use_window[int(w)] or b <= a:
+                continue
+            yield torch.from_numpy(np.asarray(array[a:b], dtype=np.float32))
+            seen += b - a
+            if max_tokens is not None and seen >= max_tokens:
+                return
+
+
+def activation_width(directory: str | Path) -> int:
+    for _meta, array in iter_shards(directory):
+        return int(array.shape[1])
+    raise InputError("no activation shards found.", path=directory, fix="run `dnalens extract` first.")

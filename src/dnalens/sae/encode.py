@@ -1,0 +1,119 @@
+"""Encode activation shards into sparse code shards (CSR, float16 values, int32 latent indices).
+
+One code shard per activation shard, same windows and token offsets, so codes, activations and labels
+line up row for row (window starts dropped at extraction stay dropped). A batch-level SAE (BatchTopK without a
+threshold, e.g. Goodfire's) is given one window at a time: its top-k x positions budget is per sequence,
+as when it was trained; a per-token SAE is given large chunks of rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dnalens.atomic import atomic_dir
+from dnalens.buffer.csr import CODES_MANIFEST, CsrArrays, to_fp16, write_csr
+from dnalens.errors import InputError
+from dnalens.extract.shards import iter_shards, read_manifest
+from dnalens.sae.base import SparseAutoencoder
+
+log = logging.getLogger(__name__)
+_MAX_CHUNK_ELEMENTS = 1 << 25  # dense codes per chunk: 128 MB of float32
+
+
+def _segments(offsets: list[int], batch_dependent: bool, chunk_rows: int):
+    """(start, end) row ranges of one shard to encode together: whole windows or large chunks."""
+    if batch_dependent:
+        for a, b in zip(offsets[:-1], offsets[1:]):
+            if b > a:
+                yield int(a), int(b)
+        return
+    n = int(offsets[-1])
+    for start in range(0, n, chunk_rows):
+        yield start, min(start + chunk_rows, n)
+
+
+def _nonzeros(codes: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(per-row counts, column indices, values) of a dense code block, row-major, found on its device
+    so only the non-zeros cross to the host (a GPU block of 32,768 latents is mostly zeros)."""
+    nz = codes.nonzero()
+    counts = torch.bincount(nz[:, 0], minlength=codes.shape[0])
+    values = codes[nz[:, 0], nz[:, 1]]
+    return counts.cpu().numpy(), nz[:, 1].to(torch.int32).cpu().numpy(), values.float().cpu().numpy()
+
+
+@torch.no_grad()
+def encode_shard(sae: SparseAutoencoder, array: np.ndarray, offsets: list[int], *,
+                 device: torch.device) -> tuple[CsrArrays, int]:
+    """Codes of one activation shard as CSR arrays, and how many values were clipped to float16."""
+    n = int(array.shape[0])
+    chunk_rows = max(1, _MAX_CHUNK_ELEMENTS // sae.d_sae)
+    counts = np.zeros(n, dtype=np.int64)
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    for a, b in _segments(offsets, sae.batch_dependent, chunk_rows):
+        x = torch.from_numpy(np.asarray(array[a:b], dtype=np.float32)).to(device)
+        row_counts, c, v = _nonzeros(sae.encode(x))
+        counts[a:b] = row_counts
+        cols.append(c)
+        vals.append(v)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    values, clipped = to_fp16(np.concatenate(vals) if vals else np.zeros(0, np.float32))
+    indices = np.concatenate(cols) if cols else np.zeros(0, np.int32)
+    return CsrArrays(indptr, indices, values, sae.d_sae), clipped
+
+
+def encode_activations(
+    sae: SparseAutoencoder,
+    activations: str | Path,
+    out: str | Path,
+    *,
+    device: str = "cpu",
+    sae_source: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Write `out/` (as a whole, atomically): shard-NNNNN.{indptr,indices,values}.npy + .json, manifest."""
+    from tqdm.auto import tqdm
+
+    act_manifest = read_manifest(activations)
+    torch_device = torch.device(device)
+    sae = sae.to(torch_device).eval()
+    shards, total_tokens, total_nnz, total_clipped = [], 0, 0, 0
+    with atomic_dir(out) as tmp:
+        bar = tqdm(total=len(act_manifest.get("shards", [])), desc="encode", unit="shard", file=sys.stderr,
+                   disable=not progress, mininterval=2.0)
+        for meta, array in iter_shards(activations):
+            if array.shape[1] != sae.d_in:
+                raise InputError(f"activations have width {array.shape[1]} but the SAE expects d_in={sae.d_in}.",
+                                 path=activations, fix="use the SAE trained for this model and layer.")
+            csr, clipped = encode_shard(sae, array, list(meta["offsets"]), device=torch_device)
+            stem = f"shard-{int(meta['shard']):05d}"
+            write_csr(tmp, stem, csr)
+            record = {"shard": int(meta["shard"]), "windows": meta["windows"], "offsets": meta["offsets"],
+                      "n_tokens": csr.n_rows, "n_features": sae.d_sae, "nnz": csr.nnz, "clipped": clipped,
+                      "layer": meta.get("layer"), "trim_start": int(meta.get("trim_start", 0)),
+                      "trim_end": int(meta.get("trim_end", 0))}
+            (tmp / f"{stem}.json").write_text(json.dumps(record) + "\n")
+            shards.append({"stem": stem, "n_tokens": csr.n_rows, "nnz": csr.nnz, "n_windows": len(meta["windows"])})
+            total_tokens += csr.n_rows
+            total_nnz += csr.nnz
+            total_clipped += clipped
+            bar.update(1)
+        bar.close()
+        if total_clipped:
+            log.warning("%d code values exceeded float16's range and were clipped to 65504", total_clipped)
+        summary = {"format": "dnalens-codes", "version": 1, "shards": shards, "n_features": sae.d_sae,
+                   "total_tokens": total_tokens, "total_nnz": total_nnz, "clipped": total_clipped,
+                   "trim_start": int(act_manifest.get("trim_start", 0)), "trim_end": int(act_manifest.get("trim_end", 0)),
+                   "layer": act_manifest.get("layer"), "sae": sae_source, "architecture": sae.architecture,
+                   "k": sae.k, "mean_l0": total_nnz / max(total_tokens, 1)}
+        (tmp / CODES_MANIFEST).write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+

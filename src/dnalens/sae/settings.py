@@ -1,0 +1,67 @@
+"""The `sae` config section as a typed dataclass (keys, defaults and meaning: workflow/schemas, config/README.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dnalens.errors import InputError
+
+ARCHITECTURES = ("topk", "batchtopk")
+SOURCES = ("train", "load")
+NORMALIZE = ("none", "expected_average_only_in")
+INIT_B_DEC = ("geometric_median", "mean", "zeros")
+
+
+@dataclass(frozen=True)
+class SaeSettings:
+    source: str = "train"
+    path: str | None = None
+    layer: str | None = None
+    architecture: str = "topk"
+    expansion: int = 8
+    k: int = 32
+    lr: float = 5e-4
+    tokens: int = 2_000_000
+    batch_size: int = 4096
+    seed: int = 0
+    aux_k: int | None = None
+    aux_k_coef: float = 1 / 32
+    dead_after_tokens: int = 100_000
+    normalize: str = "expected_average_only_in"
+    init_b_dec: str = "geometric_median"
+    holdout_fraction: float = 0.1
+    checkpoint_every: int = 1000
+    device: str = "auto"
+    quality_tokens: int = 200_000
+    loss_windows: int = 16
+
+    def __post_init__(self) -> None:
+        choices = {
+            "source": SOURCES, "architecture": ARCHITECTURES, "normalize": NORMALIZE, "init_b_dec": INIT_B_DEC,
+        }
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise InputError(f"sae.{key} is {getattr(self, key)!r}.", fix=f"use one of {', '.join(allowed)}.")
+        for key in ("expansion", "k", "tokens", "batch_size", "checkpoint_every"):
+            if int(getattr(self, key)) < 1:
+                raise InputError(f"sae.{key} must be >= 1, found {getattr(self, key)}.")
+        if not 0.0 <= self.holdout_fraction < 1.0:
+            raise InputError(f"sae.holdout_fraction must be in [0, 1), found {self.holdout_fraction}.")
+        if self.source == "load" and not self.path:
+            raise InputError("sae.source is 'load' but sae.path is not set.",
+                             fix="set sae.path to a SAELens directory or a Goodfire .pt file.")
+
+    @property
+    def steps(self) -> int:
+        return -(-int(self.tokens) // int(self.batch_size))
+
+
+def resolve_device(name: str) -> str:
+    """'auto' -> 'cuda' when a GPU is visible, else 'cpu'."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"sae.device is {name!r} but no CUDA device is visible.", fix="use device: auto or cpu.")
+    return name

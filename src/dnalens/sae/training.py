@@ -1,0 +1,213 @@
+"""Train a TopK / BatchTopK SAE on an iterator of activation batches; knows no model.
+
+The caller hands over `Iterable[Tensor [n, d_in]]` (deterministic for a given seed); the trainer
+initialises b_dec from the first batch (geometric median or mean), trains with Adam on the MSE plus
+the AuxK loss against dead latents (Gao et al. 2024), keeps decoder rows unit-norm, checkpoints every
+`checkpoint_every` steps and resumes from the last checkpoint by skipping the batches already used,
+so an interrupted run ends with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import torch
+
+from dnalens.errors import InputError
+from dnalens.sae.base import SparseAutoencoder
+from dnalens.sae.batchtopk import BatchTopKSAE
+from dnalens.sae.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from dnalens.sae.registry import SAE_TYPES
+from dnalens.sae.settings import SaeSettings, resolve_device
+
+log = logging.getLogger(__name__)
+
+# Settings that define the run; a checkpoint made with other values is refused (checkpoint.py).
+_IDENTITY_KEYS = ("architecture", "expansion", "k", "lr", "tokens", "batch_size", "seed", "aux_k",
+                  "aux_k_coef", "dead_after_tokens", "normalize", "init_b_dec", "holdout_fraction")
+
+
+@dataclass
+class TrainResult:
+    sae: SparseAutoencoder
+    steps: int
+    scale: float
+    start_step: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def geometric_median(points: torch.Tensor, iterations: int = 50, eps: float = 1e-8) -> torch.Tensor:
+    """Weiszfeld's algorithm: the point minimising the summed Euclidean distance to `points` [n, d]."""
+    points = points.to(torch.float64)
+    median = points.mean(dim=0)
+    for _ in range(iterations):
+        weights = 1.0 / (points - median).norm(dim=1).clamp_min(eps)
+        new = (weights[:, None] * points).sum(dim=0) / weights.sum()
+        if (new - median).norm() <= 1e-7 * (1.0 + median.norm()):
+            median = new
+            break
+        median = new
+    return median
+
+
+def build_sae(settings: SaeSettings, d_in: int, generator: torch.Generator | None = None) -> SparseAutoencoder:
+    cls = SAE_TYPES[settings.architecture]
+    sae = cls(d_in, settings.expansion * d_in, k=settings.k, initialize=False)
+    sae.reset_parameters(generator)
+    return sae
+
+
+def auxk_loss(pre: torch.Tensor, dead: torch.Tensor, residual: torch.Tensor, sae: SparseAutoencoder,
+              k_aux: int) -> torch.Tensor:
+    """How well the top-k_aux dead latents reconstruct what the live ones missed (0 with none dead)."""
+    n_dead = int(dead.sum())
+    if n_dead == 0:
+        return pre.new_zeros(())
+    k_aux = min(k_aux, n_dead)
+    masked = torch.where(dead[None, :], pre, torch.full_like(pre, -math.inf))
+    top = masked.topk(k_aux, dim=-1, sorted=False)
+    codes = torch.zeros_like(pre).scatter_(-1, top.indices, top.values.relu())
+    aux_recon = codes @ sae.W_dec
+    # Scaled down when few latents are dead, as in Gao et al.'s appendix B.1.
+    return (aux_recon - residual).pow(2).sum(-1).mean() * min(n_dead / k_aux, 1.0)
+
+
+def _learning_rate(settings: SaeSettings, step: int, total: int) -> float:
+    """Constant, then linear decay to zero over the last 20 % of steps."""
+    decay_from = int(0.8 * total)
+    if step < decay_from:
+        return settings.lr
+    return settings.lr * max(total - step, 0) / max(total - decay_from, 1)
+
+
+def _identity(settings: SaeSettings, d_in: int) -> dict:
+    values = dataclasses.asdict(settings)
+    return {"d_in": d_in, **{k: values[k] for k in _IDENTITY_KEYS}}
+
+
+def train_sae(
+    batches: Iterable[torch.Tensor],
+    d_in: int,
+    settings: SaeSettings,
+    *,
+    checkpoint_dir: str | Path | None = None,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> TrainResult:
+    """Train for `settings.steps` steps (`stop_after` ends early, for tests of resume)."""
+    device = torch.device(resolve_device(settings.device))
+    total = settings.steps
+    generator = torch.Generator().manual_seed(int(settings.seed))
+    sae = build_sae(settings, d_in, generator).to(device)
+    optimizer = torch.optim.Adam(sae.parameters(), lr=settings.lr, betas=(0.9, 0.999))
+    identity = _identity(settings, d_in)
+    tokens_since_fired = torch.zeros(sae.d_sae, dtype=torch.long, device=device)
+    k_aux = int(settings.aux_k or max(d_in // 2, 1))
+    batch_iter: Iterator[torch.Tensor] = iter(batches)
+
+    ckpt = load_checkpoint(checkpoint_dir, identity) if checkpoint_dir else None
+    if ckpt is not None:
+        sae.load_state_dict({k: v.to(device) for k, v in ckpt.model.items()})
+        optimizer.load_state_dict(ckpt.optimizer)
+        tokens_since_fired = ckpt.tokens_since_fired.to(device)
+        scale, start = ckpt.scale, ckpt.step
+        for _ in range(start):  # the data stream is deterministic: skip what was already trained on
+            if next(batch_iter, None) is None:
+                raise InputError("the activation stream ended before the checkpointed step.", path=checkpoint_dir)
+        log.info("resumed from %s at step %d of %d", checkpoint_dir, start, total)
+        first = None
+    else:
+        first = next(batch_iter, None)
+        if first is None:
+            raise InputError("no activations to train the SAE on (empty input).")
+        if first.shape[-1] != d_in:
+            raise InputError(f"activations have width {first.shape[-1]}, expected d_in={d_in}.")
+        scale, start = _initialise(sae, first.to(device, torch.float32), settings)
+
+    history: list[dict[str, float]] = []
+    end = total if stop_after is None else min(total, stop_after)
+    bar = _progress(total, start, enabled=progress)
+    sae.train()
+    for step in range(start, end):
+        batch = first if first is not None else next(batch_iter, None)
+        first = None
+        if batch is None:
+            raise InputError(f"the activation stream ended after {step} of {total} steps.",
+                             fix="lower sae.tokens or let the batch source repeat epochs.")
+        x = batch.to(device, torch.float32) * scale
+        for group in optimizer.param_groups:
+            group["lr"] = _learning_rate(settings, step, total)
+        pre = sae.pre_activations(x)
+        codes = sae.activate(pre)
+        recon = sae.decode(codes)
+        mse = (recon - x).pow(2).sum(-1).mean()
+        fired = (codes > 0).any(dim=0)
+        tokens_since_fired += x.shape[0]
+        tokens_since_fired[fired] = 0
+        dead = tokens_since_fired >= settings.dead_after_tokens
+        aux = auxk_loss(pre, dead, (x - recon).detach(), sae, k_aux)
+        loss = mse + settings.aux_k_coef * aux
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        sae.remove_parallel_decoder_grad_()
+        optimizer.step()
+        sae.normalize_decoder_()
+        if isinstance(sae, BatchTopKSAE):
+            sae.update_threshold(codes.detach())
+        if step % 50 == 0 or step == end - 1:
+            with torch.no_grad():
+                fvu = float(mse / (x - x.mean(0)).pow(2).sum(-1).mean().clamp_min(1e-12))
+            row = {"step": step, "mse": float(mse.detach()), "fvu": fvu, "aux": float(aux.detach()),
+                   "dead_fraction": float(dead.float().mean()), "l0": float((codes > 0).sum(-1).float().mean())}
+            history.append(row)
+            bar.set_postfix(fvu=f"{fvu:.3f}", dead=f"{row['dead_fraction']:.2f}", l0=f"{row['l0']:.1f}")
+        bar.update(1)
+        done = step + 1
+        if checkpoint_dir and (done % settings.checkpoint_every == 0 or done == end):
+            save_checkpoint(checkpoint_dir, Checkpoint(
+                step=done, scale=scale, identity=identity, model=sae.state_dict(),
+                optimizer=optimizer.state_dict(), tokens_since_fired=tokens_since_fired))
+    bar.close()
+    sae.eval()
+    return TrainResult(sae=sae, steps=end, scale=scale, start_step=start, history=history)
+
+
+def finalize(result: TrainResult) -> SparseAutoencoder:
+    """The trained SAE for raw activations: the input scale folded into the weights, on the CPU."""
+    sae = result.sae.to("cpu").eval()
+    if result.scale != 1.0:
+        sae.fold_input_scale_(result.scale)
+    sae.metadata.setdefault("dnalens", {})["input_scale_folded"] = result.scale
+    for p in sae.parameters():
+        p.requires_grad_(False)
+    return sae
+
+
+@torch.no_grad()
+def _initialise(sae: SparseAutoencoder, sample: torch.Tensor, settings: SaeSettings) -> tuple[float, int]:
+    """Input scale (so E||x|| = sqrt(d_in)) and b_dec from the first batch."""
+    scale = 1.0
+    if settings.normalize == "expected_average_only_in":
+        mean_norm = float(sample.norm(dim=-1).mean())
+        if mean_norm <= 0.0 or not math.isfinite(mean_norm):
+            raise InputError("the first activation batch is all zeros or not finite; cannot normalise.")
+        scale = math.sqrt(sample.shape[-1]) / mean_norm
+    sample = sample * scale
+    if settings.init_b_dec == "geometric_median":
+        sae.b_dec.copy_(geometric_median(sample[:8192]).to(sae.b_dec.dtype))
+    elif settings.init_b_dec == "mean":
+        sae.b_dec.copy_(sample.mean(dim=0))
+    return scale, 0
+
+
+def _progress(total: int, start: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=start, desc="train-sae", unit="step", file=sys.stderr,
+                disable=not enabled, mininterval=2.0)

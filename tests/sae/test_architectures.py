@@ -1,0 +1,98 @@
+"""Activation rules checked against brute-force numpy; decoder upkeep and input-scale folding."""
+
+import numpy as np
+import pytest
+import torch
+
+from dnalens.sae.batchtopk import BatchTopKSAE, batch_topk
+from dnalens.sae.jumprelu import JumpReLUSAE
+from dnalens.sae.registry import SAE_TYPES, TRAINABLE
+from dnalens.sae.topk import TopKSAE, topk_per_row
+
+
+def test_topk_keeps_k_largest_per_row_then_relu():
+    rng = np.random.default_rng(0)
+    pre = rng.standard_normal((50, 40)).astype(np.float32)
+    out = topk_per_row(torch.from_numpy(pre), 5).numpy()
+    for row, got in zip(pre, out):
+        top = np.argsort(row)[-5:]
+        want = np.zeros_like(row)
+        want[top] = np.maximum(row[top], 0)
+        np.testing.assert_array_equal(got, want)
+
+
+def test_batch_topk_keeps_k_times_rows_largest_over_the_batch():
+    rng = np.random.default_rng(1)
+    pre = rng.standard_normal((30, 20)).astype(np.float32)
+    out = batch_topk(torch.from_numpy(pre), 3).numpy()
+    flat = np.maximum(pre, 0).ravel()
+    keep = np.argsort(flat)[-90:]
+    want = np.zeros_like(flat)
+    want[keep] = flat[keep]
+    np.testing.assert_array_equal(out.ravel(), want)
+    # rows are free to use more or fewer than k
+    per_row = (out > 0).sum(1)
+    assert per_row.min() < 3 < per_row.max()
+
+
+def test_batch_topk_flattens_leading_dims():
+    pre = torch.randn(2, 7, 16)
+    out = batch_topk(pre, 2)
+    assert out.shape == pre.shape and int((out > 0).sum()) <= 2 * 14
+    torch.testing.assert_close(out.reshape(14, 16), batch_topk(pre.reshape(14, 16), 2))
+
+
+def test_batchtopk_inference_uses_threshold_and_is_per_token():
+    sae = BatchTopKSAE(8, 32, k=4)
+    x = torch.randn(64, 8)
+    assert sae.batch_dependent  # no threshold yet
+    sae.train()
+    sae.update_threshold(sae.encode(x))
+    sae.eval()
+    assert not sae.batch_dependent
+    pre = sae.pre_activations(x)
+    want = torch.where(pre > float(sae.threshold), pre, torch.zeros_like(pre))
+    torch.testing.assert_close(sae.encode(x), want)
+    torch.testing.assert_close(sae.encode(x[:5]), sae.encode(x)[:5])
+
+
+def test_jumprelu_per_latent_threshold():
+    sae = JumpReLUSAE(4, 6)
+    sae.threshold.copy_(torch.tensor([0.0, 0.5, 1.0, 2.0, 0.1, 9.0]))
+    pre = sae.pre_activations(torch.randn(10, 4))
+    want = torch.where(pre > sae.threshold, pre.relu(), torch.zeros_like(pre))
+    torch.testing.assert_close(sae.activate(pre), want)
+
+
+def test_fold_input_scale_preserves_codes_and_raw_reconstruction():
+    torch.manual_seed(0)
+    sae = TopKSAE(16, 64, k=4)
+    with torch.no_grad():
+        sae.b_dec.normal_()
+        sae.b_enc.normal_(std=0.1)
+    x = torch.randn(20, 16) * 7.0
+    scale = 0.25
+    codes_scaled = sae.encode(x * scale)
+    recon_scaled = sae.decode(codes_scaled)
+    sae.fold_input_scale_(scale)
+    torch.testing.assert_close(sae.encode(x), codes_scaled, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(sae.decode(sae.encode(x)), recon_scaled / scale, rtol=1e-4, atol=1e-4)
+
+
+def test_decoder_upkeep_keeps_unit_rows_and_orthogonal_grads():
+    sae = TopKSAE(8, 16, k=2)
+    with torch.no_grad():
+        sae.W_dec.mul_(3.0)
+    sae.normalize_decoder_()
+    torch.testing.assert_close(sae.W_dec.norm(dim=1), torch.ones(16))
+    sae.W_dec.grad = torch.randn_like(sae.W_dec)
+    sae.remove_parallel_decoder_grad_()
+    assert float((sae.W_dec.grad * sae.W_dec.detach()).sum(1).abs().max()) < 1e-5
+
+
+def test_registry_names_match_classes():
+    for name, cls in SAE_TYPES.items():
+        assert cls.architecture == name
+    assert set(TRAINABLE) <= set(SAE_TYPES)
+    with pytest.raises(ValueError):
+        TopKSAE(4, 8, k=0)

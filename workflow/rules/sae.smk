@@ -1,0 +1,89 @@
+# sae: activations of one layer -> SAE (trained here, or loaded from sae.path) -> sparse codes + quality.
+# One SAE per genome by default (see config/README.md, "sae"); sae.source: load skips train_sae.
+import os
+
+
+# The layer the SAE reads (sae.layer, else the first extracted layer; its manifest.json marks a finished
+# extraction), the SAE for sae.source: load, and whether SAE jobs ask the cluster for a GPU.
+SAE_LAYER = config.get("sae", {}).get("layer") or config.get("extract", {}).get("layers", ["blocks.6"])[0]
+SAE_MANIFEST = f"results/{{genome}}/activations/{SAE_LAYER}/manifest.json"
+SAE_LOADED = config.get("sae", {}).get("path") if config.get("sae", {}).get("source") == "load" else None
+SAE_DIR = SAE_LOADED or "results/{genome}/sae"
+_SAE_DEVICE = str(config.get("sae", {}).get("device", "auto"))
+SAE_GPU = int(_SAE_DEVICE.startswith("cuda") or (_SAE_DEVICE == "auto" and config.get("model", {}).get("family") == "evo2"))
+
+
+rule train_sae:
+    input:
+        manifest=SAE_MANIFEST,
+        windows="results/{genome}/windows.bed",
+    output:
+        directory("results/{genome}/sae"),
+    params:
+        activations=lambda wildcards, input: os.path.dirname(input.manifest),
+        settings=settings_json("sae"),
+    log:
+        "logs/{genome}/train_sae.log",
+    benchmark:
+        "logs/{genome}/train_sae.benchmark.tsv"
+    resources:
+        mem_mb=16000,
+        runtime=480,
+        gpu=SAE_GPU,
+    conda:
+        "../envs/dnalens.yaml"
+    shell:
+        "dnalens train-sae --activations {params.activations:q} --windows {input.windows:q}"
+        " --settings {params.settings} --out {output:q} > {log:q} 2>&1"
+
+
+rule encode:
+    input:
+        sae=SAE_DIR,
+        manifest=SAE_MANIFEST,
+    output:
+        directory("results/{genome}/codes"),
+    params:
+        activations=lambda wildcards, input: os.path.dirname(input.manifest),
+        settings=settings_json("sae"),
+    log:
+        "logs/{genome}/encode.log",
+    benchmark:
+        "logs/{genome}/encode.benchmark.tsv"
+    resources:
+        mem_mb=16000,
+        runtime=240,
+        gpu=SAE_GPU,
+    conda:
+        "../envs/dnalens.yaml"
+    shell:
+        "dnalens encode --sae {input.sae:q} --activations {params.activations:q}"
+        " --settings {params.settings} --out {output:q} > {log:q} 2>&1"
+
+
+rule sae_quality:
+    input:
+        sae=SAE_DIR,
+        manifest=SAE_MANIFEST,
+        windows="results/{genome}/windows.bed",
+        fasta="results/{genome}/genome.fa",
+    output:
+        "results/{genome}/sae_quality.json",
+    params:
+        activations=lambda wildcards, input: os.path.dirname(input.manifest),
+        settings=settings_json("sae"),
+        model=settings_json("model"),
+    log:
+        "logs/{genome}/sae_quality.log",
+    benchmark:
+        "logs/{genome}/sae_quality.benchmark.tsv"
+    resources:
+        mem_mb=16000,
+        runtime=120,
+        gpu=SAE_GPU,
+    conda:
+        "../envs/dnalens.yaml"
+    shell:
+        "dnalens sae-quality --sae {input.sae:q} --activations {params.activations:q}"
+        " --windows {input.windows:q} --fasta {input.fasta:q} --model {params.model}"
+        " --settings {params.settings} --out {output:q} > {log:q} 2>&1"
