@@ -1,0 +1,83 @@
+"""The torch path of `auroc_matrix` (GPU): same nonzero-only ranks, sorts and products on a device.
+
+Two stable sorts (values, then columns) replace the packed-key sort; Rᵀ is a torch CSR tensor times
+dense float64 labels. torch is imported here only, never by the CPU path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dnalens.probing.token_concepts import TokenConcepts
+from dnalens.probing.chunks import FeatureChunker
+
+
+def _ranked_block_torch(torch, block, device):
+    """(Rᵀ as CSR tensor, zero_rank, R column sums) for one column block, on `device`."""
+    counts = torch.as_tensor(block.counts, device=device)
+    nc, n = block.n_cols, block.n_rows
+    data = torch.as_tensor(block.data, device=device)
+    rows = torch.as_tensor(block.rows, device=device)
+    cols = torch.repeat_interleave(torch.arange(nc, device=device), counts)
+    m = data.numel()
+    indptr = torch.as_tensor(block.indptr, device=device)
+    n_zero = (n - counts).to(torch.float64)
+    n_neg = torch.bincount(cols[data < 0], minlength=nc).to(torch.float64)
+    zero_rank = n_neg + (n_zero + 1) / 2
+    if m == 0:
+        values = torch.zeros(0, dtype=torch.float64, device=device)
+        empty_sum = torch.zeros(nc, dtype=torch.float64, device=device)
+        return _csr(torch, indptr, rows, values, (nc, n)), zero_rank, empty_sum
+    by_value = torch.argsort(data, stable=True)
+    order = by_value[torch.argsort(cols[by_value], stable=True)]
+    sorted_data = data[order]
+    pos = torch.arange(m, device=device)
+    new_group = torch.ones(m, dtype=torch.bool, device=device)
+    new_group[1:] = (sorted_data[1:] != sorted_data[:-1]) | (cols[1:] != cols[:-1])
+    first = torch.cummax(torch.where(new_group, pos, 0), dim=0).values
+    ends = torch.ones(m, dtype=torch.bool, device=device)
+    ends[:-1] = new_group[1:]
+    last = torch.flip(torch.cummin(torch.flip(torch.where(ends, pos, m), [0]), dim=0).values, [0])
+    starts = indptr[:-1][cols]
+    rank = (first + last).to(torch.float64) / 2 - starts + 1
+    positive = (pos - starts) >= n_neg[cols].to(torch.int64)
+    rank += torch.where(positive, n_zero[cols], torch.zeros((), dtype=torch.float64, device=device))
+    values = torch.empty_like(rank)
+    values[order] = rank - zero_rank[cols]  # back to the block's (column, row) order: sorted CSR indices
+    r_sum = torch.zeros(nc, dtype=torch.float64, device=device).index_add_(0, cols, values)
+    return _csr(torch, indptr, rows, values, (nc, n)), zero_rank, r_sum
+
+
+def _csr(torch, indptr, indices, values, size):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+        return torch.sparse_csr_tensor(indptr, indices, values, size=size, check_invariants=False)
+
+
+def auroc_matrix_torch(codes, labels, *, rows=None, device="cuda", max_chunk_entries: int = 1 << 24) -> np.ndarray:
+    """Same contract as `auroc_matrix`; runs the sorts and products with torch on `device`."""
+    import torch
+
+    chunker = FeatureChunker(codes, rows=rows, max_entries=max_chunk_entries)
+    lab = TokenConcepts.from_labels(labels, rows)
+    if lab.n != chunker.n_rows:
+        raise ValueError(f"labels have {lab.n} rows, codes {chunker.n_rows}")
+    stored = torch.as_tensor(lab.stored_dense(), dtype=torch.float64, device=device)
+    flipped = torch.as_tensor(lab.flipped, device=device)
+    n_pos = torch.as_tensor(lab.n_pos, dtype=torch.float64, device=device)
+    n_neg = lab.n - n_pos
+    out = np.empty((chunker.n_features, lab.n_labels))
+    for block in chunker:
+        rt, zero_rank, r_sum = _ranked_block_torch(torch, block, device)
+        if block.data.size:
+            sums = rt @ stored
+        else:
+            sums = torch.zeros((block.n_cols, lab.n_labels), dtype=torch.float64, device=device)
+        sums = torch.where(flipped[None, :], r_sum[:, None] - sums, sums)
+        sums += zero_rank[:, None] * n_pos[None, :]
+        auc = (sums - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+        auc[:, (n_pos == 0) | (n_neg == 0)] = 0.5
+        out[block.f0 : block.f1] = auc.cpu().numpy()
+    return out

@@ -1,0 +1,148 @@
+"""What probing needs, as plain arrays, and how to get it from an ActivationBuffer (+ label store).
+
+The pure functions of this package take arrays; this module is the only one that knows the buffer
+and label-store layouts: token genome coordinates from the window table (read order, − windows
+reversed, trimmed starts via read_offset), instance ids widened from region columns to all labels,
+categorical concepts mapped from label-store rows to buffer rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dnalens.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ProbeInputs:
+    codes: object  # scipy.sparse CSR [N, F]
+    labels: np.ndarray  # bool [N, L]
+    label_names: list[str]
+    instances: np.ndarray | None  # int [N, L], −1 outside (or for point concepts)
+    token_contig: np.ndarray  # int [N] index into contig_names
+    token_position: np.ndarray  # int [N] 0-based genome position
+    token_minus: np.ndarray  # bool [N] read on the − strand
+    contig_names: list[str]
+    contig_lengths: dict[str, int]
+    dense: np.ndarray | None = None  # [N, d] (may be a memmap)
+    categorical: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.labels.shape[0])
+
+
+def _read_offsets(windows) -> np.ndarray:
+    """Read position of each window's first buffer row (> 0 where extraction trimmed the start)."""
+    if "read_offset" in windows:
+        return windows["read_offset"].to_numpy(np.int64)
+    return np.zeros(len(windows), np.int64)
+
+
+def token_coordinates(windows, contig_lengths: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """(contig index, genome position, minus strand) of every buffer row, from the window table."""
+    contigs = list(dict.fromkeys(windows["contig"].astype(str)))
+    missing = [c for c in contigs if c not in contig_lengths]
+    if missing:
+        raise InputError(f"no length known for contig(s) {', '.join(missing[:3])}.",
+                         fix="pass --labels or --fasta of this genome.")
+    t0 = windows["token_start"].to_numpy(np.int64)
+    t1 = windows["token_end"].to_numpy(np.int64)
+    start = windows["start"].to_numpy(np.int64)
+    end = windows["end"].to_numpy(np.int64)
+    minus = (windows["strand"].astype(str) == "-").to_numpy()
+    offset = _read_offsets(windows)
+    cidx = np.array([contigs.index(c) for c in windows["contig"].astype(str)], np.int64)
+    size = np.array([contig_lengths[c] for c in contigs], np.int64)[cidx]
+    lengths = t1 - t0
+    owner = np.repeat(np.arange(len(windows)), lengths)
+    k = np.arange(int(lengths.sum()), dtype=np.int64) - t0[owner] + offset[owner]
+    pos = np.where(minus[owner], end[owner] - 1 - k, start[owner] + k) % size[owner]
+    return cidx[owner], pos, minus[owner], contigs
+
+
+def widen_instances(instances: np.ndarray, instance_names: list[str], label_names: list[str]) -> np.ndarray | None:
+    """[N, R] region columns → [N, L] with −1 for concepts without instance ids."""
+    if not instance_names:
+        return None
+    out = np.full((instances.shape[0], len(label_names)), -1, dtype=np.int32)
+    for r, name in enumerate(instance_names):
+        if name in label_names:
+            out[:, label_names.index(name)] = instances[:, r]
+    return out
+
+
+def _store_rows(windows, store) -> np.ndarray:
+    """Label-store token row of every buffer row."""
+    index_of_row = {int(r): j for j, r in enumerate(np.asarray(store.window_rows))}
+    offsets = np.asarray(store.window_offsets, np.int64)
+    t0 = windows["token_start"].to_numpy(np.int64)
+    lengths = windows["token_end"].to_numpy(np.int64) - t0
+    read_offset = _read_offsets(windows)
+    try:
+        first = np.array([offsets[index_of_row[int(r)]] for r in windows["row"]], np.int64) + read_offset
+    except KeyError as err:
+        raise InputError(f"buffer window row {err.args[0]} is not in the label store.",
+                         fix="pass the label store the buffer was built from.") from None
+    owner = np.repeat(np.arange(len(windows)), lengths)
+    return first[owner] + np.arange(int(lengths.sum()), dtype=np.int64) - t0[owner]
+
+
+def inputs_from_buffer(
+    buffer_path: str | Path, labels_dir: str | Path | None = None, fasta: str | Path | None = None
+) -> ProbeInputs:
+    """Open a buffer (and its label store, recorded in buffer.json unless given) as ProbeInputs."""
+    from dnalens.buffer.store import ActivationBuffer
+
+    buf = ActivationBuffer.open(buffer_path)
+    store = None
+    labels_dir = labels_dir or buf.meta.get("labels")
+    if labels_dir and Path(labels_dir, "meta.json").exists():
+        from dnalens.labels.store import LabelStore
+
+        store = LabelStore.open(labels_dir)
+    else:
+        log.warning("no label store found (%s): no categorical probes", labels_dir)
+    if store is not None:
+        lengths = {str(k): int(v) for k, v in store.meta["contigs"].items()}
+    elif fasta is not None:
+        from pyfaidx import Fasta
+
+        with Fasta(str(fasta)) as fa:
+            lengths = {name: len(fa[name]) for name in fa.keys()}
+    else:
+        ends = buf.windows.groupby("contig")["end"].max()
+        lengths = {str(k): int(v) for k, v in ends.items()}
+    contig, position, minus, names = token_coordinates(buf.windows, lengths)
+    categorical = {}
+    if store is not None and store.categorical_names:
+        rows = _store_rows(buf.windows, store)
+        for name in store.categorical_names:
+            values, classes = store.categorical(name)
+            categorical[name] = (np.asarray(values)[rows].astype(np.int16), classes)
+    return ProbeInputs(
+        codes=buf.codes,
+        labels=buf.labels,
+        label_names=list(buf.label_names),
+        instances=widen_instances(np.asarray(buf.instances), buf.instance_names, list(buf.label_names)),
+        token_contig=contig,
+        token_position=position,
+        token_minus=minus,
+        contig_names=names,
+        contig_lengths=lengths,
+        dense=buf.dense,
+        categorical=categorical,
+    )
+
+
+def read_sequences(fasta: str | Path, contigs: list[str]) -> dict[str, str]:
+    from pyfaidx import Fasta
+
+    with Fasta(str(fasta), sequence_always_upper=True) as fa:
+        return {c: str(fa[c][:]) for c in contigs if c in fa}

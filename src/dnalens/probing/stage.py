@@ -1,0 +1,230 @@
+"""The probe stage: split → AUROC (train, held-out, shift nulls) → domain F1 → probes → tables.
+
+`run_probing(inputs, settings)` is pure (arrays in, tables out); `write_probe_dir` writes
+results/<genome>/probe/ atomically. The layout of that directory is documented in
+docs/ARCHITECTURE.md ("probing") because the report stage reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from dnalens.atomic import atomic_dir
+from dnalens.errors import InputError
+from dnalens.probing.annotate import (
+    ScoreMatrices,
+    Thresholds,
+    concepts_table,
+    feature_concept_table,
+    features_table,
+)
+from dnalens.probing.auroc import RankedCodes, auroc_matrix
+from dnalens.probing.f1 import DEFAULT_THRESHOLDS, best_over_thresholds, domain_f1_curves
+from dnalens.probing.inputs import ProbeInputs
+from dnalens.probing.nulls import GenomeShift, bh_qvalues, pooled_pvalues, shift_fractions
+from dnalens.probing.probe_runs import ProbeRunSettings, run_probes
+from dnalens.probing.splits import Split, make_split
+from dnalens.probing.token_concepts import TokenConcepts
+
+log = logging.getLogger(__name__)
+PROBE_COLUMNS = (
+    "concept", "kind", "input", "n_classes", "n_train", "n_test", "auroc", "accuracy", "balanced_accuracy", "chance"
+)
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """The config's `probing:` block (defaults = schema defaults; see config/README.md)."""
+
+    block_size: int = 10_000
+    test_fraction: float = 0.2
+    gap: int = 0
+    seed: int = 0
+    duplicate_regions: tuple = ()
+    detect_repeats: bool = True
+    min_repeat_length: int = 1000
+    n_null: int = 32
+    min_null_draws: int = 50_000
+    thresholds: tuple = DEFAULT_THRESHOLDS
+    min_auroc: float = 0.75
+    min_f1: float = 0.5
+    max_q: float = 0.05
+    min_instances: int = 10
+    top_features: int = 5
+    probes: bool = True
+    probe_max_tokens: int = 50_000
+    probe_l2: float = 1e-3
+    probe_max_iter: int = 100
+    device: str = "cpu"
+    chunk_entries: int = 131_072
+
+    @property
+    def thresholds_config(self) -> Thresholds:
+        return Thresholds(self.min_auroc, self.min_f1, self.max_q, self.min_instances, self.top_features)
+
+
+def validate_settings(s: ProbeSettings) -> None:
+    """Reject values the schema cannot express (it checks types and ranges already)."""
+    problems = []
+    if not s.thresholds or min(s.thresholds) < 0:
+        problems.append(f"thresholds must be a non-empty list of values >= 0 (got {list(s.thresholds)})")
+    if not 0 < s.test_fraction < 1:
+        problems.append(f"test_fraction must be between 0 and 1 (got {s.test_fraction})")
+    if s.block_size <= 0 or s.n_null < 0 or s.chunk_entries <= 0 or s.min_null_draws < 0:
+        problems.append("block_size and chunk_entries must be > 0, n_null and min_null_draws >= 0")
+    if s.n_null == 1:
+        problems.append("n_null must be 0 (no p-values) or >= 2")
+    if problems:
+        raise InputError("probing settings: " + "; ".join(problems) + ".", fix="see config/README.md, section probing.")
+
+
+@dataclass
+class ProbeResult:
+    split: Split
+    feature_concept: pd.DataFrame
+    features: pd.DataFrame
+    concepts: pd.DataFrame
+    probes: pd.DataFrame
+    summary: dict
+
+
+def resolve_device(device: str) -> str | None:
+    """None for the numpy path; a torch device string otherwise ("auto": cuda when available)."""
+    if device in ("cpu", "", None):
+        return None
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else None
+    return device
+
+
+MAX_NULL_SHIFTS = 1000
+
+
+def null_shift_count(s: ProbeSettings, n_features: int) -> int:
+    """n_null, raised for small dictionaries until n_shifts x features >= min_null_draws (≤ 1000 shifts):
+    the pooled p-value cannot go below 1 / (1 + draws), which BH multiplies by the number of pairs."""
+    if s.n_null == 0:
+        return 0
+    wanted = -(-s.min_null_draws // max(n_features, 1))
+    return int(max(s.n_null, min(wanted, MAX_NULL_SHIFTS)))
+
+
+def feature_statistics(codes_csc) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(frequency of > 0, max activation, mean where non-zero) per feature, one pass over CSC columns."""
+    n_tokens = codes_csc.shape[0]
+    counts = np.diff(codes_csc.indptr)
+    data = np.append(np.asarray(codes_csc.data, np.float64), 0.0)  # sentinel: reduceat needs start < size
+    starts = codes_csc.indptr[:-1]
+    has = counts > 0
+    active = np.where(has, np.add.reduceat((data > 0).astype(np.int64), starts), 0)
+    nonzero = np.where(has, np.add.reduceat((data != 0).astype(np.int64), starts), 0)
+    total = np.where(has, np.add.reduceat(data, starts), 0.0)
+    fmax = np.where(has, np.maximum(np.maximum.reduceat(data, starts), 0.0), 0.0)
+    mean = np.where(nonzero > 0, total / np.maximum(nonzero, 1), 0.0)
+    return active / max(n_tokens, 1), fmax, mean
+
+
+def _progress(iterable, total: int, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, file=sys.stderr, mininterval=5.0, disable=total < 2)
+
+
+def run_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=()) -> ProbeResult:
+    t_start = time.perf_counter()
+    s, inp = settings, inputs
+    split = make_split(
+        inp.token_contig, inp.token_position, inp.contig_names, inp.contig_lengths,
+        block_size=s.block_size, test_fraction=s.test_fraction, seed=s.seed, gap=s.gap,
+        duplicate_groups=duplicate_groups,
+    )
+    train, test = split.train_rows, split.test_rows
+    log.info("split: %d train / %d test tokens in %d blocks", train.size, test.size, len(split.blocks))
+    labels = np.asarray(inp.labels, bool)
+    codes = sp.csc_matrix(inp.codes)  # once: every metric walks feature columns
+    freq, fmax, mean_active = feature_statistics(codes)
+    device = resolve_device(s.device)
+
+    auroc_train = auroc_matrix(codes, labels, rows=train, device=device, max_chunk_entries=s.chunk_entries)
+    ranked_test = RankedCodes(codes, rows=test, max_chunk_entries=s.chunk_entries)
+    all_concepts = TokenConcepts.from_labels(labels)
+    auroc_test = ranked_test.auroc(all_concepts.take(test))
+    shifter = GenomeShift(inp.token_contig, inp.token_position, inp.token_minus)
+    offsets = shift_fractions(null_shift_count(s, inp.codes.shape[1]), seed=s.seed + 1)
+    null = np.empty((offsets.size, *auroc_test.shape), np.float32)
+    for i, fraction in enumerate(_progress(offsets, offsets.size, "null shifts")):
+        null[i] = ranked_test.auroc(all_concepts.take(shifter.sources(test, fraction)))
+
+    curves_train = domain_f1_curves(codes, labels, inp.instances, s.thresholds, fmax, rows=train,
+                                    max_chunk_entries=s.chunk_entries)
+    f1_train = best_over_thresholds(curves_train)
+    curves_test = domain_f1_curves(codes, labels, inp.instances, s.thresholds, fmax, rows=test,
+                                   max_chunk_entries=s.chunk_entries)
+    f1_test = best_over_thresholds(curves_test, f1_train.threshold_index)
+    n_instances = _instance_counts(labels, inp.instances)
+
+    thresholds = s.thresholds_config
+    p = pooled_pvalues(auroc_test, null) if offsets.size >= 2 else np.full(auroc_test.shape, np.nan)
+    p[:, n_instances < s.min_instances] = np.nan
+    q = bh_qvalues(p)
+    scores = ScoreMatrices(
+        concepts=list(inp.label_names), auroc_train=auroc_train, auroc_test=auroc_test,
+        f1_train=f1_train, f1_test=f1_test, p=p, q=q, n_instances=n_instances,
+        n_positive=labels.sum(axis=0), n_positive_train=labels[train].sum(axis=0),
+        n_positive_test=labels[test].sum(axis=0), n_tokens=inp.n_tokens,
+        frequency=freq, max_activation=fmax, mean_active=mean_active,
+    )
+    probe_settings = ProbeRunSettings(s.probe_max_tokens, s.probe_l2, s.probe_max_iter, s.seed)
+    evaluated = n_instances >= s.min_instances
+    probes = run_probes(inp, train, test, evaluated, probe_settings) if s.probes else pd.DataFrame()
+    concepts = concepts_table(scores, thresholds, probes)
+    summary = {
+        "n_tokens": inp.n_tokens, "n_features": int(inp.codes.shape[1]), "n_concepts": len(inp.label_names),
+        "n_train_tokens": int(train.size), "n_test_tokens": int(test.size), "n_null_shifts": int(offsets.size),
+        "p_value_resolution": 1.0 / (1 + offsets.size * inp.codes.shape[1]) if offsets.size else None,
+        "n_annotated_pairs": None, "seconds": None, "settings": asdict(s),
+    }
+    feature_concept = feature_concept_table(scores, thresholds)
+    summary["n_annotated_pairs"] = int(feature_concept["annotated"].sum())
+    summary["seconds"] = round(time.perf_counter() - t_start, 2)
+    return ProbeResult(split, feature_concept, features_table(scores, thresholds), concepts, probes, summary)
+
+
+def _instance_counts(labels: np.ndarray, instances: np.ndarray | None) -> np.ndarray:
+    """Instances per concept: distinct ids, plus positives without an id (their own instance)."""
+    counts = labels.sum(axis=0).astype(np.int64)
+    if instances is None:
+        return counts
+    for lab in range(labels.shape[1]):
+        ids = np.asarray(instances[:, lab])
+        has = ids >= 0
+        if has.any():
+            counts[lab] = np.unique(ids[has]).size + int((labels[:, lab] & ~has).sum())
+    return counts
+
+
+def write_probe_dir(result: ProbeResult, out: str | Path, extra_summary: dict | None = None) -> Path:
+    """results/<genome>/probe/: feature_concept, features, concepts, probes (.parquet), split.json, summary.json."""
+    out = Path(out)
+    with atomic_dir(out) as tmp:
+        result.feature_concept.to_parquet(tmp / "feature_concept.parquet", index=False)
+        result.features.to_parquet(tmp / "features.parquet", index=False)
+        result.concepts.to_parquet(tmp / "concepts.parquet", index=False)
+        probes = result.probes if not result.probes.empty else pd.DataFrame(columns=list(PROBE_COLUMNS))
+        probes.to_parquet(tmp / "probes.parquet", index=False)
+        (tmp / "split.json").write_text(json.dumps(result.split.to_json(), indent=1))
+        summary = {**result.summary, **(extra_summary or {})}
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    return out
+

@@ -1,0 +1,26 @@
+# probe: buffer (+ label store, FASTA for the exact-repeat check) -> results/<genome>/probe/ parquet tables.
+# With probing.device: cuda, run this rule on a GPU node (add gpu resources in the profile).
+
+
+rule probe:
+    input:
+        buffer="results/{genome}/buffer",
+        labels="results/{genome}/labels",
+        fasta="results/{genome}/genome.fa",
+        fai="results/{genome}/genome.fa.fai",
+    output:
+        directory("results/{genome}/probe"),
+    params:
+        settings=settings_json("probing"),
+    log:
+        "logs/{genome}/probe.log",
+    benchmark:
+        "logs/{genome}/probe.benchmark.tsv"
+    resources:
+        mem_mb=16000,
+        runtime=120,
+    conda:
+        "../envs/dnalens.yaml"
+    shell:
+        "dnalens probe --buffer {input.buffer:q} --labels {input.labels:q} --fasta {input.fasta:q}"
+        " --settings {params.settings} --out {output:q} > {log:q} 2>&1"
