@@ -14,11 +14,20 @@ if not config:
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/fetch.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/windows.smk"
 include: "workflow/rules/labels.smk"
+include: "workflow/rules/train_model.smk"
+include: "workflow/rules/extract.smk"
+include: "workflow/rules/sae.smk"
+include: "workflow/rules/buffer.smk"
+include: "workflow/rules/probe.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -1,5 +1,6 @@
 # Shared helpers (genome lookup, per-stage settings, final targets). No torch import here.
 import json
+import os
 import shlex
 
 GENOMES = sorted(config["genomes"])
@@ -30,5 +31,21 @@ def final_outputs():
         "results/{genome}/labels",
         "results/{genome}/labels_bed",
         "results/{genome}/labels_summary.tsv",
+        "results/{genome}/sae_quality.json",
+        "results/{genome}/report.html",
     ]
-    return expand(per_genome, genome=GENOMES)
+    across = ["results/summary/features_across_genomes.tsv"] if len(GENOMES) > 1 else []
+    return expand(per_genome, genome=GENOMES) + across
+
+
+def model_name():
+    """What the report calls the model: family plus its name or checkpoint folder."""
+    model = config.get("model", {})
+    family = model.get("family") or "tiny"
+    path = str(model.get("path") or "").rstrip("/")
+    detail = model.get("name") or (os.path.basename(path) if path else "bundled")
+    return shlex.quote(f"{family} ({detail})")
+
+
+def report_labels(table):
+    return {"genome": "{genome}", "output": table}

@@ -2,19 +2,6 @@
 # Every output below is also in `snakemake --report` (captions in workflow/report/).
 
 
-def model_name():
-    """What the report calls the model: family plus its name or checkpoint folder."""
-    model = config.get("model", {})
-    family = model.get("family") or "tiny"
-    path = str(model.get("path") or "").rstrip("/")
-    detail = model.get("name") or (path.rsplit("/", 1)[-1] if path else "bundled")
-    return shlex.quote(f"{family} ({detail})")
-
-
-def report_labels(table):
-    return {"genome": "{genome}", "output": table}
-
-
 rule report_genome:
     input:
         buffer="results/{genome}/buffer",
