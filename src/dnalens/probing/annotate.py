@@ -2,7 +2,9 @@
 
 Every "best" is chosen on the training blocks and reported on the held-out blocks (no winner's
 curse). A pair is *annotated* when its held-out AUROC ≥ min_auroc or held-out F1 ≥ min_f1, with
-q ≤ max_q, for a concept with ≥ min_instances instances. Column meanings: docs/ARCHITECTURE.md.
+q ≤ max_q, for a concept with ≥ min_instances instances. The F1 route also needs ≥ min_test_instances
+instances in the held-out blocks: recall is a share of instances, and with one held-out gene any
+feature that fires once inside it scores recall 1. Column meanings: docs/ARCHITECTURE.md.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class Thresholds:
     max_q: float = 0.05
     min_instances: int = 10
     top_features: int = 5
+    min_test_instances: int = 5
 
 
 @dataclass
@@ -43,10 +46,15 @@ class ScoreMatrices:
     frequency: np.ndarray  # [F] share of tokens where the feature is > 0
     max_activation: np.ndarray  # [F]
     mean_active: np.ndarray  # [F] mean value where non-zero
+    n_instances_test: np.ndarray | None = None  # [L] instances in the held-out blocks
 
 
 def annotated_mask(s: ScoreMatrices, t: Thresholds) -> np.ndarray:
-    strong = (s.auroc_test >= t.min_auroc) | (s.f1_test.f1 >= t.min_f1)
+    if s.n_instances_test is None:
+        f1_evaluable = np.ones((1, len(s.concepts)), bool)
+    else:
+        f1_evaluable = (np.asarray(s.n_instances_test) >= t.min_test_instances)[None, :]
+    strong = (s.auroc_test >= t.min_auroc) | ((s.f1_test.f1 >= t.min_f1) & f1_evaluable)
     return strong & (s.q <= t.max_q) & (s.n_instances >= t.min_instances)[None, :]
 
 

@@ -59,6 +59,7 @@ class ProbeSettings:
     min_f1: float = 0.5
     max_q: float = 0.05
     min_instances: int = 10
+    min_test_instances: int = 5
     top_features: int = 5
     probes: bool = True
     probe_max_tokens: int = 50_000
@@ -69,7 +70,9 @@ class ProbeSettings:
 
     @property
     def thresholds_config(self) -> Thresholds:
-        return Thresholds(self.min_auroc, self.min_f1, self.max_q, self.min_instances, self.top_features)
+        return Thresholds(
+            self.min_auroc, self.min_f1, self.max_q, self.min_instances, self.top_features, self.min_test_instances
+        )
 
 
 def validate_settings(s: ProbeSettings) -> None:
@@ -184,6 +187,7 @@ def run_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=(
         n_positive=labels.sum(axis=0), n_positive_train=labels[train].sum(axis=0),
         n_positive_test=labels[test].sum(axis=0), n_tokens=inp.n_tokens,
         frequency=freq, max_activation=fmax, mean_active=mean_active,
+        n_instances_test=curves_test.n_instances,
     )
     probe_settings = ProbeRunSettings(s.probe_max_tokens, s.probe_l2, s.probe_max_iter, s.seed)
     evaluated = n_instances >= s.min_instances
