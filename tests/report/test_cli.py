@@ -78,7 +78,10 @@ def test_report_command_reads_every_stage_format(tmp_path):
     assert features.loc[0, "annotated"] and features.loc[1, "annotated"] and not features.loc[2, "annotated"]
     assert features.loc[0, "layer"] == "blocks.2" and features.loc[0, "sae"] == "topk (4 features, k=2)"
     pairs = pd.read_csv(root / "feature_concepts.tsv", sep="\t")
-    assert list(zip(pairs["feature_id"], pairs["concept"])) == [(0, "CDS"), (1, "CDS_antisense")]
+    passing = pairs[pairs["passes"]]
+    assert list(zip(passing["feature_id"], passing["concept"])) == [(0, "CDS"), (1, "CDS_antisense")]
+    # every concept's best feature is listed too (all rows are best_for_concept in this fixture)
+    assert (~pairs["passes"]).sum() == 2 and pairs["best_for_concept"].all()
     top = pd.read_csv(root / "top_windows.tsv", sep="\t")
     row = top[top["feature_id"] == 0].iloc[0]
     assert row["sequence"].upper() == mini_genome.SEQ[row["context_start"] - 1:row["context_end"]]

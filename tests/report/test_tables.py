@@ -37,6 +37,8 @@ def test_best_concept_prefers_passing_pairs_then_heldout_f1():
         {"feature": 1, "concept": "tRNA", "f1_heldout": 0.3, "auroc_heldout": 0.7, "q_value": np.nan},
         {"feature": 1, "concept": "rRNA", "f1_heldout": 0.4, "auroc_heldout": 0.6, "q_value": np.nan},
         {"feature": 2, "concept": "intron", "f1_heldout": 0.55, "auroc_heldout": 0.5, "q_value": np.nan},
+        {"feature": 1, "concept": "TSS", "f1_heldout": 0.1, "auroc_heldout": 0.55, "q_value": 0.5,
+         "best_for_concept": True},
     ])
     settings = ReportSettings(min_f1=0.5, max_q=0.05, min_auroc=0.0)
     best = best_concepts(scores, settings)
@@ -45,7 +47,10 @@ def test_best_concept_prefers_passing_pairs_then_heldout_f1():
     assert best.loc[2, "annotated"]  # no null run → q does not block
     assert not best_concepts(scores, ReportSettings(min_auroc=0.6)).loc[2, "annotated"]
     pairs = feature_concepts(scores, settings)
-    assert list(zip(pairs["feature_id"], pairs["concept"])) == [(0, "exon"), (2, "intron")]
+    assert list(zip(pairs["feature_id"], pairs["concept"])) == [(0, "exon"), (2, "intron"), (1, "TSS")]
+    # a failing concept still shows its best feature, flagged as not passing
+    assert pairs["passes"].tolist() == [True, True, False]
+    assert pairs["best_for_concept"].tolist() == [False, False, True]
 
 
 def test_rank_features_uses_config_list_else_top_firing():

@@ -37,6 +37,7 @@ _SCORE_ALIASES: dict[str, tuple[str, ...]] = {
     "p_value": ("p_value", "p", "pvalue"),
     "q_value": ("q_value", "q", "qvalue"),
     "annotated": ("annotated",),
+    "best_for_concept": ("best_for_concept",),
 }
 _WINDOW_ALIASES: dict[str, tuple[str, ...]] = {
     "contig": ("contig", "chrom", "seqid"),

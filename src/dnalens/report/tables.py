@@ -18,7 +18,7 @@ SCORE_COLUMNS = (
     "feature", "concept",
     "auroc_train", "f1_train", "precision_train", "recall_train",
     "auroc_heldout", "f1_heldout", "precision_heldout", "recall_heldout",
-    "threshold", "p_value", "q_value", "annotated",
+    "threshold", "p_value", "q_value", "annotated", "best_for_concept",
 )
 FEATURE_COLUMNS = (
     "feature_id", "layer", "sae", "activation_frequency", "max_activation", "mean_active_activation",
@@ -65,11 +65,16 @@ def passes(scores: pd.DataFrame, settings: ReportSettings) -> pd.Series:
 
 
 def feature_concepts(scores: pd.DataFrame, settings: ReportSettings) -> pd.DataFrame:
-    """Long table: feature × concept pairs that pass, best held-out F1 first."""
-    kept = scores.loc[passes(scores, settings), [c for c in SCORE_COLUMNS if c != "annotated"]]
+    """Long table: feature × concept pairs that pass (`passes` True), plus each tested concept's best
+    feature (chosen on train) even when it fails, so every concept shows how close the dictionary came.
+    Passing pairs first, then best held-out F1."""
+    passing = passes(scores, settings)
+    best = scores["best_for_concept"].astype("boolean").fillna(False).astype(bool)
+    columns = [c for c in SCORE_COLUMNS if c not in ("annotated", "best_for_concept")]
+    kept = scores.loc[passing | best, columns].assign(passes=passing[passing | best], best_for_concept=best[passing | best])
     kept = kept.rename(columns={"feature": "feature_id"})
-    return kept.sort_values(["f1_heldout", "auroc_heldout", "feature_id"], ascending=[False, False, True],
-                            kind="stable").reset_index(drop=True)
+    return kept.sort_values(["passes", "f1_heldout", "auroc_heldout", "feature_id"],
+                            ascending=[False, False, False, True], kind="stable").reset_index(drop=True)
 
 
 def _selection_keys(scores: pd.DataFrame) -> pd.DataFrame:
