@@ -1,0 +1,189 @@
+"""The extract stage: windows -> model adapter (nnsight capture) -> fp16 activation shards per layer.
+
+Why a fixed shard plan: shard boundaries depend only on window lengths and `shard_tokens`, so a rerun
+after a kill recomputes the same plan and skips every shard whose JSON marker exists. Memory is
+bounded by one shard per layer plus one batch. All layers come out of the same forward pass.
+A shard written by a different model/layer/trim (fingerprint mismatch) is stale and removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from dnalens.errors import InputError
+from dnalens.extract.shards import shard_complete, write_manifest, write_shard
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExtractSettings:
+    """The config's `extract:` block (see the schema for every key)."""
+
+    layers: tuple[str, ...] = ("blocks.5",)
+    shard_tokens: int = 262_144
+    dense_twin: bool = False
+    threads: int = 0
+
+
+def trims(spec) -> tuple[int, int]:
+    """Positions dropped at the start (and, with rc_pool, the end: the start of the reverse pass)."""
+    return int(spec.trim), int(spec.trim) if spec.rc_pool != "none" else 0
+
+
+def plan_shards(lengths: Sequence[int], shard_tokens: int, trim: tuple[int, int]) -> list[list[int]]:
+    """Window rows per shard: whole windows, closed once a shard holds >= shard_tokens kept tokens."""
+    shards, current, size = [], [], 0
+    for row, n in enumerate(lengths):
+        current.append(row)
+        size += max(0, n - trim[0] - trim[1])
+        if size >= shard_tokens:
+            shards.append(current)
+            current, size = [], 0
+    if current or not shards:
+        shards.append(current)
+    return shards
+
+
+def fingerprint(spec_dict: dict[str, Any], layer: str, trim: tuple[int, int], windows_bed: Path, shard_tokens: int) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps([spec_dict, layer, list(trim), shard_tokens], sort_keys=True).encode())
+    h.update(windows_bed.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _drop_stale(directory: Path, fp: str, keep: set[int]) -> None:
+    for js in sorted(directory.glob("shard-*.json")):
+        try:
+            meta = json.loads(js.read_text())
+            stale = meta.get("fingerprint") != fp or meta.get("shard") not in keep
+        except json.JSONDecodeError:
+            stale = True
+        if stale:
+            log.warning("removing stale shard %s (different model, layer, trim or windows)", js)
+            js.unlink()
+            js.with_suffix(".npy").unlink(missing_ok=True)
+    (directory / "manifest.json").unlink(missing_ok=True)  # rewritten when every shard is done
+
+
+def part_shards(n_shards: int, part: int | None, parts: int) -> list[int]:
+    """Shard indices of scatter part `part` of `parts` (contiguous blocks); all when part is None."""
+    if part is None:
+        return list(range(n_shards))
+    if not 0 <= part < parts:
+        raise InputError(f"extract part {part} is outside 0..{parts - 1}.")
+    bounds = np.linspace(0, n_shards, parts + 1).round().astype(int)
+    return list(range(bounds[part], bounds[part + 1]))
+
+
+def run_extract(fasta: str | Path, windows_bed: str | Path, model_spec, settings: ExtractSettings,
+                out_root: str | Path, adapter=None, part: int | None = None, parts: int = 1,
+                finalize: bool = True, compute: bool = True) -> dict[str, Path]:
+    """Extract every configured layer into out_root/<layer>/; returns {layer: directory}.
+
+    Scatter/gather: with `part`/`parts`, only that block of shards is computed (finalize=False), and a
+    gather call (compute=False) checks every shard exists and writes the manifests.
+    """
+    from tqdm import tqdm
+
+    from dnalens.genome.fasta import open_fasta
+    from dnalens.genome.window_table import read_windows_bed
+    from dnalens.models.base import load_model, parse_spec
+
+    if settings.threads:
+        import torch
+
+        torch.set_num_threads(settings.threads)
+    spec = parse_spec(model_spec)
+    if not settings.layers:
+        raise InputError("extract.layers is empty.", fix="list at least one module path, e.g. blocks.5.")
+    windows_bed = Path(windows_bed)
+    windows = read_windows_bed(windows_bed)
+    trim = trims(spec)
+    spec_dict = asdict(spec)
+    plan = plan_shards([w.length for w in windows], settings.shard_tokens, trim)
+    mine = part_shards(len(plan), part, parts) if compute else []
+    dirs = {layer: Path(out_root) / layer for layer in settings.layers}
+    fps = {layer: fingerprint(spec_dict, layer, trim, windows_bed, settings.shard_tokens) for layer in settings.layers}
+    for layer, d in dirs.items():  # layer directories appear with their first shard (none on bad input)
+        _drop_stale(d, fps[layer], keep=set(range(len(plan))))
+    todo = [i for i in mine if not all(shard_complete(dirs[l], i) for l in settings.layers)]
+    log.info("%d windows in %d shards; this call: %d shard(s), %d to do", len(windows), len(plan), len(mine), len(todo))
+    if todo:
+        adapter = adapter or load_model(spec)
+        for layer in settings.layers:
+            adapter.module_path(layer)  # an unknown layer fails before any work
+        fasta_handle = open_fasta(fasta)
+        total = sum(len(plan[i]) for i in mine)
+        bar = tqdm(total=total, initial=total - sum(len(plan[i]) for i in todo), desc="extract", unit="win",
+                   file=sys.stderr, mininterval=5.0)
+        for idx in todo:
+            _extract_shard(adapter, fasta_handle, windows, plan[idx], idx, settings.layers, dirs, trim, spec_dict, fps, bar)
+        bar.close()
+    if not finalize:
+        return dirs
+    missing = [i for i in range(len(plan)) if not all(shard_complete(dirs[l], i) for l in settings.layers)]
+    if missing:
+        raise InputError(f"{len(missing)} activation shard(s) missing (first: {missing[0]}).", path=out_root,
+                         fix="run every extract part before finalizing.")
+    for layer, d in dirs.items():
+        meta = {"layer": layer, "model": spec_dict, "trim_start": trim[0], "trim_end": trim[1],
+                "n_windows": len(windows), "windows_bed": str(windows_bed), "fingerprint": fps[layer]}
+        write_manifest(d, meta)
+        if settings.dense_twin:
+            write_dense_twin(d)
+    return dirs
+
+
+def _extract_shard(adapter, fasta, windows, rows, idx, layers, dirs, trim, spec_dict, fps, bar) -> None:
+    from dnalens.genome.window_table import window_sequence
+
+    lengths = [max(0, windows[r].length - trim[0] - trim[1]) for r in rows]
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    arrays: dict[str, np.ndarray] = {}
+    bs = max(1, adapter.spec.batch_size)
+    for start in range(0, len(rows), bs):
+        chunk = rows[start : start + bs]
+        seqs = [window_sequence(fasta, windows[r]) for r in chunk]
+        acts = adapter.activations(seqs, layers)
+        for layer in layers:
+            for k, arr in enumerate(acts[layer]):
+                if layer not in arrays:
+                    arrays[layer] = np.empty((int(offsets[-1]), arr.shape[1]), dtype=np.float16)
+                j = start + k
+                kept = arr[trim[0] : arr.shape[0] - trim[1]]
+                arrays[layer][offsets[j] : offsets[j + 1]] = kept
+        bar.update(len(chunk))
+    for layer in layers:
+        array = arrays.get(layer, np.zeros((0, adapter.d_model(layer)), np.float16))
+        write_shard(dirs[layer], idx, array, rows, offsets.tolist(),
+                    {"layer": layer, "model": spec_dict, "trim_start": trim[0], "trim_end": trim[1],
+                     "fingerprint": fps[layer]})
+
+
+def write_dense_twin(directory: Path) -> Path:
+    """One contiguous fp16 `dense.npy` [total_tokens, d] streamed from the shards (atomic)."""
+    from dnalens.atomic import atomic_path
+    from dnalens.extract.shards import iter_shards, read_manifest
+
+    manifest = read_manifest(directory)
+    shards = list(iter_shards(directory))
+    d = shards[0][1].shape[1] if shards else 0
+    target = directory / "dense.npy"
+    with atomic_path(target) as tmp:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(manifest["total_tokens"], d))
+        pos = 0
+        for _, arr in shards:
+            out[pos : pos + arr.shape[0]] = arr
+            pos += arr.shape[0]
+        out.flush()
+        del out
+    return target

@@ -1,0 +1,262 @@
+"""Model adapters: one protocol, one registry line per model family.
+
+An adapter hides a model family's tokenizer, device/dtype and module names behind three calls:
+`activations(seqs, layers)` -> {layer: [array (len(seq), d)]}, one row per nucleotide in read order;
+`spliced_loss(seqs, layer, replace)` -> next-token cross-entropy with a block output replaced; and
+`d_model(layer)`. Capture uses nnsight, so several layers come out of one forward pass.
+
+Why `rc_pool`: a causal model sees only the left context. Running the reverse complement as well and
+flipping its activations back to read order gives every nucleotide right context and the other
+strand's view; the two are concatenated (`concat`) or averaged (`mean`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass, replace as dc_replace
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol, Sequence
+
+import numpy as np
+
+from dnalens.errors import InputError
+from dnalens.genome.window_table import reverse_complement
+
+# family -> "module:Class". A new model family is one module plus one line here.
+REGISTRY: dict[str, str] = {
+    "tiny": "dnalens.models.tiny_adapter:TinyAdapter",
+    "evo2": "dnalens.models.evo2:Evo2Adapter",
+    "hf": "dnalens.models.hf:HFAdapter",
+}
+
+
+DEFAULT_RC_POOL = {"tiny": "concat"}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The config's `model:` block (see the schema for every key)."""
+
+    family: str = "tiny"
+    path: str | None = None
+    name: str | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    batch_size: int = 8
+    rc_pool: str = "auto"
+    trim: int = 0
+    tag: str = ""
+    hf_kind: str = "auto"
+    trust_remote_code: bool = False
+
+
+class Adapter(Protocol):
+    spec: ModelSpec
+    layers: list[str]
+
+    def activations(self, seqs: Sequence[str], layers: Sequence[str]) -> dict[str, list[np.ndarray]]: ...
+
+    def spliced_loss(self, seqs: Sequence[str], layer: str, replace: Callable | None = None) -> float: ...
+
+    def d_model(self, layer: str) -> int: ...
+
+
+def parse_spec(spec: Mapping[str, Any] | str | Path | ModelSpec) -> ModelSpec:
+    """A dict like the config's `model:` block, a ModelSpec, or a checkpoint directory path
+    (rc_pool `auto` resolved: the tiny causal model needs right context; Evo 2 SAEs expect one pass)."""
+    parsed = _parse_spec(spec)
+    if parsed.rc_pool not in ("auto", "none", "mean", "concat"):
+        raise InputError(f"model.rc_pool must be auto, none, mean or concat, not {parsed.rc_pool!r}.")
+    if parsed.rc_pool == "auto":
+        parsed = dc_replace(parsed, rc_pool=DEFAULT_RC_POOL.get(parsed.family, "none"))
+    return parsed
+
+
+def _parse_spec(spec: Mapping[str, Any] | str | Path | ModelSpec) -> ModelSpec:
+    if isinstance(spec, ModelSpec):
+        return spec
+    if isinstance(spec, (str, Path)):
+        directory = Path(spec)
+        cfg_path = directory / "config.json"
+        if not cfg_path.exists():
+            raise InputError("not a model directory (config.json missing).", path=directory,
+                             fix="give a directory written by `dnalens train-model` or a HuggingFace checkpoint.")
+        cfg = json.loads(cfg_path.read_text())
+        family = cfg.get("family") or ("hf" if "model_type" in cfg else "tiny")
+        return ModelSpec(family=family, path=str(directory))
+    from dnalens.settings import from_mapping
+
+    return from_mapping(ModelSpec, spec, where="model")
+
+
+def load_model(spec: Mapping[str, Any] | str | Path | ModelSpec) -> "TorchAdapter":
+    """Adapter for `spec` (config `model:` dict or checkpoint directory)."""
+    parsed = parse_spec(spec)
+    if parsed.family not in REGISTRY:
+        raise InputError(f"unknown model family {parsed.family!r}.", fix=f"use one of: {', '.join(sorted(REGISTRY))}.")
+    module, cls = REGISTRY[parsed.family].split(":")
+    return getattr(importlib.import_module(module), cls).from_spec(parsed)
+
+
+def resolve_device(device: str, dtype: str):
+    import torch
+
+    dev = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    if dtype == "auto":
+        dt = torch.bfloat16 if dev.startswith("cuda") else torch.float32
+    else:
+        names = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+        if dtype not in names:
+            raise InputError(f"model.dtype must be auto or one of {sorted(names)}, not {dtype!r}.")
+        dt = names[dtype]
+    return torch.device(dev), dt
+
+
+class TorchAdapter:
+    """Shared machinery: batching, nnsight capture, token -> nucleotide mapping, rc pooling.
+
+    Subclasses implement `encode(seqs)` -> (ids [B, T] long, attention mask [B, T] or None,
+    positions: per sequence an int array giving, for each nucleotide, the token index that carries it)
+    and may override `logits_of(output)` and `loss_targets`.
+    """
+
+    causal: bool = True
+
+    def __init__(self, model, spec: ModelSpec, layers: list[str], aliases: dict[str, str] | None = None,
+                 cast: bool = True) -> None:
+        from nnsight import NNsight
+
+        self.spec = parse_spec(spec)  # resolves rc_pool "auto" for adapters built directly
+        self.device, self.dtype = resolve_device(self.spec.device, self.spec.dtype)
+        # cast=False keeps a model's own mixed precision (vortex keeps filter poles in float32)
+        self.model = (model.to(self.device, self.dtype) if cast else model).eval()
+        self.nn = NNsight(self.model)
+        self.layers = list(layers)
+        self.aliases = dict(aliases or {})
+        self._order = {name: i for i, (name, _) in enumerate(self.model.named_modules())}
+        self._d: dict[str, int] = {}
+
+    # --- to implement -------------------------------------------------------------------------
+    def encode(self, seqs: Sequence[str]):
+        raise NotImplementedError
+
+    def logits_of(self, output):
+        return output[0] if isinstance(output, (tuple, list)) else getattr(output, "logits", output)
+
+    # --- module access ------------------------------------------------------------------------
+    def module_path(self, layer: str) -> str:
+        path = self.aliases.get(layer, layer)
+        if path not in self._order:
+            raise InputError(f"layer {layer!r} is not a module of this model.",
+                             fix=f"use one of: {', '.join(self.layers[:6])}{' …' if len(self.layers) > 6 else ''}.")
+        return path
+
+    def _envoy(self, path: str):
+        node = self.nn
+        for part in path.split("."):
+            # nnsight serves `.output` on every module; a child module named `output` is `.E_output`
+            node = node[int(part)] if part.isdigit() else getattr(node, "E_output" if part == "output" else part)
+        return node
+
+    def capture(self, ids, mask, layers: Sequence[str]) -> dict[str, Any]:
+        """One forward pass up to the deepest layer; output (first tuple element) of each, as [B, T, d]."""
+        import torch
+
+        paths = sorted({self.module_path(l) for l in layers}, key=self._order.__getitem__)
+        saved = {}
+        kwargs = {} if mask is None else {"attention_mask": mask}
+        with torch.no_grad():
+            with self.nn.trace(ids, **kwargs) as tracer:
+                for path in paths:
+                    out = self._envoy(path).output
+                    saved[path] = (out[0] if isinstance(out, (tuple, list)) else out).save()
+                tracer.stop()  # nothing after the last captured layer is needed (no logits)
+        return {l: saved[self.module_path(l)] for l in layers}
+
+    # --- public API ---------------------------------------------------------------------------
+    def _pass(self, seqs: Sequence[str], layers: Sequence[str]) -> dict[str, list[np.ndarray]]:
+        out: dict[str, list[np.ndarray]] = {l: [] for l in layers}
+        bs = max(1, self.spec.batch_size)
+        for i in range(0, len(seqs), bs):
+            chunk = list(seqs[i : i + bs])
+            ids, mask, positions = self.encode(chunk)
+            acts = self.capture(ids, mask, layers)
+            for layer, tensor in acts.items():
+                arr = tensor.float().cpu().numpy()
+                out[layer].extend(_rows(arr[j], positions[j]) for j in range(len(chunk)))
+        return out
+
+    def activations(self, seqs: Sequence[str], layers: Sequence[str]) -> dict[str, list[np.ndarray]]:
+        """{layer: [float32 array (len(seq), d) per sequence]}, rows in the order of the nucleotides."""
+        layers = list(layers)
+        fwd = self._pass(seqs, layers)
+        if self.spec.rc_pool == "none":
+            return fwd
+        rev = self._pass([reverse_complement(s) for s in seqs], layers)
+        pooled: dict[str, list[np.ndarray]] = {}
+        for layer in layers:
+            rows = []
+            for a, b in zip(fwd[layer], rev[layer]):
+                b = b[::-1]
+                rows.append(np.concatenate([a, b], axis=1) if self.spec.rc_pool == "concat" else (a + b) / 2)
+            pooled[layer] = rows
+        return pooled
+
+    def d_model(self, layer: str) -> int:
+        if layer not in self._d:
+            self._d[layer] = int(self.activations(["ACGTACGTACGTACGT"], [layer])[layer][0].shape[1])
+        return self._d[layer]
+
+    def loss_targets(self, ids, positions):
+        """(logit rows, target ids) for next-token loss: token t predicts token t+1 over nucleotide tokens."""
+        import torch
+
+        rows, targets = [], []
+        for j, pos in enumerate(positions):
+            pos = torch.as_tensor(np.asarray(pos), device=ids.device)
+            keep = pos[pos > 0]
+            rows.append(torch.stack([torch.full_like(keep, j), keep - 1], 1))
+            targets.append(ids[j, keep])
+        return torch.cat(rows), torch.cat(targets)
+
+    def spliced_loss(self, seqs: Sequence[str], layer: str, replace: Callable | None = None) -> float:
+        """Mean next-token cross-entropy (nats) when `layer`'s output[0] is replaced by replace(x)."""
+        import torch
+        import torch.nn.functional as F
+
+        if not self.causal:
+            raise InputError("spliced_loss needs a causal language model.", fix="use a causal checkpoint.")
+        path = self.module_path(layer)
+        total, count = 0.0, 0
+        bs = max(1, self.spec.batch_size)
+        for i in range(0, len(seqs), bs):
+            ids, mask, positions = self.encode(list(seqs[i : i + bs]))
+            kwargs = {} if mask is None else {"attention_mask": mask}
+            with torch.no_grad():
+                with self.nn.trace(ids, **kwargs):
+                    if replace is not None:
+                        env = self._envoy(path)
+                        out = env.output
+                        if isinstance(out, (tuple, list)):
+                            env.output = (replace(out[0]),) + tuple(out[1:])
+                        else:
+                            env.output = replace(out)
+                    result = self.nn.output.save()
+            logits = self.logits_of(result).float()
+            idx, targets = self.loss_targets(ids, positions)
+            picked = logits[idx[:, 0], idx[:, 1]]
+            total += float(F.cross_entropy(picked, targets, reduction="sum"))
+            count += int(targets.numel())
+        return total / max(count, 1)
+
+
+def _rows(arr: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """arr[pos]; a view when pos is a contiguous range (byte-level models), else a gather copy."""
+    if len(pos) and pos[-1] - pos[0] == len(pos) - 1 and np.all(np.diff(pos) == 1):
+        return arr[pos[0] : pos[-1] + 1]
+    return arr[pos]
+
+
+def with_options(spec: ModelSpec, **changes: Any) -> ModelSpec:
+    return dc_replace(spec, **changes)

@@ -1,0 +1,48 @@
+"""`dnalens train-model` and `dnalens eval-model`: thin CLI over dnalens.models.training / evaluation."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from dnalens.settings import from_mapping, parse_settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("train-model", help="train (or resume) the tiny Evo 2-style model on genomes")
+    p.add_argument("--settings", help="the config's `training:` block as JSON (or a .json/.yaml path)")
+    p.add_argument("--genome", action="append", default=[], help="training genome (FASTA/GenBank, .gz ok); repeatable")
+    p.add_argument("--steps", type=int, help="override training.steps")
+    p.add_argument("--out", required=True, help="output directory (model.safetensors + config.json)")
+    p.set_defaults(func=_train)
+
+    e = subparsers.add_parser("eval-model", help="held-out bits/nt vs a 5th-order Markov model, and concept probes")
+    e.add_argument("--model", required=True, help="model directory or JSON model spec")
+    e.add_argument("--train-genome", action="append", default=[], help="genome the Markov baseline is fitted on")
+    e.add_argument("--settings", help="evaluation settings as JSON")
+    e.add_argument("--out", required=True, help="evaluation JSON to write")
+    e.add_argument("--card", help="also write MODEL_CARD.md here (needs training.json next to the model)")
+    e.add_argument("--card-layer", default="blocks.6", help="layer quoted in the card's headline rows")
+    e.add_argument("--card-notes", default="", help="free text appended to the card (e.g. targets missed and why)")
+    e.set_defaults(func=_evaluate)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from dnalens.models.training import TrainSettings, train
+
+    data = parse_settings(args.settings)
+    if args.genome:
+        data["genomes"] = list(args.genome)
+    if args.steps is not None:
+        data["steps"] = args.steps
+    settings = from_mapping(TrainSettings, data, where="training settings")
+    summary = train(settings, Path(args.out))
+    print(json.dumps({k: summary[k] for k in ("steps_done", "tokens_seen", "elapsed_s")}))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from dnalens.models.evaluation import run_cli
+
+    return run_cli(args)

@@ -1,0 +1,123 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dnalens.errors import InputError
+from dnalens.genome.window_table import reverse_complement
+from dnalens.models.base import load_model
+from dnalens.models.tokenizer import encode
+
+SEQS = ["ACGTTGCAAGGCTTAACGATCGATCGGGATCCAT", "TTGACAGCTAGCTCAGTCCTAGG"]
+
+
+def hook_outputs(model, path, seq):
+    """Independent reference: a plain PyTorch forward hook on the module."""
+    saved = {}
+    handle = model.get_submodule(path).register_forward_hook(
+        lambda m, i, o: saved.__setitem__("x", (o[0] if isinstance(o, tuple) else o).detach().clone()))
+    with torch.no_grad():
+        model(torch.from_numpy(encode(seq))[None])
+    handle.remove()
+    return saved["x"][0].numpy()
+
+
+def plain(directory):
+    return load_model({"family": "tiny", "path": str(directory), "rc_pool": "none"})
+
+
+def test_nnsight_capture_equals_forward_hook(tiny_model_dir):
+    adapter = plain(tiny_model_dir)
+    acts = adapter.activations(SEQS, ["blocks.1", "blocks.2.mlp.l3"])
+    for path in ("blocks.1", "blocks.2.mlp.l3"):
+        for seq, arr in zip(SEQS, acts[path]):
+            assert arr.shape == (len(seq), 16)
+            np.testing.assert_allclose(arr, hook_outputs(adapter.model, path, seq), atol=1e-5)
+
+
+def test_rc_pool_flips_reverse_pass_back_to_read_order(tiny_model_dir):
+    single = plain(tiny_model_dir)
+    assert load_model(tiny_model_dir).spec.rc_pool == "concat"  # auto: tiny reads both strands
+    cat = load_model({"family": "tiny", "path": str(tiny_model_dir), "rc_pool": "concat"})
+    mean = load_model({"family": "tiny", "path": str(tiny_model_dir), "rc_pool": "mean"})
+    seq = SEQS[0]
+    fwd = hook_outputs(single.model, "blocks.2", seq)
+    rev = hook_outputs(single.model, "blocks.2", reverse_complement(seq))[::-1]
+    np.testing.assert_allclose(cat.activations([seq], ["blocks.2"])["blocks.2"][0], np.hstack([fwd, rev]), atol=1e-5)
+    np.testing.assert_allclose(mean.activations([seq], ["blocks.2"])["blocks.2"][0], (fwd + rev) / 2, atol=1e-5)
+    assert cat.d_model("blocks.2") == 32 and single.d_model("blocks.2") == 16
+
+
+def test_spliced_loss_matches_manual_cross_entropy(tiny_model_dir):
+    adapter = plain(tiny_model_dir)
+    total, count = 0.0, 0
+    for seq in SEQS:
+        ids = torch.from_numpy(encode(seq))[None]
+        with torch.no_grad():
+            logits = adapter.model(ids)
+        total += float(F.cross_entropy(logits[0, :-1], ids[0, 1:], reduction="sum"))
+        count += len(seq) - 1
+    clean = adapter.spliced_loss(SEQS, "blocks.1")
+    assert clean == pytest.approx(total / count, rel=1e-5)
+    assert adapter.spliced_loss(SEQS, "blocks.1", replace=lambda x: x) == pytest.approx(clean, rel=1e-6)
+    # reference for a real replacement: a forward hook that returns the replaced tuple
+    handle = adapter.model.get_submodule("blocks.1").register_forward_hook(lambda m, i, o: (o[0] * 0.5, *o[1:]))
+    total, count = 0.0, 0
+    for seq in SEQS:
+        ids = torch.from_numpy(encode(seq))[None]
+        with torch.no_grad():
+            logits = adapter.model(ids)
+        total += float(F.cross_entropy(logits[0, :-1], ids[0, 1:], reduction="sum"))
+        count += len(seq) - 1
+    handle.remove()
+    spliced = adapter.spliced_loss(SEQS, "blocks.1", replace=lambda x: x * 0.5)
+    assert spliced == pytest.approx(total / count, rel=1e-5) and abs(spliced - clean) > 1e-5
+
+
+def test_unknown_layer_and_family_are_input_errors(tiny_model_dir):
+    adapter = load_model(tiny_model_dir)
+    with pytest.raises(InputError, match="blocks.9"):
+        adapter.activations(SEQS, ["blocks.9"])
+    with pytest.raises(InputError, match="unknown model family"):
+        load_model({"family": "nope"})
+
+
+class VortexStandIn(torch.nn.Module):
+    """vortex StripedHyena's names and tuple outputs: forward returns (logits, inference_params)."""
+
+    def __init__(self, tiny):
+        super().__init__()
+        self.embedding_layer, self.blocks, self.norm = tiny.embedding_layer, tiny.blocks, tiny.norm
+
+    def forward(self, ids):
+        x = self.embedding_layer(ids)
+        for block in self.blocks:
+            x, _ = block(x)
+        return F.linear(self.norm(x), self.embedding_layer.weight), None
+
+
+def test_evo2_adapter_on_vortex_stand_in_with_tag(tiny_model_dir):
+    from dnalens.models.base import ModelSpec
+    from dnalens.models.evo2 import Evo2Adapter
+    from dnalens.models.tiny_adapter import load_tiny_module
+
+    tiny = load_tiny_module(tiny_model_dir).eval()
+    tag = "|D__BACTERIA|"
+    adapter = Evo2Adapter.from_module(VortexStandIn(tiny), ModelSpec(family="evo2", tag=tag, dtype="float32"))
+    got = adapter.activations(SEQS, ["blocks.3"])["blocks.3"]
+    for seq, arr in zip(SEQS, got):
+        want = hook_outputs(tiny, "blocks.3", tag + seq)[len(tag):]
+        assert arr.shape == (len(seq), 16)
+        np.testing.assert_allclose(arr, want, atol=1e-5)
+    # loss is scored on nucleotide tokens only (targets after the tag)
+    ids = torch.from_numpy(encode(tag + SEQS[1]))[None]
+    with torch.no_grad():
+        logits = tiny(ids)
+    n = len(tag)
+    want = float(F.cross_entropy(logits[0, n - 1 : -1], ids[0, n:]))
+    assert adapter.spliced_loss([SEQS[1]], "blocks.3") == pytest.approx(want, rel=1e-5)
+
+
+def test_evo2_without_package_names_the_extra():
+    with pytest.raises(InputError, match=r"dnalens\[evo2\]"):
+        load_model({"family": "evo2", "name": "evo2_7b_262k"})
