@@ -1,5 +1,6 @@
 # probe: buffer (+ label store, FASTA for the exact-repeat check) -> results/<genome>/probe/ parquet tables.
-# With probing.device: cuda, run this rule on a GPU node (add gpu resources in the profile).
+# With probing.device: cuda the rule asks for a GPU (resources gpu=1; a cluster profile may override it).
+PROBE_GPU = int(str(config.get("probing", {}).get("device", "cpu")).startswith("cuda"))
 
 
 rule probe:
@@ -19,6 +20,7 @@ rule probe:
     resources:
         mem_mb=16000,
         runtime=120,
+        gpu=PROBE_GPU,
     conda:
         "../envs/dnalens.yaml"
     shell:

@@ -1,5 +1,7 @@
 # sae: activations of one layer -> SAE (trained here, or loaded from sae.path) -> sparse codes + quality.
 # One SAE per genome by default (see config/README.md, "sae"); sae.source: load skips train_sae.
+# Encoding is scattered over the extract stage's parts (windows.shards blocks of activation shards)
+# and gathered into results/<genome>/codes/ (hard links), which buffer reads.
 import os
 
 
@@ -37,19 +39,22 @@ rule train_sae:
         " --settings {params.settings} --out {output:q} > {log:q} 2>&1"
 
 
-rule encode:
+rule encode_part:
     input:
         sae=SAE_DIR,
         manifest=SAE_MANIFEST,
     output:
-        directory("results/{genome}/codes"),
+        temp(directory("results/{genome}/codes_parts/part-{part}")),
+    wildcard_constraints:
+        part=r"\d+",
     params:
         activations=lambda wildcards, input: os.path.dirname(input.manifest),
         settings=settings_json("sae"),
+        parts=WINDOW_PARTS,
     log:
-        "logs/{genome}/encode.log",
+        "logs/{genome}/encode_part-{part}.log",
     benchmark:
-        "logs/{genome}/encode.benchmark.tsv"
+        "logs/{genome}/encode_part-{part}.benchmark.tsv"
     resources:
         mem_mb=16000,
         runtime=240,
@@ -57,8 +62,34 @@ rule encode:
     conda:
         "../envs/dnalens.yaml"
     shell:
-        "dnalens encode --sae {input.sae:q} --activations {params.activations:q}"
-        " --settings {params.settings} --out {output:q} > {log:q} 2>&1"
+        "dnalens encode --sae {input.sae:q} --activations {params.activations:q} --settings {params.settings}"
+        " --part {wildcards.part} --parts {params.parts} --out {output:q} > {log:q} 2>&1"
+
+
+# Gathers the parts by hard links (no second copy of the codes): cheap enough for the submit host.
+localrules:
+    encode,
+
+
+rule encode:
+    input:
+        parts=expand("results/{{genome}}/codes_parts/part-{part}", part=range(WINDOW_PARTS)),
+        manifest=SAE_MANIFEST,
+    output:
+        directory("results/{genome}/codes"),
+    params:
+        activations=lambda wildcards, input: os.path.dirname(input.manifest),
+    log:
+        "logs/{genome}/encode.log",
+    benchmark:
+        "logs/{genome}/encode.benchmark.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    conda:
+        "../envs/dnalens.yaml"
+    shell:
+        "dnalens encode-merge {input.parts:q} --activations {params.activations:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule sae_quality:

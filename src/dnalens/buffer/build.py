@@ -66,12 +66,28 @@ def _plan(codes_dir: Path, store, trim_start: int, trim_end: int) -> _WindowPlan
     return _WindowPlan(table, label_rows)
 
 
-def _output(path: Path, dtype, shape: tuple[int, ...]) -> np.ndarray:
-    """A writable memory-mapped .npy (an empty array saved directly when it has no elements)."""
-    if int(np.prod(shape)) == 0:
-        np.save(path, np.zeros(shape, dtype=dtype), allow_pickle=False)
-        return np.zeros(shape, dtype=dtype)
-    return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+class _NpyAppender:
+    """A .npy written front to back: the header for the final shape, then rows appended in order.
+
+    Why not np.memmap: pages written through a memory map stay resident in the writing process, so a
+    buffer of a few GB showed up as GBs of RSS; plain writes leave them to the page cache. The bytes
+    are the ones np.save / open_memmap write (same header)."""
+
+    def __init__(self, path: Path, dtype, shape: tuple[int, ...]) -> None:
+        self.dtype, self.shape, self.rows = np.dtype(dtype), shape, 0
+        self.handle = open(path, "wb")
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": shape}
+        np.lib.format.write_array_header_1_0(self.handle, header)
+
+    def append(self, rows: np.ndarray) -> None:
+        block = np.ascontiguousarray(rows, dtype=self.dtype)
+        if block.shape[1:] != self.shape[1:] or self.rows + block.shape[0] > self.shape[0]:
+            raise ValueError(f"block {block.shape} does not fit {self.shape} after {self.rows} rows")
+        self.handle.write(block.tobytes())
+        self.rows += block.shape[0]
+
+    def close(self) -> None:
+        self.handle.close()
 
 
 def build_buffer(codes_dir: str | Path, labels_dir: str | Path, out: str | Path, *,
@@ -98,36 +114,22 @@ def build_buffer(codes_dir: str | Path, labels_dir: str | Path, out: str | Path,
         dense_iter = iter_shards(dense_dir)
         dense_width = next(iter_shards(dense_dir))[1].shape[1]
     with atomic_dir(out) as tmp:
-        indptr = _output(tmp / "codes.indptr.npy", np.int64, (n + 1,))
-        indices = _output(tmp / "codes.indices.npy", np.int32, (nnz,))
-        values = _output(tmp / "codes.values.npy", np.float16, (nnz,))
-        labels = _output(tmp / "labels.npy", np.uint8, (n, int(store.packed_labels.shape[1])))
-        instances = _output(tmp / "instances.npy", np.int32, (n, len(instance_names)))
-        dense = None if dense_width is None else _output(tmp / "dense.npy", np.float16, (n, dense_width))
-        row, at = 0, 0
-        shards = list(iter_code_shards(codes_dir))
-        for (meta, csr), rows in tqdm(zip(shards, plan.label_rows), total=len(shards), desc="buffer", unit="shard",
-                                      file=sys.stderr, disable=not progress, mininterval=2.0):
-            m, k = csr.n_rows, csr.nnz
-            indptr[row : row + m + 1] = np.asarray(csr.indptr) + at
-            indices[at : at + k] = csr.indices
-            values[at : at + k] = csr.values
-            labels[row : row + m] = store.packed_labels[rows]
-            instances[row : row + m] = store.instances(rows)
-            if dense is not None:
-                dmeta, darr = next(dense_iter)
-                if list(dmeta["windows"]) != list(meta["windows"]) or list(dmeta["offsets"]) != list(meta["offsets"]):
-                    raise InputError(f"dense shard {dmeta.get('shard')} does not match code shard {meta.get('shard')}.",
-                                     path=dense_dir, fix="encode the same activation directory you give as --dense.")
-                dense[row : row + m] = darr
-            row, at = row + m, at + k
+        indptr = _NpyAppender(tmp / "codes.indptr.npy", np.int64, (n + 1,))
+        indices = _NpyAppender(tmp / "codes.indices.npy", np.int32, (nnz,))
+        values = _NpyAppender(tmp / "codes.values.npy", np.float16, (nnz,))
+        labels = _NpyAppender(tmp / "labels.npy", np.uint8, (n, int(store.packed_labels.shape[1])))
+        instances = _NpyAppender(tmp / "instances.npy", np.int32, (n, len(instance_names)))
+        dense = None if dense_width is None else _NpyAppender(tmp / "dense.npy", np.float16, (n, dense_width))
+        outputs = [a for a in (indptr, indices, values, labels, instances, dense) if a is not None]
+        try:
+            row, at = _stream_rows(outputs, iter_code_shards(codes_dir), plan, store, dense_iter, dense_dir,
+                                   n, nnz, tqdm if progress else None)
+        finally:
+            for array in outputs:
+                array.close()
         if row != n or at != nnz:
-            raise InputError(f"codes manifest says {n} rows / {nnz} values, shards hold {row} / {at}.",
+            raise InputError(f"codes manifest says {n} rows / {nnz} values, shards hold {row} / {at} (or more).",
                              path=codes_dir, fix="rerun `dnalens encode`.")
-        for array in (indptr, indices, values, labels, instances, dense):
-            if isinstance(array, np.memmap):
-                array.flush()
-        del indptr, indices, values, labels, instances, dense
         write_windows_table(tmp / "windows.parquet", pd.DataFrame(plan.table, columns=[
             "row", "contig", "start", "end", "strand", "name", "token_start", "token_end", "read_offset"]))
         meta = {"genome": genome, "layer": manifest.get("layer"), "sae": manifest.get("sae"),
@@ -136,3 +138,34 @@ def build_buffer(codes_dir: str | Path, labels_dir: str | Path, out: str | Path,
         write_buffer_meta(tmp, meta, n_tokens=n, n_features=n_features, nnz=nnz, label_names=label_names,
                           instance_names=instance_names, dense_width=dense_width)
     return ActivationBuffer.open(out).info()
+
+
+def _stream_rows(outputs, code_shards, plan: _WindowPlan, store, dense_iter, dense_dir, n: int, nnz: int,
+                 progress) -> tuple[int, int]:
+    """Append every code shard (and its label-store rows) to the outputs; returns (rows, values) seen.
+    One shard's memory maps at a time: a list of all shards would keep every page read resident."""
+    indptr, indices, values, labels, instances, *rest = outputs
+    dense = rest[0] if rest else None
+    row, at = 0, 0
+    indptr.append(np.zeros(1, np.int64))
+    pairs = zip(code_shards, plan.label_rows)
+    if progress is not None:
+        pairs = progress(pairs, total=len(plan.label_rows), desc="buffer", unit="shard", file=sys.stderr,
+                         mininterval=2.0)
+    for (meta, csr), rows in pairs:
+        m, k = csr.n_rows, csr.nnz
+        if row + m > n or at + k > nnz:
+            return row + m, at + k  # more than the manifest says: the caller reports it
+        indptr.append(np.asarray(csr.indptr[1:]) + at)
+        indices.append(csr.indices)
+        values.append(csr.values)
+        labels.append(store.packed_labels[rows])
+        instances.append(store.instances(rows))
+        if dense is not None:
+            dmeta, darr = next(dense_iter)
+            if list(dmeta["windows"]) != list(meta["windows"]) or list(dmeta["offsets"]) != list(meta["offsets"]):
+                raise InputError(f"dense shard {dmeta.get('shard')} does not match code shard {meta.get('shard')}.",
+                                 path=dense_dir, fix="encode the same activation directory you give as --dense.")
+            dense.append(darr)
+        row, at = row + m, at + k
+    return row, at

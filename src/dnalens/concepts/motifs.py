@@ -106,7 +106,10 @@ def _file_motifs(spec: MotifSpec, base_dir: Path) -> list[tuple[str, object]]:
         if found:
             break
     if not found:
-        raise InputError(f"no motif could be read (tried formats {', '.join(formats)}).", path=path,
+        where = _first_bad_matrix_row(path) if set(formats) <= {"jaspar", "pfm"} else None
+        reason = f": {where[1]}" if where else ""
+        raise InputError(f"no motif could be read (tried formats {', '.join(formats)}){reason}.", path=path,
+                         line=where[0] if where else None,
                          fix="set concepts.motifs[].format to jaspar, meme, minimal, pfm or transfac.")
     out: list[tuple[str, object]] = []
     used: set[str] = set()
@@ -119,3 +122,29 @@ def _file_motifs(spec: MotifSpec, base_dir: Path) -> list[tuple[str, object]]:
         used.add(name)
         out.append((name, m))
     return out
+
+
+def _first_bad_matrix_row(path: Path) -> tuple[int, str] | None:
+    """Count-matrix files (JASPAR, PFM): the first row that is not numbers or is narrower/wider than
+    its motif's first row, so the error can name a line (Bio.motifs does not)."""
+    width = None
+    with open(path, errors="replace") as handle:
+        for number, line in enumerate(handle, 1):
+            text = line.strip()
+            if not text or text.startswith("#"):
+                continue
+            if text.startswith(">"):
+                width = None
+                continue
+            cells = text.replace("[", " ").replace("]", " ").split()
+            if cells and cells[0].upper() in {"A", "C", "G", "T"}:
+                cells = cells[1:]
+            try:
+                [float(c) for c in cells]
+            except ValueError:
+                return number, "this line is not a row of counts"
+            if width is not None and len(cells) != width:
+                return number, f"this row has {len(cells)} columns, the motif's first row {width}"
+            width = width or len(cells)
+    return None
+

@@ -46,13 +46,14 @@ def build(ctx: ConceptContext, wanted: set[str]) -> list[Concept]:
             raise InputError("track file not found.", path=path, fix="fix concepts.tracks[].path in the config.")
         b = IntervalBuilder()
         skipped = 0
-        for seqid, start, end, strand, fid, label in read_track(path, spec.type):
+        for seqid, start, end, strand, fid, label, lineno in read_track(path, spec.type):
             if seqid not in ctx.lengths:
                 skipped += 1
                 continue
             size = ctx.lengths[seqid]
             if end > size:
-                raise InputError(f"interval {seqid}:{start}-{end} runs past the contig end ({size}).", path=path)
+                raise InputError(f"interval {seqid}:{start}-{end} runs past the contig end ({size}).", path=path,
+                                 line=lineno, fix="use coordinates of this genome's FASTA (BED is 0-based).")
             b.add([(seqid, start, end, strand)], fid, label)
         if skipped:
             log.warning("%s: %d intervals on contigs not in the genome were skipped", path, skipped)
@@ -62,7 +63,7 @@ def build(ctx: ConceptContext, wanted: set[str]) -> list[Concept]:
 
 
 def read_track(path: Path, types: tuple[str, ...] = ()):
-    """Yield (seqid, start, end, strand, id, name), 0-based half-open, from BED or GFF3 (by content)."""
+    """Yield (seqid, start, end, strand, id, name, line number), 0-based half-open, from BED or GFF3."""
     opener = gzip.open if path.suffix == ".gz" else open
     is_gff = any(s in path.name.lower() for s in (".gff", ".gtf"))
     with opener(path, "rt") as handle:
@@ -93,8 +94,9 @@ def read_track(path: Path, types: tuple[str, ...] = ()):
                 raise InputError(f"cannot read this line ({err}).", path=path, line=lineno,
                                  fix="give BED (0-based) or GFF3 (1-based) with tab-separated columns.") from None
             if start < 0 or end < start:
-                raise InputError(f"bad interval {start}-{end}.", path=path, line=lineno)
-            yield row
+                raise InputError(f"bad interval {start}-{end}.", path=path, line=lineno,
+                                 fix="start must be >= 0 and end >= start (BED: 0-based half-open).")
+            yield (*row, lineno)
 
 
 def _strand(value: str) -> str:

@@ -152,6 +152,22 @@ def _contains(outer: list[RawRow], inner: list[RawRow]) -> bool:
     return all(any(o.start <= i.start and i.end <= o.end and o.strand == i.strand for o in outer) for i in inner)
 
 
+def _unparsed_location(path, feature_type: str, caught: list) -> InputError:
+    """The feature whose location biopython could not parse, with its line (found by its text)."""
+    import re
+
+    texts = [m.group(1) for w in caught if (m := re.search(r"location '([^']*)'", str(w.message)))]
+    location = texts[-1] if texts else ""
+    line = None
+    with open_text(path) as handle:
+        for number, text in enumerate(handle, 1):
+            if text[:21].strip() == feature_type and location and location in text:
+                line = number
+                break
+    return InputError(f"cannot parse the location {location!r} of a {feature_type} feature.", path=path, line=line,
+                      fix="write GenBank locations like 100..200, complement(100..200) or join(1..50,60..90).")
+
+
 def read_genbank(path: str | os.PathLike, *, contigs: Collection[str] | None = None) -> GenBankRecords:
     """All records of a GenBank file (optionally only `contigs`), as FASTA records plus one Annotation."""
     from Bio import BiopythonParserWarning, SeqIO
@@ -163,9 +179,12 @@ def read_genbank(path: str | os.PathLike, *, contigs: Collection[str] | None = N
     taken: set[str] = set()
     seen: set[str] = set()
     try:
-        with open_text(path) as handle, warnings.catch_warnings():
-            warnings.simplefilter("ignore", BiopythonParserWarning)
+        with open_text(path) as handle, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", BiopythonParserWarning)
             for record in SeqIO.parse(handle, "genbank"):
+                bad = next((f for f in record.features if f.location is None), None)
+                if bad is not None:  # biopython only warns and drops the location
+                    raise _unparsed_location(path, bad.type, caught)
                 seqid = record.id if record.id and record.id != "<unknown id>" else record.name
                 if contigs and seqid not in contigs:
                     continue

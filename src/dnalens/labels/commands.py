@@ -24,6 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     m = subparsers.add_parser("labels-merge", help="concatenate shard label stores in the order given")
     m.add_argument("stores", nargs="+", help="shard store directories")
     m.add_argument("--out", required=True, help="merged label store directory")
+    m.add_argument("--export-bed", default=None, metavar="BEDDIR", help="also write BEDDIR/<concept>.bed (BED6)")
+    m.add_argument("--summary", default=None, help="also copy concept_summary.tsv here")
     m.set_defaults(func=_merge)
 
 
@@ -42,7 +44,7 @@ def _labels(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from dnalens.labels.store import concat_label_stores
+    from dnalens.labels.pipeline import merge_label_shards
 
-    concat_label_stores(args.stores, args.out)
+    merge_label_shards(args.stores, args.out, export_bed_dir=args.export_bed, summary=args.summary)
     return 0

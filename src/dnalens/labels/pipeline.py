@@ -128,3 +128,26 @@ def run_labels(
     seconds["export"] = time.perf_counter() - t0
     log.info("labels timing (s): %s", ", ".join(f"{k} {v:.2f}" for k, v in seconds.items()))
     return LabelRun(meta, concepts, seconds)
+
+
+def merge_label_shards(
+    stores: list[str | Path],
+    out: str | Path,
+    *,
+    export_bed_dir: str | Path | None = None,
+    summary: str | Path | None = None,
+) -> dict[str, Any]:
+    """Gather of the scattered labels rule: concatenate shard stores, then the same summary and BED
+    export `run_labels` writes (from the instance table every shard carries whole)."""
+    from dnalens.labels.export import read_instance_table
+    from dnalens.labels.store import LabelStore, concat_label_stores
+
+    concat_label_stores(stores, out)
+    store = LabelStore.open(out)
+    if summary:
+        with atomic_path(summary) as tmp:
+            shutil.copyfile(Path(out) / "concept_summary.tsv", tmp)
+    if export_bed_dir:
+        export_bed(store.instance_table(), store.meta, export_bed_dir)
+    return store.meta
+

@@ -154,6 +154,8 @@ def concat_label_stores(parts: Sequence[str | Path], out_dir: str | Path) -> Pat
         shutil.copyfile(first.path / first.meta["instance_table"], tmp / "instance_table.tsv")
         meta = json.loads(json.dumps(first.meta))
         meta["n_tokens"], meta["n_windows"] = n, sum(s.meta["n_windows"] for s in stores)
+        if "shard" in meta:  # the merged store is the whole table again, as an unsharded run writes it
+            meta["shard"] = None
         for j, entry in enumerate(meta["concepts"]):
             entry["tokens"] = sum(s.meta["concepts"][j]["tokens"] for s in stores)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))

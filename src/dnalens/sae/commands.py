@@ -29,7 +29,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--activations", required=True, help="activation shard directory")
     e.add_argument("--out", required=True, help="codes directory to write")
     e.add_argument("--settings", help="the config's `sae:` block (k for a .pt without k in its name, device)")
+    e.add_argument("--part", type=int, help="scatter: encode only activation-shard block PART (0-based) of --parts")
+    e.add_argument("--parts", type=int, default=1, help="scatter: number of blocks (the extract stage's parts)")
     e.set_defaults(func=_encode)
+
+    m = subparsers.add_parser("encode-merge", help="gather code parts (dnalens encode --part) into one codes directory")
+    m.add_argument("parts", nargs="+", help="code part directories, in part order")
+    m.add_argument("--out", required=True, help="codes directory to write")
+    m.add_argument("--activations", help="activation directory: check that the parts cover all of its shards")
+    m.set_defaults(func=_encode_merge)
 
     q = subparsers.add_parser("sae-quality", help="MSE, FVU, L0, dead/dense latents and loss recovered on held-out windows")
     q.add_argument("--sae", required=True, help="SAELens directory or Goodfire .pt")
@@ -89,7 +97,16 @@ def _encode(args: argparse.Namespace) -> int:
     settings = _settings(args.settings)
     device = resolve_device(settings.device)
     sae = load_sae(args.sae, k=settings.k, device=device)
-    summary = encode_activations(sae, args.activations, args.out, device=device, sae_source=str(args.sae))
+    summary = encode_activations(sae, args.activations, args.out, device=device, sae_source=str(args.sae),
+                                 part=args.part, parts=args.parts)
+    print(json.dumps({k: summary[k] for k in ("total_tokens", "total_nnz", "mean_l0", "n_features")}))
+    return 0
+
+
+def _encode_merge(args: argparse.Namespace) -> int:
+    from dnalens.sae.encode import merge_code_parts
+
+    summary = merge_code_parts(args.parts, args.out, activations=args.activations)
     print(json.dumps({k: summary[k] for k in ("total_tokens", "total_nnz", "mean_l0", "n_features")}))
     return 0
 

@@ -78,18 +78,30 @@ def encode_activations(
     device: str = "cpu",
     sae_source: str | None = None,
     progress: bool = True,
+    part: int | None = None,
+    parts: int = 1,
 ) -> dict[str, Any]:
-    """Write `out/` (as a whole, atomically): shard-NNNNN.{indptr,indices,values}.npy + .json, manifest."""
+    """Write `out/` (as a whole, atomically): shard-NNNNN.{indptr,indices,values}.npy + .json, manifest.
+
+    With `part`/`parts` only the activation shards of that scatter part are encoded (the same
+    contiguous blocks `dnalens extract --part` computes); `merge_code_parts` gathers the parts.
+    """
     from tqdm.auto import tqdm
 
+    from dnalens.extract.stage import part_shards
+
     act_manifest = read_manifest(activations)
+    n_shards = len(act_manifest.get("shards", []))
+    mine = set(part_shards(n_shards, part, parts))
     torch_device = torch.device(device)
     sae = sae.to(torch_device).eval()
     shards, total_tokens, total_nnz, total_clipped = [], 0, 0, 0
     with atomic_dir(out) as tmp:
-        bar = tqdm(total=len(act_manifest.get("shards", [])), desc="encode", unit="shard", file=sys.stderr,
+        bar = tqdm(total=len(mine), desc="encode", unit="shard", file=sys.stderr,
                    disable=not progress, mininterval=2.0)
-        for meta, array in iter_shards(activations):
+        for index, (meta, array) in enumerate(iter_shards(activations)):
+            if index not in mine:
+                continue
             if array.shape[1] != sae.d_in:
                 raise InputError(f"activations have width {array.shape[1]} but the SAE expects d_in={sae.d_in}.",
                                  path=activations, fix="use the SAE trained for this model and layer.")
@@ -114,6 +126,46 @@ def encode_activations(
                    "trim_start": int(act_manifest.get("trim_start", 0)), "trim_end": int(act_manifest.get("trim_end", 0)),
                    "layer": act_manifest.get("layer"), "sae": sae_source, "architecture": sae.architecture,
                    "k": sae.k, "mean_l0": total_nnz / max(total_tokens, 1)}
+        (tmp / CODES_MANIFEST).write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def merge_code_parts(parts: list[str | Path], out: str | Path, *, activations: str | Path | None = None) -> dict[str, Any]:
+    """Gather of the scattered encode rule: the parts' code shards in part order under one manifest,
+    equal to what one unscattered `encode_activations` call writes. Shard files are hard-linked (copied
+    across file systems), so the gather costs no second copy of the codes."""
+    import os
+    import shutil
+
+    from dnalens.buffer.csr import read_codes_manifest
+
+    manifests = [read_codes_manifest(p) for p in parts]
+    if not manifests:
+        raise InputError("no code parts to merge.")
+    first = manifests[0]
+    for path, m in zip(parts[1:], manifests[1:]):
+        for key in ("n_features", "layer", "sae", "architecture", "k", "trim_start", "trim_end"):
+            if m.get(key) != first.get(key):
+                raise InputError(f"code part differs from {parts[0]} in {key}.", path=path,
+                                 fix="encode every part with the same SAE and activations.")
+    summary = dict(first)
+    summary["shards"] = [s for m in manifests for s in m["shards"]]
+    for key in ("total_tokens", "total_nnz", "clipped"):
+        summary[key] = sum(int(m[key]) for m in manifests)
+    summary["mean_l0"] = summary["total_nnz"] / max(summary["total_tokens"], 1)
+    if activations is not None:
+        expected = len(read_manifest(activations).get("shards", []))
+        if len(summary["shards"]) != expected:
+            raise InputError(f"code parts hold {len(summary['shards'])} shards, the activations {expected}.",
+                             path=activations, fix="encode every part (dnalens encode --part i --parts n).")
+    with atomic_dir(out) as tmp:
+        for path, m in zip(parts, manifests):
+            for entry in m["shards"]:
+                for source in sorted(Path(path).glob(f"{entry['stem']}.*")):
+                    try:
+                        os.link(source, tmp / source.name)
+                    except OSError:
+                        shutil.copyfile(source, tmp / source.name)
         (tmp / CODES_MANIFEST).write_text(json.dumps(summary, indent=1) + "\n")
     return summary
 
