@@ -30,7 +30,16 @@ class BufferSettings:
 @dataclass
 class _WindowPlan:
     table: list[dict[str, Any]]
-    label_rows: list[np.ndarray]  # per code shard: label-store token rows of its code rows, in order
+    label_rows: list[np.ndarray]  # per code shard: [k, 2] (first label-store row, count) of its windows, in order
+
+    @staticmethod
+    def rows(ranges: np.ndarray) -> np.ndarray:
+        """Label-store token rows of one shard (built when the shard is copied: all shards' rows at once
+        would be 8 bytes per token held for the whole run)."""
+        if len(ranges) == 0:
+            return np.zeros(0, np.int64)
+        starts, counts = ranges[:, 0], ranges[:, 1]
+        return np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()), dtype=np.int64)
 
 
 def _plan(codes_dir: Path, store, trim_start: int, trim_end: int) -> _WindowPlan:
@@ -57,12 +66,12 @@ def _plan(codes_dir: Path, store, trim_start: int, trim_end: int) -> _WindowPlan
                     f"but {n_labels} labelled tokens (minus trims {trim_start}+{trim_end} = {expected}).",
                     path=codes_dir, fix="rebuild labels and activations from the same windows.bed and model.trim.")
             first = int(offsets[j]) + trim_start
-            shard_rows.append(np.arange(first, first + expected, dtype=np.int64))
+            shard_rows.append((first, expected))
             table.append({"row": row, "contig": w.contig, "start": w.start, "end": w.end, "strand": w.strand,
                           "name": w.name, "token_start": token, "token_end": token + expected,
                           "read_offset": trim_start})
             token += expected
-        label_rows.append(np.concatenate(shard_rows) if shard_rows else np.zeros(0, np.int64))
+        label_rows.append(np.array(shard_rows, dtype=np.int64).reshape(-1, 2))
     return _WindowPlan(table, label_rows)
 
 
@@ -152,14 +161,17 @@ def _stream_rows(outputs, code_shards, plan: _WindowPlan, store, dense_iter, den
     if progress is not None:
         pairs = progress(pairs, total=len(plan.label_rows), desc="buffer", unit="shard", file=sys.stderr,
                          mininterval=2.0)
-    for (meta, csr), rows in pairs:
+    labels_file = store.path / store.meta["files"]["labels"]
+    for (meta, csr), ranges in pairs:
+        rows = plan.rows(ranges)
         m, k = csr.n_rows, csr.nnz
         if row + m > n or at + k > nnz:
             return row + m, at + k  # more than the manifest says: the caller reports it
         indptr.append(np.asarray(csr.indptr[1:]) + at)
         indices.append(csr.indices)
         values.append(csr.values)
-        labels.append(store.packed_labels[rows])
+        # a fresh memory map per shard: its pages leave the process with it (a cached one kept them all)
+        labels.append(np.load(labels_file, mmap_mode="r", allow_pickle=False)[rows])
         instances.append(store.instances(rows))
         if dense is not None:
             dmeta, darr = next(dense_iter)

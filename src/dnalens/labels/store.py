@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from numpy.lib.format import open_memmap
 
 from dnalens.atomic import atomic_dir
 from dnalens.errors import InputError
@@ -136,12 +135,11 @@ def concat_label_stores(parts: Sequence[str | Path], out_dir: str | Path) -> Pat
                                  fix="build every shard with the same annotation, FASTA and concepts settings.")
     n = sum(s.n_tokens for s in stores)
     with atomic_dir(out_dir) as tmp:
-        _concat_array(tmp / "labels.npy", [s.packed_labels for s in stores], n)
-        _concat_array(tmp / "instances.npy", [s.instances() for s in stores], n)
-        _concat_array(tmp / "token_window.npy", [s.token_window for s in stores], n)
+        for name in ("labels.npy", "instances.npy", "token_window.npy"):
+            _concat_npy(tmp / name, [s.path / name for s in stores], n)
         (tmp / "categorical").mkdir()
         for name in first.categorical_names:
-            _concat_array(tmp / "categorical" / f"{name}.npy", [s.categorical(name)[0] for s in stores], n)
+            _concat_npy(tmp / "categorical" / f"{name}.npy", [s.path / "categorical" / f"{name}.npy" for s in stores], n)
         offsets = [np.zeros(1, np.int64)]
         base = 0
         for s in stores:
@@ -163,14 +161,30 @@ def concat_label_stores(parts: Sequence[str | Path], out_dir: str | Path) -> Pat
     return Path(out_dir)
 
 
-def _concat_array(path: Path, arrays: list[np.ndarray], n: int) -> None:
-    shape = (n, *arrays[0].shape[1:])
-    if n == 0:
-        np.save(path, np.zeros(shape, dtype=arrays[0].dtype), allow_pickle=False)
-        return
-    out = open_memmap(path, mode="w+", dtype=arrays[0].dtype, shape=shape)
-    at = 0
-    for a in arrays:
-        out[at: at + len(a)] = a
-        at += len(a)
-    out.flush()
+def _concat_npy(path: Path, sources: list[Path], n: int) -> None:
+    """Concatenate .npy files along axis 0: one header for the total shape, then each file's data
+    bytes copied as they are. Constant memory, where reading and writing through memory maps kept
+    every page resident (the merge of an E. coli store peaked at ~800 MB); same bytes as np.save."""
+    fmt = np.lib.format
+    parts = []
+    for src in sources:
+        with open(src, "rb") as handle:
+            version = fmt.read_magic(handle)
+            read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, fortran, dtype = read(handle)
+            parts.append((src, handle.tell(), shape, fortran, dtype))
+    _, _, shape0, _, dtype0 = parts[0]
+    for src, _, shape, fortran, dtype in parts:
+        if dtype != dtype0 or tuple(shape[1:]) != tuple(shape0[1:]) or (fortran and len(shape) > 1):
+            raise InputError(f"array {shape} {dtype} does not match {shape0} {dtype0} of the first shard.", path=src,
+                             fix="build every shard with the same dnalens version and settings.")
+    if sum(int(p[2][0]) for p in parts) != n:
+        raise InputError(f"shard arrays hold {sum(int(p[2][0]) for p in parts)} tokens, meta.json says {n}.",
+                         path=path.name, fix="rebuild the shards.")
+    with open(path, "wb") as out:
+        header = {"descr": fmt.dtype_to_descr(dtype0), "fortran_order": False, "shape": (n, *shape0[1:])}
+        fmt.write_array_header_1_0(out, header)
+        for src, offset, *_ in parts:
+            with open(src, "rb") as handle:
+                handle.seek(offset)
+                shutil.copyfileobj(handle, out, 1 << 22)

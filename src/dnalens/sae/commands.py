@@ -104,7 +104,7 @@ def _encode(args: argparse.Namespace) -> int:
 
 
 def _encode_merge(args: argparse.Namespace) -> int:
-    from dnalens.sae.encode import merge_code_parts
+    from dnalens.sae.parts import merge_code_parts
 
     summary = merge_code_parts(args.parts, args.out, activations=args.activations)
     print(json.dumps({k: summary[k] for k in ("total_tokens", "total_nnz", "mean_l0", "n_features")}))
