@@ -161,7 +161,7 @@ def _stream_rows(outputs, code_shards, plan: _WindowPlan, store, dense_iter, den
     if progress is not None:
         pairs = progress(pairs, total=len(plan.label_rows), desc="buffer", unit="shard", file=sys.stderr,
                          mininterval=2.0)
-    labels_file = store.path / store.meta["files"]["labels"]
+    labels_file = store.path / "labels.npy"  # the name LabelStore reads
     for (meta, csr), ranges in pairs:
         rows = plan.rows(ranges)
         m, k = csr.n_rows, csr.nnz

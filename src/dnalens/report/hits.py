@@ -19,6 +19,9 @@ import scipy.sparse as sp
 from dnalens.report.tokens import TokenMap
 
 HIT_COLUMNS = ("feature", "hit", "contig", "start", "end", "strand", "peak", "activation", "score")
+# Nonzero codes per column block: a block's runs and hits take ~170 bytes per nonzero while it is
+# processed (2 M -> ~350 MB), whatever the genome size.
+BLOCK_NNZ = 2_000_000
 
 
 def feature_runs(features: np.ndarray, rows: np.ndarray, values: np.ndarray, tokens: TokenMap) -> pd.DataFrame:
@@ -89,7 +92,12 @@ def merge_runs(runs: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _column_blocks(codes: sp.csc_matrix, max_nnz: int) -> Iterator[tuple[int, int]]:
+def _no_hits() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(HIT_COLUMNS, "iiOiiOifi")})
+
+
+def column_blocks(codes: sp.csc_matrix, max_nnz: int) -> Iterator[tuple[int, int]]:
+    """Consecutive column ranges [lo, hi) of a CSC matrix holding about `max_nnz` values each."""
     n = codes.shape[1]
     lo = 0
     while lo < n:
@@ -99,29 +107,16 @@ def _column_blocks(codes: sp.csc_matrix, max_nnz: int) -> Iterator[tuple[int, in
         lo = hi
 
 
-def all_hits(
-    codes: sp.csc_matrix,
-    tokens: TokenMap,
-    relative_threshold: np.ndarray,
-    feature_max: np.ndarray,
-    *,
-    max_nnz: int = 20_000_000,
-) -> pd.DataFrame:
-    """Hits of every feature (HIT_COLUMNS): strongest first within a feature, numbered 1.. in that order.
-
-    `codes` must have sorted indices; `relative_threshold[f]` is the fraction of `feature_max[f]`
-    a token must exceed to be on; score = round(1000 × activation / feature max).
-    """
-    parts = []
-    for lo, hi in _column_blocks(codes, max_nnz):
-        a, b = codes.indptr[lo], codes.indptr[hi]
-        rows, values = codes.indices[a:b].astype(np.int64), codes.data[a:b]
-        features = np.repeat(np.arange(lo, hi), np.diff(codes.indptr[lo:hi + 1]))
-        on = values > (relative_threshold * feature_max)[features]
-        parts.append(merge_runs(feature_runs(features[on], rows[on], values[on], tokens)))
-    merged = pd.concat(parts, ignore_index=True) if parts else merge_runs(pd.DataFrame())
+def _block_hits(codes: sp.csc_matrix, lo: int, hi: int, tokens: TokenMap, relative_threshold: np.ndarray,
+                feature_max: np.ndarray) -> pd.DataFrame:
+    """All hits (HIT_COLUMNS) of features lo..hi-1, numbered; a feature never spans two blocks."""
+    a, b = codes.indptr[lo], codes.indptr[hi]
+    rows, values = codes.indices[a:b].astype(np.int64), codes.data[a:b]
+    features = np.repeat(np.arange(lo, hi), np.diff(codes.indptr[lo:hi + 1]))
+    on = values > (relative_threshold * feature_max)[features]
+    merged = merge_runs(feature_runs(features[on], rows[on], values[on], tokens))
     if merged.empty:
-        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(HIT_COLUMNS, "iiOiiOifi")})
+        return _no_hits()
     merged = merged.sort_values(["feature", "activation", "contig_id", "start"],
                                 ascending=[True, False, True, True], kind="stable").reset_index(drop=True)
     counts = merged.groupby("feature", sort=False).size().to_numpy()
@@ -131,6 +126,47 @@ def all_hits(
     merged["contig"] = np.asarray(tokens.contigs, dtype=object)[merged["contig_id"].to_numpy()]
     merged["strand"] = np.where(merged["minus"], "-", "+")
     return merged[list(HIT_COLUMNS)]
+
+
+def all_hits(
+    codes: sp.csc_matrix,
+    tokens: TokenMap,
+    relative_threshold: np.ndarray,
+    feature_max: np.ndarray,
+    *,
+    max_nnz: int = BLOCK_NNZ,
+) -> pd.DataFrame:
+    """Hits of every feature (HIT_COLUMNS): strongest first within a feature, numbered 1.. in that order.
+
+    `codes` must have sorted indices; `relative_threshold[f]` is the fraction of `feature_max[f]`
+    a token must exceed to be on; score = round(1000 × activation / feature max). Every hit of every
+    feature is kept: about half a row per nonzero code; `hit_summary` and `selected_hits` are what a
+    whole genome needs.
+    """
+    parts = [_block_hits(codes, lo, hi, tokens, relative_threshold, feature_max)
+             for lo, hi in column_blocks(codes, max_nnz)]
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else _no_hits()
+
+
+def hit_summary(codes: sp.csc_matrix, tokens: TokenMap, relative_threshold: np.ndarray, feature_max: np.ndarray,
+                *, max_nnz: int = BLOCK_NNZ) -> pd.DataFrame:
+    """`strongest_hits(all_hits(...))` block by block: per feature its hit count and strongest hit, never
+    all hits at once (E. coli with 2,048 features: ~150 M hits, more than 20 GB as one table)."""
+    parts = [strongest_hits(_block_hits(codes, lo, hi, tokens, relative_threshold, feature_max))
+             for lo, hi in column_blocks(codes, max_nnz)]
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts) if parts else strongest_hits(_no_hits())
+
+
+def selected_hits(codes: sp.csc_matrix, features: list[int], tokens: TokenMap, relative_threshold: np.ndarray,
+                  feature_max: np.ndarray, max_hits: int) -> pd.DataFrame:
+    """The rows of `all_hits` for `features` with hit <= max_hits (same order, fresh index), computed on
+    those columns only."""
+    chosen = np.array(sorted(set(int(f) for f in features)), dtype=np.int64)
+    hits = all_hits(codes[:, chosen], tokens, relative_threshold[chosen], feature_max[chosen])
+    hits["feature"] = chosen[hits["feature"].to_numpy(np.int64)]
+    return hits[hits["hit"] <= max_hits].reset_index(drop=True)
 
 
 def feature_hits(codes: sp.csc_matrix, feature: int, tokens: TokenMap, relative_threshold: float,

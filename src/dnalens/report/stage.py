@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from dnalens.atomic import atomic_dir, atomic_path, write_text
 from dnalens.errors import InputError
 from dnalens.report import cards, tables, tracks
-from dnalens.report.hits import all_hits, strongest_hits
+from dnalens.report.hits import hit_summary, selected_hits
 from dnalens.report.options import ReportSettings
 from dnalens.report.regions import Regions
 from dnalens.report.tokens import TokenMap, build_token_map, display_locus
@@ -161,8 +161,8 @@ def build_report(inputs: ReportInputs, settings: ReportSettings, out_root: str |
     relative[has_threshold.index.to_numpy(int)] = has_threshold.to_numpy(float)
     maxima = stats["max_activation"].to_numpy()
     log.info("calling hits for %d features over %d tokens", n_features, n_tokens)
-    hits = all_hits(csc, tokens, relative, maxima)
-    top = _with_top_loci(strongest_hits(hits), inputs.contig_lengths)
+    summary_hits = hit_summary(csc, tokens, relative, maxima)  # every hit of every feature never at once
+    top = _with_top_loci(summary_hits, inputs.contig_lengths)
     table = tables.feature_table(stats, best, top, layer=inputs.layer, sae=inputs.sae)
     pairs = tables.feature_concepts(scores, settings).assign(layer=inputs.layer, sae=inputs.sae)
     summary = tables.concept_summary(inputs.label_summary, scores, inputs.probes, settings)
@@ -175,7 +175,7 @@ def build_report(inputs: ReportInputs, settings: ReportSettings, out_root: str |
     windows_table = top_windows(csc, detailed, tokens, k=settings.top_windows, on_level=on_level,
                                 flank=settings.sequence_flank, sequence_of=inputs.sequence_of,
                                 genes_of=inputs.regions.gene_names)
-    detailed_hits = hits[hits["feature"].isin(detailed) & (hits["hit"] <= settings.max_hits_per_feature)]
+    detailed_hits = selected_hits(csc, detailed, tokens, relative, maxima, settings.max_hits_per_feature)
     info = {int(r.feature_id): {"best_concept": r.best_concept, "annotated": str(bool(r.annotated)).lower()}
             for r in table[table["feature_id"].isin(detailed)].itertuples()}
 
@@ -193,5 +193,5 @@ def build_report(inputs: ReportInputs, settings: ReportSettings, out_root: str |
     html = cards.render(inputs, settings, codes, csc, tokens, table, summary, card_features, colours, on_level,
                         relative, maxima, track_files)
     write_text(paths.report_html, html)
-    return {"features": n_features, "annotated": int(table["annotated"].sum()), "hits": len(hits),
+    return {"features": n_features, "annotated": int(table["annotated"].sum()), "hits": int(summary_hits["n_hits"].sum()),
             "tracks": len(track_features), "cards": len(card_features)}
