@@ -14,7 +14,8 @@ files too, so a job that reads or writes .npy files through np.memmap shows thos
 
   .venv/bin/python benchmarks/scale_ecoli.py                 # run both workflows, print the table
   .venv/bin/python benchmarks/scale_ecoli.py --report-only   # only read the benchmark files again
-  options: --workdir DIR (default benchmarks/out/scale_ecoli), --cores N (default 2), --target RULE
+  options: --workdir DIR (default benchmarks/out/scale_ecoli), --cores N (default 2), --target RULE,
+           --forcerun RULE... (rerun from these rules on, e.g. after changing the code of a stage)
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ atexit.register(_peak_rss)
 PEAK_LINE = re.compile(r"^\[scale_ecoli\] peak RSS ([0-9.]+) MB: .*dnalens", re.M)
 
 
-def run_workflow(workdir: Path, genome: str, cores: int, target: str | None) -> float:
+def run_workflow(workdir: Path, genome: str, cores: int, target: str | None, forcerun: list[str]) -> float:
     """One snakemake run in `workdir`; returns its wall seconds (the log goes to workdir/snakemake.log)."""
     workdir.mkdir(parents=True, exist_ok=True)
     link = workdir / "resources"
@@ -69,7 +70,7 @@ def run_workflow(workdir: Path, genome: str, cores: int, target: str | None) -> 
            "PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")]))}
     cmd = [str(bin_dir / "snakemake"), "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
            "--workflow-profile", str(ROOT / "workflow/profiles/default"), "--cores", str(cores),
-           *(["--until", target] if target else []),
+           *(["--until", target] if target else []), *(["--forcerun", *forcerun] if forcerun else []),
            "--configfile", str(ROOT / "config/genomes" / f"{genome}.yaml")]
     began = time.monotonic()
     with open(workdir / "snakemake.log", "w") as log:
@@ -161,11 +162,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--target", help="stop at this rule (snakemake --until)")
     parser.add_argument("--report-only", action="store_true", help="read existing benchmark files only")
+    parser.add_argument("--forcerun", nargs="+", default=[], metavar="RULE",
+                        help="rerun these rules and everything after them (after a code change)")
     args = parser.parse_args(argv)
     walls = {}
     if not args.report_only:
         for genome in (BASELINE, SUBJECT):
-            walls[genome] = run_workflow(args.workdir / genome, genome, args.cores, args.target)
+            walls[genome] = run_workflow(args.workdir / genome, genome, args.cores, args.target, args.forcerun)
             print(f"{genome}: snakemake wall {walls[genome]:.0f} s", flush=True)
     base = read_benchmarks(args.workdir / BASELINE, BASELINE)
     subject = read_benchmarks(args.workdir / SUBJECT, SUBJECT)

@@ -156,3 +156,38 @@ def test_report_without_scores_or_annotation_still_renders(tmp_path):
     assert table.set_index("feature_id").loc[0, "top_locus"] == "chr1:61-120"
     html = (tmp_path / "report.html").read_text()
     assert "No probing scores were found" in html and "should not be read as findings" in html
+
+
+def test_feature_columns_in_small_blocks_give_the_same_files(tmp_path, monkeypatch):
+    """The buffer's feature-major copy read a few features at a time writes the same bytes as the whole
+    in-memory matrix."""
+    import dataclasses
+
+    import numpy as np
+    import scipy.sparse as sp
+
+    from dnalens.buffer.columns import FeatureColumns, column_counts, write_feature_major
+    from dnalens.buffer.csr import CsrArrays
+    from dnalens.report import stage
+
+    roots = []
+    for name in ("memory", "columns"):
+        root = tmp_path / name / "mini"
+        root.mkdir(parents=True)
+        (root / "genome.fa").write_text(">chr1\n" + mini_genome.SEQ + "\n")
+        (root / "annotation.gff3").write_text("##gff-version 3\n")
+        inputs = mini_genome.inputs(root)
+        csr = sp.csr_matrix(inputs.codes, dtype=np.float32)
+        csr.data = csr.data.astype(np.float16).astype(np.float32)  # what the buffer stores
+        if name == "memory":
+            inputs = dataclasses.replace(inputs, codes=csr)
+        else:
+            shard = CsrArrays(csr.indptr.astype(np.int64), csr.indices.astype(np.int32), csr.data.astype(np.float16),
+                              csr.shape[1])
+            write_feature_major(tmp_path, [shard], column_counts([shard], csr.shape[1]), csr.shape[0])
+            inputs = dataclasses.replace(inputs, codes=None, feature_columns=FeatureColumns(tmp_path, csr.shape[0]))
+            monkeypatch.setattr(stage, "FEATURE_BLOCK_ENTRIES", max(1, csr.nnz // 5))
+        build_report(inputs, ReportSettings(sequence_flank=40), root)
+        roots.append(root)
+    for name in ("features.tsv", "feature_concepts.tsv", "top_windows.tsv", "hits.gff3", "tracks/hits.bed"):
+        assert (roots[0] / name).read_bytes() == (roots[1] / name).read_bytes(), name

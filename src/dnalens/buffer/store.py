@@ -5,6 +5,8 @@ On disk (a directory, replaced as a whole; every array a memory-mapped .npy, not
   codes.indptr.npy             int64 [N+1]   CSR row pointers
   codes.indices.npy            int32 [nnz]   latent index of each stored value
   codes.values.npy             float16 [nnz] code value            -> about k x 6 bytes per token
+  features.{indptr,rows,values}.npy  the same codes feature-major (CSC; buffer/columns.py): what
+                               probing and the report read, one column block at a time
   labels.npy                   uint8 [N, ceil(L/8)]  bit-packed bools (numpy's default big bit order,
                                                      as in the label store) -> L/8 bytes per token
   instances.npy                int32 [N, R]  instance id per region concept, -1 outside
@@ -21,6 +23,7 @@ concepts have instances.
 from __future__ import annotations
 
 import json
+import logging
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Sequence
@@ -28,9 +31,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from dnalens.atomic import atomic_dir
-from dnalens.buffer.csr import CsrArrays, read_csr, write_csr
+from dnalens.buffer.columns import COLUMN_FILES, FeatureColumns, column_counts, write_feature_major
+from dnalens.buffer.csr import CodeRows, CsrArrays, read_csr, write_csr
 from dnalens.errors import InputError
 
+log = logging.getLogger(__name__)
 FORMAT = "dnalens-activation-buffer"
 VERSION = 1
 WINDOW_COLUMNS = ("row", "contig", "start", "end", "strand", "name", "token_start", "token_end", "read_offset")
@@ -122,6 +127,26 @@ class ActivationBuffer:
     @property
     def nnz(self) -> int:
         return self.code_arrays.nnz
+
+    @cached_property
+    def feature_columns(self) -> FeatureColumns | None:
+        """Feature-major codes (column blocks read from disk); None for an in-memory buffer, and for one
+        written before the copy existed (readers then fall back to `.codes`, at ~8 bytes per value)."""
+        if self.path is None:
+            return None
+        if not all((self.path / name).is_file() for name in COLUMN_FILES):
+            log.warning("%s has no feature-major copy of the codes: reading them whole into memory "
+                        "(rebuild it with `snakemake --forcerun buffer` to stream them).", self.path)
+            return None
+        return FeatureColumns(self.path, self.n_tokens)
+
+    @cached_property
+    def code_rows(self) -> CodeRows:
+        """Row subsets of the codes read from disk (an opened buffer with a feature-major copy), else the
+        in-memory CSR."""
+        if self.path is None or self.feature_columns is None:
+            return self.codes
+        return CodeRows(self.path, "codes", self.n_features)
 
     @cached_property
     def codes(self):
@@ -249,6 +274,8 @@ class ActivationBuffer:
 def write_buffer_files(directory: Path, buffer: ActivationBuffer) -> None:
     """Every file of a buffer into an (empty, temporary) directory; buffer.json last."""
     write_csr(directory, "codes", buffer.code_arrays)
+    write_feature_major(directory, [buffer.code_arrays], column_counts([buffer.code_arrays], buffer.n_features),
+                        buffer.n_tokens)
     np.save(directory / "labels.npy", np.ascontiguousarray(buffer.labels_packed, dtype=np.uint8), allow_pickle=False)
     np.save(directory / "instances.npy", np.ascontiguousarray(buffer.instances, dtype=np.int32), allow_pickle=False)
     if buffer.dense is not None:

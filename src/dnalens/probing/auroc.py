@@ -62,7 +62,7 @@ def auroc_matrix(
     """AUROC [F, L] of each feature (column of `codes`) for each label (column of `labels`).
 
     codes: scipy.sparse [N, F] (any format), a list of row shards, or a dense ndarray (negatives fine).
-    labels: bool [N, L]. rows: optional token subset (a split) applied to both. device: None/"cpu"
+    labels: bool [N, L], or TokenConcepts of the `rows` only. rows: optional token subset (a split). device: None/"cpu"
     (numpy + scipy.sparse) or a torch device ("cuda", "cuda:1", "cpu-torch" for the torch path on CPU).
     """
     if device not in (None, "cpu"):
@@ -71,9 +71,14 @@ def auroc_matrix(
         torch_device = "cpu" if device == "cpu-torch" else device
         return auroc_matrix_torch(codes, labels, rows=rows, device=torch_device, max_chunk_entries=max_chunk_entries)
     chunker = FeatureChunker(codes, rows=rows, max_entries=max_chunk_entries)
-    if np.shape(labels)[0] != chunker.n_total_rows:
-        raise ValueError(f"labels have {np.shape(labels)[0]} rows, codes {chunker.n_total_rows}")
-    lab = TokenConcepts.from_labels(labels, rows)
+    if isinstance(labels, TokenConcepts):  # prepared once for many feature blocks: already the rows' labels
+        if labels.n != chunker.n_rows:
+            raise ValueError(f"labels have {labels.n} rows, the selected codes {chunker.n_rows}")
+        lab = labels
+    else:
+        if np.shape(labels)[0] != chunker.n_total_rows:
+            raise ValueError(f"labels have {np.shape(labels)[0]} rows, codes {chunker.n_total_rows}")
+        lab = TokenConcepts.from_labels(labels, rows)
     out = np.empty((chunker.n_features, lab.n_labels))
     for block in chunker:
         out[block.f0 : block.f1] = auroc_from_ranks(rank_block(block), lab)

@@ -102,6 +102,42 @@ def column_max(codes, *, rows: np.ndarray | None = None, max_chunk_entries: int 
     return out
 
 
+@dataclass(frozen=True)
+class F1Labels:
+    """The labels and instances of a token subset in the form the counts use, built once for many
+    feature blocks (building them is a pass over the whole [N, L] label matrix)."""
+
+    concepts: TokenConcepts
+    runs: InstanceRuns
+    n_rows: int
+    n_labels: int
+
+
+def prepare_f1_labels(labels, instances=None, rows: np.ndarray | None = None,
+                      concepts: TokenConcepts | None = None) -> F1Labels:
+    """F1Labels of `rows` (all tokens when None); `instances` may be any [N, L] array-like; `concepts`:
+    TokenConcepts of the same rows when the caller has them already (they are the AUROC's too)."""
+    lab = np.asarray(labels.toarray() if sp.issparse(labels) else labels).astype(bool, copy=False)
+    inst = instances
+    if rows is not None:
+        lab = lab[rows]
+        inst = None if inst is None else inst[rows]
+    if concepts is None:
+        concepts = TokenConcepts.from_labels(lab)
+    elif concepts.n != lab.shape[0]:
+        raise ValueError(f"concepts cover {concepts.n} rows, the labels {lab.shape[0]}")
+    return F1Labels(concepts, InstanceRuns.from_arrays(lab, inst), lab.shape[0], lab.shape[1])
+
+
+def concat_curves(parts: list[F1Curves]) -> F1Curves:
+    """Curves of consecutive feature blocks as one (the per-concept totals are the same in each)."""
+    first = parts[0]
+    return F1Curves(first.thresholds, np.concatenate([p.on for p in parts], axis=1),
+                    np.concatenate([p.true_pos for p in parts], axis=1),
+                    np.concatenate([p.hit_instances for p in parts], axis=1), first.n_pos, first.n_instances,
+                    np.concatenate([p.best_index for p in parts], axis=0))
+
+
 def domain_f1_curves(
     codes,
     labels,
@@ -112,24 +148,20 @@ def domain_f1_curves(
     rows: np.ndarray | None = None,
     max_chunk_entries: int = DEFAULT_CHUNK_ENTRIES,
 ) -> F1Curves:
-    """Precision/recall counts of every (threshold, feature, concept); thresholds sorted ascending."""
+    """Precision/recall counts of every (threshold, feature, concept); thresholds sorted ascending.
+    `labels` may be F1Labels of `rows` (then `instances` is ignored)."""
     t = np.unique(np.asarray(thresholds, dtype=np.float64))
     if t.size == 0 or t.min() < 0:
         raise ValueError(f"thresholds must be a non-empty list of values >= 0, got {thresholds!r}")
     chunker = FeatureChunker(codes, rows=rows, max_entries=max_chunk_entries)
-    lab = np.asarray(labels.toarray() if sp.issparse(labels) else labels).astype(bool, copy=False)
-    inst = None if instances is None else np.asarray(instances)
-    if rows is not None:
-        lab = lab[rows]
-        inst = None if inst is None else inst[rows]
-    if lab.shape[0] != chunker.n_rows:
-        raise ValueError(f"labels have {lab.shape[0]} rows, codes {chunker.n_rows}")
+    prepared = labels if isinstance(labels, F1Labels) else prepare_f1_labels(labels, instances, rows)
+    if prepared.n_rows != chunker.n_rows:
+        raise ValueError(f"labels have {prepared.n_rows} rows, codes {chunker.n_rows}")
     if fmax is None:
         fmax = column_max(codes, rows=rows, max_chunk_entries=max_chunk_entries)
     fmax = np.asarray(fmax, float)
-    concepts = TokenConcepts.from_labels(lab)
-    runs = InstanceRuns.from_arrays(lab, inst)
-    n_t, n_f, n_l = t.size, chunker.n_features, lab.shape[1]
+    concepts, runs = prepared.concepts, prepared.runs
+    n_t, n_f, n_l = t.size, chunker.n_features, prepared.n_labels
     on = np.zeros((n_t, n_f), np.int32)
     true_pos = np.zeros((n_t, n_f, n_l), np.int32)
     hit = np.zeros((n_t, n_f, n_l), np.int32)

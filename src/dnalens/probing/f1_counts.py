@@ -15,15 +15,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
 from dnalens.probing.token_concepts import TokenConcepts, expand
 
 
-def _csr_order(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> tuple[np.ndarray, np.ndarray]:
-    """(indptr, permutation) putting (row, col) entries in CSR order (row-major, column order kept)."""
-    perm = sp.csr_matrix((np.arange(rows.size, dtype=np.int64) + 1, (rows, cols)), shape=(n_rows, max(n_cols, 1)))
-    return perm.indptr.astype(np.int64), perm.data - 1
+def _csr_order(rows: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indptr, permutation) putting entries in row order, keeping their order within a row (a stable
+    sort: entries arrive concept by concept, so each row's concepts stay in concept order)."""
+    perm = np.argsort(rows, kind="stable")
+    indptr = np.zeros(n_rows + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
+    return indptr, perm
 
 
 @dataclass(frozen=True)
@@ -66,13 +68,13 @@ class InstanceRuns:
             inst_of_run = np.empty(run_ids.size, np.int64)
             inst_of_run[order] = group
             many = size[inst_of_run] > 1
-            multi_of_run = np.where(many, n_multi + inst_of_run, -1)
+            multi_of_run = np.where(many, n_multi + inst_of_run, -1).astype(np.int32)
             multi_concept.append(np.full(size.size, lab))
             n_multi += size.size
             tok = np.flatnonzero(has)
-            rows.append(tok)
-            concept.append(np.full(tok.size, lab, np.int32))
-            start.append(starts[run[tok]])
+            rows.append(tok.astype(np.int32))  # int32 per entry: a whole genome has tens of millions
+            concept.append(np.full(tok.size, lab, np.int16))
+            start.append(starts[run[tok]].astype(np.int32))
             multi.append(multi_of_run[run[tok]])
             single = labels[:, lab] & ~has
             n_inst[lab] = size.size + int(single.sum())
@@ -82,9 +84,14 @@ class InstanceRuns:
                        np.zeros(0, np.int64), n_inst, region, None)
         if n_l >= 1 << 15:
             raise ValueError("at most 32767 concepts")
+        if n >= 1 << 31:
+            raise ValueError("at most 2^31 - 1 tokens")
         r = np.concatenate(rows)
+        del rows
         c = np.concatenate(concept)
-        indptr, perm = _csr_order(r, c, n, n_l)
+        del concept
+        indptr, perm = _csr_order(r, n)
+        del r
         singles = None
         if any(col.any() for _, col in single_cols):
             single = np.zeros((n, n_l), bool)
@@ -92,7 +99,9 @@ class InstanceRuns:
                 single[:, lab] = col
             singles = TokenConcepts.from_labels(single)
         multi_id = np.concatenate(multi)[perm]
-        packed = (np.concatenate(start)[perm] << 16) | ((multi_id >= 0).astype(np.int64) << 15) | c[perm]
+        packed = np.concatenate(start)[perm].astype(np.int64) << 16
+        packed |= (multi_id >= 0).astype(np.int64) << 15
+        packed |= c[perm]
         return cls(indptr, packed, multi_id, np.concatenate(multi_concept), n_inst, region, singles)
 
     def hits(self, seg: np.ndarray, tokens: np.ndarray, n_seg: int) -> np.ndarray:

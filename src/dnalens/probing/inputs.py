@@ -21,16 +21,17 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ProbeInputs:
-    codes: object  # scipy.sparse CSR [N, F]
+    codes: object  # scipy.sparse [N, F], or buffer.csr.CodeRows (row subsets read from disk)
     labels: np.ndarray  # bool [N, L]
     label_names: list[str]
-    instances: np.ndarray | None  # int [N, L], −1 outside (or for point concepts)
+    instances: object | None  # int [N, L] array or WideInstances, −1 outside (or for point concepts)
     token_contig: np.ndarray  # int [N] index into contig_names
     token_position: np.ndarray  # int [N] 0-based genome position
     token_minus: np.ndarray  # bool [N] read on the − strand
     contig_names: list[str]
     contig_lengths: dict[str, int]
     dense: np.ndarray | None = None  # [N, d] (may be a memmap)
+    feature_columns: object | None = None  # buffer.columns.FeatureColumns: what the metrics read, block by block
     categorical: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
 
     @property
@@ -67,15 +68,46 @@ def token_coordinates(windows, contig_lengths: dict[str, int]) -> tuple[np.ndarr
     return cidx[owner], pos, minus[owner], contigs
 
 
-def widen_instances(instances: np.ndarray, instance_names: list[str], label_names: list[str]) -> np.ndarray | None:
-    """[N, R] region columns → [N, L] with −1 for concepts without instance ids."""
+class WideInstances:
+    """[N, L] instance ids (−1 outside and for concepts without ids) as a view over the buffer's [N, R]
+    region columns: the widened int32 matrix would be 4·L bytes per token (E. coli: 1.15 GB), mostly −1.
+    Supports what the metrics use: `x[:, j]` (one column), `x[rows]` (a row subset) and np.asarray."""
+
+    def __init__(self, region: np.ndarray, column_of_label: list[int | None]) -> None:
+        self.region = region
+        self.column_of_label = list(column_of_label)
+        self.shape = (int(region.shape[0]), len(self.column_of_label))
+        self.ndim = 2
+
+    def column(self, j: int, rows=None) -> np.ndarray:
+        r = self.column_of_label[j]
+        n = self.shape[0] if rows is None else len(np.arange(self.shape[0])[rows])
+        if r is None:
+            return np.full(n, -1, np.int32)
+        col = self.region[:, r] if rows is None else self.region[rows, r]
+        return np.asarray(col, np.int32)
+
+    def __getitem__(self, key):
+        if isinstance(key, tuple):
+            rows, j = key
+            if not isinstance(j, (int, np.integer)):
+                return np.asarray(self)[key]
+            return self.column(int(j), None if isinstance(rows, slice) and rows == slice(None) else rows)
+        return WideInstances(np.asarray(self.region[key]), self.column_of_label)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = np.full(self.shape, -1, dtype=np.int32)
+        for j, r in enumerate(self.column_of_label):
+            if r is not None:
+                out[:, j] = self.region[:, r]
+        return out if dtype is None else out.astype(dtype)
+
+
+def widen_instances(instances: np.ndarray, instance_names: list[str], label_names: list[str]) -> WideInstances | None:
+    """[N, R] region columns → an [N, L] view with −1 for concepts without instance ids."""
     if not instance_names:
         return None
-    out = np.full((instances.shape[0], len(label_names)), -1, dtype=np.int32)
-    for r, name in enumerate(instance_names):
-        if name in label_names:
-            out[:, label_names.index(name)] = instances[:, r]
-    return out
+    return WideInstances(instances, [instance_names.index(n) if n in instance_names else None for n in label_names])
 
 
 def _store_rows(windows, store) -> np.ndarray:
@@ -127,10 +159,10 @@ def inputs_from_buffer(
             values, classes = store.categorical(name)
             categorical[name] = (np.asarray(values)[rows].astype(np.int16), classes)
     return ProbeInputs(
-        codes=buf.codes,
+        codes=buf.code_rows,
         labels=buf.labels,
         label_names=list(buf.label_names),
-        instances=widen_instances(np.asarray(buf.instances), buf.instance_names, list(buf.label_names)),
+        instances=widen_instances(np.asarray(buf.instances), list(buf.instance_names), list(buf.label_names)),
         token_contig=contig,
         token_position=position,
         token_minus=minus,
@@ -138,6 +170,7 @@ def inputs_from_buffer(
         contig_lengths=lengths,
         dense=buf.dense,
         categorical=categorical,
+        feature_columns=buf.feature_columns,
     )
 
 

@@ -29,7 +29,10 @@ class ProbeRunSettings:
 
 
 def rows_of(x, rows: np.ndarray):
-    """Rows of a sparse matrix or (memory-mapped, possibly float16) dense array, as float32."""
+    """Rows of a sparse matrix, on-disk codes (buffer.csr.CodeRows) or (memory-mapped, possibly float16)
+    dense array, as float32."""
+    if hasattr(x, "take") and not isinstance(x, np.ndarray):
+        return x.take(rows)
     if sp.issparse(x):
         return sp.csr_matrix(x[rows], dtype=np.float32)
     return np.asarray(x[rows], dtype=np.float32)

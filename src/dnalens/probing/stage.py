@@ -28,7 +28,14 @@ from dnalens.probing.annotate import (
     features_table,
 )
 from dnalens.probing.auroc import RankedCodes, auroc_matrix
-from dnalens.probing.f1 import DEFAULT_THRESHOLDS, best_over_thresholds, domain_f1_curves
+from dnalens.buffer.columns import feature_blocks, feature_bounds
+from dnalens.probing.f1 import (
+    DEFAULT_THRESHOLDS,
+    best_over_thresholds,
+    concat_curves,
+    domain_f1_curves,
+    prepare_f1_labels,
+)
 from dnalens.probing.inputs import ProbeInputs
 from dnalens.probing.nulls import GenomeShift, bh_qvalues, pooled_pvalues, shift_fractions
 from dnalens.probing.probe_runs import ProbeRunSettings, run_probes
@@ -67,6 +74,7 @@ class ProbeSettings:
     probe_max_iter: int = 100
     device: str = "cpu"
     chunk_entries: int = 131_072
+    feature_block_entries: int = 16_000_000
 
     @property
     def thresholds_config(self) -> Thresholds:
@@ -82,8 +90,8 @@ def validate_settings(s: ProbeSettings) -> None:
         problems.append(f"thresholds must be a non-empty list of values >= 0 (got {list(s.thresholds)})")
     if not 0 < s.test_fraction < 1:
         problems.append(f"test_fraction must be between 0 and 1 (got {s.test_fraction})")
-    if s.block_size <= 0 or s.n_null < 0 or s.chunk_entries <= 0 or s.min_null_draws < 0:
-        problems.append("block_size and chunk_entries must be > 0, n_null and min_null_draws >= 0")
+    if s.block_size <= 0 or s.n_null < 0 or s.chunk_entries <= 0 or s.min_null_draws < 0 or s.feature_block_entries <= 0:
+        problems.append("block_size, chunk_entries and feature_block_entries must be > 0, n_null and min_null_draws >= 0")
     if s.n_null == 1:
         problems.append("n_null must be 0 (no p-values) or >= 2")
     if problems:
@@ -155,29 +163,13 @@ def run_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=(
     train, test = split.train_rows, split.test_rows
     log.info("split: %d train / %d test tokens in %d blocks", train.size, test.size, len(split.blocks))
     labels = np.asarray(inp.labels, bool)
-    codes = sp.csc_matrix(inp.codes)  # once: every metric walks feature columns
-    freq, fmax, mean_active = feature_statistics(codes)
+    n_features = int(inp.codes.shape[1])
     device = resolve_device(s.device)
-
-    auroc_train = auroc_matrix(codes, labels, rows=train, device=device, max_chunk_entries=s.chunk_entries)
-    ranked_test = RankedCodes(codes, rows=test, max_chunk_entries=s.chunk_entries)
-    all_concepts = TokenConcepts.from_labels(labels)
-    auroc_test = ranked_test.auroc(all_concepts.take(test))
-    shifter = GenomeShift(inp.token_contig, inp.token_position, inp.token_minus)
-    offsets = shift_fractions(null_shift_count(s, inp.codes.shape[1]), seed=s.seed + 1)
-    null = np.empty((offsets.size, *auroc_test.shape), np.float32)
-    for i, fraction in enumerate(_progress(offsets, offsets.size, "null shifts")):
-        null[i] = ranked_test.auroc(all_concepts.take(shifter.sources(test, fraction)))
-
-    curves_train = domain_f1_curves(codes, labels, inp.instances, s.thresholds, fmax, rows=train,
-                                    max_chunk_entries=s.chunk_entries)
-    f1_train = best_over_thresholds(curves_train)
-    curves_test = domain_f1_curves(codes, labels, inp.instances, s.thresholds, fmax, rows=test,
-                                   max_chunk_entries=s.chunk_entries)
-    f1_test = best_over_thresholds(curves_test, f1_train.threshold_index)
+    offsets = shift_fractions(null_shift_count(s, n_features), seed=s.seed + 1)
+    scores = _block_scores(inp, labels, train, test, offsets, device, s)
     n_instances = _instance_counts(labels, inp.instances)
-
     thresholds = s.thresholds_config
+    auroc_train, auroc_test, null, f1_train, f1_test, n_instances_test, (freq, fmax, mean_active) = scores
     p = pooled_pvalues(auroc_test, null) if offsets.size >= 2 else np.full(auroc_test.shape, np.nan)
     p[:, n_instances < s.min_instances] = np.nan
     q = bh_qvalues(p)
@@ -187,7 +179,7 @@ def run_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=(
         n_positive=labels.sum(axis=0), n_positive_train=labels[train].sum(axis=0),
         n_positive_test=labels[test].sum(axis=0), n_tokens=inp.n_tokens,
         frequency=freq, max_activation=fmax, mean_active=mean_active,
-        n_instances_test=curves_test.n_instances,
+        n_instances_test=n_instances_test, n_test_tokens=int(test.size),
     )
     probe_settings = ProbeRunSettings(s.probe_max_tokens, s.probe_l2, s.probe_max_iter, s.seed)
     evaluated = n_instances >= s.min_instances
@@ -196,13 +188,55 @@ def run_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=(
     summary = {
         "n_tokens": inp.n_tokens, "n_features": int(inp.codes.shape[1]), "n_concepts": len(inp.label_names),
         "n_train_tokens": int(train.size), "n_test_tokens": int(test.size), "n_null_shifts": int(offsets.size),
-        "p_value_resolution": 1.0 / (1 + offsets.size * inp.codes.shape[1]) if offsets.size else None,
+        "p_value_resolution": 1.0 / (1 + offsets.size * n_features) if offsets.size else None,
         "n_annotated_pairs": None, "seconds": None, "settings": asdict(s),
     }
     feature_concept = feature_concept_table(scores, thresholds)
     summary["n_annotated_pairs"] = int(feature_concept["annotated"].sum())
     summary["seconds"] = round(time.perf_counter() - t_start, 2)
     return ProbeResult(split, feature_concept, features_table(scores, thresholds), concepts, probes, summary)
+
+
+def _block_scores(inp: ProbeInputs, labels: np.ndarray, train: np.ndarray, test: np.ndarray, offsets: np.ndarray,
+                  device: str | None, s: ProbeSettings):
+    """AUROC (train, held-out, nulls), F1 (train, held-out) and feature statistics, one block of features
+    (~`s.feature_block_entries` values) at a time: the codes are never whole in memory, and labels are
+    prepared once per token subset. Returns the [F, L] matrices and the held-out instance counts."""
+    n_features, n_labels = int(inp.codes.shape[1]), labels.shape[1]
+    train_labels, test_labels = TokenConcepts.from_labels(labels, train), TokenConcepts.from_labels(labels, test)
+    all_labels = TokenConcepts.from_labels(labels)
+    f1_labels_train = prepare_f1_labels(labels, inp.instances, train, concepts=train_labels)
+    f1_labels_test = prepare_f1_labels(labels, inp.instances, test, concepts=test_labels)
+    shifter = GenomeShift(inp.token_contig, inp.token_position, inp.token_minus)
+    auroc_train, auroc_test = np.empty((n_features, n_labels)), np.empty((n_features, n_labels))
+    null = np.empty((offsets.size, n_features, n_labels), np.float32)
+    stats = [np.empty(n_features) for _ in range(3)]
+    curves_train, curves_test = [], []
+    source = inp.feature_columns if inp.feature_columns is not None else sp.csc_matrix(inp.codes)
+    column_nnz = source.column_nnz() if hasattr(source, "column_nnz") else np.diff(source.indptr)
+    blocks = feature_bounds(column_nnz, s.feature_block_entries)
+    for f0, f1, codes in _progress(feature_blocks(source, s.feature_block_entries), len(blocks), "feature blocks"):
+        for stat, value in zip(stats, feature_statistics(codes)):
+            stat[f0:f1] = value
+        fmax = stats[1][f0:f1]
+        if device is None:
+            auroc_train[f0:f1] = auroc_matrix(codes, train_labels, rows=train, max_chunk_entries=s.chunk_entries)
+        else:
+            auroc_train[f0:f1] = auroc_matrix(codes, labels, rows=train, device=device,
+                                              max_chunk_entries=s.chunk_entries)
+        ranked_test = RankedCodes(codes, rows=test, max_chunk_entries=s.chunk_entries)
+        auroc_test[f0:f1] = ranked_test.auroc(test_labels)
+        for i, fraction in enumerate(offsets):
+            null[i, f0:f1] = ranked_test.auroc(all_labels.take(shifter.sources(test, fraction)))
+        del ranked_test
+        curves_train.append(domain_f1_curves(codes, f1_labels_train, None, s.thresholds, fmax, rows=train,
+                                             max_chunk_entries=s.chunk_entries))
+        curves_test.append(domain_f1_curves(codes, f1_labels_test, None, s.thresholds, fmax, rows=test,
+                                            max_chunk_entries=s.chunk_entries))
+    f1_train = best_over_thresholds(concat_curves(curves_train))
+    test_curves = concat_curves(curves_test)
+    f1_test = best_over_thresholds(test_curves, f1_train.threshold_index)
+    return auroc_train, auroc_test, null, f1_train, f1_test, test_curves.n_instances, tuple(stats)
 
 
 def _instance_counts(labels: np.ndarray, instances: np.ndarray | None) -> np.ndarray:

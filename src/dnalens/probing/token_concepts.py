@@ -23,6 +23,9 @@ def expand(tokens: np.ndarray, indptr: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return cnt, pos
 
 
+FROM_LABELS_ROWS = 1 << 20
+
+
 @dataclass(frozen=True)
 class TokenConcepts:
     """Token → stored concepts (positives, or the complement for concepts denser than 1/2)."""
@@ -43,11 +46,17 @@ class TokenConcepts:
         n, n_l = labels.shape
         n_pos = labels.sum(axis=0).astype(np.int64)
         flipped = n_pos * 2 > n
-        stored = labels ^ flipped[None, :] if flipped.any() else labels
-        token, concept = np.nonzero(stored)  # row-major: already grouped by token
+        counts = np.zeros(n, np.int64)
+        concepts = []
+        for a in range(0, n, FROM_LABELS_ROWS):  # row chunks: np.nonzero's int64 pairs stay small
+            chunk = labels[a:a + FROM_LABELS_ROWS]
+            stored = chunk ^ flipped[None, :] if flipped.any() else chunk
+            counts[a:a + len(chunk)] = stored.sum(axis=1)
+            concepts.append(np.nonzero(stored)[1].astype(np.int32))  # row-major: grouped by token
         indptr = np.zeros(n + 1, np.int64)
-        np.cumsum(np.bincount(token, minlength=n), out=indptr[1:])
-        return cls(indptr, concept.astype(np.int32), flipped, n_pos)
+        np.cumsum(counts, out=indptr[1:])
+        concept = np.concatenate(concepts) if concepts else np.zeros(0, np.int32)
+        return cls(indptr, concept, flipped, n_pos)
 
     def take(self, rows: np.ndarray) -> "TokenConcepts":
         """The tokens `rows` (any order, repeats allowed) as a new set; flips are kept."""

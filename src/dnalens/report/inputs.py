@@ -202,7 +202,7 @@ def read_report_inputs(paths: InputPaths) -> ReportInputs:
         regions = Regions(pd.DataFrame(columns=list(REGION_COLUMNS)), contig_lengths)
         anchors = pd.DataFrame(columns=["contig", "position", "strand", "kind"])
     return ReportInputs(
-        genome=paths.genome, codes=buffer.codes, windows=normalise_windows(windows), contig_lengths=contig_lengths,
+        genome=paths.genome, codes=buffer.code_rows, feature_columns=buffer.feature_columns, windows=normalise_windows(windows), contig_lengths=contig_lengths,
         scores=scores, label_summary=read_label_summary(paths.label_summary), probes=probes, regions=regions,
         anchors=anchors, sequence_of=sequence_of, genome_fasta=paths.fasta, annotation_gff3=paths.annotation,
         model=paths.model, layer=paths.layer or str(meta.get("layer") or quality.get("layer") or "?"),

@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from dnalens.atomic import atomic_dir, atomic_path, write_text
 from dnalens.errors import InputError
 from dnalens.report import cards, tables, tracks
+from dnalens.buffer.columns import FeatureColumns, feature_blocks
 from dnalens.report.hits import hit_summary, selected_hits
 from dnalens.report.options import ReportSettings
 from dnalens.report.regions import Regions
@@ -26,6 +27,7 @@ from dnalens.report.tokens import TokenMap, build_token_map, display_locus
 from dnalens.report.top_windows import SequenceOf, column, top_windows
 
 log = logging.getLogger(__name__)
+FEATURE_BLOCK_ENTRIES = 16_000_000  # code values per block of features (about 20 bytes each while processed)
 
 
 @dataclass
@@ -33,7 +35,7 @@ class ReportInputs:
     """Everything the report needs, already read (see `inputs.read_report_inputs`)."""
 
     genome: str
-    codes: sp.spmatrix  # [tokens, features], rows in buffer (read) order
+    codes: Any  # [tokens, features], rows in buffer (read) order: scipy.sparse, or anything with .shape
     windows: pd.DataFrame  # tokens.WINDOW_COLUMNS
     contig_lengths: dict[str, int]
     scores: pd.DataFrame  # tables.SCORE_COLUMNS
@@ -49,6 +51,7 @@ class ReportInputs:
     sae: str = "?"
     sae_quality: dict[str, Any] = field(default_factory=dict)
     probing_rule: str = "as decided by the probing stage"  # how probing marked pairs annotated (report text)
+    feature_columns: Any = None  # buffer.columns.FeatureColumns: read block by block instead of `codes`
 
 
 @dataclass(frozen=True)
@@ -143,25 +146,53 @@ def write_tracks(directory: Path, inputs: ReportInputs, csc: sp.csc_matrix, toke
     return written + ["hits.bed", "chrom.sizes", "igv_session.xml"]
 
 
+def _sorted_csc(codes) -> sp.csc_matrix:
+    csc = sp.csc_matrix(codes, dtype=np.float32)
+    csc.sort_indices()
+    return csc
+
+
+def _feature_passes(source, tokens: TokenMap, relative: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-feature statistics and hit summary, one block of features read at a time."""
+    stats, hits = [], []
+    for f0, f1, block in feature_blocks(source, FEATURE_BLOCK_ENTRIES):
+        block_stats = tables.feature_stats(block)
+        block_stats["feature"] += f0
+        block_hits = hit_summary(block, tokens, relative[f0:f1], block_stats["max_activation"].to_numpy())
+        block_hits.index = block_hits.index + f0
+        stats.append(block_stats)
+        hits.append(block_hits)
+    return pd.concat(stats, ignore_index=True), pd.concat(hits)
+
+
+def _only_columns(source, features: list[int]) -> sp.csc_matrix:
+    """A full-width CSC holding only `features` (sorted ids); the card and track code reads columns by id."""
+    n_tokens, n_features = source.shape
+    part = source.columns(features) if isinstance(source, FeatureColumns) else source[:, features].tocsc()
+    counts = np.zeros(n_features, np.int64)
+    counts[features] = np.diff(part.indptr)
+    indptr = np.concatenate(([0], np.cumsum(counts)))
+    out = sp.csc_matrix((part.data, part.indices, indptr), shape=(n_tokens, n_features))
+    out.has_sorted_indices = True
+    return out
+
+
 def build_report(inputs: ReportInputs, settings: ReportSettings, out_root: str | Path) -> dict[str, Any]:
     """Write every report output for one genome; returns counts for the log."""
     paths = ReportPaths(Path(out_root))
-    codes = sp.csr_matrix(inputs.codes)
-    n_tokens, n_features = codes.shape
+    source = inputs.feature_columns if inputs.feature_columns is not None else _sorted_csc(inputs.codes)
+    n_tokens, n_features = source.shape
     _check_chosen(settings.bigwig_features, n_features)
     tokens = build_token_map(inputs.windows, inputs.contig_lengths, n_tokens)
-    csc = codes.tocsc()
-    csc.sort_indices()
 
-    stats = tables.feature_stats(csc)
     scores = inputs.scores.reindex(columns=list(tables.SCORE_COLUMNS))
     best = tables.best_concepts(scores, settings)
     relative = np.full(n_features, settings.hit_threshold)
     has_threshold = best["threshold"].dropna()
     relative[has_threshold.index.to_numpy(int)] = has_threshold.to_numpy(float)
+    log.info("statistics and hits for %d features over %d tokens", n_features, n_tokens)
+    stats, summary_hits = _feature_passes(source, tokens, relative)
     maxima = stats["max_activation"].to_numpy()
-    log.info("calling hits for %d features over %d tokens", n_features, n_tokens)
-    summary_hits = hit_summary(csc, tokens, relative, maxima)  # every hit of every feature never at once
     top = _with_top_loci(summary_hits, inputs.contig_lengths)
     table = tables.feature_table(stats, best, top, layer=inputs.layer, sae=inputs.sae)
     pairs = tables.feature_concepts(scores, settings).assign(layer=inputs.layer, sae=inputs.sae)
@@ -170,6 +201,9 @@ def build_report(inputs: ReportInputs, settings: ReportSettings, out_root: str |
     track_features = tables.rank_features(table, settings.top_n_tracks, settings.bigwig_features)
     ranked = tables.rank_features(table, settings.detailed_features)
     detailed = list(dict.fromkeys(track_features + ranked))
+    card_features = cards.card_features(table, settings)
+    # the detailed and card features' columns only, at their own feature ids (the others empty)
+    csc = _only_columns(source, sorted(set(detailed) | set(card_features)))
     colours = {f: tracks.feature_colour(i) for i, f in enumerate(detailed)}
     on_level = {f: relative[f] * maxima[f] for f in detailed}
     windows_table = top_windows(csc, detailed, tokens, k=settings.top_windows, on_level=on_level,
@@ -189,8 +223,7 @@ def build_report(inputs: ReportInputs, settings: ReportSettings, out_root: str |
         track_files = write_tracks(tmp_tracks, inputs, csc, tokens, detailed_hits, track_features, colours, table,
                                    paths.hits_gff3)
 
-    card_features = cards.card_features(table, settings)
-    html = cards.render(inputs, settings, codes, csc, tokens, table, summary, card_features, colours, on_level,
+    html = cards.render(inputs, settings, csc.tocsr(), csc, tokens, table, summary, card_features, colours, on_level,
                         relative, maxima, track_files)
     write_text(paths.report_html, html)
     return {"features": n_features, "annotated": int(table["annotated"].sum()), "hits": int(summary_hits["n_hits"].sum()),

@@ -1,0 +1,98 @@
+"""The feature-major copy equals scipy's CSC of the row-major codes, whatever the shard cut."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from dnalens.buffer.columns import FeatureColumns, column_counts, feature_blocks, feature_bounds, write_feature_major
+from dnalens.buffer.csr import CsrArrays
+from dnalens.errors import InputError
+
+
+def _random_csr(n_rows: int, n_features: int, seed: int) -> sp.csr_matrix:
+    rng = np.random.default_rng(seed)
+    dense = np.where(rng.random((n_rows, n_features)) < 0.15, rng.gamma(2.0, 1.0, (n_rows, n_features)), 0.0)
+    dense[:, 3] = 0.0  # a feature that never fires
+    return sp.csr_matrix(dense.astype(np.float16).astype(np.float32))
+
+
+def _shards(csr: sp.csr_matrix, cuts: list[int]) -> list[CsrArrays]:
+    edges = [0, *cuts, csr.shape[0]]
+    out = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        part = csr[a:b]
+        out.append(CsrArrays(part.indptr.astype(np.int64), part.indices.astype(np.int32),
+                             part.data.astype(np.float16), csr.shape[1]))
+    return out
+
+
+@pytest.mark.parametrize("cuts", [[], [1], [7, 8, 40], list(range(1, 60))])
+def test_feature_major_equals_scipy_csc(tmp_path, cuts):
+    csr = _random_csr(60, 11, seed=len(cuts))
+    shards = _shards(csr, cuts)
+    write_feature_major(tmp_path, shards, column_counts(shards, 11), 60)
+    columns = FeatureColumns(tmp_path, 60)
+    expected = sp.csc_matrix(csr.astype(np.float32))
+    expected.sort_indices()
+    whole = columns.block(0, 11)
+    assert (whole != expected).nnz == 0
+    np.testing.assert_array_equal(whole.indptr, expected.indptr)
+    np.testing.assert_array_equal(whole.indices, expected.indices)
+    np.testing.assert_array_equal(np.load(tmp_path / "features.rows.npy"), expected.indices)  # a valid .npy
+    for f0, f1 in [(2, 5), (3, 4), (10, 11)]:
+        assert (columns.block(f0, f1) != expected[:, f0:f1]).nnz == 0
+    picked = columns.columns([9, 0, 9])
+    assert (picked != expected[:, [9, 0, 9]]).nnz == 0
+    got = sp.hstack([b for _, _, b in columns.blocks(max_entries=20)], format="csc")
+    assert (got != expected).nnz == 0
+
+
+def test_feature_bounds_respect_the_entry_limit():
+    nnz = np.array([5, 5, 30, 0, 1, 9, 2])
+    bounds = feature_bounds(nnz, 10)
+    assert bounds == [(0, 2), (2, 3), (3, 6), (6, 7)]  # a single 30-value column goes alone
+    assert feature_bounds(np.zeros(0, int), 10) == [(0, 0)]
+
+
+def test_in_memory_matrices_give_the_same_blocks():
+    csr = _random_csr(30, 9, seed=5)
+    pieces = list(feature_blocks(csr, max_entries=15))
+    assert [p[:2] for p in pieces] == feature_bounds(np.diff(sp.csc_matrix(csr).indptr), 15)
+    assert (sp.hstack([p[2] for p in pieces]) != csr.astype(np.float32)).nnz == 0
+
+
+def test_a_missing_copy_names_the_rebuild(tmp_path):
+    with pytest.raises(InputError, match="dnalens buffer"):
+        FeatureColumns(tmp_path, 10)
+
+
+def test_a_miscount_is_refused(tmp_path):
+    csr = _random_csr(20, 6, seed=1)
+    shards = _shards(csr, [10])
+    counts = column_counts(shards, 6)
+    counts[0] -= 1
+    with pytest.raises(InputError, match="more values than counted"):
+        write_feature_major(tmp_path, shards, counts, 20)
+
+
+def test_a_buffer_without_the_copy_falls_back_to_the_codes(tmp_path):
+    """Buffers written before the feature-major copy still probe (whole codes in memory), with a warning."""
+    from dnalens.buffer.store import ActivationBuffer
+    from dnalens.probing.inputs import inputs_from_buffer
+    import pandas as pd
+
+    csr = _random_csr(40, 5, seed=2)
+    windows = pd.DataFrame({"row": [0], "contig": "c", "start": [0], "end": [40], "strand": "+", "name": ["w"],
+                            "token_start": [0], "token_end": [40], "read_offset": [0]})
+    buffer = ActivationBuffer(codes=_shards(csr, [])[0], labels_packed=np.zeros((40, 1), np.uint8), label_names=["x"],
+                              instances=np.zeros((40, 0), np.int32), instance_names=[], windows=windows)
+    path = buffer.save(tmp_path / "buffer")
+    assert ActivationBuffer.open(path).feature_columns is not None
+    for name in ("features.indptr.npy", "features.rows.npy", "features.values.npy"):
+        (path / name).unlink()
+    old = ActivationBuffer.open(path)
+    assert old.feature_columns is None
+    inputs = inputs_from_buffer(path)
+    assert inputs.feature_columns is None and (inputs.codes != csr).nnz == 0
