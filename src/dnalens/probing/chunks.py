@@ -14,6 +14,8 @@ from typing import Iterator
 import numpy as np
 import scipy.sparse as sp
 
+from dnalens.buffer.columns import feature_bounds
+
 DEFAULT_CHUNK_ENTRIES = 1 << 17
 
 
@@ -88,17 +90,7 @@ class FeatureChunker:
 
     def bounds(self) -> list[tuple[int, int]]:
         """Feature ranges [f0, f1) whose stored entries stay under max_entries."""
-        nnz = self.column_nnz()
-        out: list[tuple[int, int]] = []
-        f0, acc = 0, 0
-        for f, c in enumerate(nnz):
-            if f > f0 and acc + c > self.max_entries:
-                out.append((f0, f))
-                f0, acc = f, 0
-            acc += int(c)
-        if f0 < self.n_features or not out:
-            out.append((f0, self.n_features))
-        return out
+        return feature_bounds(self.column_nnz(), self.max_entries)
 
     def __iter__(self) -> Iterator[ColumnBlock]:
         for f0, f1 in self.bounds():

@@ -213,8 +213,7 @@ def _block_scores(inp: ProbeInputs, labels: np.ndarray, train: np.ndarray, test:
     stats = [np.empty(n_features) for _ in range(3)]
     curves_train, curves_test = [], []
     source = inp.feature_columns if inp.feature_columns is not None else sp.csc_matrix(inp.codes)
-    column_nnz = source.column_nnz() if hasattr(source, "column_nnz") else np.diff(source.indptr)
-    blocks = feature_bounds(column_nnz, s.feature_block_entries)
+    blocks = feature_bounds(np.diff(source.indptr), s.feature_block_entries)  # both keep column pointers
     for f0, f1, codes in _progress(feature_blocks(source, s.feature_block_entries), len(blocks), "feature blocks"):
         for stat, value in zip(stats, feature_statistics(codes)):
             stat[f0:f1] = value

@@ -10,12 +10,11 @@ of columns so memory stays bounded on large buffers.
 
 from __future__ import annotations
 
-from typing import Iterator
-
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from dnalens.buffer.columns import feature_bounds
 from dnalens.report.tokens import TokenMap
 
 HIT_COLUMNS = ("feature", "hit", "contig", "start", "end", "strand", "peak", "activation", "score")
@@ -96,17 +95,6 @@ def _no_hits() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(HIT_COLUMNS, "iiOiiOifi")})
 
 
-def column_blocks(codes: sp.csc_matrix, max_nnz: int) -> Iterator[tuple[int, int]]:
-    """Consecutive column ranges [lo, hi) of a CSC matrix holding about `max_nnz` values each."""
-    n = codes.shape[1]
-    lo = 0
-    while lo < n:
-        hi = int(np.searchsorted(codes.indptr, codes.indptr[lo] + max_nnz, side="right")) - 1
-        hi = min(max(hi, lo + 1), n)
-        yield lo, hi
-        lo = hi
-
-
 def _block_hits(codes: sp.csc_matrix, lo: int, hi: int, tokens: TokenMap, relative_threshold: np.ndarray,
                 feature_max: np.ndarray) -> pd.DataFrame:
     """All hits (HIT_COLUMNS) of features lo..hi-1, numbered; a feature never spans two blocks."""
@@ -144,7 +132,7 @@ def all_hits(
     whole genome needs.
     """
     parts = [_block_hits(codes, lo, hi, tokens, relative_threshold, feature_max)
-             for lo, hi in column_blocks(codes, max_nnz)]
+             for lo, hi in feature_bounds(np.diff(codes.indptr), max_nnz)]
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else _no_hits()
 
@@ -154,7 +142,7 @@ def hit_summary(codes: sp.csc_matrix, tokens: TokenMap, relative_threshold: np.n
     """`strongest_hits(all_hits(...))` block by block: per feature its hit count and strongest hit, never
     all hits at once (E. coli with 2,048 features: ~150 M hits, more than 20 GB as one table)."""
     parts = [strongest_hits(_block_hits(codes, lo, hi, tokens, relative_threshold, feature_max))
-             for lo, hi in column_blocks(codes, max_nnz)]
+             for lo, hi in feature_bounds(np.diff(codes.indptr), max_nnz)]
     parts = [p for p in parts if len(p)]
     return pd.concat(parts) if parts else strongest_hits(_no_hits())
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from dnalens.buffer.columns import feature_bounds
 from dnalens.report.options import ReportSettings
 
 SCORE_COLUMNS = (
@@ -32,14 +33,12 @@ def feature_stats(codes: sp.spmatrix, max_nnz: int = 2_000_000) -> pd.DataFrame:
 
     Column blocks of ~`max_nnz` values: expanding a column index per nonzero for the whole matrix
     cost 8 bytes per value several times over (E. coli, 297 M values: ~8 GB)."""
-    from dnalens.report.hits import column_blocks
-
     csc = sp.csc_matrix(codes)
     n_tokens, n_features = csc.shape
     n_active = np.zeros(n_features, dtype=np.int64)
     total = np.zeros(n_features)
     fmax = np.zeros(n_features)
-    for lo, hi in column_blocks(csc, max_nnz):
+    for lo, hi in feature_bounds(np.diff(csc.indptr), max_nnz):
         a, b = csc.indptr[lo], csc.indptr[hi]
         data = np.asarray(csc.data[a:b], dtype=np.float64)
         counts = np.diff(csc.indptr[lo:hi + 1])
