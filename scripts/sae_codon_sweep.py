@@ -1,13 +1,18 @@
 """SAE settings sweep: best single SAE feature per codon-position concept, chosen on the training blocks
 and reported on the held-out blocks (the probe stage's split), for several `sae:` settings.
 
-Reads a finished run's activations (results/<genome>/activations/blocks.6) and buffer (labels, token
-coordinates); trains each SAE in memory (nothing is written). One JSON line per setting: training
-seconds, last-step FVU, and per concept [feature, train AUROC, held-out AUROC, feature frequency].
+Reads a finished run's buffer (labels, token coordinates) and one layer's activations; trains each SAE
+in memory (nothing is written). One JSON line per setting: training seconds, last-step FVU / L0 / dead
+fraction, and per concept [feature, train AUROC, held-out AUROC, feature frequency, best held-out AUROC
+of any feature (an upper bound that peeks at the test blocks, for diagnosis only)].
 
-  .venv/bin/python scripts/sae_codon_sweep.py vcholerae_chr2 '[["x2k32", {"expansion": 2}]]'
+  OMP_NUM_THREADS=1 .venv/bin/python scripts/sae_codon_sweep.py vcholerae_chr2 '[["x2k32", {"expansion": 2}]]'
+  # another layer, extracted elsewhere (same windows.bed, so rows line up with the buffer):
+  SWEEP_ACTS=/tmp/sweep/results/vcholerae_chr2/activations/blocks.7 .venv/bin/python scripts/sae_codon_sweep.py ...
+A setting's mapping may also hold "layer": "blocks.N" (read from SWEEP_ACTS_ROOT/<layer>, default
+results/<genome>/activations/<layer>). Settings default to expansion 8, k 32, 2M tokens.
 """
-import json, sys, time
+import json, os, sys, time
 import numpy as np, scipy.sparse as sp, torch
 from dnalens.probing.inputs import inputs_from_buffer
 from dnalens.probing.splits import make_split
@@ -21,8 +26,9 @@ from dnalens.sae.encode import encode_shard
 
 G = sys.argv[1] if len(sys.argv) > 1 else "vcholerae_chr2"
 R = f"results/{G}"
-ACTS = f"{R}/activations/blocks.6"
-torch.set_num_threads(2)
+ACTS_ROOT = os.environ.get("SWEEP_ACTS_ROOT", f"{R}/activations")
+DEFAULT_ACTS = os.environ.get("SWEEP_ACTS", f"{ACTS_ROOT}/blocks.6")
+torch.set_num_threads(int(os.environ.get("SWEEP_THREADS", "1")))
 inp = inputs_from_buffer(f"{R}/buffer")
 split = make_split(inp.token_contig, inp.token_position, inp.contig_names, inp.contig_lengths,
                    block_size=10000, test_fraction=0.2, seed=0, gap=0)
@@ -31,29 +37,40 @@ want = [n for n in names if "codon_pos" in n] + ["CDS", "CDS_antisense"]
 cols = [names.index(n) for n in want]
 labels = np.asarray(inp.labels, bool)[:, cols]
 windows = read_windows_bed(f"{R}/windows.bed")
-held = holdout_mask(windows, 0.1)
-d_in = activation_width(ACTS)
+
 
 def run(tag, **kw):
-    s = SaeSettings(**{**dict(expansion=8, k=32, tokens=2_000_000), **kw})
+    kw = dict(kw)
+    layer = kw.pop("layer", None)
+    acts = f"{ACTS_ROOT}/{layer}" if layer else DEFAULT_ACTS
+    s = SaeSettings(**{**dict(expansion=8, k=32, tokens=2_000_000, device="cpu"), **kw})
+    held = holdout_mask(windows, s.holdout_fraction)
+    d_in = activation_width(acts)
     t = time.time()
-    res = train_sae(training_batches(ACTS, ~held, batch_size=s.batch_size, seed=s.seed), d_in, s, progress=False)
+    res = train_sae(training_batches(acts, ~held, batch_size=s.batch_size, seed=s.seed), d_in, s, progress=False)
     sae = finalize(res).eval()
     t_train = time.time() - t
     parts = []
-    for meta, arr in iter_shards(ACTS):
+    for meta, arr in iter_shards(acts):
         csr, _ = encode_shard(sae, arr, list(meta["offsets"]), device=torch.device("cpu"))
         parts.append(sp.csr_matrix((csr.values.astype(np.float32), csr.indices, csr.indptr), shape=(arr.shape[0], sae.d_sae)))
     codes = sp.vstack(parts).tocsc()
+    if codes.shape[0] != labels.shape[0]:
+        raise SystemExit(f"{acts}: {codes.shape[0]} rows but the buffer has {labels.shape[0]}")
     tr = auroc_matrix(codes, labels, rows=split.train_rows)
     te = auroc_matrix(codes, labels, rows=split.test_rows)
     best = tr.argmax(axis=0)
-    out = {"tag": tag, "settings": kw, "train_s": round(t_train), "fvu": res.history[-1].get("fvu") if res.history else None,
-           "freq_best": [], "res": {}}
+    last = res.history[-1] if res.history else {}
+    out = {"tag": tag, "layer": layer or os.path.basename(acts), "settings": kw, "train_s": round(t_train),
+           "fvu": round(last.get("fvu", float("nan")), 4), "l0": round(last.get("l0", float("nan")), 1),
+           "dead": round(last.get("dead_fraction", float("nan")), 3), "d_sae": sae.d_sae,
+           "total_s": round(time.time() - t), "res": {}}
     freq = np.diff(codes.indptr) / codes.shape[0]
     for j, n in enumerate(want):
-        out["res"][n] = [int(best[j]), round(float(tr[best[j], j]), 3), round(float(te[best[j], j]), 3), round(float(freq[best[j]]), 3)]
+        out["res"][n] = [int(best[j]), round(float(tr[best[j], j]), 3), round(float(te[best[j], j]), 3),
+                         round(float(freq[best[j]]), 3), round(float(te[:, j].max()), 3)]
     print(json.dumps(out), flush=True)
+
 
 configs = json.loads(sys.argv[2])
 for tag, kw in configs:

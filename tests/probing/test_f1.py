@@ -94,3 +94,18 @@ def test_rejects_negative_thresholds(case):
     x, labels, inst = case
     with pytest.raises(ValueError):
         domain_f1(x, labels, inst, thresholds=(-0.1, 0.5))
+
+
+@pytest.mark.parametrize("max_tokens", [1, 7, 100])
+def test_instance_hits_in_slices_equal_one_pass(case, max_tokens):
+    from dnalens.probing.f1_counts import InstanceRuns
+
+    x, labels, inst = case
+    runs = InstanceRuns.from_arrays(labels, inst)
+    csc = sp.csc_matrix(x)
+    csc.sort_indices()
+    seg = np.repeat(np.arange(csc.shape[1]), np.diff(csc.indptr))  # one segment per feature
+    whole = runs.hits(seg, csc.indices.astype(np.int64), csc.shape[1], max_tokens=10**9)
+    assert whole[:, 0].sum() > 0
+    np.testing.assert_array_equal(runs.hits(seg, csc.indices.astype(np.int64), csc.shape[1], max_tokens=max_tokens),
+                                  whole)

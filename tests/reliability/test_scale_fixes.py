@@ -75,12 +75,13 @@ def test_hit_summary_equals_strongest_of_all_hits(data, max_nnz):
     pd.testing.assert_frame_equal(all_hits(csc, tokens, relative, maxima, max_nnz=max_nnz), whole, check_exact=True)
 
 
+@pytest.mark.parametrize("max_nnz", [1, 97, 10**9])
 @pytest.mark.parametrize("max_hits", [1, 3, 10**6])
-def test_selected_hits_equal_the_filtered_full_table(data, max_hits):
+def test_selected_hits_equal_the_filtered_full_table(data, max_hits, max_nnz):
     csc, tokens, relative, maxima = data
     whole = all_hits(csc, tokens, relative, maxima)
     chosen = [31, 2, 17, 39, 5]  # any order; feature 39 never fires
     expected = whole[whole["feature"].isin(chosen) & (whole["hit"] <= max_hits)].reset_index(drop=True)
-    got = selected_hits(csc, chosen, tokens, relative, maxima, max_hits)
+    got = selected_hits(csc, chosen, tokens, relative, maxima, max_hits, max_nnz=max_nnz)
     pd.testing.assert_frame_equal(got, expected, check_dtype=False, check_exact=True)
     assert set(got["feature"]) == {31, 2, 17, 5}

@@ -10,7 +10,8 @@ import scipy.sparse as sp
 from dnalens.report.hits import feature_hits
 from dnalens.report.top_windows import column
 from dnalens.report.tracks import (
-    bed9_lines, gff3_text, igv_session_xml, strand_maxima, write_bed9, write_bigwig, write_chrom_sizes,
+    bed9_chunks, bed9_lines, gff3_chunks, gff3_text, igv_session_xml, strand_maxima, write_bed9, write_bigwig,
+    write_chrom_sizes, write_gff3,
 )
 
 from . import synthetic
@@ -128,3 +129,14 @@ def test_gff3_origin_spanning_hit_reads_back_with_the_genome_reader(tmp_path):
     assert rows == [("f0.hit1", 0, 2, "+"), ("f0.hit1", 18, 20, "+"), ("f0.hit2", 13, 15, "-"),
                     ("f0.hit3", 2, 6, "+")]
     assert {f.attr("best_concept") for f in parsed.features} == {"CDS"}
+
+
+def test_text_built_in_slices_equals_text_built_at_once(tmp_path):
+    _, hits = _hits()
+    info, colours = {0: {"best_concept": "CDS"}}, {0: "#0072B2"}
+    whole = gff3_text(hits, synthetic.CHROM_SIZES, info, colours)
+    assert "".join(gff3_chunks(hits, synthetic.CHROM_SIZES, info, colours, rows=1)) == whole
+    write_gff3(tmp_path / "hits.gff3", hits, synthetic.CHROM_SIZES, info, colours)
+    assert (tmp_path / "hits.gff3").read_text() == whole and whole.count("\n") == 3 + 4
+    sliced = [line for chunk in bed9_chunks(hits, synthetic.CHROM_SIZES, colours, {}, rows=3) for line in chunk]
+    assert sliced == bed9_lines(hits, synthetic.CHROM_SIZES, colours, {}) and len(sliced) == 4

@@ -21,6 +21,7 @@ from typing import Iterable, Iterator
 import numpy as np
 import scipy.sparse as sp
 
+from dnalens.buffer.row_chunks import npy_layout
 from dnalens.errors import InputError
 
 INDPTR, ROWS, VALUES = "features.indptr.npy", "features.rows.npy", "features.values.npy"
@@ -95,15 +96,11 @@ class FeatureColumns:
         self._offsets = {name: self._data_offset(name) for name in (ROWS, VALUES)}
 
     def _data_offset(self, name: str) -> int:
-        with open(self.path / name, "rb") as handle:
-            version = np.lib.format.read_magic(handle)
-            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                           else np.lib.format.read_array_header_2_0)
-            shape, _, _ = read_header(handle)
-            if shape != (int(self.indptr[-1]),):
-                raise InputError(f"{name} holds {shape} values, the column pointers {int(self.indptr[-1])}.",
-                                 path=self.path, fix="rebuild the buffer.")
-            return handle.tell()
+        shape, _, _, offset = npy_layout(self.path / name)
+        if shape != (int(self.indptr[-1]),):
+            raise InputError(f"{name} holds {shape} values, the column pointers {int(self.indptr[-1])}.",
+                             path=self.path, fix="rebuild the buffer.")
+        return offset
 
     @property
     def shape(self) -> tuple[int, int]:

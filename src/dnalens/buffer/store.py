@@ -33,6 +33,7 @@ import numpy as np
 from dnalens.atomic import atomic_dir
 from dnalens.buffer.columns import COLUMN_FILES, FeatureColumns, column_counts, write_feature_major
 from dnalens.buffer.csr import CodeRows, CsrArrays, read_csr, write_csr
+from dnalens.buffer.row_chunks import PackedLabels, RowChunkedArray
 from dnalens.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,17 @@ class ActivationBuffer:
     def codes(self):
         """scipy.sparse CSR [N, F], float32 values (scipy computes in float32; indices stay mapped)."""
         return self.code_arrays.to_scipy()
+
+    @cached_property
+    def label_matrix(self) -> PackedLabels:
+        """bool [N, L] labels unpacked per column or row subset (read from disk for an opened buffer)."""
+        packed = RowChunkedArray(self.path / "labels.npy") if self.path is not None else self.labels_packed
+        return PackedLabels(packed, len(self.label_names))
+
+    @cached_property
+    def instance_matrix(self):
+        """int32 [N, R] instance ids read by row chunks from disk (an opened buffer), else in memory."""
+        return RowChunkedArray(self.path / "instances.npy") if self.path is not None else np.asarray(self.instances)
 
     @property
     def labels(self) -> np.ndarray:

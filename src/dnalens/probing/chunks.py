@@ -76,7 +76,8 @@ class FeatureChunker:
                 raise ValueError("row subset out of range")
             if rows.size > 1 and not (np.diff(rows) > 0).all():
                 raise ValueError("row subset must be strictly increasing (sorted token indices)")
-            remap = np.full(n_total, -1, dtype=np.int64)
+            # an [N] map per call: int32 when it fits (a genome has tens of millions of tokens)
+            remap = np.full(n_total, -1, dtype=np.int32 if n_total < np.iinfo(np.int32).max else np.int64)
             remap[rows] = np.arange(rows.size)
             self._remap = remap
             self.n_rows = int(rows.size)
@@ -126,7 +127,7 @@ def _from_csc(csc: sp.csc_matrix, f0: int, f1: int, n_rows: int, remap: np.ndarr
     data, rows, indptr = csc.data, csc.indices.astype(np.int64), csc.indptr.astype(np.int64)
     keep = data != 0
     if remap is not None:
-        rows = remap[rows]
+        rows = remap[rows].astype(np.int64)
         keep &= rows >= 0
     if np.isnan(data).any():
         raise ValueError("codes contain NaN; fix the activations/SAE before probing")

@@ -74,15 +74,13 @@ def _levels(block: ColumnBlock, fmax: np.ndarray, thresholds: np.ndarray) -> np.
     return level
 
 
-def _segments(block: ColumnBlock, level: np.ndarray, n_thresholds: int) -> tuple[np.ndarray, np.ndarray]:
-    """(segment, token) of every on-token at every threshold: segment j·n_cols + f, tokens ascending."""
+def _threshold_segments(block: ColumnBlock, level: np.ndarray, n_thresholds: int):
+    """Per threshold j, (segment, token) of its on-tokens: segment j·n_cols + f, tokens ascending.
+    One threshold at a time: all of them together are up to T copies of a dense feature's tokens."""
     cols = block.cols
-    segs, toks = [], []
     for j in range(n_thresholds):
         mask = level > j
-        segs.append(j * block.n_cols + cols[mask])
-        toks.append(block.rows[mask])
-    return np.concatenate(segs), np.concatenate(toks)
+        yield j * block.n_cols + cols[mask], block.rows[mask]
 
 
 def _from_top(exact: np.ndarray) -> np.ndarray:
@@ -116,17 +114,17 @@ class F1Labels:
 def prepare_f1_labels(labels, instances=None, rows: np.ndarray | None = None,
                       concepts: TokenConcepts | None = None) -> F1Labels:
     """F1Labels of `rows` (all tokens when None); `instances` may be any [N, L] array-like; `concepts`:
-    TokenConcepts of the same rows when the caller has them already (they are the AUROC's too)."""
-    lab = np.asarray(labels.toarray() if sp.issparse(labels) else labels).astype(bool, copy=False)
-    inst = instances
+    TokenConcepts of the same rows when the caller has them already (they are the AUROC's too). The
+    labels are read a column at a time, never copied for the subset."""
+    lab = labels.toarray() if sp.issparse(labels) else labels
     if rows is not None:
-        lab = lab[rows]
-        inst = None if inst is None else inst[rows]
+        rows = np.arange(lab.shape[0])[rows]  # a boolean mask or a slice as indices
+    n_rows = lab.shape[0] if rows is None else len(rows)
     if concepts is None:
-        concepts = TokenConcepts.from_labels(lab)
-    elif concepts.n != lab.shape[0]:
-        raise ValueError(f"concepts cover {concepts.n} rows, the labels {lab.shape[0]}")
-    return F1Labels(concepts, InstanceRuns.from_arrays(lab, inst), lab.shape[0], lab.shape[1])
+        concepts = TokenConcepts.from_labels(lab, rows)
+    elif concepts.n != n_rows:
+        raise ValueError(f"concepts cover {concepts.n} rows, the labels {n_rows}")
+    return F1Labels(concepts, InstanceRuns.from_arrays(lab, instances, rows), n_rows, lab.shape[1])
 
 
 def concat_curves(parts: list[F1Curves]) -> F1Curves:
@@ -179,8 +177,8 @@ def domain_f1_curves(
         if runs.singles is not None:
             hits += _from_top(runs.singles.counts(seg, tok, n_seg).reshape(shape))
         if runs.region.any() and passed.any():
-            seg_all, tok_all = _segments(block, level, n_t)
-            hits += runs.hits(seg_all, tok_all, n_seg).reshape(shape)
+            for seg_j, tok_j in _threshold_segments(block, level, n_t):
+                hits += runs.hits(seg_j, tok_j, n_seg).reshape(shape)
         hit[:, block.f0 : block.f1] = hits
         best[block.f0 : block.f1] = best_index(on[:, block.f0 : block.f1], tp, hits, runs.n_instances)
     return F1Curves(t, on, true_pos, hit, concepts.n_pos, runs.n_instances, best)

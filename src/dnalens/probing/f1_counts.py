@@ -16,96 +16,136 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dnalens.probing.token_concepts import TokenConcepts, expand
+from dnalens.probing.token_concepts import TokenConcepts, expand, pointers
+
+HITS_SLICE_TOKENS = 1 << 15  # on-tokens per slice of `InstanceRuns.hits` (x region concepts per token entries)
 
 
 def _csr_order(rows: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
     """(indptr, permutation) putting entries in row order, keeping their order within a row (a stable
     sort: entries arrive concept by concept, so each row's concepts stay in concept order)."""
     perm = np.argsort(rows, kind="stable")
-    indptr = np.zeros(n_rows + 1, np.int64)
-    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
-    return indptr, perm
+    return pointers(np.bincount(rows, minlength=n_rows)), perm
+
+
+def _column(matrix, lab: int, rows: np.ndarray | None) -> np.ndarray:
+    """Column `lab` of an [N, L] array-like (ndarray or probing.inputs.WideInstances), at `rows`."""
+    if rows is None:
+        return np.asarray(matrix[:, lab])
+    return np.asarray(matrix[rows, lab])
+
+
+@dataclass(frozen=True)
+class _ConceptRuns:
+    """Runs of one region concept: consecutive tokens sharing an instance id."""
+
+    has: np.ndarray  # bool [n]: token has an id
+    run_of_token: np.ndarray  # int [n]: index of the token's run (meaningful where `has`)
+    starts: np.ndarray  # int [runs]: first token of each run
+    instance_of_run: np.ndarray  # int [runs]: distinct instance (0..n_instances-1)
+    n_instances: int
+
+    @classmethod
+    def of(cls, ids: np.ndarray) -> "_ConceptRuns":
+        has = ids >= 0
+        new = has.copy()
+        new[1:] &= ids[1:] != ids[:-1]
+        starts = np.flatnonzero(new)
+        run_ids = ids[starts]
+        order = np.argsort(run_ids, kind="stable")
+        sorted_ids = run_ids[order]
+        first = np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])) if sorted_ids.size else np.zeros(0, bool)
+        instance_of_run = np.empty(run_ids.size, np.int64)
+        instance_of_run[order] = np.cumsum(first) - 1
+        return cls(has, np.cumsum(new, dtype=np.int64) - 1, starts, instance_of_run, int(first.sum()))
 
 
 @dataclass(frozen=True)
 class InstanceRuns:
-    """Token → (region concept, start of its instance run, id of a multi-run instance or −1)."""
+    """Token → the instance runs of region concepts it lies in (a CSR of run ids), and per run its
+    concept, first token and multi-run instance (−1 when its instance is that one run).
 
-    indptr: np.ndarray
-    packed: np.ndarray  # run_start << 16 | (multi-run instance) << 15 | concept: one gather per entry
-    multi_id: np.ndarray
-    concept_of_multi: np.ndarray
+    Per (token, concept) entry only a 4-byte run id is stored; a whole genome has tens of millions of
+    entries but far fewer runs."""
+
+    indptr: np.ndarray  # [n + 1] (token_concepts.pointers)
+    run: np.ndarray  # int32 per entry, entries of a token in concept order
+    run_start: np.ndarray  # int64 [runs]
+    run_concept: np.ndarray  # int64 [runs]
+    run_multi: np.ndarray  # int64 [runs]: multi-run instance id, −1 for single-run instances
+    concept_of_multi: np.ndarray  # [multi-run instances]
     n_instances: np.ndarray  # [L] distinct ids + positives without an id
     region: np.ndarray  # [L]
     singles: TokenConcepts | None  # positives of region concepts without an id: their own instance
 
     @classmethod
-    def from_arrays(cls, labels: np.ndarray, instances: np.ndarray | None) -> "InstanceRuns":
-        n, n_l = labels.shape
-        n_inst = labels.sum(axis=0).astype(np.int64)
-        region = np.zeros(n_l, bool)
-        rows, concept, start, multi = [], [], [], []
-        multi_concept: list[np.ndarray] = []
-        n_multi = 0
-        single_cols = []
-        for lab in range(n_l if instances is not None else 0):
-            ids = np.asarray(instances[:, lab]).astype(np.int64)
-            has = ids >= 0
-            if not has.any():
-                continue
-            region[lab] = True
-            new = has.copy()
-            new[1:] &= ids[1:] != ids[:-1]
-            run = np.cumsum(new) - 1
-            starts = np.flatnonzero(new)
-            run_ids = ids[starts]
-            order = np.argsort(run_ids, kind="stable")
-            sorted_ids = run_ids[order]
-            first = np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1]))
-            group = np.cumsum(first) - 1  # distinct instance per run (in sorted order)
-            size = np.bincount(group)
-            inst_of_run = np.empty(run_ids.size, np.int64)
-            inst_of_run[order] = group
-            many = size[inst_of_run] > 1
-            multi_of_run = np.where(many, n_multi + inst_of_run, -1).astype(np.int32)
-            multi_concept.append(np.full(size.size, lab))
-            n_multi += size.size
-            tok = np.flatnonzero(has)
-            rows.append(tok.astype(np.int32))  # int32 per entry: a whole genome has tens of millions
-            concept.append(np.full(tok.size, lab, np.int16))
-            start.append(starts[run[tok]].astype(np.int32))
-            multi.append(multi_of_run[run[tok]])
-            single = labels[:, lab] & ~has
-            n_inst[lab] = size.size + int(single.sum())
-            single_cols.append((lab, single))
-        if not region.any():
-            return cls(np.zeros(n + 1, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
-                       np.zeros(0, np.int64), n_inst, region, None)
+    def from_arrays(cls, labels, instances, rows: np.ndarray | None = None) -> "InstanceRuns":
+        """From [N, L] labels and instance ids (any array-like with `x[rows, j]`), for tokens `rows`.
+
+        Two passes over the region columns (count entries per token, then fill), one column at a
+        time: memory is the result plus a few [n] arrays, never an [n, L] copy or a sort of all entries."""
+        n_l = labels.shape[1]
+        n = labels.shape[0] if rows is None else len(rows)
         if n_l >= 1 << 15:
             raise ValueError("at most 32767 concepts")
         if n >= 1 << 31:
             raise ValueError("at most 2^31 - 1 tokens")
-        r = np.concatenate(rows)
-        del rows
-        c = np.concatenate(concept)
-        del concept
-        indptr, perm = _csr_order(r, n)
-        del r
+        n_inst = np.zeros(n_l, np.int64)
+        region = np.zeros(n_l, bool)
+        per_entry = np.zeros(n, np.int32)
+        for lab in range(n_l if instances is not None else 0):
+            has = _column(instances, lab, rows) >= 0
+            region[lab] = has.any()
+            per_entry += has
+        indptr = pointers(per_entry)
+        del per_entry
+        cursor = indptr[:-1].astype(np.int64)
+        run = np.empty(int(indptr[-1]), np.int32)
+        starts, concepts, multis, multi_concept = [], [], [], []
+        single_rows, single_concepts = [], []
+        n_runs = n_multi = 0
+        for lab in range(n_l):
+            positives = _column(labels, lab, rows).astype(bool, copy=False)
+            if not region[lab]:
+                n_inst[lab] = int(positives.sum())
+                continue
+            runs = _ConceptRuns.of(_column(instances, lab, rows))
+            size = np.bincount(runs.instance_of_run, minlength=runs.n_instances)
+            many = size > 1
+            multi_index = np.cumsum(many) - 1  # multi-run instances numbered from n_multi
+            tok = np.flatnonzero(runs.has)
+            at = cursor[tok]
+            run[at] = n_runs + runs.run_of_token[tok]
+            cursor[tok] = at + 1
+            del tok, at
+            starts.append(runs.starts)
+            concepts.append(np.full(runs.starts.size, lab, np.int64))
+            multis.append(np.where(many[runs.instance_of_run], n_multi + multi_index[runs.instance_of_run], -1))
+            multi_concept.append(np.full(int(many.sum()), lab, np.int64))
+            n_runs += runs.starts.size
+            n_multi += int(many.sum())
+            single = np.flatnonzero(positives & ~runs.has)
+            single_rows.append(single)
+            single_concepts.append(np.full(single.size, lab, np.int32))
+            n_inst[lab] = runs.n_instances + single.size
+        if n_runs >= 1 << 31:
+            raise ValueError("at most 2^31 - 1 instance runs")
         singles = None
-        if any(col.any() for _, col in single_cols):
-            single = np.zeros((n, n_l), bool)
-            for lab, col in single_cols:
-                single[:, lab] = col
-            singles = TokenConcepts.from_labels(single)
-        multi_id = np.concatenate(multi)[perm]
-        packed = np.concatenate(start)[perm].astype(np.int64) << 16
-        packed |= (multi_id >= 0).astype(np.int64) << 15
-        packed |= c[perm]
-        return cls(indptr, packed, multi_id, np.concatenate(multi_concept), n_inst, region, singles)
+        if sum(r.size for r in single_rows):
+            r, c = np.concatenate(single_rows), np.concatenate(single_concepts)
+            s_indptr, perm = _csr_order(r, n)
+            stored = np.bincount(c, minlength=n_l).astype(np.int64)
+            singles = TokenConcepts(s_indptr, c[perm], np.zeros(n_l, bool), stored)
+        cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
+        return cls(indptr, run, cat(starts, np.int64), cat(concepts, np.int64), cat(multis, np.int64),
+                   cat(multi_concept, np.int64), n_inst, region, singles)
 
-    def hits(self, seg: np.ndarray, tokens: np.ndarray, n_seg: int) -> np.ndarray:
-        """[n_seg, L]: per segment (tokens ascending within it), instances with ≥ 1 on-token."""
+    def hits(self, seg: np.ndarray, tokens: np.ndarray, n_seg: int, max_tokens: int = HITS_SLICE_TOKENS) -> np.ndarray:
+        """[n_seg, L]: per segment (tokens ascending within it), instances with ≥ 1 on-token.
+
+        Counted `max_tokens` on-tokens at a time (each expands to every region concept at it; one
+        dense feature alone has millions): a token's previous on-token is taken before slicing, and
+        multi-run instances are deduplicated over all slices at the end."""
         n_l = self.region.size
         same = seg[1:] == seg[:-1]
         if not np.all(~same | (tokens[1:] > tokens[:-1])):
@@ -113,15 +153,23 @@ class InstanceRuns:
         prev = np.empty_like(tokens)
         prev[0:1] = -1
         prev[1:] = np.where(same, tokens[:-1], -1)
-        cnt, pos = expand(tokens, self.indptr)
-        packed = self.packed[pos]
-        first = (np.repeat(prev, cnt) + 1) << 16 <= packed  # previous on-token lies before the run start
-        seg_e = np.repeat(seg, cnt)[first]
-        packed = packed[first]
-        one = (packed & (1 << 15)) == 0
-        out = np.bincount(seg_e[one] * n_l + (packed[one] & 0x7FFF), minlength=n_seg * n_l)
-        if not one.all():
-            n_multi = max(self.concept_of_multi.size, 1)
-            keys = np.unique(seg_e[~one] * n_multi + self.multi_id[pos[first][~one]])
+        del same
+        out = np.zeros(n_seg * n_l, np.int64)
+        n_multi = max(self.concept_of_multi.size, 1)
+        multi_keys = []
+        for a in range(0, seg.size, max_tokens):
+            b = a + max_tokens
+            cnt, pos = expand(tokens[a:b], self.indptr)
+            run = self.run[pos]
+            first = np.repeat(prev[a:b], cnt) < self.run_start[run]  # previous on-token lies before the run start
+            seg_e = np.repeat(seg[a:b], cnt)[first]
+            run = run[first]
+            multi = self.run_multi[run]
+            one = multi < 0
+            out += np.bincount(seg_e[one] * n_l + self.run_concept[run[one]], minlength=n_seg * n_l)
+            if not one.all():
+                multi_keys.append(np.unique(seg_e[~one] * n_multi + multi[~one]))
+        if multi_keys:
+            keys = np.unique(np.concatenate(multi_keys))
             out += np.bincount((keys // n_multi) * n_l + self.concept_of_multi[keys % n_multi], minlength=n_seg * n_l)
         return out.reshape(n_seg, n_l)

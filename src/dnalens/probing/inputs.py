@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class ProbeInputs:
     codes: object  # scipy.sparse [N, F], or buffer.csr.CodeRows (row subsets read from disk)
-    labels: np.ndarray  # bool [N, L]
+    labels: object  # bool [N, L]: ndarray, or buffer.row_chunks.PackedLabels (columns unpacked when read)
     label_names: list[str]
     instances: object | None  # int [N, L] array or WideInstances, −1 outside (or for point concepts)
     token_contig: np.ndarray  # int [N] index into contig_names
@@ -65,7 +65,10 @@ def token_coordinates(windows, contig_lengths: dict[str, int]) -> tuple[np.ndarr
     owner = np.repeat(np.arange(len(windows)), lengths)
     k = np.arange(int(lengths.sum()), dtype=np.int64) - t0[owner] + offset[owner]
     pos = np.where(minus[owner], end[owner] - 1 - k, start[owner] + k) % size[owner]
-    return cidx[owner], pos, minus[owner], contigs
+    del k
+    # int32 when it fits: these are [N] arrays held through the whole probe stage
+    position_type = np.int32 if int(size.max(initial=0)) < np.iinfo(np.int32).max else np.int64
+    return cidx.astype(np.int32)[owner], pos.astype(position_type), minus[owner], contigs
 
 
 class WideInstances:
@@ -160,9 +163,9 @@ def inputs_from_buffer(
             categorical[name] = (np.asarray(values)[rows].astype(np.int16), classes)
     return ProbeInputs(
         codes=buf.code_rows,
-        labels=buf.labels,
+        labels=buf.label_matrix,
         label_names=list(buf.label_names),
-        instances=widen_instances(np.asarray(buf.instances), list(buf.instance_names), list(buf.label_names)),
+        instances=widen_instances(buf.instance_matrix, list(buf.instance_names), list(buf.label_names)),
         token_contig=contig,
         token_position=position,
         token_minus=minus,

@@ -42,8 +42,10 @@ class GenomeShift:
         order = genome_order(token_contig, token_position, token_minus)
         minus_sorted = np.asarray(token_minus, bool)[order]
         self.orders = [o for o in (order[~minus_sorted], order[minus_sorted]) if o.size]
-        self.group = np.empty(order.size, np.int64)
-        self.rank = np.empty(order.size, np.int64)
+        index_type = np.int32 if order.size < np.iinfo(np.int32).max else np.int64  # [N] arrays: a genome's worth
+        self.orders = [o.astype(index_type) for o in self.orders]
+        self.group = np.empty(order.size, np.int8)
+        self.rank = np.empty(order.size, index_type)
         for k, o in enumerate(self.orders):
             self.group[o] = k
             self.rank[o] = np.arange(o.size)

@@ -48,16 +48,19 @@ def paired_auroc(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.array([auroc_matrix(scores[:, [j]], labels[:, [j]])[0, 0] for j in range(labels.shape[1])])
 
 
-def binary_probe_rows(name: str, x, labels, names, train, test, s: ProbeRunSettings) -> list[dict]:
+def binary_probe_rows(name: str, x, labels, evaluated: np.ndarray, names, train, test,
+                      s: ProbeRunSettings) -> list[dict]:
+    """Logistic probes of the `evaluated` columns of `labels` ([N, L], read only at the sampled and
+    held-out rows); `names` are those columns' names."""
     fit_rows = sample_rows(train, s.max_tokens, s.seed)
-    y_fit = labels[fit_rows]
+    y_fit = np.asarray(labels[fit_rows], bool)[:, evaluated]
     usable = (y_fit.any(axis=0)) & (~y_fit.all(axis=0))
     if not usable.any():
         return []
     cols = np.flatnonzero(usable)
     probe = fit_binary_probes(rows_of(x, fit_rows), y_fit[:, cols], l2=s.l2, max_iter=s.max_iter)
     z = _logits(probe, x, test)
-    y_test = labels[test][:, cols]
+    y_test = np.asarray(labels[test], bool)[:, evaluated][:, cols]
     aucs = paired_auroc(z, y_test)
     out = []
     for j, c in enumerate(cols):
@@ -92,14 +95,13 @@ def categorical_probe_row(name: str, x, concept: str, values: np.ndarray, classe
 
 def run_probes(inp, train: np.ndarray, test: np.ndarray, evaluated: np.ndarray, s: ProbeRunSettings) -> pd.DataFrame:
     """One row per (concept, input): binary concepts with evaluated=True, and every categorical concept."""
-    labels = np.asarray(inp.labels, bool)[:, evaluated]
     names = [n for n, e in zip(inp.label_names, evaluated) if e]
     sources = [("sae", inp.codes)] + ([("dense", inp.dense)] if inp.dense is not None else [])
     rows: list[dict] = []
     for name, x in sources:
         log.info("probes on %s: %d binary concepts, %d categorical", name, len(names), len(inp.categorical))
         if names:
-            rows.extend(binary_probe_rows(name, x, labels, names, train, test, s))
+            rows.extend(binary_probe_rows(name, x, inp.labels, evaluated, names, train, test, s))
         for concept, (values, classes) in inp.categorical.items():
             row = categorical_probe_row(name, x, concept, np.asarray(values), classes, train, test, s)
             if row is not None:

@@ -29,6 +29,7 @@ from dnalens.probing.annotate import (
 )
 from dnalens.probing.auroc import RankedCodes, auroc_matrix
 from dnalens.buffer.columns import feature_blocks, feature_bounds
+from dnalens.buffer.row_chunks import PackedLabels
 from dnalens.probing.f1 import (
     DEFAULT_THRESHOLDS,
     best_over_thresholds,
@@ -74,7 +75,7 @@ class ProbeSettings:
     probe_max_iter: int = 100
     device: str = "cpu"
     chunk_entries: int = 131_072
-    feature_block_entries: int = 16_000_000
+    feature_block_entries: int = 8_000_000
 
     @property
     def thresholds_config(self) -> Thresholds:
@@ -162,11 +163,13 @@ def run_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=(
     )
     train, test = split.train_rows, split.test_rows
     log.info("split: %d train / %d test tokens in %d blocks", train.size, test.size, len(split.blocks))
-    labels = np.asarray(inp.labels, bool)
+    labels = inp.labels if isinstance(inp.labels, PackedLabels) else np.asarray(inp.labels, bool)
     n_features = int(inp.codes.shape[1])
     device = resolve_device(s.device)
     offsets = shift_fractions(null_shift_count(s, n_features), seed=s.seed + 1)
-    scores = _block_scores(inp, labels, train, test, offsets, device, s)
+    concepts = {name: TokenConcepts.from_labels(labels, rows) for name, rows in
+                (("train", train), ("test", test), ("all", None))}
+    scores = _block_scores(inp, labels, concepts, train, test, offsets, device, s)
     n_instances = _instance_counts(labels, inp.instances)
     thresholds = s.thresholds_config
     auroc_train, auroc_test, null, f1_train, f1_test, n_instances_test, (freq, fmax, mean_active) = scores
@@ -176,8 +179,8 @@ def run_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=(
     scores = ScoreMatrices(
         concepts=list(inp.label_names), auroc_train=auroc_train, auroc_test=auroc_test,
         f1_train=f1_train, f1_test=f1_test, p=p, q=q, n_instances=n_instances,
-        n_positive=labels.sum(axis=0), n_positive_train=labels[train].sum(axis=0),
-        n_positive_test=labels[test].sum(axis=0), n_tokens=inp.n_tokens,
+        n_positive=concepts["all"].n_pos, n_positive_train=concepts["train"].n_pos,
+        n_positive_test=concepts["test"].n_pos, n_tokens=inp.n_tokens,
         frequency=freq, max_activation=fmax, mean_active=mean_active,
         n_instances_test=n_instances_test, n_test_tokens=int(test.size),
     )
@@ -197,14 +200,13 @@ def run_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=(
     return ProbeResult(split, feature_concept, features_table(scores, thresholds), concepts, probes, summary)
 
 
-def _block_scores(inp: ProbeInputs, labels: np.ndarray, train: np.ndarray, test: np.ndarray, offsets: np.ndarray,
-                  device: str | None, s: ProbeSettings):
+def _block_scores(inp: ProbeInputs, labels: np.ndarray, concepts: dict[str, TokenConcepts], train: np.ndarray,
+                  test: np.ndarray, offsets: np.ndarray, device: str | None, s: ProbeSettings):
     """AUROC (train, held-out, nulls), F1 (train, held-out) and feature statistics, one block of features
     (~`s.feature_block_entries` values) at a time: the codes are never whole in memory, and labels are
     prepared once per token subset. Returns the [F, L] matrices and the held-out instance counts."""
     n_features, n_labels = int(inp.codes.shape[1]), labels.shape[1]
-    train_labels, test_labels = TokenConcepts.from_labels(labels, train), TokenConcepts.from_labels(labels, test)
-    all_labels = TokenConcepts.from_labels(labels)
+    train_labels, test_labels, all_labels = concepts["train"], concepts["test"], concepts["all"]
     f1_labels_train = prepare_f1_labels(labels, inp.instances, train, concepts=train_labels)
     f1_labels_test = prepare_f1_labels(labels, inp.instances, test, concepts=test_labels)
     shifter = GenomeShift(inp.token_contig, inp.token_position, inp.token_minus)

@@ -23,7 +23,16 @@ def expand(tokens: np.ndarray, indptr: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return cnt, pos
 
 
+def pointers(counts: np.ndarray) -> np.ndarray:
+    """CSR row pointers of `counts`, int32 when the total fits: [N + 1] arrays over a whole genome."""
+    total = int(np.sum(counts, dtype=np.int64))
+    out = np.zeros(len(counts) + 1, np.int32 if total < np.iinfo(np.int32).max else np.int64)
+    np.cumsum(counts, out=out[1:])
+    return out
+
+
 FROM_LABELS_ROWS = 1 << 20
+COUNT_SLICE_TOKENS = 1 << 16  # tokens per slice of `TokenConcepts.counts`
 
 
 @dataclass(frozen=True)
@@ -37,32 +46,40 @@ class TokenConcepts:
 
     @classmethod
     def from_labels(cls, labels, rows: np.ndarray | None = None) -> "TokenConcepts":
-        labels = np.asarray(labels.toarray() if sp.issparse(labels) else labels)
+        """From [N, L] labels (bool array-like), for tokens `rows`; read a chunk of rows at a time
+        (twice: positives first, to know which concepts to store as complements)."""
+        labels = labels.toarray() if sp.issparse(labels) else labels
         if labels.ndim == 1:
-            labels = labels[:, None]
+            labels = np.asarray(labels)[:, None]
+        n_all, n_l = labels.shape
         if rows is not None:
-            labels = labels[rows]
-        labels = labels.astype(bool, copy=False)
-        n, n_l = labels.shape
-        n_pos = labels.sum(axis=0).astype(np.int64)
+            rows = np.arange(n_all)[rows]
+        n = n_all if rows is None else len(rows)
+
+        def chunks():
+            for a in range(0, n, FROM_LABELS_ROWS):  # row chunks: np.nonzero's int64 pairs stay small
+                part = labels[a:a + FROM_LABELS_ROWS] if rows is None else labels[rows[a:a + FROM_LABELS_ROWS]]
+                yield a, np.asarray(part).astype(bool, copy=False)
+
+        n_pos = np.zeros(n_l, np.int64)
+        for _, chunk in chunks():
+            n_pos += chunk.sum(axis=0)
         flipped = n_pos * 2 > n
         counts = np.zeros(n, np.int64)
+        concept_type = np.int16 if n_l < 1 << 15 else np.int32
         concepts = []
-        for a in range(0, n, FROM_LABELS_ROWS):  # row chunks: np.nonzero's int64 pairs stay small
-            chunk = labels[a:a + FROM_LABELS_ROWS]
+        for a, chunk in chunks():
             stored = chunk ^ flipped[None, :] if flipped.any() else chunk
             counts[a:a + len(chunk)] = stored.sum(axis=1)
-            concepts.append(np.nonzero(stored)[1].astype(np.int32))  # row-major: grouped by token
-        indptr = np.zeros(n + 1, np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        concept = np.concatenate(concepts) if concepts else np.zeros(0, np.int32)
+            concepts.append(np.nonzero(stored)[1].astype(concept_type))  # row-major: grouped by token
+        indptr = pointers(counts)
+        concept = np.concatenate(concepts) if concepts else np.zeros(0, concept_type)
         return cls(indptr, concept, flipped, n_pos)
 
     def take(self, rows: np.ndarray) -> "TokenConcepts":
         """The tokens `rows` (any order, repeats allowed) as a new set; flips are kept."""
         cnt, pos = expand(np.asarray(rows, np.int64), self.indptr)
-        indptr = np.zeros(cnt.size + 1, np.int64)
-        np.cumsum(cnt, out=indptr[1:])
+        indptr = pointers(cnt)
         concept = self.concept[pos]
         stored = np.bincount(concept, minlength=self.n_labels)
         n_pos = np.where(self.flipped, cnt.size - stored, stored).astype(np.int64)
@@ -76,15 +93,21 @@ class TokenConcepts:
     def n_labels(self) -> int:
         return self.flipped.size
 
-    def counts(self, seg: np.ndarray, tokens: np.ndarray, n_seg: int, weights: np.ndarray | None = None) -> np.ndarray:
-        """[n_seg, L]: per segment, the tokens (or the sum of their weights) inside each concept."""
+    def counts(self, seg: np.ndarray, tokens: np.ndarray, n_seg: int, weights: np.ndarray | None = None,
+               max_tokens: int = COUNT_SLICE_TOKENS) -> np.ndarray:
+        """[n_seg, L]: per segment, the tokens (or the sum of their weights) inside each concept.
+
+        Summed over slices of `max_tokens` tokens (each expands to its stored concepts; a dense feature
+        alone has millions of tokens). Weighted sums stay exact for the AUROC's half-integer ranks."""
         n_l = self.flipped.size
-        cnt, pos = expand(tokens, self.indptr)
-        key = np.repeat(seg * n_l, cnt) + self.concept[pos]
-        w = None if weights is None else np.repeat(weights, cnt)
-        out = np.bincount(key, weights=w, minlength=n_seg * n_l).reshape(n_seg, n_l)
-        if weights is not None:
-            out = out.astype(np.float64, copy=False)  # bincount of no entries is int64
+        out = np.zeros(n_seg * n_l, np.int64 if weights is None else np.float64)
+        for a in range(0, len(tokens), max_tokens):
+            b = a + max_tokens
+            cnt, pos = expand(tokens[a:b], self.indptr)
+            key = np.repeat(seg[a:b] * n_l, cnt) + self.concept[pos]
+            w = None if weights is None else np.repeat(weights[a:b], cnt)
+            out += np.bincount(key, weights=w, minlength=n_seg * n_l).astype(out.dtype, copy=False)
+        out = out.reshape(n_seg, n_l)
         if self.flipped.any():
             seg_total = np.bincount(seg, weights=weights, minlength=n_seg)
             out[:, self.flipped] = seg_total[:, None] - out[:, self.flipped]

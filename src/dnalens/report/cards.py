@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from markupsafe import Markup
 
 from dnalens import __version__
 from dnalens.report import html, plots
+from dnalens.report.feature_reader import FeatureReader
 from dnalens.report.metagene import metagene_profiles
 from dnalens.report.options import ReportSettings
 from dnalens.report.tokens import TokenMap, display_locus
@@ -50,14 +50,14 @@ def _metrics(row: pd.Series, score: pd.Series | None) -> list[tuple[str, Any]]:
     return out
 
 
-def _window_views(inputs: ReportInputs, settings: ReportSettings, csc: sp.csc_matrix, tokens: TokenMap,
+def _window_views(inputs: ReportInputs, settings: ReportSettings, codes: FeatureReader, tokens: TokenMap,
                   feature: int, colour: str, on_level: float, ymax: float) -> list[dict[str, Any]]:
     views = []
-    for w, peak_row, value in best_windows(csc, feature, tokens, min(WINDOWS_PER_CARD, settings.top_windows)):
+    for w, peak_row, value in best_windows(codes, feature, tokens, min(WINDOWS_PER_CARD, settings.top_windows)):
         win = tokens.windows.iloc[w]
         contig, start, end, strand = win["contig"], int(win["start"]), int(win["end"]), win["strand"]
         length = inputs.contig_lengths[contig]
-        profile = window_profile(csc, feature, tokens, w)
+        profile = window_profile(codes, feature, tokens, w)
         peak_offset = int(tokens.offset[peak_row])
         a, b = max(0, peak_offset - settings.sequence_flank), min(len(profile), peak_offset + settings.sequence_flank + 1)
         ctx = read_span_to_genome(win, a, b)
@@ -76,13 +76,13 @@ def _window_views(inputs: ReportInputs, settings: ReportSettings, csc: sp.csc_ma
     return views
 
 
-def render(inputs: ReportInputs, settings: ReportSettings, csr: sp.csr_matrix, csc: sp.csc_matrix, tokens: TokenMap,
+def render(inputs: ReportInputs, settings: ReportSettings, codes: FeatureReader, tokens: TokenMap,
            table: pd.DataFrame, concept_summary: pd.DataFrame, features: list[int], colours: dict[int, str],
            on_level: dict[int, float], relative: np.ndarray, maxima: np.ndarray, track_files: list[str]) -> str:
     """The whole report.html text."""
     by_id = table.set_index("feature_id")
     scores = inputs.scores.set_index(["feature", "concept"]) if len(inputs.scores) else None
-    profiles = metagene_profiles(csr, features, tokens, inputs.anchors, flank=settings.metagene_flank,
+    profiles = metagene_profiles(codes, features, tokens, inputs.anchors, flank=settings.metagene_flank,
                                  max_anchors=settings.max_anchors)
     card_list = []
     for i, f in enumerate(features):
@@ -94,7 +94,7 @@ def render(inputs: ReportInputs, settings: ReportSettings, csr: sp.csr_matrix, c
         card_list.append({
             "feature_id": f, "colour": colour, "concept": concept, "annotated": bool(row["annotated"]),
             "metrics": _metrics(row, score),
-            "windows": _window_views(inputs, settings, csc, tokens, f, colour, level, float(maxima[f])),
+            "windows": _window_views(inputs, settings, codes, tokens, f, colour, level, float(maxima[f])),
             "metagene": Markup(plots.metagene_svg(profiles[f], colour, f"f{f} metagene")) if len(inputs.anchors) else "",
         })
     on_cards = set(features)
@@ -115,7 +115,7 @@ def render(inputs: ReportInputs, settings: ReportSettings, csr: sp.csr_matrix, c
                     f"SAE: {inputs.sae}",
         "summary": [("genome", inputs.genome), ("model", inputs.model), ("layer", inputs.layer), ("SAE", inputs.sae),
                     ("contigs", len(inputs.contig_lengths)), ("windows", len(inputs.windows)),
-                    ("nucleotides read", csc.shape[0]), ("SAE features", csc.shape[1]),
+                    ("nucleotides read", codes.shape[0]), ("SAE features", codes.shape[1]),
                     ("features that ever fire", int((table["max_activation"] > 0).sum())),
                     ("annotated features", n_annotated), ("concepts", len(concept_summary)),
                     ("feature × concept pairs passing", int(_passing_pairs(inputs, settings)))],

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
+from dnalens.report.feature_reader import as_reader
 from dnalens.report.tokens import TokenMap
 
 
@@ -45,7 +45,7 @@ def anchor_rows(anchors: pd.DataFrame, tokens: TokenMap, flank: int) -> np.ndarr
 
 
 def metagene_profiles(
-    codes: sp.csr_matrix,
+    codes,
     features: list[int],
     tokens: TokenMap,
     anchors: pd.DataFrame,
@@ -61,20 +61,22 @@ def metagene_profiles(
     result: dict[int, dict[str, tuple[np.ndarray, np.ndarray, int]]] = {f: {} for f in features}
     if not features:
         return result
-    csr = codes if sp.isspmatrix_csr(codes) else sp.csr_matrix(codes)
+    reader = as_reader(codes)
+    kinds = []  # (kind, buffer rows of valid (anchor, offset) cells, their offset index, counts, anchors used)
     for kind, group in anchors.groupby("kind", sort=False):
         if len(group) > max_anchors:
             group = group.iloc[np.linspace(0, len(group) - 1, max_anchors).astype(int)]
         rows = anchor_rows(group.reset_index(drop=True), tokens, flank)
-        used = (rows >= 0).any(axis=1)
         valid = rows >= 0
-        sums = np.zeros((len(offsets), len(features)))
-        if valid.any():
-            dense = csr[rows[valid]][:, features].toarray()
-            np.add.at(sums, np.nonzero(valid)[1], dense)
-        counts = valid.sum(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            means = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], np.nan)
-        for j, f in enumerate(features):
-            result[f][str(kind)] = (offsets, means[:, j], int(used.sum()))
+        kinds.append((str(kind), rows[valid], np.nonzero(valid)[1], valid.sum(axis=0), int(valid.any(axis=1).sum())))
+    for f in features:  # one column read per feature, every kind from it
+        f_rows, f_values = reader.column(f)
+        for kind, cells, offset_index, counts, used in kinds:
+            at = np.minimum(np.searchsorted(f_rows, cells), max(len(f_rows) - 1, 0))
+            found = f_rows[at] == cells if len(f_rows) else np.zeros(len(cells), bool)
+            values = np.where(found, f_values[at] if len(f_rows) else 0.0, 0.0).astype(np.float64)
+            sums = np.bincount(offset_index, weights=values, minlength=len(offsets))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+            result[f][kind] = (offsets, means, used)
     return result

@@ -19,15 +19,16 @@ import scipy.sparse as sp
 from dnalens.atomic import atomic_dir, atomic_path, write_text
 from dnalens.errors import InputError
 from dnalens.report import cards, tables, tracks
-from dnalens.buffer.columns import FeatureColumns, feature_blocks
+from dnalens.buffer.columns import feature_blocks
+from dnalens.report.feature_reader import FeatureReader
 from dnalens.report.hits import hit_summary, selected_hits
 from dnalens.report.options import ReportSettings
 from dnalens.report.regions import Regions
 from dnalens.report.tokens import TokenMap, build_token_map, display_locus
-from dnalens.report.top_windows import SequenceOf, column, top_windows
+from dnalens.report.top_windows import SequenceOf, top_windows
 
 log = logging.getLogger(__name__)
-FEATURE_BLOCK_ENTRIES = 16_000_000  # code values per block of features (about 20 bytes each while processed)
+FEATURE_BLOCK_ENTRIES = 8_000_000  # code values per block of features (about 20 bytes each while processed)
 
 
 @dataclass
@@ -116,7 +117,7 @@ def _check_chosen(chosen: tuple[int, ...], n_features: int) -> None:
                          fix=f"use ids between 0 and {n_features - 1}.")
 
 
-def write_tracks(directory: Path, inputs: ReportInputs, csc: sp.csc_matrix, tokens: TokenMap, hits: pd.DataFrame,
+def write_tracks(directory: Path, inputs: ReportInputs, reader: FeatureReader, tokens: TokenMap, hits: pd.DataFrame,
                  track_features: list[int], colours: dict[int, str], table: pd.DataFrame, gff3: Path) -> list[str]:
     """tracks/: per-strand bigWigs, hits.bed, chrom.sizes, igv_session.xml (written into `directory`)."""
     info = table.set_index("feature_id")
@@ -128,7 +129,7 @@ def write_tracks(directory: Path, inputs: ReportInputs, csc: sp.csc_matrix, toke
     resources.append((gff3, "dnalens hits (GFF3)", None))
     resources.append((directory.parent / "tracks" / "hits.bed", "dnalens hits", None))
     for f in track_features:
-        rows, values = column(csc, f)
+        rows, values = reader.column(f)
         label = f"f{f}" + (f" {concepts[f]}" if f in concepts else "")
         for strand, minus in (("plus", False), ("minus", True)):
             name = f"f{f}.{strand}.bw"
@@ -136,7 +137,8 @@ def write_tracks(directory: Path, inputs: ReportInputs, csc: sp.csc_matrix, toke
             resources.append((directory.parent / "tracks" / name, f"{label} ({'+' if not minus else '−'} strand)",
                               colours.get(f)))
             written.append(name)
-    tracks.write_bed9(directory / "hits.bed", tracks.bed9_lines(hits, inputs.contig_lengths, colours, concepts))
+    tracks.write_bed9(directory / "hits.bed", (line for chunk in tracks.bed9_chunks(hits, inputs.contig_lengths, colours, concepts)
+                                               for line in chunk))
     tracks.write_chrom_sizes(directory / "chrom.sizes", inputs.contig_lengths)
     first = hits.iloc[0] if len(hits) else None
     locus = (display_locus(first["contig"], max(int(first["start"]) - 200, 0), int(first["end"]) + 200,
@@ -165,18 +167,6 @@ def _feature_passes(source, tokens: TokenMap, relative: np.ndarray) -> tuple[pd.
     return pd.concat(stats, ignore_index=True), pd.concat(hits)
 
 
-def _only_columns(source, features: list[int]) -> sp.csc_matrix:
-    """A full-width CSC holding only `features` (sorted ids); the card and track code reads columns by id."""
-    n_tokens, n_features = source.shape
-    part = source.columns(features) if isinstance(source, FeatureColumns) else source[:, features].tocsc()
-    counts = np.zeros(n_features, np.int64)
-    counts[features] = np.diff(part.indptr)
-    indptr = np.concatenate(([0], np.cumsum(counts)))
-    out = sp.csc_matrix((part.data, part.indices, indptr), shape=(n_tokens, n_features))
-    out.has_sorted_indices = True
-    return out
-
-
 def build_report(inputs: ReportInputs, settings: ReportSettings, out_root: str | Path) -> dict[str, Any]:
     """Write every report output for one genome; returns counts for the log."""
     paths = ReportPaths(Path(out_root))
@@ -202,14 +192,14 @@ def build_report(inputs: ReportInputs, settings: ReportSettings, out_root: str |
     ranked = tables.rank_features(table, settings.detailed_features)
     detailed = list(dict.fromkeys(track_features + ranked))
     card_features = cards.card_features(table, settings)
-    # the detailed and card features' columns only, at their own feature ids (the others empty)
-    csc = _only_columns(source, sorted(set(detailed) | set(card_features)))
+    # the detailed and card features' columns, read one at a time (together they can be GBs)
+    reader = FeatureReader(source)
     colours = {f: tracks.feature_colour(i) for i, f in enumerate(detailed)}
     on_level = {f: relative[f] * maxima[f] for f in detailed}
-    windows_table = top_windows(csc, detailed, tokens, k=settings.top_windows, on_level=on_level,
+    windows_table = top_windows(reader, detailed, tokens, k=settings.top_windows, on_level=on_level,
                                 flank=settings.sequence_flank, sequence_of=inputs.sequence_of,
                                 genes_of=inputs.regions.gene_names)
-    detailed_hits = selected_hits(csc, detailed, tokens, relative, maxima, settings.max_hits_per_feature)
+    detailed_hits = selected_hits(reader, detailed, tokens, relative, maxima, settings.max_hits_per_feature)
     info = {int(r.feature_id): {"best_concept": r.best_concept, "annotated": str(bool(r.annotated)).lower()}
             for r in table[table["feature_id"].isin(detailed)].itertuples()}
 
@@ -218,12 +208,12 @@ def build_report(inputs: ReportInputs, settings: ReportSettings, out_root: str |
     write_table(pairs, paths.feature_concepts_tsv)
     write_table(summary, paths.concept_summary_tsv)
     write_table(windows_table, paths.top_windows_tsv)
-    write_text(paths.hits_gff3, tracks.gff3_text(detailed_hits, inputs.contig_lengths, info, colours))
+    tracks.write_gff3(paths.hits_gff3, detailed_hits, inputs.contig_lengths, info, colours)
     with atomic_dir(paths.tracks) as tmp_tracks:
-        track_files = write_tracks(tmp_tracks, inputs, csc, tokens, detailed_hits, track_features, colours, table,
+        track_files = write_tracks(tmp_tracks, inputs, reader, tokens, detailed_hits, track_features, colours, table,
                                    paths.hits_gff3)
 
-    html = cards.render(inputs, settings, csc.tocsr(), csc, tokens, table, summary, card_features, colours, on_level,
+    html = cards.render(inputs, settings, reader, tokens, table, summary, card_features, colours, on_level,
                         relative, maxima, track_files)
     write_text(paths.report_html, html)
     return {"features": n_features, "annotated": int(table["annotated"].sum()), "hits": int(summary_hits["n_hits"].sum()),

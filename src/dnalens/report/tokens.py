@@ -24,13 +24,14 @@ class TokenMap:
 
     windows: pd.DataFrame  # WINDOW_COLUMNS (+ optional read_offset), one row per window
     contig_lengths: dict[str, int]
-    window: np.ndarray  # int64 [N]: row of `windows`
-    offset: np.ndarray  # int64 [N]: read-order offset of the token inside its window
-    unwrapped: np.ndarray  # int64 [N]: genome position before taking it modulo the contig length
-    position: np.ndarray  # int64 [N]: genome position, 0-based, in [0, contig length)
+    # int32 where the values fit (a whole genome has tens of millions of tokens), else int64
+    window: np.ndarray  # [N]: row of `windows`
+    offset: np.ndarray  # [N]: read-order offset of the token inside its window
+    unwrapped: np.ndarray  # [N]: genome position before taking it modulo the contig length
+    position: np.ndarray  # [N]: genome position, 0-based, in [0, contig length)
     minus: np.ndarray  # bool [N]: token read on the − strand
     contigs: tuple[str, ...]  # contig names, in chrom.sizes order
-    contig_id: np.ndarray  # int64 [N]: index into `contigs`
+    contig_id: np.ndarray  # [N]: index into `contigs`
 
     @property
     def n_tokens(self) -> int:
@@ -64,24 +65,30 @@ def build_token_map(windows: pd.DataFrame, contig_lengths: dict[str, int], n_tok
         raise InputError(f"windows on contig(s) missing from chrom.sizes: {', '.join(map(str, unknown[:5]))}.")
     if (counts < 0).any() or (offsets0 + counts > (win["end"] - win["start"]).to_numpy()).any():
         raise InputError("a window holds more tokens than bases.", fix="rebuild the buffer.")
-    window = np.repeat(np.arange(len(win), dtype=np.int64), counts)
+    index_type = _index_type(max(len(win), int(counts.max(initial=0) + offsets0.max(initial=0))))
+    window = np.repeat(np.arange(len(win), dtype=index_type), counts)
     if len(window) != n_tokens or (len(win) and (starts[1:] != ends[:-1]).any()):
         raise InputError(
             f"window token ranges cover {len(window)} tokens in non-contiguous order, buffer has {n_tokens}.",
             fix="rebuild the buffer; its window index and codes disagree.",
         )
-    first = np.repeat(starts, counts)
-    offset = np.arange(n_tokens, dtype=np.int64) - first + np.repeat(offsets0, counts)
+    offset = (np.arange(n_tokens, dtype=np.int64) - np.repeat(starts - offsets0, counts)).astype(index_type)
     minus = (win["strand"].to_numpy() == "-")[window]
-    wstart = win["start"].to_numpy(np.int64)[window]
-    wend = win["end"].to_numpy(np.int64)[window]
-    unwrapped = np.where(minus, wend - 1 - offset, wstart + offset)
     contigs = tuple(contig_lengths)
     index = {c: i for i, c in enumerate(contigs)}
-    contig_id = np.array([index[c] for c in win["contig"]], dtype=np.int64)[window]
-    lengths = np.array([contig_lengths[c] for c in contigs], dtype=np.int64)[contig_id]
-    return TokenMap(win, dict(contig_lengths), window, offset, unwrapped, unwrapped % lengths, minus,
+    contig_id = np.array([index[c] for c in win["contig"]], dtype=np.int32)[window]
+    wend = win["end"].to_numpy(np.int64)
+    position_type = _index_type(int(wend.max(initial=0)))
+    wstart = win["start"].to_numpy(np.int64).astype(position_type)[window]
+    unwrapped = np.where(minus, wend.astype(position_type)[window] - 1 - offset, wstart + offset)
+    del wstart
+    lengths = np.array([contig_lengths[c] for c in contigs], dtype=np.int64).astype(position_type)
+    return TokenMap(win, dict(contig_lengths), window, offset, unwrapped, unwrapped % lengths[contig_id], minus,
                     contigs, contig_id)
+
+
+def _index_type(largest: int) -> type:
+    return np.int32 if largest < np.iinfo(np.int32).max else np.int64
 
 
 def split_circular(start: int, end: int, length: int) -> list[tuple[int, int]]:

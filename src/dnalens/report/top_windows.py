@@ -22,13 +22,15 @@ TOP_WINDOW_COLUMNS = (
 )
 
 
-def column(codes: sp.csc_matrix, feature: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows and values of one feature (CSC indices must be sorted: call `sort_indices()` first)."""
+def column(codes, feature: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and values of one feature: from a FeatureReader, or a CSC with sorted indices (`sort_indices()`)."""
+    if not sp.issparse(codes):
+        return codes.column(feature)
     lo, hi = codes.indptr[feature], codes.indptr[feature + 1]
     return codes.indices[lo:hi], codes.data[lo:hi]
 
 
-def window_profile(codes: sp.csc_matrix, feature: int, tokens: TokenMap, window: int) -> np.ndarray:
+def window_profile(codes, feature: int, tokens: TokenMap, window: int) -> np.ndarray:
     """Activation of `feature` at each read-order base of `window` (0 where no token)."""
     w = tokens.windows.iloc[window]
     profile = np.zeros(int(w["end"] - w["start"]), dtype=np.float64)
@@ -49,7 +51,7 @@ def soft_mask(bases: str, on: np.ndarray) -> str:
     return "".join(b.upper() if flag else b.lower() for b, flag in zip(bases, on))
 
 
-def best_windows(codes: sp.csc_matrix, feature: int, tokens: TokenMap, k: int) -> list[tuple[int, int, float]]:
+def best_windows(codes, feature: int, tokens: TokenMap, k: int) -> list[tuple[int, int, float]]:
     """Up to `k` (window, peak row, activation), strongest first; one per (contig, strand, peak base)."""
     rows, values = column(codes, feature)
     keep = values > 0
@@ -77,7 +79,7 @@ def best_windows(codes: sp.csc_matrix, feature: int, tokens: TokenMap, k: int) -
 
 
 def top_windows(
-    codes: sp.csc_matrix,
+    codes,  # FeatureReader, or CSC with sorted indices
     features: list[int],
     tokens: TokenMap,
     *,

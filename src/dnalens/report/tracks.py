@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
@@ -27,6 +27,7 @@ PALETTE = (  # Okabe–Ito, then Tol muted: distinguishable, colour-blind safe
     "#999933", "#AA4499", "#332288", "#117733",
 )
 _GFF3_UNSAFE = ";=&,\t\n\r%"
+CHUNK_ROWS = 100_000  # hits turned into text at a time (~100 MB of Python strings)
 
 
 def feature_colour(rank: int) -> str:
@@ -97,47 +98,62 @@ def _text(values: np.ndarray, fmt: str) -> pd.Series:
     return pd.Series([format(x, fmt.lstrip("%")) for x in np.asarray(values, dtype=float).tolist()], dtype=object)
 
 
+def _slices(frame: pd.DataFrame, rows: int) -> Iterator[pd.DataFrame]:
+    for i in range(0, len(frame), rows):
+        yield frame.iloc[i:i + rows]
+
+
+def bed9_chunks(hits: pd.DataFrame, chrom_sizes: Mapping[str, int], colours: Mapping[int, str],
+                concepts: Mapping[int, str], *, rows: int = CHUNK_ROWS) -> Iterator[list[str]]:
+    """BED9 lines sorted by contig (chrom.sizes order) and start, `rows` at a time (text for millions of
+    hits is built a slice at a time); thick part = the peak base."""
+    if hits.empty:
+        return
+    pieces = hit_pieces(hits, chrom_sizes)
+    features = np.unique(pieces["feature"].to_numpy()).tolist()
+    names = {f: f"f{f}" + (f":{concepts[f]}" if concepts.get(f) else "") for f in features}
+    rgb = {f: rgb_triplet(colours.get(f, PALETTE[0])) for f in names}
+    for p in _slices(pieces, rows):
+        peak, a, b = p["peak"].to_numpy(), p["piece_start"].to_numpy(), p["piece_end"].to_numpy()
+        inside = (a <= peak) & (peak < b)
+        thick_start = np.where(inside, peak, a)
+        thick_end = np.where(inside, peak + 1, a)
+        columns = [p["contig"].astype(str).reset_index(drop=True), _text(a, "%d"), _text(b, "%d"),
+                   p["feature"].map(names), _text(p["score"].to_numpy(), "%d"), p["strand"],
+                   _text(thick_start, "%d"), _text(thick_end, "%d"), p["feature"].map(rgb)]
+        yield columns[0].str.cat([c.reset_index(drop=True) for c in columns[1:]], sep="\t").tolist()
+
+
 def bed9_lines(hits: pd.DataFrame, chrom_sizes: Mapping[str, int], colours: Mapping[int, str],
                concepts: Mapping[int, str]) -> list[str]:
-    """BED9 lines sorted by contig (chrom.sizes order) and start; thick part = the peak base."""
-    if hits.empty:
-        return []
-    p = hit_pieces(hits, chrom_sizes)
-    peak, a, b = p["peak"].to_numpy(), p["piece_start"].to_numpy(), p["piece_end"].to_numpy()
-    inside = (a <= peak) & (peak < b)
-    thick_start = np.where(inside, peak, a)
-    thick_end = np.where(inside, peak + 1, a)
-    features = p["feature"].to_numpy()
-    names = {f: f"f{f}" + (f":{concepts[f]}" if concepts.get(f) else "") for f in np.unique(features).tolist()}
-    rgb = {f: rgb_triplet(colours.get(f, PALETTE[0])) for f in names}
-    columns = [p["contig"].astype(str), _text(a, "%d"), _text(b, "%d"), p["feature"].map(names),
-               _text(p["score"].to_numpy(), "%d"), p["strand"], _text(thick_start, "%d"), _text(thick_end, "%d"),
-               p["feature"].map(rgb)]
-    joined = columns[0].str.cat([c.reset_index(drop=True) for c in columns[1:]], sep="\t")
-    return joined.tolist()
+    """All of `bed9_chunks` as one list."""
+    return [line for chunk in bed9_chunks(hits, chrom_sizes, colours, concepts) for line in chunk]
 
 
 def write_bed9(path: str | Path, lines: Iterable[str]) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text('track name="dnalens_hits" description="dnalens feature hits" itemRgb="On"\n'
-                       + "".join(line + "\n" for line in lines))
+    with atomic_path(path) as tmp, open(tmp, "w") as out:
+        out.write('track name="dnalens_hits" description="dnalens feature hits" itemRgb="On"\n')
+        for line in lines:
+            out.write(line + "\n")
 
 
 def gff3_escape(value: object) -> str:
     return quote(str(value), safe=" " + "".join(chr(c) for c in range(33, 127) if chr(c) not in _GFF3_UNSAFE))
 
 
-def gff3_text(hits: pd.DataFrame, chrom_sizes: Mapping[str, int], info: Mapping[int, Mapping[str, object]],
-              colours: Mapping[int, str]) -> str:
-    """GFF3: one `sequence_feature` per hit (two lines sharing an ID across a circular origin).
+def gff3_chunks(hits: pd.DataFrame, chrom_sizes: Mapping[str, int], info: Mapping[int, Mapping[str, object]],
+                colours: Mapping[int, str], *, rows: int = CHUNK_ROWS) -> Iterator[str]:
+    """GFF3 text, header first, then `rows` records at a time: one `sequence_feature` per hit (two lines
+    sharing an ID across a circular origin).
 
     `info[feature]` supplies extra lowercase attributes (best_concept, layer, sae, heldout_f1, ...).
     """
     head = ["##gff-version 3"] + [f"##sequence-region {gff3_escape(c)} 1 {int(n)}" for c, n in chrom_sizes.items()]
+    yield "\n".join(head) + "\n"
     if hits.empty:
-        return "\n".join(head) + "\n"
-    p = hit_pieces(hits, chrom_sizes)
-    features = np.unique(p["feature"].to_numpy()).tolist()
+        return
+    pieces = hit_pieces(hits, chrom_sizes)
+    features = np.unique(pieces["feature"].to_numpy()).tolist()
 
     def fixed(f: int) -> str:  # the attributes shared by all hits of one feature
         extra = {k: v for k, v in info.get(f, {}).items() if v is not None and v == v and v != ""}
@@ -146,17 +162,32 @@ def gff3_text(hits: pd.DataFrame, chrom_sizes: Mapping[str, int], info: Mapping[
 
     per_feature = {f: fixed(f) for f in features}
     colour = {f: gff3_escape(colours.get(f, PALETTE[0])) for f in features}
-    activation = _text(p["activation"].to_numpy(), "%.4g")
-    column9 = ("ID=f" + _text(p["feature"].to_numpy(), "%d") + ".hit" + _text(p["hit"].to_numpy(), "%d") + ";"
-               + p["feature"].map(per_feature).reset_index(drop=True) + ";activation=" + activation
-               + ";peak=" + _text(p["peak"].to_numpy() + 1, "%d")
-               + ";color=" + p["feature"].map(colour).reset_index(drop=True))
-    seqids = p["contig"].map({c: gff3_escape(c) for c in chrom_sizes}).reset_index(drop=True)
-    rows = seqids.str.cat([pd.Series("dnalens\tsequence_feature", index=seqids.index),
-                           _text(p["piece_start"].to_numpy() + 1, "%d"), _text(p["piece_end"].to_numpy(), "%d"),
-                           activation, p["strand"].reset_index(drop=True), pd.Series(".", index=seqids.index),
-                           column9], sep="\t")
-    return "\n".join(head + rows.tolist()) + "\n"
+    seqid_of = {c: gff3_escape(c) for c in chrom_sizes}
+    for p in _slices(pieces, rows):
+        activation = _text(p["activation"].to_numpy(), "%.4g")
+        column9 = ("ID=f" + _text(p["feature"].to_numpy(), "%d") + ".hit" + _text(p["hit"].to_numpy(), "%d") + ";"
+                   + p["feature"].map(per_feature).reset_index(drop=True) + ";activation=" + activation
+                   + ";peak=" + _text(p["peak"].to_numpy() + 1, "%d")
+                   + ";color=" + p["feature"].map(colour).reset_index(drop=True))
+        seqids = p["contig"].map(seqid_of).reset_index(drop=True)
+        lines = seqids.str.cat([pd.Series("dnalens\tsequence_feature", index=seqids.index),
+                                _text(p["piece_start"].to_numpy() + 1, "%d"), _text(p["piece_end"].to_numpy(), "%d"),
+                                activation, p["strand"].reset_index(drop=True), pd.Series(".", index=seqids.index),
+                                column9], sep="\t")
+        yield "\n".join(lines.tolist()) + "\n"
+
+
+def gff3_text(hits: pd.DataFrame, chrom_sizes: Mapping[str, int], info: Mapping[int, Mapping[str, object]],
+              colours: Mapping[int, str]) -> str:
+    """All of `gff3_chunks` as one string."""
+    return "".join(gff3_chunks(hits, chrom_sizes, info, colours))
+
+
+def write_gff3(path: str | Path, hits: pd.DataFrame, chrom_sizes: Mapping[str, int],
+               info: Mapping[int, Mapping[str, object]], colours: Mapping[int, str]) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w") as out:
+        for text in gff3_chunks(hits, chrom_sizes, info, colours):
+            out.write(text)
 
 
 def igv_session_xml(session_path: str | Path, genome_fasta: str | Path, locus: str,
