@@ -1,4 +1,4 @@
-"""sae stage: TopK / BatchTopK sparse autoencoders, SAELens and Goodfire I/O, training, quality.
+"""sae stage: TopK / BatchTopK / Matryoshka sparse autoencoders, SAELens and Goodfire I/O, training, quality.
 
 `load_sae(path)` is the contract other stages use; torch is imported only when it is called.
 """

@@ -51,6 +51,11 @@ class SparseAutoencoder(nn.Module):
         if initialize:  # loaders that replace every tensor skip it (a 512 MB randn is not free)
             self.reset_parameters()
 
+    @classmethod
+    def settings_kwargs(cls, settings) -> dict[str, Any]:
+        """Constructor arguments of this type taken from `SaeSettings` beyond d_in, d_sae and k."""
+        return {}
+
     # ---- initialisation and decoder upkeep -------------------------------------------------------
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
@@ -128,6 +133,12 @@ class SparseAutoencoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
+
+    def training_loss(self, codes: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(reconstruction loss to minimise, full reconstruction): summed squared error per row, averaged.
+        Types that train on another objective (Matryoshka's nested prefixes) override this."""
+        recon = self.decode(codes)
+        return (recon - x).pow(2).sum(-1).mean(), recon
 
     # ---- persistence hooks (io.py writes SAELens' layout from these) -----------------------------
     def saelens_architecture(self) -> str:

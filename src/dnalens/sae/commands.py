@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    t = subparsers.add_parser("train-sae", help="train a TopK/BatchTopK SAE on activation shards (resumable)")
+    t = subparsers.add_parser("train-sae", help="train a TopK/BatchTopK/Matryoshka SAE on activation shards (resumable)")
     t.add_argument("--activations", required=True, help="activation shard directory (results/<g>/activations/<layer>)")
     t.add_argument("--windows", required=True, help="windows.bed the shards index (for the held-out block)")
     t.add_argument("--out", required=True, help="SAE directory to write (SAELens layout)")

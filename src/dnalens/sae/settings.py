@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from dnalens.errors import InputError
 
-ARCHITECTURES = ("topk", "batchtopk")
+ARCHITECTURES = ("topk", "batchtopk", "matryoshka_batchtopk")  # sae.registry.TRAINABLE, without torch
 SOURCES = ("train", "load")
 NORMALIZE = ("none", "expected_average_only_in")
 INIT_B_DEC = ("geometric_median", "mean", "zeros")
@@ -25,6 +25,7 @@ class SaeSettings:
     batch_size: int = 4096
     seed: int = 0
     aux_k: int | None = None
+    matryoshka_widths: tuple[int, ...] | None = None
     aux_k_coef: float = 1 / 32
     dead_after_tokens: int = 100_000
     normalize: str = "expected_average_only_in"
@@ -45,6 +46,12 @@ class SaeSettings:
         for key in ("expansion", "k", "tokens", "batch_size", "checkpoint_every"):
             if int(getattr(self, key)) < 1:
                 raise InputError(f"sae.{key} must be >= 1, found {getattr(self, key)}.")
+        if self.matryoshka_widths is not None:
+            widths = [int(w) for w in self.matryoshka_widths]
+            if not widths or widths[0] < 1 or any(b <= a for a, b in zip(widths, widths[1:])):
+                raise InputError(f"sae.matryoshka_widths must be increasing positive latent counts, found {widths}.",
+                                 fix="e.g. [64, 256, 1024]; the whole dictionary is always the last prefix.")
+            object.__setattr__(self, "matryoshka_widths", tuple(widths))
         if not 0.0 <= self.holdout_fraction < 1.0:
             raise InputError(f"sae.holdout_fraction must be in [0, 1), found {self.holdout_fraction}.")
         if self.source == "load" and not self.path:

@@ -1,8 +1,8 @@
-"""Train a TopK / BatchTopK SAE on an iterator of activation batches; knows no model.
+"""Train a TopK / BatchTopK / Matryoshka BatchTopK SAE on an iterator of activation batches; knows no model.
 
 The caller hands over `Iterable[Tensor [n, d_in]]` (deterministic for a given seed); the trainer
 initialises b_dec from the first batch (geometric median or mean), trains with Adam on the MSE plus
-the AuxK loss against dead latents (Gao et al. 2024), keeps decoder rows unit-norm, checkpoints every
+the AuxK loss against dead latents (the reconstruction term is the SAE type's `training_loss`) (Gao et al. 2024), keeps decoder rows unit-norm, checkpoints every
 `checkpoint_every` steps and resumes from the last checkpoint by skipping the batches already used,
 so an interrupted run ends with the same weights as an uninterrupted one.
 """
@@ -10,6 +10,7 @@ so an interrupted run ends with the same weights as an uninterrupted one.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
 import sys
@@ -30,7 +31,8 @@ log = logging.getLogger(__name__)
 
 # Settings that define the run; a checkpoint made with other values is refused (checkpoint.py).
 _IDENTITY_KEYS = ("architecture", "expansion", "k", "lr", "tokens", "batch_size", "seed", "aux_k",
-                  "aux_k_coef", "dead_after_tokens", "normalize", "init_b_dec", "holdout_fraction")
+                  "aux_k_coef", "dead_after_tokens", "normalize", "init_b_dec", "holdout_fraction",
+                  "matryoshka_widths")
 
 
 @dataclass
@@ -58,7 +60,7 @@ def geometric_median(points: torch.Tensor, iterations: int = 50, eps: float = 1e
 
 def build_sae(settings: SaeSettings, d_in: int, generator: torch.Generator | None = None) -> SparseAutoencoder:
     cls = SAE_TYPES[settings.architecture]
-    sae = cls(d_in, settings.expansion * d_in, k=settings.k, initialize=False)
+    sae = cls(d_in, settings.expansion * d_in, k=settings.k, initialize=False, **cls.settings_kwargs(settings))
     sae.reset_parameters(generator)
     return sae
 
@@ -88,7 +90,8 @@ def _learning_rate(settings: SaeSettings, step: int, total: int) -> float:
 
 def _identity(settings: SaeSettings, d_in: int) -> dict:
     values = dataclasses.asdict(settings)
-    return {"d_in": d_in, **{k: values[k] for k in _IDENTITY_KEYS}}
+    # as the checkpoint's JSON reads it back (tuples become lists), so equal settings compare equal
+    return json.loads(json.dumps({"d_in": d_in, **{k: values[k] for k in _IDENTITY_KEYS}}))
 
 
 def train_sae(
@@ -145,14 +148,15 @@ def train_sae(
             group["lr"] = _learning_rate(settings, step, total)
         pre = sae.pre_activations(x)
         codes = sae.activate(pre)
-        recon = sae.decode(codes)
-        mse = (recon - x).pow(2).sum(-1).mean()
+        loss_recon, recon = sae.training_loss(codes, x)
+        residual = (x - recon).detach()
+        mse = residual.pow(2).sum(-1).mean()
         fired = (codes > 0).any(dim=0)
         tokens_since_fired += x.shape[0]
         tokens_since_fired[fired] = 0
         dead = tokens_since_fired >= settings.dead_after_tokens
-        aux = auxk_loss(pre, dead, (x - recon).detach(), sae, k_aux)
-        loss = mse + settings.aux_k_coef * aux
+        aux = auxk_loss(pre, dead, residual, sae, k_aux)
+        loss = loss_recon + settings.aux_k_coef * aux
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         sae.remove_parallel_decoder_grad_()
