@@ -152,6 +152,13 @@ def table(base: dict, subject: dict) -> tuple[list[str], list[str]]:
     return lines, over
 
 
+def largest_job(entries: dict) -> tuple[str, float]:
+    """The rule whose single job peaked highest (exact ru_maxrss where logged): the memory a machine
+    running the workflow one job at a time must have."""
+    rule = max(entries, key=lambda r: entries[r]["exact"] or entries[r]["rss"])
+    return rule, entries[rule]["exact"] or entries[rule]["rss"]
+
+
 def _fmt(entry: dict | None, key: str) -> str:
     return "–" if not entry else f"{entry[key]:.1f}"
 
@@ -181,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(lines))
     print(f"\npeak RSS within {RSS_TARGET}x of the chloroplast: "
           + ("every rule" if not over else f"NOT for {', '.join(over)}"))
+    (rb, mb), (rs, ms) = largest_job(base), largest_job(subject)
+    print(f"largest job: chloroplast {mb:.0f} MB ({rb}), E. coli {ms:.0f} MB ({rs}): {ms / mb:.2f}x "
+          f"({'within' if ms / mb <= RSS_TARGET else 'NOT within'} {RSS_TARGET}x)")
     return 0
 
 
