@@ -23,6 +23,8 @@ from dnalens.sae.data import holdout_mask, training_batches, activation_width
 from dnalens.sae.settings import SaeSettings
 from dnalens.sae.training import train_sae, finalize
 from dnalens.sae.encode import encode_shard
+from dnalens.sae.row_bases import activation_row_bases
+from dnalens.genome.fasta import open_fasta
 
 G = sys.argv[1] if len(sys.argv) > 1 else "vcholerae_chr2"
 R = f"results/{G}"
@@ -46,13 +48,16 @@ def run(tag, **kw):
     s = SaeSettings(**{**dict(expansion=8, k=32, tokens=2_000_000, device="cpu"), **kw})
     held = holdout_mask(windows, s.holdout_fraction)
     d_in = activation_width(acts)
+    bases = activation_row_bases(acts, windows, open_fasta(f"{R}/genome.fa"), s.base_lookup) if s.base_lookup else None
     t = time.time()
-    res = train_sae(training_batches(acts, ~held, batch_size=s.batch_size, seed=s.seed), d_in, s, progress=False)
+    res = train_sae(training_batches(acts, ~held, batch_size=s.batch_size, seed=s.seed, bases=bases), d_in, s,
+                    progress=False)
     sae = finalize(res).eval()
     t_train = time.time() - t
     parts = []
     for meta, arr in iter_shards(acts):
-        csr, _ = encode_shard(sae, arr, list(meta["offsets"]), device=torch.device("cpu"))
+        csr, _ = encode_shard(sae, arr, list(meta["offsets"]), device=torch.device("cpu"),
+                              bases=None if bases is None else bases[int(meta["shard"])])
         parts.append(sp.csr_matrix((csr.values.astype(np.float32), csr.indices, csr.indptr), shape=(arr.shape[0], sae.d_sae)))
     codes = sp.vstack(parts).tocsc()
     if codes.shape[0] != labels.shape[0]:

@@ -67,6 +67,48 @@ def test_train_encode_quality(workdir):
     assert manifest["total_nnz"] <= 4 * manifest["total_tokens"]
 
 
+def test_base_lookup_through_the_cli_reads_bases_from_the_fasta(workdir, capsys):
+    """train-sae / encode / sae-quality with sae.base_lookup: the bases come from windows.bed + FASTA
+    (trimmed, − strand), the saved SAE carries b_dec_lookup, and encode without --fasta says what to pass."""
+    from dnalens.genome.fasta import open_fasta
+    from dnalens.genome.window_table import read_windows_bed
+    from dnalens.sae.io import load_sae
+    from dnalens.sae.row_bases import activation_row_bases
+
+    tmp, spec, kept, d_in = workdir
+    acts = str(tmp / "acts" / "blocks.1")
+    settings = json.dumps({"expansion": 2, "k": 4, "tokens": 20_000, "batch_size": 512, "lr": 3e-3,
+                           "holdout_fraction": 0.25, "device": "cpu", "base_lookup": 3, "loss_windows": 2})
+    common = ["--activations", acts, "--settings", settings]
+    assert cli.main(["train-sae", *common, "--windows", str(tmp / "windows.bed"), "--out", str(tmp / "lk_fail")]) != 0
+    assert "pass --windows and --fasta" in capsys.readouterr().err and not (tmp / "lk_fail").exists()
+    assert cli.main(["train-sae", *common, "--windows", str(tmp / "windows.bed"), "--fasta", str(tmp / "genome.fa"),
+                     "--out", str(tmp / "lk")]) == 0
+    sae = load_sae(tmp / "lk")
+    assert sae.lookup_context == 3 and tuple(sae.b_dec_lookup.shape) == (125, d_in)
+    # the row codes are the genome's centred trinucleotides in read order: one − window against the FASTA
+    bases = activation_row_bases(acts, read_windows_bed(tmp / "windows.bed"), open_fasta(tmp / "genome.fa"), 3)
+    seq = "".join(open_fasta(tmp / "genome.fa")["chr1"][100:200].seq.upper())
+    rc = seq.translate(str.maketrans("ACGT", "TGCA"))[::-1]
+    first = json.loads(next((tmp / "acts" / "blocks.1").glob("shard-00000.json")).read_text())
+    row = first["windows"].index(3)  # windows.bed row 3 = chr1:100-200 on −
+    a = first["offsets"][row]
+    letter = {c: i for i, c in enumerate("ACGT")}
+    at = lambda i: letter[rc[i]] if 0 <= i < len(rc) else 4  # noqa: E731 - outside the read: "other"
+    expected = [at(i - 1) + 5 * at(i) + 25 * at(i + 1) for i in range(TRIM, TRIM + kept)]
+    assert bases[0][a:a + kept].tolist() == expected
+
+    assert cli.main(["encode", "--sae", str(tmp / "lk"), *common, "--out", str(tmp / "lk_codes")]) != 0
+    assert "pass --windows and --fasta" in capsys.readouterr().err and not (tmp / "lk_codes").exists()
+    assert cli.main(["encode", "--sae", str(tmp / "lk"), *common, "--windows", str(tmp / "windows.bed"),
+                     "--fasta", str(tmp / "genome.fa"), "--out", str(tmp / "lk_codes")]) == 0
+    assert json.loads((tmp / "lk_codes" / "manifest.json").read_text())["total_tokens"] == 24 * kept
+    assert cli.main(["sae-quality", "--sae", str(tmp / "lk"), *common, "--windows", str(tmp / "windows.bed"),
+                     "--fasta", str(tmp / "genome.fa"), "--model", json.dumps(spec), "--out", str(tmp / "lk_q.json")]) == 0
+    q = json.loads((tmp / "lk_q.json").read_text())
+    assert q["base_lookup"] == 3 and 0.0 <= q["fvu"] < 0.6 and q["loss"]["loss_recovered"] is not None
+
+
 def test_splice_maps_each_pass_to_its_tokens(workdir):
     """An SAE that reconstructs nothing must equal zero-ablation on every spliced row of every pass
     (a wrong row -> token mapping would leave activations behind); a perfect one must give 1."""

@@ -19,6 +19,7 @@ rule train_sae:
     input:
         manifest=SAE_MANIFEST,
         windows="results/{genome}/windows.bed",
+        fasta="results/{genome}/genome.fa",
     output:
         directory("results/{genome}/sae"),
     params:
@@ -36,13 +37,15 @@ rule train_sae:
         "../envs/dnalens.yaml"
     shell:
         "dnalens train-sae --activations {params.activations:q} --windows {input.windows:q}"
-        " --settings {params.settings} --out {output:q} > {log:q} 2>&1"
+        " --fasta {input.fasta:q} --settings {params.settings} --out {output:q} > {log:q} 2>&1"
 
 
 rule encode_part:
     input:
         sae=SAE_DIR,
         manifest=SAE_MANIFEST,
+        windows="results/{genome}/windows.bed",
+        fasta="results/{genome}/genome.fa",
     output:
         temp(directory("results/{genome}/codes_parts/part-{part}")),
     wildcard_constraints:
@@ -63,6 +66,7 @@ rule encode_part:
         "../envs/dnalens.yaml"
     shell:
         "dnalens encode --sae {input.sae:q} --activations {params.activations:q} --settings {params.settings}"
+        " --windows {input.windows:q} --fasta {input.fasta:q}"
         " --part {wildcards.part} --parts {params.parts} --out {output:q} > {log:q} 2>&1"
 
 

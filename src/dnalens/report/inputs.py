@@ -231,5 +231,6 @@ def sae_name(meta: dict[str, Any], quality: dict[str, Any]) -> str:
     """Short SAE description for titles: architecture, width and k when known, else the SAE folder name."""
     if quality.get("architecture") and quality.get("d_sae"):
         k = f", k={quality['k']}" if quality.get("k") else ""
-        return f"{quality['architecture']} ({quality['d_sae']} features{k})"
+        lookup = f", {quality['base_lookup']}-mer lookup" if quality.get("base_lookup") else ""
+        return f"{quality['architecture']} ({quality['d_sae']} features{k}{lookup})"
     return Path(str(meta.get("sae") or "?")).name

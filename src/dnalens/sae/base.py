@@ -3,6 +3,13 @@
 Parameters follow SAELens so a saved SAE loads there unchanged: `W_enc` [d_in, d_sae], `b_enc` [d_sae],
 `W_dec` [d_sae, d_in], `b_dec` [d_in]. A subclass only says how pre-activations become codes
 (`activate`); everything else (input normalisation, decoding, unit-norm decoder upkeep) lives here.
+
+Optional per-context decoder bias (`enable_base_lookup`, after Dooms & Wilhelm's tokenized SAEs): the
+centre b_dec becomes b_dec + b_dec_lookup[code of the row's base, or of the w-mer centred on it],
+subtracted from the input and added to the reconstruction. Why: a DNA model's activations carry the
+local sequence strongly, and without the lookup a TopK dictionary spends latents on base x concept
+conjunctions ("codon position 1 on a G") instead of one latent per concept. Such an SAE needs `bases`
+(lookup codes, sae.row_bases) in every call.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ class SparseAutoencoder(nn.Module):
         self.b_enc = nn.Parameter(torch.zeros(d_sae, dtype=dtype))
         self.W_dec = nn.Parameter(torch.empty(d_sae, d_in, dtype=dtype))
         self.b_dec = nn.Parameter(torch.zeros(d_in, dtype=dtype))
+        self.register_parameter("b_dec_lookup", None)  # enable_base_lookup() adds it
         self._norm_stats: tuple[torch.Tensor, torch.Tensor] | None = None
         if initialize:  # loaders that replace every tensor skip it (a 512 MB randn is not free)
             self.reset_parameters()
@@ -55,6 +63,36 @@ class SparseAutoencoder(nn.Module):
     def settings_kwargs(cls, settings) -> dict[str, Any]:
         """Constructor arguments of this type taken from `SaeSettings` beyond d_in, d_sae and k."""
         return {}
+
+    # ---- per-base decoder bias --------------------------------------------------------------------
+    def enable_base_lookup(self, context: int = 1) -> None:
+        """Add b_dec_lookup [5^context, d_in] (zeros: the SAE is unchanged until trained or loaded)."""
+        self.b_dec_lookup = nn.Parameter(torch.zeros(5**int(context), self.d_in, dtype=self.b_dec.dtype,
+                                                     device=self.b_dec.device))
+
+    @property
+    def needs_bases(self) -> bool:
+        return self.b_dec_lookup is not None
+
+    @property
+    def lookup_context(self) -> int:
+        """Width of the w-mer the lookup is indexed by (0: no lookup); 5^w rows."""
+        if self.b_dec_lookup is None:
+            return 0
+        rows, width = int(self.b_dec_lookup.shape[0]), 0
+        while 5**width < rows:
+            width += 1
+        if 5**width != rows:
+            raise ValueError(f"b_dec_lookup has {rows} rows; expected a power of 5 (5^context)")
+        return width
+
+    def centre(self, bases: torch.Tensor | None = None) -> torch.Tensor:
+        """b_dec [d_in], or b_dec + b_dec_lookup[bases] [..., d_in] for a lookup SAE."""
+        if self.b_dec_lookup is None:
+            return self.b_dec
+        if bases is None:
+            raise ValueError("this SAE has a per-base decoder bias: pass the base of every row (bases=...)")
+        return self.b_dec + self.b_dec_lookup[bases.to(self.b_dec_lookup.device, torch.long)]
 
     # ---- initialisation and decoder upkeep -------------------------------------------------------
     @torch.no_grad()
@@ -91,6 +129,8 @@ class SparseAutoencoder(nn.Module):
         self.W_enc *= scale
         self.W_dec /= scale
         self.b_dec /= scale
+        if self.b_dec_lookup is not None:
+            self.b_dec_lookup /= scale
 
     # ---- forward -----------------------------------------------------------------------------------
     def _normalize_in(self, x: torch.Tensor) -> torch.Tensor:
@@ -114,30 +154,31 @@ class SparseAutoencoder(nn.Module):
         shift, scale = self._norm_stats
         return x_hat * scale + shift
 
-    def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
+    def pre_activations(self, x: torch.Tensor, bases: torch.Tensor | None = None) -> torch.Tensor:
         x = self._normalize_in(x.to(self.W_enc.dtype))
         if self.apply_b_dec_to_input:
-            x = x - self.b_dec
+            x = x - self.centre(bases)
         return x @ self.W_enc + self.b_enc
 
     def activate(self, pre: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Codes [..., d_sae] for activations [..., d_in]."""
-        return self.activate(self.pre_activations(x))
+    def encode(self, x: torch.Tensor, bases: torch.Tensor | None = None) -> torch.Tensor:
+        """Codes [..., d_sae] for activations [..., d_in] (`bases` [...]: only for a lookup SAE)."""
+        return self.activate(self.pre_activations(x, bases))
 
-    def decode(self, f: torch.Tensor) -> torch.Tensor:
+    def decode(self, f: torch.Tensor, bases: torch.Tensor | None = None) -> torch.Tensor:
         """Reconstruction [..., d_in] from codes [..., d_sae]."""
-        return self._normalize_out(f.to(self.W_dec.dtype) @ self.W_dec + self.b_dec)
+        return self._normalize_out(f.to(self.W_dec.dtype) @ self.W_dec + self.centre(bases))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
+    def forward(self, x: torch.Tensor, bases: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decode(self.encode(x, bases), bases)
 
-    def training_loss(self, codes: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def training_loss(self, codes: torch.Tensor, x: torch.Tensor,
+                      bases: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(reconstruction loss to minimise, full reconstruction): summed squared error per row, averaged.
         Types that train on another objective (Matryoshka's nested prefixes) override this."""
-        recon = self.decode(codes)
+        recon = self.decode(codes, bases)
         return (recon - x).pow(2).sum(-1).mean(), recon
 
     # ---- persistence hooks (io.py writes SAELens' layout from these) -----------------------------
@@ -150,18 +191,24 @@ class SparseAutoencoder(nn.Module):
         return {} if self.k is None else {"k": self.k}
 
     def weights_for_saving(self) -> dict[str, torch.Tensor]:
-        return {
+        weights = {
             "W_enc": self.W_enc.detach(),
             "b_enc": self.b_enc.detach(),
             "W_dec": self.W_dec.detach(),
             "b_dec": self.b_dec.detach(),
         }
+        if self.b_dec_lookup is not None:  # an extra tensor: SAELens itself would ignore it
+            weights["b_dec_lookup"] = self.b_dec_lookup.detach()
+        return weights
 
     @torch.no_grad()
     def load_weights(self, state: dict[str, torch.Tensor]) -> None:
         """Copy SAELens-named tensors in; io.py has already checked names and shapes."""
         for name in ("W_enc", "b_enc", "W_dec", "b_dec"):
             getattr(self, name).copy_(state[name].to(getattr(self, name).dtype))
+        if "b_dec_lookup" in state:
+            self.b_dec_lookup = nn.Parameter(state["b_dec_lookup"].to(self.b_dec.dtype).clone())
+            _ = self.lookup_context  # raises on a row count that is not 5^w
 
     def extra_repr(self) -> str:
         return f"d_in={self.d_in}, d_sae={self.d_sae}, k={self.k}"

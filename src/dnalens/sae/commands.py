@@ -19,6 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t = subparsers.add_parser("train-sae", help="train a TopK/BatchTopK/Matryoshka SAE on activation shards (resumable)")
     t.add_argument("--activations", required=True, help="activation shard directory (results/<g>/activations/<layer>)")
     t.add_argument("--windows", required=True, help="windows.bed the shards index (for the held-out block)")
+    t.add_argument("--fasta", help="genome FASTA of the windows (needed with sae.base_lookup: the base of every row)")
     t.add_argument("--out", required=True, help="SAE directory to write (SAELens layout)")
     t.add_argument("--settings", help="the config's `sae:` block as JSON (or a .json/.yaml path)")
     t.add_argument("--checkpoint", help="checkpoint directory (default: <out>.checkpoint; removed on success)")
@@ -28,6 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--sae", required=True, help="SAELens directory or Goodfire .pt")
     e.add_argument("--activations", required=True, help="activation shard directory")
     e.add_argument("--out", required=True, help="codes directory to write")
+    e.add_argument("--windows", help="windows.bed of the activations (an SAE with a per-base decoder bias needs it)")
+    e.add_argument("--fasta", help="genome FASTA of the windows (likewise)")
     e.add_argument("--settings", help="the config's `sae:` block (k for a .pt without k in its name, device)")
     e.add_argument("--part", type=int, help="scatter: encode only activation-shard block PART (0-based) of --parts")
     e.add_argument("--parts", type=int, default=1, help="scatter: number of blocks (the extract stage's parts)")
@@ -61,6 +64,7 @@ def _train(args: argparse.Namespace) -> int:
     from dnalens.genome.window_table import read_windows_bed
     from dnalens.sae.data import activation_width, holdout_mask, training_batches
     from dnalens.sae.io import save_sae
+    from dnalens.sae.row_bases import open_row_bases
     from dnalens.sae.training import finalize, train_sae
 
     settings = _settings(args.settings)
@@ -71,7 +75,9 @@ def _train(args: argparse.Namespace) -> int:
     windows = read_windows_bed(args.windows)
     held = holdout_mask(windows, settings.holdout_fraction)
     d_in = activation_width(args.activations)
-    batches = training_batches(args.activations, ~held, batch_size=settings.batch_size, seed=settings.seed)
+    bases = open_row_bases(args.activations, args.windows, args.fasta, context=settings.base_lookup)
+    batches = training_batches(args.activations, ~held, batch_size=settings.batch_size, seed=settings.seed,
+                               bases=bases)
     checkpoint = Path(args.checkpoint or f"{args.out.rstrip('/')}.checkpoint")
     result = train_sae(batches, d_in, settings, checkpoint_dir=checkpoint)
     sae = finalize(result)
@@ -92,13 +98,15 @@ def _train(args: argparse.Namespace) -> int:
 def _encode(args: argparse.Namespace) -> int:
     from dnalens.sae.encode import encode_activations
     from dnalens.sae.io import load_sae
+    from dnalens.sae.row_bases import open_row_bases
     from dnalens.sae.settings import resolve_device
 
     settings = _settings(args.settings)
     device = resolve_device(settings.device)
     sae = load_sae(args.sae, k=settings.k, device=device)
+    bases = open_row_bases(args.activations, args.windows, args.fasta, context=sae.lookup_context)
     summary = encode_activations(sae, args.activations, args.out, device=device, sae_source=str(args.sae),
-                                 part=args.part, parts=args.parts)
+                                 part=args.part, parts=args.parts, bases=bases)
     print(json.dumps({k: summary[k] for k in ("total_tokens", "total_nnz", "mean_l0", "n_features")}))
     return 0
 
@@ -118,6 +126,7 @@ def _quality(args: argparse.Namespace) -> int:
     from dnalens.sae.data import evaluation_windows, holdout_mask, window_batches
     from dnalens.sae.io import load_sae
     from dnalens.sae.quality import reconstruction_quality
+    from dnalens.sae.row_bases import open_row_bases
     from dnalens.sae.settings import resolve_device
 
     settings = _settings(args.settings)
@@ -129,8 +138,10 @@ def _quality(args: argparse.Namespace) -> int:
     report = {"sae": str(args.sae), "layer": manifest.get("layer"), "architecture": sae.architecture,
               "d_in": sae.d_in, "d_sae": sae.d_sae, "k": sae.k, "held_out": held_out,
               "evaluation_windows": int(evaluated.sum()), "holdout_fraction": settings.holdout_fraction}
+    bases = open_row_bases(args.activations, args.windows, args.fasta, context=sae.lookup_context)
+    report["base_lookup"] = sae.lookup_context
     report.update(reconstruction_quality(sae, window_batches(args.activations, evaluated,
-                                                             max_tokens=settings.quality_tokens)))
+                                                             max_tokens=settings.quality_tokens, bases=bases)))
     report["loss"] = _loss_recovered(args, sae, manifest, windows, evaluated, settings)
     write_text(args.out, json.dumps(report, indent=1) + "\n")
     print(json.dumps({k: report[k] for k in ("fvu", "l0", "dead_fraction", "dense_fraction")}

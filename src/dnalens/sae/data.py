@@ -72,13 +72,17 @@ def training_batches(
     batch_size: int,
     seed: int = 0,
     pool_tokens: int = 1 << 17,
-) -> Iterator[torch.Tensor]:
+    bases: dict[int, np.ndarray] | None = None,
+) -> Iterator[torch.Tensor] | Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Endless float32 batches [batch_size, d] of rows from used windows, shuffled within a pool of
-    ~`pool_tokens` rows, epoch after epoch (each epoch reshuffled; deterministic for a seed)."""
+    ~`pool_tokens` rows, epoch after epoch (each epoch reshuffled; deterministic for a seed).
+
+    With `bases` (row_bases.activation_row_bases) each batch is (rows, their uint8 base codes)."""
     epoch = 0
     while True:
         rng = np.random.default_rng([int(seed), epoch])
         pool: list[np.ndarray] = []
+        pool_bases: list[np.ndarray] = []
         n_pool = 0
         emitted = 0
         for meta, array in iter_shards(directory):
@@ -86,21 +90,28 @@ def training_batches(
             if rows.size == 0:
                 continue
             pool.append(np.asarray(array[rows], dtype=np.float16))
+            if bases is not None:
+                pool_bases.append(bases[int(meta["shard"])][rows])
             n_pool += rows.size
             if n_pool >= max(pool_tokens, batch_size):
-                merged = np.concatenate(pool)[rng.permutation(n_pool)]
+                order = rng.permutation(n_pool)
+                merged = np.concatenate(pool)[order]
+                merged_bases = np.concatenate(pool_bases)[order] if bases is not None else None
                 full = (n_pool // batch_size) * batch_size
                 for i in range(0, full, batch_size):
-                    yield torch.from_numpy(merged[i : i + batch_size].astype(np.float32))
+                    yield _batch(merged, merged_bases, i, i + batch_size)
                     emitted += 1
                 pool, n_pool = [merged[full:]], n_pool - full
+                pool_bases = [merged_bases[full:]] if merged_bases is not None else []
         if n_pool:
-            merged = np.concatenate(pool)[rng.permutation(n_pool)]
+            order = rng.permutation(n_pool)
+            merged = np.concatenate(pool)[order]
+            merged_bases = np.concatenate(pool_bases)[order] if bases is not None else None
             for i in range(0, n_pool - batch_size + 1, batch_size):
-                yield torch.from_numpy(merged[i : i + batch_size].astype(np.float32))
+                yield _batch(merged, merged_bases, i, i + batch_size)
                 emitted += 1
             if emitted == 0:  # fewer rows than one batch in all: use what there is
-                yield torch.from_numpy(merged.astype(np.float32))
+                yield _batch(merged, merged_bases, 0, n_pool)
                 emitted += 1
         if emitted == 0:
             raise InputError("no activation rows left for SAE training after the hold-out.",
@@ -108,17 +119,24 @@ def training_batches(
         epoch += 1
 
 
+def _batch(rows: np.ndarray, bases: np.ndarray | None, a: int, b: int):
+    x = torch.from_numpy(rows[a:b].astype(np.float32))
+    return x if bases is None else (x, torch.from_numpy(bases[a:b].copy()))
+
+
 def window_batches(
-    directory: str | Path, use_window: np.ndarray, *, max_tokens: int | None = None
-) -> Iterator[torch.Tensor]:
-    """One float32 tensor per used window, in stored order, up to ~`max_tokens` rows in all."""
+    directory: str | Path, use_window: np.ndarray, *, max_tokens: int | None = None,
+    bases: dict[int, np.ndarray] | None = None,
+) -> Iterator[torch.Tensor] | Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """One float32 tensor per used window, in stored order, up to ~`max_tokens` rows in all
+    ((tensor, uint8 base codes) pairs with `bases`)."""
     seen = 0
     for meta, array in iter_shards(directory):
         offsets = meta["offsets"]
         for w, a, b in zip(meta["windows"], offsets[:-1], offsets[1:]):
             if not use_window[int(w)] or b <= a:
                 continue
-            yield torch.from_numpy(np.asarray(array[a:b], dtype=np.float32))
+            yield _batch(np.asarray(array[a:b]), bases[int(meta["shard"])][a:b] if bases is not None else None, 0, b - a)
             seen += b - a
             if max_tokens is not None and seen >= max_tokens:
                 return

@@ -50,8 +50,9 @@ def _nonzeros(codes: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 @torch.no_grad()
 def encode_shard(sae: SparseAutoencoder, array: np.ndarray, offsets: list[int], *,
-                 device: torch.device) -> tuple[CsrArrays, int]:
-    """Codes of one activation shard as CSR arrays, and how many values were clipped to float16."""
+                 device: torch.device, bases: np.ndarray | None = None) -> tuple[CsrArrays, int]:
+    """Codes of one activation shard as CSR arrays, and how many values were clipped to float16
+    (`bases`: uint8 [n_rows] base codes, for an SAE with a per-base decoder bias)."""
     n = int(array.shape[0])
     chunk_rows = max(1, _MAX_CHUNK_ELEMENTS // sae.d_sae)
     counts = np.zeros(n, dtype=np.int64)
@@ -59,7 +60,8 @@ def encode_shard(sae: SparseAutoencoder, array: np.ndarray, offsets: list[int], 
     vals: list[np.ndarray] = []
     for a, b in _segments(offsets, sae.batch_dependent, chunk_rows):
         x = torch.from_numpy(np.asarray(array[a:b], dtype=np.float32)).to(device)
-        row_counts, c, v = _nonzeros(sae.encode(x))
+        b_rows = None if bases is None else torch.from_numpy(np.asarray(bases[a:b])).to(device)
+        row_counts, c, v = _nonzeros(sae.encode(x, b_rows))
         counts[a:b] = row_counts
         cols.append(c)
         vals.append(v)
@@ -80,11 +82,13 @@ def encode_activations(
     progress: bool = True,
     part: int | None = None,
     parts: int = 1,
+    bases: dict[int, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Write `out/` (as a whole, atomically): shard-NNNNN.{indptr,indices,values}.npy + .json, manifest.
 
     With `part`/`parts` only the activation shards of that scatter part are encoded (the same
     contiguous blocks `dnalens extract --part` computes); `merge_code_parts` gathers the parts.
+    `bases` (row_bases.activation_row_bases) is required by an SAE with a per-base decoder bias.
     """
     from tqdm.auto import tqdm
 
@@ -105,7 +109,8 @@ def encode_activations(
             if array.shape[1] != sae.d_in:
                 raise InputError(f"activations have width {array.shape[1]} but the SAE expects d_in={sae.d_in}.",
                                  path=activations, fix="use the SAE trained for this model and layer.")
-            csr, clipped = encode_shard(sae, array, list(meta["offsets"]), device=torch_device)
+            shard_bases = None if bases is None else bases[int(meta["shard"])]
+            csr, clipped = encode_shard(sae, array, list(meta["offsets"]), device=torch_device, bases=shard_bases)
             stem = f"shard-{int(meta['shard']):05d}"
             write_csr(tmp, stem, csr)
             record = {"shard": int(meta["shard"]), "windows": meta["windows"], "offsets": meta["offsets"],

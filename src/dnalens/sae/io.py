@@ -162,6 +162,9 @@ def load_saelens_dir(path: str | Path) -> SparseAutoencoder:
     expected = {"W_enc": (d_in, d_sae), "b_enc": (d_sae,), "W_dec": (d_sae, d_in), "b_dec": (d_in,)}
     if cfg["architecture"] == "jumprelu":
         expected["threshold"] = (d_sae,)
+    if "b_dec_lookup" in state:  # dnalens' per-base decoder bias: [n_bases, d_in]
+        n_bases = int(state["b_dec_lookup"].shape[0]) if state["b_dec_lookup"].ndim == 2 else 0
+        expected["b_dec_lookup"] = (max(n_bases, 1), d_in)
     _check_shapes(state, expected, weights_path)
     cls = SAE_TYPES[cfg["architecture"]]
     kwargs: dict[str, Any] = {

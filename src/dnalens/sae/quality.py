@@ -33,7 +33,8 @@ def reconstruction_quality(
     *,
     dense_fraction: float = DENSE_FRACTION,
 ) -> dict:
-    """Metrics over all rows of `batches` (each [n, d_in]; a batch-level SAE sees one batch at a time)."""
+    """Metrics over all rows of `batches` (each [n, d_in], or (rows, bases) for a lookup SAE; a batch-level
+    SAE sees one batch at a time)."""
     device = sae.W_enc.device
     n = 0
     sq_err = 0.0
@@ -42,11 +43,12 @@ def reconstruction_quality(
     active = 0
     fires = torch.zeros(sae.d_sae, dtype=torch.long, device=device)
     for batch in batches:
-        x = batch.to(device, torch.float32)
+        x, bases = batch if isinstance(batch, tuple) else (batch, None)
+        x = x.to(device, torch.float32)
         if x.numel() == 0:
             continue
-        codes = sae.encode(x)
-        recon = sae.decode(codes)
+        codes = sae.encode(x, bases)
+        recon = sae.decode(codes, bases)
         sq_err += float((recon.double() - x.double()).pow(2).sum())
         sum_x += x.double().sum(0)
         sum_x2 += x.double().pow(2).sum()

@@ -26,6 +26,7 @@ class SaeSettings:
     seed: int = 0
     aux_k: int | None = None
     matryoshka_widths: tuple[int, ...] | None = None
+    base_lookup: int = 0  # 0: none; w (odd): a decoder bias per centred w-mer (1: per base)
     aux_k_coef: float = 1 / 32
     dead_after_tokens: int = 100_000
     normalize: str = "expected_average_only_in"
@@ -52,6 +53,9 @@ class SaeSettings:
                 raise InputError(f"sae.matryoshka_widths must be increasing positive latent counts, found {widths}.",
                                  fix="e.g. [64, 256, 1024]; the whole dictionary is always the last prefix.")
             object.__setattr__(self, "matryoshka_widths", tuple(widths))
+        if isinstance(self.base_lookup, bool) or self.base_lookup not in (0, 1, 3, 5, 7):
+            raise InputError(f"sae.base_lookup must be 0 (off) or an odd w-mer width 1-7, found {self.base_lookup!r}.",
+                             fix="use 1 for a bias per base, 3 for one per centred trinucleotide.")
         if not 0.0 <= self.holdout_fraction < 1.0:
             raise InputError(f"sae.holdout_fraction must be in [0, 1), found {self.holdout_fraction}.")
         if self.source == "load" and not self.path:

@@ -17,6 +17,7 @@ import torch
 from dnalens.genome.window_table import reverse_complement
 from dnalens.sae.base import SparseAutoencoder
 from dnalens.sae.quality import SplicePass
+from dnalens.sae.row_bases import row_codes
 
 
 @torch.no_grad()
@@ -32,7 +33,8 @@ def strand_passes(adapter, seqs: Sequence[str], layer: str, sae: SparseAutoencod
             continue
         pooled = adapter.activations([seq], [layer])[layer][0][rows]
         x = torch.from_numpy(np.ascontiguousarray(pooled, dtype=np.float32)).to(device)
-        error = (sae.decode(sae.encode(x)) - x).float().cpu().numpy()
+        bases = torch.from_numpy(row_codes(seq, sae.lookup_context)[rows]).to(device) if sae.needs_bases else None
+        error = (sae(x, bases) - x).float().cpu().numpy()
         fwd_tokens = np.asarray(adapter.encode([seq])[2][0])[rows]
         if pool == "none":
             passes.append(SplicePass(lambda r, s=seq: adapter.spliced_loss([s], layer, r), fwd_tokens, error))

@@ -1,6 +1,7 @@
 """Train a TopK / BatchTopK / Matryoshka BatchTopK SAE on an iterator of activation batches; knows no model.
 
-The caller hands over `Iterable[Tensor [n, d_in]]` (deterministic for a given seed); the trainer
+The caller hands over `Iterable[Tensor [n, d_in]]` (deterministic for a given seed; `(Tensor, bases)`
+pairs for an SAE with a per-base decoder bias); the trainer
 initialises b_dec from the first batch (geometric median or mean), trains with Adam on the MSE plus
 the AuxK loss against dead latents (the reconstruction term is the SAE type's `training_loss`) (Gao et al. 2024), keeps decoder rows unit-norm, checkpoints every
 `checkpoint_every` steps and resumes from the last checkpoint by skipping the batches already used,
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 # Settings that define the run; a checkpoint made with other values is refused (checkpoint.py).
 _IDENTITY_KEYS = ("architecture", "expansion", "k", "lr", "tokens", "batch_size", "seed", "aux_k",
                   "aux_k_coef", "dead_after_tokens", "normalize", "init_b_dec", "holdout_fraction",
-                  "matryoshka_widths")
+                  "matryoshka_widths", "base_lookup")
 
 
 @dataclass
@@ -62,7 +63,18 @@ def build_sae(settings: SaeSettings, d_in: int, generator: torch.Generator | Non
     cls = SAE_TYPES[settings.architecture]
     sae = cls(d_in, settings.expansion * d_in, k=settings.k, initialize=False, **cls.settings_kwargs(settings))
     sae.reset_parameters(generator)
+    if settings.base_lookup:
+        sae.enable_base_lookup(settings.base_lookup)
     return sae
+
+
+def _split(batch, needs_bases: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A batch is a Tensor [n, d_in], or (Tensor, uint8 bases [n]) from a lookup SAE's data source."""
+    x, bases = batch if isinstance(batch, tuple) else (batch, None)
+    if needs_bases and bases is None:
+        raise InputError("sae.base_lookup is set but the activation batches carry no bases.",
+                         fix="give training_batches the row bases (dnalens train-sae --fasta).")
+    return x, bases
 
 
 def auxk_loss(pre: torch.Tensor, dead: torch.Tensor, residual: torch.Tensor, sae: SparseAutoencoder,
@@ -129,9 +141,10 @@ def train_sae(
         first = next(batch_iter, None)
         if first is None:
             raise InputError("no activations to train the SAE on (empty input).")
-        if first.shape[-1] != d_in:
-            raise InputError(f"activations have width {first.shape[-1]}, expected d_in={d_in}.")
-        scale, start = _initialise(sae, first.to(device, torch.float32), settings)
+        x0, bases0 = _split(first, sae.needs_bases)
+        if x0.shape[-1] != d_in:
+            raise InputError(f"activations have width {x0.shape[-1]}, expected d_in={d_in}.")
+        scale, start = _initialise(sae, x0.to(device, torch.float32), settings, bases0)
 
     history: list[dict[str, float]] = []
     end = total if stop_after is None else min(total, stop_after)
@@ -143,12 +156,14 @@ def train_sae(
         if batch is None:
             raise InputError(f"the activation stream ended after {step} of {total} steps.",
                              fix="lower sae.tokens or let the batch source repeat epochs.")
-        x = batch.to(device, torch.float32) * scale
+        x, bases = _split(batch, sae.needs_bases)
+        x = x.to(device, torch.float32) * scale
+        bases = None if bases is None else bases.to(device)
         for group in optimizer.param_groups:
             group["lr"] = _learning_rate(settings, step, total)
-        pre = sae.pre_activations(x)
+        pre = sae.pre_activations(x, bases)
         codes = sae.activate(pre)
-        loss_recon, recon = sae.training_loss(codes, x)
+        loss_recon, recon = sae.training_loss(codes, x, bases)
         residual = (x - recon).detach()
         mse = residual.pow(2).sum(-1).mean()
         fired = (codes > 0).any(dim=0)
@@ -194,8 +209,10 @@ def finalize(result: TrainResult) -> SparseAutoencoder:
 
 
 @torch.no_grad()
-def _initialise(sae: SparseAutoencoder, sample: torch.Tensor, settings: SaeSettings) -> tuple[float, int]:
-    """Input scale (so E||x|| = sqrt(d_in)) and b_dec from the first batch."""
+def _initialise(sae: SparseAutoencoder, sample: torch.Tensor, settings: SaeSettings,
+                bases: torch.Tensor | None = None) -> tuple[float, int]:
+    """Input scale (so E||x|| = sqrt(d_in)), b_dec and (lookup SAEs) each base's mean offset from it,
+    from the first batch."""
     scale = 1.0
     if settings.normalize == "expected_average_only_in":
         mean_norm = float(sample.norm(dim=-1).mean())
@@ -207,6 +224,12 @@ def _initialise(sae: SparseAutoencoder, sample: torch.Tensor, settings: SaeSetti
         sae.b_dec.copy_(geometric_median(sample[:8192]).to(sae.b_dec.dtype))
     elif settings.init_b_dec == "mean":
         sae.b_dec.copy_(sample.mean(dim=0))
+    if sae.b_dec_lookup is not None and bases is not None:  # each code's mean offset from b_dec; 0 if unseen
+        bases = bases.to(sample.device, torch.long)
+        sums = torch.zeros_like(sae.b_dec_lookup).index_add_(0, bases, sample.to(sae.b_dec_lookup.dtype))
+        counts = torch.bincount(bases, minlength=sae.b_dec_lookup.shape[0]).to(sums.dtype)[:, None]
+        seen = counts > 0
+        sae.b_dec_lookup.copy_(torch.where(seen, sums / counts.clamp_min(1) - sae.b_dec, torch.zeros_like(sums)))
     return scale, 0
 
 
