@@ -77,7 +77,7 @@ def training_batches(
     """Endless float32 batches [batch_size, d] of rows from used windows, shuffled within a pool of
     ~`pool_tokens` rows, epoch after epoch (each epoch reshuffled; deterministic for a seed).
 
-    With `bases` (row_bases.activation_row_bases) each batch is (rows, their uint8 base codes)."""
+    With `bases` (row_bases.activation_row_bases) each batch is (rows, their lookup codes)."""
     epoch = 0
     while True:
         rng = np.random.default_rng([int(seed), epoch])
@@ -129,7 +129,7 @@ def window_batches(
     bases: dict[int, np.ndarray] | None = None,
 ) -> Iterator[torch.Tensor] | Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """One float32 tensor per used window, in stored order, up to ~`max_tokens` rows in all
-    ((tensor, uint8 base codes) pairs with `bases`)."""
+    ((tensor, lookup codes) pairs with `bases`)."""
     seen = 0
     for meta, array in iter_shards(directory):
         offsets = meta["offsets"]

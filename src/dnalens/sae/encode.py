@@ -52,7 +52,7 @@ def _nonzeros(codes: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def encode_shard(sae: SparseAutoencoder, array: np.ndarray, offsets: list[int], *,
                  device: torch.device, bases: np.ndarray | None = None) -> tuple[CsrArrays, int]:
     """Codes of one activation shard as CSR arrays, and how many values were clipped to float16
-    (`bases`: uint8 [n_rows] base codes, for an SAE with a per-base decoder bias)."""
+    (`bases`: [n_rows] lookup codes, sae.row_bases, for an SAE with a per-w-mer decoder bias)."""
     n = int(array.shape[0])
     chunk_rows = max(1, _MAX_CHUNK_ELEMENTS // sae.d_sae)
     counts = np.zeros(n, dtype=np.int64)

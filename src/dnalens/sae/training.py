@@ -69,7 +69,7 @@ def build_sae(settings: SaeSettings, d_in: int, generator: torch.Generator | Non
 
 
 def _split(batch, needs_bases: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """A batch is a Tensor [n, d_in], or (Tensor, uint8 bases [n]) from a lookup SAE's data source."""
+    """A batch is a Tensor [n, d_in], or (Tensor, lookup codes [n]) from a lookup SAE's data source."""
     x, bases = batch if isinstance(batch, tuple) else (batch, None)
     if needs_bases and bases is None:
         raise InputError("sae.base_lookup is set but the activation batches carry no bases.",
