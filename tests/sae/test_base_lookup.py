@@ -12,7 +12,8 @@ import torch
 from dnalens.errors import InputError
 from dnalens.genome.window_table import Window
 from dnalens.sae.io import load_sae, save_sae
-from dnalens.sae.row_bases import base_codes, context_codes, shard_row_bases
+from dnalens.concepts.genome_data import encode as base_codes
+from dnalens.sae.row_bases import context_codes, shard_row_bases
 from dnalens.sae.settings import SaeSettings
 from dnalens.sae.topk import TopKSAE
 from dnalens.sae.training import _initialise, build_sae, finalize, train_sae

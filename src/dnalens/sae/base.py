@@ -19,6 +19,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from dnalens.sae.row_bases import N_BASES
+
 # SAELens' `normalize_activations` values. Trained dnalens SAEs fold their input scale into the weights
 # before saving, so they always save "none"; the two per-input ones only occur in loaded SAELens SAEs.
 NORMALIZATIONS = ("none", "expected_average_only_in", "constant_norm_rescale", "layer_norm")
@@ -64,10 +66,10 @@ class SparseAutoencoder(nn.Module):
         """Constructor arguments of this type taken from `SaeSettings` beyond d_in, d_sae and k."""
         return {}
 
-    # ---- per-base decoder bias --------------------------------------------------------------------
+    # ---- per-w-mer decoder bias --------------------------------------------------------------------
     def enable_base_lookup(self, context: int = 1) -> None:
         """Add b_dec_lookup [5^context, d_in] (zeros: the SAE is unchanged until trained or loaded)."""
-        self.b_dec_lookup = nn.Parameter(torch.zeros(5**int(context), self.d_in, dtype=self.b_dec.dtype,
+        self.b_dec_lookup = nn.Parameter(torch.zeros(N_BASES**int(context), self.d_in, dtype=self.b_dec.dtype,
                                                      device=self.b_dec.device))
 
     @property
@@ -80,9 +82,9 @@ class SparseAutoencoder(nn.Module):
         if self.b_dec_lookup is None:
             return 0
         rows, width = int(self.b_dec_lookup.shape[0]), 0
-        while 5**width < rows:
+        while N_BASES**width < rows:
             width += 1
-        if 5**width != rows:
+        if N_BASES**width != rows:
             raise ValueError(f"b_dec_lookup has {rows} rows; expected a power of 5 (5^context)")
         return width
 
@@ -91,7 +93,7 @@ class SparseAutoencoder(nn.Module):
         if self.b_dec_lookup is None:
             return self.b_dec
         if bases is None:
-            raise ValueError("this SAE has a per-base decoder bias: pass the base of every row (bases=...)")
+            raise ValueError("this SAE has a per-w-mer decoder bias: pass the lookup code of every row (bases=...)")
         return self.b_dec + self.b_dec_lookup[bases.to(self.b_dec_lookup.device, torch.long)]
 
     # ---- initialisation and decoder upkeep -------------------------------------------------------

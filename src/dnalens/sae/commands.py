@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t = subparsers.add_parser("train-sae", help="train a TopK/BatchTopK/Matryoshka SAE on activation shards (resumable)")
     t.add_argument("--activations", required=True, help="activation shard directory (results/<g>/activations/<layer>)")
     t.add_argument("--windows", required=True, help="windows.bed the shards index (for the held-out block)")
-    t.add_argument("--fasta", help="genome FASTA of the windows (needed with sae.base_lookup: the base of every row)")
+    t.add_argument("--fasta", help="genome FASTA of the windows (needed with sae.base_lookup: the bases of every row)")
     t.add_argument("--out", required=True, help="SAE directory to write (SAELens layout)")
     t.add_argument("--settings", help="the config's `sae:` block as JSON (or a .json/.yaml path)")
     t.add_argument("--checkpoint", help="checkpoint directory (default: <out>.checkpoint; removed on success)")
@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--sae", required=True, help="SAELens directory or Goodfire .pt")
     e.add_argument("--activations", required=True, help="activation shard directory")
     e.add_argument("--out", required=True, help="codes directory to write")
-    e.add_argument("--windows", help="windows.bed of the activations (an SAE with a per-base decoder bias needs it)")
+    e.add_argument("--windows", help="windows.bed of the activations (an SAE with a per-w-mer decoder bias needs it)")
     e.add_argument("--fasta", help="genome FASTA of the windows (likewise)")
     e.add_argument("--settings", help="the config's `sae:` block (k for a .pt without k in its name, device)")
     e.add_argument("--part", type=int, help="scatter: encode only activation-shard block PART (0-based) of --parts")
@@ -75,7 +75,7 @@ def _train(args: argparse.Namespace) -> int:
     windows = read_windows_bed(args.windows)
     held = holdout_mask(windows, settings.holdout_fraction)
     d_in = activation_width(args.activations)
-    bases = open_row_bases(args.activations, args.windows, args.fasta, context=settings.base_lookup)
+    bases = open_row_bases(args.activations, windows, args.fasta, context=settings.base_lookup)
     batches = training_batches(args.activations, ~held, batch_size=settings.batch_size, seed=settings.seed,
                                bases=bases)
     checkpoint = Path(args.checkpoint or f"{args.out.rstrip('/')}.checkpoint")
@@ -138,7 +138,7 @@ def _quality(args: argparse.Namespace) -> int:
     report = {"sae": str(args.sae), "layer": manifest.get("layer"), "architecture": sae.architecture,
               "d_in": sae.d_in, "d_sae": sae.d_sae, "k": sae.k, "held_out": held_out,
               "evaluation_windows": int(evaluated.sum()), "holdout_fraction": settings.holdout_fraction}
-    bases = open_row_bases(args.activations, args.windows, args.fasta, context=sae.lookup_context)
+    bases = open_row_bases(args.activations, windows, args.fasta, context=sae.lookup_context)
     report["base_lookup"] = sae.lookup_context
     report.update(reconstruction_quality(sae, window_batches(args.activations, evaluated,
                                                              max_tokens=settings.quality_tokens, bases=bases)))

@@ -88,7 +88,7 @@ def encode_activations(
 
     With `part`/`parts` only the activation shards of that scatter part are encoded (the same
     contiguous blocks `dnalens extract --part` computes); `merge_code_parts` gathers the parts.
-    `bases` (row_bases.activation_row_bases) is required by an SAE with a per-base decoder bias.
+    `bases` (row_bases.activation_row_bases) is required by an SAE with a per-w-mer decoder bias.
     """
     from tqdm.auto import tqdm
 

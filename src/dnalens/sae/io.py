@@ -162,9 +162,9 @@ def load_saelens_dir(path: str | Path) -> SparseAutoencoder:
     expected = {"W_enc": (d_in, d_sae), "b_enc": (d_sae,), "W_dec": (d_sae, d_in), "b_dec": (d_in,)}
     if cfg["architecture"] == "jumprelu":
         expected["threshold"] = (d_sae,)
-    if "b_dec_lookup" in state:  # dnalens' per-base decoder bias: [n_bases, d_in]
-        n_bases = int(state["b_dec_lookup"].shape[0]) if state["b_dec_lookup"].ndim == 2 else 0
-        expected["b_dec_lookup"] = (max(n_bases, 1), d_in)
+    lookup = state.get("b_dec_lookup")  # dnalens' per-w-mer decoder bias: [5^w, d_in]; load_weights checks 5^w
+    if lookup is not None and (lookup.ndim != 2 or lookup.shape[1] != d_in):
+        raise InputError(f"tensor b_dec_lookup has shape {tuple(lookup.shape)}, expected (5^w, {d_in}).", path=weights_path)
     _check_shapes(state, expected, weights_path)
     cls = SAE_TYPES[cfg["architecture"]]
     kwargs: dict[str, Any] = {

@@ -14,20 +14,11 @@ from typing import Sequence
 
 import numpy as np
 
+from dnalens.concepts.genome_data import N_CODE, encode
 from dnalens.errors import InputError
 from dnalens.genome.window_table import Window, window_sequence
 
-N_BASES = 5  # A, C, G, T, other
-ALPHABET = "ACGTN"
-_CODE = np.full(256, 4, dtype=np.uint8)
-for _i, _b in enumerate(b"ACGT"):
-    _CODE[_b] = _i
-    _CODE[_b + 32] = _i  # lower case
-
-
-def base_codes(seq: str) -> np.ndarray:
-    """uint8 code of each letter of `seq`."""
-    return _CODE[np.frombuffer(seq.encode("ascii", "replace"), dtype=np.uint8)]
+N_BASES = N_CODE + 1  # A, C, G, T, other: the label store's base codes
 
 
 def context_codes(codes: np.ndarray, context: int = 1) -> np.ndarray:
@@ -35,7 +26,8 @@ def context_codes(codes: np.ndarray, context: int = 1) -> np.ndarray:
     if context < 1 or context % 2 == 0:
         raise ValueError(f"the lookup context must be an odd width >= 1, got {context}")
     half = context // 2
-    padded = np.concatenate([np.full(half, 4, np.int32), codes.astype(np.int32), np.full(half, 4, np.int32)])
+    pad = np.full(half, N_CODE, np.int32)
+    padded = np.concatenate([pad, codes.astype(np.int32), pad])
     out = np.zeros(codes.size, np.int32)
     for o in range(context):
         out += padded[o : o + codes.size] * (N_BASES**o)
@@ -44,7 +36,7 @@ def context_codes(codes: np.ndarray, context: int = 1) -> np.ndarray:
 
 def row_codes(seq: str, context: int = 1) -> np.ndarray:
     """Lookup codes of every position of one read: base codes (context 1) or centred `context`-mer codes."""
-    codes = base_codes(seq)
+    codes = encode(seq)
     return codes if context == 1 else context_codes(codes, context)
 
 
@@ -77,16 +69,18 @@ def activation_row_bases(directory: str | Path, windows: Sequence[Window], fasta
     return {int(meta["shard"]): shard_row_bases(meta, windows, fasta, context) for meta, _ in iter_shards(directory)}
 
 
-def open_row_bases(directory: str | Path, windows_bed: str | Path | None, fasta: str | Path | None,
-                   *, context: int) -> dict[int, np.ndarray] | None:
-    """`activation_row_bases` from paths for an SAE with a lookup of this context (0: none, returns None);
-    a clear error if a path is missing."""
+def open_row_bases(directory: str | Path, windows: Sequence[Window] | str | Path | None,
+                   fasta: str | Path | None, *, context: int) -> dict[int, np.ndarray] | None:
+    """`activation_row_bases` for an SAE with a lookup of this context (0: none, returns None); `windows`
+    is the window table or its windows.bed path; a clear error if it or the FASTA is missing."""
     if not context:
         return None
-    if not (windows_bed and fasta):
-        raise InputError("this SAE has a per-base decoder bias (base_lookup) and needs the base of every row.",
+    if not (windows and fasta):
+        raise InputError("this SAE has a per-w-mer decoder bias (base_lookup) and needs the bases of every row.",
                          fix="pass --windows and --fasta (the windows.bed and genome FASTA of the activations).")
     from dnalens.genome.fasta import open_fasta
     from dnalens.genome.window_table import read_windows_bed
 
-    return activation_row_bases(directory, read_windows_bed(windows_bed), open_fasta(fasta), context)
+    if isinstance(windows, (str, Path)):
+        windows = read_windows_bed(windows)
+    return activation_row_bases(directory, windows, open_fasta(fasta), context)

@@ -1,7 +1,7 @@
 """Train a TopK / BatchTopK / Matryoshka BatchTopK SAE on an iterator of activation batches; knows no model.
 
 The caller hands over `Iterable[Tensor [n, d_in]]` (deterministic for a given seed; `(Tensor, bases)`
-pairs for an SAE with a per-base decoder bias); the trainer
+pairs for an SAE with a per-w-mer decoder bias); the trainer
 initialises b_dec from the first batch (geometric median or mean), trains with Adam on the MSE plus
 the AuxK loss against dead latents (the reconstruction term is the SAE type's `training_loss`) (Gao et al. 2024), keeps decoder rows unit-norm, checkpoints every
 `checkpoint_every` steps and resumes from the last checkpoint by skipping the batches already used,
