@@ -10,7 +10,10 @@ of any feature (an upper bound that peeks at the test blocks, for diagnosis only
   # another layer, extracted elsewhere (same windows.bed, so rows line up with the buffer):
   SWEEP_ACTS=/tmp/sweep/results/vcholerae_chr2/activations/blocks.7 .venv/bin/python scripts/sae_codon_sweep.py ...
 A setting's mapping may also hold "layer": "blocks.N" (read from SWEEP_ACTS_ROOT/<layer>, default
-results/<genome>/activations/<layer>). Settings default to expansion 8, k 32, 2M tokens.
+results/<genome>/activations/<layer>), and "window_rows": [lo, hi]: train and score only rows at read
+positions lo..hi-1 of their window, what `model.trim` with overlapping windows keeps (e.g. [256, 768] =
+windows.stride 512 + model.trim 256), emulated on untrimmed activations. Any other key is an `sae:` setting
+(e.g. "strand_shared": true). Settings default to expansion 8, k 32, 2M tokens.
 """
 import json, os, sys, time
 import numpy as np, scipy.sparse as sp, torch
@@ -41,17 +44,49 @@ labels = np.asarray(inp.labels, bool)[:, cols]
 windows = read_windows_bed(f"{R}/windows.bed")
 
 
+def read_positions(acts):
+    """(window row, read position in the window) of every activation row."""
+    window, position = [], []
+    for meta, _ in iter_shards(acts):
+        offsets = np.asarray(meta["offsets"])
+        sizes = np.diff(offsets)
+        window.append(np.repeat(np.asarray(meta["windows"]), sizes))
+        position.append(np.arange(int(offsets[-1])) - np.repeat(offsets[:-1], sizes))
+    return np.concatenate(window), np.concatenate(position)
+
+
+def cropped_batches(x, bases, rows, batch_size, seed):
+    """Endless shuffled batches of the chosen rows (all in memory), epoch after epoch."""
+    epoch = 0
+    while True:
+        order = rows[np.random.default_rng([seed, epoch]).permutation(rows.size)]
+        for i in range(0, order.size - batch_size + 1, batch_size):
+            b = order[i:i + batch_size]
+            rows_x = torch.from_numpy(x[b].astype(np.float32))
+            yield rows_x if bases is None else (rows_x, torch.from_numpy(bases[b]))
+        epoch += 1
+
+
 def run(tag, **kw):
     kw = dict(kw)
     layer = kw.pop("layer", None)
+    crop = kw.pop("window_rows", None)
     acts = f"{ACTS_ROOT}/{layer}" if layer else DEFAULT_ACTS
     s = SaeSettings(**{**dict(expansion=8, k=32, tokens=2_000_000, device="cpu"), **kw})
     held = holdout_mask(windows, s.holdout_fraction)
     d_in = activation_width(acts)
     bases = activation_row_bases(acts, windows, open_fasta(f"{R}/genome.fa"), s.base_lookup) if s.base_lookup else None
     t = time.time()
-    res = train_sae(training_batches(acts, ~held, batch_size=s.batch_size, seed=s.seed, bases=bases), d_in, s,
-                    progress=False)
+    if crop:
+        window, position = read_positions(acts)
+        keep = (position >= crop[0]) & (position < crop[1])
+        x = np.concatenate([np.asarray(a, np.float16) for _, a in iter_shards(acts)])
+        flat_bases = None if bases is None else np.concatenate([bases[k] for k in sorted(bases)])
+        source = cropped_batches(x, flat_bases, np.flatnonzero(keep & ~held[window]), s.rows_per_batch, s.seed)
+    else:
+        keep = np.ones(labels.shape[0], bool)
+        source = training_batches(acts, ~held, batch_size=s.rows_per_batch, seed=s.seed, bases=bases)
+    res = train_sae(source, d_in, s, progress=False)
     sae = finalize(res).eval()
     t_train = time.time() - t
     parts = []
@@ -59,17 +94,23 @@ def run(tag, **kw):
         csr, _ = encode_shard(sae, arr, list(meta["offsets"]), device=torch.device("cpu"),
                               bases=None if bases is None else bases[int(meta["shard"])])
         parts.append(sp.csr_matrix((csr.values.astype(np.float32), csr.indices, csr.indptr), shape=(arr.shape[0], sae.d_sae)))
-    codes = sp.vstack(parts).tocsc()
+    codes = sp.vstack(parts).tocsr()
     if codes.shape[0] != labels.shape[0]:
         raise SystemExit(f"{acts}: {codes.shape[0]} rows but the buffer has {labels.shape[0]}")
-    tr = auroc_matrix(codes, labels, rows=split.train_rows)
-    te = auroc_matrix(codes, labels, rows=split.test_rows)
+    rows = np.flatnonzero(keep)
+    codes, y = codes[rows].tocsc(), labels[rows]
+    new_index = np.full(keep.size, -1)
+    new_index[rows] = np.arange(rows.size)
+    train_rows = new_index[split.train_rows][keep[split.train_rows]]
+    test_rows = new_index[split.test_rows][keep[split.test_rows]]
+    tr = auroc_matrix(codes, y, rows=train_rows)
+    te = auroc_matrix(codes, y, rows=test_rows)
     best = tr.argmax(axis=0)
     last = res.history[-1] if res.history else {}
-    out = {"tag": tag, "layer": layer or os.path.basename(acts), "settings": kw, "train_s": round(t_train),
-           "fvu": round(last.get("fvu", float("nan")), 4), "l0": round(last.get("l0", float("nan")), 1),
-           "dead": round(last.get("dead_fraction", float("nan")), 3), "d_sae": sae.d_sae,
-           "total_s": round(time.time() - t), "res": {}}
+    out = {"tag": tag, "layer": layer or os.path.basename(acts), "settings": {**kw, "window_rows": crop},
+           "train_s": round(t_train), "fvu": round(last.get("fvu", float("nan")), 4),
+           "l0": round(last.get("l0", float("nan")), 1), "dead": round(last.get("dead_fraction", float("nan")), 3),
+           "d_sae": sae.d_sae, "scored_rows": int(rows.size), "total_s": round(time.time() - t), "res": {}}
     freq = np.diff(codes.indptr) / codes.shape[0]
     for j, n in enumerate(want):
         out["res"][n] = [int(best[j]), round(float(tr[best[j], j]), 3), round(float(te[best[j], j]), 3),

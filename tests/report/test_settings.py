@@ -29,10 +29,12 @@ def test_every_report_caption_exists():
         assert (rules.parent / caption).resolve().is_file(), caption
 
 
-def test_sae_name_says_architecture_width_k_and_lookup():
+def test_sae_name_says_architecture_width_k_lookup_and_strands():
     from dnalens.report.inputs import sae_name
 
     quality = {"architecture": "jumprelu", "d_sae": 2048, "k": 32, "base_lookup": 3}
     assert sae_name({}, quality) == "jumprelu (2048 features, k=32, 3-mer lookup)"
     assert sae_name({}, {**quality, "base_lookup": 0}) == "jumprelu (2048 features, k=32)"
+    assert sae_name({}, {**quality, "strand_shared": True}) == (
+        "jumprelu (2048 features, k=32, 3-mer lookup, one dictionary for both strands)")
     assert sae_name({"sae": "/x/y/my_sae"}, {}) == "my_sae"

@@ -109,6 +109,57 @@ def test_base_lookup_through_the_cli_reads_bases_from_the_fasta(workdir, capsys)
     assert q["base_lookup"] == 3 and 0.0 <= q["fvu"] < 0.6 and q["loss"]["loss_recovered"] is not None
 
 
+def test_strand_shared_through_the_cli(workdir, capsys):
+    """sae.strand_shared: one per-strand SAE of the model's width, saved as such (SAELens sees d_in = d_model),
+    codes [own strand | opposite strand]; the − read of a window holds the + read's codes with the halves
+    swapped (same nucleotides, the two passes exchanged). Refused on single-pass (rc_pool none) activations."""
+    from dnalens.extract.shards import iter_shards
+    from dnalens.sae.io import load_sae
+    from dnalens.sae.strand_shared import StrandSharedSAE
+
+    tmp, spec, kept, d_in = workdir
+    acts = str(tmp / "acts" / "blocks.1")
+    settings = json.dumps({"expansion": 2, "k": 4, "tokens": 20_000, "batch_size": 512, "lr": 3e-3,
+                           "holdout_fraction": 0.25, "device": "cpu", "base_lookup": 3, "strand_shared": True,
+                           "loss_windows": 2})
+    files = ["--activations", acts, "--settings", settings, "--windows", str(tmp / "windows.bed"),
+             "--fasta", str(tmp / "genome.fa")]
+    if spec["rc_pool"] != "concat":
+        assert cli.main(["train-sae", *files, "--out", str(tmp / "ss_fail")]) != 0
+        assert "rc_pool: concat" in capsys.readouterr().err and not (tmp / "ss_fail").exists()
+        return
+    assert cli.main(["train-sae", *files, "--out", str(tmp / "ss")]) == 0
+    cfg = json.loads((tmp / "ss" / "cfg.json").read_text())
+    assert cfg["d_in"] == d_in // 2 and cfg["d_sae"] == d_in and cfg["metadata"]["dnalens"]["strand_shared"] is True
+    sae = load_sae(tmp / "ss")
+    assert isinstance(sae, StrandSharedSAE) and sae.d_in == d_in and sae.d_sae == 2 * d_in
+    assert cli.main(["encode", "--sae", str(tmp / "ss"), *files, "--out", str(tmp / "ss_codes")]) == 0
+    manifest = json.loads((tmp / "ss_codes" / "manifest.json").read_text())
+    assert manifest["n_features"] == 2 * d_in and manifest["total_tokens"] == 24 * kept
+
+    # windows.bed rows 2j (+) and 2j+1 (−) cover the same bases: row r of + is row kept-1-r of −
+    from dnalens.sae.row_bases import activation_row_bases
+    from dnalens.genome.fasta import open_fasta
+    from dnalens.genome.window_table import read_windows_bed
+
+    bases = activation_row_bases(acts, read_windows_bed(tmp / "windows.bed"), open_fasta(tmp / "genome.fa"), 3)
+    meta, array = next(iter_shards(acts))
+    a, b = meta["offsets"][0], meta["offsets"][1]
+    assert meta["windows"][:2] == [0, 1]
+    plus = torch.from_numpy(np.asarray(array[a:b], np.float32))
+    minus = torch.from_numpy(np.asarray(array[b:b + kept], np.float32))
+    with torch.no_grad():
+        f_plus = sae.encode(plus, torch.from_numpy(bases[0][a:b]))
+        f_minus = sae.encode(minus, torch.from_numpy(bases[0][b:b + kept]))
+    swapped = torch.cat([f_minus[:, d_in:], f_minus[:, :d_in]], dim=1).flip(0)
+    assert (f_plus > 0).sum() > 0
+    assert torch.allclose(f_plus, swapped, atol=1e-4)
+    assert cli.main(["sae-quality", "--sae", str(tmp / "ss"), *files, "--model", json.dumps(spec),
+                     "--out", str(tmp / "ss_q.json")]) == 0
+    q = json.loads((tmp / "ss_q.json").read_text())
+    assert q["strand_shared"] is True and q["d_sae"] == 2 * d_in and q["loss"]["loss_recovered"] is not None
+
+
 def test_splice_maps_each_pass_to_its_tokens(workdir):
     """An SAE that reconstructs nothing must equal zero-ablation on every spliced row of every pass
     (a wrong row -> token mapping would leave activations behind); a perfect one must give 1."""

@@ -232,5 +232,6 @@ def sae_name(meta: dict[str, Any], quality: dict[str, Any]) -> str:
     if quality.get("architecture") and quality.get("d_sae"):
         k = f", k={quality['k']}" if quality.get("k") else ""
         lookup = f", {quality['base_lookup']}-mer lookup" if quality.get("base_lookup") else ""
-        return f"{quality['architecture']} ({quality['d_sae']} features{k}{lookup})"
+        strands = ", one dictionary for both strands" if quality.get("strand_shared") else ""
+        return f"{quality['architecture']} ({quality['d_sae']} features{k}{lookup}{strands})"
     return Path(str(meta.get("sae") or "?")).name

@@ -65,6 +65,7 @@ def _train(args: argparse.Namespace) -> int:
     from dnalens.sae.data import activation_width, holdout_mask, training_batches
     from dnalens.sae.io import save_sae
     from dnalens.sae.row_bases import open_row_bases
+    from dnalens.sae.strand_shared import require_concat
     from dnalens.sae.training import finalize, train_sae
 
     settings = _settings(args.settings)
@@ -72,11 +73,13 @@ def _train(args: argparse.Namespace) -> int:
         raise InputError("sae.source is 'load': there is nothing to train.",
                          fix="downstream stages read sae.path directly; set sae.source: train to train one.")
     manifest = read_manifest(args.activations)
+    if settings.strand_shared:
+        require_concat(manifest, args.activations)
     windows = read_windows_bed(args.windows)
     held = holdout_mask(windows, settings.holdout_fraction)
     d_in = activation_width(args.activations)
     bases = open_row_bases(args.activations, windows, args.fasta, context=settings.base_lookup)
-    batches = training_batches(args.activations, ~held, batch_size=settings.batch_size, seed=settings.seed,
+    batches = training_batches(args.activations, ~held, batch_size=settings.rows_per_batch, seed=settings.seed,
                                bases=bases)
     checkpoint = Path(args.checkpoint or f"{args.out.rstrip('/')}.checkpoint")
     result = train_sae(batches, d_in, settings, checkpoint_dir=checkpoint)
@@ -96,14 +99,18 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _encode(args: argparse.Namespace) -> int:
+    from dnalens.extract.shards import read_manifest
     from dnalens.sae.encode import encode_activations
     from dnalens.sae.io import load_sae
     from dnalens.sae.row_bases import open_row_bases
     from dnalens.sae.settings import resolve_device
+    from dnalens.sae.strand_shared import StrandSharedSAE, require_concat
 
     settings = _settings(args.settings)
     device = resolve_device(settings.device)
     sae = load_sae(args.sae, k=settings.k, device=device)
+    if isinstance(sae, StrandSharedSAE):
+        require_concat(read_manifest(args.activations), args.activations)
     bases = open_row_bases(args.activations, args.windows, args.fasta, context=sae.lookup_context)
     summary = encode_activations(sae, args.activations, args.out, device=device, sae_source=str(args.sae),
                                  part=args.part, parts=args.parts, bases=bases)
@@ -128,11 +135,14 @@ def _quality(args: argparse.Namespace) -> int:
     from dnalens.sae.quality import reconstruction_quality
     from dnalens.sae.row_bases import open_row_bases
     from dnalens.sae.settings import resolve_device
+    from dnalens.sae.strand_shared import StrandSharedSAE, require_concat
 
     settings = _settings(args.settings)
     device = resolve_device(settings.device)
     sae = load_sae(args.sae, k=settings.k, device=device)
     manifest = read_manifest(args.activations)
+    if isinstance(sae, StrandSharedSAE):
+        require_concat(manifest, args.activations)
     windows = read_windows_bed(args.windows)
     evaluated, held_out = evaluation_windows(holdout_mask(windows, settings.holdout_fraction))
     report = {"sae": str(args.sae), "layer": manifest.get("layer"), "architecture": sae.architecture,
@@ -140,6 +150,7 @@ def _quality(args: argparse.Namespace) -> int:
               "evaluation_windows": int(evaluated.sum()), "holdout_fraction": settings.holdout_fraction}
     bases = open_row_bases(args.activations, windows, args.fasta, context=sae.lookup_context)
     report["base_lookup"] = sae.lookup_context
+    report["strand_shared"] = isinstance(sae, StrandSharedSAE)
     report.update(reconstruction_quality(sae, window_batches(args.activations, evaluated,
                                                              max_tokens=settings.quality_tokens, bases=bases)))
     report["loss"] = _loss_recovered(args, sae, manifest, windows, evaluated, settings)

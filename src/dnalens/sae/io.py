@@ -27,6 +27,7 @@ from dnalens.errors import InputError
 from dnalens.sae.base import NORMALIZATIONS, SparseAutoencoder
 from dnalens.sae.batchtopk import BatchTopKSAE
 from dnalens.sae.registry import NEEDS_K, SAE_TYPES
+from dnalens.sae.strand_shared import StrandSharedSAE
 
 CFG_FILENAME = "cfg.json"
 WEIGHTS_FILENAME = "sae_weights.safetensors"
@@ -57,11 +58,16 @@ def saelens_config(sae: SparseAutoencoder, metadata: dict[str, Any] | None = Non
     }
 
 
-def save_sae(sae: SparseAutoencoder, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
-    """Write `path/` (atomically, as a whole) in SAELens' layout; returns the directory."""
+def save_sae(sae: SparseAutoencoder | StrandSharedSAE, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
+    """Write `path/` (atomically, as a whole) in SAELens' layout; returns the directory. A strand-shared
+    SAE is saved as its per-strand SAE, flagged `metadata.dnalens.strand_shared`."""
     from safetensors.torch import save_file
 
     path = Path(path)
+    if isinstance(sae, StrandSharedSAE):
+        metadata = dict(metadata or {})
+        metadata["dnalens"] = {**metadata.get("dnalens", {}), "strand_shared": True}
+        sae = sae.strand_sae
     weights = {k: v.detach().to("cpu").contiguous() for k, v in sae.weights_for_saving().items()}
     with atomic_dir(path) as tmp:
         save_file(weights, str(tmp / WEIGHTS_FILENAME))
@@ -70,7 +76,8 @@ def save_sae(sae: SparseAutoencoder, path: str | Path, metadata: dict[str, Any] 
 
 
 # ---- loading ---------------------------------------------------------------------------------------
-def load_sae(path: str | Path, *, k: int | None = None, device: str | torch.device = "cpu") -> SparseAutoencoder:
+def load_sae(path: str | Path, *, k: int | None = None,
+             device: str | torch.device = "cpu") -> SparseAutoencoder | StrandSharedSAE:
     """An SAE from a SAELens-layout directory or a Goodfire-style `.pt` state dict, in eval mode.
 
     `k` is only used where the file does not say it (Goodfire's .pt without `k_<n>` in its name).
@@ -140,7 +147,7 @@ def _check_shapes(state: dict[str, torch.Tensor], expected: dict[str, tuple[int,
             raise InputError(f"tensor {name} has shape {tuple(state[name].shape)}, expected {shape}.", path=path)
 
 
-def load_saelens_dir(path: str | Path) -> SparseAutoencoder:
+def load_saelens_dir(path: str | Path) -> SparseAutoencoder | StrandSharedSAE:
     from safetensors.torch import load_file
 
     path = Path(path)
@@ -184,6 +191,8 @@ def load_saelens_dir(path: str | Path) -> SparseAutoencoder:
         raise InputError(str(err), path=weights_path) from None
     if cfg["rescale_acts_by_decoder_norm"]:
         _fold_decoder_norms(sae)
+    if (cfg["metadata"].get("dnalens") or {}).get("strand_shared"):
+        return StrandSharedSAE(sae)
     return sae
 
 

@@ -84,3 +84,15 @@ def open_row_bases(directory: str | Path, windows: Sequence[Window] | str | Path
     if isinstance(windows, (str, Path)):
         windows = read_windows_bed(windows)
     return activation_row_bases(directory, windows, open_fasta(fasta), context)
+
+
+def reverse_complement_codes(codes, context: int):
+    """Lookup codes of the same w-mers read on the other strand: digits in reverse order, each base
+    complemented (A<->T, C<->G, other stays other). int64 numpy array or torch tensor, as given."""
+    wide = codes.long() if hasattr(codes, "long") else np.asarray(codes, np.int64)
+    out = wide * 0
+    for o in range(context):
+        digit = (wide // N_BASES**o) % N_BASES
+        complement = (N_CODE - 1 - digit) % N_BASES  # 0..3 -> 3..0; other (4) -> -1 % 5 = 4
+        out = out + complement * N_BASES ** (context - 1 - o)
+    return out

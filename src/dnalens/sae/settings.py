@@ -27,6 +27,7 @@ class SaeSettings:
     aux_k: int | None = None
     matryoshka_widths: tuple[int, ...] | None = None
     base_lookup: int = 0  # 0: none; w (odd): a decoder bias per centred w-mer (1: per base)
+    strand_shared: bool = False  # one per-strand SAE over both halves of rc_pool=concat rows
     aux_k_coef: float = 1 / 32
     dead_after_tokens: int = 100_000
     normalize: str = "expected_average_only_in"
@@ -56,6 +57,8 @@ class SaeSettings:
         if isinstance(self.base_lookup, bool) or self.base_lookup not in (0, 1, 3, 5, 7):
             raise InputError(f"sae.base_lookup must be 0 (off) or an odd w-mer width 1-7, found {self.base_lookup!r}.",
                              fix="use 1 for a bias per base, 3 for one per centred trinucleotide.")
+        if not isinstance(self.strand_shared, bool):
+            raise InputError(f"sae.strand_shared must be true or false, found {self.strand_shared!r}.")
         if not 0.0 <= self.holdout_fraction < 1.0:
             raise InputError(f"sae.holdout_fraction must be in [0, 1), found {self.holdout_fraction}.")
         if self.source == "load" and not self.path:
@@ -65,6 +68,12 @@ class SaeSettings:
     @property
     def steps(self) -> int:
         return -(-int(self.tokens) // int(self.batch_size))
+
+    @property
+    def rows_per_batch(self) -> int:
+        """Activation rows per training step: with strand_shared each row is two per-strand states, and
+        `tokens` and `batch_size` count states."""
+        return max(1, int(self.batch_size) // 2) if self.strand_shared else int(self.batch_size)
 
 
 def resolve_device(name: str) -> str:

@@ -27,13 +27,14 @@ from dnalens.sae.batchtopk import BatchTopKSAE
 from dnalens.sae.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from dnalens.sae.registry import SAE_TYPES
 from dnalens.sae.settings import SaeSettings, resolve_device
+from dnalens.sae.strand_shared import StrandSharedSAE, strand_states
 
 log = logging.getLogger(__name__)
 
 # Settings that define the run; a checkpoint made with other values is refused (checkpoint.py).
 _IDENTITY_KEYS = ("architecture", "expansion", "k", "lr", "tokens", "batch_size", "seed", "aux_k",
                   "aux_k_coef", "dead_after_tokens", "normalize", "init_b_dec", "holdout_fraction",
-                  "matryoshka_widths", "base_lookup")
+                  "matryoshka_widths", "base_lookup", "strand_shared")
 
 
 @dataclass
@@ -115,7 +116,15 @@ def train_sae(
     progress: bool = True,
     stop_after: int | None = None,
 ) -> TrainResult:
-    """Train for `settings.steps` steps (`stop_after` ends early, for tests of resume)."""
+    """Train for `settings.steps` steps (`stop_after` ends early, for tests of resume). With
+    `settings.strand_shared` the batches are concat rows of width `d_in` and the result a StrandSharedSAE."""
+    if settings.strand_shared:
+        if d_in % 2:
+            raise InputError(f"sae.strand_shared needs rc_pool=concat activations (even width), found width {d_in}.",
+                             fix="set model.rc_pool: concat, or sae.strand_shared: false.")
+        context = int(settings.base_lookup)
+        batches = (strand_states(batch, context) for batch in batches)
+        d_in //= 2
     device = torch.device(resolve_device(settings.device))
     total = settings.steps
     generator = torch.Generator().manual_seed(int(settings.seed))
@@ -194,7 +203,8 @@ def train_sae(
                 optimizer=optimizer.state_dict(), tokens_since_fired=tokens_since_fired))
     bar.close()
     sae.eval()
-    return TrainResult(sae=sae, steps=end, scale=scale, start_step=start, history=history)
+    out = StrandSharedSAE(sae).eval() if settings.strand_shared else sae
+    return TrainResult(sae=out, steps=end, scale=scale, start_step=start, history=history)
 
 
 def finalize(result: TrainResult) -> SparseAutoencoder:
