@@ -14,6 +14,10 @@ results/<genome>/activations/<layer>), and "window_rows": [lo, hi]: train and sc
 positions lo..hi-1 of their window, what `model.trim` with overlapping windows keeps (e.g. [256, 768] =
 windows.stride 512 + model.trim 256), emulated on untrimmed activations. Any other key is an `sae:` setting
 (e.g. "strand_shared": true). Settings default to expansion 8, k 32, 2M tokens.
+Each line also carries the dictionary checks of sae_quality.json on the SAE's held-out block (per strand state
+for a strand-shared SAE): "dict" = L0/d_in, dead and dense share, FVU, median decoder-row cosine to the seeded
+initialisation; with "replicate": true in a setting, also the seed agreement with an SAE trained from seed + 1
+(doubles the training time).
 """
 import json, os, sys, time
 import numpy as np, scipy.sparse as sp, torch
@@ -22,7 +26,10 @@ from dnalens.probing.splits import make_split
 from dnalens.probing.auroc import auroc_matrix
 from dnalens.extract.shards import iter_shards
 from dnalens.genome.window_table import read_windows_bed
-from dnalens.sae.data import holdout_mask, training_batches, activation_width
+from dnalens.sae.data import holdout_mask, training_batches, activation_width, window_batches
+from dnalens.sae.dictionary import decoder, dictionary_report
+from dnalens.sae.quality import reconstruction_quality
+from dnalens.sae.strand_shared import StrandSharedSAE, strand_states
 from dnalens.sae.settings import SaeSettings
 from dnalens.sae.training import train_sae, finalize
 from dnalens.sae.encode import encode_shard
@@ -71,6 +78,7 @@ def run(tag, **kw):
     kw = dict(kw)
     layer = kw.pop("layer", None)
     crop = kw.pop("window_rows", None)
+    replicate = kw.pop("replicate", False)
     acts = f"{ACTS_ROOT}/{layer}" if layer else DEFAULT_ACTS
     s = SaeSettings(**{**dict(expansion=8, k=32, tokens=2_000_000, device="cpu"), **kw})
     held = holdout_mask(windows, s.holdout_fraction)
@@ -89,6 +97,19 @@ def run(tag, **kw):
     res = train_sae(source, d_in, s, progress=False)
     sae = finalize(res).eval()
     t_train = time.time() - t
+    reference = {"W_dec_init": res.init_W_dec}
+    if replicate:
+        twin = SaeSettings(**{**s.__dict__, "seed": s.seed + 1})
+        twin_source = (cropped_batches(x, flat_bases, np.flatnonzero(keep & ~held[window]), twin.rows_per_batch, twin.seed)
+                       if crop else training_batches(acts, ~held, batch_size=twin.rows_per_batch, seed=twin.seed, bases=bases))
+        reference["W_dec_replicate"] = decoder(finalize(train_sae(twin_source, d_in, twin, progress=False)))
+    held_rows = window_batches(acts, held, max_tokens=s.quality_tokens, bases=bases)
+    if isinstance(sae, StrandSharedSAE):
+        metrics = reconstruction_quality(sae.strand_sae, (strand_states(b, s.base_lookup) for b in held_rows))
+        unit_d_in, unit = sae.strand_sae.d_in, "strand state"
+    else:
+        metrics, unit_d_in, unit = reconstruction_quality(sae, held_rows), sae.d_in, "row"
+    dictionary = dictionary_report(metrics, unit_d_in, decoder(sae), reference, unit=unit)
     parts = []
     for meta, arr in iter_shards(acts):
         csr, _ = encode_shard(sae, arr, list(meta["offsets"]), device=torch.device("cpu"),
@@ -110,7 +131,10 @@ def run(tag, **kw):
     out = {"tag": tag, "layer": layer or os.path.basename(acts), "settings": {**kw, "window_rows": crop},
            "train_s": round(t_train), "fvu": round(last.get("fvu", float("nan")), 4),
            "l0": round(last.get("l0", float("nan")), 1), "dead": round(last.get("dead_fraction", float("nan")), 3),
-           "d_sae": sae.d_sae, "scored_rows": int(rows.size), "total_s": round(time.time() - t), "res": {}}
+           "d_sae": sae.d_sae, "scored_rows": int(rows.size), "total_s": round(time.time() - t),
+           "dict": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in dictionary.items()
+                    if k in ("l0_per_d_in", "dead_fraction", "dense_fraction", "fvu", "init_cosine_median",
+                             "seed_agreement")} | {"health": dictionary["health"]["pass"]}, "res": {}}
     freq = np.diff(codes.indptr) / codes.shape[0]
     for j, n in enumerate(want):
         out["res"][n] = [int(best[j]), round(float(tr[best[j], j]), 3), round(float(te[best[j], j]), 3),

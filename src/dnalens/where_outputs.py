@@ -9,9 +9,9 @@ import yaml
 
 OUTPUTS = (
     ("report.html", "report (open in a browser; works offline)"),
-    ("features.tsv", "one row per feature: best concept, held-out metrics, strongest hit"),
+    ("features.tsv", "one row per latent: label (train-chosen), held-out AUROC, margin over baseline, strongest hit"),
     ("feature_concepts.tsv", "feature x concept pairs that pass the thresholds"),
-    ("concept_summary.tsv", "per concept: instances, coverage, best features, probe AUROC"),
+    ("concept_summary.tsv", "per concept: best latent (train-chosen), held-out AUROC vs best baseline, margin, q"),
     ("top_windows.tsv", "strongest windows per feature with genes and sequence"),
     ("hits.gff3", "feature hits (GFF3)"),
     ("tracks/igv_session.xml", "IGV session: File > Open Session (genome, annotation, hits, bigWigs)"),

@@ -62,18 +62,18 @@ def test_gc_windows_homopolymers_and_cpg_match_brute_force(seq, circular):
     assert lab.parts("CpG") == cpg
 
 
-def test_builtin_motifs_match_their_consensus_exactly(seq):
-    lab = Labelled([], genome_of({"c": seq}), include=["motifs"])
-    sd_plus = {("c", m.start(), m.start() + 6, "+") for m in re.finditer(r"(?=AGGAGG)", seq)}
-    sd_minus = {("c", m.start(), m.start() + 6, "-") for m in re.finditer(r"(?=CCTCCT)", seq)}
-    assert lab.parts("Shine_Dalgarno_sequence") == sd_plus | sd_minus
-    assert ("c", 1000, 1006, "+") in sd_plus and ("c", 2000, 2006, "-") in sd_minus
+def test_builtin_tata_matches_its_consensus_exactly_in_eukaryotes_only(seq):
+    lab = Labelled([], genome_of({"c": seq}, kingdom="eukaryote"), include=["motifs"])
+    assert "Shine_Dalgarno_sequence" not in lab.names  # no genome-wide SD scan any more
     tata_plus = {("c", m.start(), m.start() + 8, "+") for m in re.finditer(r"(?=TATA[AT]A[AT][AG])", seq)}
     tata_minus = {("c", m.start(), m.start() + 8, "-") for m in re.finditer(r"(?=[CT][AT]T[AT]TATA)", seq)}
     assert lab.parts("TATA_box") == tata_plus | tata_minus
     assert ("c", 2990, 2998, "-") in tata_minus
-    sd = lab.col("Shine_Dalgarno_sequence", "c", "+")
-    np.testing.assert_array_equal(lab.col("Shine_Dalgarno_sequence_antisense", "c", "-"), sd)
+    tata = lab.col("TATA_box", "c", "+")
+    np.testing.assert_array_equal(lab.col("TATA_box_antisense", "c", "-"), tata)
+    for kingdom in ("prokaryote", "organelle", None):  # a eukaryotic element is never labelled elsewhere
+        other = Labelled([], genome_of({"c": seq}, kingdom=kingdom), include=["motifs"], keep_empty=True)
+        assert "TATA_box" not in other.names
 
 
 def _pwm_file(tmp_path, fmt: str, site: str):
@@ -93,7 +93,7 @@ def test_pwm_file_becomes_a_concept(seq, tmp_path, fmt):
     site = "ACGTTGCAGTCA"  # planted at 1500; not its own reverse complement
     path, text, name = _pwm_file(tmp_path, fmt, site)
     path.write_text(text)
-    lab = Labelled([], genome_of({"c": seq}), include=["motifs"], exclude=["Shine_Dalgarno_sequence", "TATA_box"],
+    lab = Labelled([], genome_of({"c": seq}), include=["motifs"], exclude=["TATA_box"],
                    motifs=[{"path": str(path), "threshold": 0.95}])
     assert lab.names == [name, name + "_antisense"]
     rc = site.translate(COMP)[::-1]

@@ -11,19 +11,25 @@ from dnalens.models.tokenizer import encode
 SEQS = ["ACGTTGCAAGGCTTAACGATCGATCGGGATCCAT", "TTGACAGCTAGCTCAGTCCTAGG"]
 
 
+def ids_for(model, seq):
+    """Token ids on the model's device (CUDA when the adapter put it there)."""
+    return torch.from_numpy(encode(seq))[None].to(next(model.parameters()).device)
+
+
 def hook_outputs(model, path, seq):
     """Independent reference: a plain PyTorch forward hook on the module."""
     saved = {}
     handle = model.get_submodule(path).register_forward_hook(
         lambda m, i, o: saved.__setitem__("x", (o[0] if isinstance(o, tuple) else o).detach().clone()))
     with torch.no_grad():
-        model(torch.from_numpy(encode(seq))[None])
+        model(ids_for(model, seq))
     handle.remove()
-    return saved["x"][0].numpy()
+    return saved["x"][0].float().cpu().numpy()
 
 
-def plain(directory):
-    return load_model({"family": "tiny", "path": str(directory), "rc_pool": "none"})
+def plain(directory, **kw):
+    # float32 on any device: the references below are exact float32 computations
+    return load_model({"family": "tiny", "path": str(directory), "rc_pool": "none", "dtype": "float32", **kw})
 
 
 def test_nnsight_capture_equals_forward_hook(tiny_model_dir):
@@ -38,8 +44,8 @@ def test_nnsight_capture_equals_forward_hook(tiny_model_dir):
 def test_rc_pool_flips_reverse_pass_back_to_read_order(tiny_model_dir):
     single = plain(tiny_model_dir)
     assert load_model(tiny_model_dir).spec.rc_pool == "concat"  # auto: tiny reads both strands
-    cat = load_model({"family": "tiny", "path": str(tiny_model_dir), "rc_pool": "concat"})
-    mean = load_model({"family": "tiny", "path": str(tiny_model_dir), "rc_pool": "mean"})
+    cat = plain(tiny_model_dir, rc_pool="concat")
+    mean = plain(tiny_model_dir, rc_pool="mean")
     seq = SEQS[0]
     fwd = hook_outputs(single.model, "blocks.2", seq)
     rev = hook_outputs(single.model, "blocks.2", reverse_complement(seq))[::-1]
@@ -52,7 +58,7 @@ def test_spliced_loss_matches_manual_cross_entropy(tiny_model_dir):
     adapter = plain(tiny_model_dir)
     total, count = 0.0, 0
     for seq in SEQS:
-        ids = torch.from_numpy(encode(seq))[None]
+        ids = ids_for(adapter.model, seq)
         with torch.no_grad():
             logits = adapter.model(ids)
         total += float(F.cross_entropy(logits[0, :-1], ids[0, 1:], reduction="sum"))
@@ -64,7 +70,7 @@ def test_spliced_loss_matches_manual_cross_entropy(tiny_model_dir):
     handle = adapter.model.get_submodule("blocks.1").register_forward_hook(lambda m, i, o: (o[0] * 0.5, *o[1:]))
     total, count = 0.0, 0
     for seq in SEQS:
-        ids = torch.from_numpy(encode(seq))[None]
+        ids = ids_for(adapter.model, seq)
         with torch.no_grad():
             logits = adapter.model(ids)
         total += float(F.cross_entropy(logits[0, :-1], ids[0, 1:], reduction="sum"))
@@ -104,13 +110,14 @@ def test_evo2_adapter_on_vortex_stand_in_with_tag(tiny_model_dir):
     tiny = load_tiny_module(tiny_model_dir).eval()
     tag = "|D__BACTERIA|"
     adapter = Evo2Adapter.from_module(VortexStandIn(tiny), ModelSpec(family="evo2", tag=tag, dtype="float32"))
+    # the stand-in shares tiny's modules: wherever the adapter put them, `tiny` is there too
     got = adapter.activations(SEQS, ["blocks.3"])["blocks.3"]
     for seq, arr in zip(SEQS, got):
         want = hook_outputs(tiny, "blocks.3", tag + seq)[len(tag):]
         assert arr.shape == (len(seq), 16)
         np.testing.assert_allclose(arr, want, atol=1e-5)
     # loss is scored on nucleotide tokens only (targets after the tag)
-    ids = torch.from_numpy(encode(tag + SEQS[1]))[None]
+    ids = ids_for(tiny, tag + SEQS[1])
     with torch.no_grad():
         logits = tiny(ids)
     n = len(tag)

@@ -66,3 +66,27 @@ def test_model_card_quotes_measured_numbers():
     card = render_card("toy", training, config, evaluation, "blocks.1", notes="n")
     assert "| unseen:x | 50 | 1.877 | 1.932 |" in card
     assert "| x | `blocks.1`, rc_pool=concat | 0.930 | 0.850 |" in card and "| x | 15-nt one-hot | 0.500 | 0.550 |" in card
+
+
+def test_model_card_says_steps_of_planned_and_bits_next_to_markov():
+    from dnalens.models.card import render_card
+
+    training = {"n_params": 1000, "steps_done": 2110, "steps": 4000, "tokens_seen": 80, "elapsed_s": 120.0,
+                "schedule": "steps", "sources": [], "history": [], "settings": {"warmup_steps": 150, "max_minutes": 30},
+                "runs": [{"from_step": 0, "to_step": 2110, "device": "cpu", "autocast": None, "optimizer_state": "new"},
+                         {"from_step": 2110, "to_step": 2110, "device": "cuda", "autocast": "bfloat16",
+                          "optimizer_state": "fresh", "source": "resources/models/x"}]}
+    config = {"d_model": 8, "block_types": ["se", "li"], "mlp_ratio": 2.0}
+    bits = {"heldout:a": {"n_nt": 100, "model_bits_per_nt": 1.8, "markov5_bits_per_nt": 1.9},
+            "heldout:b": {"n_nt": 300, "model_bits_per_nt": 1.9, "markov5_bits_per_nt": 2.0},
+            "unseen:c": {"n_nt": 50, "model_bits_per_nt": 1.95, "markov5_bits_per_nt": 1.97}}
+    card = render_card("toy", training, config, {"bits": bits, "probes": {}}, "blocks.1")
+    assert "2,110 of 4,000 planned steps (53 %): the schedule did not finish" in card
+    # nucleotide-weighted by hand: (1.8*100 + 1.9*300) / 400 = 1.875; Markov (1.9*100 + 2.0*300) / 400 = 1.975
+    assert "(400 nt): model 1.875 vs 5th-order Markov 1.975 (-0.100" in card
+    assert "(50 nt): model 1.950 vs 5th-order Markov 1.970 (-0.020" in card
+    assert "schedule by step; max_minutes 30 is a per-run budget" in card
+    assert "Resumed at step 2,110 from `resources/models/x` without its AdamW moments" in card
+    assert "cpu; cuda, bfloat16 autocast" in card
+    finished = render_card("toy", {**training, "steps_done": 4000}, config, {"bits": {}, "probes": {}}, "blocks.1")
+    assert "4,000 of 4,000 planned steps (100 %)." in finished

@@ -83,12 +83,12 @@ def test_hf_activations_map_tokens_to_nucleotides(which, request):
         handle = adapter.model.get_submodule(layer).register_forward_hook(
             lambda m, i, o: saved.__setitem__("x", (o[0] if isinstance(o, tuple) else o).detach()))
         with torch.no_grad():
-            adapter.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
+            adapter.model(input_ids=enc["input_ids"].to(adapter.device), attention_mask=enc["attention_mask"].to(adapter.device))
         handle.remove()
         offsets = enc["offset_mapping"][0].numpy()
         token_of = [next(t for t, (a, b) in enumerate(offsets) if a <= i < b) for i in range(len(seq))]
         assert arr.shape == (len(seq), 16)
-        np.testing.assert_allclose(arr, saved["x"][0].numpy()[token_of], atol=1e-5)
+        np.testing.assert_allclose(arr, saved["x"][0].float().cpu().numpy()[token_of], atol=1e-5)
 
 
 def test_hf_causal_spliced_loss_clean_equals_identity(causal_dir):

@@ -59,8 +59,13 @@ def test_schedule_and_helpers():
     s = TrainSettings(steps=100, warmup_steps=10, lr=1.0, min_lr_ratio=0.1)
     assert lr_at(0, s) == pytest.approx(0.1) and lr_at(10, s) == pytest.approx(1.0)
     assert lr_at(100, s) == pytest.approx(0.1)
-    timed = TrainSettings(steps=10**6, warmup_steps=0, lr=1.0, min_lr_ratio=0.0, max_minutes=1.0)
-    assert lr_at(5, timed, elapsed_s=30.0) == pytest.approx(0.5, abs=1e-3)  # half the time: cosine midpoint
+    assert lr_at(55, s) == pytest.approx(0.1 + 0.9 * 0.5)  # cosine midpoint, by step alone
+    # wall time no longer moves the schedule: a budgeted run follows the same rates as an unbudgeted one
+    assert lr_at(55, TrainSettings(steps=100, warmup_steps=10, lr=1.0, min_lr_ratio=0.1, max_minutes=0.01)) == lr_at(55, s)
+    # restart without AdamW moments at step 40: ramp up again over warmup_steps, then back on the cosine
+    assert lr_at(40, s, rewarm_from=40) == pytest.approx(lr_at(40, s) / 10)
+    assert lr_at(44, s, rewarm_from=40) == pytest.approx(lr_at(44, s) * 5 / 10)
+    assert lr_at(50, s, rewarm_from=40) == lr_at(50, s)
     assert bytes(reverse_complement_bytes(np.frombuffer(b"AACGN", np.uint8))) == b"NCGTT"
     a, b = split_holdout(np.arange(100), 0.1)
     assert len(a) == 90 and b[0] == 90

@@ -47,18 +47,42 @@ def codes(win: pd.DataFrame) -> sp.csr_matrix:
 
 
 def scores() -> pd.DataFrame:
-    base = dict(auroc_train=0.9, f1_train=0.8, precision_train=0.8, recall_train=0.8, threshold=0.0, p_value=0.001)
+    """probe/feature_concept.parquet rows (probing contract: train-chosen `best_for_concept`, `annotated`
+    from AUROC, margin over the best baseline and q)."""
+    base = dict(auroc_train=0.9, f1_train=0.8, precision_train=0.8, recall_train=0.8, threshold=0.0, p=0.001)
     rows = [
-        {"feature": 0, "concept": "CDS", "auroc_heldout": 0.99, "f1_heldout": 0.95, "precision_heldout": 1.0,
-         "recall_heldout": 0.9, "q_value": 0.001},
-        {"feature": 0, "concept": "gene", "auroc_heldout": 0.9, "f1_heldout": 0.7, "precision_heldout": 1.0,
-         "recall_heldout": 0.5, "q_value": 0.001, "f1_train": 0.6},
-        {"feature": 1, "concept": "CDS_antisense", "auroc_heldout": 0.98, "f1_heldout": 0.9, "precision_heldout": 1.0,
-         "recall_heldout": 0.8, "q_value": 0.01},
-        {"feature": 2, "concept": "intron", "auroc_heldout": 0.6, "f1_heldout": 0.1, "precision_heldout": 1.0,
-         "recall_heldout": 0.05, "q_value": 0.5},
+        {"feature": 0, "concept": "CDS", "auroc_test": 0.99, "baseline_auroc_test": 0.6, "f1_test": 0.95,
+         "precision_test": 1.0, "recall_test": 0.9, "q": 0.001, "annotated": True, "best_for_concept": True},
+        {"feature": 0, "concept": "gene", "auroc_test": 0.9, "baseline_auroc_test": 0.8, "f1_test": 0.7,
+         "precision_test": 1.0, "recall_test": 0.5, "q": 0.001, "f1_train": 0.6, "annotated": False,
+         "best_for_concept": True},
+        {"feature": 1, "concept": "CDS_antisense", "auroc_test": 0.98, "baseline_auroc_test": 0.6, "f1_test": 0.9,
+         "precision_test": 1.0, "recall_test": 0.8, "q": 0.01, "annotated": True, "best_for_concept": True},
+        {"feature": 2, "concept": "intron", "auroc_test": 0.6, "baseline_auroc_test": 0.58, "f1_test": 0.1,
+         "precision_test": 1.0, "recall_test": 0.05, "q": 0.5, "annotated": False, "best_for_concept": True},
     ]
-    return pd.DataFrame([{**base, **r} for r in rows]).reindex(columns=list(SCORE_COLUMNS))
+    frame = pd.DataFrame([{**base, **r} for r in rows])
+    frame["margin"] = frame["auroc_test"] - frame["baseline_auroc_test"]
+    return frame.reindex(columns=list(SCORE_COLUMNS))
+
+
+def feature_labels() -> pd.DataFrame:
+    """probe/features.parquet: each feature's label (largest train margin)."""
+    return pd.DataFrame({"feature": [0, 1, 2, 3], "label": ["CDS", "CDS_antisense", "intron", None]})
+
+
+def concepts(s: pd.DataFrame | None = None) -> pd.DataFrame:
+    """probe/concepts.parquet from the score rows flagged best_for_concept (train-chosen)."""
+    s = scores() if s is None else s
+    best = s.loc[s["best_for_concept"].astype(bool)]
+    return pd.DataFrame({
+        "concept": best["concept"], "evaluated": True, "control": "", "baseline": "kmer3",
+        "baseline_auroc_train": best["baseline_auroc_test"], "baseline_auroc_test": best["baseline_auroc_test"],
+        "best_feature_auroc": best["feature"], "best_auroc_train": best["auroc_train"],
+        "best_auroc_test": best["auroc_test"], "best_margin": best["margin"], "best_auroc_q": best["q"],
+        "best_annotated": best["annotated"], "dense_probe_auroc": np.where(best["concept"] == "CDS", 0.97, np.nan),
+        "sae_probe_auroc": np.where(best["concept"] == "CDS", 0.95, np.nan),
+    }).reset_index(drop=True)
 
 
 def regions() -> Regions:
@@ -88,7 +112,7 @@ def inputs(tmp_dir) -> ReportInputs:
         genome="mini", codes=codes(win), windows=win, contig_lengths={"chr1": LENGTH}, scores=scores(),
         label_summary=pd.DataFrame({"concept": ["CDS", "CDS_antisense", "gene", "intron"], "instances": [2, 2, 2, 1],
                                     "genome_nt": [100, 100, 190, 40], "genome_coverage": [0.17, 0.17, 0.32, 0.07]}),
-        probes=pd.DataFrame({"concept": ["CDS"], "dense_probe_auroc": [0.97], "sae_probe_auroc": [0.95]}),
+        concepts=concepts(), feature_labels=feature_labels(),
         regions=regions(), anchors=anchors(), sequence_of=sequence_of,
         genome_fasta=tmp_dir / "genome.fa", annotation_gff3=tmp_dir / "annotation.gff3",
         model="tiny-test", layer="blocks.1", sae="topk-16", sae_quality={"explained_variance": 0.91, "l0": 12.5},

@@ -42,6 +42,29 @@ def _write_buffer(path, win, codes):
     buffer.save(path)
 
 
+def _write_probe(probe):
+    """probe/ as the probing stage writes it (its column names and dtypes)."""
+    probe.mkdir()
+    s = mini_genome.scores()
+    s.assign(feature=s["feature"].astype(np.int32), concept=pd.Categorical(s["concept"]),
+             annotated=[True, False, True, False]).to_parquet(probe / "feature_concept.parquet")
+    labels = mini_genome.feature_labels()
+    labels.assign(feature=labels["feature"].astype(np.int32), frequency=0.1,
+                  annotated=[True, True, False, False]).to_parquet(probe / "features.parquet")
+    mini_genome.concepts(s.assign(annotated=[True, False, True, False])).to_parquet(probe / "concepts.parquet")
+    (probe / "summary.json").write_text(json.dumps({"settings": {"min_auroc": 0.75, "min_margin": 0.05, "max_q": 0.05,
+                                                                 "min_instances": 10}}))
+    return probe
+
+
+def _report_args(root, probe):
+    return ["report", "--genome", "mini", "--buffer", str(root / "buffer"), "--probe", str(probe),
+            "--fasta", str(root / "genome.fa"), "--annotation", str(root / "annotation.gff3"),
+            "--chrom-sizes", str(root / "chrom.sizes"), "--label-summary", str(root / "labels_summary.tsv"),
+            "--sae-quality", str(root / "sae_quality.json"), "--model-name", "tiny", "--out", str(root),
+            "--settings", json.dumps({"top_n_tracks": 1})]
+
+
 def test_report_command_reads_every_stage_format(tmp_path):
     root = tmp_path / "results" / "mini"
     root.mkdir(parents=True)
@@ -50,50 +73,52 @@ def test_report_command_reads_every_stage_format(tmp_path):
     (root / "genome.fa").write_text(">chr1\n" + mini_genome.SEQ + "\n")
     (root / "chrom.sizes").write_text("chr1\t300\n")
     (root / "annotation.gff3").write_text(ANNOTATION)
-    probe = root / "probe"
-    probe.mkdir()
-    s = mini_genome.scores()
-    pd.DataFrame({"feature": s["feature"].astype(np.int32), "concept": pd.Categorical(s["concept"]),
-                  "auroc_train": s["auroc_train"], "auroc_test": s["auroc_heldout"], "f1_train": s["f1_train"],
-                  "precision_train": s["precision_train"], "recall_train": s["recall_train"],
-                  "f1_test": s["f1_heldout"], "precision_test": s["precision_heldout"],
-                  "recall_test": s["recall_heldout"], "threshold": s["threshold"], "p": s["p_value"], "q": s["q_value"],
-                  "annotated": [True, False, True, False], "best_for_concept": True}).to_parquet(
-        probe / "feature_concept.parquet")
-    pd.DataFrame({"concept": ["CDS"], "n_instances": [2], "dense_probe_auroc": [0.97],
-                  "sae_probe_auroc": [0.9]}).to_parquet(probe / "concepts.parquet")
-    (probe / "summary.json").write_text(json.dumps({"settings": {"min_auroc": 0.75, "min_f1": 0.5, "max_q": 0.05,
-                                                                 "min_instances": 10}}))
+    probe = _write_probe(root / "probe")
     (root / "labels_summary.tsv").write_text("concept\tinstances\tgenome_nt\tgenome_coverage\nCDS\t2\t100\t0.17\n")
     (root / "sae_quality.json").write_text(json.dumps({"architecture": "topk", "d_sae": 4, "k": 2, "fvu": 0.1,
                                                        "loss": {"loss_recovered": 0.8}}))
-    code = main(["report", "--genome", "mini", "--buffer", str(root / "buffer"), "--probe", str(probe),
-                 "--fasta", str(root / "genome.fa"), "--annotation", str(root / "annotation.gff3"),
-                 "--chrom-sizes", str(root / "chrom.sizes"), "--label-summary", str(root / "labels_summary.tsv"),
-                 "--sae-quality", str(root / "sae_quality.json"), "--model-name", "tiny", "--out", str(root),
-                 "--settings", json.dumps({"top_n_tracks": 1})])
+    code = main(_report_args(root, probe))
     assert code == 0
-    features = pd.read_csv(root / "features.tsv", sep="\t").set_index("feature_id")
+    features = pd.read_csv(root / "features.tsv", sep="\t").set_index("latent")
     # probing's flag decides: f0 × gene (F1 0.7) is not annotated there, f1 × CDS_antisense is
     assert features.loc[0, "annotated"] and features.loc[1, "annotated"] and not features.loc[2, "annotated"]
     assert features.loc[0, "layer"] == "blocks.2" and features.loc[0, "sae"] == "topk (4 features, k=2)"
     pairs = pd.read_csv(root / "feature_concepts.tsv", sep="\t")
     passing = pairs[pairs["passes"]]
-    assert list(zip(passing["feature_id"], passing["concept"])) == [(0, "CDS"), (1, "CDS_antisense")]
+    assert list(zip(passing["latent"], passing["concept"])) == [(0, "CDS"), (1, "CDS_antisense")]
     # every concept's best feature is listed too (all rows are best_for_concept in this fixture)
     assert (~pairs["passes"]).sum() == 2 and pairs["best_for_concept"].all()
     top = pd.read_csv(root / "top_windows.tsv", sep="\t")
-    row = top[top["feature_id"] == 0].iloc[0]
+    row = top[top["latent"] == 0].iloc[0]
     assert row["sequence"].upper() == mini_genome.SEQ[row["context_start"] - 1:row["context_end"]]
     assert row["genes"] == "abcA"
-    wrapped = top[(top["feature_id"] == 1)]  # − strand windows; sequences from pyfaidx, reverse-complemented
+    wrapped = top[(top["latent"] == 1)]  # − strand windows; sequences from pyfaidx, reverse-complemented
     for r in wrapped.itertuples():
         assert r.sequence.upper() == mini_genome.sequence_of("chr1", r.context_start - 1, r.context_end, "-")
     assert sorted(p.name for p in (root / "tracks").glob("*.bw")) == ["f0.minus.bw", "f0.plus.bw"]
     ET.parse(root / "tracks" / "igv_session.xml")
     html = (root / "report.html").read_text()
     assert "probing settings" in html and "loss recovered" in html and "start codon (n=2)" in html
+    assert "seed agreement</dt><dd>not measured" in html  # sae_quality.json without a dictionary block
     assert "splice donor (exon|intron) (n=1)" in html
+
+
+def test_old_probe_folder_fails_naming_the_missing_column(tmp_path, capsys):
+    root = tmp_path / "results" / "mini"
+    root.mkdir(parents=True)
+    win = mini_genome.windows()
+    _write_buffer(root / "buffer", win, mini_genome.codes(win))
+    (root / "genome.fa").write_text(">chr1\n" + mini_genome.SEQ + "\n")
+    (root / "chrom.sizes").write_text("chr1\t300\n")
+    (root / "annotation.gff3").write_text(ANNOTATION)
+    (root / "labels_summary.tsv").write_text("concept\tinstances\nCDS\t2\n")
+    probe = _write_probe(root / "probe")
+    old = pd.read_parquet(probe / "feature_concept.parquet").drop(columns=["margin", "baseline_auroc_test"])
+    old.to_parquet(probe / "feature_concept.parquet")
+    assert main(_report_args(root, probe)) != 0
+    err = capsys.readouterr().err
+    assert "baseline_auroc_test, margin" in err and "feature_concept.parquet" in err
+    assert not (root / "features.tsv").exists()
 
 
 def test_anchors_from_the_genome_readers_annotation(tmp_path):

@@ -28,12 +28,14 @@ def out(tmp_path_factory) -> Path:
 
 def test_features_table(out):
     table = pd.read_csv(out / "features.tsv", sep="\t")
-    assert list(table["feature_id"]) == [0, 1, 2, 3]  # annotated first, by held-out F1
-    f = table.set_index("feature_id")
-    assert f.loc[0, "best_concept"] == "CDS" and f.loc[0, "annotated"]
+    assert list(table["latent"]) == [0, 1, 2, 3]  # annotated first, by margin over the baseline
+    assert (table["view"] == "own").all() and not any(c.startswith("opposite_") for c in table.columns)
+    f = table.set_index("latent")
+    assert f.loc[0, "label"] == "CDS" and f.loc[0, "annotated"]
+    assert f.loc[0, "margin"] == pytest.approx(0.39) and f.loc[0, "baseline_auroc_test"] == pytest.approx(0.6)
     assert f.loc[0, "top_locus"] == "chr1:61-120" and f.loc[0, "top_strand"] == "+" and f.loc[0, "n_hits"] == 1
-    assert f.loc[1, "best_concept"] == "CDS_antisense" and f.loc[1, "top_strand"] == "-"
-    assert f.loc[2, "best_concept"] == "intron" and not f.loc[2, "annotated"]
+    assert f.loc[1, "label"] == "CDS_antisense" and f.loc[1, "top_strand"] == "-"
+    assert f.loc[2, "label"] == "intron" and not f.loc[2, "annotated"]
     assert f.loc[2, "top_locus"] == "chr1:200-200" and f.loc[2, "top_strand"] == "-"
     assert f.loc[3, "n_hits"] == 0 and f.loc[3, "max_activation"] == 0
     # 60 CDS bases, each read by two + windows, out of 1,200 tokens
@@ -42,18 +44,21 @@ def test_features_table(out):
     assert (table["layer"] == "blocks.1").all() and (table["sae"] == "topk-16").all()
     parquet = pd.read_parquet(out / "features.parquet")
     assert list(parquet.columns) == list(table.columns) and parquet["annotated"].dtype == bool
-    pd.testing.assert_frame_equal(parquet[["feature_id", "n_hits", "best_concept", "top_locus"]],
-                                  table[["feature_id", "n_hits", "best_concept", "top_locus"]], check_dtype=False)
-    assert parquet["heldout_f1"].tolist()[:3] == pytest.approx([0.95, 0.9, 0.1])
+    pd.testing.assert_frame_equal(parquet[["latent", "n_hits", "label", "top_locus"]],
+                                  table[["latent", "n_hits", "label", "top_locus"]], check_dtype=False)
+    assert parquet["f1_test"].tolist()[:3] == pytest.approx([0.95, 0.9, 0.1])
 
 
 def test_feature_concepts_and_concept_summary(out):
     pairs = pd.read_csv(out / "feature_concepts.tsv", sep="\t")
-    assert list(zip(pairs["feature_id"], pairs["concept"])) == [(0, "CDS"), (1, "CDS_antisense"), (0, "gene")]
-    assert {"f1_train", "f1_heldout", "auroc_heldout", "q_value", "threshold"} <= set(pairs.columns)
+    assert list(zip(pairs["latent"], pairs["concept"])) == [(0, "CDS"), (1, "CDS_antisense"), (0, "gene"), (2, "intron")]
+    assert (pairs["view"] == "own").all() and "feature" not in pairs
+    assert {"f1_train", "f1_test", "auroc_test", "margin", "q", "threshold"} <= set(pairs.columns)
     summary = pd.read_csv(out / "concept_summary.tsv", sep="\t").set_index("concept")
-    assert summary.loc["CDS", "n_features_passing"] == 1
-    assert summary.loc["CDS", "best_features"] == "f0 (F1 0.95)"
+    assert summary.loc["CDS", "n_features_passing"] == 1 and summary.loc["CDS", "passes"]
+    assert summary.loc["CDS", "best_latent"] == 0 and summary.loc["CDS", "baseline"] == "kmer3"
+    assert summary.loc["gene", "beats_baseline"] and not summary.loc["gene", "passes"]  # margin 0.1, not annotated
+    assert list(summary.index[:2]) == ["CDS", "CDS_antisense"]  # passing concepts first
     assert summary.loc["CDS", "dense_probe_auroc"] == 0.97 and summary.loc["CDS", "instances"] == 2
     assert pd.isna(summary.loc["intron", "dense_probe_auroc"])
 
@@ -67,6 +72,7 @@ def test_hits_match_the_label_bed(out):
     assert by_name["f0:CDS"] == [(contig, start, end, strand)]
     assert by_name["f1:CDS_antisense"] == [(contig, start, end, "-")]
     assert by_name["f2:intron"] == [("chr1", 199, 200, "-")]
+    assert not any(name.startswith("f3") for name in by_name)
     f0 = next(r for r in lines if r[3] == "f0:CDS")
     assert (int(f0[6]), int(f0[7])) == (119, 120) and f0[4] == "1000"  # peak = last CDS base
 
@@ -90,7 +96,7 @@ def test_gff3_is_valid_and_matches_labels(out):
     records = parse_gff3_strict((out / "hits.gff3").read_text())
     f0 = [r for r in records if r["feature_id"] == "0"]
     assert [(r["seqid"], r["start"], r["end"], r["strand"]) for r in f0] == [("chr1", 61, 120, "+")]
-    assert f0[0]["best_concept"] == "CDS" and f0[0]["annotated"] == "true"
+    assert f0[0]["label"] == "CDS" and f0[0]["annotated"] == "true" and f0[0]["view"] == "own"
 
 
 def test_gff3_reads_with_dnalens_reader(out):
@@ -103,7 +109,7 @@ def test_gff3_reads_with_dnalens_reader(out):
 
 def test_top_windows_sequence_and_genes(out):
     top = pd.read_csv(out / "top_windows.tsv", sep="\t")
-    f0 = top[top["feature_id"] == 0].iloc[0]
+    f0 = top[top["latent"] == 0].iloc[0]
     assert f0["peak"] == 120 and f0["strand"] == "+" and "abcA" in f0["genes"]
     # peak ± 40 in read order, clipped to the window (51-150; ties go to the first window):
     # bases 80..150 (1-based); CDS bases 80..120 are on (upper case)
@@ -111,10 +117,10 @@ def test_top_windows_sequence_and_genes(out):
     seq = f0["sequence"]
     assert seq.upper() == mini_genome.SEQ[79:150]
     assert re.fullmatch(r"[ACGT]{41}[acgt]{30}", seq)
-    f1 = top[top["feature_id"] == 1].iloc[0]
+    f1 = top[top["latent"] == 1].iloc[0]
     assert f1["strand"] == "-" and f1["sequence"].upper() == mini_genome.sequence_of(
         "chr1", f1["context_start"] - 1, f1["context_end"], "-")
-    assert len(top[top["feature_id"] == 0]) <= 5 and 3 not in set(top["feature_id"])
+    assert len(top[top["latent"] == 0]) <= 5 and 3 not in set(top["latent"])
 
 
 def test_igv_session_loads_relative_files(out):
@@ -132,7 +138,9 @@ def test_report_html_is_self_contained(out):
     assert text.startswith("<!DOCTYPE html>") and "f0" in text and "abcA" in text
     external = re.findall(r'(?:src|href)\s*=\s*"(?:https?:)?//', text)
     assert not external and "<script" not in text and "@import" not in text
-    assert text.count('<section class="card"') == 2  # the two annotated features
+    assert text.count('<section class="card"') == 2  # the two annotated latents
+    assert "3 of 4 concepts have a latent that beats the best sequence-only baseline by ≥ 0.05" in text
+    assert text.index("What the model learned") < text.index("Run summary")
     assert "metagene" in text.lower() and "splice donor" in text
     # every <svg> parses as XML
     for svg in re.findall(r"<svg .*?</svg>", text, flags=re.S):
@@ -145,17 +153,18 @@ def test_report_without_scores_or_annotation_still_renders(tmp_path):
 
     inputs = mini_genome.inputs(tmp_path)
     inputs.scores = pd.DataFrame(columns=list(SCORE_COLUMNS))
-    inputs.probes = pd.DataFrame(columns=["concept"])
+    inputs.concepts = mini_genome.concepts(inputs.scores)
+    inputs.feature_labels = pd.DataFrame(columns=["feature", "label"])
     inputs.regions = Regions(pd.DataFrame(columns=list(REGION_COLUMNS)), {"chr1": mini_genome.LENGTH})
     inputs.anchors = pd.DataFrame(columns=["contig", "position", "strand", "kind"])
     counts = build_report(inputs, ReportSettings(), tmp_path)
-    assert counts["annotated"] == 0 and counts["cards"] == 3  # the three features that fire, as candidates
+    assert counts["annotated"] == 0 and counts["cards"] == 0  # no candidates dressed up as findings
     table = pd.read_csv(tmp_path / "features.tsv", sep="\t")
-    assert table["best_concept"].isna().all() and not table["annotated"].any()
+    assert table["label"].isna().all() and not table["annotated"].any()
     # no concept threshold: hits use hit_threshold (0.5 × max) — f0 still covers the whole CDS
-    assert table.set_index("feature_id").loc[0, "top_locus"] == "chr1:61-120"
+    assert table.set_index("latent").loc[0, "top_locus"] == "chr1:61-120"
     html = (tmp_path / "report.html").read_text()
-    assert "No probing scores were found" in html and "should not be read as findings" in html
+    assert "No probing scores were found" in html and "no cards" in html
 
 
 def test_feature_columns_in_small_blocks_give_the_same_files(tmp_path, monkeypatch):

@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from dnalens.cli import main
 from dnalens.report.options import ReportSettings
 from dnalens.report.tables import (
-    SCORE_COLUMNS, best_concepts, feature_concepts, feature_stats, features_across_genomes, passes, rank_features,
+    SCORE_COLUMNS, concept_summary, feature_concepts, feature_stats, label_metrics, passes, rank_features,
 )
 
 
@@ -30,58 +30,73 @@ def test_feature_stats_against_dense_numpy():
     np.testing.assert_allclose(stats["mean_active_activation"], means)
 
 
-def test_best_concept_prefers_passing_pairs_then_heldout_f1():
+def test_report_overrides_only_make_the_rule_stricter():
     scores = _scores([
-        {"feature": 0, "concept": "CDS", "f1_heldout": 0.9, "auroc_heldout": 0.9, "q_value": 0.2},  # fails q
-        {"feature": 0, "concept": "exon", "f1_heldout": 0.6, "auroc_heldout": 0.8, "q_value": 0.01},
-        {"feature": 1, "concept": "tRNA", "f1_heldout": 0.3, "auroc_heldout": 0.7, "q_value": np.nan},
-        {"feature": 1, "concept": "rRNA", "f1_heldout": 0.4, "auroc_heldout": 0.6, "q_value": np.nan},
-        {"feature": 2, "concept": "intron", "f1_heldout": 0.55, "auroc_heldout": 0.5, "q_value": np.nan},
-        {"feature": 1, "concept": "TSS", "f1_heldout": 0.1, "auroc_heldout": 0.55, "q_value": 0.5,
-         "best_for_concept": True},
+        {"feature": 0, "concept": "CDS", "auroc_test": 0.9, "margin": 0.3, "q": 0.01, "f1_test": 0.2, "annotated": True},
+        {"feature": 1, "concept": "CDS", "auroc_test": 0.95, "margin": 0.4, "q": 0.001, "f1_test": 0.9,
+         "annotated": False},  # probing rejected it: no override may pass it
+        {"feature": 2, "concept": "CDS", "auroc_test": 0.8, "margin": 0.06, "q": np.nan, "f1_test": 0.6, "annotated": True},
     ])
-    settings = ReportSettings(min_f1=0.5, max_q=0.05, min_auroc=0.0)
-    best = best_concepts(scores, settings)
-    assert best.loc[0, "concept"] == "exon" and best.loc[0, "annotated"]
-    assert best.loc[1, "concept"] == "rRNA" and not best.loc[1, "annotated"]
-    assert best.loc[2, "annotated"]  # no null run → q does not block
-    assert not best_concepts(scores, ReportSettings(min_auroc=0.6)).loc[2, "annotated"]
-    pairs = feature_concepts(scores, settings)
-    assert list(zip(pairs["feature_id"], pairs["concept"])) == [(0, "exon"), (2, "intron"), (1, "TSS")]
-    # a failing concept still shows its best feature, flagged as not passing
-    assert pairs["passes"].tolist() == [True, True, False]
-    assert pairs["best_for_concept"].tolist() == [False, False, True]
+    assert passes(scores, ReportSettings()).tolist() == [True, False, True]
+    assert passes(scores, ReportSettings(min_auroc=0.0, min_margin=0.0, max_q=1.0, min_f1=0.0)).tolist() == [
+        True, False, True]
+    assert passes(scores, ReportSettings(min_margin=0.1)).tolist() == [True, False, False]
+    assert passes(scores, ReportSettings(min_f1=0.5)).tolist() == [False, False, True]
+    assert passes(scores, ReportSettings(min_auroc=0.85)).tolist() == [True, False, False]
+    assert passes(scores, ReportSettings(max_q=0.005)).tolist() == [False, False, True]  # no q: not blocked
+
+
+def test_label_is_the_probing_primary_metric_not_f1():
+    """Feature 0 has its best F1 and its best held-out AUROC on CDS, but probing labelled it codon_pos3
+    (largest train margin): the report keeps probing's label and reports that pair's numbers."""
+    scores = _scores([
+        {"feature": 0, "concept": "CDS", "auroc_train": 0.70, "auroc_test": 0.75, "margin": 0.02, "f1_train": 0.9,
+         "f1_test": 0.56, "annotated": False},
+        {"feature": 0, "concept": "codon_pos3", "auroc_train": 0.88, "auroc_test": 0.87, "margin": 0.2, "f1_train": 0.3,
+         "f1_test": 0.3, "annotated": True, "threshold": 0.25},
+    ])
+    labels = pd.DataFrame({"feature": [0, 1], "label": ["codon_pos3", None]})
+    got = label_metrics(scores, labels, ReportSettings())
+    assert got.loc[0, "label"] == "codon_pos3" and got.loc[0, "auroc_test"] == pytest.approx(0.87)
+    assert got.loc[0, "threshold"] == 0.25 and got.loc[0, "annotated"] and got.loc[0, "n_annotated_concepts"] == 1
+    assert 1 not in got.index  # no label, no label pair
+    assert not label_metrics(scores, labels, ReportSettings(min_margin=0.3)).loc[0, "annotated"]
+
+
+def test_concept_table_takes_the_train_chosen_feature_never_the_heldout_max():
+    """Planted: feature 1 has the larger held-out AUROC for tRNA (0.746) but feature 0 was chosen on train
+    (held-out 0.475). The concept row must show feature 0 and 0.475."""
+    scores = _scores([
+        {"feature": 0, "concept": "tRNA", "auroc_train": 0.91, "auroc_test": 0.475, "margin": -0.1,
+         "best_for_concept": True, "annotated": False},
+        {"feature": 1, "concept": "tRNA", "auroc_train": 0.60, "auroc_test": 0.746, "margin": 0.17,
+         "best_for_concept": False, "annotated": False},
+        {"feature": 1, "concept": "CDS", "auroc_train": 0.9, "auroc_test": 0.9, "margin": 0.3,
+         "best_for_concept": True, "annotated": True},
+    ])
+    concepts = pd.DataFrame({
+        "concept": ["tRNA", "CDS"], "evaluated": True, "baseline": ["gc", "kmer3"], "baseline_auroc_test": [0.575, 0.6],
+        "best_feature_auroc": [0, 1], "best_auroc_train": [0.91, 0.9], "best_auroc_test": [0.475, 0.9],
+        "best_margin": [-0.1, 0.3], "best_auroc_q": [0.4, 0.001], "best_annotated": [False, True],
+        "baseline_kmer3_auroc_test": [0.5, 0.6]})
+    labels = pd.DataFrame({"concept": ["tRNA", "CDS", "rRNA"], "instances": [30, 90, 2]})
+    table = concept_summary(labels, scores, concepts, ReportSettings(), lambda f: (f, "own"), 0.05).set_index("concept")
+    assert table.loc["tRNA", "best_latent"] == 0 and table.loc["tRNA", "best_auroc_test"] == pytest.approx(0.475)
+    assert not table.loc["tRNA", "beats_baseline"] and table.loc["CDS", "passes"]
+    assert table.loc["tRNA", "baseline"] == "gc" and table.loc["CDS", "baseline_kmer3_auroc_test"] == 0.6
+    assert list(table.index) == ["CDS", "tRNA", "rRNA"]  # passing first; not-evaluated last
+    assert not table.loc["rRNA", "evaluated"] and table.loc["rRNA", "n_features_passing"] == 0
+    # a stricter report rule reaches the concept table too
+    strict = concept_summary(labels, scores, concepts, ReportSettings(min_margin=0.5), lambda f: (f, "own"), 0.5)
+    assert not strict.set_index("concept").loc["CDS", "passes"]
+    pairs = feature_concepts(scores, ReportSettings())
+    assert list(zip(pairs["feature"], pairs["concept"], pairs["passes"])) == [(1, "CDS", True), (0, "tRNA", False)]
 
 
 def test_rank_features_uses_config_list_else_top_firing():
-    table = pd.DataFrame({"feature_id": [5, 3, 9, 1], "max_activation": [1.0, 0.0, 2.0, 1.0]})
+    table = pd.DataFrame({"latent": [5, 3, 9, 1], "max_activation": [1.0, 0.0, 2.0, 1.0]})
     assert rank_features(table, 2) == [5, 9]
     assert rank_features(table, 2, chosen=(3, 1)) == [3, 1]
-
-
-def _features(ids, concepts, annotated, f1):
-    return pd.DataFrame({"feature_id": ids, "layer": "blocks.1", "sae": "s", "best_concept": concepts,
-                         "annotated": annotated, "heldout_f1": f1, "activation_frequency": 0.1})
-
-
-def test_features_across_genomes_and_cli(tmp_path):
-    a = _features([0, 1, 2], ["CDS", "tRNA", "exon"], [True, True, False], [0.9, 0.7, 0.2])
-    b = _features([0, 1], ["CDS", "rRNA"], [True, True], [0.8, 0.6])
-    wide = features_across_genomes({"ecoli": a, "chloroplast": b})
-    row = wide.set_index("feature_id")
-    assert row.loc[0, "n_genomes_annotated"] == 2 and row.loc[0, "shared_concept"] == "CDS"
-    assert row.loc[1, "shared_concept"] == ""  # genomes disagree
-    assert pd.isna(row.loc[2, "chloroplast:best_concept"]) and row.loc[2, "n_genomes_annotated"] == 0
-    assert list(wide["feature_id"]) == [0, 1, 2]
-    for name, table in (("ecoli", a), ("chloroplast", b)):
-        (tmp_path / name).mkdir()
-        table.to_csv(tmp_path / name / "features.tsv", sep="\t", index=False)
-    out = tmp_path / "summary" / "features_across_genomes.tsv"
-    assert main(["summarize-genomes", str(tmp_path / "ecoli" / "features.tsv"),
-                 str(tmp_path / "chloroplast" / "features.tsv"), "--out", str(out)]) == 0
-    read = pd.read_csv(out, sep="\t")
-    assert {"ecoli:heldout_f1", "chloroplast:best_concept", "shared_concept"} <= set(read.columns)
-    assert read.loc[read["feature_id"] == 0, "ecoli:heldout_f1"].item() == pytest.approx(0.9)
 
 
 def test_report_cli_rejects_unknown_setting(tmp_path, capsys):
@@ -90,22 +105,3 @@ def test_report_cli_rejects_unknown_setting(tmp_path, capsys):
                  "--out", str(tmp_path / "out"), "--settings", '{"top_n_trakcs": 3}'])
     assert code == 2 and "top_n_trakcs" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
-
-
-def test_probing_annotated_flag_decides_unless_report_thresholds_are_set():
-    scores = _scores([
-        {"feature": 0, "concept": "CDS", "f1_heldout": 0.2, "auroc_heldout": 0.9, "q_value": 0.01, "annotated": True},
-        {"feature": 1, "concept": "CDS", "f1_heldout": 0.9, "auroc_heldout": 0.9, "q_value": 0.01, "annotated": False},
-    ])
-    assert passes(scores, ReportSettings()).tolist() == [True, False]  # probing's decision (AUROC-only pass)
-    assert passes(scores, ReportSettings(min_f1=0.5)).tolist() == [False, True]  # report decides: F1 >= 0.5
-    assert passes(scores.assign(annotated=np.nan), ReportSettings()).tolist() == [False, True]  # fallback rule
-
-
-def test_best_concept_is_chosen_on_train_not_on_heldout():
-    scores = _scores([
-        {"feature": 0, "concept": "CDS", "f1_train": 0.9, "f1_heldout": 0.6, "auroc_heldout": 0.9, "annotated": True},
-        {"feature": 0, "concept": "exon", "f1_train": 0.7, "f1_heldout": 0.8, "auroc_heldout": 0.9, "annotated": True},
-    ])
-    best = best_concepts(scores, ReportSettings())
-    assert best.loc[0, "concept"] == "CDS" and best.loc[0, "f1_heldout"] == 0.6  # reported held-out, not re-picked

@@ -39,7 +39,8 @@ def test_train_encode_quality(workdir):
     tmp, spec, kept, d_in = workdir
     acts = str(tmp / "acts" / "blocks.1")
     settings = json.dumps({"expansion": 4, "k": 4, "tokens": 40_000, "batch_size": 512, "lr": 3e-3,
-                           "holdout_fraction": 0.25, "device": "cpu", "checkpoint_every": 20, "loss_windows": 4})
+                           "holdout_fraction": 0.25, "device": "cpu", "checkpoint_every": 20, "loss_windows": 4,
+                           "min_ablation_gap": None})
     assert cli.main(["train-sae", "--activations", acts, "--windows", str(tmp / "windows.bed"),
                      "--out", str(tmp / "sae"), "--settings", settings]) == 0
     cfg = json.loads((tmp / "sae" / "cfg.json").read_text())
@@ -59,12 +60,49 @@ def test_train_encode_quality(workdir):
     assert loss["tokens"] == loss["passes"] * kept and loss["ce_zero"] != loss["ce_clean"]
     assert loss["loss_recovered"] == pytest.approx(
         1 - (loss["ce_sae"] - loss["ce_clean"]) / (loss["ce_zero"] - loss["ce_clean"]))
+    assert loss["ablation_gap"] == pytest.approx(loss["ce_zero"] - loss["ce_clean"])
+    assert "loss_recovered_note" not in loss
+    _check_dictionary(tmp / "sae", q, d_in, 4 * d_in, seed=0)
+
+    # a gap bar above this model's ablation gap: loss recovered is withheld, the CE values and the gap stay
+    strict = json.dumps({**json.loads(settings), "min_ablation_gap": abs(loss["ablation_gap"]) + 1.0})
+    assert cli.main(["sae-quality", "--sae", str(tmp / "sae"), "--activations", acts, "--windows",
+                     str(tmp / "windows.bed"), "--fasta", str(tmp / "genome.fa"), "--model", json.dumps(spec),
+                     "--settings", strict, "--out", str(tmp / "quality_strict.json")]) == 0
+    gated = json.loads((tmp / "quality_strict.json").read_text())["loss"]
+    assert gated["loss_recovered"] is None and gated["ce_sae"] == pytest.approx(loss["ce_sae"])
+    assert f"{loss['ablation_gap']:+.4f}" in gated["loss_recovered_note"]
 
     assert cli.main(["encode", "--sae", str(tmp / "sae"), "--activations", acts, "--out", str(tmp / "codes"),
                      "--settings", settings]) == 0
     manifest = json.loads((tmp / "codes" / "manifest.json").read_text())
     assert manifest["total_tokens"] == 24 * kept and manifest["trim_start"] == TRIM
     assert manifest["total_nnz"] <= 4 * manifest["total_tokens"]
+
+
+def _check_dictionary(sae_dir, q, d_in, d_sae, seed):
+    """sae_quality.json's dictionary block against the saved decoders, recomputed here by brute force."""
+    from safetensors.torch import load_file
+
+    d = q["dictionary"]
+    ref = load_file(str(sae_dir / "dnalens_dictionary.safetensors"))
+    w_dec = load_file(str(sae_dir / "sae_weights.safetensors"))["W_dec"]
+    assert d["d_in"] == d_in and d["d_sae"] == d_sae and d["l0_per_d_in"] == pytest.approx(d["l0"] / d_in)
+    # the saved initialisation is the seeded one (build_sae: unit-norm Gaussian rows from the seed)
+    init = torch.randn(d_sae, d_in, generator=torch.Generator().manual_seed(seed))
+    assert torch.allclose(ref["W_dec_init"], init / init.norm(dim=1, keepdim=True), atol=1e-6)
+    unit = lambda w: (w / np.linalg.norm(w, axis=1, keepdims=True)).astype(np.float64)  # noqa: E731
+    a, b, r = unit(w_dec.numpy()), unit(ref["W_dec_init"].numpy()), unit(ref["W_dec_replicate"].numpy())
+    assert d["init_cosine_median"] == pytest.approx(float(np.median((a * b).sum(1))), abs=1e-5)
+    best = np.array([max(float(row @ other) for other in r) for row in a])
+    assert d["seed_agreement"] == pytest.approx(float(np.mean(best >= 0.8)))
+    checks = d["health"]["checks"]
+    assert checks["l0_per_d_in"]["pass"] == (d["l0_per_d_in"] <= 0.1)
+    assert checks["dead_fraction"]["value"] == d["dead_fraction"] and checks["init_cosine_median"]["bar"] == 0.5
+    assert d["health"]["pass"] == all(c["pass"] for c in checks.values())
+    meta = json.loads((sae_dir / "cfg.json").read_text())["metadata"]["dnalens"]["dictionary"]
+    assert meta["init_cosine_median"] == pytest.approx(d["init_cosine_median"], abs=1e-5)
+    assert meta["seed_agreement"] == pytest.approx(d["seed_agreement"]) and meta["replicate_seed"] == seed + 1
 
 
 def test_base_lookup_through_the_cli_reads_bases_from_the_fasta(workdir, capsys):
@@ -78,7 +116,8 @@ def test_base_lookup_through_the_cli_reads_bases_from_the_fasta(workdir, capsys)
     tmp, spec, kept, d_in = workdir
     acts = str(tmp / "acts" / "blocks.1")
     settings = json.dumps({"expansion": 2, "k": 4, "tokens": 20_000, "batch_size": 512, "lr": 3e-3,
-                           "holdout_fraction": 0.25, "device": "cpu", "base_lookup": 3, "loss_windows": 2})
+                           "holdout_fraction": 0.25, "device": "cpu", "base_lookup": 3, "loss_windows": 2,
+                           "min_ablation_gap": None, "replicate": False})
     common = ["--activations", acts, "--settings", settings]
     assert cli.main(["train-sae", *common, "--windows", str(tmp / "windows.bed"), "--out", str(tmp / "lk_fail")]) != 0
     assert "pass --windows and --fasta" in capsys.readouterr().err and not (tmp / "lk_fail").exists()
@@ -121,7 +160,7 @@ def test_strand_shared_through_the_cli(workdir, capsys):
     acts = str(tmp / "acts" / "blocks.1")
     settings = json.dumps({"expansion": 2, "k": 4, "tokens": 20_000, "batch_size": 512, "lr": 3e-3,
                            "holdout_fraction": 0.25, "device": "cpu", "base_lookup": 3, "strand_shared": True,
-                           "loss_windows": 2})
+                           "loss_windows": 2, "min_ablation_gap": None})
     files = ["--activations", acts, "--settings", settings, "--windows", str(tmp / "windows.bed"),
              "--fasta", str(tmp / "genome.fa")]
     if spec["rc_pool"] != "concat":
@@ -158,6 +197,10 @@ def test_strand_shared_through_the_cli(workdir, capsys):
                      "--out", str(tmp / "ss_q.json")]) == 0
     q = json.loads((tmp / "ss_q.json").read_text())
     assert q["strand_shared"] is True and q["d_sae"] == 2 * d_in and q["loss"]["loss_recovered"] is not None
+    # the dictionary is judged per strand state: both halves of every held-out row, through the per-strand SAE
+    assert q["dictionary"]["unit"] == "strand state" and q["dictionary"]["n_tokens"] == 2 * q["n_tokens"]
+    assert q["l0"] == pytest.approx(2 * q["dictionary"]["l0"])
+    _check_dictionary(tmp / "ss", q, d_in // 2, d_in, seed=0)
 
 
 def test_splice_maps_each_pass_to_its_tokens(workdir):

@@ -1,4 +1,5 @@
-# probe: buffer (+ label store, FASTA for the exact-repeat check) -> results/<genome>/probe/ parquet tables.
+# probe: buffer (+ label store; FASTA for sequence baselines and the exact-repeat check; the activation shards
+# the codes came from, for the dense probe when the buffer has no dense twin) -> results/<genome>/probe/ tables.
 # With probing.device: cuda the rule asks for a GPU (resources gpu=1; a cluster profile may override it).
 PROBE_GPU = int(str(config.get("probing", {}).get("device", "cpu")).startswith("cuda"))
 
@@ -9,10 +10,12 @@ rule probe:
         labels="results/{genome}/labels",
         fasta="results/{genome}/genome.fa",
         fai="results/{genome}/genome.fa.fai",
+        activations=SAE_MANIFEST,
     output:
         directory("results/{genome}/probe"),
     params:
         settings=settings_json("probing"),
+        activations=lambda wildcards, input: os.path.dirname(input.activations),
     log:
         "logs/{genome}/probe.log",
     benchmark:
@@ -25,4 +28,4 @@ rule probe:
         "../envs/dnalens.yaml"
     shell:
         "dnalens probe --buffer {input.buffer:q} --labels {input.labels:q} --fasta {input.fasta:q}"
-        " --settings {params.settings} --out {output:q} > {log:q} 2>&1"
+        " --activations {params.activations:q} --settings {params.settings} --out {output:q} > {log:q} 2>&1"

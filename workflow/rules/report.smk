@@ -71,9 +71,15 @@ localrules:
     summarize_genomes,
 
 
+# Each genome's SAE (SAE_DIR, workflow/rules/sae.smk): latents match by id only when all genomes used
+# the same SAE file (sae.source: load), else by decoder cosine (src/dnalens/report/across.py).
+GENOME_SAES = [SAE_DIR.format(genome=g) for g in GENOMES]
+
+
 rule summarize_genomes:
     input:
-        expand("results/{genome}/features.tsv", genome=GENOMES),
+        features=expand("results/{genome}/features.tsv", genome=GENOMES),
+        saes=sorted(set(GENOME_SAES)),
     output:
         report(
             "results/summary/features_across_genomes.tsv",
@@ -83,6 +89,7 @@ rule summarize_genomes:
         ),
     params:
         names=" ".join(shlex.quote(g) for g in GENOMES),
+        saes=" ".join(shlex.quote(p) for p in GENOME_SAES),
     log:
         "logs/summary/summarize_genomes.log",
     benchmark:
@@ -93,4 +100,5 @@ rule summarize_genomes:
     conda:
         "../envs/dnalens.yaml"
     shell:
-        "dnalens summarize-genomes {input:q} --names {params.names} --out {output:q} > {log:q} 2>&1"
+        "dnalens summarize-genomes {input.features:q} --names {params.names} --sae {params.saes}"
+        " --out {output:q} > {log:q} 2>&1"

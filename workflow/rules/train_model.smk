@@ -1,6 +1,10 @@
 # train_model: training genomes -> results/models/<name>/ (model.safetensors + config.json), the tiny
 # Evo 2-style model. Only built when model.path points under results/models/ (the demo uses the bundled
 # checkpoint). Resumable: <out>/.resume/ is not a declared output, so a killed run continues there.
+# Runs on CUDA when visible (training.device/dtype). With training.max_minutes a run may stop before
+# training.steps (the outputs then hold that checkpoint): rerun with --forcerun train_model to continue.
+# Continuing another directory's run (e.g. finishing the bundled checkpoint's schedule) is a CLI step:
+# `dnalens train-model --resume-from resources/models/dnalens-tiny-bacteria --out results/models/<name>`.
 import os
 
 

@@ -1,4 +1,9 @@
-"""Motif matches scanned with Bio.motifs: built-in Shine–Dalgarno and TATA box, plus PWM files.
+"""Motif matches scanned with Bio.motifs: the built-in TATA box (eukaryotes only), plus PWM files.
+
+The TATA box (TATAWAWR, Bucher 1990, J Mol Biol 212:563) is a eukaryotic core-promoter element: it is
+scanned only when the genome's kingdom is `eukaryote` (genome.json). The Shine–Dalgarno site and the
+sigma70 boxes are not genome-wide scans: they live in the regulatory family, next to start codons and
+operon starts (concepts/prokaryotic.py).
 
 A match is stranded (a motif on the − strand is a match for − reads), so every motif also has an
 antisense twin. Scores are relative: (score − min) / (max − min) of the log-odds PSSM, uniform
@@ -19,10 +24,10 @@ from dnalens.concepts.settings import ConceptSettings, MotifSpec
 from dnalens.errors import InputError
 
 FAMILY = "motifs"
-BUILTIN = {"Shine_Dalgarno_sequence": "AGGAGG", "TATA_box": "TATAWAWR"}
+BUILTIN = {"TATA_box": "TATAWAWR"}
+EUKARYOTIC = frozenset({"TATA_box"})  # built only when the kingdom is eukaryote
 CONCEPTS = {
-    "Shine_Dalgarno_sequence": "Shine–Dalgarno consensus AGGAGG (ribosome binding site), Bio.motifs scan",
-    "TATA_box": "TATA box consensus TATAWAWR, Bio.motifs scan",
+    "TATA_box": "TATA box consensus TATAWAWR (Bucher 1990), genome-wide Bio.motifs scan; kingdom eukaryote only",
 }
 IUPAC = {"A": "A", "C": "C", "G": "G", "T": "T", "R": "AG", "Y": "CT", "S": "CG", "W": "AT", "K": "GT",
          "M": "AC", "B": "CGT", "D": "AGT", "H": "ACT", "V": "ACG", "N": "ACGT"}
@@ -39,7 +44,10 @@ def extra_concepts(settings: ConceptSettings, base_dir: Path) -> dict[str, str]:
 def build(ctx: ConceptContext, wanted: set[str]) -> list[Concept]:
     s = ctx.settings
     scans: list[tuple[str, object, float, str]] = []
+    eukaryote = (ctx.genome.kingdom or "").lower() == "eukaryote"
     for name, consensus in BUILTIN.items():
+        if name in EUKARYOTIC and not eukaryote:
+            continue
         if name in wanted:
             scans.append((name, consensus_pssm(consensus), s.builtin_motif_threshold, CONCEPTS[name]))
     for spec in s.motif_specs:

@@ -39,8 +39,9 @@ def build(ctx: ConceptContext, wanted: set[str]) -> list[Concept | CategoricalCo
     if "CpG" in wanted:
         out.append(Concept("CpG", FAMILY, "sequence", CONCEPTS["CpG"], intervals=_cpg(ctx).build(), stranded=False))
     if "base" in wanted:
-        plus = {c: np.where(a < N_CODE, a, -1).astype(np.int8) for c, a in codes.items()}
-        minus = {c: np.where(a < N_CODE, COMPLEMENT_CODE[a], -1).astype(np.int8) for c, a in codes.items()}
+        # codes are uint8: cast to int8 before -1 enters (numpy >= 2.5 refuses -1 as a uint8 value)
+        plus = {c: np.where(a < N_CODE, a.astype(np.int8), np.int8(-1)) for c, a in codes.items()}
+        minus = {c: np.where(a < N_CODE, COMPLEMENT_CODE[a].astype(np.int8), np.int8(-1)) for c, a in codes.items()}
         out.append(CategoricalConcept("base", FAMILY, CATEGORICAL["base"], list(BASES), plus, minus))
     return out
 

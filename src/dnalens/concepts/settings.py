@@ -50,6 +50,7 @@ class ConceptSettings:
     motif_threshold: float = 0.8
     motifs: tuple[Any, ...] = ()
     tracks: tuple[Any, ...] = ()
+    prokaryotic_signals: tuple[str, ...] = ("prokaryote", "organelle")  # kingdoms with SD + sigma70 labels
 
     def __post_init__(self) -> None:
         if self.promoter_anchor not in PROMOTER_ANCHORS:
@@ -72,6 +73,10 @@ class ConceptSettings:
     def track_specs(self) -> list[TrackSpec]:
         specs = [_spec(TrackSpec, t, "concepts.tracks") for t in self.tracks]
         return [TrackSpec(s.path, s.name, (s.type,) if isinstance(s.type, str) else tuple(s.type)) for s in specs]
+
+    def has_prokaryotic_signals(self, kingdom: str | None) -> bool:
+        """Shine–Dalgarno and sigma70 labels only for these kingdoms (unknown kingdom: none)."""
+        return (kingdom or "").lower() in {k.lower() for k in self.prokaryotic_signals}
 
     def promoter_mode(self, kingdom: str | None) -> str:
         if self.promoter_anchor != "auto":

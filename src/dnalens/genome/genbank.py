@@ -110,6 +110,8 @@ def _record_rows(record, seqid: str, taken: set[str]) -> list[RawRow]:
             ftype = feature.qualifiers["regulatory_class"][0]
         gene_parent = next((gid for gid, grows in genes.get(key, []) if _overlaps(grows, parts)), None) if key else None
         parents = (gene_parent,) if gene_parent else ()
+        if gene_parent and feature.qualifiers.get("product"):  # the gene row carries its product too
+            _add_product(genes[key], gene_parent, feature.qualifiers["product"][0])
         if feature.type == "gene":
             fid = unique_id(f"gene-{key or f'{seqid}-{parts[0].start + 1}'}", taken)
             grows = [_row(_span(run), "gene", fid, (), attrs) for run in segments(parts)]
@@ -137,6 +139,15 @@ def _record_rows(record, seqid: str, taken: set[str]) -> list[RawRow]:
             fid = unique_id(f"{ftype}-{seqid}-{parts[0].start + 1}", taken)
             rows.extend(_row(p, ftype, fid, (), attrs) for p in parts)
     return rows
+
+
+def _add_product(gene_rows: list[tuple[str, list[RawRow]]], gene_id: str, product: str) -> None:
+    """Copy a transcript's or CDS's /product onto its gene rows (first product wins)."""
+    for gid, grows in gene_rows:
+        if gid == gene_id:
+            for r in grows:
+                if not any(k == "product" for k, _ in r.attributes):
+                    r.attributes.append(("product", product))
 
 
 def _span(run: list[RawRow]) -> RawRow:

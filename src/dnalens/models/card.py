@@ -14,6 +14,54 @@ def _best(probes: dict[str, Any], pool: str, metric: str) -> tuple[str, float]:
     return max(rows, key=lambda r: r[1]) if rows else ("-", float("nan"))
 
 
+def steps_line(training: dict[str, Any]) -> str:
+    """Steps done of steps planned: a card must say when the schedule was not finished."""
+    done, planned = int(training["steps_done"]), int(training.get("steps") or training["steps_done"])
+    line = f"{done:,} of {planned:,} planned steps ({100 * done / max(planned, 1):.0f} %)"
+    if done < planned:
+        line += (": the schedule did not finish; `dnalens train-model --resume-from <this directory> --out <new>`"
+                 " continues it")
+    return line + "."
+
+
+def bits_headline(bits: dict[str, Any]) -> list[str]:
+    """Nucleotide-weighted mean bits/nt of the model next to the 5th-order Markov baseline, per group."""
+    lines = []
+    for prefix, what in (("heldout:", "held-out tails of the training genomes"), ("unseen:", "never-seen genomes")):
+        rows = [b for k, b in bits.items() if k.startswith(prefix)]
+        n = sum(b["n_nt"] for b in rows)
+        if not n:
+            continue
+        model = sum(b["model_bits_per_nt"] * b["n_nt"] for b in rows) / n
+        markov = sum(b["markov5_bits_per_nt"] * b["n_nt"] for b in rows) / n
+        lines.append(f"Bits/nt on {what} ({n:,} nt): model {model:.3f} vs 5th-order Markov {markov:.3f} "
+                     f"({model - markov:+.3f}; 2.000 = uniform).")
+    return lines
+
+
+def _schedule(training: dict[str, Any]) -> str:
+    s = training.get("settings", {})
+    if training.get("schedule") == "steps":
+        budget = f"; max_minutes {s.get('max_minutes')} is a per-run budget" if s.get("max_minutes") else ""
+        return f"schedule by step{budget}"
+    if s.get("max_minutes"):  # written by the trainer before the schedule moved to steps only
+        return f"max_minutes {s.get('max_minutes')} put the schedule on wall time"
+    return "schedule by step"
+
+
+def _devices(training: dict[str, Any]) -> str:
+    runs = training.get("runs") or []
+    devices = sorted({r["device"] + (f", {r['autocast']} autocast" if r.get("autocast") else "") for r in runs})
+    return "; ".join(devices) if devices else "2 shared CPU cores"
+
+
+def _restarts(training: dict[str, Any]) -> list[str]:
+    s = training.get("settings", {})
+    return [f"Resumed at step {r['from_step']:,} from `{r['source']}` without its AdamW moments: they restarted, "
+            f"and the learning rate was ramped up again over {s.get('warmup_steps')} steps."
+            for r in training.get("runs") or [] if r.get("optimizer_state") == "fresh"]
+
+
 def render_card(name: str, training: dict[str, Any], config: dict[str, Any], evaluation: dict[str, Any],
                 layer: str, notes: str = "") -> str:
     hist = training.get("history", [])
@@ -48,12 +96,15 @@ def render_card(name: str, training: dict[str, Any], config: dict[str, Any], eva
         "",
         "## Training run",
         "",
+        f"- {steps_line(training)}",
         f"- {training['steps_done']:,} steps × batch {s.get('batch_size')} × {s.get('seq_len')} nt = "
-        f"{training['tokens_seen']:,} tokens; wall time {training['elapsed_s'] / 60:.0f} min on 2 shared CPU cores.",
+        f"{training['tokens_seen']:,} tokens; wall time {training['elapsed_s'] / 60:.0f} min ({_devices(training)}).",
         f"- AdamW lr {s.get('lr')} (warm-up {s.get('warmup_steps')}, cosine to {s.get('min_lr_ratio')}×; "
-        f"max_minutes {s.get('max_minutes')} puts the schedule on wall time), weight decay {s.get('weight_decay')}, "
+        f"{_schedule(training)}), weight decay {s.get('weight_decay')}, "
         f"seed {s.get('seed')}, reverse-complement augmentation {s.get('rc_augment')}.",
+        *[f"- {line}" for line in _restarts(training)],
         f"- Last logged: train {last.get('train_bits')} bits/nt, held-out {last.get('heldout_bits')} bits/nt (step {last.get('step')}).",
+        *[f"- {line}" for line in bits_headline(evaluation.get("bits", {}))],
         "",
         "## Held-out bits per nucleotide",
         "",
@@ -106,4 +157,15 @@ def render_card(name: str, training: dict[str, Any], config: dict[str, Any], eva
         "```",
         "",
     ]
+    if int(training["steps_done"]) < int(training.get("steps") or 0):
+        lines[-1:] = [
+            "",
+            "Finish the schedule from this checkpoint (same step counter, batches and learning rate by step; rerun",
+            "the same command until `steps_done` reaches `steps`, each run stopping after `max_minutes`):",
+            "",
+            "```",
+            f"dnalens train-model --resume-from resources/models/{name} --out results/models/{name}-finished",
+            "```",
+            "",
+        ]
     return "\n".join(lines)

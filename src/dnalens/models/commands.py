@@ -15,6 +15,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--genome", action="append", default=[], help="training genome (FASTA/GenBank, .gz ok); repeatable")
     p.add_argument("--steps", type=int, help="override training.steps")
     p.add_argument("--out", required=True, help="output directory (model.safetensors + config.json)")
+    p.add_argument("--resume-from", help="continue another model directory's run (its step, data order, lr schedule "
+                   "and settings; --settings/--steps override): from its .resume/ when present, else from its weights "
+                   "with fresh AdamW moments. A rerun with the same --out continues from --out itself.")
+    p.add_argument("--until-step", type=int, help="stop this run at this step (checkpointed; the schedule is unchanged)")
     p.set_defaults(func=_train)
 
     e = subparsers.add_parser("eval-model", help="held-out bits/nt vs a 5th-order Markov model, and concept probes")
@@ -29,16 +33,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from dnalens.models.checkpoint import saved_settings
     from dnalens.models.training import TrainSettings, train
 
-    data = parse_settings(args.settings)
+    data = saved_settings(args.resume_from) if args.resume_from else {}
+    data.update(parse_settings(args.settings))
     if args.genome:
         data["genomes"] = list(args.genome)
     if args.steps is not None:
         data["steps"] = args.steps
     settings = from_mapping(TrainSettings, data, where="training settings")
-    summary = train(settings, Path(args.out))
-    print(json.dumps({k: summary[k] for k in ("steps_done", "tokens_seen", "elapsed_s")}))
+    summary = train(settings, Path(args.out), resume_from=args.resume_from, until_step=args.until_step)
+    print(json.dumps({k: summary[k] for k in ("steps_done", "steps", "tokens_seen", "elapsed_s")}))
     return 0
 
 

@@ -180,11 +180,12 @@ def compare_bits(model, markov: MarkovModel, rows: np.ndarray, batch: int = 8) -
     k = markov.order
     m_total = mk_total = 0.0
     count = 0
+    dev = next(model.parameters()).device
     with torch.no_grad():
         for i in range(0, len(rows), batch):
-            ids = torch.from_numpy(rows[i : i + batch].astype(np.int64))
+            ids = torch.from_numpy(rows[i : i + batch].astype(np.int64)).to(dev)
             logp = F.log_softmax(model(ids[:, :-1]).float(), -1)
-            nll = -logp.gather(-1, ids[:, 1:, None])[..., 0].numpy() / math.log(2)  # target t+1
+            nll = -logp.gather(-1, ids[:, 1:, None])[..., 0].cpu().numpy() / math.log(2)  # target t+1
             for j in range(len(ids)):
                 bits, valid = markov.position_bits(rows[i + j])  # positions k..T
                 m_total += float(nll[j, k - 1 :][valid].sum())
@@ -196,8 +197,8 @@ def compare_bits(model, markov: MarkovModel, rows: np.ndarray, batch: int = 8) -
 def run_cli(args) -> int:
     """`dnalens eval-model`: writes the JSON the model card quotes."""
     from dnalens.atomic import write_text
-    from dnalens.models.base import load_model, parse_spec, with_options
-    from dnalens.models.tiny_adapter import load_tiny_module
+    from dnalens.models.base import load_model, parse_spec, resolve_device, with_options
+    from dnalens.models.tiny_adapter import bundled_path, load_tiny_module
     from dnalens.models.training import read_fasta_bytes, split_holdout
     from dnalens.settings import parse_settings
 
@@ -219,7 +220,8 @@ def run_cli(args) -> int:
     markov = MarkovModel(5).fit(train_parts)
     for key, entry in s["probe_genomes"].items():
         held[f"unseen:{key}"] = np.concatenate([seq for _, seq in read_fasta_bytes(entry["path"])])
-    module = load_tiny_module(spec.path)
+    # float32 on the configured device (CUDA when visible): the card's bits/nt are not bfloat16 numbers
+    module = load_tiny_module(spec.path or bundled_path()).to(resolve_device(spec.device, "float32")[0])
     module.eval()
     bits = {}
     for key, seq in held.items():
@@ -249,7 +251,7 @@ def run_cli(args) -> int:
     result["probes"] = probes
     write_text(args.out, json.dumps(result, indent=1) + "\n")
     if getattr(args, "card", None):
-        write_card(Path(spec.path), result, args.card, args.card_layer, args.card_notes)
+        write_card(Path(spec.path or bundled_path()), result, args.card, args.card_layer, args.card_notes)
     return 0
 
 

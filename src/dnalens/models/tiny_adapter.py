@@ -39,11 +39,15 @@ class ByteLevelAdapter(TorchAdapter):
 
 
 def bundled_path() -> Path:
-    """The shipped checkpoint: relative to the working directory, else to the source tree."""
-    here = Path(BUNDLED)
-    if here.exists():
-        return here
-    return Path(__file__).resolve().parents[3] / BUNDLED
+    """The shipped checkpoint: relative to the working directory, else the installed package's copy
+    (dnalens/models/bundled/, put there at build time), else the source tree (editable install)."""
+    name = Path(BUNDLED).name
+    candidates = (Path(BUNDLED), Path(__file__).resolve().parent / "bundled" / name,
+                  Path(__file__).resolve().parents[3] / BUNDLED)
+    for path in candidates:
+        if (path / "model.safetensors").exists():
+            return path
+    return candidates[-1]
 
 
 def load_tiny_module(path: str | Path):

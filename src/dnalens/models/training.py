@@ -1,10 +1,11 @@
 """Train the tiny Evo 2-style model on genomes: seeded, reverse-complement augmented, resumable.
 
-Why this shape: batch `s` is drawn from a generator seeded with (seed, s), so a resumed run draws the
-same batches as an uninterrupted one without storing RNG state. A checkpoint is one atomically
-replaced directory (`.resume/`: weights, AdamW moments, state.json), so a kill at any moment leaves
-the previous checkpoint intact. The last `holdout_fraction` of every contig is never trained on and
-gives the held-out bits/nucleotide.
+Why this shape: batch `s` is drawn from a generator seeded with (seed, s) and the learning rate is a
+function of the step alone, so a resumed run draws the same batches at the same rates as an
+uninterrupted one without storing RNG state. A checkpoint is one atomically replaced directory
+(`.resume/`: weights, AdamW moments, state.json; see checkpoint.py), so a kill at any moment leaves
+the previous checkpoint intact. Runs on CUDA when visible (bfloat16 autocast), else on the CPU.
+The last `holdout_fraction` of every contig is never trained on and gives the held-out bits/nucleotide.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from dnalens.atomic import atomic_dir, atomic_path, write_text
+from dnalens.atomic import write_text
 from dnalens.errors import InputError
+from dnalens.models.checkpoint import load_optimizer, save_model_dir, save_resume, start_point
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,8 @@ class TrainSettings:
     eval_windows: int = 16
     threads: int = 2
     max_minutes: float = 0.0
+    device: str = "auto"
+    dtype: str = "auto"
     architecture: dict[str, Any] = field(default_factory=dict)
 
 
@@ -107,22 +111,45 @@ class Corpus:
         return rows
 
 
-def progress_at(step: int, s: TrainSettings, elapsed_s: float = 0.0) -> float:
-    """Share of the run done: by steps, or by wall time when `max_minutes` is set (whichever is ahead).
+def lr_at(step: int, s: TrainSettings, rewarm_from: int | None = None) -> float:
+    """Linear warm-up, then cosine decay to `min_lr_ratio` x `lr`, by step only.
 
-    Why time too: on a shared CPU the step rate is unknown in advance; with `max_minutes` the cosine
-    schedule still decays fully by the deadline instead of being cut off mid-way.
+    Why by step: the rate is a function of the step counter alone, so a run split over several
+    sessions (`max_minutes` each, any device) follows the same schedule as one uninterrupted run.
+    `rewarm_from`: the step where a run restarted without the AdamW moments; the rate is ramped up
+    again over `warmup_steps` from there, because fresh moments make the first updates sign-sized.
     """
-    by_steps = (step - s.warmup_steps) / max(1, s.steps - s.warmup_steps)
-    by_time = elapsed_s / (s.max_minutes * 60) if s.max_minutes else 0.0
-    return min(1.0, max(by_steps, by_time))
-
-
-def lr_at(step: int, s: TrainSettings, elapsed_s: float = 0.0) -> float:
     if step < s.warmup_steps:
         return s.lr * (step + 1) / s.warmup_steps
-    progress = progress_at(step, s, elapsed_s)
-    return s.lr * (s.min_lr_ratio + (1 - s.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+    progress = min(1.0, max(0.0, (step - s.warmup_steps) / max(1, s.steps - s.warmup_steps)))
+    lr = s.lr * (s.min_lr_ratio + (1 - s.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+    if rewarm_from is not None and s.warmup_steps > 0 and 0 <= step - rewarm_from < s.warmup_steps:
+        lr *= (step - rewarm_from + 1) / s.warmup_steps
+    return lr
+
+
+def training_device(device: str, dtype: str):
+    """(torch device, autocast dtype or None), resolved as for extraction (`model.device`/`model.dtype`).
+
+    auto: CUDA when visible with bfloat16 autocast (weights and AdamW moments stay float32), else the
+    CPU in float32. float16 is refused: it would need loss scaling.
+    """
+    import torch
+
+    from dnalens.models.base import resolve_device
+
+    if dtype not in ("auto", "float32", "bfloat16"):
+        raise InputError(f"training.dtype must be auto, float32 or bfloat16, not {dtype!r}.")
+    dev, dt = resolve_device(device, dtype)
+    return dev, (None if dt == torch.float32 else dt)
+
+
+def _autocast(dev, amp):
+    import contextlib
+
+    import torch
+
+    return torch.autocast(device_type=dev.type, dtype=amp) if amp is not None else contextlib.nullcontext()
 
 
 def heldout_windows(contigs: Sequence[np.ndarray], seq_len: int, n: int) -> np.ndarray:
@@ -137,73 +164,32 @@ def heldout_windows(contigs: Sequence[np.ndarray], seq_len: int, n: int) -> np.n
     return np.stack([rows[i] for i in idx])
 
 
-def bits_per_nt(model, rows: np.ndarray, batch_size: int = 8) -> float:
-    """Mean next-token cross-entropy in bits over `rows` [N, T+1] (uint8 bytes)."""
+def bits_per_nt(model, rows: np.ndarray, batch_size: int = 8, amp=None) -> float:
+    """Mean next-token cross-entropy in bits over `rows` [N, T+1] (uint8 bytes), on the model's device."""
     import torch
     import torch.nn.functional as F
 
+    dev = next(model.parameters()).device
     total, count = 0.0, 0
     model.eval()
     with torch.no_grad():
         for i in range(0, len(rows), batch_size):
-            ids = torch.from_numpy(rows[i : i + batch_size].astype(np.int64))
-            logits = model(ids[:, :-1])
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="sum")
+            ids = torch.from_numpy(rows[i : i + batch_size].astype(np.int64)).to(dev)
+            with _autocast(dev, amp):
+                logits = model(ids[:, :-1])
+            flat = logits.float().reshape(-1, logits.shape[-1])
+            loss = F.cross_entropy(flat, ids[:, 1:].reshape(-1), reduction="sum")
             total += float(loss)
             count += ids[:, 1:].numel()
     model.train()
     return total / max(count, 1) / math.log(2)
 
 
-def _save_optimizer(opt, path: Path) -> None:
-    from safetensors.torch import save_file
-
-    tensors = {}
-    for i, st in opt.state_dict()["state"].items():
-        for key, value in st.items():
-            tensors[f"{i}.{key}"] = value.detach().reshape(-1).clone() if value.ndim == 0 else value.detach().contiguous()
-    save_file(tensors, str(path))
-
-
-def _load_optimizer(opt, path: Path) -> None:
-    from safetensors.torch import load_file
-
-    tensors = load_file(str(path))
-    state: dict[int, dict[str, Any]] = {}
-    for name, value in tensors.items():
-        i, key = name.split(".", 1)
-        state.setdefault(int(i), {})[key] = value.reshape(()) if key == "step" else value
-    sd = opt.state_dict()
-    sd["state"] = state
-    opt.load_state_dict(sd)
-
-
-def save_model_dir(model, out: Path, extra_config: dict[str, Any] | None = None) -> None:
-    """model.safetensors + config.json: the directory `load_model` accepts."""
-    from safetensors.torch import save_file
-
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out / "model.safetensors") as tmp:
-        save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(tmp))
-    cfg = {"family": "tiny", **model.config.to_dict(), **(extra_config or {})}
-    write_text(out / "config.json", json.dumps(cfg, indent=2) + "\n")
-
-
-def train(settings: TrainSettings, out: str | Path) -> dict[str, Any]:
-    """Train (or resume) into `out`; returns the final training summary (also written to training.json)."""
-    import torch
-    import torch.nn.functional as F
-    from safetensors.torch import load_file, save_file
-
-    from dnalens.models.tiny import TinyConfig, TinyEvo
-
-    torch.set_num_threads(max(1, settings.threads))
-    out = Path(out)
-    resume = out / ".resume"
+def _load_data(settings: TrainSettings):
+    """(training corpus, held-out eval rows, per-contig source records)."""
     if not settings.genomes:
         raise InputError("no training genomes given.", fix="set `training.genomes` to FASTA/GenBank paths.")
-    train_contigs, held = [], []
-    sources = []
+    train_contigs, held, sources = [], [], []
     for g in settings.genomes:
         for name, seq in read_fasta_bytes(g):
             a, b = split_holdout(seq, settings.holdout_fraction)
@@ -211,80 +197,133 @@ def train(settings: TrainSettings, out: str | Path) -> dict[str, Any]:
             held.append(b)
             sources.append({"file": str(g), "contig": name, "length": int(len(seq)), "heldout_nt": int(len(b))})
     corpus = Corpus(train_contigs, settings.seq_len)
-    eval_rows = heldout_windows(held, settings.seq_len, settings.eval_windows)
+    return corpus, heldout_windows(held, settings.seq_len, settings.eval_windows), sources
+
+
+def _build(settings: TrainSettings):
+    import torch
+
+    from dnalens.models.tiny import TinyConfig, TinyEvo
 
     torch.manual_seed(settings.seed)
     cfg = TinyConfig.from_dict(settings.architecture)
     model = TinyEvo(cfg)
+    return model, cfg
+
+
+def _optimizer(model, settings: TrainSettings):
+    import torch
+
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
-    opt = torch.optim.AdamW(
+    return torch.optim.AdamW(
         [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=settings.lr, betas=(0.9, 0.95),
     )
-    step, elapsed, history = 0, 0.0, []
-    if (resume / "state.json").exists():
-        state = json.loads((resume / "state.json").read_text())
-        if state["architecture"] != cfg.to_dict():
-            raise InputError("checkpoint architecture differs from the configured one.", path=resume / "state.json",
-                             fix="delete the output directory to start afresh, or restore the architecture settings.")
-        model.load_state_dict(load_file(str(resume / "model.safetensors")))
-        _load_optimizer(opt, resume / "optimizer.safetensors")
-        step, elapsed, history = state["step"], state["elapsed_s"], state["history"]
-        log.info("resuming at step %d (%.0f s trained)", step, elapsed)
-    log.info("model: %d parameters, blocks %s; corpus %d nt", model.n_params(), cfg.block_types,
-             sum(len(c) for c in corpus.contigs))
+
+
+def train(settings: TrainSettings, out: str | Path, resume_from: str | Path | None = None,
+          until_step: int | None = None) -> dict[str, Any]:
+    """Train (or resume) into `out`; returns the final training summary (also written to training.json).
+
+    Starts from `out/.resume/` when present, else from `resume_from` (another model directory), else
+    fresh. Stops at `settings.steps`, at `until_step`, or after `max_minutes` of this run, whichever
+    comes first; the next run continues the step counter, data order and learning-rate schedule.
+    """
+    import torch
+    import torch.nn.functional as F
+    from safetensors.torch import load_file
+
+    torch.set_num_threads(max(1, settings.threads))
+    out = Path(out)
+    dev, amp = training_device(settings.device, settings.dtype)
+    corpus, eval_rows, sources = _load_data(settings)
+    model, cfg = _build(settings)
+    start = start_point(out, resume_from)
+    step, elapsed, history, runs, rewarm_from = 0, 0.0, [], [], None
+    optimizer_state = "new"
+    if start is not None:
+        if start.architecture != cfg.to_dict():
+            raise InputError("checkpoint architecture differs from the configured one.", path=start.source,
+                             fix="start afresh in a new output directory, or restore the architecture settings.")
+        model.load_state_dict(load_file(str(start.weights)))
+        step, elapsed, history = start.step, start.elapsed_s, start.history
+        runs, rewarm_from = start.runs, start.rewarm_from
+    model.to(dev)
+    opt = _optimizer(model, settings)
+    if start is not None and start.optimizer is not None:
+        load_optimizer(opt, start.optimizer)
+        optimizer_state = "restored"
+    elif start is not None:
+        optimizer_state = "fresh"
+        rewarm_from = step
+        log.warning("resuming from %s at step %d without AdamW moments (none saved there): they restart, and the "
+                    "learning rate is ramped up again over %d steps", start.source, step, settings.warmup_steps)
+    if start is not None:
+        log.info("resuming at step %d of %d from %s (%.0f s trained before)",
+                 step, settings.steps, start.source, elapsed)
+    amp_name = None if amp is None else str(amp).removeprefix("torch.")
+    runs = runs + [{"from_step": step, "to_step": step, "device": str(dev), "autocast": amp_name,
+                    "optimizer_state": optimizer_state, "source": start.source if start else None}]
+    log.info("model: %d parameters, blocks %s; corpus %d nt; device %s, autocast %s", model.n_params(), cfg.block_types,
+             sum(len(c) for c in corpus.contigs), dev, amp)
+    stop_at = min(settings.steps, until_step) if until_step is not None else settings.steps
+
+    def state() -> dict[str, Any]:
+        runs[-1]["to_step"] = step
+        return {"step": step, "elapsed_s": elapsed, "history": history, "architecture": cfg.to_dict(),
+                "runs": runs, "rewarm_from": rewarm_from, "settings": asdict(settings)}
 
     def checkpoint() -> None:
-        with atomic_dir(resume) as tmp:
-            save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(tmp / "model.safetensors"))
-            _save_optimizer(opt, tmp / "optimizer.safetensors")
-            (tmp / "state.json").write_text(json.dumps({
-                "step": step, "elapsed_s": elapsed, "history": history, "architecture": cfg.to_dict(),
-                "settings": asdict(settings)}))
-        save_model_dir(model, out, {"training": _summary(settings, step, elapsed, history, sources, model)})
+        save_resume(out / ".resume", model, opt, state())
+        save_model_dir(model, out, {"training": _summary(settings, state(), sources, model)})
 
-    t0 = time.time() - elapsed
+    before, run_t0 = elapsed, time.time()
     running = []
     model.train()
-    while step < settings.steps:
+    while step < stop_at:
         rows = corpus.batch(np.random.default_rng([settings.seed, step]), settings.batch_size, settings.rc_augment)
-        ids = torch.from_numpy(rows.astype(np.int64))
+        ids = torch.from_numpy(rows.astype(np.int64)).to(dev)
         for group in opt.param_groups:
-            group["lr"] = lr_at(step, settings, elapsed)
-        logits = model(ids[:, :-1])
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
+            group["lr"] = lr_at(step, settings, rewarm_from)
+        with _autocast(dev, amp):
+            logits = model(ids[:, :-1])
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
         running.append(loss.item())
-        elapsed = time.time() - t0
-        finished = step >= settings.steps or (settings.max_minutes > 0 and elapsed >= settings.max_minutes * 60)
+        run_s = time.time() - run_t0
+        elapsed = before + run_s
+        finished = step >= stop_at or (settings.max_minutes > 0 and run_s >= settings.max_minutes * 60)
         if step % settings.eval_every == 0 or finished:
             entry = {"step": step, "elapsed_s": round(elapsed, 1), "tokens": step * settings.batch_size * settings.seq_len,
                      "train_bits": round(float(np.mean(running)) / math.log(2), 4),
-                     "heldout_bits": round(bits_per_nt(model, eval_rows), 4) if len(eval_rows) else None,
-                     "lr": lr_at(step - 1, settings, elapsed)}
+                     "heldout_bits": round(bits_per_nt(model, eval_rows, amp=amp), 4) if len(eval_rows) else None,
+                     "lr": lr_at(step - 1, settings, rewarm_from)}
             history.append(entry)
             running = []
             log.info("step %d/%d  %s", step, settings.steps, json.dumps(entry))
         elif step % 50 == 0:
-            log.info("step %d/%d  loss %.4f bits  %.0f tokens/s", step, settings.steps,
-                     float(np.mean(running[-50:])) / math.log(2),
-                     step * settings.batch_size * settings.seq_len / max(elapsed, 1e-9))
+            log.info("step %d/%d  loss %.4f bits  %.2f s/step", step, settings.steps,
+                     float(np.mean(running[-50:])) / math.log(2), run_s / max(1, step - runs[-1]["from_step"]))
         if step % settings.checkpoint_every == 0 or finished:
             checkpoint()
         if finished:
             break
-    summary = _summary(settings, step, elapsed, history, sources, model)
+    if not (out / "model.safetensors").exists():  # nothing left to train: still leave a loadable directory
+        checkpoint()
+    summary = _summary(settings, state(), sources, model)
     write_text(out / "training.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 
-def _summary(settings, step, elapsed, history, sources, model) -> dict[str, Any]:
-    return {"steps_done": step, "steps": settings.steps, "elapsed_s": round(elapsed, 1),
+def _summary(settings: TrainSettings, st: dict[str, Any], sources, model) -> dict[str, Any]:
+    step = st["step"]
+    return {"steps_done": step, "steps": settings.steps, "elapsed_s": round(st["elapsed_s"], 1),
             "tokens_seen": step * settings.batch_size * settings.seq_len, "n_params": model.n_params(),
-            "sources": sources, "history": history,
+            "schedule": "steps", "rewarm_from": st["rewarm_from"], "runs": st["runs"],
+            "sources": sources, "history": st["history"],
             "settings": {k: v for k, v in asdict(settings).items() if k != "architecture"}}

@@ -20,7 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--buffer", required=True, help="ActivationBuffer directory (`dnalens buffer`)")
     p.add_argument("--out", required=True, help="output directory (written atomically as a whole)")
     p.add_argument("--labels", help="label store directory (default: the one recorded in buffer.json)")
-    p.add_argument("--fasta", help="genome FASTA, for the exact-repeat check (probing.detect_repeats)")
+    p.add_argument("--fasta", help="genome FASTA: sequence baselines (k-mer, GC) and the exact-repeat check")
+    p.add_argument("--activations", help="activation shard directory the buffer's codes came from (dense probe "
+                   "when the buffer has no dense twin)")
     p.add_argument("--settings", help="the config's `probing:` block as JSON (or a .json/.yaml path)")
     p.set_defaults(func=_probe)
 
@@ -60,10 +62,10 @@ def _probe(args: argparse.Namespace) -> int:
 
     settings = from_mapping(ProbeSettings, parse_settings(args.settings), where="probing settings")
     validate_settings(settings)
-    inputs = inputs_from_buffer(args.buffer, args.labels, args.fasta)
+    inputs = inputs_from_buffer(args.buffer, args.labels, args.fasta, args.activations)
     groups, repeats = duplicate_groups(settings, inputs, args.fasta)
     result = run_probing(inputs, settings, groups)
     write_probe_dir(result, args.out, {"buffer": args.buffer, "repeats_found": repeats})
-    keys = ("n_tokens", "n_features", "n_concepts", "n_annotated_pairs", "seconds")
+    keys = ("n_tokens", "n_features", "n_concepts", "n_annotated_pairs", "n_annotated_features", "seconds")
     print(json.dumps({k: result.summary[k] for k in keys}))
     return 0

@@ -33,6 +33,9 @@ class ProbeInputs:
     dense: np.ndarray | None = None  # [N, d] (may be a memmap)
     feature_columns: object | None = None  # buffer.columns.FeatureColumns: what the metrics read, block by block
     categorical: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
+    sequence: dict[str, np.ndarray] | None = None  # uint8 A0 C1 G2 T3 N4 per contig (sequence baselines)
+    edge_distance: np.ndarray | None = None  # int [N] nt to the nearer end of the token's window (read order)
+    dense_note: str = ""  # why there is no dense input (logged, in summary.json)
 
     @property
     def n_tokens(self) -> int:
@@ -113,6 +116,17 @@ def widen_instances(instances: np.ndarray, instance_names: list[str], label_name
     return WideInstances(instances, [instance_names.index(n) if n in instance_names else None for n in label_names])
 
 
+def token_edge_distance(windows) -> np.ndarray:
+    """Distance (nt) of every buffer row to the nearer end of its window, from its read position
+    (trimmed starts included via read_offset) and the window length."""
+    t0 = windows["token_start"].to_numpy(np.int64)
+    lengths = windows["token_end"].to_numpy(np.int64) - t0
+    size = (windows["end"] - windows["start"]).to_numpy(np.int64)
+    owner = np.repeat(np.arange(len(windows)), lengths)
+    k = np.arange(int(lengths.sum()), dtype=np.int64) - t0[owner] + _read_offsets(windows)[owner]
+    return np.minimum(k, size[owner] - 1 - k).astype(np.int32)
+
+
 def _store_rows(windows, store) -> np.ndarray:
     """Label-store token row of every buffer row."""
     index_of_row = {int(r): j for j, r in enumerate(np.asarray(store.window_rows))}
@@ -130,9 +144,12 @@ def _store_rows(windows, store) -> np.ndarray:
 
 
 def inputs_from_buffer(
-    buffer_path: str | Path, labels_dir: str | Path | None = None, fasta: str | Path | None = None
+    buffer_path: str | Path, labels_dir: str | Path | None = None, fasta: str | Path | None = None,
+    activations: str | Path | None = None,
 ) -> ProbeInputs:
-    """Open a buffer (and its label store, recorded in buffer.json unless given) as ProbeInputs."""
+    """Open a buffer (and its label store, recorded in buffer.json unless given) as ProbeInputs; the FASTA
+    gives the sequence baselines, `activations` (the shard directory the codes came from) the dense
+    probe when the buffer has no dense twin."""
     from dnalens.buffer.store import ActivationBuffer
 
     buf = ActivationBuffer.open(buffer_path)
@@ -161,6 +178,20 @@ def inputs_from_buffer(
         for name in store.categorical_names:
             values, classes = store.categorical(name)
             categorical[name] = (np.asarray(values)[rows].astype(np.int16), classes)
+    sequence = None
+    if fasta is not None:
+        from dnalens.concepts.genome_data import encode
+
+        sequence = {c: encode(text) for c, text in read_sequences(fasta, names).items()}
+    dense, note = buf.dense, ""
+    if dense is None and activations:
+        from dnalens.probing.dense_shards import ShardRows
+
+        dense, note = ShardRows.open(activations, buf.windows)
+    elif dense is None:
+        note = "the buffer has no dense twin and no --activations directory was given"
+    if dense is None:
+        log.warning("no dense probe: %s", note)
     return ProbeInputs(
         codes=buf.code_rows,
         labels=buf.label_matrix,
@@ -171,9 +202,12 @@ def inputs_from_buffer(
         token_minus=minus,
         contig_names=names,
         contig_lengths=lengths,
-        dense=buf.dense,
+        dense=dense,
         categorical=categorical,
         feature_columns=buf.feature_columns,
+        sequence=sequence,
+        edge_distance=token_edge_distance(buf.windows),
+        dense_note=note,
     )
 
 

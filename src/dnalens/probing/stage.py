@@ -1,4 +1,4 @@
-"""The probe stage: split → AUROC (train, held-out, shift nulls) → domain F1 → probes → tables.
+"""The probe stage: split → baselines, controls → AUROC (train, held-out, shift nulls) → domain F1 → probes → tables.
 
 `run_probing(inputs, settings)` is pure (arrays in, tables out); `write_probe_dir` writes
 results/<genome>/probe/ atomically. The layout of that directory is documented in
@@ -37,7 +37,10 @@ from dnalens.probing.f1 import (
     domain_f1_curves,
     prepare_f1_labels,
 )
+from dnalens.probing.baselines import baseline_scores, block_parity
+from dnalens.probing.controls import ControlScorer, control_baselines, find_controls
 from dnalens.probing.inputs import ProbeInputs
+from dnalens.probing.sequence_context import context_codes
 from dnalens.probing.nulls import GenomeShift, bh_qvalues, pooled_pvalues, shift_fractions
 from dnalens.probing.probe_runs import ProbeRunSettings, run_probes
 from dnalens.probing.splits import Split, make_split
@@ -68,6 +71,10 @@ class ProbeSettings:
     max_q: float = 0.05
     min_instances: int = 10
     min_test_instances: int = 5
+    min_margin: float = 0.05
+    min_precision_lift: float = 2.0
+    gc_window: int = 100
+    control_negatives: int = 20_000
     top_features: int = 5
     probes: bool = True
     probe_max_tokens: int = 50_000
@@ -80,7 +87,8 @@ class ProbeSettings:
     @property
     def thresholds_config(self) -> Thresholds:
         return Thresholds(
-            self.min_auroc, self.min_f1, self.max_q, self.min_instances, self.top_features, self.min_test_instances
+            self.min_auroc, self.min_f1, self.max_q, self.min_instances, self.top_features, self.min_test_instances,
+            self.min_margin, self.min_precision_lift,
         )
 
 
@@ -93,6 +101,8 @@ def validate_settings(s: ProbeSettings) -> None:
         problems.append(f"test_fraction must be between 0 and 1 (got {s.test_fraction})")
     if s.block_size <= 0 or s.n_null < 0 or s.chunk_entries <= 0 or s.min_null_draws < 0 or s.feature_block_entries <= 0:
         problems.append("block_size, chunk_entries and feature_block_entries must be > 0, n_null and min_null_draws >= 0")
+    if s.gc_window < 1 or s.control_negatives < 1 or s.min_precision_lift < 0:
+        problems.append("gc_window and control_negatives must be >= 1, min_precision_lift >= 0")
     if s.n_null == 1:
         problems.append("n_null must be 0 (no p-values) or >= 2")
     if problems:
@@ -176,13 +186,31 @@ def run_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=(
     offsets = shift_fractions(null_shift_count(s, n_features), seed=s.seed + 1)
     concepts = {name: TokenConcepts.from_labels(labels, rows) for name, rows in
                 (("train", train), ("test", test), ("all", None))}
-    scores = _block_scores(inp, labels, concepts, train, test, offsets, device, s)
     n_instances = _instance_counts(labels, inp.instances)
+    evaluated = n_instances >= s.min_instances
+    t0 = time.perf_counter()
+    ctx = context_codes(inp.sequence, inp.contig_names, inp.token_contig, inp.token_position, inp.token_minus,
+                        inp.edge_distance, gc_window=s.gc_window)
+    fold = block_parity(inp.token_contig, inp.token_position, s.block_size)
+    baselines = baseline_scores(ctx.codes, ctx.n_codes, train, test, concepts["train"], concepts["test"], fold[train])
+    controls = find_controls(list(inp.label_names), labels, inp.categorical, ctx.codes.get("kmer3"),
+                             {"train": train, "test": test}, evaluated, s.control_negatives, s.seed)
+    for c in controls:
+        baselines.auroc_train[:, c.column], baselines.auroc_test[:, c.column] = control_baselines(
+            c, ctx.codes, ctx.n_codes, fold)
+    log.info("baselines %s and %d matched controls: %.1f s", ", ".join(ctx.codes) or "none", len(controls),
+             time.perf_counter() - t0)
+    scores = _block_scores(inp, labels, concepts, train, test, offsets, device, s, ControlScorer(controls))
     thresholds = s.thresholds_config
-    auroc_train, auroc_test, null, f1_train, f1_test, n_instances_test, (freq, fmax, mean_active) = scores
+    auroc_train, auroc_test, null, f1_train, f1_test, n_instances_test, (freq, fmax, mean_active), controlled = scores
     p = pooled_pvalues(auroc_test, null) if offsets.size >= 2 else np.full(auroc_test.shape, np.nan)
-    p[:, n_instances < s.min_instances] = np.nan
+    p[:, ~evaluated] = np.nan
     q = bh_qvalues(p)
+    uncontrolled = auroc_test.copy()
+    control_kind = [""] * len(inp.label_names)
+    for ci, c in enumerate(controls):  # annotation and the best feature use the controlled AUROC
+        auroc_train[:, c.column], auroc_test[:, c.column] = controlled[(ci, "train")], controlled[(ci, "test")]
+        control_kind[c.column] = c.kind
     scores = ScoreMatrices(
         concepts=list(inp.label_names), auroc_train=auroc_train, auroc_test=auroc_test,
         f1_train=f1_train, f1_test=f1_test, p=p, q=q, n_instances=n_instances,
@@ -190,25 +218,43 @@ def run_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=(
         n_positive_test=concepts["test"].n_pos, n_tokens=inp.n_tokens,
         frequency=freq, max_activation=fmax, mean_active=mean_active,
         n_instances_test=n_instances_test, n_test_tokens=int(test.size),
+        baselines=baselines, control=control_kind, auroc_test_uncontrolled=uncontrolled,
     )
     probe_settings = ProbeRunSettings(s.probe_max_tokens, s.probe_l2, s.probe_max_iter, s.seed)
-    evaluated = n_instances >= s.min_instances
     probes = run_probes(inp, train, test, evaluated, probe_settings) if s.probes else pd.DataFrame()
-    concepts = concepts_table(scores, thresholds, probes)
+    concepts_out = concepts_table(scores, thresholds, probes)
+    feature_concept = feature_concept_table(scores, thresholds)
+    features = features_table(scores, thresholds)
     summary = {
-        "n_tokens": inp.n_tokens, "n_features": int(inp.codes.shape[1]), "n_concepts": len(inp.label_names),
+        "n_tokens": inp.n_tokens, "n_features": n_features, "n_concepts": len(inp.label_names),
         "n_train_tokens": int(train.size), "n_test_tokens": int(test.size), "n_null_shifts": int(offsets.size),
         "p_value_resolution": 1.0 / (1 + offsets.size * n_features) if offsets.size else None,
-        "n_annotated_pairs": None, "seconds": None, "settings": asdict(s),
+        **annotation_summary(feature_concept, features),
+        "baselines": list(ctx.codes), "controls": {c.name: c.summary() for c in controls},
+        "dense_probe": "none: " + inp.dense_note if inp.dense is None else type(inp.dense).__name__,
+        "seconds": round(time.perf_counter() - t_start, 2), "settings": asdict(s),
     }
-    feature_concept = feature_concept_table(scores, thresholds)
-    summary["n_annotated_pairs"] = int(feature_concept["annotated"].sum())
-    summary["seconds"] = round(time.perf_counter() - t_start, 2)
-    return ProbeResult(split, feature_concept, features_table(scores, thresholds), concepts, probes, summary)
+    return ProbeResult(split, feature_concept, features, concepts_out, probes, summary)
+
+
+def annotation_summary(feature_concept: pd.DataFrame, features: pd.DataFrame) -> dict:
+    """Counts for summary.json: annotated pairs, features (label pair annotated), per concept."""
+    ann = feature_concept[feature_concept["annotated"]]
+    per_concept = ann["concept"].astype(str).value_counts()
+    labelled = features[features["annotated"]]["label"].astype(str).value_counts()
+    return {
+        "n_annotated_pairs": int(len(ann)),
+        "n_annotated_features": int(features["annotated"].sum()),
+        "n_features_with_an_annotated_pair": int((features["n_annotated_concepts"] > 0).sum()),
+        "n_f1_supported_pairs": int(feature_concept["f1_supported"].sum()),
+        "annotated_pairs_per_concept": {k: int(v) for k, v in per_concept.items()},
+        "annotated_features_per_label": {k: int(v) for k, v in labelled.items()},
+    }
 
 
 def _block_scores(inp: ProbeInputs, labels: np.ndarray, concepts: dict[str, TokenConcepts], train: np.ndarray,
-                  test: np.ndarray, offsets: np.ndarray, device: str | None, s: ProbeSettings):
+                  test: np.ndarray, offsets: np.ndarray, device: str | None, s: ProbeSettings,
+                  control_scorer: ControlScorer):
     """AUROC (train, held-out, nulls), F1 (train, held-out) and feature statistics, one block of features
     (~`s.feature_block_entries` values) at a time: the codes are never whole in memory, and labels are
     prepared once per token subset. Returns the [F, L] matrices and the held-out instance counts."""
@@ -221,6 +267,7 @@ def _block_scores(inp: ProbeInputs, labels: np.ndarray, concepts: dict[str, Toke
     null = np.empty((offsets.size, n_features, n_labels), np.float32)
     stats = [np.empty(n_features) for _ in range(3)]
     curves_train, curves_test = [], []
+    controlled = {}
     source = inp.feature_columns if inp.feature_columns is not None else sp.csc_matrix(inp.codes)
     blocks = feature_bounds(np.diff(source.indptr), s.feature_block_entries)  # both keep column pointers
     for f0, f1, codes in _progress(feature_blocks(source, s.feature_block_entries), len(blocks), "feature blocks"):
@@ -237,6 +284,8 @@ def _block_scores(inp: ProbeInputs, labels: np.ndarray, concepts: dict[str, Toke
         for i, fraction in enumerate(offsets):
             null[i, f0:f1] = ranked_test.auroc(all_labels.take(shifter.sources(test, fraction)))
         del ranked_test
+        for key, value in control_scorer.score(codes, s.chunk_entries).items():
+            controlled.setdefault(key, []).append(value)
         curves_train.append(domain_f1_curves(codes, f1_labels_train, None, s.thresholds, fmax, rows=train,
                                              max_chunk_entries=s.chunk_entries))
         curves_test.append(domain_f1_curves(codes, f1_labels_test, None, s.thresholds, fmax, rows=test,
@@ -244,7 +293,8 @@ def _block_scores(inp: ProbeInputs, labels: np.ndarray, concepts: dict[str, Toke
     f1_train = best_over_thresholds(concat_curves(curves_train))
     test_curves = concat_curves(curves_test)
     f1_test = best_over_thresholds(test_curves, f1_train.threshold_index)
-    return auroc_train, auroc_test, null, f1_train, f1_test, test_curves.n_instances, tuple(stats)
+    controlled = {key: np.concatenate(parts) for key, parts in controlled.items()}
+    return auroc_train, auroc_test, null, f1_train, f1_test, test_curves.n_instances, tuple(stats), controlled
 
 
 def _instance_counts(labels: np.ndarray, instances: np.ndarray | None) -> np.ndarray:

@@ -1,8 +1,11 @@
-"""report.html content: run summary, concept and feature tables, one card per annotated feature.
+"""report.html content: "what the model learned" (every evaluated concept → its train-chosen best
+latent against the best sequence-only baseline), SAE health in words, the latent table, and one card
+per annotated latent.
 
-A card answers "what does this feature mean, where does it fire, how sure are we": best concept with
-held-out metrics, its strongest windows drawn with the annotation beneath and the bases it lights
-up, and its mean activation around start codons, stop codons and splice sites.
+A card answers "what does this latent mean, where does it fire, how sure are we": its label (chosen
+on train) with held-out AUROC, baseline and margin, its strongest windows drawn with the annotation
+beneath and the bases it lights up, and its mean activation around start codons, stop codons and
+splice sites.
 """
 
 from __future__ import annotations
@@ -31,22 +34,24 @@ FEATURE_ROWS = 25
 
 
 def card_features(table: pd.DataFrame, settings: ReportSettings) -> list[int]:
-    """Annotated features that fire, best first; when none pass, the best few candidates."""
-    live = table[table["max_activation"] > 0]
-    chosen = live[live["annotated"]].head(settings.max_cards)
-    if chosen.empty:
-        chosen = live.head(min(settings.max_cards, 6))
-    return [int(f) for f in chosen["feature_id"]]
+    """Annotated latents that fire, largest margin over the best sequence-only baseline first; none when
+    nothing is annotated (a candidate below the thresholds is not a finding)."""
+    live = table[(table["max_activation"] > 0) & table["annotated"]]
+    live = live.sort_values(["margin", "latent"], ascending=[False, True], kind="stable", na_position="last")
+    return [int(f) for f in live["latent"].head(settings.max_cards)]
 
 
-def _metrics(row: pd.Series, score: pd.Series | None) -> list[tuple[str, Any]]:
-    out = [("held-out F1", row["heldout_f1"]), ("AUROC", row["heldout_auroc"]),
-           ("precision", row["heldout_precision"]), ("recall", row["heldout_recall"])]
-    if score is not None:
-        out.append(("train F1", score["f1_train"]))
-    out += [("threshold", row["threshold"]), ("q", row["q_value"]),
-            ("active in", f"{100 * row['activation_frequency']:.2f}% of nt"), ("max activation", row["max_activation"]),
-            ("hits", row["n_hits"])]
+def _metrics(row: pd.Series) -> list[tuple[str, Any]]:
+    out = [("held-out AUROC", row["auroc_test"]), ("best baseline AUROC", row["baseline_auroc_test"]),
+           ("margin", row["margin"]), ("q", row["q"]), ("train AUROC", row["auroc_train"]),
+           ("held-out F1", row["f1_test"]), ("precision", row["precision_test"]), ("recall", row["recall_test"]),
+           ("threshold", row["threshold"]),
+           ("active in", f"{100 * row['activation_frequency']:.2f}% of nt"), ("max activation", row["max_activation"]),
+           ("hits", row["n_hits"])]
+    if "opposite_label" in row.index:
+        other = "opposite" if row["view"] == "own" else "own"
+        label = row[f"{other}_label"] if isinstance(row[f"{other}_label"], str) else "–"
+        out.append((f"{other}-strand view", f"{label} (margin {html._number(row[f'{other}_margin'])})"))
     return out
 
 
@@ -78,10 +83,10 @@ def _window_views(inputs: ReportInputs, settings: ReportSettings, codes: Feature
 
 def render(inputs: ReportInputs, settings: ReportSettings, codes: FeatureReader, tokens: TokenMap,
            table: pd.DataFrame, concept_summary: pd.DataFrame, features: list[int], colours: dict[int, str],
-           on_level: dict[int, float], relative: np.ndarray, maxima: np.ndarray, track_files: list[str]) -> str:
+           on_level: dict[int, float], relative: np.ndarray, maxima: np.ndarray, track_files: list[str], *,
+           margin_cut: float, n_features: int) -> str:
     """The whole report.html text."""
-    by_id = table.set_index("feature_id")
-    scores = inputs.scores.set_index(["feature", "concept"]) if len(inputs.scores) else None
+    by_id = table.set_index("latent")
     profiles = metagene_profiles(codes, features, tokens, inputs.anchors, flank=settings.metagene_flank,
                                  max_anchors=settings.max_anchors)
     card_list = []
@@ -89,41 +94,49 @@ def render(inputs: ReportInputs, settings: ReportSettings, codes: FeatureReader,
         row = by_id.loc[f]
         colour = colours.get(f, feature_colour(i))
         level = on_level.get(f, float(relative[f] * maxima[f]))
-        concept = row["best_concept"] if isinstance(row["best_concept"], str) else ""
-        score = scores.loc[(f, concept)] if scores is not None and concept and (f, concept) in scores.index else None
         card_list.append({
-            "feature_id": f, "colour": colour, "concept": concept, "annotated": bool(row["annotated"]),
-            "metrics": _metrics(row, score),
+            "feature_id": f, "colour": colour, "concept": row["label"] if isinstance(row["label"], str) else "",
+            "view": row["view"], "annotated": bool(row["annotated"]), "metrics": _metrics(row),
             "windows": _window_views(inputs, settings, codes, tokens, f, colour, level, float(maxima[f])),
             "metagene": Markup(plots.metagene_svg(profiles[f], colour, f"f{f} metagene")) if len(inputs.anchors) else "",
         })
     on_cards = set(features)
-    feature_rows = [{**{k: (None if _missing(v) else v) for k, v in r.items()}, "card": r["feature_id"] in on_cards}
+    feature_rows = [{**{k: (None if _missing(v) else v) for k, v in r.items()}, "card": r["latent"] in on_cards}
                     for r in table.head(FEATURE_ROWS).to_dict("records")]
     concepts = [{k: (None if _missing(v) else v) for k, v in r.items()} for r in concept_summary.to_dict("records")]
-    concepts.sort(key=lambda c: -(c["best_feature_f1"] or 0) if c["n_features_passing"] else 0)
+    learned = [c for c in concepts if c["evaluated"]]
+    n_beat = sum(1 for c in learned if c["beats_baseline"])
+    n_pass = sum(1 for c in learned if c["passes"])
     n_annotated = int(table["annotated"].sum())
     notes = []
     if n_annotated == 0:
-        notes.append("No feature passes the thresholds on held-out data; the cards show the best candidates, "
-                     "which should not be read as findings.")
+        notes.append("No latent passes the annotation rule on held-out data, so there are no cards.")
     if inputs.scores.empty:
-        notes.append("No probing scores were found: features are ranked by activation only.")
+        notes.append("No probing scores were found: latents are ranked by activation only.")
+    strands = ("one dictionary read on both strands: each latent is listed once (its own-strand view; "
+               "the opposite-strand view is the same latent on the other strand's reads)"
+               if inputs.strand_shared else "")
     context = {
         "title": f"dnalens — {inputs.genome}",
         "subtitle": f"What has the model learned about this genome?  Model: {inputs.model} · layer: {inputs.layer} · "
                     f"SAE: {inputs.sae}",
+        "learned": learned,
+        "card_ids": on_cards,
+        "learned_sentence": (f"{n_beat} of {len(learned)} concepts have a latent that beats the best sequence-only "
+                             f"baseline by ≥ {margin_cut:g} held-out AUROC; {n_pass} pass the whole annotation rule "
+                             f"({_threshold_text(inputs, settings)})."),
+        "health": inputs.sae_health,
         "summary": [("genome", inputs.genome), ("model", inputs.model), ("layer", inputs.layer), ("SAE", inputs.sae),
                     ("contigs", len(inputs.contig_lengths)), ("windows", len(inputs.windows)),
-                    ("nucleotides read", codes.shape[0]), ("SAE features", codes.shape[1]),
-                    ("features that ever fire", int((table["max_activation"] > 0).sum())),
-                    ("annotated features", n_annotated), ("concepts", len(concept_summary)),
+                    ("nucleotides read", codes.shape[0]), ("SAE features", n_features), ("latents", len(table)),
+                    ("latents that ever fire", int((table["max_activation"] > 0).sum())),
+                    ("annotated latents", n_annotated), ("concepts", len(concept_summary)),
                     ("feature × concept pairs passing", int(_passing_pairs(inputs, settings)))],
+        "strands": strands,
         "sae_quality": {k: v for k, v in inputs.sae_quality.items() if isinstance(v, (int, float, str, bool))},
         "notes": notes,
         "thresholds": _threshold_text(inputs, settings),
-        "concepts_found": [c for c in concepts if c["n_features_passing"]],
-        "concepts_other": [c for c in concepts if not c["n_features_passing"]],
+        "concepts_other": [c for c in concepts if not c["evaluated"]],
         "features": feature_rows,
         "features_note": f"top {min(FEATURE_ROWS, len(table))} of {len(table)}; all in features.tsv",
         "cards": card_list,
@@ -135,10 +148,10 @@ def render(inputs: ReportInputs, settings: ReportSettings, codes: FeatureReader,
 
 
 def _threshold_text(inputs: ReportInputs, settings: ReportSettings) -> str:
-    if settings.overrides_probing or "annotated" not in inputs.scores or inputs.scores["annotated"].isna().any():
-        return (f"held-out F1 ≥ {settings.threshold('min_f1')}, AUROC ≥ {settings.threshold('min_auroc')} "
-                f"and q ≤ {settings.threshold('max_q')} (report settings)")
-    return inputs.probing_rule
+    extra = [f"{what} {op} {getattr(settings, key)}" for key, what, op in
+             (("min_auroc", "held-out AUROC", "≥"), ("min_margin", "margin", "≥"), ("min_f1", "held-out F1", "≥"),
+              ("max_q", "q", "≤")) if getattr(settings, key) is not None]
+    return inputs.probing_rule + (f", and also {', '.join(extra)} (report settings)" if extra else "")
 
 
 def _missing(value: Any) -> bool:
@@ -152,13 +165,13 @@ def _passing_pairs(inputs: ReportInputs, settings: ReportSettings) -> int:
 
 
 def _files(track_files: list[str]) -> list[tuple[str, str]]:
-    files = [("features.tsv", "one row per feature: frequency, activation, best concept, strongest hit"),
-             ("feature_concepts.tsv", "feature × concept pairs that pass the thresholds (train and held-out)"),
-             ("concept_summary.tsv", "per concept: instances, coverage, best features, probe AUROC"),
-             ("top_windows.tsv", "per feature its strongest windows, genes and sequence (UPPER = on)"),
-             ("hits.gff3", "feature hits as GFF3 sequence_feature (1-based)"),
+    files = [("features.tsv", "one row per latent: frequency, activation, label (train-chosen), strongest hit"),
+             ("feature_concepts.tsv", "latent × concept pairs that pass, and each concept's train-chosen best latent"),
+             ("concept_summary.tsv", "per concept: best latent (train-chosen), held-out AUROC, baseline, margin, q"),
+             ("top_windows.tsv", "per latent its strongest windows, genes and sequence (UPPER = on)"),
+             ("hits.gff3", "latent hits as GFF3 sequence_feature (1-based)"),
              ("tracks/igv_session.xml", "IGV session: genome, annotation, hits and activation tracks")]
     files += [(f"tracks/{name}", "per-nucleotide activation, one strand (bigWig)")
               for name in track_files if name.endswith(".bw")]
-    files.append(("tracks/hits.bed", "feature hits, BED9 coloured per feature"))
+    files.append(("tracks/hits.bed", "latent hits, BED9 coloured per latent"))
     return files

@@ -28,9 +28,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--settings", help="the config's report: section as JSON (or a .json/.yaml path)")
     p.set_defaults(func=run_report)
 
-    s = subparsers.add_parser("summarize-genomes", help="one features × genomes table from several features.tsv")
+    s = subparsers.add_parser("summarize-genomes", help="one latents × genomes table from several features.tsv")
     s.add_argument("features", nargs="+", type=Path, help="results/<genome>/features.tsv files")
     s.add_argument("--names", nargs="*", help="genome names (default: each file's folder name)")
+    s.add_argument("--sae", nargs="+", required=True, type=Path,
+                   help="each genome's SAE (results/<genome>/sae, or sae.path when loaded), in the same order: "
+                        "latents match by id only when the path is the same, else by decoder cosine")
     s.add_argument("--out", required=True, type=Path, help="results/summary/features_across_genomes.tsv")
     s.set_defaults(func=run_summarize)
 
@@ -54,16 +57,22 @@ def run_summarize(args: argparse.Namespace) -> int:
 
     from dnalens.atomic import atomic_path
     from dnalens.errors import InputError
-    from dnalens.report.tables import features_across_genomes
+    from dnalens.report.across import summarize
 
     names = args.names or [p.parent.name for p in args.features]
     if len(names) != len(args.features) or len(set(names)) != len(names):
         raise InputError("--names must give one distinct name per features.tsv.")
+    if len(args.sae) != len(args.features):
+        raise InputError(f"--sae must give one SAE per features.tsv ({len(args.features)}), got {len(args.sae)}.")
     tables = {}
     for name, path in zip(names, args.features):
         if not path.exists():
             raise InputError("features table not found.", path=path, fix="run `dnalens report` for that genome.")
         tables[name] = pd.read_csv(path, sep="\t")
+        if "latent" not in tables[name]:
+            raise InputError("features table has no `latent` column (written by an older dnalens report).", path=path,
+                             fix="rerun `dnalens report` for that genome.")
+    wide = summarize(tables, dict(zip(names, args.sae)), names)
     with atomic_path(args.out) as tmp:
-        features_across_genomes(tables).to_csv(tmp, sep="\t", index=False, na_rep="NA", float_format="%.6g")
+        wide.to_csv(tmp, sep="\t", index=False, na_rep="NA", float_format="%.6g")
     return 0

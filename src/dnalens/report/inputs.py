@@ -1,7 +1,9 @@
 """Read the real stage outputs into a `ReportInputs`: buffer, probe tables, labels, genome, annotation.
 
-This is the only report module that knows other stages' file layouts; column-name differences are
-absorbed here (`_normalise_*`) so the tables, tracks and HTML code see one vocabulary.
+This is the only report module that knows other stages' file layouts. The probe tables are read in
+the probing stage's own column names, with no aliases: a probe folder written by an older probing stage
+stops the run with an InputError naming the missing column(s). Buffer window tables still get their
+few historical column names mapped (`normalise_windows`).
 """
 
 from __future__ import annotations
@@ -15,30 +17,20 @@ import numpy as np
 import pandas as pd
 
 from dnalens.errors import InputError
+from dnalens.report.health import sae_health
 from dnalens.report.regions import anchors_from_annotation, regions_from_annotation
 from dnalens.report.stage import ReportInputs
 from dnalens.report.tables import SCORE_COLUMNS
 from dnalens.report.tokens import WINDOW_COLUMNS
 
 
-# probing-stage column → report column (first match wins)
-_SCORE_ALIASES: dict[str, tuple[str, ...]] = {
-    "feature": ("feature", "feature_id", "latent"),
-    "concept": ("concept", "label"),
-    "auroc_train": ("auroc_train", "train_auroc"),
-    "f1_train": ("f1_train", "train_f1"),
-    "precision_train": ("precision_train", "train_precision"),
-    "recall_train": ("recall_train", "train_recall"),
-    "auroc_heldout": ("auroc_heldout", "heldout_auroc", "auroc_test", "test_auroc"),
-    "f1_heldout": ("f1_heldout", "heldout_f1", "f1_test", "test_f1"),
-    "precision_heldout": ("precision_heldout", "heldout_precision", "precision_test", "test_precision"),
-    "recall_heldout": ("recall_heldout", "heldout_recall", "recall_test", "test_recall"),
-    "threshold": ("threshold", "threshold_train", "train_threshold", "best_threshold"),
-    "p_value": ("p_value", "p", "pvalue"),
-    "q_value": ("q_value", "q", "qvalue"),
-    "annotated": ("annotated",),
-    "best_for_concept": ("best_for_concept",),
-}
+# The probing stage's tables (its own column names; no aliases: an older probe folder fails with the
+# missing column named). Columns not listed as required are optional (NaN when absent).
+SCORE_REQUIRED = ("feature", "concept", "auroc_train", "auroc_test", "baseline_auroc_test", "margin", "threshold",
+                  "q", "annotated", "best_for_concept")
+LABEL_REQUIRED = ("feature", "label")
+CONCEPT_REQUIRED = ("concept", "evaluated", "baseline", "baseline_auroc_test", "best_feature_auroc",
+                    "best_auroc_train", "best_auroc_test", "best_margin", "best_auroc_q", "best_annotated")
 _WINDOW_ALIASES: dict[str, tuple[str, ...]] = {
     "contig": ("contig", "chrom", "seqid"),
     "start": ("start",),
@@ -46,11 +38,6 @@ _WINDOW_ALIASES: dict[str, tuple[str, ...]] = {
     "strand": ("strand",),
     "token_start": ("token_start", "tok_start", "first_token"),
     "token_end": ("token_end", "tok_end", "stop_token"),
-}
-_PROBE_ALIASES: dict[str, tuple[str, ...]] = {
-    "concept": ("concept", "label"),
-    "dense_probe_auroc": ("dense_probe_auroc", "dense_auroc", "auroc_dense", "dense_heldout_auroc"),
-    "sae_probe_auroc": ("sae_probe_auroc", "sae_auroc", "auroc_sae", "sparse_auroc", "sae_heldout_auroc"),
 }
 
 
@@ -69,21 +56,29 @@ def _rename(frame: pd.DataFrame, aliases: dict[str, tuple[str, ...]], *, require
     return pd.DataFrame(out)
 
 
-def normalise_scores(frame: pd.DataFrame, path: Path | None = None) -> pd.DataFrame:
-    scores = _rename(frame, _SCORE_ALIASES, required=("feature", "concept", "f1_heldout", "auroc_heldout"),
-                     what="probe score table", path=path)
+def require_columns(frame: pd.DataFrame, required: tuple[str, ...], path: Path | str | None) -> None:
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise InputError(f"probe table lacks column(s) {', '.join(missing)} (it has: {', '.join(map(str, frame.columns))}).",
+                         path=path, fix="rerun `dnalens probe` (the probe stage of this dnalens version writes them).")
+
+
+def normalise_scores(frame: pd.DataFrame, path: Path | str | None = None) -> pd.DataFrame:
+    require_columns(frame, SCORE_REQUIRED, path)
+    scores = frame.reindex(columns=list(SCORE_COLUMNS))
     scores = scores.astype({"feature": np.int64, "concept": str})
-    if scores["annotated"].notna().all():
-        scores["annotated"] = scores["annotated"].astype(bool)
-    return scores[list(SCORE_COLUMNS)]
+    for col in ("annotated", "best_for_concept"):
+        scores[col] = scores[col].astype("boolean").fillna(False).astype(bool)
+    return scores
 
 
 def probing_rule(summary: dict[str, Any]) -> str:
     """The probing stage's annotation rule in words, from probe/summary.json."""
     s = summary.get("settings") or {}
-    if not {"min_auroc", "min_f1", "max_q"} <= set(s):
+    if not {"min_auroc", "min_margin", "max_q"} <= set(s):
         return "as decided by the probing stage"
-    rule = f"held-out AUROC ≥ {s['min_auroc']} or held-out F1 ≥ {s['min_f1']}, with q ≤ {s['max_q']}"
+    rule = (f"held-out AUROC ≥ {s['min_auroc']}, margin over the best sequence-only baseline ≥ {s['min_margin']} "
+            f"and q ≤ {s['max_q']}")
     if "min_instances" in s:
         rule += f", for concepts with ≥ {s['min_instances']} instances"
     return rule + " (probing settings)"
@@ -99,38 +94,36 @@ def normalise_windows(frame: pd.DataFrame) -> pd.DataFrame:
     return windows
 
 
-def normalise_probes(frame: pd.DataFrame) -> pd.DataFrame:
-    return _rename(frame, _PROBE_ALIASES, required=("concept",), what="probe table", path=None)
+@dataclass(frozen=True)
+class ProbeTables:
+    scores: pd.DataFrame  # SCORE_COLUMNS
+    labels: pd.DataFrame  # feature, label, ... (probe/features.parquet)
+    concepts: pd.DataFrame  # probe/concepts.parquet
+    summary: dict[str, Any]
 
 
-def _parquet_with(directory: Path, columns: set[str]) -> tuple[pd.DataFrame, Path] | None:
-    """The first parquet file in `directory` whose columns include one alias of each name in `columns`."""
-    import pyarrow.parquet as pq
-
-    for path in sorted(directory.glob("*.parquet")):
-        names = set(pq.read_schema(path).names)
-        if all(any(a in names for a in _SCORE_ALIASES.get(c, _PROBE_ALIASES.get(c, (c,)))) for c in columns):
-            return pd.read_parquet(path), path
-    return None
+def _read(directory: Path, name: str, required: tuple[str, ...]) -> pd.DataFrame:
+    path = directory / name
+    if not path.exists():
+        raise InputError(f"{name} not found in the probe folder.", path=path, fix="run `dnalens probe` first.")
+    frame = pd.read_parquet(path)
+    require_columns(frame, required, path)
+    return frame
 
 
-def read_probe_tables(probe_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(feature × concept scores, per-concept dense/SAE probe AUROC) from the probing stage's folder:
-    feature_concept.parquet and concepts.parquet (any parquet with those columns as a fallback)."""
+def read_probe_tables(probe_dir: str | Path) -> ProbeTables:
+    """feature_concept.parquet, features.parquet, concepts.parquet and summary.json of the probing stage."""
     directory = Path(probe_dir)
     if not directory.is_dir():
         raise InputError("probe results folder not found.", path=directory, fix="run `dnalens probe` first.")
-    named = directory / "feature_concept.parquet"
-    found = (pd.read_parquet(named), named) if named.exists() else _parquet_with(directory, {"feature", "concept", "f1_heldout"})
-    if found is None:
-        raise InputError("no feature × concept score table (.parquet) in the probe folder.", path=directory,
-                         fix="run `dnalens probe` first.")
-    scores = normalise_scores(*found)
-    named = directory / "concepts.parquet"
-    probes_found = (pd.read_parquet(named), named) if named.exists() else _parquet_with(
-        directory, {"concept", "dense_probe_auroc"})
-    probes = normalise_probes(probes_found[0]) if probes_found else pd.DataFrame(columns=list(_PROBE_ALIASES))
-    return scores, probes
+    scores = normalise_scores(_read(directory, "feature_concept.parquet", SCORE_REQUIRED),
+                              directory / "feature_concept.parquet")
+    labels = _read(directory, "features.parquet", LABEL_REQUIRED)
+    labels = labels.assign(feature=labels["feature"].astype(np.int64),
+                           label=labels["label"].astype(object).where(labels["label"].notna(), None))
+    concepts = _read(directory, "concepts.parquet", CONCEPT_REQUIRED)
+    concepts = concepts.assign(concept=concepts["concept"].astype(str))
+    return ProbeTables(scores, labels, concepts, read_json(directory / "summary.json"))
 
 
 def read_label_summary(path: str | Path) -> pd.DataFrame:
@@ -174,7 +167,7 @@ def read_report_inputs(paths: InputPaths) -> ReportInputs:
     buffer = ActivationBuffer.open(paths.buffer)
     meta = getattr(buffer, "meta", None) or {}
     windows = buffer.windows if isinstance(buffer.windows, pd.DataFrame) else pd.DataFrame(buffer.windows)
-    scores, probes = read_probe_tables(paths.probe)
+    probe = read_probe_tables(paths.probe)
     quality = read_json(paths.sae_quality)
     fasta = open_fasta(paths.fasta)
 
@@ -203,12 +196,25 @@ def read_report_inputs(paths: InputPaths) -> ReportInputs:
         anchors = pd.DataFrame(columns=["contig", "position", "strand", "kind"])
     return ReportInputs(
         genome=paths.genome, codes=buffer.code_rows, feature_columns=buffer.feature_columns, windows=normalise_windows(windows), contig_lengths=contig_lengths,
-        scores=scores, label_summary=read_label_summary(paths.label_summary), probes=probes, regions=regions,
+        scores=probe.scores, label_summary=read_label_summary(paths.label_summary), concepts=probe.concepts,
+        feature_labels=probe.labels, regions=regions,
         anchors=anchors, sequence_of=sequence_of, genome_fasta=paths.fasta, annotation_gff3=paths.annotation,
         model=paths.model, layer=paths.layer or str(meta.get("layer") or quality.get("layer") or "?"),
         sae=paths.sae or sae_name(meta, quality),
-        sae_quality=flat_quality(quality), probing_rule=probing_rule(read_json(paths.probe / "summary.json")),
+        sae_quality=flat_quality(quality), probing_rule=probing_rule(probe.summary),
+        min_margin=float((probe.summary.get("settings") or {}).get("min_margin", 0.05)),
+        strand_shared=strand_shared(quality, meta), sae_health=sae_health(quality),
     )
+
+
+def strand_shared(quality: dict[str, Any], meta: dict[str, Any]) -> bool:
+    """Whether the codes are [own strand | opposite strand] views (sae_quality.json, else the SAE's cfg.json)."""
+    if "strand_shared" in quality:
+        return bool(quality["strand_shared"])
+    cfg = Path(str(meta.get("sae") or "")) / "cfg.json"
+    if cfg.is_file():
+        return bool(((read_json(cfg).get("metadata") or {}).get("dnalens") or {}).get("strand_shared"))
+    return False
 
 
 QUALITY_LABELS = {  # sae_quality.json key → run-summary label, in display order

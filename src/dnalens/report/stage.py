@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from dnalens.atomic import atomic_dir, atomic_path, write_text
 from dnalens.errors import InputError
-from dnalens.report import cards, tables, tracks
+from dnalens.report import cards, tables, tracks, views
 from dnalens.buffer.columns import feature_blocks
 from dnalens.report.feature_reader import FeatureReader
 from dnalens.report.hits import hit_summary, selected_hits
@@ -39,9 +39,10 @@ class ReportInputs:
     codes: Any  # [tokens, features], rows in buffer (read) order: scipy.sparse, or anything with .shape
     windows: pd.DataFrame  # tokens.WINDOW_COLUMNS
     contig_lengths: dict[str, int]
-    scores: pd.DataFrame  # tables.SCORE_COLUMNS
+    scores: pd.DataFrame  # tables.SCORE_COLUMNS (probe/feature_concept.parquet)
     label_summary: pd.DataFrame  # concept, instances, nucleotides, coverage
-    probes: pd.DataFrame  # concept, dense_probe_auroc, sae_probe_auroc
+    concepts: pd.DataFrame  # probe/concepts.parquet (inputs.CONCEPT_REQUIRED and more)
+    feature_labels: pd.DataFrame  # probe/features.parquet: feature, label (primary metric, chosen on train)
     regions: Regions
     anchors: pd.DataFrame  # regions.anchors_from_annotation
     sequence_of: SequenceOf
@@ -52,6 +53,9 @@ class ReportInputs:
     sae: str = "?"
     sae_quality: dict[str, Any] = field(default_factory=dict)
     probing_rule: str = "as decided by the probing stage"  # how probing marked pairs annotated (report text)
+    min_margin: float = 0.05  # probing.min_margin: "beats the best sequence-only baseline" cut (report text)
+    strand_shared: bool = False  # codes are [own strand | opposite strand] of one per-strand SAE (views.py)
+    sae_health: list = field(default_factory=list)  # (what, in words) from health.sae_health
     feature_columns: Any = None  # buffer.columns.FeatureColumns: read block by block instead of `codes`
 
 
@@ -110,18 +114,23 @@ def _with_top_loci(top: pd.DataFrame, lengths: dict[str, int]) -> pd.DataFrame:
                          "n_hits": top["n_hits"]}, index=top.index)
 
 
-def _check_chosen(chosen: tuple[int, ...], n_features: int) -> None:
-    bad = [f for f in chosen if not 0 <= f < n_features]
+def _check_chosen(chosen: tuple[int, ...], n_latents: int) -> None:
+    bad = [f for f in chosen if not 0 <= f < n_latents]
     if bad:
-        raise InputError(f"report.bigwig_features lists feature(s) {bad} but the SAE has {n_features} features.",
-                         fix=f"use ids between 0 and {n_features - 1}.")
+        raise InputError(f"report.bigwig_features lists latent(s) {bad} but the SAE has {n_latents} latents.",
+                         fix=f"use ids between 0 and {n_latents - 1} (features.tsv `latent`).")
+
+
+def drawn_labels(table: pd.DataFrame) -> pd.Series:
+    """Per latent, the label of what hits and tracks draw: the own-strand column (a strand-shared SAE's
+    opposite-strand label describes the same latent on the other strand's reads)."""
+    return table.set_index("latent")["own_label" if "own_label" in table else "label"]
 
 
 def write_tracks(directory: Path, inputs: ReportInputs, reader: FeatureReader, tokens: TokenMap, hits: pd.DataFrame,
                  track_features: list[int], colours: dict[int, str], table: pd.DataFrame, gff3: Path) -> list[str]:
     """tracks/: per-strand bigWigs, hits.bed, chrom.sizes, igv_session.xml (written into `directory`)."""
-    info = table.set_index("feature_id")
-    concepts = {int(f): str(c) for f, c in info["best_concept"].items() if isinstance(c, str)}
+    concepts = {int(f): str(c) for f, c in drawn_labels(table).items() if isinstance(c, str)}
     written = []
     resources: list[tuple[Path, str, str | None]] = []
     if inputs.annotation_gff3 is not None:
@@ -155,9 +164,15 @@ def _sorted_csc(codes) -> sp.csc_matrix:
 
 
 def _feature_passes(source, tokens: TokenMap, relative: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per-feature statistics and hit summary, one block of features read at a time."""
+    """Statistics and hit summary of features 0..len(relative)-1 (the own-strand view of a strand-shared
+    SAE: the opposite one mirrors it), one block of features read at a time."""
     stats, hits = [], []
+    n = len(relative)
     for f0, f1, block in feature_blocks(source, FEATURE_BLOCK_ENTRIES):
+        if f0 >= n:
+            break
+        if f1 > n:
+            block, f1 = block[:, :n - f0], n
         block_stats = tables.feature_stats(block)
         block_stats["feature"] += f0
         block_hits = hit_summary(block, tokens, relative[f0:f1], block_stats["max_activation"].to_numpy())
@@ -172,36 +187,43 @@ def build_report(inputs: ReportInputs, settings: ReportSettings, out_root: str |
     paths = ReportPaths(Path(out_root))
     source = inputs.feature_columns if inputs.feature_columns is not None else _sorted_csc(inputs.codes)
     n_tokens, n_features = source.shape
-    _check_chosen(settings.bigwig_features, n_features)
+    layout = views.Layout(n_features, inputs.strand_shared)
+    _check_chosen(settings.bigwig_features, layout.n_latents)
     tokens = build_token_map(inputs.windows, inputs.contig_lengths, n_tokens)
 
     scores = inputs.scores.reindex(columns=list(tables.SCORE_COLUMNS))
-    best = tables.best_concepts(scores, settings)
-    relative = np.full(n_features, settings.hit_threshold)
-    has_threshold = best["threshold"].dropna()
+    probe = views.per_latent(tables.label_metrics(scores, inputs.feature_labels, settings), layout)
+    relative = np.full(layout.n_latents, settings.hit_threshold)
+    # hits and tracks draw the own-strand column: its label pair's threshold (views.py)
+    has_threshold = probe["own_threshold" if "own_threshold" in probe else "threshold"].dropna()
     relative[has_threshold.index.to_numpy(int)] = has_threshold.to_numpy(float)
-    log.info("statistics and hits for %d features over %d tokens", n_features, n_tokens)
+    log.info("statistics and hits for %d latents (%d features) over %d tokens", layout.n_latents, n_features, n_tokens)
     stats, summary_hits = _feature_passes(source, tokens, relative)
     maxima = stats["max_activation"].to_numpy()
     top = _with_top_loci(summary_hits, inputs.contig_lengths)
-    table = tables.feature_table(stats, best, top, layer=inputs.layer, sae=inputs.sae)
-    pairs = tables.feature_concepts(scores, settings).assign(layer=inputs.layer, sae=inputs.sae)
-    summary = tables.concept_summary(inputs.label_summary, scores, inputs.probes, settings)
+    table = tables.feature_table(stats, probe, top, layer=inputs.layer, sae=inputs.sae)
+    pairs = views.with_latents(tables.feature_concepts(scores, settings), layout).assign(layer=inputs.layer,
+                                                                                          sae=inputs.sae)
+    margin_cut = settings.min_margin if settings.min_margin is not None else inputs.min_margin
+    summary = tables.concept_summary(inputs.label_summary, scores, inputs.concepts, settings, layout.latent_of,
+                                     margin_cut)
 
     track_features = tables.rank_features(table, settings.top_n_tracks, settings.bigwig_features)
     ranked = tables.rank_features(table, settings.detailed_features)
     detailed = list(dict.fromkeys(track_features + ranked))
     card_features = cards.card_features(table, settings)
-    # the detailed and card features' columns, read one at a time (together they can be GBs)
+    # the detailed and card latents' columns, read one at a time (together they can be GBs)
     reader = FeatureReader(source)
     colours = {f: tracks.feature_colour(i) for i, f in enumerate(detailed)}
     on_level = {f: relative[f] * maxima[f] for f in detailed}
     windows_table = top_windows(reader, detailed, tokens, k=settings.top_windows, on_level=on_level,
                                 flank=settings.sequence_flank, sequence_of=inputs.sequence_of,
-                                genes_of=inputs.regions.gene_names)
+                                genes_of=inputs.regions.gene_names).rename(columns={"feature_id": "latent"})
     detailed_hits = selected_hits(reader, detailed, tokens, relative, maxima, settings.max_hits_per_feature)
-    info = {int(r.feature_id): {"best_concept": r.best_concept, "annotated": str(bool(r.annotated)).lower()}
-            for r in table[table["feature_id"].isin(detailed)].itertuples()}
+    drawn = drawn_labels(table)
+    info = {int(r.latent): {"label": drawn[r.latent], "latent_label": r.label, "view": r.view,
+                            "annotated": str(bool(r.annotated)).lower()}
+            for r in table[table["latent"].isin(detailed)].itertuples()}
 
     write_table(table, paths.features_tsv)
     write_table(table, paths.features_parquet)
@@ -214,7 +236,8 @@ def build_report(inputs: ReportInputs, settings: ReportSettings, out_root: str |
                                    paths.hits_gff3)
 
     html = cards.render(inputs, settings, reader, tokens, table, summary, card_features, colours, on_level,
-                        relative, maxima, track_files)
+                        relative, maxima, track_files, margin_cut=margin_cut, n_features=n_features)
     write_text(paths.report_html, html)
-    return {"features": n_features, "annotated": int(table["annotated"].sum()), "hits": int(summary_hits["n_hits"].sum()),
+    return {"features": n_features, "latents": layout.n_latents, "annotated": int(table["annotated"].sum()),
+            "hits": int(summary_hits["n_hits"].sum()) if len(summary_hits) else 0,
             "tracks": len(track_features), "cards": len(card_features)}

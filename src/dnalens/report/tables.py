@@ -1,12 +1,12 @@
-"""The tables a biologist opens: per feature, per feature × concept, per concept, across genomes.
+"""The tables a biologist opens: per latent, per latent × concept, per concept.
 
-Pure functions over DataFrames. Scores arrive in one normalised long format (SCORE_COLUMNS; the stage
-loader maps the probing stage's parquet onto it), so the selection rules here are testable by hand.
+Pure functions over DataFrames in the probing stage's own vocabulary (SCORE_COLUMNS, the columns of
+probe/feature_concept.parquet). Every "best" here is one the probing stage chose on TRAIN blocks
+(`best_for_concept`, the feature `label`, concepts.parquet `best_feature_auroc`); held-out numbers are
+only ever reported, never maximised over.
 """
 
 from __future__ import annotations
-
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -16,15 +16,21 @@ from dnalens.buffer.columns import feature_bounds
 from dnalens.report.options import ReportSettings
 
 SCORE_COLUMNS = (
-    "feature", "concept",
-    "auroc_train", "f1_train", "precision_train", "recall_train",
-    "auroc_heldout", "f1_heldout", "precision_heldout", "recall_heldout",
-    "threshold", "p_value", "q_value", "annotated", "best_for_concept",
+    "feature", "concept", "auroc_train", "auroc_test", "baseline_auroc_test", "margin",
+    "f1_train", "f1_test", "precision_train", "precision_test", "recall_train", "recall_test",
+    "threshold", "p", "q", "f1_supported", "annotated", "best_for_concept",
 )
-FEATURE_COLUMNS = (
-    "feature_id", "layer", "sae", "activation_frequency", "max_activation", "mean_active_activation",
-    "best_concept", "annotated", "heldout_auroc", "heldout_f1", "heldout_precision", "heldout_recall",
-    "threshold", "q_value", "top_locus", "top_strand", "top_activation", "n_hits",
+# what the feature table shows of a feature's label pair (for strand-shared SAEs: once per view)
+VIEW_COLUMNS = (
+    "label", "annotated", "auroc_train", "auroc_test", "baseline_auroc_test", "margin", "q",
+    "f1_test", "precision_test", "recall_test", "threshold", "n_annotated_concepts",
+)
+STAT_COLUMNS = ("activation_frequency", "max_activation", "mean_active_activation")
+HIT_SUMMARY_COLUMNS = ("top_locus", "top_strand", "top_activation", "n_hits")
+CONCEPT_COLUMNS = (
+    "concept", "evaluated", "control", "best_latent", "best_view", "best_auroc_train", "best_auroc_test",
+    "baseline", "baseline_auroc_test", "best_margin", "best_q", "passes", "beats_baseline", "n_features_passing",
+    "dense_probe_auroc", "sae_probe_auroc",
 )
 
 
@@ -64,135 +70,124 @@ def feature_stats(codes: sp.spmatrix, max_nnz: int = 2_000_000) -> pd.DataFrame:
 
 
 def passes(scores: pd.DataFrame, settings: ReportSettings) -> pd.Series:
-    """Which pairs pass: the probing stage's `annotated` flag, unless report thresholds are set.
+    """Which pairs pass: the probing stage's `annotated` flag, AND each report override that is set.
 
-    Report thresholds apply to held-out metrics; a missing q-value (no null run) does not block.
-    """
-    flag = scores["annotated"] if "annotated" in scores else pd.Series(np.nan, index=scores.index)
-    if not settings.overrides_probing and flag.notna().all():
-        return flag.astype(bool)
-    q_ok = scores["q_value"].isna() | (scores["q_value"] <= settings.threshold("max_q"))
-    return ((scores["f1_heldout"] >= settings.threshold("min_f1"))
-            & (scores["auroc_heldout"] >= settings.threshold("min_auroc")) & q_ok)
+    An override can only make the rule stricter (never pass a pair probing rejected). Held-out
+    metrics, as the probing rule; a pair without a q-value is not blocked by `max_q` (probing already
+    required one where it had a null run)."""
+    ok = scores["annotated"].astype("boolean").fillna(False).astype(bool)
+    if settings.min_auroc is not None:
+        ok &= scores["auroc_test"] >= settings.min_auroc
+    if settings.min_margin is not None:
+        ok &= scores["margin"] >= settings.min_margin
+    if settings.min_f1 is not None:
+        ok &= scores["f1_test"] >= settings.min_f1
+    if settings.max_q is not None:
+        ok &= scores["q"].isna() | (scores["q"] <= settings.max_q)
+    return ok
 
 
 def feature_concepts(scores: pd.DataFrame, settings: ReportSettings) -> pd.DataFrame:
-    """Long table: feature × concept pairs that pass (`passes` True), plus each tested concept's best
-    feature (chosen on train) even when it fails, so every concept shows how close the dictionary came.
-    Passing pairs first, then best held-out F1."""
+    """Long table: feature × concept pairs that pass, plus each concept's train-chosen best feature even
+    when it fails (so every concept shows how close the dictionary came). Passing first, then margin."""
     passing = passes(scores, settings)
     best = scores["best_for_concept"].astype("boolean").fillna(False).astype(bool)
+    keep = passing | best
     columns = [c for c in SCORE_COLUMNS if c not in ("annotated", "best_for_concept")]
-    kept = scores.loc[passing | best, columns].assign(passes=passing[passing | best], best_for_concept=best[passing | best])
-    kept = kept.rename(columns={"feature": "feature_id"})
-    return kept.sort_values(["passes", "f1_heldout", "auroc_heldout", "feature_id"],
+    kept = scores.loc[keep, columns].assign(passes=passing[keep], best_for_concept=best[keep])
+    return kept.sort_values(["passes", "margin", "auroc_test", "feature"],
                             ascending=[False, False, False, True], kind="stable").reset_index(drop=True)
 
 
-def _selection_keys(scores: pd.DataFrame) -> pd.DataFrame:
-    """F1 and AUROC to choose a "best" by: train metrics (no winner's curse on the held-out numbers
-    that are reported), held-out ones only where the probing stage gave no train metric."""
-    return scores.assign(_f1=scores["f1_train"].fillna(scores["f1_heldout"]),
-                         _auroc=scores["auroc_train"].fillna(scores["auroc_heldout"]))
+def label_metrics(scores: pd.DataFrame, labels: pd.DataFrame, settings: ReportSettings) -> pd.DataFrame:
+    """Per feature (index): its probing `label` (primary metric, chosen on train) and that pair's numbers.
+
+    `labels`: probe/features.parquet (feature, label[, n_annotated_concepts]). `annotated` = the label
+    pair passes (`passes`); `n_annotated_concepts` counts the feature's passing pairs under the same rule."""
+    scored = scores.assign(annotated=passes(scores, settings))
+    counts = scored[scored["annotated"]].groupby("feature").size()
+    pairs = scored.set_index(["feature", "concept"])
+    keys = [(int(f), c) for f, c in zip(labels["feature"], labels["label"]) if isinstance(c, str)]
+    picked = pairs.reindex(pd.MultiIndex.from_tuples(keys, names=["feature", "concept"])) if keys else pairs.iloc[:0]
+    out = picked.reset_index().rename(columns={"concept": "label"}).set_index("feature")
+    out = out.reindex(columns=[c for c in VIEW_COLUMNS if c != "n_annotated_concepts"])
+    out["annotated"] = out["annotated"].astype("boolean").fillna(False).astype(bool)
+    out["n_annotated_concepts"] = counts.reindex(out.index).fillna(0).astype(np.int64)
+    return out
 
 
-def best_concepts(scores: pd.DataFrame, settings: ReportSettings) -> pd.DataFrame:
-    """One row per feature: its best concept (passing pairs first, then train F1, then train AUROC)."""
-    ranked = _selection_keys(scores).assign(annotated=passes(scores, settings)).sort_values(
-        ["feature", "annotated", "_f1", "_auroc", "concept"],
-        ascending=[True, False, False, False, True], kind="stable",
-    )
-    return ranked.drop_duplicates("feature").set_index("feature").drop(columns=["_f1", "_auroc"])
-
-
-def feature_table(
-    stats: pd.DataFrame, best: pd.DataFrame, top_hits: pd.DataFrame, *, layer: str, sae: str
-) -> pd.DataFrame:
-    """features.tsv: stats + best concept + strongest hit; annotated features first, by held-out F1.
-
-    `top_hits` has one row per feature: top_locus (1-based display string), top_strand,
-    top_activation, n_hits.
-    """
-    table = stats.set_index("feature").join(best, how="left").join(top_hits, how="left")
-    table["annotated"] = table["annotated"].fillna(False).astype(bool)
+def feature_table(stats: pd.DataFrame, probe: pd.DataFrame, top_hits: pd.DataFrame, *, layer: str,
+                  sae: str) -> pd.DataFrame:
+    """features.tsv, one row per latent: stats + label pair (`views.per_latent`) + strongest hit, sorted
+    (`sort_latents`). `stats` and `top_hits` are indexed by the latent's (own-view) feature id."""
+    table = stats.rename(columns={"feature": "latent"}).set_index("latent").join(probe, how="left")
+    table = table.join(top_hits, how="left")
+    table["view"] = table["view"].fillna("own") if "view" in table else "own"
+    table["annotated"] = table["annotated"].astype("boolean").fillna(False).astype(bool)
+    table["n_annotated_concepts"] = table["n_annotated_concepts"].fillna(0).astype(np.int64)
     table["n_hits"] = table["n_hits"].fillna(0).astype(np.int64)
-    table = table.rename(
-        columns={"concept": "best_concept", "auroc_heldout": "heldout_auroc", "f1_heldout": "heldout_f1",
-                 "precision_heldout": "heldout_precision", "recall_heldout": "heldout_recall"}
-    )
-    table.index.name = "feature_id"
-    table = table.reset_index().assign(layer=layer, sae=sae)
-    for col in FEATURE_COLUMNS:
+    table = table.assign(layer=layer, sae=sae)
+    for col in VIEW_COLUMNS + HIT_SUMMARY_COLUMNS:
         if col not in table:
             table[col] = np.nan
-    table = table.sort_values(["annotated", "heldout_f1", "max_activation", "feature_id"],
-                              ascending=[False, False, False, True], kind="stable", na_position="last")
-    return table[list(FEATURE_COLUMNS)].reset_index(drop=True)
+    table.index.name = "latent"
+    head = ["latent", "view", "layer", "sae", *STAT_COLUMNS, *VIEW_COLUMNS, *HIT_SUMMARY_COLUMNS]
+    table = table.reset_index()
+    views = [c for c in table.columns if c.startswith(("own_", "opposite_"))]
+    return sort_latents(table[head + views])
+
+
+def sort_latents(table: pd.DataFrame) -> pd.DataFrame:
+    """Annotated first, then by margin over the best sequence-only baseline, then max activation."""
+    return table.sort_values(["annotated", "margin", "max_activation", "latent"],
+                             ascending=[False, False, False, True], kind="stable",
+                             na_position="last").reset_index(drop=True)
 
 
 def rank_features(table: pd.DataFrame, n: int, chosen: tuple[int, ...] = ()) -> list[int]:
-    """Features to draw: the configured ones, else the `n` best by held-out F1 that ever fire."""
+    """Latents to draw: the configured ones, else the first `n` of the (sorted) table that ever fire."""
     if chosen:
         return [int(f) for f in chosen]
     live = table[table["max_activation"] > 0]
-    return [int(f) for f in live["feature_id"].head(n)]
+    return [int(f) for f in live["latent"].head(n)]
 
 
-def concept_summary(
-    labels: pd.DataFrame, scores: pd.DataFrame, probes: pd.DataFrame, settings: ReportSettings, n_best: int = 3
-) -> pd.DataFrame:
-    """Per concept: label counts (from the labels stage), best features (chosen on train, held-out F1
-    shown), dense vs SAE probe AUROC.
-
-    `labels`: concept, instances, nucleotides, coverage. `probes`: concept, dense_probe_auroc,
-    sae_probe_auroc (held-out; NaN where the probing stage did not fit that probe).
-    """
-    ok = scores[passes(scores, settings)]
-    keyed = _selection_keys(scores)
+def concept_summary(labels: pd.DataFrame, scores: pd.DataFrame, concepts: pd.DataFrame,
+                    settings: ReportSettings, latent_of, margin_cut: float) -> pd.DataFrame:
+    """Per concept: label counts (labels stage) + the probing stage's train-chosen best feature with its
+    held-out AUROC, the best sequence-only baseline (train-chosen) and the margin over it, q, whether
+    that pair passes, whether its margin is >= `margin_cut`, and how many pairs pass.
+    `latent_of(feature) -> (latent, view)`."""
+    ok = passes(scores, settings)
+    n_passing = scores.loc[ok].groupby("concept").size()
+    pair_ok = dict(zip(zip(scores["feature"], scores["concept"]), ok))
     rows = []
-    for concept in labels["concept"]:
-        mine = keyed[keyed["concept"] == concept].sort_values(
-            ["_f1", "_auroc", "feature"], ascending=[False, False, True], kind="stable")
-        top = mine.head(n_best)
-        rows.append(
-            {
-                "concept": concept,
-                "n_features_passing": int((ok["concept"] == concept).sum()),
-                "best_features": "; ".join(f"f{int(r.feature)} (F1 {r.f1_heldout:.2f})" for r in top.itertuples()),
-                "best_feature_f1": float(top["f1_heldout"].iloc[0]) if len(top) else np.nan,
-                "best_feature_auroc": float(mine["auroc_heldout"].max()) if len(mine) else np.nan,
-            }
-        )
-    out = labels.merge(pd.DataFrame(rows, columns=["concept", "n_features_passing", "best_features",
-                                                   "best_feature_f1", "best_feature_auroc"]),
-                       on="concept", how="left")
-    probe_cols = probes.reindex(columns=["concept", "dense_probe_auroc", "sae_probe_auroc"])
-    return out.merge(probe_cols, on="concept", how="left")
-
-
-def features_across_genomes(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Wide table, one row per (layer, sae, feature_id), one column group per genome.
-
-    `shared_concept` is the best concept when every genome that annotates the feature agrees.
-    """
-    keys = ["layer", "sae", "feature_id"]
-    wide: pd.DataFrame | None = None
-    for genome, table in sorted(tables.items()):
-        part = table[keys + ["best_concept", "annotated", "heldout_f1", "activation_frequency"]].copy()
-        part = part.rename(columns={c: f"{genome}:{c}" for c in part.columns if c not in keys})
-        wide = part if wide is None else wide.merge(part, on=keys, how="outer")
-    if wide is None:
-        return pd.DataFrame(columns=keys + ["n_genomes_annotated", "shared_concept"])
-    genomes = sorted(tables)
-    annotated = np.column_stack([wide[f"{g}:annotated"].fillna(False).astype(bool) for g in genomes])
-    concepts = np.column_stack([wide[f"{g}:best_concept"].astype(object) for g in genomes])
-    wide.insert(3, "n_genomes_annotated", annotated.sum(axis=1))
-    shared = []
-    for flags, names in zip(annotated, concepts):
-        chosen = {n for f, n in zip(flags, names) if f}
-        shared.append(chosen.pop() if len(chosen) == 1 else "")
-    wide.insert(4, "shared_concept", shared)
-    for g in genomes:
-        wide[f"{g}:annotated"] = wide[f"{g}:annotated"].astype("boolean")
-    return wide.sort_values(["n_genomes_annotated", "layer", "sae", "feature_id"],
-                            ascending=[False, True, True, True], kind="stable").reset_index(drop=True)
+    for c in concepts.itertuples(index=False):
+        best = c.best_feature_auroc
+        has_best = best is not None and best == best
+        latent, view = latent_of(int(best)) if has_best else (np.nan, "")
+        passing = bool(has_best and pair_ok.get((int(best), c.concept), False) and bool(c.best_annotated))
+        margin = float(c.best_margin) if c.best_margin == c.best_margin else np.nan
+        rows.append({
+            "concept": c.concept, "evaluated": bool(c.evaluated) if c.evaluated == c.evaluated else False,
+            "control": getattr(c, "control", ""),
+            "best_latent": latent, "best_view": view, "best_auroc_train": c.best_auroc_train,
+            "best_auroc_test": c.best_auroc_test, "baseline": c.baseline, "baseline_auroc_test": c.baseline_auroc_test,
+            "best_margin": margin, "best_q": c.best_auroc_q, "passes": passing,
+            "beats_baseline": bool(margin >= margin_cut) if margin == margin else False,
+            "n_features_passing": int(n_passing.get(c.concept, 0)),
+            "dense_probe_auroc": getattr(c, "dense_probe_auroc", np.nan),
+            "sae_probe_auroc": getattr(c, "sae_probe_auroc", np.nan),
+        })
+    table = pd.DataFrame(rows, columns=list(CONCEPT_COLUMNS))
+    extra = [c for c in concepts.columns if c.startswith("baseline_") and c.endswith("_auroc_test")
+             and c != "baseline_auroc_test"]
+    table = table.merge(concepts[["concept"] + extra], on="concept", how="left")
+    out = labels.merge(table, on="concept", how="outer")
+    out["evaluated"] = out["evaluated"].astype("boolean").fillna(False).astype(bool)
+    for col in ("passes", "beats_baseline"):
+        out[col] = out[col].astype("boolean").fillna(False).astype(bool)
+    out["n_features_passing"] = out["n_features_passing"].fillna(0).astype(np.int64)
+    return out.sort_values(["evaluated", "passes", "beats_baseline", "best_margin", "concept"],
+                           ascending=[False, False, False, False, True], kind="stable",
+                           na_position="last").reset_index(drop=True)

@@ -84,18 +84,52 @@ def _train(args: argparse.Namespace) -> int:
     checkpoint = Path(args.checkpoint or f"{args.out.rstrip('/')}.checkpoint")
     result = train_sae(batches, d_in, settings, checkpoint_dir=checkpoint)
     sae = finalize(result)
+    reference, dictionary = _train_replicate(args, settings, d_in, held, bases, sae, result)
     model = manifest.get("model") or {}
     metadata = {
         "hook_name": manifest.get("layer"),
         "model_name": model.get("name") or model.get("path") or model.get("family"),
         "dnalens": {"settings": dataclasses.asdict(settings), "steps": result.steps, "d_in": d_in,
                     "training_windows": int((~held).sum()), "held_out_windows": int(held.sum()),
-                    "activations": str(args.activations), "last_step": result.history[-1] if result.history else None},
+                    "activations": str(args.activations), "last_step": result.history[-1] if result.history else None,
+                    "dictionary": dictionary},
     }
-    save_sae(sae, args.out, metadata=metadata)
-    shutil.rmtree(checkpoint, ignore_errors=True)
-    print(json.dumps({"out": args.out, "steps": result.steps, **(result.history[-1] if result.history else {})}))
+    save_sae(sae, args.out, metadata=metadata, dictionary=reference)
+    for path in (checkpoint, _replicate_checkpoint(checkpoint)):
+        shutil.rmtree(path, ignore_errors=True)
+    print(json.dumps({"out": args.out, "steps": result.steps, **(result.history[-1] if result.history else {}),
+                      **{k: dictionary[k] for k in ("init_cosine_median", "seed_agreement")}}))
     return 0
+
+
+def _replicate_checkpoint(checkpoint: Path) -> Path:
+    return checkpoint.with_name(checkpoint.name + "-replicate")
+
+
+def _train_replicate(args, settings, d_in, held, bases, sae, result) -> tuple[dict, dict]:
+    """The decoders saved next to the SAE (its initialisation; with sae.replicate, the decoder of an SAE
+    trained on the same rows with seed + 1) and the train-time dictionary metadata (dictionary.py)."""
+    from dnalens.sae.data import training_batches
+    from dnalens.sae.dictionary import decoder, init_cosine, seed_agreement
+    from dnalens.sae.training import finalize, train_sae
+
+    last = result.history[-1] if result.history else {}
+    state_d_in = d_in // 2 if settings.strand_shared else d_in
+    reference = {"W_dec_init": result.init_W_dec}
+    dictionary = {"init_cosine_median": init_cosine(decoder(sae), result.init_W_dec)["median"],
+                  "l0_per_d_in_last_step": last.get("l0", float("nan")) / state_d_in,
+                  "seed_agreement": None, "replicate_seed": None}
+    if settings.replicate:
+        twin = dataclasses.replace(settings, seed=settings.seed + 1)
+        batches = training_batches(args.activations, ~held, batch_size=twin.rows_per_batch, seed=twin.seed,
+                                   bases=bases)
+        ckpt = _replicate_checkpoint(Path(args.checkpoint or f"{args.out.rstrip('/')}.checkpoint"))
+        replicate = finalize(train_sae(batches, d_in, twin, checkpoint_dir=ckpt))
+        reference["W_dec_replicate"] = decoder(replicate)
+        agree = seed_agreement(decoder(sae), reference["W_dec_replicate"])
+        dictionary.update(seed_agreement=agree["share"], seed_best_cosine_median=agree["median_best_cosine"],
+                          replicate_seed=twin.seed)
+    return reference, dictionary
 
 
 def _encode(args: argparse.Namespace) -> int:
@@ -151,13 +185,36 @@ def _quality(args: argparse.Namespace) -> int:
     bases = open_row_bases(args.activations, windows, args.fasta, context=sae.lookup_context)
     report["base_lookup"] = sae.lookup_context
     report["strand_shared"] = isinstance(sae, StrandSharedSAE)
-    report.update(reconstruction_quality(sae, window_batches(args.activations, evaluated,
-                                                             max_tokens=settings.quality_tokens, bases=bases)))
+
+    def rows():
+        return window_batches(args.activations, evaluated, max_tokens=settings.quality_tokens, bases=bases)
+
+    report.update(reconstruction_quality(sae, rows()))
+    report["dictionary"] = _dictionary(args.sae, sae, report, rows)
     report["loss"] = _loss_recovered(args, sae, manifest, windows, evaluated, settings)
     write_text(args.out, json.dumps(report, indent=1) + "\n")
+    d = report["dictionary"]
     print(json.dumps({k: report[k] for k in ("fvu", "l0", "dead_fraction", "dense_fraction")}
-                     | {"loss_recovered": report["loss"].get("loss_recovered")}))
+                     | {"loss_recovered": report["loss"].get("loss_recovered")}
+                     | {f"dictionary_{k}": d[k] for k in ("l0_per_d_in", "init_cosine_median", "seed_agreement")}
+                     | {"health": d["health"]["pass"]}))
     return 0
+
+
+def _dictionary(path, sae, report, rows) -> dict:
+    """Per strand state for a strand-shared SAE (its per-strand dictionary on both halves of each row),
+    else per row: the `dictionary` block of sae_quality.json (dictionary.py)."""
+    from dnalens.sae.dictionary import decoder, dictionary_report
+    from dnalens.sae.io import load_dictionary_reference
+    from dnalens.sae.quality import reconstruction_quality
+    from dnalens.sae.strand_shared import StrandSharedSAE, strand_states
+
+    if isinstance(sae, StrandSharedSAE):
+        states = (strand_states(batch, sae.lookup_context) for batch in rows())
+        metrics, d_in, unit = reconstruction_quality(sae.strand_sae, states), sae.strand_sae.d_in, "strand state"
+    else:
+        metrics, d_in, unit = report, sae.d_in, "row"
+    return dictionary_report(metrics, d_in, decoder(sae), load_dictionary_reference(path), unit=unit)
 
 
 def _loss_recovered(args, sae, manifest, windows, held, settings) -> dict:
@@ -167,7 +224,7 @@ def _loss_recovered(args, sae, manifest, windows, held, settings) -> dict:
     from dnalens.genome.fasta import open_fasta
     from dnalens.genome.window_table import window_sequence
     from dnalens.models.base import load_model
-    from dnalens.sae.quality import pooled_loss_recovered
+    from dnalens.sae.quality import gate_loss_recovered, pooled_loss_recovered
     from dnalens.sae.splice import strand_passes
 
     model_arg = args.model
@@ -179,5 +236,6 @@ def _loss_recovered(args, sae, manifest, windows, held, settings) -> dict:
                            trim_start=int(manifest.get("trim_start", 0)), trim_end=int(manifest.get("trim_end", 0)))
     if not passes:
         return {"loss_recovered": None, "reason": "no held-out window longer than the trimmed positions"}
-    return {**pooled_loss_recovered(passes), "windows": len(seqs), "passes": len(passes),
+    result = gate_loss_recovered(pooled_loss_recovered(passes), settings.min_ablation_gap)
+    return {**result, "windows": len(seqs), "passes": len(passes),
             "rc_pool": adapter.spec.rc_pool, "tokens": int(sum(p.tokens.size for p in passes))}

@@ -31,6 +31,7 @@ from dnalens.sae.strand_shared import StrandSharedSAE
 
 CFG_FILENAME = "cfg.json"
 WEIGHTS_FILENAME = "sae_weights.safetensors"
+DICTIONARY_FILENAME = "dnalens_dictionary.safetensors"  # W_dec_init, W_dec_replicate (sae.dictionary)
 # SAELens reads metadata.sae_lens_version to choose its config parser; this declares the 6.x layout.
 SAELENS_LAYOUT_VERSION = "6.0.0"
 GOODFIRE_KEYS = frozenset({"W", "b_enc", "b_dec"})
@@ -58,9 +59,11 @@ def saelens_config(sae: SparseAutoencoder, metadata: dict[str, Any] | None = Non
     }
 
 
-def save_sae(sae: SparseAutoencoder | StrandSharedSAE, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
+def save_sae(sae: SparseAutoencoder | StrandSharedSAE, path: str | Path, metadata: dict[str, Any] | None = None,
+             dictionary: dict[str, torch.Tensor] | None = None) -> Path:
     """Write `path/` (atomically, as a whole) in SAELens' layout; returns the directory. A strand-shared
-    SAE is saved as its per-strand SAE, flagged `metadata.dnalens.strand_shared`."""
+    SAE is saved as its per-strand SAE, flagged `metadata.dnalens.strand_shared`. `dictionary` (the initial
+    decoder, a replicate's decoder) goes to its own safetensors file, which SAELens never reads."""
     from safetensors.torch import save_file
 
     path = Path(path)
@@ -71,6 +74,9 @@ def save_sae(sae: SparseAutoencoder | StrandSharedSAE, path: str | Path, metadat
     weights = {k: v.detach().to("cpu").contiguous() for k, v in sae.weights_for_saving().items()}
     with atomic_dir(path) as tmp:
         save_file(weights, str(tmp / WEIGHTS_FILENAME))
+        if dictionary:
+            save_file({k: v.detach().to("cpu").contiguous() for k, v in dictionary.items()},
+                      str(tmp / DICTIONARY_FILENAME))
         (tmp / CFG_FILENAME).write_text(json.dumps(saelens_config(sae, metadata), indent=2) + "\n")
     return path
 
@@ -194,6 +200,14 @@ def load_saelens_dir(path: str | Path) -> SparseAutoencoder | StrandSharedSAE:
     if (cfg["metadata"].get("dnalens") or {}).get("strand_shared"):
         return StrandSharedSAE(sae)
     return sae
+
+
+def load_dictionary_reference(path: str | Path) -> dict[str, torch.Tensor]:
+    """The decoders saved next to a trained SAE (W_dec_init, W_dec_replicate); {} for SAEs without them."""
+    from safetensors.torch import load_file
+
+    file = Path(path) / DICTIONARY_FILENAME
+    return load_file(str(file)) if Path(path).is_dir() and file.is_file() else {}
 
 
 @torch.no_grad()

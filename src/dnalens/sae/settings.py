@@ -37,6 +37,8 @@ class SaeSettings:
     device: str = "auto"
     quality_tokens: int = 200_000
     loss_windows: int = 16
+    replicate: bool = True  # also train seed + 1 on the same data; its decoder gives seed agreement
+    min_ablation_gap: float | None = 0.1  # nats/token; below it loss recovered is null (ill-conditioned); None: always
 
     def __post_init__(self) -> None:
         choices = {
@@ -57,8 +59,11 @@ class SaeSettings:
         if isinstance(self.base_lookup, bool) or self.base_lookup not in (0, 1, 3, 5, 7):
             raise InputError(f"sae.base_lookup must be 0 (off) or an odd w-mer width 1-7, found {self.base_lookup!r}.",
                              fix="use 1 for a bias per base, 3 for one per centred trinucleotide.")
-        if not isinstance(self.strand_shared, bool):
-            raise InputError(f"sae.strand_shared must be true or false, found {self.strand_shared!r}.")
+        for key in ("strand_shared", "replicate"):
+            if not isinstance(getattr(self, key), bool):
+                raise InputError(f"sae.{key} must be true or false, found {getattr(self, key)!r}.")
+        if self.min_ablation_gap is not None and not self.min_ablation_gap >= 0.0:
+            raise InputError(f"sae.min_ablation_gap must be >= 0 (nats/token), found {self.min_ablation_gap}.")
         if not 0.0 <= self.holdout_fraction < 1.0:
             raise InputError(f"sae.holdout_fraction must be in [0, 1), found {self.holdout_fraction}.")
         if self.source == "load" and not self.path:

@@ -44,6 +44,8 @@ class TrainResult:
     scale: float
     start_step: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
+    #: the seeded decoder before training [d_sae, d_in] (per-strand SAE's), to measure how far training moved it
+    init_W_dec: torch.Tensor | None = None
 
 
 def geometric_median(points: torch.Tensor, iterations: int = 50, eps: float = 1e-8) -> torch.Tensor:
@@ -129,6 +131,7 @@ def train_sae(
     total = settings.steps
     generator = torch.Generator().manual_seed(int(settings.seed))
     sae = build_sae(settings, d_in, generator).to(device)
+    init_W_dec = sae.W_dec.detach().to("cpu", torch.float32).clone()
     optimizer = torch.optim.Adam(sae.parameters(), lr=settings.lr, betas=(0.9, 0.999))
     identity = _identity(settings, d_in)
     tokens_since_fired = torch.zeros(sae.d_sae, dtype=torch.long, device=device)
@@ -204,7 +207,7 @@ def train_sae(
     bar.close()
     sae.eval()
     out = StrandSharedSAE(sae).eval() if settings.strand_shared else sae
-    return TrainResult(sae=out, steps=end, scale=scale, start_step=start, history=history)
+    return TrainResult(sae=out, steps=end, scale=scale, start_step=start, history=history, init_W_dec=init_W_dec)
 
 
 def finalize(result: TrainResult) -> SparseAutoencoder:

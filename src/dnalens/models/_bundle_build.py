@@ -1,0 +1,36 @@
+"""Build step (setuptools `build_py`, named in pyproject.toml): put the bundled checkpoint into the package.
+
+Why at build time: the repository keeps one copy of the weights, in resources/models/ where the
+workflow and docs point; a wheel (and so a plain `pip install .`) gets its own copy under
+dnalens/models/bundled/, which `bundled_path()` finds from any working directory. Editable installs
+read the source tree and need no copy. Loaded by file path at build time: stdlib + setuptools only.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from setuptools.command.build_py import build_py
+
+BUNDLED = ("dnalens-tiny-bacteria",)
+SOURCE = Path("resources") / "models"
+TARGET = Path("dnalens") / "models" / "bundled"
+
+
+class BuildPy(build_py):
+    def run(self) -> None:
+        super().run()
+        if getattr(self, "editable_mode", False):
+            return
+        for name in BUNDLED:
+            src = SOURCE / name
+            if not (src / "model.safetensors").exists():
+                self.warn(f"{src}/model.safetensors not found: the bundled model is not packaged "
+                          "(an sdist needs `graft resources/models` in MANIFEST.in)")
+                continue
+            dest = Path(self.build_lib) / TARGET / name
+            dest.mkdir(parents=True, exist_ok=True)
+            for f in sorted(src.iterdir()):
+                if f.is_file() and not f.name.startswith("."):
+                    shutil.copy2(f, dest / f.name)

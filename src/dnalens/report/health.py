@@ -1,0 +1,74 @@
+"""SAE health in words for the report's first screen, from sae_quality.json (sae stage).
+
+Each line says what was measured and the bar it is judged against, or "not measured" (with the sae
+stage's reason where it gave one) — an SAE that was never checked must not read as a healthy one.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+NOT_MEASURED = "not measured"
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def _bar(checks: dict, name: str) -> str:
+    check = checks.get(name) or {}
+    if check.get("bar") is None:
+        return ""
+    verdict = {True: "passes", False: "FAILS", None: "not judged"}[check.get("pass")]
+    return f" — {verdict} the bar {check.get('rule', '≤')} {check['bar']:g}"
+
+
+def sae_health(quality: dict[str, Any]) -> list[tuple[str, str]]:
+    """(what, sentence) pairs; empty when there is no sae_quality.json at all."""
+    if not quality:
+        return []
+    d = quality.get("dictionary") or {}
+    checks = (d.get("health") or {}).get("checks") or {}
+    unit = d.get("unit") or "nucleotide"
+    out = []
+    l0, d_in = _num(d.get("l0", quality.get("l0"))), _num(d.get("d_in", quality.get("d_in")))
+    if l0 is None:
+        out.append(("sparsity (L0)", NOT_MEASURED))
+    else:
+        ratio = _num(d.get("l0_per_d_in")) or (l0 / d_in if d_in else None)
+        text = f"{l0:.1f} latents active per {unit} on average"
+        if ratio is not None and d_in:
+            text += f", {ratio:.2f} × the input width ({int(d_in)}){_bar(checks, 'l0_per_d_in')}"
+        out.append(("sparsity (L0)", text))
+    for key, what, tail in (("dead_fraction", "dead latents", "never fire on held-out tokens"),
+                            ("dense_fraction", "dense latents", "fire on more than 10% of held-out tokens")):
+        value = _num(d.get(key, quality.get(key)))
+        out.append((what, NOT_MEASURED if value is None else f"{_pct(value)} of latents {tail}{_bar(checks, key)}"))
+    cos = _num(d.get("init_cosine_median", quality.get("init_cosine_median")))
+    out.append(("movement from initialisation", NOT_MEASURED if cos is None else
+                f"median decoder row has cosine {cos:.2f} with its random initialisation (1 = never moved)"
+                f"{_bar(checks, 'init_cosine_median')}"))
+    agree = _num(d.get("seed_agreement", quality.get("seed_agreement")))
+    bar = d.get("seed_agreement_cosine", 0.8)
+    out.append(("seed agreement", NOT_MEASURED if agree is None else
+                f"{_pct(agree)} of latents reappear (decoder cosine ≥ {bar:g}) in an SAE trained from another seed"))
+    loss = quality.get("loss") if isinstance(quality.get("loss"), dict) else {}
+    recovered = _num(loss.get("loss_recovered", quality.get("loss_recovered")))
+    if recovered is None:
+        reason = loss.get("reason")
+        out.append(("loss recovered", NOT_MEASURED + (f" ({reason})" if reason else "")))
+    else:
+        out.append(("loss recovered", f"{recovered:.3f} of the loss gap between the clean model and a zero-ablated "
+                                      "layer is closed with the SAE spliced in (1 = perfect)"))
+    verdict = (d.get("health") or {}).get("pass") if d else None
+    out.append(("overall", {True: "passes every dictionary health check",
+                            False: "FAILS at least one dictionary health check: read the latents with care",
+                            None: "not every dictionary health check could be run"}[verdict]))
+    return out
