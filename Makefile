@@ -9,7 +9,7 @@ CORES ?= all
 PIP_EXTRA ?=
 CONFIGS := config/config.yaml $(wildcard config/genomes/*.yaml)
 
-.PHONY: demo test test-slurm lint dryrun setup bedtools clean help
+.PHONY: demo test test-slurm lint dryrun setup bedtools chromium clean help
 
 help:
 	@echo "make demo   - set up .venv, run the offline demo workflow (config/config.yaml)"
@@ -22,7 +22,22 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt $(PIP_EXTRA) -e '.[dev,hf]'
 	touch $@
 
-setup: $(BIN)/.installed bedtools
+setup: $(BIN)/.installed bedtools chromium
+
+# Headless Chromium renders report.html in `make test` (tests/report/test_browser.py). Optional: without
+# it (not root, no apt-get) that test is skipped with the reason and everything else runs.
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 \
+	    && ! command -v google-chrome >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium with apt-get (renders report.html in the tests)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
+	      || echo "note: could not install chromium; the report browser test will be skipped"; \
+	  else \
+	    echo "note: chromium is not installed and this is not a root Debian shell: the report browser test is skipped"; \
+	    echo "  (install it with: sudo apt-get install chromium)"; \
+	  fi; \
+	fi
 
 bedtools:
 	@if ! command -v bedtools >/dev/null 2>&1; then \

@@ -13,8 +13,9 @@ OUTPUTS = (
     ("feature_concepts.tsv", "feature x concept pairs that pass the thresholds"),
     ("concept_summary.tsv", "per concept: best latent (train-chosen), held-out AUROC vs best baseline, margin, q"),
     ("top_windows.tsv", "strongest windows per feature with genes and sequence"),
-    ("hits.gff3", "feature hits (GFF3)"),
-    ("tracks/igv_session.xml", "IGV session: File > Open Session (genome, annotation, hits, bigWigs)"),
+    ("hits.gff3.gz", "hits of the annotated latents (GFF3, bgzip + tabix index)"),
+    ("tracks/hits.bed.gz", "hits of the annotated latents (BED9, bgzip + tabix index)"),
+    ("tracks/igv_session.xml", "IGV session: File > Open Session (genome, annotation, hits, bigWigs of annotated latents)"),
     ("windows.bed", "the windows the model read"),
 )
 SUMMARY = Path("results") / "summary" / "features_across_genomes.tsv"

@@ -87,11 +87,12 @@ def concepts(s: pd.DataFrame | None = None) -> pd.DataFrame:
 
 def regions() -> Regions:
     table = pd.DataFrame(
-        [("chr1", "gene", 40, 130, "+", "abcA", "gene-abcA"), ("chr1", "CDS", 60, 120, "+", "abcA", "cds-abcA"),
-         ("chr1", "gene", 180, 280, "-", "xyzB", "gene-xyzB"), ("chr1", "exon", 180, 200, "-", "xyzB", "ex1"),
-         ("chr1", "exon", 240, 280, "-", "xyzB", "ex2"), ("chr1", "CDS", 190, 200, "-", "xyzB", "cds-xyzB"),
-         ("chr1", "CDS", 240, 270, "-", "xyzB", "cds-xyzB")],
-        columns=["contig", "type", "start", "end", "strand", "name", "id"])
+        [("chr1", "gene", 40, 130, "+", "abcA", "gene-abcA", "ABC transporter"),
+         ("chr1", "CDS", 60, 120, "+", "abcA", "cds-abcA", "ABC transporter"),
+         ("chr1", "gene", 180, 280, "-", "xyzB", "gene-xyzB", ""), ("chr1", "exon", 180, 200, "-", "xyzB", "ex1", ""),
+         ("chr1", "exon", 240, 280, "-", "xyzB", "ex2", ""), ("chr1", "CDS", 190, 200, "-", "xyzB", "cds-xyzB", ""),
+         ("chr1", "CDS", 240, 270, "-", "xyzB", "cds-xyzB", "")],
+        columns=["contig", "type", "start", "end", "strand", "name", "id", "product"])
     return Regions(table, {"chr1": LENGTH})
 
 

@@ -1,10 +1,11 @@
-"""report.html rendered by headless Chromium (skipped when no browser is installed)."""
+"""report.html rendered by headless Chromium (skipped when no browser is installed; `make setup`
+installs Debian's chromium when run as root)."""
 
 import struct
 
 import pytest
 
-from dnalens.report.browser import dump_dom, find_chromium, screenshot
+from dnalens.report.browser import find_chromium, load_page, screenshot
 from dnalens.report.options import ReportSettings
 from dnalens.report.stage import build_report
 
@@ -21,11 +22,23 @@ def chromium():
     return binary
 
 
+def test_the_checks_catch_console_errors_and_network_requests(chromium, tmp_path):
+    """Negative control: a page with a script error and a remote image is caught by both checks."""
+    bad = tmp_path / "bad.html"
+    bad.write_text('<html><body><p>x</p><img src="http://example.invalid/x.png">'
+                   '<script>console.error("boom"); notDefined();</script></body></html>')
+    page = load_page(bad, chromium)
+    assert any("boom" in m for m in page.console) and any("notDefined" in m for m in page.console)
+    assert page.requests == ["http://example.invalid/x.png"]
+
+
 def test_report_renders_offline_in_chromium(chromium, tmp_path):
     root = tmp_path / "mini"
     root.mkdir()
     build_report(mini_genome.inputs(root), ReportSettings(), root)
-    dom = dump_dom(root / "report.html", chromium)
+    page = load_page(root / "report.html", chromium)
+    assert page.console == [] and page.requests == []
+    dom = page.dom
     assert 'id="f0"' in dom and 'id="f1"' in dom and "<svg" in dom and "abcA" in dom
     png = screenshot(root / "report.html", tmp_path / "shot.png", chromium, width=1000, height=900)
     header = png.read_bytes()[:24]

@@ -6,7 +6,6 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from dnalens.cli import main
 
@@ -29,7 +28,7 @@ chr1\tdnalens\tCDS\t191\t200\t.\t-\t0\tID=cds-xyzB;Parent=rna-xyzB
 
 
 def _write_buffer(path, win, codes):
-    store = pytest.importorskip("dnalens.buffer.store", reason="the buffer stage is not built yet")
+    from dnalens.buffer import store
     from dnalens.buffer.csr import CsrArrays
 
     table = win.assign(row=np.arange(len(win)), name=[f"w{i}" for i in range(len(win))], read_offset=0)
@@ -65,7 +64,8 @@ def _report_args(root, probe):
             "--settings", json.dumps({"top_n_tracks": 1})]
 
 
-def test_report_command_reads_every_stage_format(tmp_path):
+def _mini_results(tmp_path):
+    """results/mini with a buffer, genome, sizes and annotation: what every report test starts from."""
     root = tmp_path / "results" / "mini"
     root.mkdir(parents=True)
     win = mini_genome.windows()
@@ -73,6 +73,11 @@ def test_report_command_reads_every_stage_format(tmp_path):
     (root / "genome.fa").write_text(">chr1\n" + mini_genome.SEQ + "\n")
     (root / "chrom.sizes").write_text("chr1\t300\n")
     (root / "annotation.gff3").write_text(ANNOTATION)
+    return root
+
+
+def test_report_command_reads_every_stage_format(tmp_path):
+    root = _mini_results(tmp_path)
     probe = _write_probe(root / "probe")
     (root / "labels_summary.tsv").write_text("concept\tinstances\tgenome_nt\tgenome_coverage\nCDS\t2\t100\t0.17\n")
     (root / "sae_quality.json").write_text(json.dumps({"architecture": "topk", "d_sae": 4, "k": 2, "fvu": 0.1,
@@ -104,13 +109,7 @@ def test_report_command_reads_every_stage_format(tmp_path):
 
 
 def test_old_probe_folder_fails_naming_the_missing_column(tmp_path, capsys):
-    root = tmp_path / "results" / "mini"
-    root.mkdir(parents=True)
-    win = mini_genome.windows()
-    _write_buffer(root / "buffer", win, mini_genome.codes(win))
-    (root / "genome.fa").write_text(">chr1\n" + mini_genome.SEQ + "\n")
-    (root / "chrom.sizes").write_text("chr1\t300\n")
-    (root / "annotation.gff3").write_text(ANNOTATION)
+    root = _mini_results(tmp_path)
     (root / "labels_summary.tsv").write_text("concept\tinstances\nCDS\t2\n")
     probe = _write_probe(root / "probe")
     old = pd.read_parquet(probe / "feature_concept.parquet").drop(columns=["margin", "baseline_auroc_test"])
@@ -122,7 +121,7 @@ def test_old_probe_folder_fails_naming_the_missing_column(tmp_path, capsys):
 
 
 def test_anchors_from_the_genome_readers_annotation(tmp_path):
-    gff3 = pytest.importorskip("dnalens.genome.gff3", reason="the genome stage's GFF3 reader is not built yet")
+    from dnalens.genome import gff3
     from dnalens.report.regions import anchors_from_annotation, regions_from_annotation
 
     (tmp_path / "a.gff3").write_text(ANNOTATION)

@@ -76,3 +76,45 @@ def test_all_hits_equals_per_feature_calls_and_counts():
         ["chrB", 0, 1, "+", 1000]]
     top = strongest_hits(together)
     assert top.loc[0, "n_hits"] == 3 and top.loc[0, "start"] == 18 and 2 not in top.index
+
+
+def test_merge_runs_bridges_small_gaps_like_a_brute_force_closing():
+    """gap g: two covered stretches with at most g uncovered bases between them become one hit."""
+    rng = np.random.default_rng(1)
+    for gap in (0, 1, 3):
+        starts = rng.integers(0, 400, 80)
+        runs = pd.DataFrame({"feature": 0, "contig_id": 0, "minus": rng.random(80) < 0.5, "start": starts,
+                             "end": starts + rng.integers(1, 4, 80), "peak": starts, "activation": rng.random(80)})
+        merged = merge_runs(runs, gap)
+        for minus in (False, True):
+            mine = runs[runs["minus"] == minus]
+            covered = np.zeros(500, bool)
+            for s, e in zip(mine["start"], mine["end"]):
+                covered[s:e] = True
+            on = np.flatnonzero(covered)
+            stretches, lo = [], on[0]
+            for a, b in zip(on[:-1], on[1:]):  # uncovered bases between a and b: b - a - 1
+                if b - a - 1 > gap:
+                    stretches.append((lo, a + 1))
+                    lo = b
+            stretches.append((lo, on[-1] + 1))
+            got = merged[merged["minus"] == minus]
+            assert sorted(zip(got["start"], got["end"])) == stretches, (gap, minus)
+            for h in got.itertuples():
+                inside = mine[(mine["start"] >= h.start) & (mine["end"] <= h.end)]
+                assert h.activation == inside["activation"].max()
+
+
+def test_hits_two_bases_apart_are_one_hit():
+    """On tokens 2 nt apart in one window (MERGE_GAP = 3) form one hit whose peak is the stronger one."""
+    tokens = synthetic.token_map()
+    dense = np.zeros((synthetic.codes().shape[0], 1))
+    dense[0, 0], dense[3, 0] = 1.0, 2.0  # w0 (+): bases 0 and 3, two off bases between
+    codes = sp.csc_matrix(dense)
+    hits = feature_hits(codes, 0, tokens, relative_threshold=0.1, feature_max=2.0)
+    w0 = tokens.windows.iloc[0]
+    first = int(w0["start"])
+    assert hits[["start", "end", "peak", "activation"]].values.tolist() == [[first, first + 4, first + 3, 2.0]]
+    dense[3, 0], dense[5, 0] = 0.0, 2.0  # bases 0 and 5: four off bases between → two hits
+    hits = feature_hits(sp.csc_matrix(dense), 0, tokens, relative_threshold=0.1, feature_max=2.0)
+    assert sorted(hits[["start", "end"]].values.tolist()) == [[first, first + 1], [first + 5, first + 6]]

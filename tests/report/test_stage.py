@@ -1,11 +1,13 @@
 """The whole report stage on a hand-made genome: every output read back and checked against the labels."""
 
+import gzip
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pandas as pd
 import pyBigWig
+import pysam
 import pytest
 
 from dnalens.report.options import ReportSettings
@@ -22,7 +24,7 @@ def out(tmp_path_factory) -> Path:
     (root / "genome.fa").write_text(">chr1\n" + mini_genome.SEQ + "\n")
     (root / "annotation.gff3").write_text("##gff-version 3\n")
     counts = build_report(mini_genome.inputs(root), ReportSettings(sequence_flank=40), root)
-    assert counts["annotated"] == 2 and counts["tracks"] == 3
+    assert counts["annotated"] == 2 and counts["tracks"] == 2  # browser files: annotated latents only
     return root
 
 
@@ -34,6 +36,7 @@ def test_features_table(out):
     assert f.loc[0, "label"] == "CDS" and f.loc[0, "annotated"]
     assert f.loc[0, "margin"] == pytest.approx(0.39) and f.loc[0, "baseline_auroc_test"] == pytest.approx(0.6)
     assert f.loc[0, "top_locus"] == "chr1:61-120" and f.loc[0, "top_strand"] == "+" and f.loc[0, "n_hits"] == 1
+    assert f.loc[0, "top_genes"] == "abcA (ABC transporter)" and f.loc[2, "top_genes"] == "xyzB"
     assert f.loc[1, "label"] == "CDS_antisense" and f.loc[1, "top_strand"] == "-"
     assert f.loc[2, "label"] == "intron" and not f.loc[2, "annotated"]
     assert f.loc[2, "top_locus"] == "chr1:200-200" and f.loc[2, "top_strand"] == "-"
@@ -64,15 +67,17 @@ def test_feature_concepts_and_concept_summary(out):
 
 
 def test_hits_match_the_label_bed(out):
-    lines = [line.split("\t") for line in (out / "tracks" / "hits.bed").read_text().splitlines()[1:]]
+    text = gzip.decompress((out / "tracks" / "hits.bed.gz").read_bytes()).decode()
+    assert text.startswith("track ")
+    lines = [line.split("\t") for line in text.splitlines()[1:]]
     by_name = {}
     for r in lines:
         by_name.setdefault(r[3], []).append((r[0], int(r[1]), int(r[2]), r[5]))
     (contig, start, end, _, _, strand), = mini_genome.CDS_BED
     assert by_name["f0:CDS"] == [(contig, start, end, strand)]
     assert by_name["f1:CDS_antisense"] == [(contig, start, end, "-")]
-    assert by_name["f2:intron"] == [("chr1", 199, 200, "-")]
-    assert not any(name.startswith("f3") for name in by_name)
+    # f2 fires (chr1:200, −) but fails the annotation rule; f3 never fires: neither is drawn
+    assert set(by_name) == {"f0:CDS", "f1:CDS_antisense"}
     f0 = next(r for r in lines if r[3] == "f0:CDS")
     assert (int(f0[6]), int(f0[7])) == (119, 120) and f0[4] == "1000"  # peak = last CDS base
 
@@ -89,28 +94,45 @@ def test_bigwig_tracks_cover_exactly_the_cds(out):
     bw = pyBigWig.open(str(out / "tracks" / "f1.minus.bw"))
     assert bw.intervals("chr1")[0][:2] == (60, 61) and len(bw.intervals("chr1")) == 60
     bw.close()
-    assert not (out / "tracks" / "f3.plus.bw").exists()
+    assert sorted(p.name for p in (out / "tracks").glob("*.bw")) == [
+        "f0.minus.bw", "f0.plus.bw", "f1.minus.bw", "f1.plus.bw"]  # annotated latents only
 
 
 def test_gff3_is_valid_and_matches_labels(out):
-    records = parse_gff3_strict((out / "hits.gff3").read_text())
+    records = parse_gff3_strict(gzip.decompress((out / "hits.gff3.gz").read_bytes()).decode())
     f0 = [r for r in records if r["feature_id"] == "0"]
     assert [(r["seqid"], r["start"], r["end"], r["strand"]) for r in f0] == [("chr1", 61, 120, "+")]
     assert f0[0]["label"] == "CDS" and f0[0]["annotated"] == "true" and f0[0]["view"] == "own"
 
 
-def test_gff3_reads_with_dnalens_reader(out):
-    gff3 = pytest.importorskip("dnalens.genome.gff3", reason="the genome stage's GFF3 reader is not built yet")
-    parsed = gff3.parse_gff3(out / "hits.gff3")
+def test_gff3_reads_with_dnalens_reader(out, tmp_path):
+    from dnalens.genome import gff3
+    plain = tmp_path / "hits.gff3"
+    plain.write_bytes(gzip.decompress((out / "hits.gff3.gz").read_bytes()))
+    parsed = gff3.parse_gff3(plain)
     features = getattr(parsed, "features", parsed)
     got = sorted((f.start, f.end, f.strand) for f in features if f.type == "sequence_feature")
-    assert (60, 120, "+") in got and (199, 200, "-") in got  # normalised to 0-based half-open
+    assert got == [(60, 120, "+"), (60, 120, "-")]  # normalised to 0-based half-open
+
+
+def test_tabix_queries_return_the_hits_in_a_region(out):
+    """pysam reads the .tbi the stage wrote: a region query returns exactly the hits overlapping it."""
+    with pysam.TabixFile(str(out / "tracks" / "hits.bed.gz")) as bed:
+        assert bed.contigs == ["chr1"]
+        got = [tuple(r.split("\t")[:4]) for r in bed.fetch("chr1", 100, 101)]
+        assert got == [("chr1", "60", "120", "f0:CDS"), ("chr1", "60", "120", "f1:CDS_antisense")] or \
+            got == [("chr1", "60", "120", "f1:CDS_antisense"), ("chr1", "60", "120", "f0:CDS")]
+        assert list(bed.fetch("chr1", 0, 60)) == [] and list(bed.fetch("chr1", 120, 300)) == []
+    with pysam.TabixFile(str(out / "hits.gff3.gz")) as gff:
+        rows = [r.split("\t") for r in gff.fetch("chr1", 60, 61)]  # 0-based query = 1-based base 61
+        assert [(r[3], r[4], r[6]) for r in rows] == [("61", "120", "+"), ("61", "120", "-")]
+        assert list(gff.fetch("chr1", 0, 60)) == [] and list(gff.fetch("chr1", 120, 300)) == []
 
 
 def test_top_windows_sequence_and_genes(out):
     top = pd.read_csv(out / "top_windows.tsv", sep="\t")
     f0 = top[top["latent"] == 0].iloc[0]
-    assert f0["peak"] == 120 and f0["strand"] == "+" and "abcA" in f0["genes"]
+    assert f0["peak"] == 120 and f0["strand"] == "+" and f0["genes"] == "abcA (ABC transporter)"
     # peak ± 40 in read order, clipped to the window (51-150; ties go to the first window):
     # bases 80..150 (1-based); CDS bases 80..120 are on (upper case)
     assert (f0["context_start"], f0["context_end"]) == (80, 150) and f0["locus"] == "chr1:51-150"
@@ -127,9 +149,12 @@ def test_igv_session_loads_relative_files(out):
     root = ET.parse(out / "tracks" / "igv_session.xml").getroot()
     assert root.get("genome") == "../genome.fa"
     paths = [r.get("path") for r in root.iter("Resource")]
-    assert "../annotation.gff3" in paths and "../hits.gff3" in paths and "f0.plus.bw" in paths
+    made = {p.name for p in (out / "tracks").glob("*.bw")} | {"hits.bed.gz", "../hits.gff3.gz"}
+    assert sorted(paths) == sorted(made | {"../annotation.gff3"})  # exactly the files produced, once each
     for p in paths:
         assert not Path(p).is_absolute() and (out / "tracks" / p).resolve().exists(), p
+        if p.endswith(".gz"):
+            assert (out / "tracks" / (p + ".tbi")).resolve().exists(), p
     assert (out / "tracks" / "chrom.sizes").read_text() == "chr1\t300\n"
 
 
@@ -142,6 +167,9 @@ def test_report_html_is_self_contained(out):
     assert "3 of 4 concepts have a latent that beats the best sequence-only baseline by ≥ 0.05" in text
     assert text.index("What the model learned") < text.index("Run summary")
     assert "metagene" in text.lower() and "splice donor" in text
+    assert '<details open>\n    <summary>How to read this report' in text  # open by default
+    assert "abcA (ABC transporter)" in text  # gene product next to the strongest hit / windows
+    assert "position in window (nt" in text and "mean activation</text>" in text  # axis titles
     # every <svg> parses as XML
     for svg in re.findall(r"<svg .*?</svg>", text, flags=re.S):
         ET.fromstring(svg)
@@ -198,5 +226,19 @@ def test_feature_columns_in_small_blocks_give_the_same_files(tmp_path, monkeypat
             monkeypatch.setattr(stage, "FEATURE_BLOCK_ENTRIES", max(1, csr.nnz // 5))
         build_report(inputs, ReportSettings(sequence_flank=40), root)
         roots.append(root)
-    for name in ("features.tsv", "feature_concepts.tsv", "top_windows.tsv", "hits.gff3", "tracks/hits.bed"):
+    for name in ("features.tsv", "feature_concepts.tsv", "top_windows.tsv", "hits.gff3.gz", "tracks/hits.bed.gz"):
         assert (roots[0] / name).read_bytes() == (roots[1] / name).read_bytes(), name
+
+
+def test_listed_latents_get_browser_files_too(tmp_path):
+    """report.bigwig_features adds a latent that fails the rule; top_n_tracks caps the annotated ones."""
+    root = tmp_path / "mini"
+    root.mkdir()
+    (root / "genome.fa").write_text(">chr1\n" + mini_genome.SEQ + "\n")
+    build_report(mini_genome.inputs(root), ReportSettings(top_n_tracks=1, bigwig_features=(2,)), root)
+    assert sorted(p.name for p in (root / "tracks").glob("*.bw")) == [
+        "f0.minus.bw", "f0.plus.bw", "f2.minus.bw", "f2.plus.bw"]
+    bed = gzip.decompress((root / "tracks" / "hits.bed.gz").read_bytes()).decode().splitlines()[1:]
+    assert sorted({line.split("\t")[3] for line in bed}) == ["f0:CDS", "f2:intron"]
+    paths = {r.get("path") for r in ET.parse(root / "tracks" / "igv_session.xml").getroot().iter("Resource")}
+    assert paths == {"hits.bed.gz", "../hits.gff3.gz", "f0.plus.bw", "f0.minus.bw", "f2.plus.bw", "f2.minus.bw"}

@@ -3,15 +3,17 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import unquote
 
+import gzip
+
 import pyBigWig
-import pytest
+import pysam
 import scipy.sparse as sp
 
 from dnalens.report.hits import feature_hits
 from dnalens.report.top_windows import column
 from dnalens.report.tracks import (
-    bed9_chunks, bed9_lines, gff3_chunks, gff3_text, igv_session_xml, strand_maxima, write_bed9, write_bigwig,
-    write_chrom_sizes, write_gff3,
+    bed9_chunks, bed9_lines, bed9_text, gff3_chunks, gff3_text, igv_session_xml, strand_maxima, write_bigwig,
+    write_chrom_sizes, write_tabix,
 )
 
 from . import synthetic
@@ -54,11 +56,19 @@ def test_bed9_hand_computed(tmp_path):
         "chrA\t13\t15\tf0:CDS\t800\t-\t14\t15\t213,94,0",
         "chrA\t18\t20\tf0:CDS\t1000\t+\t18\t18\t213,94,0",
     ]
-    path = tmp_path / "hits.bed"
-    write_bed9(path, lines)
-    rows = [line.split("\t") for line in path.read_text().splitlines() if not line.startswith("track")]
-    for r in rows:
+    path = tmp_path / "hits.bed.gz"
+    assert write_tabix(path, bed9_text(hits, synthetic.CHROM_SIZES, {0: "#D55E00"}, {0: "CDS"}), "bed") == [
+        path, tmp_path / "hits.bed.gz.tbi"]
+    text = gzip.decompress(path.read_bytes()).decode().splitlines()
+    assert text[0].startswith("track ") and text[1:] == lines
+    for r in (line.split("\t") for line in lines):
         assert len(r) == 9 and 0 <= int(r[4]) <= 1000 and int(r[1]) <= int(r[6]) <= int(r[7]) <= int(r[2])
+    # the index answers region queries like a brute-force overlap filter over the lines
+    with pysam.TabixFile(str(path)) as tbx:
+        for a, b in ((0, 1), (1, 3), (6, 13), (14, 19), (0, 20)):
+            expected = [line for line in lines if int(line.split("\t")[1]) < b and int(line.split("\t")[2]) > a]
+            assert list(tbx.fetch("chrA", a, b)) == expected, (a, b)
+        assert "chrB" not in tbx.contigs
 
 
 def parse_gff3_strict(text: str) -> list[dict]:
@@ -120,7 +130,7 @@ def test_chrom_sizes(tmp_path):
 
 
 def test_gff3_origin_spanning_hit_reads_back_with_the_genome_reader(tmp_path):
-    gff3 = pytest.importorskip("dnalens.genome.gff3", reason="the genome stage's GFF3 reader is not built yet")
+    from dnalens.genome import gff3
     _, hits = _hits()
     path = tmp_path / "hits.gff3"
     path.write_text(gff3_text(hits, synthetic.CHROM_SIZES, {0: {"best_concept": "CDS"}}, {0: "#0072B2"}))
@@ -136,7 +146,9 @@ def test_text_built_in_slices_equals_text_built_at_once(tmp_path):
     info, colours = {0: {"best_concept": "CDS"}}, {0: "#0072B2"}
     whole = gff3_text(hits, synthetic.CHROM_SIZES, info, colours)
     assert "".join(gff3_chunks(hits, synthetic.CHROM_SIZES, info, colours, rows=1)) == whole
-    write_gff3(tmp_path / "hits.gff3", hits, synthetic.CHROM_SIZES, info, colours)
-    assert (tmp_path / "hits.gff3").read_text() == whole and whole.count("\n") == 3 + 4
+    write_tabix(tmp_path / "hits.gff3.gz", gff3_chunks(hits, synthetic.CHROM_SIZES, info, colours), "gff")
+    assert gzip.decompress((tmp_path / "hits.gff3.gz").read_bytes()).decode() == whole and whole.count("\n") == 3 + 4
+    with pysam.TabixFile(str(tmp_path / "hits.gff3.gz")) as tbx:  # 1-based GFF3 start 1 = 0-based base 0
+        assert [r.split("\t")[3:5] for r in tbx.fetch("chrA", 0, 1)] == [["1", "2"]]
     sliced = [line for chunk in bed9_chunks(hits, synthetic.CHROM_SIZES, colours, {}, rows=3) for line in chunk]
     assert sliced == bed9_lines(hits, synthetic.CHROM_SIZES, colours, {}) and len(sliced) == 4

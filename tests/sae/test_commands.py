@@ -39,7 +39,7 @@ def test_train_encode_quality(workdir):
     tmp, spec, kept, d_in = workdir
     acts = str(tmp / "acts" / "blocks.1")
     settings = json.dumps({"expansion": 4, "k": 4, "tokens": 40_000, "batch_size": 512, "lr": 3e-3,
-                           "holdout_fraction": 0.25, "device": "cpu", "checkpoint_every": 20, "loss_windows": 4,
+                           "holdout_fraction": 0.25, "holdout_blocks": 1, "device": "cpu", "checkpoint_every": 20, "loss_windows": 4,
                            "min_ablation_gap": None})
     assert cli.main(["train-sae", "--activations", acts, "--windows", str(tmp / "windows.bed"),
                      "--out", str(tmp / "sae"), "--settings", settings]) == 0
@@ -116,7 +116,7 @@ def test_base_lookup_through_the_cli_reads_bases_from_the_fasta(workdir, capsys)
     tmp, spec, kept, d_in = workdir
     acts = str(tmp / "acts" / "blocks.1")
     settings = json.dumps({"expansion": 2, "k": 4, "tokens": 20_000, "batch_size": 512, "lr": 3e-3,
-                           "holdout_fraction": 0.25, "device": "cpu", "base_lookup": 3, "loss_windows": 2,
+                           "holdout_fraction": 0.25, "holdout_blocks": 1, "device": "cpu", "base_lookup": 3, "loss_windows": 2,
                            "min_ablation_gap": None, "replicate": False})
     common = ["--activations", acts, "--settings", settings]
     assert cli.main(["train-sae", *common, "--windows", str(tmp / "windows.bed"), "--out", str(tmp / "lk_fail")]) != 0
@@ -159,7 +159,7 @@ def test_strand_shared_through_the_cli(workdir, capsys):
     tmp, spec, kept, d_in = workdir
     acts = str(tmp / "acts" / "blocks.1")
     settings = json.dumps({"expansion": 2, "k": 4, "tokens": 20_000, "batch_size": 512, "lr": 3e-3,
-                           "holdout_fraction": 0.25, "device": "cpu", "base_lookup": 3, "strand_shared": True,
+                           "holdout_fraction": 0.25, "holdout_blocks": 1, "device": "cpu", "base_lookup": 3, "strand_shared": True,
                            "loss_windows": 2, "min_ablation_gap": None})
     files = ["--activations", acts, "--settings", settings, "--windows", str(tmp / "windows.bed"),
              "--fasta", str(tmp / "genome.fa")]

@@ -44,3 +44,15 @@ def test_holdout_is_one_genome_block_on_both_strands():
     one = [Window("a", 0, 100, "+", "w"), Window("a", 0, 100, "-", "w")]
     mask, held_out = evaluation_windows(holdout_mask(one, 0.1))
     assert mask.all() and not held_out
+
+
+def test_holdout_blocks_spread_over_the_genome():
+    """blocks = 2 on a 1000-bp genome, fraction 0.2: the last 100 bp of each 500-bp slice (a:400-500, b:300-400)."""
+    from dnalens.genome.window_table import Window
+    from dnalens.sae.data import holdout_mask
+
+    windows = [Window(c, s, s + 100, st, "w") for c, n in (("a", 600), ("b", 400)) for s in range(0, n, 100)
+               for st in "+-"]
+    held = holdout_mask(windows, 0.2, blocks=2)
+    assert [(w.contig, w.start) for w, h in zip(windows, held) if h] == [("a", 400), ("a", 400), ("b", 300), ("b", 300)]
+    assert held.sum() == holdout_mask(windows, 0.2).sum()  # same share, other places

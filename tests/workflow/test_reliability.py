@@ -100,13 +100,13 @@ def clean_run(config_file, tmp_path_factory) -> Path:
 
 def test_clean_run_outputs(clean_run):
     out = clean_run / "results" / GENOME
-    for name in ("features.tsv", "feature_concepts.tsv", "top_windows.tsv", "hits.gff3", "report.html",
+    for name in ("features.tsv", "feature_concepts.tsv", "top_windows.tsv", "hits.gff3.gz", "report.html",
                  "labels_summary.tsv", "sae_quality.json"):
         assert (out / name).stat().st_size > 0, name
     assert len(list((out / "activations" / LAYER).glob("shard-*.npy"))) == 20
     assert not (out / "labels_parts").exists() and not (out / "codes_parts").exists()  # temp() parts gathered
     header = (out / "features.tsv").read_text().splitlines()[0].split("\t")
-    assert header[0] == "feature_id"
+    assert header[0] == "latent"
     assert len((out / "features.tsv").read_text().splitlines()) == 1 + 64  # d_in 32 (rc concat of 16) x 2
 
 

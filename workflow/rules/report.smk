@@ -43,7 +43,8 @@ rule report_genome:
             category="Tables",
             labels=report_labels("top_windows.tsv"),
         ),
-        gff3="results/{genome}/hits.gff3",  # not embedded in --report: it can run to tens of MB
+        gff3="results/{genome}/hits.gff3.gz",  # bgzip + tabix; not embedded in --report
+        gff3_index="results/{genome}/hits.gff3.gz.tbi",
         tracks=directory("results/{genome}/tracks"),
     params:
         settings=settings_json("report"),

@@ -1,5 +1,7 @@
 # sae: activations of one layer -> SAE (trained here, or loaded from sae.path) -> sparse codes + quality.
 # One SAE per genome by default (see config/README.md, "sae"); sae.source: load skips train_sae.
+# train_sae also trains a replicate from seed + 1 (sae.replicate, twice the time) and keeps its decoder and
+# the initial one in sae/dnalens_dictionary.safetensors: sae_quality.json's seed agreement and init cosine.
 # Encoding is scattered over the extract stage's parts (windows.shards blocks of activation shards)
 # and gathered into results/<genome>/codes/ (hard links), which buffer reads.
 import os

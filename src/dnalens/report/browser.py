@@ -7,10 +7,13 @@ background network, a fresh empty profile per call.
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -32,6 +35,42 @@ def _run(binary: str, args: list[str], timeout: float) -> subprocess.CompletedPr
 def dump_dom(html: str | Path, binary: str, timeout: float = 60) -> str:
     """The DOM after Chromium parsed and laid out the page."""
     return _run(binary, ["--dump-dom", Path(html).resolve().as_uri()], timeout).stdout
+
+
+@dataclass(frozen=True)
+class PageLoad:
+    """What loading one page did: the final DOM, every console message (the report has no scripts, so
+    any message is an error) and every network request the PAGE made (not Chromium's own)."""
+
+    dom: str
+    console: list[str]
+    requests: list[str]
+
+
+_CONSOLE = re.compile(r":CONSOLE[^\]]*\]\s*(.*)$")
+
+
+def page_requests(netlog: dict) -> list[str]:
+    """URLs requested on behalf of a page in a Chromium NetLog: Chromium's own background requests carry
+    the initiator "not an origin"; a file:// page's requests carry "null" (or a real origin)."""
+    urls = []
+    for event in netlog.get("events", []):
+        params = event.get("params") or {}
+        url, initiator = params.get("url"), params.get("initiator")
+        if url and initiator is not None and initiator != "not an origin" and not url.startswith(("data:", "file:")):
+            urls.append(url)
+    return sorted(set(urls))
+
+
+def load_page(html: str | Path, binary: str, timeout: float = 60) -> PageLoad:
+    """Load `html` once with console logging and a NetLog on; return the DOM, messages and requests."""
+    with tempfile.TemporaryDirectory(prefix="dnalens-netlog-") as scratch:
+        netlog = Path(scratch) / "net.json"
+        done = _run(binary, ["--enable-logging=stderr", "--v=0", f"--log-net-log={netlog}", "--dump-dom",
+                             Path(html).resolve().as_uri()], timeout)
+        log = json.loads(netlog.read_text()) if netlog.exists() else {}
+    console = [m.group(1) for line in done.stderr.splitlines() if (m := _CONSOLE.search(line))]
+    return PageLoad(done.stdout, console, page_requests(log))
 
 
 def screenshot(html: str | Path, png: str | Path, binary: str, width: int = 1280, height: int = 1800,

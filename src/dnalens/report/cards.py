@@ -63,17 +63,20 @@ def _window_views(inputs: ReportInputs, settings: ReportSettings, codes: Feature
         contig, start, end, strand = win["contig"], int(win["start"]), int(win["end"]), win["strand"]
         length = inputs.contig_lengths[contig]
         profile = window_profile(codes, feature, tokens, w)
+        first = int(win["read_offset"]) if "read_offset" in win.index else 0
+        read_span = (first, first + int(win["token_end"] - win["token_start"]))
         peak_offset = int(tokens.offset[peak_row])
         a, b = max(0, peak_offset - settings.sequence_flank), min(len(profile), peak_offset + settings.sequence_flank + 1)
         ctx = read_span_to_genome(win, a, b)
         svg = plots.activation_track_svg(
             profile, contig=contig, start=start, end=end, strand=strand,
             parts=inputs.regions.overlapping(contig, start, end), colour=colour, on_level=on_level, ymax=ymax,
-            contig_length=length, title=f"f{feature} along {display_locus(contig, start, end, length)} ({strand})")
+            contig_length=length, title=f"f{feature} along {display_locus(contig, start, end, length)} ({strand})",
+            read_span=read_span)
         views.append({
             "locus": display_locus(contig, start, end, length), "strand": strand,
             "peak": f"{contig}:{int(tokens.position[peak_row]) + 1:,}", "activation": value,
-            "genes": ", ".join(inputs.regions.gene_names(contig, start, end)), "svg": Markup(svg),
+            "genes": "; ".join(inputs.regions.gene_labels(contig, start, end)), "svg": Markup(svg),
             "context": display_locus(contig, ctx[0], ctx[1], length),
             "sequence": html.sequence_html(inputs.sequence_of(contig, ctx[0], ctx[1], strand), profile[a:b],
                                            on_level, colour),
@@ -169,9 +172,9 @@ def _files(track_files: list[str]) -> list[tuple[str, str]]:
              ("feature_concepts.tsv", "latent × concept pairs that pass, and each concept's train-chosen best latent"),
              ("concept_summary.tsv", "per concept: best latent (train-chosen), held-out AUROC, baseline, margin, q"),
              ("top_windows.tsv", "per latent its strongest windows, genes and sequence (UPPER = on)"),
-             ("hits.gff3", "latent hits as GFF3 sequence_feature (1-based)"),
+             ("hits.gff3.gz", "hits of the annotated latents as GFF3 sequence_feature (1-based; bgzip + tabix)"),
              ("tracks/igv_session.xml", "IGV session: genome, annotation, hits and activation tracks")]
     files += [(f"tracks/{name}", "per-nucleotide activation, one strand (bigWig)")
               for name in track_files if name.endswith(".bw")]
-    files.append(("tracks/hits.bed", "latent hits, BED9 coloured per latent"))
+    files.append(("tracks/hits.bed.gz", "hits of the annotated latents, BED9 coloured per latent (bgzip + tabix)"))
     return files

@@ -22,6 +22,7 @@ HIT_COLUMNS = ("feature", "hit", "contig", "start", "end", "strand", "peak", "ac
 # Nonzero codes per column block: a block's runs and hits take ~170 bytes per nonzero while it is
 # processed (2 M -> ~350 MB), whatever the genome size.
 BLOCK_NNZ = 2_000_000
+MERGE_GAP = 3  # runs of one feature/strand at most this many bases apart become one hit
 
 
 def feature_runs(features: np.ndarray, rows: np.ndarray, values: np.ndarray, tokens: TokenMap) -> pd.DataFrame:
@@ -58,8 +59,9 @@ def feature_runs(features: np.ndarray, rows: np.ndarray, values: np.ndarray, tok
     )
 
 
-def merge_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """Merge overlapping or book-ended runs of one feature per (contig, strand); keep the strongest peak."""
+def merge_runs(runs: pd.DataFrame, gap: int = 0) -> pd.DataFrame:
+    """Merge runs of one feature per (contig, strand) that overlap, touch, or leave at most `gap` bases
+    between them; keep the strongest peak."""
     if runs.empty:
         return runs.iloc[:0]
     runs = runs.sort_values(["feature", "contig_id", "minus", "start", "end"], kind="stable").reset_index(drop=True)
@@ -72,7 +74,7 @@ def merge_runs(runs: pd.DataFrame) -> pd.DataFrame:
     cum_end = np.maximum.accumulate(group * big + runs["end"].to_numpy(np.int64)) - group * big
     starts = runs["start"].to_numpy(np.int64)
     opens = new_group.copy()
-    opens[1:] |= starts[1:] > cum_end[:-1]
+    opens[1:] |= starts[1:] > cum_end[:-1] + gap
     hit = np.cumsum(opens) - 1
     n_hits = int(hit[-1]) + 1
     strongest = np.lexsort((-runs["activation"].to_numpy(), hit))
@@ -103,7 +105,7 @@ def _block_hits(codes: sp.csc_matrix, lo: int, hi: int, tokens: TokenMap, relati
     rows, values = codes.indices[a:b].astype(np.int64), codes.data[a:b]
     features = np.repeat(np.arange(lo, hi), np.diff(codes.indptr[lo:hi + 1]))
     on = values > (relative_threshold * feature_max)[features]
-    merged = merge_runs(feature_runs(features[on], rows[on], values[on], tokens))
+    merged = merge_runs(feature_runs(features[on], rows[on], values[on], tokens), MERGE_GAP)
     if merged.empty:
         return _no_hits()
     merged = merged.sort_values(["feature", "activation", "contig_id", "start"],

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 class ReportSettings:
     """What the biologist-facing outputs contain; defaults mirror workflow/schemas/config.schema.yaml."""
 
-    # which latents get per-nucleotide bigWig tracks; empty → the top `top_n_tracks` of features.tsv
+    # genome-browser files (hits.bed.gz / hits.gff3.gz, per-strand bigWigs): every annotated latent that
+    # fires, at most `top_n_tracks` of them (features.tsv order), plus the latents listed here
     bigwig_features: tuple[int, ...] = ()
-    top_n_tracks: int = 10
+    top_n_tracks: int = 100
     # rows per latent in top_windows.tsv, and how many latents (features.tsv order) get them
     top_windows: int = 5
     detailed_features: int = 200
-    # hits.bed / hits.gff3 keep each latent's strongest hits up to this many (features.tsv counts all)
+    # hits.bed.gz / hits.gff3.gz keep each latent's strongest hits up to this many (features.tsv counts all)
     max_hits_per_feature: int = 10000
     # a feature × concept pair passes when the probing stage marked it annotated (probing.min_auroc /
     # min_margin / max_q / min_instances) AND it meets every one of these that is set: an override can

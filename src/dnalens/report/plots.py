@@ -51,6 +51,15 @@ def _polyline(xs: np.ndarray, ys: np.ndarray, colour: str, fill: bool, base: flo
     return f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.5"/>'
 
 
+def _ticks(n: int, count: int = 5) -> list[int]:
+    """About `count` round tick positions in [0, n]."""
+    if n <= 0:
+        return [0]
+    raw = n / max(count - 1, 1)
+    step = min((m * 10 ** e for e in range(0, 9) for m in (1, 2, 5)), key=lambda v: (v < raw, abs(v - raw)))
+    return list(range(0, n + 1, int(step)))
+
+
 def activation_track_svg(
     profile: np.ndarray,
     *,
@@ -64,16 +73,19 @@ def activation_track_svg(
     ymax: float,
     contig_length: int,
     title: str,
+    read_span: tuple[int, int] | None = None,
 ) -> str:
     """Activation along one window in READ order (5'→3' of the read, left to right), annotation below.
 
     `parts`: contig, type, start, end, strand, name in unwrapped genome coordinates (may pass
     `contig_length` on circular contigs); drawn in the read's direction, arrows for their strand.
+    `read_span`: read-order offsets [a, b) the model reported; bases outside it (model.trim) are shaded
+    so a flat zero there is not read as "off".
     """
     n = len(profile)
-    left, plot_w, top, plot_h = 44, WIDTH - 54, 18, 90
-    lanes_top = top + plot_h + 22
-    height = lanes_top + 3 * LANE + 30
+    left, plot_w, top, plot_h = 58, WIDTH - 68, 18, 90
+    lanes_top = top + plot_h + 36
+    height = lanes_top + 3 * LANE + 43
     ymax = ymax if ymax > 0 else 1.0
     pooled = pooled_max(profile, plot_w)
     xs = left + (np.arange(len(pooled)) + 0.5) * plot_w / max(len(pooled), 1)
@@ -83,17 +95,37 @@ def activation_track_svg(
         offset = (end - genome_pos) if strand == "-" else (genome_pos - start)
         return left + np.clip(offset, 0, n) * plot_w / max(n, 1)
 
+    def x_read(offset: float) -> float:
+        return left + offset * plot_w / max(n, 1)
+
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" '
            f'height="{height}" role="img" font-family="sans-serif" font-size="10">',
            f"<title>{escape(title)}</title>",
            f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fafafa" stroke="#ccc"/>']
+    trimmed = False
+    if read_span is not None:
+        for a, b in ((0, read_span[0]), (read_span[1], n)):
+            if b > a:
+                trimmed = True
+                out.append(f'<rect x="{_fmt(x_read(a))}" y="{top}" width="{_fmt(x_read(b) - x_read(a))}" '
+                           f'height="{plot_h}" fill="#d9d9d9" fill-opacity="0.7"><title>bases {a + 1}-{b} of the '
+                           f"window: trimmed (model.trim), no activation reported</title></rect>")
     if 0 < on_level < ymax:
         y_on = top + plot_h - on_level / ymax * plot_h
         out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{_fmt(y_on)}" y2="{_fmt(y_on)}" '
                    f'stroke="#888" stroke-dasharray="3,3"><title>"on" level {on_level:.3g}</title></line>')
     out.append(_polyline(xs, ys, colour, fill=True, base=top + plot_h))
     out.append(f'<text x="{left - 4}" y="{top + 8}" text-anchor="end">{ymax:.3g}</text>'
-               f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end">0</text>')
+               f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end">0</text>'
+               f'<text transform="translate(14,{top + plot_h / 2}) rotate(-90)" text-anchor="middle" '
+               f'fill="#333">activation</text>')
+    for t in _ticks(n):
+        anchor = "start" if t == 0 else ("end" if t == n else "middle")
+        out.append(f'<line x1="{_fmt(x_read(t))}" x2="{_fmt(x_read(t))}" y1="{top + plot_h}" y2="{top + plot_h + 3}" '
+                   f'stroke="#999"/><text x="{_fmt(x_read(t))}" y="{top + plot_h + 12}" '
+                   f'text-anchor="{anchor}">{t}</text>')
+    out.append(f'<text x="{left + plot_w / 2}" y="{top + plot_h + 25}" text-anchor="middle" fill="#333">'
+               f"position in window (nt, read direction)</text>")
     first = (end - 1 if strand == "-" else start) % contig_length + 1
     last = (start if strand == "-" else end - 1) % contig_length + 1
     out.append(f'<text x="{left}" y="{top - 5}">{escape(contig)}:{first:,} ({strand} strand, read →)</text>'
@@ -104,7 +136,9 @@ def activation_track_svg(
         if x2 - x1 < 0.5:
             continue
         y = lanes_top + lane * LANE + (LANE - h) / 2
-        label = f"{p.type} {p.name or ''} {p.start % contig_length + 1}-{(p.end - 1) % contig_length + 1} ({p.strand})"
+        product = getattr(p, "product", "")
+        label = (f"{p.type} {p.name or ''} {p.start % contig_length + 1}-{(p.end - 1) % contig_length + 1} ({p.strand})"
+                 + (f" {product}" if isinstance(product, str) and product else ""))
         out.append(f'<rect x="{_fmt(x1)}" y="{_fmt(y)}" width="{_fmt(x2 - x1)}" height="{h}" fill="{fill}">'
                    f"<title>{escape(label)}</title></rect>")
         if p.strand in "+-" and x2 - x1 > 12:
@@ -123,43 +157,66 @@ def activation_track_svg(
         out.append(f'<rect x="{x}" y="{legend_y - 8}" width="10" height="8" fill="{fill}"/>'
                    f'<text x="{x + 13}" y="{legend_y}" fill="#555">{label}</text>')
         x += 20 + 6 * len(label)
-    out.append(f'<text x="{x + 10}" y="{legend_y}" fill="#555">arrows: the feature\'s strand relative to the read; '
-               f'dashed line: "on" level</text></svg>')
+    if trimmed:
+        out.append(f'<rect x="{x}" y="{legend_y - 8}" width="10" height="8" fill="#d9d9d9"/>'
+                   f'<text x="{x + 13}" y="{legend_y}" fill="#555">trimmed edge (model.trim): no activation</text>')
+        x += 20 + 6 * len("trimmed edge (model.trim): no activation")
+    out.append(f'<text x="{left}" y="{legend_y + 13}" fill="#555">arrows: the annotated feature\'s strand '
+               f'relative to the read; dashed line: the latent\'s "on" level</text></svg>')
     return "".join(out)
 
 
 def metagene_svg(profiles: Mapping[str, tuple[np.ndarray, np.ndarray, int]], colour: str, title: str) -> str:
-    """Small multiples: mean activation at offsets around each anchor kind, in the anchor's sense.
+    """One panel per anchor kind (two per row, 480 × 220 px plot areas, shared y scale): mean activation
+    at offsets around the anchor, in the anchor's sense.
 
     `profiles[kind] = (offsets, mean activation, number of anchors)`.
     """
     kinds = [k for k in KIND_TITLES if k in profiles]
-    panel_w, panel_h, gap, top = 220, 80, 14, 16
-    width = max(len(kinds), 1) * (panel_w + gap) + 10
-    height = top + panel_h + 30
+    plot_w, plot_h, left, top, bottom, right = 480, 220, 56, 24, 40, 14
+    panel_w, panel_h = left + plot_w + right, top + plot_h + bottom
+    columns = min(max(len(kinds), 1), 2)
+    rows = max(-(-len(kinds) // 2), 1)
+    width, height = columns * panel_w, rows * panel_h + 18
     peak = max((float(np.nanmax(m)) for _, m, n in profiles.values() if n and np.isfinite(m).any()), default=0.0)
     ymax = peak if peak > 0 else 1.0
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
-           f'height="{height}" role="img" font-family="sans-serif" font-size="9"><title>{escape(title)}</title>']
+           f'height="{height}" role="img" font-family="sans-serif" font-size="11"><title>{escape(title)}</title>']
     for i, kind in enumerate(kinds):
         offsets, mean, count = profiles[kind]
-        x0 = 10 + i * (panel_w + gap)
-        out.append(f'<text x="{x0}" y="{top - 5}">{escape(KIND_TITLES[kind])} (n={count})</text>'
-                   f'<rect x="{x0}" y="{top}" width="{panel_w}" height="{panel_h}" fill="#fafafa" stroke="#ccc"/>')
-        span = max(int(offsets[-1] - offsets[0]), 1) if len(offsets) else 1
-        zero_x = x0 + (0 - offsets[0]) * panel_w / span if len(offsets) else x0
-        out.append(f'<line x1="{_fmt(zero_x)}" x2="{_fmt(zero_x)}" y1="{top}" y2="{top + panel_h}" stroke="#bbb"/>')
+        x0 = (i % 2) * panel_w + left
+        y0 = (i // 2) * panel_h + top
+        base = y0 + plot_h
+        out.append(f'<text x="{x0 + plot_w / 2}" y="{y0 - 8}" text-anchor="middle" font-size="12" font-weight="600">'
+                   f"{escape(KIND_TITLES[kind])} (n={count:,})</text>"
+                   f'<rect x="{x0}" y="{y0}" width="{plot_w}" height="{plot_h}" fill="#fafafa" stroke="#ccc"/>')
+        for frac in (0, 0.5, 1):
+            y = base - frac * plot_h
+            out.append(f'<line x1="{x0 - 3}" x2="{x0}" y1="{_fmt(y)}" y2="{_fmt(y)}" stroke="#999"/>'
+                       f'<text x="{x0 - 5}" y="{_fmt(y + 4)}" text-anchor="end">{frac * ymax:.3g}</text>')
+        out.append(f'<text transform="translate({x0 - 42},{y0 + plot_h / 2}) rotate(-90)" text-anchor="middle" '
+                   f'fill="#333">mean activation</text>')
+        lo, hi = (int(offsets[0]), int(offsets[-1])) if len(offsets) else (0, 1)
+        span = max(hi - lo, 1)
+
+        def x_of(d: float) -> float:
+            return x0 + (d - lo) * plot_w / span
+
+        for d in sorted({lo, lo // 2, 0, hi // 2, hi}):
+            out.append(f'<line x1="{_fmt(x_of(d))}" x2="{_fmt(x_of(d))}" y1="{base}" y2="{base + 3}" stroke="#999"/>'
+                       f'<text x="{_fmt(x_of(d))}" y="{base + 14}" text-anchor="middle">{d:+d}</text>'
+                       .replace(">+0<", ">0<"))
+        out.append(f'<line x1="{_fmt(x_of(0))}" x2="{_fmt(x_of(0))}" y1="{y0}" y2="{base}" stroke="#bbb" '
+                   f'stroke-dasharray="4,3"/>'
+                   f'<text x="{x0 + plot_w / 2}" y="{base + 30}" text-anchor="middle" fill="#333">position relative to '
+                   f"the anchor (nt, 5'→3' on its strand)</text>")
         if count and np.isfinite(mean).any():
-            xs = x0 + (offsets - offsets[0]) * panel_w / span
-            ys = top + panel_h - np.clip(np.nan_to_num(mean) / ymax, 0, 1) * panel_h
-            out.append(_polyline(xs, ys, colour, fill=False, base=top + panel_h))
+            xs = x0 + (offsets - lo) * plot_w / span
+            ys = base - np.clip(np.nan_to_num(mean) / ymax, 0, 1) * plot_h
+            out.append(_polyline(xs, ys, colour, fill=False, base=base))
         else:
-            out.append(f'<text x="{x0 + panel_w / 2}" y="{top + panel_h / 2}" text-anchor="middle" '
+            out.append(f'<text x="{x0 + plot_w / 2}" y="{y0 + plot_h / 2}" text-anchor="middle" '
                        f'fill="#999">no anchors</text>')
-        if len(offsets):
-            out.append(f'<text x="{x0}" y="{top + panel_h + 11}">{int(offsets[0])}</text>'
-                       f'<text x="{_fmt(zero_x)}" y="{top + panel_h + 11}" text-anchor="middle">0</text>'
-                       f'<text x="{x0 + panel_w}" y="{top + panel_h + 11}" text-anchor="end">+{int(offsets[-1])}</text>')
-    out.append(f'<text x="10" y="{height - 4}" fill="#555">mean activation, bases relative to the anchor '
-               f"(5'→3' on the anchor's strand); y max {ymax:.3g}</text></svg>")
+    out.append(f'<text x="10" y="{height - 4}" fill="#555">{escape(title)}: mean activation over the anchors '
+               f"(windows read on the anchor's strand); same y scale in every panel</text></svg>")
     return "".join(out)

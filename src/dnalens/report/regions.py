@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 
 DRAWN_TYPES = ("gene", "pseudogene", "CDS", "exon", "tRNA", "rRNA", "ncRNA", "repeat_region", "mobile_genetic_element")
-REGION_COLUMNS = ("contig", "type", "start", "end", "strand", "name", "id")
+REGION_COLUMNS = ("contig", "type", "start", "end", "strand", "name", "id", "product")
+PREDICTED_PRODUCT = "hypothetical protein"  # what a gene predicted by pyrodigal (no product attribute) encodes
+_CODING = ("gene", "mRNA", "CDS")
 ANCHOR_KINDS = ("start_codon", "stop_codon", "splice_donor", "splice_acceptor")
 
 
@@ -48,13 +50,44 @@ class Regions:
         names = [n if isinstance(n, str) and n else i for n, i in zip(genes["name"], genes["id"])]
         return list(dict.fromkeys(names))
 
+    def gene_labels(self, contig: str, start: int, end: int) -> list[str]:
+        """`gene_names` with each gene's product where the annotation has one: "recA (recombinase A)"."""
+        genes = self.overlapping(contig, start, end, ("gene", "pseudogene", "ncRNA_gene"))
+        if genes.empty:
+            genes = self.overlapping(contig, start, end, ("CDS", "tRNA", "rRNA", "ncRNA"))
+        products = genes["product"] if "product" in genes else [""] * len(genes)
+        labels = []
+        for n, i, product in zip(genes["name"], genes["id"], products):
+            name = n if isinstance(n, str) and n else i
+            labels.append(f"{name} ({product})" if isinstance(product, str) and product else name)
+        return list(dict.fromkeys(labels))
+
 
 def regions_from_annotation(annotation, contig_lengths: dict[str, int]) -> Regions:
-    """`annotation`: a dnalens.genome.model.Annotation. Names fall back gene → Name → locus_tag → id."""
+    """`annotation`: a dnalens.genome.model.Annotation. Names fall back gene → Name → locus_tag → id.
+    Products: the feature's `product`, else the first one found on its descendants (a gene's product is
+    on its CDS); a predicted coding gene without one (pyrodigal) reads "hypothetical protein"."""
+    parents = {f.id: f.parents for f in annotation.features if f.id}
+    product_of: dict[str, str] = {}
+    for f in annotation.features:
+        product = f.attr("product")
+        if not product:
+            continue
+        todo, seen = [f.id], set()
+        while todo:  # the feature and its ancestors
+            i = todo.pop()
+            if not i or i in seen:
+                continue
+            seen.add(i)
+            product_of.setdefault(i, product)
+            todo.extend(parents.get(i, ()))
     rows = []
     for f in annotation.features:
         name = f.attr("Name") or f.attr("gene") or f.attr("locus_tag") or ""
-        rows.append((f.seqid, f.type, f.start, f.end, f.strand, name, f.id))
+        product = product_of.get(f.id, "")
+        if not product and f.type in _CODING and (f.attr("prediction") or f.source == "pyrodigal"):
+            product = PREDICTED_PRODUCT
+        rows.append((f.seqid, f.type, f.start, f.end, f.strand, name, f.id, product))
     table = pd.DataFrame(rows, columns=list(REGION_COLUMNS))
     return Regions(table.astype({"start": np.int64, "end": np.int64}), dict(contig_lengths))
 

@@ -87,7 +87,7 @@ class ReportPaths:
 
     @property
     def hits_gff3(self) -> Path:
-        return self.root / "hits.gff3"
+        return self.root / "hits.gff3.gz"  # bgzip, with hits.gff3.gz.tbi next to it
 
     @property
     def tracks(self) -> Path:
@@ -106,12 +106,15 @@ def write_table(table: pd.DataFrame, path: Path) -> None:
             table.to_csv(tmp, sep="\t", index=False, na_rep="NA", float_format="%.6g")
 
 
-def _with_top_loci(top: pd.DataFrame, lengths: dict[str, int]) -> pd.DataFrame:
+def _with_top_loci(top: pd.DataFrame, lengths: dict[str, int], regions: Regions) -> pd.DataFrame:
+    """Strongest hit per latent as text, with the genes (and products) it overlaps."""
     if top.empty:
-        return pd.DataFrame(columns=["top_locus", "top_strand", "top_activation", "n_hits"])
-    loci = [display_locus(c, int(s), int(e), lengths[c]) for c, s, e in zip(top["contig"], top["start"], top["end"])]
+        return pd.DataFrame(columns=["top_locus", "top_strand", "top_activation", "n_hits", "top_genes"])
+    spans = list(zip(top["contig"], top["start"].astype(int), top["end"].astype(int)))
+    loci = [display_locus(c, s, e, lengths[c]) for c, s, e in spans]
+    genes = ["; ".join(regions.gene_labels(c, s, e)) for c, s, e in spans]
     return pd.DataFrame({"top_locus": loci, "top_strand": top["strand"], "top_activation": top["activation"],
-                         "n_hits": top["n_hits"]}, index=top.index)
+                         "n_hits": top["n_hits"], "top_genes": genes}, index=top.index)
 
 
 def _check_chosen(chosen: tuple[int, ...], n_latents: int) -> None:
@@ -129,32 +132,33 @@ def drawn_labels(table: pd.DataFrame) -> pd.Series:
 
 def write_tracks(directory: Path, inputs: ReportInputs, reader: FeatureReader, tokens: TokenMap, hits: pd.DataFrame,
                  track_features: list[int], colours: dict[int, str], table: pd.DataFrame, gff3: Path) -> list[str]:
-    """tracks/: per-strand bigWigs, hits.bed, chrom.sizes, igv_session.xml (written into `directory`)."""
+    """tracks/: per-strand bigWigs of `track_features`, hits.bed.gz (+ .tbi), chrom.sizes and an IGV session
+    that loads exactly these, the annotation and `gff3` (written into `directory`)."""
     concepts = {int(f): str(c) for f, c in drawn_labels(table).items() if isinstance(c, str)}
     written = []
+    final = directory.parent / "tracks"
     resources: list[tuple[Path, str, str | None]] = []
-    if inputs.annotation_gff3 is not None:
+    if inputs.annotation_gff3 is not None and Path(inputs.annotation_gff3).exists():
         resources.append((inputs.annotation_gff3, "annotation", None))
-    resources.append((gff3, "dnalens hits (GFF3)", None))
-    resources.append((directory.parent / "tracks" / "hits.bed", "dnalens hits", None))
+    resources.append((final / "hits.bed.gz", "dnalens hits (annotated latents)", None))
+    resources.append((gff3, "dnalens hits (GFF3, with labels and scores)", None))
     for f in track_features:
         rows, values = reader.column(f)
         label = f"f{f}" + (f" {concepts[f]}" if f in concepts else "")
         for strand, minus in (("plus", False), ("minus", True)):
             name = f"f{f}.{strand}.bw"
             tracks.write_bigwig(directory / name, inputs.contig_lengths, tracks.strand_maxima(rows, values, tokens, minus))
-            resources.append((directory.parent / "tracks" / name, f"{label} ({'+' if not minus else '−'} strand)",
-                              colours.get(f)))
+            resources.append((final / name, f"{label} ({'+' if not minus else '−'} strand)", colours.get(f)))
             written.append(name)
-    tracks.write_bed9(directory / "hits.bed", (line for chunk in tracks.bed9_chunks(hits, inputs.contig_lengths, colours, concepts)
-                                               for line in chunk))
+    tracks.write_tabix(directory / "hits.bed.gz", tracks.bed9_text(hits, inputs.contig_lengths, colours, concepts),
+                       "bed")
     tracks.write_chrom_sizes(directory / "chrom.sizes", inputs.contig_lengths)
     first = hits.iloc[0] if len(hits) else None
     locus = (display_locus(first["contig"], max(int(first["start"]) - 200, 0), int(first["end"]) + 200,
                            inputs.contig_lengths[first["contig"]]) if first is not None else "All")
-    session = directory.parent / "tracks" / "igv_session.xml"
-    write_text(directory / "igv_session.xml", tracks.igv_session_xml(session, inputs.genome_fasta, locus, resources))
-    return written + ["hits.bed", "chrom.sizes", "igv_session.xml"]
+    write_text(directory / "igv_session.xml",
+               tracks.igv_session_xml(final / "igv_session.xml", inputs.genome_fasta, locus, resources))
+    return written + ["hits.bed.gz", "hits.bed.gz.tbi", "chrom.sizes", "igv_session.xml"]
 
 
 def _sorted_csc(codes) -> sp.csc_matrix:
@@ -200,7 +204,7 @@ def build_report(inputs: ReportInputs, settings: ReportSettings, out_root: str |
     log.info("statistics and hits for %d latents (%d features) over %d tokens", layout.n_latents, n_features, n_tokens)
     stats, summary_hits = _feature_passes(source, tokens, relative)
     maxima = stats["max_activation"].to_numpy()
-    top = _with_top_loci(summary_hits, inputs.contig_lengths)
+    top = _with_top_loci(summary_hits, inputs.contig_lengths, inputs.regions)
     table = tables.feature_table(stats, probe, top, layer=inputs.layer, sae=inputs.sae)
     pairs = views.with_latents(tables.feature_concepts(scores, settings), layout).assign(layer=inputs.layer,
                                                                                           sae=inputs.sae)
@@ -208,7 +212,8 @@ def build_report(inputs: ReportInputs, settings: ReportSettings, out_root: str |
     summary = tables.concept_summary(inputs.label_summary, scores, inputs.concepts, settings, layout.latent_of,
                                      margin_cut)
 
-    track_features = tables.rank_features(table, settings.top_n_tracks, settings.bigwig_features)
+    # genome-browser files (hits, bigWigs) only for latents that pass the annotation rule (and the listed ones)
+    track_features = tables.browser_latents(table, settings.top_n_tracks, settings.bigwig_features)
     ranked = tables.rank_features(table, settings.detailed_features)
     detailed = list(dict.fromkeys(track_features + ranked))
     card_features = cards.card_features(table, settings)
@@ -218,19 +223,21 @@ def build_report(inputs: ReportInputs, settings: ReportSettings, out_root: str |
     on_level = {f: relative[f] * maxima[f] for f in detailed}
     windows_table = top_windows(reader, detailed, tokens, k=settings.top_windows, on_level=on_level,
                                 flank=settings.sequence_flank, sequence_of=inputs.sequence_of,
-                                genes_of=inputs.regions.gene_names).rename(columns={"feature_id": "latent"})
-    detailed_hits = selected_hits(reader, detailed, tokens, relative, maxima, settings.max_hits_per_feature)
+                                genes_of=inputs.regions.gene_labels).rename(columns={"feature_id": "latent"})
+    detailed_hits = selected_hits(reader, track_features, tokens, relative, maxima,
+                                  settings.max_hits_per_feature)
     drawn = drawn_labels(table)
     info = {int(r.latent): {"label": drawn[r.latent], "latent_label": r.label, "view": r.view,
                             "annotated": str(bool(r.annotated)).lower()}
-            for r in table[table["latent"].isin(detailed)].itertuples()}
+            for r in table[table["latent"].isin(track_features)].itertuples()}
 
     write_table(table, paths.features_tsv)
     write_table(table, paths.features_parquet)
     write_table(pairs, paths.feature_concepts_tsv)
     write_table(summary, paths.concept_summary_tsv)
     write_table(windows_table, paths.top_windows_tsv)
-    tracks.write_gff3(paths.hits_gff3, detailed_hits, inputs.contig_lengths, info, colours)
+    tracks.write_tabix(paths.hits_gff3, tracks.gff3_chunks(detailed_hits, inputs.contig_lengths, info, colours),
+                       "gff")
     with atomic_dir(paths.tracks) as tmp_tracks:
         track_files = write_tracks(tmp_tracks, inputs, reader, tokens, detailed_hits, track_features, colours, table,
                                    paths.hits_gff3)

@@ -26,7 +26,7 @@ VIEW_COLUMNS = (
     "f1_test", "precision_test", "recall_test", "threshold", "n_annotated_concepts",
 )
 STAT_COLUMNS = ("activation_frequency", "max_activation", "mean_active_activation")
-HIT_SUMMARY_COLUMNS = ("top_locus", "top_strand", "top_activation", "n_hits")
+HIT_SUMMARY_COLUMNS = ("top_locus", "top_strand", "top_activation", "n_hits", "top_genes")
 CONCEPT_COLUMNS = (
     "concept", "evaluated", "control", "best_latent", "best_view", "best_auroc_train", "best_auroc_test",
     "baseline", "baseline_auroc_test", "best_margin", "best_q", "passes", "beats_baseline", "n_features_passing",
@@ -150,6 +150,14 @@ def rank_features(table: pd.DataFrame, n: int, chosen: tuple[int, ...] = ()) -> 
         return [int(f) for f in chosen]
     live = table[table["max_activation"] > 0]
     return [int(f) for f in live["latent"].head(n)]
+
+
+def browser_latents(table: pd.DataFrame, n: int, chosen: tuple[int, ...] = ()) -> list[int]:
+    """Latents with genome-browser files (hits, bigWigs): the first `n` annotated latents that fire, in
+    table order, then the configured ones. A latent that fails the annotation rule is not a finding, and
+    drawing all of them made hits files of hundreds of MB."""
+    live = table[(table["max_activation"] > 0) & table["annotated"].astype(bool)]
+    return list(dict.fromkeys([int(f) for f in live["latent"].head(n)] + [int(f) for f in chosen]))
 
 
 def concept_summary(labels: pd.DataFrame, scores: pd.DataFrame, concepts: pd.DataFrame,

@@ -114,7 +114,7 @@ def top_windows(
                     "peak": int(tokens.position[peak_row]) + 1,
                     "activation": value,
                     "mean_activation": float(covered.mean()) if len(covered) else 0.0,
-                    "genes": ",".join(genes_of(win["contig"], int(win["start"]), int(win["end"]))),
+                    "genes": "; ".join(genes_of(win["contig"], int(win["start"]), int(win["end"]))),
                     "context_start": ctx_start % length + 1,
                     "context_end": (ctx_end - 1) % length + 1,
                     "sequence": soft_mask(bases, profile[a:b] > on_level.get(feature, 0.0)),

@@ -1,5 +1,8 @@
 """Genome-browser files: per-strand bigWig, BED9 and GFF3 hits, chrom.sizes, an IGV session.
 
+Hits are sorted, bgzip-compressed and tabix-indexed (`hits.bed.gz`, `hits.gff3.gz` + `.tbi`): a browser
+then reads only the region on screen instead of parsing the whole file first.
+
 bigWig has no strand, so each feature gets two files, `<f>.plus.bw` and `<f>.minus.bw`: the value at
 a base is the feature's strongest activation over windows READ on that strand covering it (windows
 overlap; taking the max keeps a peak visible). Bases no window covers have no data (not zero).
@@ -10,6 +13,8 @@ two BED lines / two GFF3 lines sharing one ID.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 from urllib.parse import quote
@@ -18,6 +23,7 @@ from xml.etree import ElementTree as ET
 import numpy as np
 import pandas as pd
 import pyBigWig
+import pysam
 
 from dnalens.atomic import atomic_path
 from dnalens.report.tokens import TokenMap
@@ -130,11 +136,44 @@ def bed9_lines(hits: pd.DataFrame, chrom_sizes: Mapping[str, int], colours: Mapp
     return [line for chunk in bed9_chunks(hits, chrom_sizes, colours, concepts) for line in chunk]
 
 
-def write_bed9(path: str | Path, lines: Iterable[str]) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w") as out:
-        out.write('track name="dnalens_hits" description="dnalens feature hits" itemRgb="On"\n')
-        for line in lines:
-            out.write(line + "\n")
+BED_TRACK_LINE = 'track name="dnalens_hits" description="dnalens feature hits" itemRgb="On"'
+
+
+def write_tabix(path: str | Path, chunks: Iterable[str], kind: str) -> list[Path]:
+    """Sorted text (`chunks`, already sorted by contig and start) → `path` (bgzip) and `path`.tbi.
+
+    kind "bed": a BED file whose first line is the track line (skipped by the index, read by IGV);
+    kind "gff": GFF3 (pysam's gff preset: `#` lines are the header). Both files are built in a
+    temporary sibling folder and then moved into place.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        plain, packed = build / "plain", build / path.name
+        with open(plain, "w") as out:
+            for text in chunks:
+                out.write(text)
+        pysam.tabix_compress(str(plain), str(packed), force=True)
+        if kind == "bed":
+            pysam.tabix_index(str(packed), seq_col=0, start_col=1, end_col=2, zerobased=True, line_skip=1,
+                              force=True, keep_original=True)
+        else:
+            pysam.tabix_index(str(packed), preset="gff", force=True, keep_original=True)
+        index = Path(f"{path}.tbi")
+        os.replace(packed, path)
+        os.replace(Path(f"{packed}.tbi"), index)
+        return [path, index]
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+
+
+def bed9_text(hits: pd.DataFrame, chrom_sizes: Mapping[str, int], colours: Mapping[int, str],
+              concepts: Mapping[int, str]) -> Iterator[str]:
+    """The whole BED file as text pieces: track line, then `bed9_chunks`."""
+    yield BED_TRACK_LINE + "\n"
+    for chunk in bed9_chunks(hits, chrom_sizes, colours, concepts):
+        yield "".join(line + "\n" for line in chunk)
 
 
 def gff3_escape(value: object) -> str:
@@ -181,13 +220,6 @@ def gff3_text(hits: pd.DataFrame, chrom_sizes: Mapping[str, int], info: Mapping[
               colours: Mapping[int, str]) -> str:
     """All of `gff3_chunks` as one string."""
     return "".join(gff3_chunks(hits, chrom_sizes, info, colours))
-
-
-def write_gff3(path: str | Path, hits: pd.DataFrame, chrom_sizes: Mapping[str, int],
-               info: Mapping[int, Mapping[str, object]], colours: Mapping[int, str]) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w") as out:
-        for text in gff3_chunks(hits, chrom_sizes, info, colours):
-            out.write(text)
 
 
 def igv_session_xml(session_path: str | Path, genome_fasta: str | Path, locus: str,

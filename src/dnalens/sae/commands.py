@@ -76,7 +76,7 @@ def _train(args: argparse.Namespace) -> int:
     if settings.strand_shared:
         require_concat(manifest, args.activations)
     windows = read_windows_bed(args.windows)
-    held = holdout_mask(windows, settings.holdout_fraction)
+    held = holdout_mask(windows, settings.holdout_fraction, settings.holdout_blocks)
     d_in = activation_width(args.activations)
     bases = open_row_bases(args.activations, windows, args.fasta, context=settings.base_lookup)
     batches = training_batches(args.activations, ~held, batch_size=settings.rows_per_batch, seed=settings.seed,
@@ -178,10 +178,11 @@ def _quality(args: argparse.Namespace) -> int:
     if isinstance(sae, StrandSharedSAE):
         require_concat(manifest, args.activations)
     windows = read_windows_bed(args.windows)
-    evaluated, held_out = evaluation_windows(holdout_mask(windows, settings.holdout_fraction))
+    evaluated, held_out = evaluation_windows(holdout_mask(windows, settings.holdout_fraction, settings.holdout_blocks))
     report = {"sae": str(args.sae), "layer": manifest.get("layer"), "architecture": sae.architecture,
               "d_in": sae.d_in, "d_sae": sae.d_sae, "k": sae.k, "held_out": held_out,
-              "evaluation_windows": int(evaluated.sum()), "holdout_fraction": settings.holdout_fraction}
+              "evaluation_windows": int(evaluated.sum()), "holdout_fraction": settings.holdout_fraction,
+              "holdout_blocks": settings.holdout_blocks}
     bases = open_row_bases(args.activations, windows, args.fasta, context=sae.lookup_context)
     report["base_lookup"] = sae.lookup_context
     report["strand_shared"] = isinstance(sae, StrandSharedSAE)

@@ -33,6 +33,7 @@ class SaeSettings:
     normalize: str = "expected_average_only_in"
     init_b_dec: str = "geometric_median"
     holdout_fraction: float = 0.1
+    holdout_blocks: int = 4
     checkpoint_every: int = 1000
     device: str = "auto"
     quality_tokens: int = 200_000
@@ -64,6 +65,8 @@ class SaeSettings:
                 raise InputError(f"sae.{key} must be true or false, found {getattr(self, key)!r}.")
         if self.min_ablation_gap is not None and not self.min_ablation_gap >= 0.0:
             raise InputError(f"sae.min_ablation_gap must be >= 0 (nats/token), found {self.min_ablation_gap}.")
+        if self.holdout_blocks < 1:
+            raise InputError(f"sae.holdout_blocks must be >= 1, found {self.holdout_blocks}.")
         if not 0.0 <= self.holdout_fraction < 1.0:
             raise InputError(f"sae.holdout_fraction must be in [0, 1), found {self.holdout_fraction}.")
         if self.source == "load" and not self.path:

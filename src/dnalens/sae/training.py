@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 # Settings that define the run; a checkpoint made with other values is refused (checkpoint.py).
 _IDENTITY_KEYS = ("architecture", "expansion", "k", "lr", "tokens", "batch_size", "seed", "aux_k",
-                  "aux_k_coef", "dead_after_tokens", "normalize", "init_b_dec", "holdout_fraction",
+                  "aux_k_coef", "dead_after_tokens", "normalize", "init_b_dec", "holdout_fraction", "holdout_blocks",
                   "matryoshka_widths", "base_lookup", "strand_shared")
 
 
