@@ -97,15 +97,16 @@ def feature_labels(probe: Path) -> pd.DataFrame:
 
 
 def sae_health(quality: dict) -> dict:
-    d_in = quality.get("d_in_per_strand") or (quality["d_in"] // 2 if quality.get("strand_shared") else quality["d_in"])
-    per_state = quality.get("l0_per_strand_state") or (quality["l0"] / 2 if quality.get("strand_shared") else quality["l0"])
-    return {
-        "L0/d_in": per_state / d_in,
-        "dead": quality.get("dead_fraction"),
-        "dense": quality.get("dense_fraction"),
-        "init_cosine": quality.get("init_cosine_median"),
-        "seed_agreement": quality.get("seed_agreement"),
-    }
+    """Per strand state: the `dictionary` block (sae_quality.json since #17), else derived from row figures."""
+    d = quality.get("dictionary")
+    if d:
+        return {"L0/d_in": d["l0_per_d_in"], "dead": d["dead_fraction"], "dense": d["dense_fraction"],
+                "init_cosine": d.get("init_cosine_median"), "seed_agreement": d.get("seed_agreement")}
+    shared = bool(quality.get("strand_shared"))
+    d_in = quality["d_in"] // 2 if shared else quality["d_in"]
+    l0 = quality["l0"] / 2 if shared else quality["l0"]
+    return {"L0/d_in": l0 / d_in, "dead": quality.get("dead_fraction"), "dense": quality.get("dense_fraction"),
+            "init_cosine": None, "seed_agreement": None}
 
 
 def report(genome_dir: Path) -> dict:
@@ -127,9 +128,7 @@ def report(genome_dir: Path) -> dict:
     beats = ann["label_auroc_test"].to_numpy() > ann["label"].map(baseline).to_numpy(float)
     table = pd.read_csv(genome_dir / "features.tsv", sep="\t")
     quality = json.loads((genome_dir / "sae_quality.json").read_text())
-    latents = quality["d_sae"] // 2 if quality.get("strand_shared") and "latent" not in table else quality["d_sae"]
-    if quality.get("strand_shared") and "d_sae_per_strand" in quality:
-        latents = quality["d_sae_per_strand"]
+    latents = quality["d_sae"] // 2 if quality.get("strand_shared") else quality["d_sae"]
     return {
         "genome": genome_dir.name,
         "features": len(feats),

@@ -73,3 +73,19 @@ def test_splice_dinucleotide_strata_in_read_orientation():
     minus = kmer_codes(seq, ["c"], np.zeros(10, int), pos, np.ones(10, bool), 3)
     # read on −: genome AC (5, 6) reads G T, with G at genome 6 (read first)
     assert dinucleotide_strata("splice_donor", minus).tolist() == [-1, -1, -1, -1, -1, 1, 0, -1, -1, -1]
+
+
+def test_splice_control_needs_canonical_positives():
+    """Donors on GT get the sequence-matched control; donors that are not GT (group II introns) get none
+    (a control that excludes its positives would score every feature 0.5)."""
+    seq = "AAGTCCGTAAGTTTACAGACGTAA" * 10
+    n = len(seq)
+    kmer3 = kmer_codes({"c": encode(seq)}, ["c"], np.zeros(n, int), np.arange(n), np.zeros(n, bool), 3)
+    gt = np.array([seq[i:i + 2] == "GT" for i in range(len(seq))])
+    labels_gt = gt.copy()[:, None]  # every GT first base is a donor
+    labels_ac = np.array([seq[i:i + 2] == "AC" for i in range(len(seq))])[:, None]  # donors on AC only
+    rows = {"train": np.arange(len(seq))}
+    evaluated = np.array([True])
+    on_gt = find_controls(["splice_donor"], labels_gt, {}, kmer3, rows, evaluated, 1000, 0)
+    assert [c.kind for c in on_gt] == ["sequence-matched"]
+    assert find_controls(["splice_donor"], labels_ac, {}, kmer3, rows, evaluated, 1000, 0) == []

@@ -28,3 +28,9 @@ def test_absent_keys_read_not_measured():
     assert got["movement from initialisation"] == "not measured" and got["seed agreement"] == "not measured"
     assert got["loss recovered"].startswith("0.910 of the loss gap")
     assert sae_health({}) == []
+
+
+def test_loss_recovered_not_meaningful_says_why():
+    note = "not meaningful: zero-ablating the layer changes the loss by +0.0244 nats/token (< sae.min_ablation_gap 0.1)"
+    got = dict(sae_health({"l0": 8.0, "d_in": 128, "loss": {"loss_recovered": None, "loss_recovered_note": note}}))
+    assert got["loss recovered"] == note

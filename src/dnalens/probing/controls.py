@@ -10,7 +10,9 @@ matched negatives only, pairs compared within one stratum (`baselines.stratified
 - sequence-matched (splice_donor / splice_acceptor and twins): stratum = place in the canonical
   dinucleotide as read (GT for donors, AG for acceptors; AC / CT for the antisense twins, the reverse
   complement); negatives are the same dinucleotide elsewhere, so GT-ness alone is worth 0.5.
-Positives outside every stratum (no codon position; a non-canonical splice site) are left out.
+Positives outside every stratum (no codon position; a non-canonical splice site) are left out; a splice
+concept with fewer than half of its positives on the canonical dinucleotide gets no control and is scored
+against all tokens (the chloroplast's group II introns).
 Negatives are sampled (seeded, at most `max_negatives` per side and stratum; concepts with the same
 strata share the sample), so scoring every feature on them is one small extra pass.
 """
@@ -29,6 +31,9 @@ from dnalens.probing.token_concepts import TokenConcepts
 log = logging.getLogger(__name__)
 FRAME_CONCEPTS = ("start_codon", "stop_codon")
 SPLICE_DINUCLEOTIDES = {"splice_donor": "GT", "splice_acceptor": "AG"}
+# A sequence-matched control needs most positives on the canonical dinucleotide: group II introns
+# (plastids, mitochondria) follow no GT-AG rule, and a control that excludes the positives scores 0.5.
+MIN_CANONICAL_SHARE = 0.5
 ANTISENSE = "_antisense"
 _BASE = {"A": 0, "C": 1, "G": 2, "T": 3}
 _REVCOMP = str.maketrans("ACGT", "TGCA")
@@ -112,6 +117,12 @@ def find_controls(label_names: list[str], labels, categorical: dict, kmer3: np.n
             log.warning("%s: no codon positions in the labels, scored against all tokens", name)
             continue
         y = label_column(labels, j)
+        if kind == "sequence-matched":
+            share = float((y & (stratum >= 0)).sum()) / max(int(y.sum()), 1)
+            if share < MIN_CANONICAL_SHARE:  # e.g. organelle group II introns: no GT-AG rule to match
+                log.warning("%s: only %.0f %% of its positives sit on the canonical dinucleotide; scored against "
+                            "all tokens", name, 100 * share)
+                continue
         rows = {}
         for side, side_rows in sides.items():
             per = []

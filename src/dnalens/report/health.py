@@ -62,8 +62,12 @@ def sae_health(quality: dict[str, Any]) -> list[tuple[str, str]]:
     loss = quality.get("loss") if isinstance(quality.get("loss"), dict) else {}
     recovered = _num(loss.get("loss_recovered", quality.get("loss_recovered")))
     if recovered is None:
+        note = loss.get("loss_recovered_note")
         reason = loss.get("reason")
-        out.append(("loss recovered", NOT_MEASURED + (f" ({reason})" if reason else "")))
+        if note:
+            out.append(("loss recovered", note))
+        else:
+            out.append(("loss recovered", NOT_MEASURED + (f" ({reason})" if reason else "")))
     else:
         out.append(("loss recovered", f"{recovered:.3f} of the loss gap between the clean model and a zero-ablated "
                                       "layer is closed with the SAE spliced in (1 = perfect)"))
