@@ -1,25 +1,109 @@
-"""Typed stage settings built from the workflow config (already validated and defaulted by the schema).
+"""Typed stage settings built from the workflow config; workflow/schemas/config.schema.yaml is their one source.
 
-Rules pass one config section as JSON (`--settings '{...}'`); `parse_settings` turns it into the
-stage's dataclass and rejects unknown keys by name, so a typo never silently falls back to a default.
+The schema holds every key's type, range and default. The settings dataclasses take their defaults from it
+(`schema_defaults`), `from_mapping` validates a section against it with jsonschema (unknown keys are
+rejected by name, so a typo never silently falls back to a default), and the workflow reads the config
+that snakemake's `validate` filled with the same defaults. Rules pass one config section as JSON
+(`--settings '{...}'`); `parse_settings` reads that value.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import json
-import types
-import typing
 from pathlib import Path
 from typing import Any, Mapping, TypeVar
 
 from dnalens.errors import InputError
 
 T = TypeVar("T")
+SCHEMA_NAME = "config.schema.yaml"
+_HERE = Path(__file__).resolve().parent
+# the wheel's copy (put there at build time by dnalens.models._bundle_build), else the source tree
+SCHEMA_CANDIDATES = (_HERE / "schemas" / SCHEMA_NAME, _HERE.parents[1] / "workflow" / "schemas" / SCHEMA_NAME)
+
+# config section -> its settings dataclass ("module:Class"); tests/reliability/test_settings_schema.py walks both
+# ways. `genomes` entries follow $defs/genome.
+SETTINGS_CLASSES: dict[str, str] = {
+    "genomes": "dnalens.genome.prepare:GenomeSettings",
+    "windows": "dnalens.genome.windows:WindowSettings",
+    "concepts": "dnalens.concepts.settings:ConceptSettings",
+    "model": "dnalens.models.base:ModelSpec",
+    "training": "dnalens.models.training:TrainSettings",
+    "extract": "dnalens.extract.stage:ExtractSettings",
+    "sae": "dnalens.sae.settings:SaeSettings",
+    "buffer": "dnalens.buffer.build:BufferSettings",
+    "probing": "dnalens.probing.stage:ProbeSettings",
+    "report": "dnalens.report.options:ReportSettings",
+}
+_SECTION_OF = {path: section for section, path in SETTINGS_CLASSES.items()}
+
+
+def schema_path() -> Path:
+    for path in SCHEMA_CANDIDATES:
+        if path.is_file():
+            return path
+    raise InputError(f"the config schema {SCHEMA_NAME} is missing from this installation.",
+                     path=SCHEMA_CANDIDATES[-1],
+                     fix="reinstall dnalens (`pip install .` copies it into the package) or run from the repository.")
+
+
+@functools.cache
+def config_schema() -> dict[str, Any]:
+    """The workflow config schema, read once."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(schema_path().read_text(), Loader=loader)
+
+
+def section_schema(section: str) -> dict[str, Any]:
+    """One section's schema, standalone ($defs attached; `genomes` = one genome entry)."""
+    schema = config_schema()
+    if section == "genomes":
+        body = schema["$defs"]["genome"]
+    elif section in schema["properties"]:
+        body = schema["properties"][section]
+    else:
+        raise KeyError(f"no section {section!r} in {SCHEMA_NAME}")
+    return {"$defs": schema["$defs"], **body}
+
+
+def _defaults(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """Every property's default; an object default is filled with its own properties' defaults, as
+    snakemake's `validate` does."""
+    out = {}
+    for key, sub in schema.get("properties", {}).items():
+        if "default" in sub:
+            value = copy.deepcopy(sub["default"])
+            if isinstance(value, dict) and "properties" in sub:
+                value = {**_defaults(sub), **value}
+            out[key] = value
+    return out
+
+
+def _frozen(value: Any) -> Any:
+    return tuple(_frozen(v) for v in value) if isinstance(value, list) else value
+
+
+@functools.cache
+def _section_defaults(section: str) -> dict[str, Any]:
+    return _defaults(section_schema(section))
+
+
+def schema_defaults(section: str, *, nested: str | None = None) -> dict[str, Any]:
+    """{key: default} of a config section (lists as tuples, so they can be dataclass defaults);
+    `nested` picks an object-valued key's own defaults (e.g. training.architecture)."""
+    values = copy.deepcopy(_section_defaults(section))
+    if nested is not None:
+        values = values[nested]
+    return {k: v if isinstance(v, dict) else _frozen(v) for k, v in values.items()}
 
 
 def from_mapping(cls: type[T], data: Mapping[str, Any] | None, *, where: str = "config") -> T:
-    """Build dataclass `cls` from `data`; unknown keys raise InputError naming them."""
+    """Build dataclass `cls` from `data`: unknown keys and values the schema refuses raise InputError."""
     data = dict(data or {})
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - names)
@@ -28,56 +112,80 @@ def from_mapping(cls: type[T], data: Mapping[str, Any] | None, *, where: str = "
             f"unknown key(s) {', '.join(repr(k) for k in unknown)} in {where}.",
             fix=f"use one of: {', '.join(sorted(names))} (see config/README.md).",
         )
-    hints = _type_hints(cls)
+    section = _SECTION_OF.get(f"{cls.__module__}:{cls.__qualname__}")
+    if section is not None:
+        check_section(section, data, where=where)
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if f.name in data and not _scalar_ok(data[f.name], hints.get(f.name)):
-            raise InputError(f"{where}.{f.name} must be {_type_name(hints[f.name])}, not {data[f.name]!r}.",
-                             fix="see config/README.md for the key's type.")
-        if isinstance(data.get(f.name), list):
-            data[f.name] = tuple(data[f.name]) if "tuple" in str(f.type) else data[f.name]
+        if isinstance(data.get(f.name), list) and "tuple" in str(f.type):
+            data[f.name] = tuple(data[f.name])
     return cls(**data)
 
 
-_SCALARS = (bool, int, float, str)
+# Cross-key rules at a section's root (a genome needs exactly one of fasta / genbank) are left to the
+# dataclass's own check, whose message says which key to drop.
+_LEFT_TO_CHECK = {"anyOf", "oneOf", "if", "then", "else"}
 
 
-def _type_hints(cls: type) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(cls)
-    except Exception:  # noqa: BLE001 - unresolvable annotations: skip the type check
-        return {}
+@functools.cache
+def _validator(section: str):
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(section_schema(section))
 
 
-def _scalar_options(hint: Any) -> tuple[type, ...] | None:
-    """The scalar types a field accepts (None allowed via NoneType), or None when it is not a plain scalar."""
-    if hint in _SCALARS:
-        return (hint,)
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        args = typing.get_args(hint)
-        if all(a in _SCALARS or a is type(None) for a in args):
-            return args
-    return None
+def check_section(section: str, data: Mapping[str, Any], *, where: str | None = None) -> None:
+    """Validate one config section against the schema; the most relevant error becomes an InputError."""
+    from jsonschema.exceptions import best_match
+
+    errors = [e for e in _validator(section).iter_errors(dict(data))
+              if next(iter(e.relative_schema_path), None) not in _LEFT_TO_CHECK]
+    error = best_match(errors)
+    if error is not None:
+        raise _input_error(error, data, where or section, section)
 
 
-def _scalar_ok(value: Any, hint: Any) -> bool:
-    """A wrong scalar type (a string where a number belongs) is the user's error, not a later traceback."""
-    options = _scalar_options(hint)
-    if options is None:
-        return True
-    if value is None:
-        return type(None) in options
-    if isinstance(value, bool):
-        return bool in options
-    if isinstance(value, int):
-        return int in options or float in options
-    if isinstance(value, float):
-        return float in options
-    return isinstance(value, str) and str in options
+_TYPE_NAMES = {"integer": "an integer", "number": "a number", "string": "a string", "boolean": "true/false",
+               "null": "null", "array": "a list", "object": "a mapping"}
 
 
-def _type_name(hint: Any) -> str:
-    names = {bool: "true/false", int: "an integer", float: "a number", str: "a string", type(None): "null"}
-    return " or ".join(names[a] for a in (_scalar_options(hint) or ()))
+def _input_error(error, data: Mapping[str, Any], where: str, section: str) -> InputError:
+    path = list(error.absolute_path)
+    loc = where + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+    value, kind, limit = error.instance, error.validator, error.validator_value
+    if kind == "type":
+        types = limit if isinstance(limit, list) else [limit]
+        problem = f"{loc} must be {' or '.join(_TYPE_NAMES.get(t, t) for t in types)}, not {value!r}."
+    elif kind == "enum":
+        problem = f"{loc} must be one of {', '.join(map(str, limit))}, not {value!r}."
+    elif kind in _BOUNDS:
+        problem = f"{loc} must be {_BOUNDS[kind]} {limit}, not {value!r}."
+    elif kind in ("minItems", "maxItems"):
+        problem = f"{loc} must have at {'least' if kind == 'minItems' else 'most'} {limit} item(s), not {value!r}."
+    elif kind == "pattern" and isinstance(value, str) and "://" in value:
+        problem = f"{loc}: unsupported URL scheme in {value!r}."
+    else:
+        problem = f"{loc}: {error.message}."
+    described = error.schema.get("description") if isinstance(error.schema, Mapping) else None
+    fix = f"{described.strip()} (config/README.md, section {section})" if described else \
+        f"see config/README.md, section {section}."
+    return InputError(problem, path=_entry_path(data, path), fix=fix)
+
+
+_BOUNDS = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
+
+
+def _entry_path(data: Any, path: list) -> str | None:
+    """The file of a nested entry that holds the bad value (e.g. a motif's `path`), so the message names it;
+    the section's own `path` key (model.path, sae.path) is a setting, not the entry's file."""
+    node, found = data, None
+    for part in path[:-1]:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            break
+        if isinstance(node, Mapping) and isinstance(node.get("path"), str):
+            found = node["path"]
+    return found
 
 
 def parse_settings(text: str | None) -> dict[str, Any]:

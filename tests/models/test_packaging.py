@@ -17,7 +17,8 @@ def wheel(tmp_path_factory):
     """Build the wheel from a copy of the sources (no build/ or egg-info left in the checkout)."""
     pytest.importorskip("setuptools")
     src = tmp_path_factory.mktemp("src")
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "workflow/schemas/config.schema.yaml"):
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, src / name)
     shutil.copytree(REPO / "src", src / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copytree(BUNDLED, src / "resources/models" / BUNDLED.name)
@@ -36,6 +37,8 @@ def test_wheel_carries_the_bundled_model_byte_for_byte(wheel):
         packed = zf.read("dnalens/models/bundled/dnalens-tiny-bacteria/model.safetensors")
         assert "dnalens/models/bundled/dnalens-tiny-bacteria/config.json" in names
         assert "dnalens/report/templates/report.html.j2" in names  # the other package data still ships
+        schema = zf.read("dnalens/schemas/config.schema.yaml")  # every settings default comes from it
+    assert schema == (REPO / "workflow/schemas/config.schema.yaml").read_bytes()
     assert packed == (BUNDLED / "model.safetensors").read_bytes()
 
 

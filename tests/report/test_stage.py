@@ -242,3 +242,19 @@ def test_listed_latents_get_browser_files_too(tmp_path):
     assert sorted({line.split("\t")[3] for line in bed}) == ["f0:CDS", "f2:intron"]
     paths = {r.get("path") for r in ET.parse(root / "tracks" / "igv_session.xml").getroot().iter("Resource")}
     assert paths == {"hits.bed.gz", "../hits.gff3.gz", "f0.plus.bw", "f0.minus.bw", "f2.plus.bw", "f2.minus.bw"}
+
+
+def test_descriptions_logos_and_candidates(out):
+    table = pd.read_csv(out / "features.tsv", sep="\t").set_index("latent")
+    assert table.loc[0, "description"].startswith("coding sequence (CDS) (sense strand); annotated (held-out AUROC "
+                                                  "0.99, +0.39 over its best sequence-only baseline)")
+    # latent 0 fires on 60 bases of abcA's CDS (both tiles see them once): all inside genes
+    assert "100 % of its top-60 positions inside genes" in table.loc[0, "description"]
+    assert "its margin over the sequence-only baseline is below 0.05" in table.loc[2, "description"]  # +0.02
+    assert table.loc[3, "description"] == "never fires on this genome (dead latent)"
+    page = (out / "report.html").read_text()
+    assert page.count('<svg xmlns="http://www.w3.org/2000/svg" class="logo"') == 2  # one per card
+    assert page.count('class="description"') == 2
+    gff = (out / "candidates.gff3").read_text()
+    assert "# latents used (all pass the annotation rule): f0 CDS, f1 CDS_antisense" in gff
+    assert [l for l in gff.splitlines() if not l.startswith("#")] == []  # they fire only inside annotated CDS

@@ -1,4 +1,6 @@
 # Shared helpers (genome lookup, per-stage settings, final targets). No torch import here.
+# `config` is validated by the Snakefile, which fills every schema default (nested sections too), so rules
+# read config["section"]["key"] and never carry a default of their own.
 import json
 import os
 import shlex
@@ -16,7 +18,7 @@ def genome_spec(wildcards):
 
 def settings_json(section, **extra):
     """One config section as a shell-quoted JSON argument for `dnalens <stage> --settings`."""
-    value = dict(config.get(section, {}))
+    value = dict(config[section])
     value.update(extra)
     return shlex.quote(json.dumps(value, sort_keys=True))
 
@@ -40,10 +42,10 @@ def final_outputs():
 
 def model_name():
     """What the report calls the model: family plus its name or checkpoint folder."""
-    model = config.get("model", {})
-    family = model.get("family") or "tiny"
-    path = str(model.get("path") or "").rstrip("/")
-    detail = model.get("name") or (os.path.basename(path) if path else "bundled")
+    model = config["model"]
+    family = model["family"]
+    path = str(model["path"] or "").rstrip("/")
+    detail = model["name"] or (os.path.basename(path) if path else "bundled")
     return shlex.quote(f"{family} ({detail})")
 
 

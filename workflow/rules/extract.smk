@@ -4,14 +4,14 @@
 # killed part resumes (Snakemake would delete a declared directory() output before rerunning).
 import os
 
-EXTRACT_LAYERS = config.get("extract", {}).get("layers", ["blocks.6"])
-EXTRACT_PARTS = int(config.get("windows", {}).get("shards", 4))
-EXTRACT_GPU = 1 if config.get("model", {}).get("family") == "evo2" else 0
+EXTRACT_LAYERS = config["extract"]["layers"]
+EXTRACT_PARTS = int(config["windows"]["shards"])
+EXTRACT_GPU = 1 if config["model"]["family"] == "evo2" else 0
 # A tiny model under results/models/ is built by rule train_model first.
-_MODEL_PATH = str(config.get("model", {}).get("path") or "").rstrip("/")
+_MODEL_PATH = str(config["model"]["path"] or "").rstrip("/")
 TRAINED_MODEL = (
     [f"{_MODEL_PATH}/model.safetensors"]
-    if config.get("model", {}).get("family", "tiny") == "tiny" and _MODEL_PATH.startswith("results/models/")
+    if config["model"]["family"] == "tiny" and _MODEL_PATH.startswith("results/models/")
     else []
 )
 

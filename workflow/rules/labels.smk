@@ -5,7 +5,7 @@
 # store of its own (concepts are computed genome-wide in every part, so instance ids agree), gathered
 # by `dnalens labels-merge` into one store, byte-identical to an unscattered run.
 
-WINDOW_PARTS = int(config.get("windows", {}).get("shards", 4))
+WINDOW_PARTS = int(config["windows"]["shards"])
 
 
 rule labels_part:

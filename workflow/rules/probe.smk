@@ -1,7 +1,7 @@
 # probe: buffer (+ label store; FASTA for sequence baselines and the exact-repeat check; the activation shards
 # the codes came from, for the dense probe when the buffer has no dense twin) -> results/<genome>/probe/ tables.
 # With probing.device: cuda the rule asks for a GPU (resources gpu=1; a cluster profile may override it).
-PROBE_GPU = int(str(config.get("probing", {}).get("device", "cpu")).startswith("cuda"))
+PROBE_GPU = int(str(config["probing"]["device"]).startswith("cuda"))
 
 
 rule probe:

@@ -43,6 +43,12 @@ rule report_genome:
             category="Tables",
             labels=report_labels("top_windows.tsv"),
         ),
+        candidates=report(
+            "results/{genome}/candidates.gff3",
+            caption="../report/candidates_gff3.rst",
+            category="Tables",
+            labels=report_labels("candidates.gff3"),
+        ),
         gff3="results/{genome}/hits.gff3.gz",  # bgzip + tabix; not embedded in --report
         gff3_index="results/{genome}/hits.gff3.gz.tbi",
         tracks=directory("results/{genome}/tracks"),

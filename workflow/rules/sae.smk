@@ -9,12 +9,12 @@ import os
 
 # The layer the SAE reads (sae.layer, else the first extracted layer; its manifest.json marks a finished
 # extraction), the SAE for sae.source: load, and whether SAE jobs ask the cluster for a GPU.
-SAE_LAYER = config.get("sae", {}).get("layer") or config.get("extract", {}).get("layers", ["blocks.6"])[0]
+SAE_LAYER = config["sae"]["layer"] or config["extract"]["layers"][0]
 SAE_MANIFEST = f"results/{{genome}}/activations/{SAE_LAYER}/manifest.json"
-SAE_LOADED = config.get("sae", {}).get("path") if config.get("sae", {}).get("source") == "load" else None
+SAE_LOADED = config["sae"]["path"] if config["sae"]["source"] == "load" else None
 SAE_DIR = SAE_LOADED or "results/{genome}/sae"
-_SAE_DEVICE = str(config.get("sae", {}).get("device", "auto"))
-SAE_GPU = int(_SAE_DEVICE.startswith("cuda") or (_SAE_DEVICE == "auto" and config.get("model", {}).get("family") == "evo2"))
+_SAE_DEVICE = str(config["sae"]["device"])
+SAE_GPU = int(_SAE_DEVICE.startswith("cuda") or (_SAE_DEVICE == "auto" and config["model"]["family"] == "evo2"))
 
 
 rule train_sae:

@@ -10,14 +10,14 @@ import os
 
 rule train_model:
     input:
-        config.get("training", {}).get("genomes", []),
+        config["training"]["genomes"],
     output:
         weights="results/models/{model}/model.safetensors",
         config="results/models/{model}/config.json",
     params:
         settings=settings_json("training"),
         out=lambda wildcards, output: os.path.dirname(output.weights),
-    threads: int(config.get("training", {}).get("threads", 2))
+    threads: int(config["training"]["threads"])
     log:
         "logs/models/{model}/train_model.log",
     benchmark:

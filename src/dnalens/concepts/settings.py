@@ -1,4 +1,4 @@
-"""The `concepts:` config section as a typed dataclass (defaults mirror workflow/schemas/config.schema.yaml)."""
+"""The `concepts:` config section as a typed dataclass (defaults: workflow/schemas/config.schema.yaml)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from dnalens.errors import InputError
-from dnalens.settings import from_mapping
+from dnalens.settings import from_mapping, schema_defaults
 
 PROMOTER_ANCHORS = ("auto", "transcript", "operon")
 MOTIF_FORMATS = ("auto", "jaspar", "meme", "minimal", "pfm", "transfac", "sites")
@@ -33,24 +33,27 @@ class TrackSpec:
     type: tuple[str, ...] = ()  # GFF3 feature types to keep (empty = all)
 
 
+_DEFAULTS = schema_defaults("concepts")  # every default: workflow/schemas/config.schema.yaml
+
+
 @dataclass(frozen=True)
 class ConceptSettings:
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    antisense: bool = True
-    keep_empty: bool = False
-    promoter_upstream: int = 100
-    promoter_downstream: int = 0
-    promoter_anchor: str = "auto"
-    operon_max_gap: int = 50
-    gc_window: int = 100
-    gc_delta: float = 0.1
-    homopolymer_min: int = 5
-    builtin_motif_threshold: float = 0.9
-    motif_threshold: float = 0.8
-    motifs: tuple[Any, ...] = ()
-    tracks: tuple[Any, ...] = ()
-    prokaryotic_signals: tuple[str, ...] = ("prokaryote", "organelle")  # kingdoms with SD + sigma70 labels
+    include: tuple[str, ...] = _DEFAULTS["include"]
+    exclude: tuple[str, ...] = _DEFAULTS["exclude"]
+    antisense: bool = _DEFAULTS["antisense"]
+    keep_empty: bool = _DEFAULTS["keep_empty"]
+    promoter_upstream: int = _DEFAULTS["promoter_upstream"]
+    promoter_downstream: int = _DEFAULTS["promoter_downstream"]
+    promoter_anchor: str = _DEFAULTS["promoter_anchor"]
+    operon_max_gap: int = _DEFAULTS["operon_max_gap"]
+    gc_window: int = _DEFAULTS["gc_window"]
+    gc_delta: float = _DEFAULTS["gc_delta"]
+    homopolymer_min: int = _DEFAULTS["homopolymer_min"]
+    builtin_motif_threshold: float = _DEFAULTS["builtin_motif_threshold"]
+    motif_threshold: float = _DEFAULTS["motif_threshold"]
+    motifs: tuple[Any, ...] = _DEFAULTS["motifs"]
+    tracks: tuple[Any, ...] = _DEFAULTS["tracks"]
+    prokaryotic_signals: tuple[str, ...] = _DEFAULTS["prokaryotic_signals"]  # kingdoms with SD + sigma70 labels
 
     def __post_init__(self) -> None:
         if self.promoter_anchor not in PROMOTER_ANCHORS:

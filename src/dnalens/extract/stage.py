@@ -20,18 +20,20 @@ import numpy as np
 
 from dnalens.errors import InputError
 from dnalens.extract.shards import shard_complete, write_manifest, write_shard
+from dnalens.settings import schema_defaults
 
 log = logging.getLogger(__name__)
+_DEFAULTS = schema_defaults("extract")  # every default: workflow/schemas/config.schema.yaml
 
 
 @dataclass(frozen=True)
 class ExtractSettings:
     """The config's `extract:` block (see the schema for every key)."""
 
-    layers: tuple[str, ...] = ("blocks.5",)
-    shard_tokens: int = 262_144
-    dense_twin: bool = False
-    threads: int = 0
+    layers: tuple[str, ...] = _DEFAULTS["layers"]
+    shard_tokens: int = _DEFAULTS["shard_tokens"]
+    dense_twin: bool = _DEFAULTS["dense_twin"]
+    threads: int = _DEFAULTS["threads"]
 
 
 def trims(spec) -> tuple[int, int]:

@@ -23,6 +23,7 @@ from typing import Any
 from dnalens import __version__
 from dnalens.atomic import write_text
 from dnalens.errors import InputError
+from dnalens.settings import schema_defaults
 from dnalens.genome.annotation import load_annotation, sniff_format, subset_annotation, write_normalized_gff3
 from dnalens.genome.fasta import index_fasta, normalize_fasta, write_chrom_sizes, write_fasta
 from dnalens.genome.model import Annotation
@@ -34,18 +35,21 @@ TOPOLOGIES = ("linear", "circular")
 OUTPUT_FILES = ("genome.fa", "genome.fa.fai", "annotation.gff3", "chrom.sizes", "genome.json")
 
 
+_DEFAULTS = schema_defaults("genomes")  # every default: workflow/schemas/config.schema.yaml
+
+
 @dataclass(frozen=True)
 class GenomeSettings:
     """One entry of `genomes:` in the config (see config/README.md)."""
 
-    fasta: str | None = None
-    annotation: str | None = None
-    annotation_format: str = "auto"
-    genbank: str | None = None
-    genetic_code: int | None = None
-    topology: str | dict[str, str] | None = None
-    kingdom: str = "prokaryote"
-    contigs: tuple[str, ...] | None = None
+    fasta: str | None = _DEFAULTS["fasta"]
+    annotation: str | None = _DEFAULTS["annotation"]
+    annotation_format: str = _DEFAULTS["annotation_format"]
+    genbank: str | None = _DEFAULTS["genbank"]
+    genetic_code: int | None = _DEFAULTS["genetic_code"]
+    topology: str | dict[str, str] | None = _DEFAULTS["topology"]
+    kingdom: str = _DEFAULTS["kingdom"]
+    contigs: tuple[str, ...] | None = _DEFAULTS["contigs"]
 
     def check(self) -> None:
         if bool(self.fasta) == bool(self.genbank):

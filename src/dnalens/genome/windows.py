@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dnalens.errors import InputError
+from dnalens.settings import schema_defaults
 from dnalens.genome.fasta import non_acgt_mask
 from dnalens.genome.model import GENE_TYPES, TRANSCRIPT_TYPES, Annotation
 from dnalens.genome.window_table import Window
@@ -29,20 +30,23 @@ STRANDS = {"both": ("+", "-"), "+": ("+",), "-": ("-",)}
 MODES = ("tiled", "genes")
 
 
+_DEFAULTS = schema_defaults("windows")  # every default: workflow/schemas/config.schema.yaml
+
+
 @dataclass(frozen=True)
 class WindowSettings:
     """The `windows:` config section (see config/README.md)."""
 
-    length: int = 1024
-    stride: int | None = None
-    strands: str = "both"
-    max_n_fraction: float = 0.1
-    mode: str = "tiled"
-    flank: int = 200
-    intergenic_fraction: float = 0.25
-    max_tokens: int | None = None
-    seed: int = 0
-    shards: int = 4
+    length: int = _DEFAULTS["length"]
+    stride: int | None = _DEFAULTS["stride"]
+    strands: str = _DEFAULTS["strands"]
+    max_n_fraction: float = _DEFAULTS["max_n_fraction"]
+    mode: str = _DEFAULTS["mode"]
+    flank: int = _DEFAULTS["flank"]
+    intergenic_fraction: float = _DEFAULTS["intergenic_fraction"]
+    max_tokens: int | None = _DEFAULTS["max_tokens"]
+    seed: int = _DEFAULTS["seed"]
+    shards: int = _DEFAULTS["shards"]
 
     @property
     def step(self) -> int:

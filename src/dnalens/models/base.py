@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping, Protocol, Sequence
 import numpy as np
 
 from dnalens.errors import InputError
+from dnalens.settings import schema_defaults
 from dnalens.genome.window_table import reverse_complement
 
 # family -> "module:Class". A new model family is one module plus one line here.
@@ -34,21 +35,24 @@ REGISTRY: dict[str, str] = {
 DEFAULT_RC_POOL = {"tiny": "concat"}
 
 
+_DEFAULTS = schema_defaults("model")  # every default: workflow/schemas/config.schema.yaml
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """The config's `model:` block (see the schema for every key)."""
 
-    family: str = "tiny"
-    path: str | None = None
-    name: str | None = None
-    device: str = "auto"
-    dtype: str = "auto"
-    batch_size: int = 8
-    rc_pool: str = "auto"
-    trim: int = 0
-    tag: str = ""
-    hf_kind: str = "auto"
-    trust_remote_code: bool = False
+    family: str = _DEFAULTS["family"]
+    path: str | None = _DEFAULTS["path"]
+    name: str | None = _DEFAULTS["name"]
+    device: str = _DEFAULTS["device"]
+    dtype: str = _DEFAULTS["dtype"]
+    batch_size: int = _DEFAULTS["batch_size"]
+    rc_pool: str = _DEFAULTS["rc_pool"]
+    trim: int = _DEFAULTS["trim"]
+    tag: str = _DEFAULTS["tag"]
+    hf_kind: str = _DEFAULTS["hf_kind"]
+    trust_remote_code: bool = _DEFAULTS["trust_remote_code"]
 
 
 class Adapter(Protocol):
@@ -99,16 +103,19 @@ def load_model(spec: Mapping[str, Any] | str | Path | ModelSpec) -> "TorchAdapte
     return getattr(importlib.import_module(module), cls).from_spec(parsed)
 
 
-def resolve_device(device: str, dtype: str):
+def device_and_dtype(device: str, dtype: str, *, what: str = "model"):
+    """(torch device, torch dtype): the device as dnalens.devices resolves it; dtype auto = bfloat16 on CUDA."""
     import torch
 
-    dev = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    from dnalens.devices import resolve_device
+
+    dev = resolve_device(device, what=f"{what}.device")
     if dtype == "auto":
         dt = torch.bfloat16 if dev.startswith("cuda") else torch.float32
     else:
         names = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
         if dtype not in names:
-            raise InputError(f"model.dtype must be auto or one of {sorted(names)}, not {dtype!r}.")
+            raise InputError(f"{what}.dtype must be auto or one of {sorted(names)}, not {dtype!r}.")
         dt = names[dtype]
     return torch.device(dev), dt
 
@@ -128,7 +135,7 @@ class TorchAdapter:
         from nnsight import NNsight
 
         self.spec = parse_spec(spec)  # resolves rc_pool "auto" for adapters built directly
-        self.device, self.dtype = resolve_device(self.spec.device, self.spec.dtype)
+        self.device, self.dtype = device_and_dtype(self.spec.device, self.spec.dtype)
         # cast=False keeps a model's own mixed precision (vortex keeps filter poles in float32)
         self.model = (model.to(self.device, self.dtype) if cast else model).eval()
         self.nn = NNsight(self.model)

@@ -128,6 +128,7 @@ def start_point(out: Path, resume_from: str | Path | None) -> StartPoint | None:
 def saved_settings(directory: str | Path) -> dict[str, Any]:
     """The training settings a model directory was trained with (architecture from its config.json)."""
     from dnalens.models.tiny import TinyConfig
+    from dnalens.settings import schema_defaults
 
     directory = Path(directory)
     cfg_file = directory / "config.json"
@@ -139,5 +140,7 @@ def saved_settings(directory: str | Path) -> dict[str, Any]:
     if not summary.get("settings") and (directory / "training.json").exists():
         summary = json.loads((directory / "training.json").read_text())
     data = dict(summary.get("settings") or {})
-    data["architecture"] = {k: v for k, v in TinyConfig.from_dict(cfg).to_dict().items()}
+    # the config's keys only (training.architecture); vocab_size / architecture name / extra are not settings
+    keys = schema_defaults("training", nested="architecture")
+    data["architecture"] = {k: v for k, v in TinyConfig.from_dict(cfg).to_dict().items() if k in keys}
     return data

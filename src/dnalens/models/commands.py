@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from dnalens.settings import from_mapping, parse_settings
+from dnalens.settings import from_mapping, parse_settings, schema_defaults
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--settings", help="evaluation settings as JSON")
     e.add_argument("--out", required=True, help="evaluation JSON to write")
     e.add_argument("--card", help="also write MODEL_CARD.md here (needs training.json next to the model)")
-    e.add_argument("--card-layer", default="blocks.6", help="layer quoted in the card's headline rows")
+    e.add_argument("--card-layer", default=schema_defaults("extract")["layers"][0],
+                   help="layer quoted in the card's headline rows (default: the first of extract.layers' default)")
     e.add_argument("--card-notes", default="", help="free text appended to the card (e.g. targets missed and why)")
     e.set_defaults(func=_evaluate)
 

@@ -197,7 +197,8 @@ def compare_bits(model, markov: MarkovModel, rows: np.ndarray, batch: int = 8) -
 def run_cli(args) -> int:
     """`dnalens eval-model`: writes the JSON the model card quotes."""
     from dnalens.atomic import write_text
-    from dnalens.models.base import load_model, parse_spec, resolve_device, with_options
+    from dnalens.devices import resolve_device
+    from dnalens.models.base import load_model, parse_spec, with_options
     from dnalens.models.tiny_adapter import bundled_path, load_tiny_module
     from dnalens.models.training import read_fasta_bytes, split_holdout
     from dnalens.settings import parse_settings
@@ -221,7 +222,7 @@ def run_cli(args) -> int:
     for key, entry in s["probe_genomes"].items():
         held[f"unseen:{key}"] = np.concatenate([seq for _, seq in read_fasta_bytes(entry["path"])])
     # float32 on the configured device (CUDA when visible): the card's bits/nt are not bfloat16 numbers
-    module = load_tiny_module(spec.path or bundled_path()).to(resolve_device(spec.device, "float32")[0])
+    module = load_tiny_module(spec.path or bundled_path()).to(resolve_device(spec.device, what="model.device"))
     module.eval()
     bits = {}
     for key, seq in held.items():

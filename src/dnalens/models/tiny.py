@@ -22,22 +22,26 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-DEFAULT_BLOCKS = ("se", "mr", "li", "att", "se", "mr", "li", "se", "mr", "li", "att", "li")
+from dnalens.settings import schema_defaults
+
+# the bundled checkpoint's shape = the schema's training.architecture defaults (one source for both)
+_ARCH = schema_defaults("training", nested="architecture")
+DEFAULT_BLOCKS = tuple(_ARCH["block_types"])
 
 
 @dataclass(frozen=True)
 class TinyConfig:
     """Architecture hyper-parameters, stored as config.json next to model.safetensors."""
 
-    d_model: int = 128
+    d_model: int = _ARCH["d_model"]
     block_types: tuple[str, ...] = DEFAULT_BLOCKS
-    mlp_ratio: float = 3.0
+    mlp_ratio: float = _ARCH["mlp_ratio"]
     vocab_size: int = 512
-    short_kernel: int = 7
-    medium_kernel: int = 128
-    featurizer_kernel: int = 3
-    long_order: int = 16
-    n_heads: int = 4
+    short_kernel: int = _ARCH["short_kernel"]
+    medium_kernel: int = _ARCH["medium_kernel"]
+    featurizer_kernel: int = _ARCH["featurizer_kernel"]
+    long_order: int = _ARCH["long_order"]
+    n_heads: int = _ARCH["n_heads"]
     architecture: str = "dnalens-tiny-stripedhyena2"
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from dnalens.atomic import write_text
 from dnalens.errors import InputError
+from dnalens.settings import schema_defaults
 from dnalens.models.checkpoint import load_optimizer, save_model_dir, save_resume, start_point
 
 log = logging.getLogger(__name__)
@@ -32,29 +33,32 @@ for _a, _b in zip(b"ACGTNacgtn", b"TGCANtgcan"):
     _COMP[_a] = _b
 
 
+_DEFAULTS = schema_defaults("training")  # every default: workflow/schemas/config.schema.yaml
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """The config's `training:` block (see the schema for every key's meaning and default)."""
 
-    genomes: tuple[str, ...] = ()
-    steps: int = 2000
-    batch_size: int = 8
-    seq_len: int = 1024
-    lr: float = 2e-3
-    min_lr_ratio: float = 0.1
-    warmup_steps: int = 200
-    weight_decay: float = 0.05
-    seed: int = 0
-    holdout_fraction: float = 0.02
-    rc_augment: bool = True
-    checkpoint_every: int = 200
-    eval_every: int = 500
-    eval_windows: int = 16
-    threads: int = 2
-    max_minutes: float = 0.0
-    device: str = "auto"
-    dtype: str = "auto"
-    architecture: dict[str, Any] = field(default_factory=dict)
+    genomes: tuple[str, ...] = _DEFAULTS["genomes"]
+    steps: int = _DEFAULTS["steps"]
+    batch_size: int = _DEFAULTS["batch_size"]
+    seq_len: int = _DEFAULTS["seq_len"]
+    lr: float = _DEFAULTS["lr"]
+    min_lr_ratio: float = _DEFAULTS["min_lr_ratio"]
+    warmup_steps: int = _DEFAULTS["warmup_steps"]
+    weight_decay: float = _DEFAULTS["weight_decay"]
+    seed: int = _DEFAULTS["seed"]
+    holdout_fraction: float = _DEFAULTS["holdout_fraction"]
+    rc_augment: bool = _DEFAULTS["rc_augment"]
+    checkpoint_every: int = _DEFAULTS["checkpoint_every"]
+    eval_every: int = _DEFAULTS["eval_every"]
+    eval_windows: int = _DEFAULTS["eval_windows"]
+    threads: int = _DEFAULTS["threads"]
+    max_minutes: float = _DEFAULTS["max_minutes"]
+    device: str = _DEFAULTS["device"]
+    dtype: str = _DEFAULTS["dtype"]
+    architecture: dict[str, Any] = field(default_factory=lambda: dict(_DEFAULTS["architecture"]))
 
 
 def complement_bytes(arr: np.ndarray) -> np.ndarray:
@@ -136,11 +140,11 @@ def training_device(device: str, dtype: str):
     """
     import torch
 
-    from dnalens.models.base import resolve_device
+    from dnalens.models.base import device_and_dtype
 
     if dtype not in ("auto", "float32", "bfloat16"):
         raise InputError(f"training.dtype must be auto, float32 or bfloat16, not {dtype!r}.")
-    dev, dt = resolve_device(device, dtype)
+    dev, dt = device_and_dtype(device, dtype, what="training")
     return dev, (None if dt == torch.float32 else dt)
 
 

@@ -89,13 +89,15 @@ def pooled_pvalues(observed: np.ndarray, null: np.ndarray, center: float = 0.5) 
 
 
 def bh_qvalues(p: np.ndarray) -> np.ndarray:
-    """Benjamini–Hochberg q-values over all entries of p (NaN stays NaN and is not counted)."""
-    flat = p.ravel()
-    ok = np.flatnonzero(~np.isnan(flat))
+    """Benjamini–Hochberg q-values (scipy.stats.false_discovery_control) over all entries of p.
+
+    NaN marks a pair that was not tested (concept not evaluated): it stays NaN and is not counted, so
+    BH's m is the number of pairs tested."""
+    from scipy.stats import false_discovery_control
+
+    flat = np.asarray(p, dtype=float).ravel()
+    ok = ~np.isnan(flat)
     q = np.full(flat.shape, np.nan)
-    if ok.size == 0:
-        return q.reshape(p.shape)
-    order = ok[np.argsort(flat[ok], kind="stable")]
-    ranked = flat[order] * ok.size / np.arange(1, ok.size + 1)
-    q[order] = np.minimum(np.minimum.accumulate(ranked[::-1])[::-1], 1.0)
-    return q.reshape(p.shape)
+    if ok.any():
+        q[ok] = false_discovery_control(flat[ok], method="bh")
+    return q.reshape(np.shape(p))

@@ -20,6 +20,7 @@ import scipy.sparse as sp
 
 from dnalens.atomic import atomic_dir
 from dnalens.errors import InputError
+from dnalens.settings import schema_defaults
 from dnalens.probing.annotate import (
     ScoreMatrices,
     Thresholds,
@@ -31,7 +32,6 @@ from dnalens.probing.auroc import RankedCodes, auroc_matrix
 from dnalens.buffer.columns import feature_blocks, feature_bounds
 from dnalens.buffer.row_chunks import PackedLabels
 from dnalens.probing.f1 import (
-    DEFAULT_THRESHOLDS,
     best_over_thresholds,
     concat_curves,
     domain_f1_curves,
@@ -52,37 +52,40 @@ PROBE_COLUMNS = (
 )
 
 
+_DEFAULTS = schema_defaults("probing")  # every default: workflow/schemas/config.schema.yaml
+
+
 @dataclass(frozen=True)
 class ProbeSettings:
     """The config's `probing:` block (defaults = schema defaults; see config/README.md)."""
 
-    block_size: int = 10_000
-    test_fraction: float = 0.2
-    gap: int = 0
-    seed: int = 0
-    duplicate_regions: tuple = ()
-    detect_repeats: bool = True
-    min_repeat_length: int = 1000
-    n_null: int = 32
-    min_null_draws: int = 50_000
-    thresholds: tuple = DEFAULT_THRESHOLDS
-    min_auroc: float = 0.75
-    min_f1: float = 0.5
-    max_q: float = 0.05
-    min_instances: int = 10
-    min_test_instances: int = 5
-    min_margin: float = 0.05
-    min_precision_lift: float = 2.0
-    gc_window: int = 100
-    control_negatives: int = 20_000
-    top_features: int = 5
-    probes: bool = True
-    probe_max_tokens: int = 50_000
-    probe_l2: float = 1e-3
-    probe_max_iter: int = 100
-    device: str = "cpu"
-    chunk_entries: int = 131_072
-    feature_block_entries: int = 8_000_000
+    block_size: int = _DEFAULTS["block_size"]
+    test_fraction: float = _DEFAULTS["test_fraction"]
+    gap: int = _DEFAULTS["gap"]
+    seed: int = _DEFAULTS["seed"]
+    duplicate_regions: tuple = _DEFAULTS["duplicate_regions"]
+    detect_repeats: bool = _DEFAULTS["detect_repeats"]
+    min_repeat_length: int = _DEFAULTS["min_repeat_length"]
+    n_null: int = _DEFAULTS["n_null"]
+    min_null_draws: int = _DEFAULTS["min_null_draws"]
+    thresholds: tuple = _DEFAULTS["thresholds"]
+    min_auroc: float = _DEFAULTS["min_auroc"]
+    min_f1: float = _DEFAULTS["min_f1"]
+    max_q: float = _DEFAULTS["max_q"]
+    min_instances: int = _DEFAULTS["min_instances"]
+    min_test_instances: int = _DEFAULTS["min_test_instances"]
+    min_margin: float = _DEFAULTS["min_margin"]
+    min_precision_lift: float = _DEFAULTS["min_precision_lift"]
+    gc_window: int = _DEFAULTS["gc_window"]
+    control_negatives: int = _DEFAULTS["control_negatives"]
+    top_features: int = _DEFAULTS["top_features"]
+    probes: bool = _DEFAULTS["probes"]
+    probe_max_tokens: int = _DEFAULTS["probe_max_tokens"]
+    probe_l2: float = _DEFAULTS["probe_l2"]
+    probe_max_iter: int = _DEFAULTS["probe_max_iter"]
+    device: str = _DEFAULTS["device"]
+    chunk_entries: int = _DEFAULTS["chunk_entries"]
+    feature_block_entries: int = _DEFAULTS["feature_block_entries"]
 
     @property
     def thresholds_config(self) -> Thresholds:
@@ -119,15 +122,15 @@ class ProbeResult:
     summary: dict
 
 
-def resolve_device(device: str) -> str | None:
-    """None for the numpy path; a torch device string otherwise ("auto": cuda when available)."""
-    if device in ("cpu", "", None):
-        return None
-    if device == "auto":
-        import torch
+def auroc_backend(device: str) -> str | None:
+    """Which path computes the training AUROC matrix: None = numpy/scipy.sparse (the device resolves to the
+    CPU), else the torch device (dnalens.devices semantics). "cpu-torch" runs the torch path on the CPU."""
+    if device == "cpu-torch":
+        return device
+    from dnalens.devices import resolve_device
 
-        return "cuda" if torch.cuda.is_available() else None
-    return device
+    resolved = resolve_device(device, what="probing.device")
+    return None if resolved == "cpu" else resolved
 
 
 MAX_NULL_SHIFTS = 1000
@@ -182,7 +185,7 @@ def run_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=(
     log.info("split: %d train / %d test tokens in %d blocks", train.size, test.size, len(split.blocks))
     labels = inp.labels if isinstance(inp.labels, PackedLabels) else np.asarray(inp.labels, bool)
     n_features = int(inp.codes.shape[1])
-    device = resolve_device(s.device)
+    device = auroc_backend(s.device)
     offsets = shift_fractions(null_shift_count(s, n_features), seed=s.seed + 1)
     concepts = {name: TokenConcepts.from_labels(labels, rows) for name, rows in
                 (("train", train), ("test", test), ("all", None))}

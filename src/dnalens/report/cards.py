@@ -20,6 +20,7 @@ from markupsafe import Markup
 from dnalens import __version__
 from dnalens.report import html, plots
 from dnalens.report.feature_reader import FeatureReader
+from dnalens.report.logo import logo_svg
 from dnalens.report.metagene import metagene_profiles
 from dnalens.report.options import ReportSettings
 from dnalens.report.tokens import TokenMap, display_locus
@@ -87,8 +88,9 @@ def _window_views(inputs: ReportInputs, settings: ReportSettings, codes: Feature
 def render(inputs: ReportInputs, settings: ReportSettings, codes: FeatureReader, tokens: TokenMap,
            table: pd.DataFrame, concept_summary: pd.DataFrame, features: list[int], colours: dict[int, str],
            on_level: dict[int, float], relative: np.ndarray, maxima: np.ndarray, track_files: list[str], *,
-           margin_cut: float, n_features: int) -> str:
-    """The whole report.html text."""
+           margin_cut: float, n_features: int, portraits: dict | None = None) -> str:
+    """The whole report.html text; `portraits` (portraits.py) give each card its sequence logo."""
+    portraits = portraits or {}
     by_id = table.set_index("latent")
     profiles = metagene_profiles(codes, features, tokens, inputs.anchors, flank=settings.metagene_flank,
                                  max_anchors=settings.max_anchors)
@@ -100,6 +102,8 @@ def render(inputs: ReportInputs, settings: ReportSettings, codes: FeatureReader,
         card_list.append({
             "feature_id": f, "colour": colour, "concept": row["label"] if isinstance(row["label"], str) else "",
             "view": row["view"], "annotated": bool(row["annotated"]), "metrics": _metrics(row),
+            "description": row["description"] if isinstance(row.get("description"), str) else "",
+            "logo": _logo(portraits.get(f), f),
             "windows": _window_views(inputs, settings, codes, tokens, f, colour, level, float(maxima[f])),
             "metagene": Markup(plots.metagene_svg(profiles[f], colour, f"f{f} metagene")) if len(inputs.anchors) else "",
         })
@@ -150,6 +154,14 @@ def render(inputs: ReportInputs, settings: ReportSettings, codes: FeatureReader,
     return html.render_report(context)
 
 
+def _logo(portrait, feature: int) -> Markup | str:
+    if portrait is None or portrait.n_peaks == 0:
+        return ""
+    flank = len(portrait.counts) // 2
+    return Markup(logo_svg(portrait.counts, f"f{feature}: bases ±{flank} nt around its {portrait.n_peaks} strongest "
+                                            "positions, read order (information content, bits)"))
+
+
 def _threshold_text(inputs: ReportInputs, settings: ReportSettings) -> str:
     extra = [f"{what} {op} {getattr(settings, key)}" for key, what, op in
              (("min_auroc", "held-out AUROC", "≥"), ("min_margin", "margin", "≥"), ("min_f1", "held-out F1", "≥"),
@@ -172,6 +184,8 @@ def _files(track_files: list[str]) -> list[tuple[str, str]]:
              ("feature_concepts.tsv", "latent × concept pairs that pass, and each concept's train-chosen best latent"),
              ("concept_summary.tsv", "per concept: best latent (train-chosen), held-out AUROC, baseline, margin, q"),
              ("top_windows.tsv", "per latent its strongest windows, genes and sequence (UPPER = on)"),
+             ("candidates.gff3", "discovery: strong runs of gene-like latents outside the annotation, with the "
+                                 "nearest gene (header says which latents and whether they pass)"),
              ("hits.gff3.gz", "hits of the annotated latents as GFF3 sequence_feature (1-based; bgzip + tabix)"),
              ("tracks/igv_session.xml", "IGV session: genome, annotation, hits and activation tracks")]
     files += [(f"tracks/{name}", "per-nucleotide activation, one strand (bigWig)")

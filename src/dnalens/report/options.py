@@ -4,35 +4,40 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dnalens.settings import schema_defaults
+
+
+_DEFAULTS = schema_defaults("report")  # every default: workflow/schemas/config.schema.yaml
+
 
 @dataclass(frozen=True)
 class ReportSettings:
-    """What the biologist-facing outputs contain; defaults mirror workflow/schemas/config.schema.yaml."""
+    """What the biologist-facing outputs contain (defaults: the schema, via schema_defaults)."""
 
     # genome-browser files (hits.bed.gz / hits.gff3.gz, per-strand bigWigs): every annotated latent that
     # fires, at most `top_n_tracks` of them (features.tsv order), plus the latents listed here
-    bigwig_features: tuple[int, ...] = ()
-    top_n_tracks: int = 100
+    bigwig_features: tuple[int, ...] = _DEFAULTS["bigwig_features"]
+    top_n_tracks: int = _DEFAULTS["top_n_tracks"]
     # rows per latent in top_windows.tsv, and how many latents (features.tsv order) get them
-    top_windows: int = 5
-    detailed_features: int = 200
+    top_windows: int = _DEFAULTS["top_windows"]
+    detailed_features: int = _DEFAULTS["detailed_features"]
     # hits.bed.gz / hits.gff3.gz keep each latent's strongest hits up to this many (features.tsv counts all)
-    max_hits_per_feature: int = 10000
+    max_hits_per_feature: int = _DEFAULTS["max_hits_per_feature"]
     # a feature × concept pair passes when the probing stage marked it annotated (probing.min_auroc /
     # min_margin / max_q / min_instances) AND it meets every one of these that is set: an override can
     # only make the rule stricter, never pass a pair the probing stage rejected
-    min_f1: float | None = None
-    min_auroc: float | None = None
-    max_q: float | None = None
-    min_margin: float | None = None
+    min_f1: float | None = _DEFAULTS["min_f1"]
+    min_auroc: float | None = _DEFAULTS["min_auroc"]
+    max_q: float | None = _DEFAULTS["max_q"]
+    min_margin: float | None = _DEFAULTS["min_margin"]
     # fraction of a latent's max above which it is "on" when its label gives no threshold
-    hit_threshold: float = 0.5
+    hit_threshold: float = _DEFAULTS["hit_threshold"]
     # bases shown either side of a top window's peak (top_windows.tsv `sequence`, report cards)
-    sequence_flank: int = 40
+    sequence_flank: int = _DEFAULTS["sequence_flank"]
     # report.html: cards (annotated latents only), and bases either side of start codons / stops / splice sites
-    max_cards: int = 24
-    metagene_flank: int = 60
-    max_anchors: int = 2000
+    max_cards: int = _DEFAULTS["max_cards"]
+    metagene_flank: int = _DEFAULTS["metagene_flank"]
+    max_anchors: int = _DEFAULTS["max_anchors"]
 
     @property
     def overrides_probing(self) -> bool:

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from dnalens.atomic import atomic_dir, atomic_path, write_text
 from dnalens.errors import InputError
-from dnalens.report import cards, tables, tracks, views
+from dnalens.report import cards, discovery, portraits, tables, tracks, views
 from dnalens.buffer.columns import feature_blocks
 from dnalens.report.feature_reader import FeatureReader
 from dnalens.report.hits import hit_summary, selected_hits
@@ -88,6 +88,10 @@ class ReportPaths:
     @property
     def hits_gff3(self) -> Path:
         return self.root / "hits.gff3.gz"  # bgzip, with hits.gff3.gz.tbi next to it
+
+    @property
+    def candidates_gff3(self) -> Path:
+        return self.root / "candidates.gff3"
 
     @property
     def tracks(self) -> Path:
@@ -219,6 +223,10 @@ def build_report(inputs: ReportInputs, settings: ReportSettings, out_root: str |
     card_features = cards.card_features(table, settings)
     # the detailed and card latents' columns, read one at a time (together they can be GBs)
     reader = FeatureReader(source)
+    found = portraits.portraits(reader, list(dict.fromkeys(card_features + detailed)), tokens, inputs.sequence_of,
+                                inputs.contig_lengths, inputs.regions)
+    table.insert(int(table.columns.get_loc("label")), "description",
+                 portraits.descriptions(table, found, margin_cut))
     colours = {f: tracks.feature_colour(i) for i, f in enumerate(detailed)}
     on_level = {f: relative[f] * maxima[f] for f in detailed}
     windows_table = top_windows(reader, detailed, tokens, k=settings.top_windows, on_level=on_level,
@@ -227,6 +235,11 @@ def build_report(inputs: ReportInputs, settings: ReportSettings, out_root: str |
     detailed_hits = selected_hits(reader, track_features, tokens, relative, maxima,
                                   settings.max_hits_per_feature)
     drawn = drawn_labels(table)
+    chosen = discovery.choose_latents(table, drawn)
+    # strong runs only: on above max(label threshold, STRONG_FRACTION) of the latent's max (benchmarks/discovery.py)
+    strong = np.maximum(relative, discovery.STRONG_FRACTION)
+    found_hits = selected_hits(reader, list(chosen.latents), tokens, strong, maxima, settings.max_hits_per_feature)
+    candidates = discovery.find_candidates(found_hits, chosen, inputs.regions)
     info = {int(r.latent): {"label": drawn[r.latent], "latent_label": r.label, "view": r.view,
                             "annotated": str(bool(r.annotated)).lower()}
             for r in table[table["latent"].isin(track_features)].itertuples()}
@@ -238,13 +251,16 @@ def build_report(inputs: ReportInputs, settings: ReportSettings, out_root: str |
     write_table(windows_table, paths.top_windows_tsv)
     tracks.write_tabix(paths.hits_gff3, tracks.gff3_chunks(detailed_hits, inputs.contig_lengths, info, colours),
                        "gff")
+    write_text(paths.candidates_gff3,
+               discovery.candidates_gff3(candidates, chosen, inputs.contig_lengths, inputs.genome))
     with atomic_dir(paths.tracks) as tmp_tracks:
         track_files = write_tracks(tmp_tracks, inputs, reader, tokens, detailed_hits, track_features, colours, table,
                                    paths.hits_gff3)
 
     html = cards.render(inputs, settings, reader, tokens, table, summary, card_features, colours, on_level,
-                        relative, maxima, track_files, margin_cut=margin_cut, n_features=n_features)
+                        relative, maxima, track_files, margin_cut=margin_cut, n_features=n_features,
+                        portraits=found)
     write_text(paths.report_html, html)
     return {"features": n_features, "latents": layout.n_latents, "annotated": int(table["annotated"].sum()),
             "hits": int(summary_hits["n_hits"].sum()) if len(summary_hits) else 0,
-            "tracks": len(track_features), "cards": len(card_features)}
+            "tracks": len(track_features), "cards": len(card_features), "candidates": len(candidates)}

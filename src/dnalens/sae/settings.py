@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dnalens.devices import resolve_device  # noqa: F401  (sae.commands / sae.training import it from here)
 from dnalens.errors import InputError
+from dnalens.settings import schema_defaults
 
 ARCHITECTURES = ("topk", "batchtopk", "matryoshka_batchtopk")  # sae.registry.TRAINABLE, without torch
 SOURCES = ("train", "load")
@@ -12,34 +14,37 @@ NORMALIZE = ("none", "expected_average_only_in")
 INIT_B_DEC = ("geometric_median", "mean", "zeros")
 
 
+_DEFAULTS = schema_defaults("sae")  # every default: workflow/schemas/config.schema.yaml
+
+
 @dataclass(frozen=True)
 class SaeSettings:
-    source: str = "train"
-    path: str | None = None
-    layer: str | None = None
-    architecture: str = "topk"
-    expansion: int = 8
-    k: int = 32
-    lr: float = 5e-4
-    tokens: int = 2_000_000
-    batch_size: int = 4096
-    seed: int = 0
-    aux_k: int | None = None
-    matryoshka_widths: tuple[int, ...] | None = None
-    base_lookup: int = 0  # 0: none; w (odd): a decoder bias per centred w-mer (1: per base)
-    strand_shared: bool = False  # one per-strand SAE over both halves of rc_pool=concat rows
-    aux_k_coef: float = 1 / 32
-    dead_after_tokens: int = 100_000
-    normalize: str = "expected_average_only_in"
-    init_b_dec: str = "geometric_median"
-    holdout_fraction: float = 0.1
-    holdout_blocks: int = 4
-    checkpoint_every: int = 1000
-    device: str = "auto"
-    quality_tokens: int = 200_000
-    loss_windows: int = 16
-    replicate: bool = True  # also train seed + 1 on the same data; its decoder gives seed agreement
-    min_ablation_gap: float | None = 0.1  # nats/token; below it loss recovered is null (ill-conditioned); None: always
+    source: str = _DEFAULTS["source"]
+    path: str | None = _DEFAULTS["path"]
+    layer: str | None = _DEFAULTS["layer"]
+    architecture: str = _DEFAULTS["architecture"]
+    expansion: int = _DEFAULTS["expansion"]
+    k: int = _DEFAULTS["k"]
+    lr: float = _DEFAULTS["lr"]
+    tokens: int = _DEFAULTS["tokens"]
+    batch_size: int = _DEFAULTS["batch_size"]
+    seed: int = _DEFAULTS["seed"]
+    aux_k: int | None = _DEFAULTS["aux_k"]
+    matryoshka_widths: tuple[int, ...] | None = _DEFAULTS["matryoshka_widths"]
+    base_lookup: int = _DEFAULTS["base_lookup"]  # 0: none; w (odd): a decoder bias per centred w-mer (1: per base)
+    strand_shared: bool = _DEFAULTS["strand_shared"]  # one per-strand SAE over both halves of rc_pool=concat rows
+    aux_k_coef: float = _DEFAULTS["aux_k_coef"]
+    dead_after_tokens: int = _DEFAULTS["dead_after_tokens"]
+    normalize: str = _DEFAULTS["normalize"]
+    init_b_dec: str = _DEFAULTS["init_b_dec"]
+    holdout_fraction: float = _DEFAULTS["holdout_fraction"]
+    holdout_blocks: int = _DEFAULTS["holdout_blocks"]
+    checkpoint_every: int = _DEFAULTS["checkpoint_every"]
+    device: str = _DEFAULTS["device"]
+    quality_tokens: int = _DEFAULTS["quality_tokens"]
+    loss_windows: int = _DEFAULTS["loss_windows"]
+    replicate: bool = _DEFAULTS["replicate"]  # also train seed + 1 on the same data (seed agreement)
+    min_ablation_gap: float | None = _DEFAULTS["min_ablation_gap"]  # nats/token; below it loss recovered is null
 
     def __post_init__(self) -> None:
         choices = {
@@ -83,13 +88,3 @@ class SaeSettings:
         `tokens` and `batch_size` count states."""
         return max(1, int(self.batch_size) // 2) if self.strand_shared else int(self.batch_size)
 
-
-def resolve_device(name: str) -> str:
-    """'auto' -> 'cuda' when a GPU is visible, else 'cpu'."""
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"sae.device is {name!r} but no CUDA device is visible.", fix="use device: auto or cpu.")
-    return name
