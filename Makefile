@@ -9,12 +9,14 @@ CORES ?= all
 PIP_EXTRA ?=
 CONFIGS := config/config.yaml $(wildcard config/genomes/*.yaml)
 
-.PHONY: demo test test-slurm lint dryrun setup bedtools chromium clean help
+.PHONY: demo test test-slurm lint dryrun setup bedtools chromium clean help gpu-check wheelhouse
 
 help:
 	@echo "make demo   - set up .venv, run the offline demo workflow (config/config.yaml)"
 	@echo "make test   - set up .venv, run pytest, snakemake --lint and a dry run of every config"
 	@echo "make test-slurm - run the workflow through a local single-node SLURM cluster (root, Debian)"
+	@echo "make wheelhouse - (with internet) download what a bare CUDA torch host lacks into wheelhouse/"
+	@echo "make gpu-check  - (on that host, offline) install wheelhouse/, run tests + workflow + benchmarks on the GPU"
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +76,14 @@ dryrun: $(BIN)/.installed
 # apt-get) and stop it again; elsewhere they skip with the reason. -s prints the measured times.
 test-slurm: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -s -m slurm tests/workflow
+
+# Bare CUDA PyTorch hosts without internet (docs/GPU_CHECK.md): build the wheelhouse where PyPI is
+# reachable, carry it with the checkout, run the <= 8 min check there. Neither target touches .venv.
+wheelhouse:
+	scripts/build_wheelhouse.sh wheelhouse
+
+gpu-check:
+	WHEELHOUSE=$(CURDIR)/wheelhouse scripts/gpu_check.sh
 
 clean:
 	rm -rf results logs .snakemake
