@@ -23,7 +23,9 @@ MATCH_COSINE = 0.8  # a latent "reappears" in the other SAE when some decoder ro
 
 
 def _unit_rows(w: torch.Tensor) -> torch.Tensor:
-    w = w.detach().to(torch.float32)
+    """On the CPU: the trained decoder may sit on the GPU while the saved init/replicate decoders are loaded
+    on the CPU (`make gpu-check` failed sae_quality on an H200 with a device mismatch)."""
+    w = w.detach().to("cpu", torch.float32)
     return w / w.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
 
