@@ -59,6 +59,31 @@ def config_schema() -> dict[str, Any]:
     return yaml.load(schema_path().read_text(), Loader=loader)
 
 
+def safe_name(value: str, key: str) -> str:
+    """`value` if it may become part of a path (the schema's `safe_name`: letters, digits, _ . -, no leading dot,
+    no ".."), else an InputError naming the key: a genome called `../../x` must not write outside results/."""
+    import re
+
+    pattern = config_schema()["$defs"]["safe_name"]["pattern"]
+    if not isinstance(value, str) or not re.search(pattern, value):
+        raise InputError(f"{key} {value!r} cannot name a file or folder.",
+                         fix="use letters, digits, '_', '.' and '-' only, not starting with '.', without '..'.")
+    return value
+
+
+def safe_name_arg(key: str):
+    """argparse `type=` for a name that becomes a path: a bad value is an argparse error naming the option."""
+    import argparse
+
+    def check(value: str) -> str:
+        try:
+            return safe_name(value, key)
+        except InputError as err:
+            raise argparse.ArgumentTypeError(f"{err.problem} Fix: {err.fix}") from None
+
+    return check
+
+
 def section_schema(section: str) -> dict[str, Any]:
     """One section's schema, standalone ($defs attached; `genomes` = one genome entry)."""
     schema = config_schema()

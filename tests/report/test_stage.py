@@ -161,7 +161,10 @@ def test_igv_session_loads_relative_files(out):
 def test_report_html_is_self_contained(out):
     text = (out / "report.html").read_text()
     assert text.startswith("<!DOCTYPE html>") and "f0" in text and "abcA" in text
-    external = re.findall(r'(?:src|href)\s*=\s*"(?:https?:)?//', text)
+    # no external resource; the only links out are IGV batch-port links (localhost, followed only on a click)
+    external = [u for u in re.findall(r'(?:src|href)\s*=\s*"((?:https?:)?//[^"]*)"', text)
+                if not u.startswith("http://localhost:60151/goto?locus=")]
+    assert re.findall(r'src\s*=\s*"(?:https?:)?//', text) == []
     assert not external and "<script" not in text and "@import" not in text
     assert text.count('<section class="card"') == 2  # the two annotated latents
     assert "3 of 4 concepts have a latent that beats the best sequence-only baseline by ≥ 0.05" in text

@@ -152,3 +152,14 @@ def test_text_built_in_slices_equals_text_built_at_once(tmp_path):
         assert [r.split("\t")[3:5] for r in tbx.fetch("chrA", 0, 1)] == [["1", "2"]]
     sliced = [line for chunk in bed9_chunks(hits, synthetic.CHROM_SIZES, colours, {}, rows=3) for line in chunk]
     assert sliced == bed9_lines(hits, synthetic.CHROM_SIZES, colours, {}) and len(sliced) == 4
+
+
+def test_igv_goto_url_is_one_based_and_escaped():
+    """0-based [99, 200) is 1-based 100-200; `|` and `:` in a contig name are escaped; a window across the origin
+    of a 1,000-bp circular contig shows its part up to the contig end."""
+    from dnalens.report.tokens import igv_goto_url
+
+    assert igv_goto_url("chr1", 99, 200) == "http://localhost:60151/goto?locus=chr1%3A100-200"
+    assert igv_goto_url("gi|123|", 0, 10) == "http://localhost:60151/goto?locus=gi%7C123%7C%3A1-10"
+    assert igv_goto_url("c", 990, 1010, length=1000) == "http://localhost:60151/goto?locus=c%3A991-1000"
+    assert igv_goto_url("c", 1005, 1010, length=1000) == "http://localhost:60151/goto?locus=c%3A6-10"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from dnalens.settings import from_mapping, parse_settings
+from dnalens.settings import from_mapping, parse_settings, safe_name_arg
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -13,7 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--codes", required=True, help="codes directory written by `dnalens encode`")
     b.add_argument("--labels", required=True, help="label store directory written by `dnalens labels`")
     b.add_argument("--activations", help="activation shard directory (copied as the dense twin if buffer.dense_twin)")
-    b.add_argument("--genome", help="genome name, recorded in buffer.json")
+    b.add_argument("--genome", type=safe_name_arg("--genome"), help="genome name, recorded in buffer.json")
     b.add_argument("--settings", help="the config's `buffer:` block as JSON")
     b.add_argument("--out", required=True, help="buffer directory to write")
     b.set_defaults(func=_build)

@@ -23,7 +23,7 @@ from dnalens.report.feature_reader import FeatureReader
 from dnalens.report.logo import logo_svg
 from dnalens.report.metagene import metagene_profiles
 from dnalens.report.options import ReportSettings
-from dnalens.report.tokens import TokenMap, display_locus
+from dnalens.report.tokens import TokenMap, display_locus, igv_goto_url
 from dnalens.report.top_windows import best_windows, read_span_to_genome, window_profile
 from dnalens.report.tracks import feature_colour
 
@@ -76,6 +76,7 @@ def _window_views(inputs: ReportInputs, settings: ReportSettings, codes: Feature
             read_span=read_span)
         views.append({
             "locus": display_locus(contig, start, end, length), "strand": strand,
+            "igv": igv_goto_url(contig, start, end, length),
             "peak": f"{contig}:{int(tokens.position[peak_row]) + 1:,}", "activation": value,
             "genes": "; ".join(inputs.regions.gene_labels(contig, start, end)), "svg": Markup(svg),
             "context": display_locus(contig, ctx[0], ctx[1], length),

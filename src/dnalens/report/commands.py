@@ -6,14 +6,14 @@ import argparse
 import logging
 from pathlib import Path
 
-from dnalens.settings import from_mapping, parse_settings
+from dnalens.settings import from_mapping, parse_settings, safe_name_arg
 
 log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("report", help="feature tables, genome-browser tracks and report.html for one genome")
-    p.add_argument("--genome", required=True, help="genome name (titles, cross-genome table)")
+    p.add_argument("--genome", required=True, type=safe_name_arg("--genome"), help="genome name (titles, cross-genome table)")
     p.add_argument("--buffer", required=True, type=Path, help="ActivationBuffer directory")
     p.add_argument("--probe", required=True, type=Path, help="probe results folder (parquet tables)")
     p.add_argument("--fasta", required=True, type=Path, help="indexed genome FASTA (genome.fa)")

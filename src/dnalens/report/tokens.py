@@ -100,6 +100,21 @@ def split_circular(start: int, end: int, length: int) -> list[tuple[int, int]]:
     return [(start, length), (0, end - length)]
 
 
+IGV_BATCH_PORT = 60151
+
+
+def igv_goto_url(contig: str, start: int, end: int, length: int | None = None, port: int = IGV_BATCH_PORT) -> str:
+    """Link that makes a running desktop IGV jump to 0-based [start, end) through its batch port (no igv.js,
+    no network request until clicked); a window across the origin of a circular contig shows its first part."""
+    from urllib.parse import quote
+
+    if length is not None and start >= length:
+        start, end = start - length, end - length
+    if length is not None:
+        end = min(end, length)
+    return f"http://localhost:{port}/goto?locus={quote(f'{contig}:{start + 1}-{end}', safe='')}"
+
+
 def display_locus(contig: str, start: int, end: int, length: int | None = None) -> str:
     """1-based inclusive `contig:start-end` as genome browsers show it (end wraps on circular contigs)."""
     if length is not None and start >= length:
