@@ -50,6 +50,17 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as err:
         print(f"dnalens {args.command}: error: {err.message}", file=sys.stderr)
         return 2
+    except OSError as err:  # a full disk outside dnalens.atomic (a library's own file): same one line
+        from pathlib import Path
+
+        from dnalens.atomic import disk_full_error, is_disk_full
+
+        if not is_disk_full(err):
+            raise
+        target = Path(err.filename) if err.filename else Path.cwd() / "results"
+        message = disk_full_error(target, None, 0, err, cleaned=False).message
+        print(f"dnalens {args.command}: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """The extract stage: windows -> model adapter (nnsight capture) -> fp16 activation shards per layer.
 
 Why a fixed shard plan: shard boundaries depend only on window lengths and `shard_tokens`, so a rerun
-after a kill recomputes the same plan and skips every shard whose JSON marker exists. Memory is
-bounded by one shard per layer plus one batch. All layers come out of the same forward pass.
-A shard written by a different model/layer/trim (fingerprint mismatch) is stale and removed.
+after a kill recomputes the same plan and skips every shard whose JSON marker exists and whose .npy
+still matches the size and CRC-32 in it (a truncated or altered shard is deleted and re-made). Memory
+is bounded by one shard per layer plus one batch. All layers come out of the same forward pass.
+A shard written by a different model/layer/trim (fingerprint mismatch) is stale and removed. The gather
+checks the shards the parts wrote the same way before writing the manifests.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from dnalens.errors import InputError
-from dnalens.extract.shards import shard_complete, write_manifest, write_shard
+from dnalens.extract.shards import shard_complete, shard_problem, shard_stem, write_manifest, write_shard
 from dnalens.settings import schema_defaults
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,58 @@ def _drop_stale(directory: Path, fp: str, keep: set[int]) -> None:
     (directory / "manifest.json").unlink(missing_ok=True)  # rewritten when every shard is done
 
 
+def _drop_corrupt(directory: Path, indices: Sequence[int]) -> None:
+    """Resume check: delete shards of `indices` whose .npy no longer matches its JSON (size and CRC-32),
+    so this call re-makes them instead of a later stage failing on them."""
+    for idx in indices:
+        js, npy = directory / f"{shard_stem(idx)}.json", directory / f"{shard_stem(idx)}.npy"
+        if not (js.exists() and npy.exists()):
+            continue
+        problem = shard_problem(directory, json.loads(js.read_text()), verify=True)
+        if problem is not None:
+            log.warning("re-making activation shard %s: %s", npy, problem)
+            js.unlink()  # the marker first: a kill in between leaves an ordinary unfinished shard
+            npy.unlink(missing_ok=True)
+
+
+def owning_marker(out_root: str | Path, idx: int, n_shards: int) -> Path | None:
+    """The `--done` marker (out_root/parts/part-<i>.json, the workflow's layout) of the part that computes
+    shard `idx`, or None: deleting it makes the workflow rerun that part, whose resume re-makes the shard."""
+    for marker in sorted(Path(out_root).glob("parts/part-*.json")):
+        try:
+            info = json.loads(marker.read_text())
+            if idx in part_shards(n_shards, int(info["part"]), int(info["parts"])):
+                return marker
+        except (ValueError, KeyError, TypeError, InputError):
+            continue
+    return None
+
+
+def _check_gathered(dirs: dict[str, Path], n_shards: int, skip: set[int], out_root: Path) -> None:
+    """Gather check: every shard not verified by this call must match its JSON (size and CRC-32). Bad shards
+    and the markers of the parts owning them are deleted, so rerunning the workflow re-makes them."""
+    bad = []
+    for layer, d in dirs.items():
+        for idx in range(n_shards):
+            if idx not in skip:
+                problem = shard_problem(d, json.loads((d / f"{shard_stem(idx)}.json").read_text()), verify=True)
+                if problem is not None:
+                    bad.append((d / f"{shard_stem(idx)}.npy", idx, problem))
+    if not bad:
+        return
+    markers = {m for _, idx, _ in bad if (m := owning_marker(out_root, idx, n_shards)) is not None}
+    for npy, _, _ in bad:
+        npy.with_suffix(".json").unlink(missing_ok=True)
+        npy.unlink(missing_ok=True)
+    for marker in markers:
+        marker.unlink(missing_ok=True)
+    npy, idx, problem = bad[0]
+    removed = f"; removed it and part marker(s) {', '.join(sorted(map(str, markers)))}" if markers else "; removed it"
+    raise InputError(f"{len(bad)} activation shard(s) corrupt, first: shard {idx} ({problem}){removed}.", path=npy,
+                     fix="rerun the workflow: the extract part re-makes the shard(s)" if markers
+                     else "rerun the extract part that computes this shard (`dnalens extract --part`), then gather again.")
+
+
 def part_shards(n_shards: int, part: int | None, parts: int) -> list[int]:
     """Shard indices of scatter part `part` of `parts` (contiguous blocks); all when part is None."""
     if part is None:
@@ -117,6 +171,7 @@ def run_extract(fasta: str | Path, windows_bed: str | Path, model_spec, settings
     fps = {layer: fingerprint(spec_dict, layer, trim, windows_bed, settings.shard_tokens) for layer in settings.layers}
     for layer, d in dirs.items():  # layer directories appear with their first shard (none on bad input)
         _drop_stale(d, fps[layer], keep=set(range(len(plan))))
+        _drop_corrupt(d, mine)
     todo = [i for i in mine if not all(shard_complete(dirs[l], i) for l in settings.layers)]
     log.info("%d windows in %d shards; this call: %d shard(s), %d to do", len(windows), len(plan), len(mine), len(todo))
     if todo:
@@ -136,6 +191,7 @@ def run_extract(fasta: str | Path, windows_bed: str | Path, model_spec, settings
     if missing:
         raise InputError(f"{len(missing)} activation shard(s) missing (first: {missing[0]}).", path=out_root,
                          fix="run every extract part before finalizing.")
+    _check_gathered(dirs, len(plan), set(mine), Path(out_root))
     for layer, d in dirs.items():
         meta = {"layer": layer, "model": spec_dict, "trim_start": trim[0], "trim_end": trim[1],
                 "n_windows": len(windows), "windows_bed": str(windows_bed), "fingerprint": fps[layer]}
@@ -173,7 +229,7 @@ def _extract_shard(adapter, fasta, windows, rows, idx, layers, dirs, trim, spec_
 
 def write_dense_twin(directory: Path) -> Path:
     """One contiguous fp16 `dense.npy` [total_tokens, d] streamed from the shards (atomic)."""
-    from dnalens.atomic import atomic_path
+    from dnalens.atomic import atomic_path, reserve
     from dnalens.extract.shards import iter_shards, read_manifest
 
     manifest = read_manifest(directory)
@@ -182,6 +238,7 @@ def write_dense_twin(directory: Path) -> Path:
     target = directory / "dense.npy"
     with atomic_path(target) as tmp:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(manifest["total_tokens"], d))
+        reserve(tmp)  # a full disk is one DiskFullError here, not SIGBUS while writing through the map
         pos = 0
         for _, arr in shards:
             out[pos : pos + arr.shape[0]] = arr

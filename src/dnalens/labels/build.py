@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 from numpy.lib.format import open_memmap
 
-from dnalens.atomic import atomic_dir
+from dnalens.atomic import atomic_dir, reserve
 from dnalens.concepts.genome_data import GenomeSequence
 from dnalens.concepts.registry import ConceptSet
 from dnalens.genome.window_table import Window, write_windows_bed
@@ -67,6 +67,7 @@ def _empty_or_memmap(path: Path, dtype, shape: tuple[int, ...], fill: int = 0):
         np.save(path, np.full(shape, fill, dtype=dtype), allow_pickle=False)
         return None
     arr = open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+    reserve(path)  # a full disk is one DiskFullError here, not SIGBUS while writing through the map
     if fill:
         arr[...] = fill
     return arr

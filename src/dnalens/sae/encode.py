@@ -4,6 +4,10 @@ One code shard per activation shard, same windows and token offsets, so codes, a
 line up row for row (window starts dropped at extraction stay dropped). A batch-level SAE (BatchTopK without a
 threshold, e.g. Goodfire's) is given one window at a time: its top-k x positions budget is per sequence,
 as when it was trained; a per-token SAE is given large chunks of rows.
+
+Corrupt inputs and outputs: each activation shard this call encodes is checked against its JSON (size and
+CRC-32) first, and each code shard's JSON records its three files' bytes and CRC-32 (`files`), which the
+gather (`sae/parts.py`) compares before linking.
 """
 
 from __future__ import annotations
@@ -18,9 +22,9 @@ import numpy as np
 import torch
 
 from dnalens.atomic import atomic_dir
-from dnalens.buffer.csr import CODES_MANIFEST, CsrArrays, to_fp16, write_csr
+from dnalens.buffer.csr import CODES_MANIFEST, CsrArrays, csr_paths, to_fp16, write_csr
 from dnalens.errors import InputError
-from dnalens.extract.shards import iter_shards, read_manifest
+from dnalens.extract.shards import corrupt_shard_error, file_record, iter_shards, read_manifest, shard_problem
 from dnalens.sae.base import SparseAutoencoder
 
 log = logging.getLogger(__name__)
@@ -106,6 +110,9 @@ def encode_activations(
         for index, (meta, array) in enumerate(iter_shards(activations)):
             if index not in mine:
                 continue
+            problem = shard_problem(activations, meta, verify=True)  # one read; encoding reads it all anyway
+            if problem is not None:
+                raise corrupt_shard_error(activations, dict(meta, n_shards=n_shards), problem)
             if array.shape[1] != sae.d_in:
                 raise InputError(f"activations have width {array.shape[1]} but the SAE expects d_in={sae.d_in}.",
                                  path=activations, fix="use the SAE trained for this model and layer.")
@@ -116,7 +123,8 @@ def encode_activations(
             record = {"shard": int(meta["shard"]), "windows": meta["windows"], "offsets": meta["offsets"],
                       "n_tokens": csr.n_rows, "n_features": sae.d_sae, "nnz": csr.nnz, "clipped": clipped,
                       "layer": meta.get("layer"), "trim_start": int(meta.get("trim_start", 0)),
-                      "trim_end": int(meta.get("trim_end", 0))}
+                      "trim_end": int(meta.get("trim_end", 0)),
+                      "files": {path.name: file_record(path) for path in csr_paths(tmp, stem).values()}}
             (tmp / f"{stem}.json").write_text(json.dumps(record) + "\n")
             shards.append({"stem": stem, "n_tokens": csr.n_rows, "nnz": csr.nnz, "n_windows": len(meta["windows"])})
             total_tokens += csr.n_rows

@@ -1,19 +1,47 @@
 """Gather of the scattered encode rule: code parts (`dnalens encode --part i --parts n`) -> one codes directory.
 
 No torch here: the gather only links files and writes a manifest, so it stays light enough to run on a
-cluster's submit host (the workflow's `encode` rule is a localrule).
+cluster's submit host (the workflow's `encode` rule is a localrule). For the same reason it compares each
+code shard file's size with the bytes its JSON records (one stat), not the CRC-32 (a full read).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from dnalens.atomic import atomic_dir
-from dnalens.buffer.csr import CODES_MANIFEST
+from dnalens.buffer.csr import CODES_MANIFEST, csr_paths
 from dnalens.errors import InputError
-from dnalens.extract.shards import read_manifest
+from dnalens.extract.shards import file_problem, npy_expected_bytes, read_manifest
+
+log = logging.getLogger(__name__)
+_WARNED_LEGACY: set[str] = set()
+
+
+def check_code_shard(part: str | Path, stem: str) -> None:
+    """Raise InputError naming the file when a code shard of a part is missing or not the size its JSON
+    records; shards written before sizes were recorded are checked against their .npy headers."""
+    part = Path(part)
+    fix = f"delete the code part {part} and rerun the workflow: its encode part re-makes it."
+    js = part / f"{stem}.json"
+    try:
+        files = json.loads(js.read_text()).get("files")
+    except (OSError, ValueError) as exc:
+        raise InputError(f"code shard marker unreadable ({exc}).", path=js, fix=fix) from None
+    if files is None:
+        if str(part) not in _WARNED_LEGACY:
+            _WARNED_LEGACY.add(str(part))
+            log.warning("code shards in %s record no file sizes (older dnalens): checking their .npy headers", part)
+        files = {p.name: {"bytes": npy_expected_bytes(p) if p.is_file() else None} for p in csr_paths(part, stem).values()}
+    for name, record in files.items():
+        problem = file_problem(part / name, record.get("bytes"), record.get("checksum"), verify=False)
+        if problem is None and record.get("bytes") is None:
+            problem = "unreadable .npy header"
+        if problem is not None:
+            raise InputError(f"code shard file is corrupt ({problem}).", path=part / name, fix=fix)
 
 
 def merge_code_parts(parts: list[str | Path], out: str | Path, *, activations: str | Path | None = None) -> dict[str, Any]:
@@ -44,6 +72,9 @@ def merge_code_parts(parts: list[str | Path], out: str | Path, *, activations: s
         if len(summary["shards"]) != expected:
             raise InputError(f"code parts hold {len(summary['shards'])} shards, the activations {expected}.",
                              path=activations, fix="encode every part (dnalens encode --part i --parts n).")
+    for path, m in zip(parts, manifests):
+        for entry in m["shards"]:
+            check_code_shard(path, entry["stem"])
     with atomic_dir(out) as tmp:
         for path, m in zip(parts, manifests):
             for entry in m["shards"]:
