@@ -77,16 +77,21 @@ def parse_spec(spec: Mapping[str, Any] | str | Path | ModelSpec) -> ModelSpec:
     return parsed
 
 
+def read_model_config(directory: str | Path) -> dict[str, Any]:
+    """A model directory's config.json (ours or a HuggingFace checkpoint's), or the one error for a folder without it."""
+    cfg_path = Path(directory) / "config.json"
+    if not cfg_path.exists():
+        raise InputError("not a model directory (config.json missing).", path=directory,
+                         fix="give a directory written by `dnalens train-model` or a HuggingFace checkpoint.")
+    return json.loads(cfg_path.read_text())
+
+
 def _parse_spec(spec: Mapping[str, Any] | str | Path | ModelSpec) -> ModelSpec:
     if isinstance(spec, ModelSpec):
         return spec
     if isinstance(spec, (str, Path)):
         directory = Path(spec)
-        cfg_path = directory / "config.json"
-        if not cfg_path.exists():
-            raise InputError("not a model directory (config.json missing).", path=directory,
-                             fix="give a directory written by `dnalens train-model` or a HuggingFace checkpoint.")
-        cfg = json.loads(cfg_path.read_text())
+        cfg = read_model_config(directory)
         family = cfg.get("family") or ("hf" if "model_type" in cfg else "tiny")
         return ModelSpec(family=family, path=str(directory))
     from dnalens.settings import from_mapping

@@ -130,12 +130,10 @@ def saved_settings(directory: str | Path) -> dict[str, Any]:
     from dnalens.models.tiny import TinyConfig
     from dnalens.settings import schema_defaults
 
+    from dnalens.models.base import read_model_config
+
     directory = Path(directory)
-    cfg_file = directory / "config.json"
-    if not cfg_file.exists():
-        raise InputError("not a model directory (config.json missing).", path=directory,
-                         fix="give a directory written by `dnalens train-model`.")
-    cfg = json.loads(cfg_file.read_text())
+    cfg = read_model_config(directory)
     summary = cfg.get("training") or {}
     if not summary.get("settings") and (directory / "training.json").exists():
         summary = json.loads((directory / "training.json").read_text())
