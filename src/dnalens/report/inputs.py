@@ -22,6 +22,7 @@ from dnalens.report.regions import anchors_from_annotation, regions_from_annotat
 from dnalens.report.stage import ReportInputs
 from dnalens.report.tables import SCORE_COLUMNS
 from dnalens.report.tokens import WINDOW_COLUMNS
+from dnalens.settings import schema_defaults
 
 
 # The probing stage's tables (its own column names; no aliases: an older probe folder fails with the
@@ -202,7 +203,7 @@ def read_report_inputs(paths: InputPaths) -> ReportInputs:
         model=paths.model, layer=paths.layer or str(meta.get("layer") or quality.get("layer") or "?"),
         sae=paths.sae or sae_name(meta, quality),
         sae_quality=flat_quality(quality), probing_rule=probing_rule(probe.summary),
-        min_margin=float((probe.summary.get("settings") or {}).get("min_margin", 0.05)),
+        min_margin=float((probe.summary.get("settings") or {}).get("min_margin", schema_defaults("probing")["min_margin"])),
         strand_shared=strand_shared(quality, meta), sae_health=sae_health(quality),
     )
 
