@@ -9,7 +9,7 @@ CORES ?= all
 PIP_EXTRA ?=
 CONFIGS := config/config.yaml $(wildcard config/genomes/*.yaml)
 
-.PHONY: demo test test-slurm lint dryrun setup bedtools chromium clean help gpu-check wheelhouse
+.PHONY: demo test test-slurm lint dryrun setup bedtools aragorn chromium clean help gpu-check wheelhouse
 
 help:
 	@echo "make demo   - set up .venv, run the offline demo workflow (config/config.yaml)"
@@ -24,7 +24,7 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt $(PIP_EXTRA) -e '.[dev,hf]'
 	touch $@
 
-setup: $(BIN)/.installed bedtools chromium
+setup: $(BIN)/.installed bedtools aragorn chromium
 
 # Headless Chromium renders report.html in `make test` (tests/report/test_browser.py). Optional: without
 # it (not root, no apt-get) that test is skipped with the reason and everything else runs.
@@ -38,6 +38,20 @@ chromium:
 	  else \
 	    echo "note: chromium is not installed and this is not a root Debian shell: the report browser test is skipped"; \
 	    echo "  (install it with: sudo apt-get install chromium)"; \
+	  fi; \
+	fi
+
+# The ARAGORN executable finds intron-split tRNAs for `annotation: predict` (pyaragorn cannot). Optional:
+# without it those tRNAs are missed with a warning and the test that needs it is skipped with the reason.
+aragorn:
+	@if ! command -v aragorn >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing aragorn with apt-get (intron-split tRNAs for annotation: predict)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq aragorn) >/dev/null \
+	      || echo "note: could not install aragorn; intron-split tRNAs will not be predicted"; \
+	  else \
+	    echo "note: aragorn is not installed and this is not a root Debian shell: intron-split tRNAs are not predicted"; \
+	    echo "  (install it with: sudo apt-get install aragorn | conda install -c bioconda aragorn)"; \
 	  fi; \
 	fi
 

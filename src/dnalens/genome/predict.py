@@ -5,8 +5,9 @@ tmRNA genes from pyaragorn (ARAGORN; Laslett & Canback 2004, Nucleic Acids Res 3
 pybarrnap (barrnap's bacterial nhmmer profiles built from Rfam, searched with pyhmmer; the models ship
 inside the pybarrnap wheel). The bacterial rRNA profiles are used for organelles too: on the
 Arabidopsis chloroplast they recover all 16S, 23S and 5S genes (tests/genome/test_genome_rna_predict.py).
-ARAGORN is run without its intron search (pyaragorn does not expose it), so tRNAs split by an intron
-(common in plastids: trnK, trnG, trnL, trnV, trnI, trnA) are missed.
+pyaragorn does not expose ARAGORN's intron search, so tRNAs split by an intron (common in plastids: trnK, trnG,
+trnL, trnV, trnI, trnA) come from the `aragorn` executable's `-i` search when it is installed
+(`genome/trna_introns.py`); without it they are missed, with a warning.
 
 Prodigal needs about 100 kb to train its single-genome model; shorter genomes (plasmids, phages,
 organelles) use its pre-trained metagenomic models instead, restricted to the configured translation
@@ -24,6 +25,7 @@ from collections.abc import Collection, Mapping
 from dnalens.errors import InputError
 from dnalens.genome.assemble import RawRow, assemble
 from dnalens.genome.model import Annotation
+from dnalens.genome.trna_introns import intron_trna_calls
 
 log = logging.getLogger(__name__)
 SINGLE_GENOME_MIN_BP = 100_000
@@ -65,7 +67,8 @@ def predict_genes(
         for i, gene in enumerate(finder.find_genes(seq.encode()), 1):
             groups.append((seqid, gene.begin - 1, _cds_rows(seqid, f"{seqid}_{i}", gene, genetic_code, mode)))
     if rna:
-        rna_groups = trna_groups(sequences, genetic_code, circular) + rrna_groups(sequences)
+        trna, rrna = trna_groups(sequences, genetic_code, circular), rrna_groups(sequences)
+        rna_groups = trna + rrna + intron_trna_groups(sequences, genetic_code, circular, trna, rrna)
         groups = drop_cds_on_rna(groups, rna_groups) + rna_groups
     order = {s: k for k, s in enumerate(sequences)}
     groups.sort(key=lambda g: (order[g[0]], g[1]))
@@ -77,11 +80,11 @@ def predict_genes(
 
 def drop_cds_on_rna(cds_groups, rna_groups):
     """Drop predicted CDSs that overlap a predicted RNA gene on either strand, as Prokka does by default
-    (Seemann 2014, Bioinformatics 30:2068): Prodigal calls ORFs inside rRNA genes (16 of 122 on the
+    (Seemann 2014, Bioinformatics 30:2068): Prodigal calls ORFs inside RNA genes (20 of 122 on the
     Arabidopsis chloroplast, none of them a curated CDS)."""
     spans: dict[str, list[tuple[int, int]]] = {}
-    for seqid, _, rows in rna_groups:
-        spans.setdefault(seqid, []).append((rows[0].start, rows[0].end))
+    for seqid, _, rows in rna_groups:  # exons, not gene spans: plastid trnK's intron holds the matK CDS
+        spans.setdefault(seqid, []).extend((r.start, r.end) for r in rows if r.type == "exon")
     kept = [g for g in cds_groups
             if not any(g[2][0].start < e and s < g[2][0].end for s, e in spans.get(g[0], []))]
     if len(kept) < len(cds_groups):
@@ -104,12 +107,15 @@ def _cds_rows(seqid: str, name: str, gene, genetic_code: int, mode: str) -> list
 
 
 def rna_gene_rows(seqid: str, rtype: str, start: int, end: int, strand: str, name: str, attrs: list[tuple[str, str]],
-                  source: str) -> list[RawRow]:
-    """gene -> transcript -> exon rows of one RNA gene; `end` may pass the origin of a circular contig."""
+                  source: str, exons: list[tuple[int, int]] | None = None) -> list[RawRow]:
+    """gene -> transcript -> exon rows of one RNA gene (one exon unless `exons` are given, in genome order);
+    `end` may pass the origin of a circular contig."""
     gid, tid = f"gene-{name}", f"rna-{name}"
+    parts = exons or [(start, end)]
     return [RawRow(seqid, "gene", start, end, strand, gid, (), None, [("Name", name)] + attrs, source),
-            RawRow(seqid, rtype, start, end, strand, tid, (gid,), None, [("Name", name)] + attrs, source),
-            RawRow(seqid, "exon", start, end, strand, f"exon-{name}", (tid,), None, [], source)]
+            RawRow(seqid, rtype, start, end, strand, tid, (gid,), None, [("Name", name)] + attrs, source)] + [
+            RawRow(seqid, "exon", s, e, strand, f"exon-{name}" + (f"-{i}" if len(parts) > 1 else ""), (tid,), None, [],
+                   source) for i, (s, e) in enumerate(parts, 1)]
 
 
 def trna_product(amino_acid: str, anticodon: str) -> str:
@@ -140,6 +146,25 @@ def trna_groups(sequences: Mapping[str, str], genetic_code: int, circular: Colle
             out.append((seqid, start, rna_gene_rows(seqid, rtype, start, end, strand, f"{seqid}_{rtype}{k}", attrs,
                                                     "pyaragorn")))
     log.info("pyaragorn: %d tRNA/tmRNA gene(s)", len(out))
+    return out
+
+
+def intron_trna_groups(sequences: Mapping[str, str], genetic_code: int, circular: Collection[str], trna, rrna):
+    """Intron-split tRNA genes from `aragorn -i` that pyaragorn's groups `trna` and the rRNA groups `rrna` miss."""
+    def spans(groups, with_strand):
+        out: dict[str, list] = {}
+        for seqid, _, rows in groups:
+            out.setdefault(seqid, []).append((rows[0].start, rows[0].end) + ((rows[0].strand,) if with_strand else ()))
+        return out
+
+    calls, version = intron_trna_calls(sequences, genetic_code, circular, spans(trna, True), spans(rrna, False))
+    out = []
+    for seqid, contig_calls in calls.items():
+        for k, c in enumerate(contig_calls, 1):
+            attrs = [("product", trna_product(c["amino_acid"], c["anticodon"])), ("anticodon", c["anticodon"]),
+                     ("prediction", f"aragorn-{version}-introns")]
+            out.append((seqid, c["start"], rna_gene_rows(seqid, "tRNA", c["start"], c["end"], c["strand"],
+                                                         f"{seqid}_tRNAi{k}", attrs, "aragorn", c["exons"])))
     return out
 
 

@@ -194,7 +194,7 @@ def _build(name: str, settings: GenomeSettings, files: Mapping[str, str], stage:
     write_chrom_sizes(lengths, stage / "chrom.sizes")
     sources = {role: _file_facts(getattr(settings, role), path) for role, path in files.items()}
     if annotation_source == "predict":
-        sources["annotation"] = {"given": PREDICT, "tool": "pyrodigal + pyaragorn + pybarrnap (bac)"}
+        sources["annotation"] = {"given": PREDICT, "tool": "pyrodigal + pyaragorn + aragorn -i (when installed) + pybarrnap (bac)"}
     info = GenomeInfo(
         name=name, genetic_code=code, genetic_code_source=code_source, kingdom=settings.kingdom,
         contigs=tuple(ContigInfo(c, n, topology[c]) for c, n in lengths.items()),
