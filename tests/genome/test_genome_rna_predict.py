@@ -119,3 +119,18 @@ def test_products_reach_the_normalised_gff3(genomes_dir, tmp_path):
     ann = read_normalized_gff3(tmp_path / "gb" / "annotation.gff3")
     gene = next(f for f in ann.by_type("gene") if f.attr("gene") == "psbA")
     assert gene.attr("product") == "photosystem II protein D1"  # /product copied from the CDS onto its gene
+
+
+@needs_aragorn
+def test_prepare_searches_trna_introns_for_organelles_only(genomes_dir, tmp_path):
+    from Bio import SeqIO
+
+    fasta = tmp_path / "cp.fa"
+    SeqIO.write(SeqIO.read(genomes_dir / "NC_000932.gb", "genbank"), fasta, "fasta")
+    split = {}
+    for kingdom in ("organelle", "prokaryote"):
+        run_prepare("cp", {"fasta": str(fasta), "annotation": "predict", "kingdom": kingdom, "topology": "circular"},
+                    tmp_path / kingdom)
+        ann = read_normalized_gff3(tmp_path / kingdom / "annotation.gff3")
+        split[kingdom] = sum(1 for t in ann.transcripts() if t.type == "tRNA" and len(t.exons) == 2)
+    assert split == {"organelle": 8, "prokaryote": 0}

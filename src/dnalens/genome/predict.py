@@ -56,10 +56,15 @@ def gene_finder(sequences: Mapping[str, str], genetic_code: int):
 
 
 def predict_genes(
-    sequences: Mapping[str, str], genetic_code: int = 11, *, circular: Collection[str] = (), rna: bool = True
+    sequences: Mapping[str, str], genetic_code: int = 11, *, circular: Collection[str] = (), rna: bool = True,
+    trna_introns: bool = True,
 ) -> Annotation:
     """gene -> mRNA -> exon + CDS for every pyrodigal gene, plus gene -> tRNA/tmRNA/rRNA -> exon for
-    every RNA gene (when `rna`); contigs in the order given, genes sorted by start within a contig."""
+    every RNA gene (when `rna`); contigs in the order given, genes sorted by start within a contig.
+
+    `trna_introns` adds ARAGORN's intron-split tRNAs; `prepare` asks for them for organelles only: on five
+    bacterial genomes without known tRNA introns (E. coli K-12, V. cholerae chr2, S. aureus, H. pylori,
+    C. diphtheriae) the search adds only false calls (1-7 per genome)."""
     finder, mode = gene_finder(sequences, genetic_code)
     log.info("pyrodigal %s mode, translation table %s, %d contig(s)", mode, genetic_code, len(sequences))
     groups: list[tuple[str, int, list[RawRow]]] = []
@@ -68,7 +73,8 @@ def predict_genes(
             groups.append((seqid, gene.begin - 1, _cds_rows(seqid, f"{seqid}_{i}", gene, genetic_code, mode)))
     if rna:
         trna, rrna = trna_groups(sequences, genetic_code, circular), rrna_groups(sequences)
-        rna_groups = trna + rrna + intron_trna_groups(sequences, genetic_code, circular, trna, rrna)
+        rna_groups = trna + rrna + (intron_trna_groups(sequences, genetic_code, circular, trna, rrna)
+                                    if trna_introns else [])
         groups = drop_cds_on_rna(groups, rna_groups) + rna_groups
     order = {s: k for k, s in enumerate(sequences)}
     groups.sort(key=lambda g: (order[g[0]], g[1]))

@@ -187,14 +187,16 @@ def _build(name: str, settings: GenomeSettings, files: Mapping[str, str], stage:
 
         with pyfaidx.Fasta(str(fasta_out)) as fa:
             sequences = {c: str(fa[c][:]) for c in lengths}
-        annotation = predict_genes(sequences, code, circular=circular)
+        annotation = predict_genes(sequences, code, circular=circular,
+                                   trna_introns=settings.kingdom == "organelle")
     annotation = Annotation(annotation.features, genetic_code=code, source_path=annotation.source_path,
                             circular_seqids=circular)
     write_normalized_gff3(annotation, stage / "annotation.gff3", lengths)
     write_chrom_sizes(lengths, stage / "chrom.sizes")
     sources = {role: _file_facts(getattr(settings, role), path) for role, path in files.items()}
     if annotation_source == "predict":
-        sources["annotation"] = {"given": PREDICT, "tool": "pyrodigal + pyaragorn + aragorn -i (when installed) + pybarrnap (bac)"}
+        sources["annotation"] = {"given": PREDICT, "tool": "pyrodigal + pyaragorn + pybarrnap (bac)"
+                                 + (" + aragorn -i (when installed)" if settings.kingdom == "organelle" else "")}
     info = GenomeInfo(
         name=name, genetic_code=code, genetic_code_source=code_source, kingdom=settings.kingdom,
         contigs=tuple(ContigInfo(c, n, topology[c]) for c, n in lengths.items()),
