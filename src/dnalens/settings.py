@@ -127,6 +127,15 @@ def schema_defaults(section: str, *, nested: str | None = None) -> dict[str, Any
     return {k: v if isinstance(v, dict) else _frozen(v) for k, v in values.items()}
 
 
+def schema_choices(section: str, key: str) -> tuple[Any, ...]:
+    """The allowed values (`enum`) of one key of a config section, for checks outside jsonschema."""
+    prop = section_schema(section)["properties"][key]
+    for alternative in (prop, *prop.get("anyOf", ()), *prop.get("oneOf", ())):
+        if "enum" in alternative:
+            return tuple(alternative["enum"])
+    raise KeyError(f"{section}.{key} has no enum in {SCHEMA_NAME}")
+
+
 def from_mapping(cls: type[T], data: Mapping[str, Any] | None, *, where: str = "config") -> T:
     """Build dataclass `cls` from `data`: unknown keys and values the schema refuses raise InputError."""
     data = dict(data or {})

@@ -90,9 +90,28 @@ def test_decoder_upkeep_keeps_unit_rows_and_orthogonal_grads():
     assert float((sae.W_dec.grad * sae.W_dec.detach()).sum(1).abs().max()) < 1e-5
 
 
-def test_registry_names_match_classes():
-    for name, cls in SAE_TYPES.items():
-        assert cls.architecture == name
-    assert set(TRAINABLE) <= set(SAE_TYPES)
+def test_registry_facts_come_from_the_classes_and_match_the_schema():
+    from dnalens.sae.registry import NEEDS_K
+    from dnalens.settings import schema_choices
+
+    assert sorted(SAE_TYPES) == ["batchtopk", "jumprelu", "matryoshka_batchtopk", "standard", "topk"]
+    # what train-sae can train is what the config schema offers as sae.architecture, in the same order
+    assert TRAINABLE == schema_choices("sae", "architecture") == ("topk", "batchtopk", "matryoshka_batchtopk")
+    assert set(NEEDS_K) == {"topk", "batchtopk", "matryoshka_batchtopk"}
+
+
+def test_after_step_hook_tracks_the_batchtopk_threshold_and_is_a_no_op_elsewhere():
+    from dnalens.sae.batchtopk import BatchTopKSAE
+
+    codes = torch.tensor([[0.0, 2.0, 0.5], [1.5, 0.0, 0.0]])
+    sae = BatchTopKSAE(3, 3, k=1)
+    sae.after_step(codes)
+    assert float(sae.threshold) == 0.5  # smallest kept activation of the first batch
+    sae.after_step(torch.tensor([[0.0, 1.5, 0.0]]))
+    assert float(sae.threshold) == pytest.approx(0.99 * 0.5 + 0.01 * 1.5)
+    topk = TopKSAE(3, 3, k=1)
+    before = {k: v.clone() for k, v in topk.state_dict().items()}
+    topk.after_step(codes)
+    assert all(torch.equal(before[k], v) for k, v in topk.state_dict().items())
     with pytest.raises(ValueError):
         TopKSAE(4, 8, k=0)

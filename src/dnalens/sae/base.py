@@ -30,6 +30,10 @@ class SparseAutoencoder(nn.Module):
     """x -> codes f = activate(normalize(x) - b_dec) @ W_enc + b_enc); x_hat = f @ W_dec + b_dec."""
 
     architecture: ClassVar[str] = "base"
+    #: `dnalens train-sae` can train this type (the others are load-only).
+    trainable: ClassVar[bool] = False
+    #: the constructor needs `k`, so a saved cfg.json must carry it.
+    needs_k: ClassVar[bool] = False
     #: whether one row's code depends on the other rows of the input (BatchTopK without a threshold).
     batch_dependent: bool = False
 
@@ -60,6 +64,10 @@ class SparseAutoencoder(nn.Module):
         self._norm_stats: tuple[torch.Tensor, torch.Tensor] | None = None
         if initialize:  # loaders that replace every tensor skip it (a 512 MB randn is not free)
             self.reset_parameters()
+
+    def after_step(self, codes: torch.Tensor) -> None:
+        """Training hook, called after each optimizer step with the batch's detached codes (e.g. to track an
+        inference threshold); nothing by default."""
 
     @classmethod
     def settings_kwargs(cls, settings) -> dict[str, Any]:

@@ -26,6 +26,8 @@ def batch_topk(pre: torch.Tensor, k: int) -> torch.Tensor:
 
 class BatchTopKSAE(SparseAutoencoder):
     architecture = "batchtopk"
+    trainable = True
+    needs_k = True
 
     def __init__(self, d_in: int, d_sae: int, *, k: int, threshold: float | None = None, **kwargs) -> None:
         if k is None or int(k) < 1:
@@ -47,6 +49,9 @@ class BatchTopKSAE(SparseAutoencoder):
         if self.training or not self.has_threshold:
             return batch_topk(pre, self.k)
         return pre * (pre > self.threshold.to(pre.dtype))
+
+    def after_step(self, codes: torch.Tensor) -> None:
+        self.update_threshold(codes)
 
     @torch.no_grad()
     def update_threshold(self, codes: torch.Tensor, rate: float = 0.01) -> None:

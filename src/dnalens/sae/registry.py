@@ -10,14 +10,10 @@ from dnalens.sae.standard import ReLUSAE
 from dnalens.sae.topk import TopKSAE
 
 SAE_TYPES: dict[str, type[SparseAutoencoder]] = {
-    "topk": TopKSAE,
-    "batchtopk": BatchTopKSAE,
-    "matryoshka_batchtopk": MatryoshkaBatchTopKSAE,
-    "jumprelu": JumpReLUSAE,
-    "standard": ReLUSAE,
+    cls.architecture: cls for cls in (TopKSAE, BatchTopKSAE, MatryoshkaBatchTopKSAE, JumpReLUSAE, ReLUSAE)
 }
 
-#: architectures `dnalens train-sae` can train (the others are load-only).
-TRAINABLE = ("topk", "batchtopk", "matryoshka_batchtopk")
+#: architectures `dnalens train-sae` can train (the others are load-only); each class says so itself.
+TRAINABLE = tuple(name for name, cls in SAE_TYPES.items() if cls.trainable)
 #: architectures whose constructor needs `k`.
-NEEDS_K = ("topk", "batchtopk", "matryoshka_batchtopk")
+NEEDS_K = tuple(name for name, cls in SAE_TYPES.items() if cls.needs_k)

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 from dnalens.devices import resolve_device  # noqa: F401  (sae.commands / sae.training import it from here)
 from dnalens.errors import InputError
-from dnalens.settings import schema_defaults
+from dnalens.settings import schema_choices, schema_defaults
 
-ARCHITECTURES = ("topk", "batchtopk", "matryoshka_batchtopk")  # sae.registry.TRAINABLE, without torch
-SOURCES = ("train", "load")
-NORMALIZE = ("none", "expected_average_only_in")
-INIT_B_DEC = ("geometric_median", "mean", "zeros")
+# allowed values come from the schema's enums (sae.registry.TRAINABLE must equal the architecture enum:
+# tests/sae/test_architectures.py)
+ARCHITECTURES, SOURCES, NORMALIZE, INIT_B_DEC = (schema_choices("sae", key)
+                                                 for key in ("architecture", "source", "normalize", "init_b_dec"))
 
 
 _DEFAULTS = schema_defaults("sae")  # every default: workflow/schemas/config.schema.yaml

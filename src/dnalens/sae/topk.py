@@ -19,6 +19,8 @@ def topk_per_row(pre: torch.Tensor, k: int) -> torch.Tensor:
 
 class TopKSAE(SparseAutoencoder):
     architecture = "topk"
+    trainable = True
+    needs_k = True
 
     def __init__(self, d_in: int, d_sae: int, *, k: int, **kwargs) -> None:
         if k is None or int(k) < 1:

@@ -23,7 +23,6 @@ import torch
 
 from dnalens.errors import InputError
 from dnalens.sae.base import SparseAutoencoder
-from dnalens.sae.batchtopk import BatchTopKSAE
 from dnalens.sae.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from dnalens.sae.registry import SAE_TYPES
 from dnalens.sae.settings import SaeSettings, resolve_device
@@ -189,8 +188,7 @@ def train_sae(
         sae.remove_parallel_decoder_grad_()
         optimizer.step()
         sae.normalize_decoder_()
-        if isinstance(sae, BatchTopKSAE):
-            sae.update_threshold(codes.detach())
+        sae.after_step(codes.detach())
         if step % 50 == 0 or step == end - 1:
             with torch.no_grad():
                 fvu = float(mse / (x - x.mean(0)).pow(2).sum(-1).mean().clamp_min(1e-12))
