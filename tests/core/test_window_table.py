@@ -1,5 +1,6 @@
 """Window table: read-order sequences, wrap-around windows, BED round trip (hand-computed cases)."""
 
+import numpy as np
 import pytest
 from pyfaidx import Fasta
 
@@ -27,8 +28,32 @@ def test_plus_minus_and_wraparound_sequences(fasta):
     w = Window("c1", 8, 12, "+", "wrap")
     assert window_sequence(fasta, w) == "ACAA"
     assert w.intervals(10) == [(8, 10), (0, 2)]
-    assert w.genome_positions(10) == [8, 9, 0, 1]
-    assert Window("c1", 8, 12, "-", "wrap").genome_positions(10) == [1, 0, 9, 8]
+    assert genome_positions(w, 10) == [8, 9, 0, 1]
+    assert genome_positions(Window("c1", 8, 12, "-", "wrap"), 10) == [1, 0, 9, 8]
+
+
+def genome_positions(window: Window, contig_length: int) -> list[int]:
+    """The coordinate rule written out per base (DESIGN.md): the oracle for formats.coordinates."""
+    positions = [p % contig_length for p in range(window.start, window.end)]
+    return positions[::-1] if window.strand == "-" else positions
+
+
+def test_token_positions_equal_the_per_base_rule_with_trims_and_wraps():
+    from dnalens.formats.coordinates import token_positions
+
+    rng = np.random.default_rng(0)
+    size = 50
+    windows = [Window("c1", int(s), int(s) + int(n), str(rng.choice(["+", "-"])), f"w{i}")
+               for i, (s, n) in enumerate(zip(rng.integers(0, 50, 40), rng.integers(1, 30, 40), strict=True))]
+    offset = rng.integers(0, 5, len(windows)).clip(max=[w.length - 1 for w in windows])
+    count = np.array([rng.integers(0, w.length - o + 1) for w, o in zip(windows, offset, strict=True)])
+    owner, pos = token_positions([w.start for w in windows], [w.end for w in windows],
+                                 [w.strand == "-" for w in windows], size, count=count, read_offset=offset)
+    want = [(i, p) for i, (w, o, c) in enumerate(zip(windows, offset, count, strict=True))
+            for p in genome_positions(w, size)[o:o + c]]
+    assert list(zip(owner.tolist(), pos.tolist(), strict=True)) == want
+    with pytest.raises(ValueError):
+        token_positions([0], [4], [False], 10, count=[4], read_offset=[1])
 
 
 def test_reverse_complement_handles_iupac():

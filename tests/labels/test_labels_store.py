@@ -63,7 +63,7 @@ def test_store_equals_brute_force_per_token(small):
     aa_concept = next(c for c in cs.categoricals if c.name == "amino_acid")
     for w, win in enumerate(windows):
         n = genome.lengths[win.contig]
-        positions = win.genome_positions(n)  # the list-based reference in genome/window_table.py
+        positions = [p % n for p in range(win.start, win.end)][:: -1 if win.strand == "-" else 1]  # DESIGN.md's rule
         contig, pos = store.token_genome_positions(w)
         assert contig == win.contig and pos.tolist() == positions
         rows = store.window_tokens(w)

@@ -36,11 +36,6 @@ class Window:
             return [(self.start, self.end)]
         return [(self.start, contig_length), (0, self.end - contig_length)]
 
-    def genome_positions(self, contig_length: int) -> list[int]:
-        """Genome coordinate of each token, in read order (reversed on the − strand)."""
-        positions = [p % contig_length for p in range(self.start, self.end)]
-        return positions[::-1] if self.strand == "-" else positions
-
 
 def reverse_complement(seq: str) -> str:
     return seq.translate(_COMPLEMENT)[::-1]

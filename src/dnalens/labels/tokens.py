@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from dnalens.errors import InputError
+from dnalens.formats.coordinates import token_positions
 from dnalens.genome.window_table import Window
 
 
@@ -47,22 +48,13 @@ def check_windows(windows: Sequence[Window], lengths: dict[str, int], circular: 
 
 
 def token_layout(windows: Sequence[Window], lengths: dict[str, int]) -> TokenLayout:
-    """Vectorised genome position of every token (no per-nucleotide Python loop)."""
-    n_windows = len(windows)
+    """Genome position of every token (formats.coordinates.token_positions; no per-nucleotide Python loop)."""
     starts = np.array([w.start for w in windows], dtype=np.int64)
     ends = np.array([w.end for w in windows], dtype=np.int64)
-    minus = np.array([w.strand == "-" for w in windows], dtype=bool)
-    sizes = np.array([lengths[w.contig] for w in windows], dtype=np.int64)
-    offsets = np.zeros(n_windows + 1, dtype=np.int64)
+    offsets = np.zeros(len(windows) + 1, dtype=np.int64)
     np.cumsum(ends - starts, out=offsets[1:])
-    lengths = ends - starts
-    owner = np.repeat(np.arange(n_windows, dtype=np.int64), lengths)
-    first = np.where(minus, ends - 1, starts)  # genome position of each window's first token
-    step = np.where(minus, -1, 1)
-    pos = np.repeat(first - step * offsets[:-1], lengths) + np.repeat(step, lengths) * np.arange(offsets[-1])
-    if (ends > sizes).any():  # windows across the origin of a circular contig
-        size = np.repeat(sizes, lengths)
-        pos[pos >= size] -= size[pos >= size]
+    owner, pos = token_positions(starts, ends, [w.strand == "-" for w in windows],
+                                 [lengths[w.contig] for w in windows])
     return TokenLayout(offsets, owner, pos)
 
 
@@ -79,6 +71,4 @@ def ranges_to_indices(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
 
 def window_positions(window: Window, size: int) -> np.ndarray:
     """Genome position of each token of one window, in read order."""
-    k = np.arange(window.length, dtype=np.int64)
-    pos = window.end - 1 - k if window.strand == "-" else window.start + k
-    return pos % size
+    return token_positions([window.start], [window.end], [window.strand == "-"], size)[1]

@@ -1,0 +1,35 @@
+"""The one token -> genome-position rule (DESIGN.md, "Coordinates and strands"), vectorised.
+
+Token k of a window (k counted in read order from the window's first base) lies at genome position
+`start + k` on the + strand and `end - 1 - k` on the − strand, modulo the contig length (a window on a
+circular contig may run past the origin). A window whose first bases were trimmed holds tokens from read
+offset `read_offset` on. Every stage that maps buffer rows, label rows or hits to the genome calls this.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def token_positions(start, end, minus, contig_length, *, count=None, read_offset=None) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, position): for every token of every window in order, its window index and genome position.
+
+    Arrays are per window: 0-based half-open `start`/`end`, `minus` strand flags, `contig_length`; `count`
+    tokens per window (default: all bases) starting at read offset `read_offset` (default 0)."""
+    start = np.asarray(start, np.int64)
+    end = np.asarray(end, np.int64)
+    minus = np.asarray(minus, bool)
+    size = np.broadcast_to(np.asarray(contig_length, np.int64), start.shape)
+    count = end - start if count is None else np.asarray(count, np.int64)
+    offset = np.zeros_like(start) if read_offset is None else np.asarray(read_offset, np.int64)
+    if (count < 0).any() or (offset < 0).any() or (offset + count > end - start).any():
+        raise ValueError("a window holds more tokens than bases")
+    owner = np.repeat(np.arange(len(start), dtype=np.int64), count)
+    first = np.zeros(len(start) + 1, np.int64)
+    np.cumsum(count, out=first[1:])
+    k = np.arange(int(first[-1]), dtype=np.int64) - np.repeat(first[:-1] - offset, count)
+    position = np.where(minus[owner], end[owner] - 1 - k, start[owner] + k)
+    wraps = position >= size[owner]
+    if wraps.any():  # past the origin of a circular contig (windows never exceed one contig length)
+        position[wraps] -= size[owner][wraps]
+    return owner, position
