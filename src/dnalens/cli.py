@@ -45,8 +45,14 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from dnalens import preemption
+
+    preemption.install()  # SIGTERM -> Preempted: atomic writes clean up, one line below, exit 143
     try:
         return int(args.func(args) or 0)
+    except preemption.Preempted as stop:
+        print(f"dnalens {args.command}: {stop.message}", file=sys.stderr)
+        return preemption.EXIT_CODE
     except InputError as err:
         print(f"dnalens {args.command}: error: {err.message}", file=sys.stderr)
         return 2

@@ -105,13 +105,14 @@ def test_after_step_hook_tracks_the_batchtopk_threshold_and_is_a_no_op_elsewhere
 
     codes = torch.tensor([[0.0, 2.0, 0.5], [1.5, 0.0, 0.0]])
     sae = BatchTopKSAE(3, 3, k=1)
-    sae.after_step(codes)
+    sae.after_step(codes[codes > 0].min())
     assert float(sae.threshold) == 0.5  # smallest kept activation of the first batch
-    sae.after_step(torch.tensor([[0.0, 1.5, 0.0]]))
+    sae.after_step(None)  # nothing fired: unchanged
+    sae.after_step(torch.tensor(1.5))
     assert float(sae.threshold) == pytest.approx(0.99 * 0.5 + 0.01 * 1.5)
     topk = TopKSAE(3, 3, k=1)
     before = {k: v.clone() for k, v in topk.state_dict().items()}
-    topk.after_step(codes)
+    topk.after_step(torch.tensor(0.5))
     assert all(torch.equal(before[k], v) for k, v in topk.state_dict().items())
     with pytest.raises(ValueError):
         TopKSAE(4, 8, k=0)

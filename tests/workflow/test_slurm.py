@@ -33,6 +33,11 @@ COPY_IGNORE = shutil.ignore_patterns(
     "__pycache__", "*.egg-info",
 )
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+)")
+SUBMITTED_RULE = re.compile(r"submitted with SLURM jobid (\d+) \(log: \S*?rule_([A-Za-z0-9_]+)/([^/]+)/")
+# The job the requeue test interrupts: train_sae, the plasmid's longest (~1 min of steps; its one activation
+# shard is made by one extract part in ~8 s), once its progress bar shows >= 2 finished steps.
+REQUEUE_RULE = "train_sae"
+REQUEUE_WHEN = re.compile(r"train-sae:\s+\d+%\|[^|]*\|\s*([2-9]|\d\d+)/")
 
 
 def _env() -> dict[str, str]:
@@ -135,6 +140,87 @@ def test_workflow_through_slurm_matches_local_run(slurm_cluster, tmp_path):
     assert any(name.endswith("windows.bed") for name in tables), tables
     different = [name for name in tables if local_files[name].read_bytes() != cluster_files[name].read_bytes()]
     assert not different, f"SLURM and local runs differ in {different}"
+
+
+def _job_state(job: str) -> str:
+    out = subprocess.run(["squeue", "-h", "-o", "%T", "-j", job], capture_output=True, text=True).stdout.strip()
+    return out or "GONE"
+
+
+def _rule_log(workdir: Path, rule: str, wildcards: str) -> Path:
+    """The rule's own log (workflow/rules/*.smk) for a job whose SLURM log sits under rule_<rule>/<wildcards>/."""
+    if rule.endswith("_part"):  # wildcards genome + part, joined by "_" in the SLURM log path
+        genome, part = wildcards.rsplit("_", 1)
+        return workdir / "logs" / genome / f"{rule}-{part}.log"
+    return workdir / "logs" / wildcards / f"{rule}.log"
+
+
+def _requeue_mid_work(proc: subprocess.Popen, log: Path, workdir: Path) -> tuple[str, Path] | None:
+    """Watch the submissions; `scontrol requeue` the REQUEUE_RULE job once its `dnalens` command is mid-way
+    (its log matches REQUEUE_WHEN). Returns (job id, rule log), or None if the run ended first."""
+    while proc.poll() is None:
+        for job, rule, wildcards in SUBMITTED_RULE.findall(log.read_text(errors="replace")):
+            rule_log = _rule_log(workdir, rule, wildcards)
+            if rule != REQUEUE_RULE or not rule_log.is_file() or _job_state(job) != "RUNNING":
+                continue
+            if REQUEUE_WHEN.search(rule_log.read_text(errors="replace")):
+                subprocess.run(["scontrol", "requeue", job], check=True, capture_output=True, text=True)
+                return job, rule_log
+        time.sleep(0.3)
+    return None
+
+
+@pytest.mark.slurm
+def test_requeued_job_resumes_and_tables_match_an_undisturbed_run(slurm_cluster, tmp_path):
+    """Pre-emption as SLURM does it: `scontrol requeue` a running job (SIGTERM to its processes, then back
+    to the queue). The SAE trainer checkpoints the step it was at; with the profile's `slurm-requeue: true`
+    snakemake leaves the job to SLURM, the job runs again, resumes from that step, and the run's tables
+    equal an undisturbed local run's byte for byte."""
+    local, cluster = tmp_path / "local", tmp_path / "slurm"
+    shutil.copytree(REPO, local, ignore=COPY_IGNORE, symlinks=True)
+    shutil.copytree(REPO, cluster, ignore=COPY_IGNORE, symlinks=True)
+    profile = yaml.safe_load((REPO / SLURM_PROFILE / "config.yaml").read_text())
+    assert profile.get("slurm-requeue") is True
+
+    run, _ = _snakemake(local, "--workflow-profile", LOCAL_PROFILE, "--cores", "2", "--configfile", CONFIG)
+    assert run.returncode == 0, run.stderr[-4000:]
+
+    log = tmp_path / "slurm-run.log"
+    with open(log, "w") as sink:
+        proc = subprocess.Popen(
+            [str(BIN / "snakemake"), "--executor", "slurm", "--workflow-profile", SLURM_PROFILE, "--configfile", CONFIG,
+             "--resources", f"mem_mb={_node_memory_mb()}", *_status_args(slurm_cluster)],
+            cwd=cluster, env=_env(), stdout=sink, stderr=subprocess.STDOUT, text=True)
+        try:
+            requeued = _requeue_mid_work(proc, log, cluster)
+            proc.wait(timeout=1800)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    text = log.read_text(errors="replace")
+    assert requeued is not None, "the run ended before a long job could be requeued:\n" + text[-3000:]
+    assert proc.returncode == 0, text[-6000:]
+    job, rule_log = requeued
+    resumed = re.search(r"resumed from \S+ at step (\d+) of (\d+)", rule_log.read_text(errors="replace"))
+    assert resumed and int(resumed.group(1)) >= 2, rule_log.read_text(errors="replace")[-3000:]
+    shown = subprocess.run(["scontrol", "show", "job", job], capture_output=True, text=True).stdout
+    restarts = re.search(r"Restarts=(\d+)", shown)
+    assert restarts is None or int(restarts.group(1)) >= 1, shown  # None: the job already left the controller
+    if slurm_cluster == "slurmdbd":  # every run of the job is in the accounting: one REQUEUED, one COMPLETED
+        states = subprocess.run(["sacct", "-D", "-X", "-n", "-P", "--format=State", "-j", job],
+                                capture_output=True, text=True, check=True).stdout.split()
+        assert "REQUEUED" in states and states[-1] == "COMPLETED", states
+    print(f"\n[slurm] requeued {REQUEUE_RULE} (job {job}) at step {resumed.group(1)} of {resumed.group(2)};"
+          " it resumed there and the run finished", file=sys.stderr)
+
+    local_files, cluster_files = _files(local / "results"), _files(cluster / "results")
+    assert sorted(cluster_files) == sorted(local_files)
+    leftovers = [name for name in cluster_files if ".tmp-" in name]
+    assert not leftovers, leftovers
+    tables = [name for name in local_files if Path(name).suffix in COMPARED_SUFFIXES]
+    assert any(name.endswith("features.tsv") for name in tables), tables
+    different = [name for name in tables if local_files[name].read_bytes() != cluster_files[name].read_bytes()]
+    assert not different, f"the requeued SLURM run and the local run differ in {different}"
 
 
 MEMORY_HOG = """

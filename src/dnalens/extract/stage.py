@@ -6,6 +6,8 @@ still matches the size and CRC-32 in it (a truncated or altered shard is deleted
 is bounded by one shard per layer plus one batch. All layers come out of the same forward pass.
 A shard written by a different model/layer/trim (fingerprint mismatch) is stale and removed. The gather
 checks the shards the parts wrote the same way before writing the manifests.
+Faults: CUDA out-of-memory halves the batch of windows (dnalens.oom); SIGTERM stops between forward
+passes, dropping the shard in flight (dnalens.preemption), so a rerun resumes at the last complete shard.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from dnalens import preemption
 from dnalens.errors import InputError
 from dnalens.extract.shards import shard_complete, shard_problem, shard_stem, write_manifest, write_shard
+from dnalens.oom import HalvingBatch, oom_error
 from dnalens.settings import schema_defaults
 
 log = logging.getLogger(__name__)
@@ -180,11 +184,13 @@ def run_extract(fasta: str | Path, windows_bed: str | Path, model_spec, settings
             adapter.module_path(layer)  # an unknown layer fails before any work
         fasta_handle = open_fasta(fasta)
         total = sum(len(plan[i]) for i in mine)
-        bar = tqdm(total=total, initial=total - sum(len(plan[i]) for i in todo), desc="extract", unit="win",
-                   file=sys.stderr, mininterval=5.0)
-        for idx in todo:
-            _extract_shard(adapter, fasta_handle, windows, plan[idx], idx, settings.layers, dirs, trim, spec_dict, fps, bar)
-        bar.close()
+        batch = HalvingBatch(adapter.spec.batch_size, what="extract batch (windows)")
+        with tqdm(total=total, initial=total - sum(len(plan[i]) for i in todo), desc="extract", unit="win",
+                  file=sys.stderr, mininterval=5.0) as bar, preemption.at_safe_points():
+            for done, idx in enumerate(todo):  # SIGTERM: the shard in flight is dropped, finished ones kept
+                preemption.progress(f"after {len(mine) - len(todo) + done} of {len(mine)} shard(s) of this call")
+                _extract_shard(adapter, fasta_handle, windows, plan[idx], idx, settings.layers, dirs, trim, spec_dict,
+                               fps, bar, batch)
     if not finalize:
         return dirs
     missing = [i for i in range(len(plan)) if not all(shard_complete(dirs[l], i) for l in settings.layers)]
@@ -201,15 +207,19 @@ def run_extract(fasta: str | Path, windows_bed: str | Path, model_spec, settings
     return dirs
 
 
-def _extract_shard(adapter, fasta, windows, rows, idx, layers, dirs, trim, spec_dict, fps, bar) -> None:
+def _extract_shard(adapter, fasta, windows, rows, idx, layers, dirs, trim, spec_dict, fps, bar,
+                   batch: HalvingBatch) -> None:
+    """One shard, in batches of `batch.size` windows (halved on CUDA out-of-memory: each window's
+    activations come from its own sequence only, so the batch size does not change them)."""
     from dnalens.genome.window_table import window_sequence
 
     lengths = [max(0, windows[r].length - trim[0] - trim[1]) for r in rows]
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     arrays: dict[str, np.ndarray] = {}
-    bs = max(1, adapter.spec.batch_size)
-    for start in range(0, len(rows), bs):
-        chunk = rows[start : start + bs]
+
+    def run(start: int, end: int) -> None:
+        preemption.check()  # between forward passes: nothing of this shard is on disk yet
+        chunk = rows[start:end]
         seqs = [window_sequence(fasta, windows[r]) for r in chunk]
         acts = adapter.activations(seqs, layers)
         for layer in layers:
@@ -220,6 +230,14 @@ def _extract_shard(adapter, fasta, windows, rows, idx, layers, dirs, trim, spec_
                 kept = arr[trim[0] : arr.shape[0] - trim[1]]
                 arrays[layer][offsets[j] : offsets[j + 1]] = kept
         bar.update(len(chunk))
+
+    def too_big(start: int, end: int, exc: BaseException) -> BaseException:
+        longest = max(windows[r].length for r in rows[start:end])
+        return oom_error(f"one window of {longest:,} nt (shard {idx}, windows.bed row {rows[start]})", exc,
+                         halved_from=batch.initial,
+                         fix="use shorter windows (windows.length), a GPU with more memory, or a smaller model.")
+
+    batch.chunks(len(rows), run, too_big)  # a SIGTERM during the last pass: this shard is still written
     for layer in layers:
         array = arrays.get(layer, np.zeros((0, adapter.d_model(layer)), np.float16))
         write_shard(dirs[layer], idx, array, rows, offsets.tolist(),

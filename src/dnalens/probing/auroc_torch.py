@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from dnalens.oom import HalvingBatch, clear_error, oom_error
+from dnalens.probing.chunks import ColumnBlock, FeatureChunker
 from dnalens.probing.token_concepts import TokenConcepts
-from dnalens.probing.chunks import FeatureChunker
 
 
 def _ranked_block_torch(torch, block, device):
@@ -56,20 +57,33 @@ def _csr(torch, indptr, indices, values, size):
         return torch.sparse_csr_tensor(indptr, indices, values, size=size, check_invariants=False)
 
 
+def _columns(block: ColumnBlock, a: int, b: int) -> ColumnBlock:
+    """Columns [a, b) of a block (its own numbering) as a block of their own."""
+    lo, hi = int(block.indptr[a]), int(block.indptr[b])
+    return ColumnBlock(block.f0 + a, block.f0 + b, block.n_rows, block.data[lo:hi], block.rows[lo:hi],
+                       block.indptr[a : b + 1] - lo)
+
+
 def auroc_matrix_torch(codes, labels, *, rows=None, device="cuda", max_chunk_entries: int = 1 << 24) -> np.ndarray:
-    """Same contract as `auroc_matrix`; runs the sorts and products with torch on `device`."""
+    """Same contract as `auroc_matrix`; runs the sorts and products with torch on `device`.
+
+    CUDA out-of-memory on a block halves its features (dnalens.oom), down to one feature: each column
+    is ranked and summed on its own, so the split does not change the AUROCs."""
     import torch
 
     chunker = FeatureChunker(codes, rows=rows, max_entries=max_chunk_entries)
     lab = TokenConcepts.from_labels(labels, rows)
     if lab.n != chunker.n_rows:
         raise ValueError(f"labels have {lab.n} rows, codes {chunker.n_rows}")
-    stored = torch.as_tensor(lab.stored_dense(), dtype=torch.float64, device=device)
-    flipped = torch.as_tensor(lab.flipped, device=device)
-    n_pos = torch.as_tensor(lab.n_pos, dtype=torch.float64, device=device)
+    fix = "use probing.device: cpu, a GPU with more memory, or fewer tokens per probe (a shorter genome part)."
+    with clear_error(f"the labels of {lab.n:,} tokens x {lab.n_labels} concepts", fix=fix):
+        stored = torch.as_tensor(lab.stored_dense(), dtype=torch.float64, device=device)
+        flipped = torch.as_tensor(lab.flipped, device=device)
+        n_pos = torch.as_tensor(lab.n_pos, dtype=torch.float64, device=device)
     n_neg = lab.n - n_pos
     out = np.empty((chunker.n_features, lab.n_labels))
-    for block in chunker:
+
+    def run(block: ColumnBlock) -> None:
         rt, zero_rank, r_sum = _ranked_block_torch(torch, block, device)
         if block.data.size:
             sums = rt @ stored
@@ -80,4 +94,13 @@ def auroc_matrix_torch(codes, labels, *, rows=None, device="cuda", max_chunk_ent
         auc = (sums - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
         auc[:, (n_pos == 0) | (n_neg == 0)] = 0.5
         out[block.f0 : block.f1] = auc.cpu().numpy()
+
+    width = chunker.n_features  # features per piece that fit so far
+    for block in chunker:
+        batch = HalvingBatch(min(width, block.n_cols), what="AUROC feature block (features)")
+        batch.chunks(block.n_cols, lambda a, b: run(_columns(block, a, b)), lambda a, b, exc: oom_error(
+            f"one feature with {int(block.indptr[a + 1] - block.indptr[a]):,} nonzeros over {lab.n:,} tokens",
+            exc, halved_from=batch.initial, fix=fix))
+        if batch.halvings:
+            width = batch.size
     return out

@@ -65,9 +65,10 @@ class SparseAutoencoder(nn.Module):
         if initialize:  # loaders that replace every tensor skip it (a 512 MB randn is not free)
             self.reset_parameters()
 
-    def after_step(self, codes: torch.Tensor) -> None:
-        """Training hook, called after each optimizer step with the batch's detached codes (e.g. to track an
-        inference threshold); nothing by default."""
+    def after_step(self, smallest_code: torch.Tensor | None) -> None:
+        """Training hook, called after each optimizer step with the smallest positive code of the step's batch
+        (None when nothing fired; a micro-batched step never holds all codes at once), e.g. to track an
+        inference threshold; nothing by default."""
 
     @classmethod
     def settings_kwargs(cls, settings) -> dict[str, Any]:

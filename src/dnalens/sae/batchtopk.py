@@ -50,8 +50,9 @@ class BatchTopKSAE(SparseAutoencoder):
             return batch_topk(pre, self.k)
         return pre * (pre > self.threshold.to(pre.dtype))
 
-    def after_step(self, codes: torch.Tensor) -> None:
-        self.update_threshold(codes)
+    def after_step(self, smallest_code: torch.Tensor | None) -> None:
+        if smallest_code is not None:
+            self.update_threshold(smallest_code.reshape(1))
 
     @torch.no_grad()
     def update_threshold(self, codes: torch.Tensor, rate: float = 0.01) -> None:

@@ -5,6 +5,7 @@ line up row for row (window starts dropped at extraction stay dropped). A batch-
 threshold, e.g. Goodfire's) is given one window at a time: its top-k x positions budget is per sequence,
 as when it was trained; a per-token SAE is given large chunks of rows.
 
+SIGTERM stops between shards; the finished ones are kept for the next call (encode_resume.py).
 Corrupt inputs and outputs: each activation shard this call encodes is checked against its JSON (size and
 CRC-32) first, and each code shard's JSON records its three files' bytes and CRC-32 (`files`), which the
 gather (`sae/parts.py`) compares before linking.
@@ -21,26 +22,22 @@ from typing import Any
 import numpy as np
 import torch
 
+from dnalens import preemption
 from dnalens.atomic import atomic_dir
 from dnalens.buffer.csr import CODES_MANIFEST, CsrArrays, csr_paths, to_fp16, write_csr
 from dnalens.errors import InputError
 from dnalens.extract.shards import corrupt_shard_error, file_record, iter_shards, read_manifest, shard_problem
+from dnalens.oom import HalvingBatch, oom_error
 from dnalens.sae.base import SparseAutoencoder
+from dnalens.sae.encode_resume import KeptShards, sae_identity
 
 log = logging.getLogger(__name__)
 _MAX_CHUNK_ELEMENTS = 1 << 25  # dense codes per chunk: 128 MB of float32
 
 
-def _segments(offsets: list[int], batch_dependent: bool, chunk_rows: int):
-    """(start, end) row ranges of one shard to encode together: whole windows or large chunks."""
-    if batch_dependent:
-        for a, b in zip(offsets[:-1], offsets[1:]):
-            if b > a:
-                yield int(a), int(b)
-        return
-    n = int(offsets[-1])
-    for start in range(0, n, chunk_rows):
-        yield start, min(start + chunk_rows, n)
+def _windows(offsets: list[int]) -> list[tuple[int, int]]:
+    """(start, end) rows of each non-empty window of a shard: a batch-level SAE's unit of encoding."""
+    return [(int(a), int(b)) for a, b in zip(offsets[:-1], offsets[1:]) if b > a]
 
 
 def _nonzeros(codes: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -54,21 +51,37 @@ def _nonzeros(codes: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 @torch.no_grad()
 def encode_shard(sae: SparseAutoencoder, array: np.ndarray, offsets: list[int], *,
-                 device: torch.device, bases: np.ndarray | None = None) -> tuple[CsrArrays, int]:
+                 device: torch.device, bases: np.ndarray | None = None,
+                 batch: HalvingBatch | None = None) -> tuple[CsrArrays, int]:
     """Codes of one activation shard as CSR arrays, and how many values were clipped to float16
-    (`bases`: [n_rows] lookup codes, sae.row_bases, for an SAE with a per-w-mer decoder bias)."""
+    (`bases`: [n_rows] lookup codes, sae.row_bases, for an SAE with a per-w-mer decoder bias).
+
+    CUDA out-of-memory halves the rows per chunk (`batch`, kept across shards; rows are encoded
+    independently, so the codes do not change); a batch-level SAE's unit is one window, never split."""
     n = int(array.shape[0])
-    chunk_rows = max(1, _MAX_CHUNK_ELEMENTS // sae.d_sae)
     counts = np.zeros(n, dtype=np.int64)
     cols: list[np.ndarray] = []
     vals: list[np.ndarray] = []
-    for a, b in _segments(offsets, sae.batch_dependent, chunk_rows):
+
+    def run(a: int, b: int) -> None:
         x = torch.from_numpy(np.asarray(array[a:b], dtype=np.float32)).to(device)
         b_rows = None if bases is None else torch.from_numpy(np.asarray(bases[a:b])).to(device)
         row_counts, c, v = _nonzeros(sae.encode(x, b_rows))
         counts[a:b] = row_counts
         cols.append(c)
         vals.append(v)
+
+    fix = "use a GPU with more memory or sae.device: cpu"
+    if sae.batch_dependent:  # top k x positions over one window: the window is the smallest unit
+        windows = _windows(offsets)
+        one = HalvingBatch(1, what="encode window")
+        one.chunks(len(windows), lambda i, j: run(*windows[i]), lambda i, j, exc: oom_error(
+            f"one window of {windows[i][1] - windows[i][0]:,} rows (a batch-level SAE encodes a window at once)",
+            exc, fix=f"{fix}, or use shorter windows (windows.length)."))
+    else:
+        batch = batch or HalvingBatch(max(1, _MAX_CHUNK_ELEMENTS // sae.d_sae), what="encode chunk (rows)")
+        batch.chunks(n, run, lambda a, b, exc: oom_error(
+            f"{b - a} row(s) x {sae.d_sae:,} latents", exc, halved_from=batch.initial, fix=f"{fix}."))
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
     values, clipped = to_fp16(np.concatenate(vals) if vals else np.zeros(0, np.float32))
@@ -104,34 +117,30 @@ def encode_activations(
     torch_device = torch.device(device)
     sae = sae.to(torch_device).eval()
     shards, total_tokens, total_nnz, total_clipped = [], 0, 0, 0
-    with atomic_dir(out) as tmp:
-        bar = tqdm(total=len(mine), desc="encode", unit="shard", file=sys.stderr,
-                   disable=not progress, mininterval=2.0)
-        for index, (meta, array) in enumerate(iter_shards(activations)):
-            if index not in mine:
-                continue
-            problem = shard_problem(activations, meta, verify=True)  # one read; encoding reads it all anyway
-            if problem is not None:
-                raise corrupt_shard_error(activations, dict(meta, n_shards=n_shards), problem)
-            if array.shape[1] != sae.d_in:
-                raise InputError(f"activations have width {array.shape[1]} but the SAE expects d_in={sae.d_in}.",
-                                 path=activations, fix="use the SAE trained for this model and layer.")
-            shard_bases = None if bases is None else bases[int(meta["shard"])]
-            csr, clipped = encode_shard(sae, array, list(meta["offsets"]), device=torch_device, bases=shard_bases)
-            stem = f"shard-{int(meta['shard']):05d}"
-            write_csr(tmp, stem, csr)
-            record = {"shard": int(meta["shard"]), "windows": meta["windows"], "offsets": meta["offsets"],
-                      "n_tokens": csr.n_rows, "n_features": sae.d_sae, "nnz": csr.nnz, "clipped": clipped,
-                      "layer": meta.get("layer"), "trim_start": int(meta.get("trim_start", 0)),
-                      "trim_end": int(meta.get("trim_end", 0)),
-                      "files": {path.name: file_record(path) for path in csr_paths(tmp, stem).values()}}
-            (tmp / f"{stem}.json").write_text(json.dumps(record) + "\n")
-            shards.append({"stem": stem, "n_tokens": csr.n_rows, "nnz": csr.nnz, "n_windows": len(meta["windows"])})
-            total_tokens += csr.n_rows
-            total_nnz += csr.nnz
-            total_clipped += clipped
-            bar.update(1)
-        bar.close()
+    batch = HalvingBatch(max(1, _MAX_CHUNK_ELEMENTS // sae.d_sae), what="encode chunk (rows)")
+    kept, finished = KeptShards(out, lambda: sae_identity(sae, device)), []
+    with atomic_dir(out) as tmp, preemption.at_safe_points(), tqdm(
+            total=len(mine), desc="encode", unit="shard", file=sys.stderr, disable=not progress, mininterval=2.0) as bar:
+        try:
+            for index, (meta, array) in enumerate(iter_shards(activations)):
+                if index not in mine:
+                    continue
+                preemption.progress(f"after {len(shards)} of {len(mine)} shard(s) of this part")
+                preemption.check()  # SIGTERM: the finished shards move to the resume directory (below)
+                stem = f"shard-{int(meta['shard']):05d}"
+                record = kept.take(stem, meta.get("npy_checksum"), tmp)
+                if record is None:
+                    record = _encode_one(sae, activations, meta, array, n_shards, tmp, stem, torch_device, bases, batch)
+                finished.append((stem, meta.get("npy_checksum")))
+                shards.append({"stem": stem, "n_tokens": record["n_tokens"], "nnz": record["nnz"],
+                               "n_windows": len(meta["windows"])})
+                total_tokens += record["n_tokens"]
+                total_nnz += record["nnz"]
+                total_clipped += record["clipped"]
+                bar.update(1)
+        except preemption.Preempted:
+            kept.keep(tmp, finished)
+            raise
         if total_clipped:
             log.warning("%d code values exceeded float16's range and were clipped to 65504", total_clipped)
         summary = {"format": "dnalens-codes", "version": 1, "shards": shards, "n_features": sae.d_sae,
@@ -140,4 +149,25 @@ def encode_activations(
                    "layer": act_manifest.get("layer"), "sae": sae_source, "architecture": sae.architecture,
                    "k": sae.k, "mean_l0": total_nnz / max(total_tokens, 1)}
         (tmp / CODES_MANIFEST).write_text(json.dumps(summary, indent=1) + "\n")
+    kept.clear()
     return summary
+
+
+def _encode_one(sae, activations, meta, array, n_shards, tmp, stem, device, bases, batch) -> dict[str, Any]:
+    """Encode one activation shard (checked first) into `tmp`; returns its JSON record."""
+    problem = shard_problem(activations, meta, verify=True)  # one read; encoding reads it all anyway
+    if problem is not None:
+        raise corrupt_shard_error(activations, dict(meta, n_shards=n_shards), problem)
+    if array.shape[1] != sae.d_in:
+        raise InputError(f"activations have width {array.shape[1]} but the SAE expects d_in={sae.d_in}.",
+                         path=activations, fix="use the SAE trained for this model and layer.")
+    shard_bases = None if bases is None else bases[int(meta["shard"])]
+    csr, clipped = encode_shard(sae, array, list(meta["offsets"]), device=device, bases=shard_bases, batch=batch)
+    write_csr(tmp, stem, csr)
+    record = {"shard": int(meta["shard"]), "windows": meta["windows"], "offsets": meta["offsets"],
+              "n_tokens": csr.n_rows, "n_features": sae.d_sae, "nnz": csr.nnz, "clipped": clipped,
+              "layer": meta.get("layer"), "trim_start": int(meta.get("trim_start", 0)),
+              "trim_end": int(meta.get("trim_end", 0)),
+              "files": {path.name: file_record(path) for path in csr_paths(tmp, stem).values()}}
+    (tmp / f"{stem}.json").write_text(json.dumps(record) + "\n")
+    return record

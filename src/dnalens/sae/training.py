@@ -5,7 +5,9 @@ pairs for an SAE with a per-w-mer decoder bias); the trainer
 initialises b_dec from the first batch (geometric median or mean), trains with Adam on the MSE plus
 the AuxK loss against dead latents (the reconstruction term is the SAE type's `training_loss`) (Gao et al. 2024), keeps decoder rows unit-norm, checkpoints every
 `checkpoint_every` steps and resumes from the last checkpoint by skipping the batches already used,
-so an interrupted run ends with the same weights as an uninterrupted one.
+so an interrupted run ends with the same weights as an uninterrupted one. SIGTERM writes a checkpoint of
+the last finished step and stops (dnalens.preemption); a step that runs out of GPU memory is split into
+micro-batches with the same loss (train_step.py).
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ from typing import Iterable, Iterator
 
 import torch
 
+from dnalens import preemption
 from dnalens.errors import InputError
+from dnalens.oom import HalvingBatch, oom_error
 from dnalens.sae.base import SparseAutoencoder
 from dnalens.sae.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from dnalens.sae.registry import SAE_TYPES
 from dnalens.sae.settings import SaeSettings, resolve_device
 from dnalens.sae.strand_shared import StrandSharedSAE, strand_states
+from dnalens.sae.train_step import auxk_loss, step_gradients  # noqa: F401  (auxk_loss re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -77,21 +82,6 @@ def _split(batch, needs_bases: bool) -> tuple[torch.Tensor, torch.Tensor | None]
         raise InputError("sae.base_lookup is set but the activation batches carry no bases.",
                          fix="give training_batches the row bases (dnalens train-sae --fasta).")
     return x, bases
-
-
-def auxk_loss(pre: torch.Tensor, dead: torch.Tensor, residual: torch.Tensor, sae: SparseAutoencoder,
-              k_aux: int) -> torch.Tensor:
-    """How well the top-k_aux dead latents reconstruct what the live ones missed (0 with none dead)."""
-    n_dead = int(dead.sum())
-    if n_dead == 0:
-        return pre.new_zeros(())
-    k_aux = min(k_aux, n_dead)
-    masked = torch.where(dead[None, :], pre, torch.full_like(pre, -math.inf))
-    top = masked.topk(k_aux, dim=-1, sorted=False)
-    codes = torch.zeros_like(pre).scatter_(-1, top.indices, top.values.relu())
-    aux_recon = codes @ sae.W_dec
-    # Scaled down when few latents are dead, as in Gao et al.'s appendix B.1.
-    return (aux_recon - residual).pow(2).sum(-1).mean() * min(n_dead / k_aux, 1.0)
 
 
 def _learning_rate(settings: SaeSettings, step: int, total: int) -> float:
@@ -161,48 +151,49 @@ def train_sae(
     end = total if stop_after is None else min(total, stop_after)
     bar = _progress(total, start, enabled=progress)
     sae.train()
-    for step in range(start, end):
-        batch = first if first is not None else next(batch_iter, None)
-        first = None
-        if batch is None:
-            raise InputError(f"the activation stream ended after {step} of {total} steps.",
-                             fix="lower sae.tokens or let the batch source repeat epochs.")
-        x, bases = _split(batch, sae.needs_bases)
-        x = x.to(device, torch.float32) * scale
-        bases = None if bases is None else bases.to(device)
-        for group in optimizer.param_groups:
-            group["lr"] = _learning_rate(settings, step, total)
-        pre = sae.pre_activations(x, bases)
-        codes = sae.activate(pre)
-        loss_recon, recon = sae.training_loss(codes, x, bases)
-        residual = (x - recon).detach()
-        mse = residual.pow(2).sum(-1).mean()
-        fired = (codes > 0).any(dim=0)
-        tokens_since_fired += x.shape[0]
-        tokens_since_fired[fired] = 0
-        dead = tokens_since_fired >= settings.dead_after_tokens
-        aux = auxk_loss(pre, dead, residual, sae, k_aux)
-        loss = loss_recon + settings.aux_k_coef * aux
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        sae.remove_parallel_decoder_grad_()
-        optimizer.step()
-        sae.normalize_decoder_()
-        sae.after_step(codes.detach())
-        if step % 50 == 0 or step == end - 1:
-            with torch.no_grad():
-                fvu = float(mse / (x - x.mean(0)).pow(2).sum(-1).mean().clamp_min(1e-12))
-            row = {"step": step, "mse": float(mse.detach()), "fvu": fvu, "aux": float(aux.detach()),
-                   "dead_fraction": float(dead.float().mean()), "l0": float((codes > 0).sum(-1).float().mean())}
-            history.append(row)
-            bar.set_postfix(fvu=f"{fvu:.3f}", dead=f"{row['dead_fraction']:.2f}", l0=f"{row['l0']:.1f}")
-        bar.update(1)
-        done = step + 1
-        if checkpoint_dir and (done % settings.checkpoint_every == 0 or done == end):
-            save_checkpoint(checkpoint_dir, Checkpoint(
-                step=done, scale=scale, identity=identity, model=sae.state_dict(),
-                optimizer=optimizer.state_dict(), tokens_since_fired=tokens_since_fired))
-    bar.close()
+    micro = HalvingBatch(settings.batch_size, what="SAE training step (rows per micro-batch)")
+    with preemption.at_safe_points(), bar:
+        for step in range(start, end):
+            if preemption.requested() and checkpoint_dir:  # SIGTERM: keep every finished step, then stop
+                save_checkpoint(checkpoint_dir, Checkpoint(
+                    step=step, scale=scale, identity=identity, model=sae.state_dict(),
+                    optimizer=optimizer.state_dict(), tokens_since_fired=tokens_since_fired))
+            preemption.progress(f"after step {step} of {total} (checkpoint {checkpoint_dir})" if checkpoint_dir else "")
+            preemption.check()
+            batch = first if first is not None else next(batch_iter, None)
+            first = None
+            if batch is None:
+                raise InputError(f"the activation stream ended after {step} of {total} steps.",
+                                 fix="lower sae.tokens or let the batch source repeat epochs.")
+            x, bases = _split(batch, sae.needs_bases)
+            x = x.to(device, torch.float32) * scale
+            bases = None if bases is None else bases.to(device)
+            for group in optimizer.param_groups:
+                group["lr"] = _learning_rate(settings, step, total)
+            step_result = micro.run(
+                lambda rows: step_gradients(sae, x, bases, tokens_since_fired, dead_after=settings.dead_after_tokens,
+                                            aux_k_coef=settings.aux_k_coef, k_aux=k_aux, rows=rows),
+                lambda rows, exc: oom_error(f"a micro-batch of {rows} row(s) of {x.shape[1]:,} x {sae.d_sae:,} latents",
+                                            exc, halved_from=micro.initial,
+                                            fix="use a GPU with more memory, a smaller sae.expansion, or sae.device: cpu."))
+            tokens_since_fired, dead, mse, aux = step_result.since_fired, step_result.dead, step_result.mse, step_result.aux
+            sae.remove_parallel_decoder_grad_()
+            optimizer.step()
+            sae.normalize_decoder_()
+            sae.after_step(step_result.smallest_code)
+            if step % 50 == 0 or step == end - 1:
+                with torch.no_grad():
+                    fvu = float(mse / (x - x.mean(0)).pow(2).sum(-1).mean().clamp_min(1e-12))
+                row = {"step": step, "mse": float(mse.detach()), "fvu": fvu, "aux": float(aux.detach()),
+                       "dead_fraction": float(dead.float().mean()), "l0": float(step_result.l0)}
+                history.append(row)
+                bar.set_postfix(fvu=f"{fvu:.3f}", dead=f"{row['dead_fraction']:.2f}", l0=f"{row['l0']:.1f}")
+            bar.update(1)
+            done = step + 1
+            if checkpoint_dir and (done % settings.checkpoint_every == 0 or done == end):
+                save_checkpoint(checkpoint_dir, Checkpoint(
+                    step=done, scale=scale, identity=identity, model=sae.state_dict(),
+                    optimizer=optimizer.state_dict(), tokens_since_fired=tokens_since_fired))
     sae.eval()
     out = StrandSharedSAE(sae).eval() if settings.strand_shared else sae
     return TrainResult(sae=out, steps=end, scale=scale, start_step=start, history=history, init_W_dec=init_W_dec)
