@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "dnalens.models.commands",
     "dnalens.extract.commands",
     "dnalens.sae.commands",
+    "dnalens.sae.standin",
     "dnalens.buffer.commands",
     "dnalens.probing.commands",
     "dnalens.report.commands",

@@ -84,7 +84,7 @@ def test_unknown_layer_and_family_are_input_errors(tiny_model_dir):
     adapter = load_model(tiny_model_dir)
     with pytest.raises(InputError, match="blocks.9"):
         adapter.activations(SEQS, ["blocks.9"])
-    with pytest.raises(InputError, match="model.family must be one of tiny, evo2, hf"):
+    with pytest.raises(InputError, match="model.family must be one of tiny, evo2, evo2_standin, hf"):
         load_model({"family": "nope"})
 
 

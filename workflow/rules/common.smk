@@ -5,7 +5,11 @@ import json
 import os
 import shlex
 
+from dnalens.models.base import family_wants_gpu
+
 GENOMES = sorted(config["genomes"])
+# The model family's own fact (its adapter's wants_gpu), not a family name test in each rule file.
+MODEL_WANTS_GPU = family_wants_gpu(config["model"]["family"])
 
 
 wildcard_constraints:

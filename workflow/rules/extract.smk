@@ -6,7 +6,7 @@ import os
 
 EXTRACT_LAYERS = config["extract"]["layers"]
 EXTRACT_PARTS = int(config["windows"]["shards"])
-EXTRACT_GPU = 1 if config["model"]["family"] == "evo2" else 0
+EXTRACT_GPU = int(MODEL_WANTS_GPU)
 # A tiny model under results/models/ is built by rule train_model first.
 _MODEL_PATH = str(config["model"]["path"] or "").rstrip("/")
 TRAINED_MODEL = (

@@ -14,7 +14,7 @@ SAE_MANIFEST = f"results/{{genome}}/activations/{SAE_LAYER}/manifest.json"
 SAE_LOADED = config["sae"]["path"] if config["sae"]["source"] == "load" else None
 SAE_DIR = SAE_LOADED or "results/{genome}/sae"
 _SAE_DEVICE = str(config["sae"]["device"])
-SAE_GPU = int(_SAE_DEVICE.startswith("cuda") or (_SAE_DEVICE == "auto" and config["model"]["family"] == "evo2"))
+SAE_GPU = int(_SAE_DEVICE.startswith("cuda") or (_SAE_DEVICE == "auto" and MODEL_WANTS_GPU))
 
 
 rule train_sae:

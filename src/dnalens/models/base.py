@@ -28,6 +28,7 @@ from dnalens.genome.window_table import reverse_complement
 REGISTRY: dict[str, str] = {
     "tiny": "dnalens.models.tiny_adapter:TinyAdapter",
     "evo2": "dnalens.models.evo2:Evo2Adapter",
+    "evo2_standin": "dnalens.models.evo2_standin:Evo2StandInAdapter",
     "hf": "dnalens.models.hf:HFAdapter",
 }
 
@@ -99,13 +100,24 @@ def _parse_spec(spec: Mapping[str, Any] | str | Path | ModelSpec) -> ModelSpec:
     return from_mapping(ModelSpec, spec, where="model")
 
 
+def adapter_class(family: str) -> type:
+    """The registered adapter class of `family` (importing it does not import torch)."""
+    if family not in REGISTRY:
+        raise InputError(f"unknown model family {family!r}.", fix=f"use one of: {', '.join(sorted(REGISTRY))}.")
+    module, cls = REGISTRY[family].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def family_wants_gpu(family: str) -> bool:
+    """Whether the family's jobs ask a cluster for a GPU (the adapter's `wants_gpu` fact; the rule files read
+    it instead of naming families)."""
+    return bool(getattr(adapter_class(family), "wants_gpu", False))
+
+
 def load_model(spec: Mapping[str, Any] | str | Path | ModelSpec) -> "TorchAdapter":
     """Adapter for `spec` (config `model:` dict or checkpoint directory)."""
     parsed = parse_spec(spec)
-    if parsed.family not in REGISTRY:
-        raise InputError(f"unknown model family {parsed.family!r}.", fix=f"use one of: {', '.join(sorted(REGISTRY))}.")
-    module, cls = REGISTRY[parsed.family].split(":")
-    return getattr(importlib.import_module(module), cls).from_spec(parsed)
+    return adapter_class(parsed.family).from_spec(parsed)
 
 
 def device_and_dtype(device: str, dtype: str, *, what: str = "model"):
@@ -134,6 +146,7 @@ class TorchAdapter:
     """
 
     causal: bool = True
+    wants_gpu: bool = False  # a family fact: whether its jobs ask a cluster for a GPU (family_wants_gpu)
 
     def __init__(self, model, spec: ModelSpec, layers: list[str], aliases: dict[str, str] | None = None,
                  cast: bool = True) -> None:

@@ -33,6 +33,8 @@ def load_evo2_module(name: str, local_path: str | None):
 class Evo2Adapter(ByteLevelAdapter):
     """Byte-level adapter over vortex's module tree: `blocks.N` returns a tuple (x, ...)."""
 
+    wants_gpu = True  # the evo2 package needs CUDA: extract/SAE jobs ask the cluster for a GPU
+
     @classmethod
     def from_spec(cls, spec: ModelSpec) -> "Evo2Adapter":
         module = load_evo2_module(spec.name or "evo2_7b_262k", spec.path)

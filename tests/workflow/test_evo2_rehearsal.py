@@ -1,0 +1,108 @@
+"""Evo 2-width rehearsal (config/genomes/evo2_rehearsal.yaml) on the bundled plasmid, on CPU, real snakemake.
+
+An Evo 2-shaped stand-in (vortex names, d_model 4,096, seeded random weights built at run time) read through
+the Evo2Adapter, and a Goodfire-shaped SAE (W [4,096, 32,768], k = 64 from the file name, written at run
+time by rule standin_sae) loaded by the Goodfire loader: shapes, trimming, the tag and BatchTopK's budget at
+Evo 2 width. The config's windows.max_tokens keeps it to 4 windows; widths are never reduced.
+
+Targets: everything up to probe/ and sae_quality.json. The report stage is left out: at 32,768 latents its
+per-feature top-loci lookup (report/regions.py gene_labels) took 90 s of a 4 min run on the shared 2 cores;
+benchmarks/rehearsal.py runs the whole workflow and prints peak RSS per rule and bytes per token per file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+CONFIG = REPO / "config" / "genomes" / "evo2_rehearsal.yaml"
+GENOME = "evo2_rehearsal"
+D_MODEL, D_SAE, K, TRIM = 4096, 32768, 64, 15
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def rehearsal(tmp_path_factory) -> tuple[Path, dict]:
+    work = tmp_path_factory.mktemp("rehearsal")
+    config = yaml.safe_load(CONFIG.read_text())
+    config["genomes"][GENOME]["genbank"] = str(REPO / config["genomes"][GENOME]["genbank"])
+    for section in ("model", "sae", "probing"):  # CPU here even where CUDA is visible (gpu_check runs it there)
+        config.setdefault(section, {})["device"] = "cpu"
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    targets = [f"results/{GENOME}/sae_quality.json", f"results/{GENOME}/probe"]
+    command = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(work), "--cores", "2",
+               *targets, "--configfile", str(work / "config.yaml")]
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    run = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-4000:]
+    return work, config
+
+
+def test_goodfire_shaped_sae_and_codes_at_evo2_width(rehearsal):
+    import torch
+
+    from dnalens.buffer import ActivationBuffer
+
+    work, config = rehearsal
+    sae_file = work / config["sae"]["path"]
+    state = torch.load(sae_file, map_location="cpu", weights_only=True, mmap=True)
+    assert {k: tuple(v.shape) for k, v in state.items()} == {"W": (D_MODEL, D_SAE), "b_enc": (D_SAE,),
+                                                            "b_dec": (D_MODEL,)}
+    assert sae_file.stat().st_size >= D_MODEL * D_SAE * 4  # 512 MiB of float32, written at run time
+    quality = json.loads((work / "results" / GENOME / "sae_quality.json").read_text())
+    assert (quality["d_in"], quality["d_sae"], quality["k"], quality["layer"]) == (D_MODEL, D_SAE, K, "blocks.2")
+
+    buffer = ActivationBuffer.open(work / "results" / GENOME / "buffer")
+    windows = buffer.windows
+    lengths = (windows["end"] - windows["start"]).to_numpy()
+    assert len(windows) == 4 and set(windows["strand"]) == {"+", "-"}  # max_tokens 4,096: 2 loci x 2 strands
+    # the tag's tokens and the first 15 positions of every window are never stored
+    assert buffer.n_tokens == int((lengths - TRIM).sum()) and buffer.n_features == D_SAE
+    counts = np.diff(buffer.codes.indptr)
+    # BatchTopK keeps k x positions values per window (one window per encode call), not k per position
+    for start, end in zip(windows["token_start"], windows["token_end"]):
+        assert counts[start:end].sum() == K * (end - start)
+    assert counts.max() > K > counts.min()
+
+
+def test_codes_equal_an_independent_encode_of_the_stand_in(rehearsal):
+    """Window 0 again, outside the workflow: the seeded stand-in's activations (trimmed) through a numpy
+    BatchTopK with the .pt's weights give the codes the buffer holds."""
+    import torch
+    from pyfaidx import Fasta
+
+    from dnalens.buffer import ActivationBuffer
+    from dnalens.models.base import load_model
+
+    work, config = rehearsal
+    buffer = ActivationBuffer.open(work / "results" / GENOME / "buffer")
+    w = buffer.windows.iloc[0]
+    assert w["strand"] == "+" and w["end"] <= 9609
+    seq = str(Fasta(str(work / "results" / GENOME / "genome.fa"))[w["contig"]][int(w["start"]):int(w["end"])])
+    adapter = load_model({**config["model"], "device": "cpu", "dtype": "float32"})
+    x = adapter.activations([seq], ["blocks.2"])["blocks.2"][0][TRIM:]
+    x = x.astype(np.float16).astype(np.float32)  # as stored for the SAE (float16 activations)
+    state = torch.load(work / config["sae"]["path"], map_location="cpu", weights_only=True, mmap=True)
+    acts = np.maximum(x @ state["W"].numpy() + state["b_enc"].numpy(), 0)
+    budget = K * len(x)
+    flat = acts.ravel()
+    keep = np.argpartition(-flat, budget)[:budget]
+    want = np.zeros_like(flat)
+    want[keep] = flat[keep]
+    want = want.reshape(acts.shape)
+
+    got = buffer.codes[int(w["token_start"]):int(w["token_end"])].toarray()
+    assert got.shape == want.shape == (1024 - TRIM, D_SAE)
+    same = np.logical_and(got > 0, want > 0).sum()
+    assert same >= 0.995 * budget  # only ties at the top-k boundary may differ (float16 inputs and outputs)
+    both = (got > 0) & (want > 0)
+    np.testing.assert_allclose(got[both], want[both], rtol=5e-3, atol=5e-3)
