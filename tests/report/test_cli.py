@@ -5,6 +5,7 @@ import json
 import xml.etree.ElementTree as ET
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from dnalens.cli import main
@@ -137,3 +138,55 @@ def test_anchors_from_the_genome_readers_annotation(tmp_path):
     assert regions.gene_names("chr1", 250, 345) == ["xyzB", "abcA"]  # wraps to 0-45: reaches abcA (40-130)
     parts = regions.overlapping("chr1", 250, 345)
     assert set(parts.loc[parts["name"] == "abcA", "start"]) == {340}  # drawn past the end, unwrapped
+
+
+def _tree(root):
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("parts", [1, 3, 7])  # 7 parts > 4 latents: some parts are empty
+def test_report_parts_gather_to_the_unscattered_report(tmp_path, parts):
+    """Scatter + gather equals one job: `--part i --parts n` tables gathered with `--from-parts` write
+    the same bytes as a plain `dnalens report` (workflow rules report_part / report_genome)."""
+    root = _mini_results(tmp_path)
+    probe = _write_probe(root / "probe")
+    (root / "labels_summary.tsv").write_text("concept\tinstances\nCDS\t2\n")
+    (root / "sae_quality.json").write_text(json.dumps({"architecture": "topk", "d_sae": 4, "k": 2}))
+    args = _report_args(root, probe)
+    at = args.index("--out")
+    whole, gathered = tmp_path / "whole", tmp_path / "gathered"
+    assert main(args[:at + 1] + [str(whole)] + args[at + 2:]) == 0
+    part_files = [tmp_path / "parts" / f"part-{i}.parquet" for i in range(parts)]
+    for i, path in enumerate(part_files):
+        assert main(args[:at] + args[at + 2:] + ["--part", str(i), "--parts", str(parts), "--part-out", str(path)]) == 0
+    rows = [len(pd.read_parquet(p)) for p in part_files]
+    assert sum(rows) == 4 and (parts < 4 or 0 in rows)
+    assert main(args[:at + 1] + [str(gathered)] + args[at + 2:] + ["--from-parts", *map(str, part_files)]) == 0
+    a, b = _tree(whole), _tree(gathered)
+    assert sorted(a) == sorted(b) and "report.html" in a and "features.tsv" in a
+    assert [name for name in a if a[name] != b[name]] == []
+    # the parts count in the settings (the workflow passes report.parts along) changes no byte either
+    again = tmp_path / "again"
+    settings = args.index("--settings") + 1
+    other = args[:settings] + [json.dumps({"top_n_tracks": 1, "parts": parts + 1})] + args[settings + 1:]
+    assert main(other[:at + 1] + [str(again)] + other[at + 2:] + ["--from-parts", *map(str, part_files)]) == 0
+    assert _tree(again) == a
+    # a missing part stops the gather naming the problem, before anything is written
+    if parts > 1:
+        assert main(args[:at + 1] + [str(tmp_path / "bad")] + args[at + 2:] + ["--from-parts", str(part_files[0])]) != 0
+        assert not (tmp_path / "bad" / "features.tsv").exists()
+
+
+def test_part_ranges_split_stored_values_evenly():
+    from dnalens.report.parts import part_ranges
+
+    nnz = np.array([10, 0, 0, 10, 10, 10, 40, 10, 5, 5])  # 100 values over 10 latents
+    assert part_ranges(nnz, 10, 1) == [(0, 10)]
+    assert part_ranges(nnz, 10, 2) == [(0, 6), (6, 10)]  # 40 | 60: nearer 50 than 80 | 20
+    ranges = part_ranges(nnz, 10, 4)
+    assert ranges[0][0] == 0 and ranges[-1][1] == 10 and all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+    assert [int(nnz[a:b].sum()) for a, b in ranges] == [20, 20, 40, 20]  # cuts nearest 25, 50, 75
+    # a strand-shared SAE: only the own-strand columns (the first n_latents) are split
+    assert part_ranges(np.concatenate([nnz, np.full(10, 1000)]), 10, 2) == [(0, 6), (6, 10)]
+    many = part_ranges(nnz, 10, 20)  # more parts than latents: empty ranges, still one cover
+    assert len(many) == 20 and many[-1] == (9, 10) and sum(b - a for a, b in many) == 10 and (6, 6) in many

@@ -165,7 +165,10 @@ def test_report_html_is_self_contained(out):
     external = [u for u in re.findall(r'(?:src|href)\s*=\s*"((?:https?:)?//[^"]*)"', text)
                 if not u.startswith("http://localhost:60151/goto?locus=")]
     assert re.findall(r'src\s*=\s*"(?:https?:)?//', text) == []
-    assert not external and "<script" not in text and "@import" not in text
+    assert not external and "@import" not in text
+    # scripts: only the inline latent table (its data and its code), nothing loaded from a file or the network
+    assert re.findall(r"<script[^>]*>", text) == ['<script type="application/gzip;base64" id="latent-data">',
+                                                            "<script>"]
     assert text.count('<section class="card"') == 2  # the two annotated latents
     assert "3 of 4 concepts have a latent that beats the best sequence-only baseline by ≥ 0.05" in text
     assert text.index("What the model learned") < text.index("Run summary")

@@ -105,3 +105,30 @@ def test_report_cli_rejects_unknown_setting(tmp_path, capsys):
                  "--out", str(tmp_path / "out"), "--settings", '{"top_n_trakcs": 3}'])
     assert code == 2 and "top_n_trakcs" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_latent_index_json_holds_every_latent_of_the_table():
+    """report.html's latent table data decodes back to features.tsv's values (rounded as documented)."""
+    import base64
+    import gzip
+    import json
+
+    from dnalens.report.latent_index import latent_data
+
+    table = pd.DataFrame({
+        "latent": [5, 2, 9], "view": ["own", "opposite", "own"], "annotated": [True, False, False],
+        "label": ["CDS", "CDS", None], "auroc_test": [0.98765, 0.5, np.nan], "baseline_auroc_test": [0.6, 0.6, np.nan],
+        "margin": [0.38765, -0.1, np.nan], "q": [1.234e-5, 0.5, np.nan], "f1_test": [0.9, 0.1, np.nan],
+        "activation_frequency": [0.012345, 0.5, 0.0], "max_activation": [12.345, 1.0, 0.0],
+        "top_locus": ["c:1-10", "c:5-9", np.nan], "top_strand": ["+", "-", np.nan],
+        "top_genes": ["abcA </script>", "abcA </script>", np.nan], "n_hits": [3, 1, 0]})
+    text = str(latent_data(table, {5}))
+    assert "<" not in text and "&" not in text  # cannot close the <script> element it sits in
+    data = json.loads(gzip.decompress(base64.b64decode(text)))
+    rows = [dict(zip(data["fields"], r)) for r in data["rows"]]
+    assert [r["latent"] for r in rows] == [5, 2, 9] and [r["card"] for r in rows] == [1, 0, 0]
+    assert rows[0]["auroc_test"] == 988 and rows[0]["margin"] == 388 and rows[1]["margin"] == -100
+    assert rows[0]["q"] == 1.23e-5 and rows[0]["max_activation"] == 12.3 and rows[2]["auroc_test"] is None
+    assert [r["view"] for r in rows] == [0, 1, 0] and [r["annotated"] for r in rows] == [1, 0, 0]
+    assert data["strings"][rows[0]["top_genes"]] == "abcA </script>" and rows[1]["top_genes"] == rows[0]["top_genes"]
+    assert rows[2]["label"] is None and rows[2]["top_locus"] is None and rows[1]["top_locus"] == "c:5-9"

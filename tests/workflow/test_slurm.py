@@ -262,3 +262,11 @@ def test_slurm_profile_is_accepted_and_sets_rule_resources(tmp_path):
     assert windows, (run.stdout + run.stderr)[-3000:]
     expected = eval(profile["set-resources"]["windows"]["mem_mb"], {"attempt": 1})  # noqa: S307 - our own YAML
     assert f"mem_mb={expected}," in windows.group(1)
+    # the report's scatter: report.parts report_part jobs per genome, each with the profile's resources
+    # (the SLURM run above sends them through sbatch and compares the gathered tables with a local run)
+    out = run.stdout + run.stderr
+    part = re.search(r"rule report_part:.*?resources: ([^\n]*)", out, re.S)
+    assert part, out[-3000:]
+    expected = eval(profile["set-resources"]["report_part"]["mem_mb"], {"attempt": 1})  # noqa: S307
+    assert f"mem_mb={expected}," in part.group(1)
+    assert re.search(r"report_part\s+2\b", out)  # one genome x report.parts (default 2)

@@ -2,8 +2,47 @@
 # Every output below is also in `snakemake --report` (captions in workflow/report/).
 
 
+REPORT_PARTS = int(config["report"]["parts"])
+
+
+# Scatter: the per-latent pass over every stored value (statistics, hit count, strongest hit) in
+# report.parts latent ranges (src/dnalens/report/parts.py); report_genome gathers them.
+rule report_part:
+    input:
+        buffer="results/{genome}/buffer",
+        probe="results/{genome}/probe",
+        fasta="results/{genome}/genome.fa",
+        annotation="results/{genome}/annotation.gff3",
+        sizes="results/{genome}/chrom.sizes",
+        label_summary="results/{genome}/labels_summary.tsv",
+        sae_quality="results/{genome}/sae_quality.json",
+    output:
+        temp("results/{genome}/report_parts/part-{part}.parquet"),
+    wildcard_constraints:
+        part=r"\d+",
+    params:
+        settings=settings_json("report"),
+        parts=REPORT_PARTS,
+    log:
+        "logs/{genome}/report_part-{part}.log",
+    benchmark:
+        "logs/{genome}/report_part-{part}.benchmark.tsv"
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    conda:
+        "../envs/dnalens.yaml"
+    shell:
+        "dnalens report --genome {wildcards.genome:q} --buffer {input.buffer:q} --probe {input.probe:q}"
+        " --fasta {input.fasta:q} --annotation {input.annotation:q} --chrom-sizes {input.sizes:q}"
+        " --label-summary {input.label_summary:q} --sae-quality {input.sae_quality:q}"
+        " --settings {params.settings} --part {wildcards.part} --parts {params.parts} --part-out {output:q}"
+        " > {log:q} 2>&1"
+
+
 rule report_genome:
     input:
+        parts=expand("results/{{genome}}/report_parts/part-{part}.parquet", part=range(REPORT_PARTS)),
         buffer="results/{genome}/buffer",
         probe="results/{genome}/probe",
         fasta="results/{genome}/genome.fa",
@@ -70,7 +109,7 @@ rule report_genome:
         " --fasta {input.fasta:q} --annotation {input.annotation:q} --chrom-sizes {input.sizes:q}"
         " --label-summary {input.label_summary:q} --sae-quality {input.sae_quality:q}"
         " --model-name {params.model} --out {params.outdir:q} --settings {params.settings}"
-        " > {log:q} 2>&1"
+        " --from-parts {input.parts:q} > {log:q} 2>&1"
 
 
 # Joins a few per-genome TSVs: cheap enough for the submit host.

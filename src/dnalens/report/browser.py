@@ -66,8 +66,10 @@ def load_page(html: str | Path, binary: str, timeout: float = 60) -> PageLoad:
     """Load `html` once with console logging and a NetLog on; return the DOM, messages and requests."""
     with tempfile.TemporaryDirectory(prefix="dnalens-netlog-") as scratch:
         netlog = Path(scratch) / "net.json"
+        # the virtual-time budget lets the page's own work finish first (report.html unpacks its latent
+        # table asynchronously) before the DOM is dumped
         done = _run(binary, ["--enable-logging=stderr", "--v=0", f"--log-net-log={netlog}", "--dump-dom",
-                             Path(html).resolve().as_uri()], timeout)
+                             "--virtual-time-budget=10000", Path(html).resolve().as_uri()], timeout)
         log = json.loads(netlog.read_text()) if netlog.exists() else {}
     console = [m.group(1) for line in done.stderr.splitlines() if (m := _CONSOLE.search(line))]
     return PageLoad(done.stdout, console, page_requests(log))
@@ -77,7 +79,8 @@ def screenshot(html: str | Path, png: str | Path, binary: str, width: int = 1280
                timeout: float = 60) -> Path:
     png = Path(png).resolve()
     png.parent.mkdir(parents=True, exist_ok=True)
-    _run(binary, [f"--screenshot={png}", f"--window-size={width},{height}", Path(html).resolve().as_uri()], timeout)
+    _run(binary, [f"--screenshot={png}", f"--window-size={width},{height}", "--virtual-time-budget=10000",
+                  Path(html).resolve().as_uri()], timeout)
     return png
 
 

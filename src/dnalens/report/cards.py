@@ -20,6 +20,7 @@ from markupsafe import Markup
 from dnalens import __version__
 from dnalens.report import html, plots
 from dnalens.report.feature_reader import FeatureReader
+from dnalens.report.latent_index import latent_data
 from dnalens.report.logo import logo_svg
 from dnalens.report.metagene import metagene_profiles
 from dnalens.report.options import ReportSettings
@@ -146,10 +147,13 @@ def render(inputs: ReportInputs, settings: ReportSettings, codes: FeatureReader,
         "thresholds": _threshold_text(inputs, settings),
         "concepts_other": [c for c in concepts if not c["evaluated"]],
         "features": feature_rows,
-        "features_note": f"top {min(FEATURE_ROWS, len(table))} of {len(table)}; all in features.tsv",
+        "features_note": (f"{len(table):,}: search and sort them here (the first {FEATURE_ROWS} without scripts); "
+                          "every column in features.tsv"),
+        "latent_data": latent_data(table, on_cards),
         "cards": card_list,
         "files": _files(track_files),
-        "settings": json.dumps(settings.__dict__, default=list),
+        # report.parts only splits the work (the same outputs for any value): not part of the page
+        "settings": json.dumps({k: v for k, v in settings.__dict__.items() if k != "parts"}, default=list),
         "version": __version__,
     }
     return html.render_report(context)

@@ -24,8 +24,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model-name", default="?", help="model shown in the report")
     p.add_argument("--layer", help="layer name (default: from the buffer)")
     p.add_argument("--sae", help="SAE name (default: from the buffer)")
-    p.add_argument("--out", required=True, type=Path, help="results/<genome>/")
+    p.add_argument("--out", type=Path, help="results/<genome>/ (required unless --part)")
     p.add_argument("--settings", help="the config's report: section as JSON (or a .json/.yaml path)")
+    p.add_argument("--part", type=int, help="scatter: only the per-latent pass of this part (0-based) of --parts, "
+                   "written to --part-out (workflow rule report_part)")
+    p.add_argument("--parts", type=int, help="scatter: how many parts (report.parts)")
+    p.add_argument("--part-out", type=Path,
+                   help="scatter: the part's table (results/<genome>/report_parts/part-<i>.parquet)")
+    p.add_argument("--from-parts", nargs="+", type=Path, help="gather: build the report from these part tables "
+                   "instead of the per-latent pass (workflow rule report_genome)")
     p.set_defaults(func=run_report)
 
     s = subparsers.add_parser("summarize-genomes", help="one latents × genomes table from several features.tsv")
@@ -39,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from dnalens.errors import InputError
     from dnalens.report.inputs import InputPaths, read_report_inputs
     from dnalens.report.options import ReportSettings
     from dnalens.report.stage import build_report
@@ -47,7 +55,23 @@ def run_report(args: argparse.Namespace) -> int:
     paths = InputPaths(genome=args.genome, buffer=args.buffer, probe=args.probe, fasta=args.fasta,
                        annotation=args.annotation, chrom_sizes=args.chrom_sizes, label_summary=args.label_summary,
                        sae_quality=args.sae_quality, model=args.model_name, layer=args.layer, sae=args.sae)
-    counts = build_report(read_report_inputs(paths), settings, args.out)
+    scatter = (args.part is not None, args.parts is not None, args.part_out is not None)
+    if any(scatter) and not all(scatter):
+        raise InputError("--part, --parts and --part-out go together (one report_part job).")
+    if all(scatter):
+        from dnalens.report.parts import run_part
+
+        n = run_part(read_report_inputs(paths), settings, args.part, args.parts, args.part_out)
+        log.info("report part %d/%d of %s: %d latents -> %s", args.part, args.parts, args.genome, n, args.part_out)
+        return 0
+    if args.out is None:
+        raise InputError("--out is required (the results/<genome>/ folder the report is written to).")
+    passes = None
+    if args.from_parts:
+        from dnalens.report.parts import read_parts
+
+        passes = read_parts(args.from_parts)
+    counts = build_report(read_report_inputs(paths), settings, args.out, passes)
     log.info("report for %s: %s -> %s", args.genome, counts, args.out / "report.html")
     return 0
 

@@ -38,6 +38,8 @@ class ReportSettings:
     max_cards: int = _DEFAULTS["max_cards"]
     metagene_flank: int = _DEFAULTS["metagene_flank"]
     max_anchors: int = _DEFAULTS["max_anchors"]
+    # scatter: report_part jobs over latent ranges (workflow only; outputs do not depend on it)
+    parts: int = _DEFAULTS["parts"]
 
     @property
     def overrides_probing(self) -> bool:

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from dnalens.atomic import atomic_dir, atomic_path, write_text
 from dnalens.errors import InputError
 from dnalens.report import cards, discovery, portraits, tables, tracks, views
-from dnalens.buffer.columns import feature_blocks
+from dnalens.buffer.columns import FeatureColumns, feature_bounds
 from dnalens.report.feature_reader import FeatureReader
 from dnalens.report.hits import hit_summary, selected_hits
 from dnalens.report.options import ReportSettings
@@ -171,45 +171,90 @@ def _sorted_csc(codes) -> sp.csc_matrix:
     return csc
 
 
-def _feature_passes(source, tokens: TokenMap, relative: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Statistics and hit summary of features 0..len(relative)-1 (the own-strand view of a strand-shared
-    SAE: the opposite one mirrors it), one block of features read at a time."""
-    stats, hits = [], []
-    n = len(relative)
-    for f0, f1, block in feature_blocks(source, FEATURE_BLOCK_ENTRIES):
-        if f0 >= n:
-            break
-        if f1 > n:
-            block, f1 = block[:, :n - f0], n
-        block_stats = tables.feature_stats(block)
-        block_stats["feature"] += f0
-        block_hits = hit_summary(block, tokens, relative[f0:f1], block_stats["max_activation"].to_numpy())
-        block_hits.index = block_hits.index + f0
-        stats.append(block_stats)
-        hits.append(block_hits)
-    return pd.concat(stats, ignore_index=True), pd.concat(hits)
+def _range_blocks(source, lo: int, hi: int, max_entries: int):
+    """(f0, f1, CSC block) over features [lo, hi) of a FeatureColumns or a sorted CSC."""
+    for a, b in feature_bounds(np.diff(source.indptr)[lo:hi], max_entries) if hi > lo else []:
+        f0, f1 = lo + a, lo + b
+        yield f0, f1, (source.block(f0, f1) if isinstance(source, FeatureColumns) else source[:, f0:f1])
 
 
-def build_report(inputs: ReportInputs, settings: ReportSettings, out_root: str | Path) -> dict[str, Any]:
-    """Write every report output for one genome; returns counts for the log."""
-    paths = ReportPaths(Path(out_root))
+PASS_COLUMNS = ("feature", "n_active_tokens", *tables.STAT_COLUMNS, *tables.HIT_SUMMARY_COLUMNS)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What every part of the report derives from the inputs first (cheap: no pass over the codes)."""
+
+    source: Any  # FeatureColumns or a sorted CSC
+    layout: views.Layout
+    tokens: TokenMap
+    scores: pd.DataFrame
+    probe: pd.DataFrame  # views.per_latent label metrics
+    relative: np.ndarray  # per latent: the fraction of its max above which it is on
+
+
+def prepare(inputs: ReportInputs, settings: ReportSettings) -> Prepared:
     source = inputs.feature_columns if inputs.feature_columns is not None else _sorted_csc(inputs.codes)
     n_tokens, n_features = source.shape
     layout = views.Layout(n_features, inputs.strand_shared)
     _check_chosen(settings.bigwig_features, layout.n_latents)
     tokens = build_token_map(inputs.windows, inputs.contig_lengths, n_tokens)
-
     scores = inputs.scores.reindex(columns=list(tables.SCORE_COLUMNS))
     probe = views.per_latent(tables.label_metrics(scores, inputs.feature_labels, settings), layout)
     relative = np.full(layout.n_latents, settings.hit_threshold)
     # hits and tracks draw the own-strand column: its label pair's threshold (views.py)
     has_threshold = probe["own_threshold" if "own_threshold" in probe else "threshold"].dropna()
     relative[has_threshold.index.to_numpy(int)] = has_threshold.to_numpy(float)
-    log.info("statistics and hits for %d latents (%d features) over %d tokens", layout.n_latents, n_features, n_tokens)
-    stats, summary_hits = _feature_passes(source, tokens, relative)
+    return Prepared(source, layout, tokens, scores, probe, relative)
+
+
+def latent_passes(prep: Prepared, inputs: ReportInputs, lo: int, hi: int) -> pd.DataFrame:
+    """The per-latent work over every stored value, for latents [lo, hi) (PASS_COLUMNS, one row each):
+    statistics, hit count and strongest hit with its genes. The own-strand view of a strand-shared SAE
+    (the opposite one mirrors it); one block of features read at a time. `report_part` jobs each run
+    one range (parts.py); results do not depend on how the latents are split."""
+    stats, hits = [], []
+    for f0, f1, block in _range_blocks(prep.source, lo, hi, FEATURE_BLOCK_ENTRIES):
+        block_stats = tables.feature_stats(block)
+        block_stats["feature"] += f0
+        block_hits = hit_summary(block, prep.tokens, prep.relative[f0:f1], block_stats["max_activation"].to_numpy())
+        block_hits.index = block_hits.index + f0
+        stats.append(block_stats)
+        hits.append(block_hits)
+    if not stats:
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in PASS_COLUMNS}).astype({"feature": np.int64})
+    top = _with_top_loci(pd.concat(hits), inputs.contig_lengths, inputs.regions)
+    out = pd.concat(stats, ignore_index=True).set_index("feature").join(top, how="left")
+    return out.reset_index().reindex(columns=list(PASS_COLUMNS))
+
+
+def check_passes(passes: pd.DataFrame, n_latents: int) -> pd.DataFrame:
+    """`latent_passes` rows (from report_part jobs) must be latents 0..n_latents-1, each once."""
+    passes = passes.sort_values("feature", kind="stable").reset_index(drop=True)
+    if not np.array_equal(passes["feature"].to_numpy(np.int64), np.arange(n_latents)):
+        raise InputError(f"the report parts hold {len(passes)} rows for {n_latents} latents (missing or repeated "
+                         "latents).", fix="rerun every report_part job with the same buffer and --parts.")
+    return passes
+
+
+def build_report(inputs: ReportInputs, settings: ReportSettings, out_root: str | Path,
+                 passes: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Write every report output for one genome; returns counts for the log. `passes`: the gathered
+    `latent_passes` of every latent (report_part jobs), else computed here."""
+    paths = ReportPaths(Path(out_root))
+    prep = prepare(inputs, settings)
+    source, layout, tokens, scores, relative = prep.source, prep.layout, prep.tokens, prep.scores, prep.relative
+    n_tokens, n_features = source.shape
+    if passes is None:
+        log.info("statistics and hits for %d latents (%d features) over %d tokens", layout.n_latents, n_features,
+                 n_tokens)
+        passes = latent_passes(prep, inputs, 0, layout.n_latents)
+    passes = check_passes(passes, layout.n_latents)
+    stats = passes[["feature", "n_active_tokens", *tables.STAT_COLUMNS]]
     maxima = stats["max_activation"].to_numpy()
-    top = _with_top_loci(summary_hits, inputs.contig_lengths, inputs.regions)
-    table = tables.feature_table(stats, probe, top, layer=inputs.layer, sae=inputs.sae)
+    top = passes.set_index("feature")[list(tables.HIT_SUMMARY_COLUMNS)]
+    top = top[top["n_hits"].fillna(0) > 0]
+    table = tables.feature_table(stats, prep.probe, top, layer=inputs.layer, sae=inputs.sae)
     pairs = views.with_latents(tables.feature_concepts(scores, settings), layout).assign(layer=inputs.layer,
                                                                                           sae=inputs.sae)
     margin_cut = settings.min_margin if settings.min_margin is not None else inputs.min_margin
@@ -262,5 +307,5 @@ def build_report(inputs: ReportInputs, settings: ReportSettings, out_root: str |
                         portraits=found)
     write_text(paths.report_html, html)
     return {"features": n_features, "latents": layout.n_latents, "annotated": int(table["annotated"].sum()),
-            "hits": int(summary_hits["n_hits"].sum()) if len(summary_hits) else 0,
+            "hits": int(passes["n_hits"].fillna(0).sum()),
             "tracks": len(track_features), "cards": len(card_features), "candidates": len(candidates)}

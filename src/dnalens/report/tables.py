@@ -168,13 +168,14 @@ def concept_summary(labels: pd.DataFrame, scores: pd.DataFrame, concepts: pd.Dat
     `latent_of(feature) -> (latent, view)`."""
     ok = passes(scores, settings)
     n_passing = scores.loc[ok].groupby("concept").size()
-    pair_ok = dict(zip(zip(scores["feature"], scores["concept"]), ok))
+    passing_pairs = scores.loc[ok, ["feature", "concept"]]  # few: a set, not a dict of every pair (Evo 2: 1.3 M)
+    pair_ok = set(zip(passing_pairs["feature"].astype(int), passing_pairs["concept"].astype(str)))
     rows = []
     for c in concepts.itertuples(index=False):
         best = c.best_feature_auroc
         has_best = best is not None and best == best
         latent, view = latent_of(int(best)) if has_best else (np.nan, "")
-        passing = bool(has_best and pair_ok.get((int(best), c.concept), False) and bool(c.best_annotated))
+        passing = bool(has_best and (int(best), str(c.concept)) in pair_ok and bool(c.best_annotated))
         margin = float(c.best_margin) if c.best_margin == c.best_margin else np.nan
         rows.append({
             "concept": c.concept, "evaluated": bool(c.evaluated) if c.evaluated == c.evaluated else False,
