@@ -1,11 +1,15 @@
-"""Extraction overhead: nnsight capture + fp16 shard writes vs a bare forward pass, in one run.
+"""Extraction overhead: nnsight capture + fp16 shard writes, and the fused capture + SAE encode on the
+model's device (codes only), vs a bare forward pass, in one run.
 
-Target (issue 3/7): capture + write <= 1.15 x a bare forward. Both paths run the same windows in the
-same batches; the bare path is `model(ids)` under no_grad with nothing captured. Reports process CPU
-seconds (robust to other jobs on shared cores) and wall seconds, best of --repeats.
+Targets (issue 19): on CPU, capture + encode <= 1.15 x the bare forward; on a GPU, >= 0.8 x its tokens/s
+at batch 64. All paths run the same windows in the same batches (the fused path packs --batch x --length
+tokens per pass); the bare path is `model(ids)` under no_grad with nothing captured. The fused path is
+`dnalens.extract.fused`: capture, float16 rounding and the SAE stay on the device, only the non-zero
+codes cross to the host. The SAE is a random TopK (--expansion, --k) unless --sae names one. Reports
+process CPU seconds (robust to other jobs on shared cores) and wall seconds, best of --repeats.
 
     .venv/bin/python benchmarks/extract_overhead.py [--windows 64] [--length 1024] [--model DIR]
-    .venv/bin/python benchmarks/extract_overhead.py --device cuda [--dtype float32]   # on a GPU host
+    .venv/bin/python benchmarks/extract_overhead.py --device cuda --batch 64 [--dtype float32]   # on a GPU host
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from dnalens.extract.fused import device_rows, token_batches  # noqa: E402
 from dnalens.extract.shards import write_shard  # noqa: E402
+from dnalens.sae.encode import encode_shard  # noqa: E402
 from dnalens.models.base import load_model  # noqa: E402
 from dnalens.models.tiny_adapter import bundled_path  # noqa: E402
 from dnalens.models.tokenizer import encode  # noqa: E402
@@ -47,6 +53,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto (model.device)")
     ap.add_argument("--dtype", default="auto", help="auto (bfloat16 on CUDA, float32 on CPU), float32, bfloat16, float16")
+    ap.add_argument("--sae", help="SAE for the fused path (SAELens dir or .pt); default a random TopK")
+    ap.add_argument("--expansion", type=int, default=8, help="random TopK SAE: latents per model dimension")
+    ap.add_argument("--k", type=int, default=32, help="random TopK SAE: active latents per token")
+    ap.add_argument("--no-store", action="store_true", help="skip the capture + host copy + shard write path")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
@@ -73,23 +83,62 @@ def main() -> None:
                     {"layer": layer})
 
     layers = args.layers.split(",")
+    saes = {layer: make_sae(args, adapter, layer) for layer in layers}
+    lengths = [args.length] * args.windows
+    batches_by_tokens = token_batches(lengths, args.batch * args.length)
+    offsets = list(range(0, args.batch * args.length + 1, args.length))
+
+    def fused(layer):
+        nnz = 0
+        for a, b in batches_by_tokens:
+            x = device_rows(adapter, seqs[a:b], layer, (0, 0))  # stays on the device
+            csr, _ = encode_shard(saes[layer], x, offsets[: b - a + 1], device=x.device)  # codes to the host
+            nnz += csr.nnz
+        return nnz
+
     bare()
     for layer in layers:
-        capture_and_write(layer)  # warm-up
-    b_runs = [timed(bare, adapter.device) for _ in range(args.repeats)]
-    bw, bc = min(r[0] for r in b_runs), min(r[1] for r in b_runs)
+        fused(layer)  # warm-up
+        if not args.no_store:
+            capture_and_write(layer)
+    paths = [("bare forward (logits, nothing saved)", bare)]
+    for layer in layers:
+        if not args.no_store:
+            paths.append((f"capture {layer} + fp16 shard write", lambda layer=layer: capture_and_write(layer)))
+        paths.append((f"fused {layer} + SAE encode (codes only)", lambda layer=layer: fused(layer)))
+    # interleaved rounds (every path once per round, best of --repeats each): load from other jobs on shared
+    # cores then hits every path alike instead of whichever ran during a busy minute
+    runs: dict[str, list] = {name: [] for name, _ in paths}
+    for _ in range(args.repeats):
+        for name, fn in paths:
+            runs[name].append(timed(fn, adapter.device))
+    best = {name: (min(r[0] for r in rs), min(r[1] for r in rs)) for name, rs in runs.items()}
+    bw, bc = best[paths[0][0]]
     tokens = args.windows * args.length
     print(f"model {args.model}, {len(adapter.layers)} blocks, {args.windows} windows x {args.length} nt, "
           f"batch {args.batch}, {args.threads} threads, device {adapter.device} {str(adapter.dtype).removeprefix('torch.')}, "
-          f"best of {args.repeats}")
+          f"best of {args.repeats} interleaved rounds")
     print(f"{'path':<40}{'wall s':>9}{'CPU s':>9}{'tokens/s':>10}{'ratio wall':>12}{'ratio CPU':>11}")
-    print(f"{'bare forward (logits, nothing saved)':<40}{bw:>9.2f}{bc:>9.2f}{tokens / bw:>10.0f}{1:>12.3f}{1:>11.3f}")
-    for layer in layers:
-        c_runs = [timed(lambda: capture_and_write(layer), adapter.device) for _ in range(args.repeats)]
-        cw, cc = min(r[0] for r in c_runs), min(r[1] for r in c_runs)
-        name = f"capture {layer} + fp16 shard write"
+    for name, _ in paths:
+        cw, cc = best[name]
         print(f"{name:<40}{cw:>9.2f}{cc:>9.2f}{tokens / cw:>10.0f}{cw / bw:>12.3f}{cc / bc:>11.3f}")
-    print("target: capture + write <= 1.15 x bare forward (the trace stops after the deepest captured layer)")
+    for layer in layers:
+        sae = saes[layer]
+        print(f"  SAE of {layer}: {sae.architecture} d_in {sae.d_in} d_sae {sae.d_sae} k {sae.k}")
+    print("targets: capture + write and fused capture + encode <= 1.15 x bare forward on CPU; fused >= 0.8 x the"
+          " bare forward's tokens/s on a GPU at --batch 64 (ratio wall <= 1.25)")
+
+
+def make_sae(args, adapter, layer):
+    """The SAE of the fused path on the model's device: --sae, else a seeded random TopK of the layer's width."""
+    from dnalens.sae.io import load_sae
+    from dnalens.sae.topk import TopKSAE
+
+    if args.sae:
+        return load_sae(args.sae, device=adapter.device)
+    torch.manual_seed(0)
+    d = adapter.d_model(layer)
+    return TopKSAE(d, args.expansion * d, k=args.k).to(adapter.device).eval()
 
 
 if __name__ == "__main__":

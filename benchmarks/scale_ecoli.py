@@ -37,8 +37,8 @@ RSS_TARGET = 1.5
 # sampled before (or while) its program started, so its RSS is not compared.
 MIN_SAMPLED_S = 1.5
 # Rules in workflow order; a scattered rule's parts are reported as one row ("labels_part x4").
-ORDER = ["prepare", "windows", "labels_part", "labels", "extract_part", "extract", "train_sae", "encode_part",
-         "encode", "sae_quality", "buffer", "probe", "report_genome"]
+ORDER = ["prepare", "windows", "labels_part", "labels", "sample_windows", "extract_part", "extract", "train_sae",
+         "encode_part", "encode", "sae_quality", "buffer", "probe", "report_genome"]
 
 
 # Put on PYTHONPATH for the benchmark runs only: every Python process (each `dnalens` job) writes its

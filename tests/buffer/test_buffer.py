@@ -45,7 +45,7 @@ def test_rows_line_up_with_codes_labels_instances_and_dense(built):
     want_codes = sae.encode(torch.from_numpy(dense.astype(np.float32))).detach().numpy()
     np.testing.assert_allclose(buf.codes.toarray(), want_codes.astype(np.float16), rtol=1e-3, atol=1e-3)
     assert buf.codes.format == "csr" and buf.codes.shape == (buf.n_tokens, 24)
-    assert buf.code_arrays.values.dtype == np.float16 and buf.code_arrays.indices.dtype == np.int32
+    assert buf.code_arrays.values.dtype == np.float16 and buf.code_arrays.indices.dtype == np.uint16
     rows = _expected_label_rows()
     np.testing.assert_array_equal(buf.labels, labels[rows])
     np.testing.assert_array_equal(buf.label("tRNA"), labels[rows, CONCEPTS.index("tRNA")])
@@ -62,7 +62,7 @@ def test_codes_are_memory_mapped_and_small(built):
     buf = built[-1]
     assert isinstance(buf.code_arrays.values, np.memmap) and isinstance(buf.labels_packed, np.memmap)
     per = buf.bytes_per_token()
-    assert per["codes"] == pytest.approx((buf.nnz * 6 + (buf.n_tokens + 1) * 8) / buf.n_tokens)
+    assert per["codes"] == pytest.approx((buf.nnz * 4 + (buf.n_tokens + 1) * 8) / buf.n_tokens)
     assert buf.nnz <= 3 * buf.n_tokens and per["labels"] == 2.0  # 9 concepts -> 2 bytes
 
 

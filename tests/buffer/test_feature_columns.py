@@ -77,8 +77,13 @@ def test_a_miscount_is_refused(tmp_path):
         write_feature_major(tmp_path, shards, counts, 20)
 
 
-def test_a_buffer_without_the_copy_falls_back_to_the_codes(tmp_path):
-    """Buffers written before the feature-major copy still probe (whole codes in memory), with a warning."""
+def test_the_one_row_major_copy_gives_columns_on_demand_and_old_copies_still_read(tmp_path):
+    """A buffer keeps one copy of the codes (row-major, uint16 indices); the feature-major view is
+    transposed into a temporary directory where it is read (removed with it); a buffer written with a
+    stored feature-major copy (before) still reads that copy."""
+    import gc
+
+    from dnalens.buffer.columns import write_feature_major, column_counts
     from dnalens.buffer.store import ActivationBuffer
     from dnalens.probing.inputs import inputs_from_buffer
     import pandas as pd
@@ -89,10 +94,18 @@ def test_a_buffer_without_the_copy_falls_back_to_the_codes(tmp_path):
     buffer = ActivationBuffer(codes=_shards(csr, [])[0], labels_packed=np.zeros((40, 1), np.uint8), label_names=["x"],
                               instances=np.zeros((40, 0), np.int32), instance_names=[], windows=windows)
     path = buffer.save(tmp_path / "buffer")
-    assert ActivationBuffer.open(path).feature_columns is not None
-    for name in ("features.indptr.npy", "features.rows.npy", "features.values.npy"):
-        (path / name).unlink()
-    old = ActivationBuffer.open(path)
-    assert old.feature_columns is None
+    assert not any(path.glob("features.*")) and np.load(path / "codes.indices.npy").dtype == np.uint16
+    opened = ActivationBuffer.open(path)
+    columns = opened.feature_columns
+    where = columns.path
+    assert where.parent != path and (where / "features.rows.npy").is_file()
+    assert (columns.block(0, 5) != csr.tocsc()).nnz == 0
     inputs = inputs_from_buffer(path)
-    assert inputs.feature_columns is None and (inputs.codes != csr).nnz == 0
+    assert (inputs.feature_columns.block(0, 5) != csr.tocsc()).nnz == 0 and (inputs.codes.take(np.arange(40)) != csr).nnz == 0
+    del opened, columns
+    gc.collect()
+    assert not where.exists()  # the temporary copy leaves with its reader
+    stored = [CsrArrays(csr.indptr.astype(np.int64), csr.indices.astype(np.int32), csr.data.astype(np.float16), 5)]
+    write_feature_major(path, stored, column_counts(stored, 5), 40)  # a buffer from before: its copy is read
+    old = ActivationBuffer.open(path)
+    assert old.feature_columns.path == path and (old.feature_columns.block(0, 5) != csr.tocsc()).nnz == 0

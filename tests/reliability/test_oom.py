@@ -172,7 +172,7 @@ def test_encode_halves_rows_and_writes_the_same_codes(tmp_path, monkeypatch):
     torch.manual_seed(0)
     sae = TopKSAE(8, 64, k=5)
     encode_activations(sae, tmp_path / "acts", tmp_path / "plain", progress=False)
-    real, rows = sae.encode, []
+    real, rows = sae.pre_activations, []
 
     def encode(x, bases=None):
         rows.append(x.shape[0])
@@ -180,7 +180,7 @@ def test_encode_halves_rows_and_writes_the_same_codes(tmp_path, monkeypatch):
             raise oom()
         return real(x, bases)
 
-    monkeypatch.setattr(sae, "encode", encode)
+    monkeypatch.setattr(sae, "pre_activations", encode)
     encode_activations(sae, tmp_path / "acts", tmp_path / "oom", progress=False)
     assert max(r for r in rows if r <= 13) < 13 and rows[0] > 13
     names = sorted(p.name for p in (tmp_path / "plain").iterdir())
@@ -196,8 +196,8 @@ def test_encode_batch_level_sae_never_splits_a_window(tmp_path, monkeypatch):
     _activation_shards(tmp_path / "acts", [[5, 9, 4], [7, 3]])
     torch.save({"W": torch.randn(8, 40), "b_enc": torch.zeros(40), "b_dec": torch.zeros(8)}, tmp_path / "sae-k_2.pt")
     sae = load_sae(tmp_path / "sae-k_2.pt")
-    real = sae.encode
-    monkeypatch.setattr(sae, "encode", lambda x, bases=None: (_ for _ in ()).throw(oom()) if x.shape[0] > 8
+    real = sae.pre_activations
+    monkeypatch.setattr(sae, "pre_activations", lambda x, bases=None: (_ for _ in ()).throw(oom()) if x.shape[0] > 8
                         else real(x, bases))
     with pytest.raises(OutOfGpuMemoryError, match=r"one window of 9 rows \(a batch-level SAE encodes a window at once\)"
                                                   r": it needs at least 86.5 GB"):

@@ -178,7 +178,7 @@ def test_sigterm_during_encode_keeps_finished_shards_and_outside_loops_no_temp_f
     torch.manual_seed(0)
     sae = TopKSAE(8, 32, k=3)
     encode_activations(sae, tmp_path / "acts", tmp_path / "plain", progress=False)
-    real, seen = sae.encode, []
+    real, seen = sae.pre_activations, []
 
     def encode(x, bases=None):
         seen.append(x.shape[0])
@@ -186,7 +186,7 @@ def test_sigterm_during_encode_keeps_finished_shards_and_outside_loops_no_temp_f
             os.kill(os.getpid(), signal.SIGTERM)
         return real(x, bases)
 
-    sae.encode = encode
+    sae.pre_activations = encode
     with pytest.raises(preemption.Preempted, match="after 2 of 3 shard"):
         encode_activations(sae, tmp_path / "acts", tmp_path / "codes", progress=False)
     assert len(seen) == 2 and not (tmp_path / "codes").exists()
@@ -220,8 +220,8 @@ def test_kept_code_shards_are_ignored_for_another_sae_or_an_altered_file(tmp_pat
     write_manifest(tmp_path / "acts", {"layer": "blocks.0"})
     torch.manual_seed(0)
     first, other = TopKSAE(8, 32, k=3), TopKSAE(8, 32, k=3)
-    real = first.encode
-    first.encode = lambda x, bases=None: (os.kill(os.getpid(), signal.SIGTERM), real(x, bases))[1]
+    real = first.pre_activations
+    first.pre_activations = lambda x, bases=None: (os.kill(os.getpid(), signal.SIGTERM), real(x, bases))[1]
     with pytest.raises(preemption.Preempted):
         encode_activations(first, tmp_path / "acts", tmp_path / "codes", progress=False)
     assert (tmp_path / ".codes.resume" / "shard-00000.json").exists()
@@ -231,15 +231,15 @@ def test_kept_code_shards_are_ignored_for_another_sae_or_an_altered_file(tmp_pat
         assert (tmp_path / "codes" / name).read_bytes() == (tmp_path / "want" / name).read_bytes(), name
     assert not (tmp_path / ".codes.resume").exists()
 
-    other_real = other.encode  # same SAE, but a kept file altered after the stop: re-encoded, not trusted
-    other.encode = lambda x, bases=None: (os.kill(os.getpid(), signal.SIGTERM), other_real(x, bases))[1]
+    other_real = other.pre_activations  # same SAE, but a kept file altered after the stop: re-encoded, not trusted
+    other.pre_activations = lambda x, bases=None: (os.kill(os.getpid(), signal.SIGTERM), other_real(x, bases))[1]
     with pytest.raises(preemption.Preempted):
         encode_activations(other, tmp_path / "acts", tmp_path / "again", progress=False)
     values = tmp_path / ".again.resume" / "shard-00000.values.npy"
     data = bytearray(values.read_bytes())
     data[-1] ^= 0xFF
     values.write_bytes(bytes(data))
-    other.encode = other_real
+    other.pre_activations = other_real
     encode_activations(other, tmp_path / "acts", tmp_path / "again", progress=False)
     for name in sorted(p.name for p in (tmp_path / "want").iterdir()):
         assert (tmp_path / "again" / name).read_bytes() == (tmp_path / "want" / name).read_bytes(), name

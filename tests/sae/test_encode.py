@@ -53,3 +53,24 @@ def test_per_token_sae_matches_direct_encode(tmp_path):
     np.testing.assert_allclose(got, want.astype(np.float16), rtol=1e-3, atol=1e-3)
     manifest = json.loads((tmp_path / "codes" / "manifest.json").read_text())
     assert manifest["total_nnz"] == np.count_nonzero(got) and manifest["layer"] == "blocks.0"
+
+
+def test_topk_sparse_picks_equal_the_dense_codes_nonzeros():
+    """The TopK fast path (no dense block) returns exactly what scanning the dense codes returns, with a
+    lookup SAE's bases too and with rows whose picks are all negative (ReLU zeros dropped)."""
+    from dnalens.sae.encode import _nonzeros, _topk_nonzeros
+
+    torch.manual_seed(3)
+    sae = TopKSAE(8, 40, k=5).eval()
+    sae.enable_base_lookup(1)
+    with torch.no_grad():
+        sae.b_dec_lookup.normal_()
+        x = torch.randn(300, 8)
+        sae.b_enc.fill_(-0.5)  # some rows keep fewer than k positive picks: ReLU zeros are dropped
+        bases = torch.randint(0, 5, (300,))
+        want = _nonzeros(sae.encode(x, bases))
+        got = _topk_nonzeros(sae, x, bases)
+    assert want[0].min() < 5 and want[0].max() == 5
+    for a, b in zip(want, got):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)

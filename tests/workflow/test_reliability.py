@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -103,8 +104,16 @@ def test_clean_run_outputs(clean_run):
     for name in ("features.tsv", "feature_concepts.tsv", "top_windows.tsv", "hits.gff3.gz", "report.html",
                  "labels_summary.tsv", "sae_quality.json"):
         assert (out / name).stat().st_size > 0, name
-    assert len(list((out / "activations" / LAYER).glob("shard-*.npy"))) == 20
+    # the dense sample (here the whole plasmid: sae.tokens exceeds it) is temp(): gone once its readers ran
+    assert len((out / "sample" / "windows.bed").read_text().splitlines()) == 20
+    assert not (out / "activations").exists() and not (out / "sample" / LAYER).exists()
     assert not (out / "labels_parts").exists() and not (out / "codes_parts").exists()  # temp() parts gathered
+    assert not (out / "codes").exists()  # the buffer holds the one copy of the codes, row-major, uint16 indices
+    assert not list((out / "buffer").glob("features.*"))
+    assert np.load(out / "buffer" / "codes.indices.npy", mmap_mode="r").dtype == np.uint16
+    reused = [int(m) for log in (clean_run / "logs" / GENOME).glob("encode_part-*.log")
+              for m in re.findall(r"\((\d+) encoded from the stored dense sample, 0 recomputed\)", log.read_text())]
+    assert len(reused) == 2 and sum(reused) == 20  # the whole-genome sample is encoded, not run again
     header = (out / "features.tsv").read_text().splitlines()[0].split("\t")
     assert header[0] == "latent"
     assert len((out / "features.tsv").read_text().splitlines()) == 1 + 64  # d_in 32 (rc concat of 16) x 2
@@ -117,7 +126,7 @@ def test_same_config_same_bytes(clean_run, config_file, tmp_path):
 
 
 def test_kill_9_during_extraction_then_rerun_gives_the_same_bytes(clean_run, config_file, tmp_path):
-    layer_dir = tmp_path / "results" / GENOME / "activations" / LAYER
+    layer_dir = tmp_path / "results" / GENOME / "sample" / LAYER  # where the sample's parts write
     proc = subprocess.Popen(_command(tmp_path, config_file), cwd=tmp_path, env=_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)  # own process group
     try:

@@ -1,15 +1,17 @@
-# buffer: sparse codes + label store (+ dense activations if buffer.dense_twin) -> results/<genome>/buffer/.
+# buffer: sparse codes + label store (+ dense activations if buffer.dense_twin: the sample must then be the whole
+# genome) -> results/<genome>/buffer/, the one kept copy of the codes (row-major; the feature-major view is
+# built where it is read).
 
 
 rule buffer:
     input:
         codes="results/{genome}/codes",
         labels="results/{genome}/labels",
-        manifest=SAE_MANIFEST,
+        activations=SAE_ACTIVATIONS if config["buffer"]["dense_twin"] else [],
     output:
         directory("results/{genome}/buffer"),
     params:
-        activations=lambda wildcards, input: os.path.dirname(input.manifest),
+        activations=f"{SAE_ACTIVATIONS}/{SAE_LAYER}",  # read only with buffer.dense_twin
         settings=settings_json("buffer"),
     log:
         "logs/{genome}/buffer.log",

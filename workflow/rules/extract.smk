@@ -1,7 +1,9 @@
-# extract: windows -> model (nnsight capture) -> float16 activation shards, scattered over windows.shards
-# parts and gathered into one manifest.json per layer (results/<genome>/activations/<layer>/).
-# Downstream rules should depend on the manifest: the shards themselves are not declared outputs, so a
-# killed part resumes (Snakemake would delete a declared directory() output before rerunning).
+# extract: the SAE-training sample only. sample_windows picks seeded windows spread over the genome (sized by
+# sae.tokens, extract.sample_coverage), extract_part captures them (nnsight) into float16 shards under
+# results/<genome>/sample/<layer>/ (resumable: the shards are not declared outputs, so a killed part resumes),
+# and the gather moves the finished layers to results/<genome>/activations/, a temp() output: dense
+# activations leave the disk once train_sae, sae_quality and probe have read them. The whole genome is read
+# by encode_part (sae.smk): model and SAE fused on the model's device, sparse codes only.
 import os
 
 EXTRACT_LAYERS = config["extract"]["layers"]
@@ -14,16 +16,46 @@ TRAINED_MODEL = (
     if config["model"]["family"] == "tiny" and _MODEL_PATH.startswith("results/models/")
     else []
 )
+SAMPLE_BED = "results/{genome}/sample/windows.bed"
+# only the keys that size the sample: another sae.lr must not re-draw (and re-extract) it
+_SAMPLE_SAE = json.dumps({k: config["sae"][k] for k in ("tokens", "holdout_fraction", "strand_shared", "seed")})
+
+
+localrules:
+    sample_windows,
+
+
+rule sample_windows:
+    input:
+        "results/{genome}/windows.bed",
+    output:
+        SAMPLE_BED,
+    params:
+        model=settings_json("model"),
+        settings=settings_json("extract"),
+        sae=_SAMPLE_SAE,
+    log:
+        "logs/{genome}/sample_windows.log",
+    benchmark:
+        "logs/{genome}/sample_windows.benchmark.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/dnalens.yaml"
+    shell:
+        "dnalens sample-windows --windows {input:q} --model {params.model} --settings {params.settings}"
+        " --sae-settings {params.sae:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule extract_part:
     input:
         fasta="results/{genome}/genome.fa",
         fai="results/{genome}/genome.fa.fai",
-        windows="results/{genome}/windows.bed",
+        windows=SAMPLE_BED,
         model=TRAINED_MODEL,
     output:
-        "results/{genome}/activations/parts/part-{part}.json",
+        temp("results/{genome}/sample/parts/part-{part}.json"),
     wildcard_constraints:
         part=r"\d+",
     params:
@@ -49,15 +81,15 @@ rule extract_part:
 
 rule extract:
     input:
-        parts=expand("results/{{genome}}/activations/parts/part-{part}.json", part=range(EXTRACT_PARTS)),
+        parts=expand("results/{{genome}}/sample/parts/part-{part}.json", part=range(EXTRACT_PARTS)),
         fasta="results/{genome}/genome.fa",
-        windows="results/{genome}/windows.bed",
+        windows=SAMPLE_BED,
     output:
-        expand("results/{{genome}}/activations/{layer}/manifest.json", layer=EXTRACT_LAYERS),
+        temp(directory("results/{genome}/activations")),
     params:
         model=settings_json("model"),
         settings=settings_json("extract"),
-        out=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
+        out=lambda wildcards, input: os.path.dirname(os.path.dirname(input.parts[0])),
     log:
         "logs/{genome}/extract.log",
     benchmark:
@@ -69,4 +101,4 @@ rule extract:
         "../envs/dnalens.yaml"
     shell:
         "dnalens extract --fasta {input.fasta:q} --windows {input.windows:q} --model {params.model}"
-        " --settings {params.settings} --out {params.out:q} --finalize-only > {log:q} 2>&1"
+        " --settings {params.settings} --out {params.out:q} --finalize-only --publish {output:q} > {log:q} 2>&1"

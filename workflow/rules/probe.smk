@@ -1,5 +1,6 @@
 # probe: buffer (+ label store; FASTA for sequence baselines and the exact-repeat check; the activation shards
-# the codes came from, for the dense probe when the buffer has no dense twin) -> results/<genome>/probe/ tables.
+# of the dense sample, for the dense probe when the buffer has no dense twin: only when the sample is the whole
+# genome, else the probe logs why not) -> results/<genome>/probe/ tables.
 # With probing.device: cuda the rule asks for a GPU (resources gpu=1; a cluster profile may override it).
 PROBE_GPU = int(str(config["probing"]["device"]).startswith("cuda"))
 
@@ -10,12 +11,12 @@ rule probe:
         labels="results/{genome}/labels",
         fasta="results/{genome}/genome.fa",
         fai="results/{genome}/genome.fa.fai",
-        activations=SAE_MANIFEST,
+        activations=SAE_ACTIVATIONS,
     output:
         directory("results/{genome}/probe"),
     params:
         settings=settings_json("probing"),
-        activations=lambda wildcards, input: os.path.dirname(input.activations),
+        activations=sae_layer_dir,
     log:
         "logs/{genome}/probe.log",
     benchmark:

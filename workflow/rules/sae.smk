@@ -1,31 +1,37 @@
-# sae: activations of one layer -> SAE (trained here, or loaded from sae.path) -> sparse codes + quality.
-# One SAE per genome by default (see config/README.md, "sae"); sae.source: load skips train_sae.
-# train_sae also trains a replicate from seed + 1 (sae.replicate, twice the time) and keeps its decoder and
-# the initial one in sae/dnalens_dictionary.safetensors: sae_quality.json's seed agreement and init cosine.
-# Encoding is scattered over the extract stage's parts (windows.shards blocks of activation shards)
-# and gathered into results/<genome>/codes/ (hard links), which buffer reads.
+# sae: the dense sample of one layer -> SAE (trained here, or loaded from sae.path) -> quality; then the fused
+# pass over the whole genome -> sparse codes. One SAE per genome by default (see config/README.md, "sae");
+# sae.source: load skips train_sae. train_sae also trains a replicate from seed + 1 (sae.replicate, twice the
+# time) and keeps its decoder and the initial one in sae/dnalens_dictionary.safetensors: sae_quality.json's
+# seed agreement and init cosine. encode_part reads every window through the model with the SAE on the model's
+# device (`dnalens extract-encode`, windows.shards parts; a shard the dense sample already holds is encoded
+# from it rather than recomputed) and writes only sparse codes; they are gathered into
+# results/<genome>/codes/ (hard links), a temp() output like the parts: the buffer holds the one kept copy.
 import os
 
 
-# The layer the SAE reads (sae.layer, else the first extracted layer; its manifest.json marks a finished
-# extraction), the SAE for sae.source: load, and whether SAE jobs ask the cluster for a GPU.
+# The layer the SAE reads (sae.layer, else the first extracted layer), the sample's activations (a temp()
+# directory, one sub-directory per layer), the SAE for sae.source: load, and whether SAE jobs ask for a GPU.
 SAE_LAYER = config["sae"]["layer"] or config["extract"]["layers"][0]
-SAE_MANIFEST = f"results/{{genome}}/activations/{SAE_LAYER}/manifest.json"
+SAE_ACTIVATIONS = "results/{genome}/activations"
 SAE_LOADED = config["sae"]["path"] if config["sae"]["source"] == "load" else None
 SAE_DIR = SAE_LOADED or "results/{genome}/sae"
 _SAE_DEVICE = str(config["sae"]["device"])
 SAE_GPU = int(_SAE_DEVICE.startswith("cuda") or (_SAE_DEVICE == "auto" and MODEL_WANTS_GPU))
 
 
+def sae_layer_dir(wildcards, input):
+    return f"{input.activations}/{SAE_LAYER}"
+
+
 rule train_sae:
     input:
-        manifest=SAE_MANIFEST,
-        windows="results/{genome}/windows.bed",
+        activations=SAE_ACTIVATIONS,
+        windows=SAMPLE_BED,
         fasta="results/{genome}/genome.fa",
     output:
         directory("results/{genome}/sae"),
     params:
-        activations=lambda wildcards, input: os.path.dirname(input.manifest),
+        activations=sae_layer_dir,
         settings=settings_json("sae"),
     log:
         "logs/{genome}/train_sae.log",
@@ -45,16 +51,21 @@ rule train_sae:
 rule encode_part:
     input:
         sae=SAE_DIR,
-        manifest=SAE_MANIFEST,
-        windows="results/{genome}/windows.bed",
+        activations=SAE_ACTIVATIONS,
         fasta="results/{genome}/genome.fa",
+        fai="results/{genome}/genome.fa.fai",
+        windows="results/{genome}/windows.bed",
+        model=TRAINED_MODEL,
     output:
         temp(directory("results/{genome}/codes_parts/part-{part}")),
     wildcard_constraints:
         part=r"\d+",
     params:
-        activations=lambda wildcards, input: os.path.dirname(input.manifest),
-        settings=settings_json("sae"),
+        model=settings_json("model"),
+        settings=settings_json("extract"),
+        sae=settings_json("sae"),
+        layer=SAE_LAYER,
+        activations=sae_layer_dir,
         parts=WINDOW_PARTS,
     log:
         "logs/{genome}/encode_part-{part}.log",
@@ -63,12 +74,13 @@ rule encode_part:
     resources:
         mem_mb=16000,
         runtime=240,
-        gpu=SAE_GPU,
+        gpu=max(EXTRACT_GPU, SAE_GPU),
     conda:
         "../envs/dnalens.yaml"
     shell:
-        "dnalens encode --sae {input.sae:q} --activations {params.activations:q} --settings {params.settings}"
-        " --windows {input.windows:q} --fasta {input.fasta:q}"
+        "dnalens extract-encode --fasta {input.fasta:q} --windows {input.windows:q} --model {params.model}"
+        " --sae {input.sae:q} --layer {params.layer:q} --settings {params.settings} --sae-settings {params.sae}"
+        " --activations {params.activations:q}"
         " --part {wildcards.part} --parts {params.parts} --out {output:q} > {log:q} 2>&1"
 
 
@@ -80,11 +92,8 @@ localrules:
 rule encode:
     input:
         parts=expand("results/{{genome}}/codes_parts/part-{part}", part=range(WINDOW_PARTS)),
-        manifest=SAE_MANIFEST,
     output:
-        directory("results/{genome}/codes"),
-    params:
-        activations=lambda wildcards, input: os.path.dirname(input.manifest),
+        temp(directory("results/{genome}/codes")),
     log:
         "logs/{genome}/encode.log",
     benchmark:
@@ -95,19 +104,19 @@ rule encode:
     conda:
         "../envs/dnalens.yaml"
     shell:
-        "dnalens encode-merge {input.parts:q} --activations {params.activations:q} --out {output:q} > {log:q} 2>&1"
+        "dnalens encode-merge {input.parts:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule sae_quality:
     input:
         sae=SAE_DIR,
-        manifest=SAE_MANIFEST,
-        windows="results/{genome}/windows.bed",
+        activations=SAE_ACTIVATIONS,
+        windows=SAMPLE_BED,
         fasta="results/{genome}/genome.fa",
     output:
         "results/{genome}/sae_quality.json",
     params:
-        activations=lambda wildcards, input: os.path.dirname(input.manifest),
+        activations=sae_layer_dir,
         settings=settings_json("sae"),
         model=settings_json("model"),
     log:

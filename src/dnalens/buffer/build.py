@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 
 from dnalens.atomic import atomic_dir
-from dnalens.buffer.columns import column_counts, write_feature_major
-from dnalens.buffer.csr import iter_code_shards, read_codes_manifest
+from dnalens.buffer.csr import index_dtype, iter_code_shards, read_codes_manifest
 from dnalens.buffer.store import ActivationBuffer, write_buffer_meta, write_windows_table
 from dnalens.errors import InputError
 
@@ -125,7 +124,7 @@ def build_buffer(codes_dir: str | Path, labels_dir: str | Path, out: str | Path,
         dense_width = next(iter_shards(dense_dir))[1].shape[1]
     with atomic_dir(out) as tmp:
         indptr = _NpyAppender(tmp / "codes.indptr.npy", np.int64, (n + 1,))
-        indices = _NpyAppender(tmp / "codes.indices.npy", np.int32, (nnz,))
+        indices = _NpyAppender(tmp / "codes.indices.npy", index_dtype(n_features), (nnz,))
         values = _NpyAppender(tmp / "codes.values.npy", np.float16, (nnz,))
         labels = _NpyAppender(tmp / "labels.npy", np.uint8, (n, int(store.packed_labels.shape[1])))
         instances = _NpyAppender(tmp / "instances.npy", np.int32, (n, len(instance_names)))
@@ -140,9 +139,6 @@ def build_buffer(codes_dir: str | Path, labels_dir: str | Path, out: str | Path,
         if row != n or at != nnz:
             raise InputError(f"codes manifest says {n} rows / {nnz} values, shards hold {row} / {at} (or more).",
                              path=codes_dir, fix="rerun `dnalens encode`.")
-        shards = (csr for _meta, csr in iter_code_shards(codes_dir))
-        write_feature_major(tmp, (csr for _meta, csr in iter_code_shards(codes_dir)),
-                            column_counts(shards, n_features), n)
         write_windows_table(tmp / "windows.parquet", pd.DataFrame(plan.table, columns=[
             "row", "contig", "start", "end", "strand", "name", "token_start", "token_end", "read_offset"]))
         meta = {"genome": genome, "layer": manifest.get("layer"), "sae": manifest.get("sae"),

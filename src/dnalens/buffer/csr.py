@@ -1,8 +1,10 @@
-"""CSR arrays on disk: `<stem>.indptr.npy` (int64 [n+1]), `.indices.npy` (int32), `.values.npy` (float16).
+"""CSR arrays on disk: `<stem>.indptr.npy` (int64 [n+1]), `.indices.npy` (uint16, or int32 past 65,536
+latents), `.values.npy` (float16).
 
 This is the format of both the per-shard codes written by `dnalens encode` and the codes of an
-ActivationBuffer: about 6 bytes per stored value (2 for the value, 4 for its latent index), memory-
-mapped on read. Values are clipped to float16's range (with a count), never silently overflowed to inf.
+ActivationBuffer: 4 bytes per stored value (2 for the value, 2 for its latent index; 6 with more than
+65,536 latents), memory-mapped on read. Values are clipped to float16's range (with a count), never
+silently overflowed to inf. Codes written before indices were narrowed (int32) read the same.
 """
 
 from __future__ import annotations
@@ -19,8 +21,13 @@ from dnalens.errors import InputError
 
 FP16_MAX = float(np.finfo(np.float16).max)
 PARTS = ("indptr", "indices", "values")
-DTYPES = {"indptr": np.int64, "indices": np.int32, "values": np.float16}
+DTYPES = {"indptr": np.int64, "indices": np.int32, "values": np.float16}  # indices: see index_dtype
 CODES_MANIFEST = "manifest.json"
+
+
+def index_dtype(n_cols: int) -> np.dtype:
+    """The smallest dtype that holds every latent index: uint16 up to 65,536 latents, else int32."""
+    return np.dtype(np.uint16) if int(n_cols) <= 1 << 16 else np.dtype(np.int32)
 
 
 @dataclass
@@ -40,12 +47,26 @@ class CsrArrays:
 
     def to_scipy(self, dtype=np.float32):
         """scipy CSR [n_rows, n_cols]; float16 is not a scipy.sparse compute dtype, so values are cast
-        (indices stay memory-mapped when they fit int32)."""
+        (int32 indices stay memory-mapped; uint16 ones are widened to int32 in memory, as scipy needs)."""
         import scipy.sparse as sp
 
+        indices = self.indices if self.indices.dtype == np.int32 else np.asarray(self.indices, np.int32)
         return sp.csr_matrix(
-            (np.asarray(self.values, dtype=dtype), self.indices, self.indptr), shape=(self.n_rows, self.n_cols)
+            (np.asarray(self.values, dtype=dtype), indices, self.indptr), shape=(self.n_rows, self.n_cols)
         )
+
+    @staticmethod
+    def concat(parts: "list[CsrArrays]", n_cols: int) -> "CsrArrays":
+        """Rows of `parts` one after the other (in memory)."""
+        indptr = [np.zeros(1, np.int64)]
+        base = 0
+        for p in parts:
+            indptr.append(np.asarray(p.indptr[1:], np.int64) + base)
+            base += p.nnz
+        dtype = index_dtype(n_cols)
+        indices = np.concatenate([np.asarray(p.indices, dtype) for p in parts]) if parts else np.zeros(0, dtype)
+        values = np.concatenate([np.asarray(p.values, np.float16) for p in parts]) if parts else np.zeros(0, np.float16)
+        return CsrArrays(np.concatenate(indptr), indices, values, int(n_cols))
 
 
 def to_fp16(values: np.ndarray) -> tuple[np.ndarray, int]:
@@ -63,8 +84,9 @@ def csr_paths(directory: str | Path, stem: str) -> dict[str, Path]:
 
 def write_csr(directory: str | Path, stem: str, arrays: CsrArrays) -> None:
     """Each array atomically (temp + rename); the caller writes its commit marker afterwards."""
+    dtypes = dict(DTYPES, indices=index_dtype(arrays.n_cols))
     for part, path in csr_paths(directory, stem).items():
-        data = np.ascontiguousarray(getattr(arrays, part), dtype=DTYPES[part])
+        data = np.ascontiguousarray(getattr(arrays, part), dtype=dtypes[part])
         with atomic_path(path) as tmp, open(tmp, "wb") as handle:
             np.save(handle, data, allow_pickle=False)
 
@@ -121,7 +143,7 @@ class CodeRows:
 
         starts, counts = self.indptr[rows], self.indptr[rows + 1] - self.indptr[rows]
         pos = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()), dtype=np.int64)
-        indices = np.load(self.paths["indices"], mmap_mode="r", allow_pickle=False)[pos]
+        indices = np.load(self.paths["indices"], mmap_mode="r", allow_pickle=False)[pos].astype(np.int32)
         values = np.load(self.paths["values"], mmap_mode="r", allow_pickle=False)[pos].astype(np.float32)
         indptr = np.concatenate(([0], np.cumsum(counts)))
         return sp.csr_matrix((values, indices, indptr), shape=(rows.size, self.n_cols))

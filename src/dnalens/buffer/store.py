@@ -3,10 +3,8 @@
 On disk (a directory, replaced as a whole; every array a memory-mapped .npy, nothing pickled):
   buffer.json                  format, shapes, label/instance names, provenance (SAE, layer, trims)
   codes.indptr.npy             int64 [N+1]   CSR row pointers
-  codes.indices.npy            int32 [nnz]   latent index of each stored value
-  codes.values.npy             float16 [nnz] code value            -> about k x 6 bytes per token
-  features.{indptr,rows,values}.npy  the same codes feature-major (CSC; buffer/columns.py): what
-                               probing and the report read, one column block at a time
+  codes.indices.npy            uint16 [nnz]  latent index of each stored value (int32 past 65,536 latents)
+  codes.values.npy             float16 [nnz] code value            -> k x 4 bytes per token (+ 8 for indptr)
   labels.npy                   uint8 [N, ceil(L/8)]  bit-packed bools (numpy's default big bit order,
                                                      as in the label store) -> L/8 bytes per token
   instances.npy                int32 [N, R]  instance id per region concept, -1 outside
@@ -18,6 +16,11 @@ On disk (a directory, replaced as a whole; every array a memory-mapped .npy, not
 Rows are tokens of whole windows, windows in windows.bed order, read order within a window.
 R (region concepts, `instance_names`) may be fewer columns than L (`label_names`): only region-like
 concepts have instances.
+
+One copy of the codes: the feature-major view probing and the report read one column block at a time
+(`feature_columns`, buffer/columns.py) is transposed from the row-major copy where it is read, into a
+temporary directory that lives as long as that view (6 bytes per value, $TMPDIR). Buffers written
+with a stored copy (features.{indptr,rows,values}.npy, before this) still read it.
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from dnalens.atomic import atomic_dir
-from dnalens.buffer.columns import COLUMN_FILES, FeatureColumns, column_counts, write_feature_major
-from dnalens.buffer.csr import CodeRows, CsrArrays, read_csr, write_csr
+from dnalens.buffer.columns import COLUMN_FILES, FeatureColumns
+from dnalens.buffer.csr import CodeRows, CsrArrays, index_dtype, read_csr, write_csr
 from dnalens.buffer.row_chunks import PackedLabels, RowChunkedArray
 from dnalens.errors import InputError
 
@@ -131,21 +134,20 @@ class ActivationBuffer:
 
     @cached_property
     def feature_columns(self) -> FeatureColumns | None:
-        """Feature-major codes (column blocks read from disk); None for an in-memory buffer, and for one
-        written before the copy existed (readers then fall back to `.codes`, at ~8 bytes per value)."""
+        """Feature-major codes (column blocks read from disk); None for an in-memory buffer. An opened buffer
+        without a stored copy gets one transposed now into a temporary directory (removed with this object)."""
         if self.path is None:
             return None
-        if not all((self.path / name).is_file() for name in COLUMN_FILES):
-            log.warning("%s has no feature-major copy of the codes: reading them whole into memory "
-                        "(rebuild it with `snakemake --forcerun buffer` to stream them).", self.path)
-            return None
-        return FeatureColumns(self.path, self.n_tokens)
+        if all((self.path / name).is_file() for name in COLUMN_FILES):
+            return FeatureColumns(self.path, self.n_tokens)
+        from dnalens.buffer.columns import transposed_columns
+
+        return transposed_columns(self.code_arrays, self.n_tokens)
 
     @cached_property
     def code_rows(self) -> CodeRows:
-        """Row subsets of the codes read from disk (an opened buffer with a feature-major copy), else the
-        in-memory CSR."""
-        if self.path is None or self.feature_columns is None:
+        """Row subsets of the codes read from disk (an opened buffer), else the in-memory CSR."""
+        if self.path is None:
             return self.codes
         return CodeRows(self.path, "codes", self.n_features)
 
@@ -263,7 +265,7 @@ class ActivationBuffer:
     def bytes_per_token(self) -> dict[str, float]:
         n = max(self.n_tokens, 1)
         parts = {
-            "codes": (self.nnz * 6 + (self.n_tokens + 1) * 8) / n,
+            "codes": (self.nnz * (2 + np.dtype(self.code_arrays.indices.dtype).itemsize) + (self.n_tokens + 1) * 8) / n,
             "labels": float(self.labels_packed.shape[1]),
             "instances": 4.0 * len(self.instance_names),
             "dense": 0.0 if self.dense is None else 2.0 * self.dense.shape[1],
@@ -286,8 +288,6 @@ class ActivationBuffer:
 def write_buffer_files(directory: Path, buffer: ActivationBuffer) -> None:
     """Every file of a buffer into an (empty, temporary) directory; buffer.json last."""
     write_csr(directory, "codes", buffer.code_arrays)
-    write_feature_major(directory, [buffer.code_arrays], column_counts([buffer.code_arrays], buffer.n_features),
-                        buffer.n_tokens)
     np.save(directory / "labels.npy", np.ascontiguousarray(buffer.labels_packed, dtype=np.uint8), allow_pickle=False)
     np.save(directory / "instances.npy", np.ascontiguousarray(buffer.instances, dtype=np.int32), allow_pickle=False)
     if buffer.dense is not None:
@@ -310,6 +310,6 @@ def write_buffer_meta(directory: Path, meta: dict[str, Any], *, n_tokens: int, n
         "format": FORMAT, "version": VERSION, "n_tokens": int(n_tokens), "n_features": int(n_features),
         "nnz": int(nnz), "label_names": list(label_names), "instance_names": list(instance_names),
         "dense": dense_width is not None, "dense_width": dense_width,
-        "codes_dtype": "float16", "indices_dtype": "int32", "labels_bitorder": "big",
+        "codes_dtype": "float16", "indices_dtype": index_dtype(n_features).name, "labels_bitorder": "big",
     })
     (directory / "buffer.json").write_text(json.dumps(record, indent=1) + "\n")

@@ -40,6 +40,8 @@ class ExtractSettings:
     shard_tokens: int = _DEFAULTS["shard_tokens"]
     dense_twin: bool = _DEFAULTS["dense_twin"]
     threads: int = _DEFAULTS["threads"]
+    batch_tokens: int = _DEFAULTS["batch_tokens"]
+    sample_coverage: float = _DEFAULTS["sample_coverage"]
 
 
 def trims(spec) -> tuple[int, int]:
@@ -264,3 +266,17 @@ def write_dense_twin(directory: Path) -> Path:
         out.flush()
         del out
     return target
+
+
+def publish_layers(dirs: dict[str, Path], dest: str | Path) -> dict[str, Path]:
+    """Move finished layer directories (manifest written) into `dest`, replaced as a whole: the workflow's
+    temp() activations output, so the dense sample leaves the disk with its last reader. A rename, no copy."""
+    import os
+
+    from dnalens.atomic import atomic_dir
+
+    dest = Path(dest)
+    with atomic_dir(dest) as tmp:
+        for layer, d in dirs.items():
+            os.replace(d, tmp / layer)
+    return {layer: dest / layer for layer in dirs}

@@ -1,14 +1,14 @@
-"""Encode activation shards into sparse code shards (CSR, float16 values, int32 latent indices).
+"""Encode activation shards into sparse code shards (CSR, float16 values, uint16 latent indices up to 65,536 latents).
 
 One code shard per activation shard, same windows and token offsets, so codes, activations and labels
 line up row for row (window starts dropped at extraction stay dropped). A batch-level SAE (BatchTopK without a
 threshold, e.g. Goodfire's) is given one window at a time: its top-k x positions budget is per sequence,
 as when it was trained; a per-token SAE is given large chunks of rows.
 
-SIGTERM stops between shards; the finished ones are kept for the next call (encode_resume.py).
 Corrupt inputs and outputs: each activation shard this call encodes is checked against its JSON (size and
 CRC-32) first, and each code shard's JSON records its three files' bytes and CRC-32 (`files`), which the
 gather (`sae/parts.py`) compares before linking.
+SIGTERM stops between shards; the finished ones are kept for the next call (encode_resume.py).
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ import torch
 
 from dnalens import preemption
 from dnalens.atomic import atomic_dir
-from dnalens.buffer.csr import CODES_MANIFEST, CsrArrays, csr_paths, to_fp16, write_csr
+from dnalens.buffer.csr import CODES_MANIFEST, CsrArrays, csr_paths, index_dtype, to_fp16, write_csr
 from dnalens.errors import InputError
 from dnalens.extract.shards import corrupt_shard_error, file_record, iter_shards, read_manifest, shard_problem
 from dnalens.oom import HalvingBatch, oom_error
 from dnalens.sae.base import SparseAutoencoder
 from dnalens.sae.encode_resume import KeptShards, sae_identity
+from dnalens.sae.topk import TopKSAE
 
 log = logging.getLogger(__name__)
 _MAX_CHUNK_ELEMENTS = 1 << 25  # dense codes per chunk: 128 MB of float32
@@ -46,15 +47,39 @@ def _nonzeros(codes: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     nz = codes.nonzero()
     counts = torch.bincount(nz[:, 0], minlength=codes.shape[0])
     values = codes[nz[:, 0], nz[:, 1]]
-    return counts.cpu().numpy(), nz[:, 1].to(torch.int32).cpu().numpy(), values.float().cpu().numpy()
+    # 2 bytes per index cross to the host: int16 bits, read back as uint16 (two's-complement wrap, no overflow)
+    index = torch.int16 if codes.shape[1] <= 1 << 16 else torch.int32
+    return (counts.cpu().numpy(), nz[:, 1].to(index).cpu().numpy().view(index_dtype(codes.shape[1])),
+            values.float().cpu().numpy())
+
+
+def _topk_nonzeros(sae, x: torch.Tensor, bases: torch.Tensor | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_nonzeros(sae.encode(x))` for a plain TopK SAE, from its k picks per row: no dense [n, d_sae] block
+    is scattered and scanned (a third of the fused path's encode time on CPU). Same picks (the same topk
+    call), columns ascending, exact zeros dropped, as `_nonzeros` returns them."""
+    pre = sae.pre_activations(x, bases)
+    top = pre.topk(min(int(sae.k), pre.shape[-1]), dim=-1, sorted=False)
+    cols, order = top.indices.sort(dim=-1)
+    vals = top.values.gather(-1, order).relu()
+    keep = vals != 0
+    index = torch.int16 if sae.d_sae <= 1 << 16 else torch.int32
+    return (keep.sum(-1).cpu().numpy(), cols[keep].to(index).cpu().numpy().view(index_dtype(sae.d_sae)),
+            vals[keep].float().cpu().numpy())
+
+
+def _rows(array, a: int, b: int, device: torch.device) -> torch.Tensor:
+    """Rows a:b as float32 on `device`: a slice of a device tensor (fused path) or of a numpy/memory map."""
+    if isinstance(array, torch.Tensor):
+        return array[a:b].to(device=device, dtype=torch.float32)
+    return torch.from_numpy(np.asarray(array[a:b], dtype=np.float32)).to(device)
 
 
 @torch.no_grad()
-def encode_shard(sae: SparseAutoencoder, array: np.ndarray, offsets: list[int], *,
-                 device: torch.device, bases: np.ndarray | None = None,
-                 batch: HalvingBatch | None = None) -> tuple[CsrArrays, int]:
-    """Codes of one activation shard as CSR arrays, and how many values were clipped to float16
-    (`bases`: [n_rows] lookup codes, sae.row_bases, for an SAE with a per-w-mer decoder bias).
+def encode_shard(sae: SparseAutoencoder, array, offsets: list[int], *, device: torch.device,
+                 bases: np.ndarray | None = None, batch: HalvingBatch | None = None) -> tuple[CsrArrays, int]:
+    """Codes of one activation shard (numpy [n, d], or a tensor already on `device`) as CSR arrays, and
+    how many values were clipped to float16 (`bases`: [n_rows] lookup codes, sae.row_bases, for an SAE
+    with a per-w-mer decoder bias).
 
     CUDA out-of-memory halves the rows per chunk (`batch`, kept across shards; rows are encoded
     independently, so the codes do not change); a batch-level SAE's unit is one window, never split."""
@@ -64,9 +89,12 @@ def encode_shard(sae: SparseAutoencoder, array: np.ndarray, offsets: list[int], 
     vals: list[np.ndarray] = []
 
     def run(a: int, b: int) -> None:
-        x = torch.from_numpy(np.asarray(array[a:b], dtype=np.float32)).to(device)
+        x = _rows(array, a, b, device)
         b_rows = None if bases is None else torch.from_numpy(np.asarray(bases[a:b])).to(device)
-        row_counts, c, v = _nonzeros(sae.encode(x, b_rows))
+        if type(sae) is TopKSAE:
+            row_counts, c, v = _topk_nonzeros(sae, x, b_rows)
+        else:
+            row_counts, c, v = _nonzeros(sae.encode(x, b_rows))
         counts[a:b] = row_counts
         cols.append(c)
         vals.append(v)
@@ -85,7 +113,7 @@ def encode_shard(sae: SparseAutoencoder, array: np.ndarray, offsets: list[int], 
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
     values, clipped = to_fp16(np.concatenate(vals) if vals else np.zeros(0, np.float32))
-    indices = np.concatenate(cols) if cols else np.zeros(0, np.int32)
+    indices = np.concatenate(cols) if cols else np.zeros(0, index_dtype(sae.d_sae))
     return CsrArrays(indptr, indices, values, sae.d_sae), clipped
 
 
@@ -116,7 +144,7 @@ def encode_activations(
     mine = set(part_shards(n_shards, part, parts))
     torch_device = torch.device(device)
     sae = sae.to(torch_device).eval()
-    shards, total_tokens, total_nnz, total_clipped = [], 0, 0, 0
+    shards: list[dict] = []
     batch = HalvingBatch(max(1, _MAX_CHUNK_ELEMENTS // sae.d_sae), what="encode chunk (rows)")
     kept, finished = KeptShards(out, lambda: sae_identity(sae, device)), []
     with atomic_dir(out) as tmp, preemption.at_safe_points(), tqdm(
@@ -130,31 +158,24 @@ def encode_activations(
                 stem = f"shard-{int(meta['shard']):05d}"
                 record = kept.take(stem, meta.get("npy_checksum"), tmp)
                 if record is None:
-                    record = _encode_one(sae, activations, meta, array, n_shards, tmp, stem, torch_device, bases, batch)
+                    entry = _encode_one(sae, activations, meta, array, n_shards, tmp, torch_device, bases, batch)
+                else:
+                    entry = {"stem": stem, "n_tokens": record["n_tokens"], "nnz": record["nnz"],
+                             "n_windows": len(meta["windows"]), "clipped": record["clipped"]}
                 finished.append((stem, meta.get("npy_checksum")))
-                shards.append({"stem": stem, "n_tokens": record["n_tokens"], "nnz": record["nnz"],
-                               "n_windows": len(meta["windows"])})
-                total_tokens += record["n_tokens"]
-                total_nnz += record["nnz"]
-                total_clipped += record["clipped"]
+                shards.append(entry)
                 bar.update(1)
         except preemption.Preempted:
             kept.keep(tmp, finished)
             raise
-        if total_clipped:
-            log.warning("%d code values exceeded float16's range and were clipped to 65504", total_clipped)
-        summary = {"format": "dnalens-codes", "version": 1, "shards": shards, "n_features": sae.d_sae,
-                   "total_tokens": total_tokens, "total_nnz": total_nnz, "clipped": total_clipped,
-                   "trim_start": int(act_manifest.get("trim_start", 0)), "trim_end": int(act_manifest.get("trim_end", 0)),
-                   "layer": act_manifest.get("layer"), "sae": sae_source, "architecture": sae.architecture,
-                   "k": sae.k, "mean_l0": total_nnz / max(total_tokens, 1)}
-        (tmp / CODES_MANIFEST).write_text(json.dumps(summary, indent=1) + "\n")
+        summary = write_codes_manifest(tmp, shards, sae, sae_source, layer=act_manifest.get("layer"),
+                                       trims=(int(act_manifest.get("trim_start", 0)), int(act_manifest.get("trim_end", 0))))
     kept.clear()
     return summary
 
 
-def _encode_one(sae, activations, meta, array, n_shards, tmp, stem, device, bases, batch) -> dict[str, Any]:
-    """Encode one activation shard (checked first) into `tmp`; returns its JSON record."""
+def _encode_one(sae, activations, meta, array, n_shards, tmp, device, bases, batch) -> dict[str, Any]:
+    """Encode one activation shard (checked first) into `tmp`; returns its manifest entry."""
     problem = shard_problem(activations, meta, verify=True)  # one read; encoding reads it all anyway
     if problem is not None:
         raise corrupt_shard_error(activations, dict(meta, n_shards=n_shards), problem)
@@ -163,11 +184,35 @@ def _encode_one(sae, activations, meta, array, n_shards, tmp, stem, device, base
                          path=activations, fix="use the SAE trained for this model and layer.")
     shard_bases = None if bases is None else bases[int(meta["shard"])]
     csr, clipped = encode_shard(sae, array, list(meta["offsets"]), device=device, bases=shard_bases, batch=batch)
-    write_csr(tmp, stem, csr)
+    return write_code_shard(tmp, meta, csr, clipped, sae.d_sae)
+
+
+def write_code_shard(directory: Path, meta: dict[str, Any], csr: CsrArrays, clipped: int, n_features: int) -> dict:
+    """One code shard (three .npy files, then its JSON with their bytes and CRC-32); returns its manifest entry.
+    `meta` carries shard, windows, offsets, layer and trims (an activation shard's JSON, or the fused plan's)."""
+    stem = f"shard-{int(meta['shard']):05d}"
+    write_csr(directory, stem, csr)
     record = {"shard": int(meta["shard"]), "windows": meta["windows"], "offsets": meta["offsets"],
-              "n_tokens": csr.n_rows, "n_features": sae.d_sae, "nnz": csr.nnz, "clipped": clipped,
+              "n_tokens": csr.n_rows, "n_features": n_features, "nnz": csr.nnz, "clipped": clipped,
               "layer": meta.get("layer"), "trim_start": int(meta.get("trim_start", 0)),
-              "trim_end": int(meta.get("trim_end", 0)),
-              "files": {path.name: file_record(path) for path in csr_paths(tmp, stem).values()}}
-    (tmp / f"{stem}.json").write_text(json.dumps(record) + "\n")
-    return record
+              "trim_end": int(meta.get("trim_end", 0)), "indices_dtype": index_dtype(n_features).name,
+              "files": {path.name: file_record(path) for path in csr_paths(directory, stem).values()}}
+    (directory / f"{stem}.json").write_text(json.dumps(record) + "\n")
+    return {"stem": stem, "n_tokens": csr.n_rows, "nnz": csr.nnz, "n_windows": len(meta["windows"]), "clipped": clipped}
+
+
+def write_codes_manifest(directory: Path, shards: list[dict], sae, sae_source: str | None, *, layer: str | None,
+                         trims: tuple[int, int], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The codes directory's manifest.json (written last: its presence means every shard is done)."""
+    total_tokens = sum(s["n_tokens"] for s in shards)
+    total_nnz = sum(s["nnz"] for s in shards)
+    total_clipped = sum(s.pop("clipped", 0) for s in shards)
+    if total_clipped:
+        log.warning("%d code values exceeded float16's range and were clipped to 65504", total_clipped)
+    summary = {"format": "dnalens-codes", "version": 1, "shards": shards, "n_features": sae.d_sae,
+               "total_tokens": total_tokens, "total_nnz": total_nnz, "clipped": total_clipped,
+               "trim_start": int(trims[0]), "trim_end": int(trims[1]), "layer": layer, "sae": sae_source,
+               "architecture": sae.architecture, "k": sae.k, "mean_l0": total_nnz / max(total_tokens, 1),
+               "indices_dtype": index_dtype(sae.d_sae).name, **(extra or {})}
+    (directory / CODES_MANIFEST).write_text(json.dumps(summary, indent=1) + "\n")
+    return summary

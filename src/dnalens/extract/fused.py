@@ -1,0 +1,247 @@
+"""The fused path: windows -> model -> SAE on the model's device -> sparse code shards; no dense shard is written.
+
+Why: a dense fp16 shard costs d x 2 bytes per token (Evo 2 7B: 8 KB), sparse codes about k x 4. The SAE
+is trained on a seeded sample of windows (extract.sample), then every window of the genome is read once
+more with the SAE spliced in after the capture, and only the non-zero codes cross to the host.
+
+Same bytes as the stored path: activations are rounded through float16 on the device (as a stored
+shard would be) before the SAE reads them, shards follow the same plan (`plan_shards`, so code shard i
+covers the windows activation shard i would), and each part writes what `dnalens encode --part`
+writes. Memory on the device: one batch of `batch_tokens` tokens and its dense codes; on CUDA out of
+memory the budget halves (dnalens.oom, kept for the rest of the part) down to one window, then one error
+names the window length and the memory needed. SIGTERM stops between token batches: the finished shards
+are kept (sae/encode_resume.py) and a rerun or requeued job encodes only the rest.
+
+Recompute or store: a shard the dense sample already holds (same model, layer, trims and windows: the
+sample is the whole genome, as on small genomes) is encoded from the stored rows instead of being run
+through the model again; every other shard is recomputed. See benchmarks/README.md for the costs.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from dnalens import preemption
+from dnalens.errors import InputError
+from dnalens.extract.stage import ExtractSettings, part_shards, plan_shards, trims
+from dnalens.oom import HalvingBatch, oom_error
+
+log = logging.getLogger(__name__)
+
+
+def token_batches(lengths: Sequence[int], batch_tokens: int) -> list[tuple[int, int]]:
+    """(start, end) ranges of consecutive windows whose padded size (count x longest) stays within
+    `batch_tokens`; a window longer than the budget is a batch of its own."""
+    out, start, longest = [], 0, 0
+    for i, n in enumerate(lengths):
+        wider = max(longest, int(n))
+        if i > start and wider * (i - start + 1) > batch_tokens:
+            out.append((start, i))
+            start, wider = i, int(n)
+        longest = wider
+    if start < len(lengths):
+        out.append((start, len(lengths)))
+    return out
+
+
+def _pass_rows(adapter, seqs: Sequence[str], layer: str) -> list:
+    """One forward pass; per sequence its nucleotides' rows [len, d] as float32 tensors on the model's device."""
+    import torch
+
+    ids, mask, positions = adapter.encode(list(seqs))
+    ids = ids.to(adapter.device)
+    mask = None if mask is None else mask.to(adapter.device)
+    tensor = adapter.capture(ids, mask, [layer])[layer].float()
+    rows = []
+    for j, pos in enumerate(positions):
+        pos = np.asarray(pos)
+        if len(pos) and pos[-1] - pos[0] == len(pos) - 1:
+            rows.append(tensor[j, int(pos[0]) : int(pos[-1]) + 1])
+        else:
+            rows.append(tensor[j, torch.as_tensor(pos, device=tensor.device)])
+    return rows
+
+
+def device_rows(adapter, seqs: Sequence[str], layer: str, trim: tuple[int, int]):
+    """Kept rows of `seqs` (trimmed, rc-pooled as `adapter.activations` pools them), concatenated
+    [n, d] on the model's device and rounded through float16 like a stored shard."""
+    import torch
+
+    from dnalens.genome.window_table import reverse_complement
+
+    rows = _pass_rows(adapter, seqs, layer)
+    pool = adapter.spec.rc_pool
+    if pool != "none":
+        rev = _pass_rows(adapter, [reverse_complement(s) for s in seqs], layer)
+        rows = [torch.cat([a, b.flip(0)], dim=1) if pool == "concat" else (a + b.flip(0)) / 2
+                for a, b in zip(rows, rev)]
+    kept = [r[trim[0] : max(trim[0], r.shape[0] - trim[1])] for r in rows]  # a window shorter than the trims: none
+    return torch.cat(kept).half().float()
+
+
+def encode_windows(adapter, sae, fasta, windows, rows: Sequence[int], layer: str, trim: tuple[int, int],
+                   batch_tokens: int, bases: np.ndarray | None = None, budget: HalvingBatch | None = None):
+    """Codes of the kept tokens of windows `rows` (one shard) as CSR arrays, and the values clipped to
+    float16; `bases`: the shard's lookup codes (sae.row_bases) for an SAE with a per-w-mer decoder bias.
+    `budget` (tokens per batch, halved on CUDA out of memory) is shared by the shards of one call."""
+    from dnalens.buffer.csr import CsrArrays
+    from dnalens.genome.window_table import window_sequence
+    from dnalens.sae.encode import encode_shard
+
+    lengths = [windows[r].length for r in rows]
+    budget = budget or HalvingBatch(batch_tokens, minimum=max(lengths, default=1), what="extract+encode batch (tokens)")
+    kept = [max(0, n - trim[0] - trim[1]) for n in lengths]
+    offsets = np.concatenate([[0], np.cumsum(kept)]).astype(np.int64)
+    pieces, clipped, a = [], 0, 0
+    while a < len(rows):
+        preemption.check()  # between batches: nothing of this shard is kept yet
+
+        def batch(size: int, a: int = a):
+            b = a + token_batches(lengths[a:], size)[0][1]
+            seqs = [window_sequence(fasta, windows[r]) for r in rows[a:b]]
+            x = device_rows(adapter, seqs, layer, trim)
+            lo, hi = int(offsets[a]), int(offsets[b])
+            if x.shape[0] != hi - lo:
+                raise InputError(f"windows {rows[a]}..{rows[b - 1]} gave {x.shape[0]} rows, expected {hi - lo}.",
+                                 fix="check model.trim against the window length.")
+            csr, n_clipped = encode_shard(sae, x, (offsets[a : b + 1] - lo).tolist(), device=x.device,
+                                          bases=None if bases is None else bases[lo:hi])
+            return b, csr, n_clipped
+
+        a, csr, n_clipped = budget.run(batch, lambda size, exc, a=a: oom_error(
+            f"one window of {lengths[a]:,} nt through the model and the SAE (batch budget halved from "
+            f"{budget.initial:,} tokens)", exc,
+            fix="use a GPU with more memory, shorter windows (windows.length), or model.device: cpu."))
+        pieces.append(csr)
+        clipped += n_clipped
+    return CsrArrays.concat(pieces, sae.d_sae), clipped, offsets.tolist()
+
+
+def stored_shards(activations: str | Path | None, fingerprint: str) -> dict[int, tuple]:
+    """{shard index: (meta, memory-mapped rows)} of a finished dense directory with this fingerprint (same
+    model, layer, trims, shard size and windows.bed bytes: a sample that is the whole genome); else {}."""
+    from dnalens.extract.shards import MANIFEST, iter_shards, read_manifest
+
+    if not activations or not (Path(activations) / MANIFEST).is_file():
+        return {}
+    if read_manifest(activations).get("fingerprint") != fingerprint:
+        return {}
+    return {int(meta["shard"]): (meta, array) for meta, array in iter_shards(activations)}
+
+
+def _reuse(stored: dict[int, tuple], idx: int, rows: Sequence[int], activations):
+    """The stored rows of shard `idx` when they hold exactly these windows (size and CRC-32 checked), else None."""
+    from dnalens.extract.shards import corrupt_shard_error, shard_problem
+
+    if idx not in stored or [int(w) for w in stored[idx][0]["windows"]] != [int(r) for r in rows]:
+        return None
+    meta, array = stored[idx]
+    problem = shard_problem(activations, meta, verify=True)
+    if problem is not None:
+        raise corrupt_shard_error(activations, meta, problem)
+    return array
+
+
+def run_fused(fasta: str | Path, windows_bed: str | Path, model_spec, sae_path: str | Path, layer: str,
+              settings: ExtractSettings, out: str | Path, *, k: int | None = None, part: int | None = None,
+              parts: int = 1, adapter=None, sae=None, activations: str | Path | None = None,
+              progress: bool = True) -> dict[str, Any]:
+    """Write the codes directory `out` (as a whole, atomically) for the shards of scatter part `part`:
+    what `dnalens encode --part` writes from stored activations, without them (`activations`: the dense
+    sample's layer directory, whose shards are reused where they are the very same windows)."""
+    from dataclasses import asdict
+
+    from tqdm import tqdm
+
+    from dnalens.atomic import atomic_dir
+    from dnalens.extract.stage import fingerprint
+    from dnalens.genome.fasta import open_fasta
+    from dnalens.genome.window_table import read_windows_bed
+    from dnalens.models.base import load_model, parse_spec
+    from dnalens.sae.encode import encode_shard, write_code_shard, write_codes_manifest
+    from dnalens.sae.encode_resume import KeptShards, sae_identity
+    from dnalens.sae.io import load_sae
+    from dnalens.sae.row_bases import shard_row_bases
+    from dnalens.sae.strand_shared import StrandSharedSAE
+
+    if settings.threads:
+        import torch
+
+        torch.set_num_threads(settings.threads)
+    spec = parse_spec(model_spec)
+    windows = read_windows_bed(windows_bed)
+    trim = trims(spec)
+    plan = plan_shards([w.length for w in windows], settings.shard_tokens, trim)
+    mine = part_shards(len(plan), part, parts)
+    fa = open_fasta(fasta)
+    fp = fingerprint(asdict(spec), layer, trim, Path(windows_bed), settings.shard_tokens)
+    stored = stored_shards(activations, fp)
+    recompute = [i for i in mine if i not in stored or [int(w) for w in stored[i][0]["windows"]] != list(plan[i])]
+    if recompute or not mine:  # the model is loaded only when some shard must be run through it
+        adapter = adapter or load_model(spec)
+        adapter.module_path(layer)  # an unknown layer fails before any work
+        device, width = adapter.device, adapter.d_model(layer)
+    else:
+        import torch
+
+        from dnalens.devices import resolve_device
+
+        device, width = torch.device(resolve_device(spec.device, what="model.device")), stored[mine[0]][1].shape[1]
+    sae = (sae or load_sae(sae_path, k=k)).to(device).eval()
+    if isinstance(sae, StrandSharedSAE) and spec.rc_pool != "concat":
+        raise InputError(f"a strand-shared SAE needs model.rc_pool: concat, not {spec.rc_pool!r}.", path=sae_path,
+                         fix="set model.rc_pool: concat, or use an SAE of one strand pass.")
+    if width != sae.d_in:
+        raise InputError(f"layer {layer} has width {width} but the SAE expects d_in={sae.d_in}.", path=sae_path,
+                         fix="use the SAE trained for this model and layer.")
+    reused = 0
+    shards: list[dict] = []
+    budget = HalvingBatch(settings.batch_tokens, minimum=max((w.length for w in windows), default=1),
+                          what="extract+encode batch (tokens)")
+    kept_shards, finished = KeptShards(out, lambda: sae_identity(sae, str(device))), []
+    with atomic_dir(out) as tmp, preemption.at_safe_points(), tqdm(
+            total=sum(len(plan[i]) for i in mine), desc="extract+encode", unit="win", file=sys.stderr,
+            disable=not progress, mininterval=5.0) as bar:
+        try:
+            for idx in mine:
+                preemption.progress(f"after {len(shards)} of {len(mine)} shard(s) of this part")
+                preemption.check()
+                rows = plan[idx]
+                stem, source = f"shard-{idx:05d}", f"{fp}:{','.join(map(str, rows))}"
+                record = kept_shards.take(stem, source, tmp)
+                if record is not None:  # finished before a SIGTERM stopped an earlier run of this part
+                    shards.append({"stem": stem, "n_tokens": record["n_tokens"], "nnz": record["nnz"],
+                                   "n_windows": len(rows), "clipped": record["clipped"]})
+                    finished.append((stem, source))
+                    bar.update(len(rows))
+                    continue
+                meta = {"shard": idx, "windows": [int(r) for r in rows], "layer": layer,
+                        "trim_start": trim[0], "trim_end": trim[1]}
+                kept = [max(0, windows[r].length - trim[0] - trim[1]) for r in rows]
+                meta["offsets"] = np.concatenate([[0], np.cumsum(kept)]).astype(int).tolist()
+                bases = shard_row_bases(meta, windows, fa, sae.lookup_context) if sae.lookup_context else None
+                array = _reuse(stored, idx, rows, activations)
+                if array is not None:
+                    csr, clipped = encode_shard(sae, array, meta["offsets"], device=device, bases=bases)
+                    reused += 1
+                else:
+                    csr, clipped, _ = encode_windows(adapter, sae, fa, windows, rows, layer, trim,
+                                                     settings.batch_tokens, bases, budget)
+                shards.append(write_code_shard(tmp, meta, csr, clipped, sae.d_sae))
+                finished.append((stem, source))
+                bar.update(len(rows))
+        except preemption.Preempted:
+            kept_shards.keep(tmp, finished)
+            raise
+        summary = write_codes_manifest(tmp, shards, sae, str(sae_path), layer=layer, trims=trim,
+                                       extra={"fused": True, "device": str(device),
+                                              "reused_dense_shards": reused})
+    kept_shards.clear()
+    log.info("%d shard(s) (%d encoded from the stored dense sample, %d recomputed), %d tokens, mean L0 %.2f",
+             len(shards), reused, len(shards) - reused, summary["total_tokens"], summary["mean_l0"])
+    return summary
