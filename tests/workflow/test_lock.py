@@ -89,5 +89,19 @@ def test_second_snakemake_on_the_same_directory_is_refused(config_file, tmp_path
     out = tmp_path / "results" / GENOME
     for name in ("features.tsv", "feature_concepts.tsv", "report.html"):
         assert (out / name).stat().st_size > 0, name
-    assert len(list((out / "activations" / LAYER).glob("shard-*.npy"))) == 20
+    # the dense sample is temp(): gone once its readers ran; the buffer holds every window's codes
+    assert not (out / "activations").exists()
+    from dnalens.buffer import ActivationBuffer
+
+    assert ActivationBuffer.open(out / "buffer").n_tokens == _snapshot_tokens(out)
     assert not locks.exists() or not any(locks.iterdir()), "the first run left its lock behind"
+
+
+def _snapshot_tokens(out) -> int:
+    """Tokens the windows hold after the model's trims, from windows.bed (the buffer must have them all)."""
+    import json
+
+    meta = json.loads((out / "buffer" / "buffer.json").read_text())
+    trim = meta.get("trim_start", 0) + meta.get("trim_end", 0)
+    rows = [line.split("\t") for line in (out / "windows.bed").read_text().splitlines()]
+    return sum(max(0, int(r[2]) - int(r[1]) - trim) for r in rows)
