@@ -54,6 +54,14 @@ def test_token_positions_equal_the_per_base_rule_with_trims_and_wraps():
     assert list(zip(owner.tolist(), pos.tolist(), strict=True)) == want
     with pytest.raises(ValueError):
         token_positions([0], [4], [False], 10, count=[4], read_offset=[1])
+    from dnalens.formats.coordinates import read_offsets
+
+    for (i, p), k in zip(want, [k for w, o, c in zip(windows, offset, count, strict=True)
+                               for k in range(o, o + c)], strict=True):
+        w = windows[i]  # the inverse gives back each token's read offset
+        assert read_offsets(p, w.start, w.end, w.strand == "-", size) == k
+    _, unwrapped = token_positions([45], [55], [False], size, wrap=False)
+    assert unwrapped.tolist() == list(range(45, 55))
 
 
 def test_reverse_complement_handles_iupac():

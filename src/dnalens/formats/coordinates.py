@@ -11,11 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 
-def token_positions(start, end, minus, contig_length, *, count=None, read_offset=None) -> tuple[np.ndarray, np.ndarray]:
+def token_positions(start, end, minus, contig_length, *, count=None, read_offset=None,
+                    wrap: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(owner, position): for every token of every window in order, its window index and genome position.
 
     Arrays are per window: 0-based half-open `start`/`end`, `minus` strand flags, `contig_length`; `count`
-    tokens per window (default: all bases) starting at read offset `read_offset` (default 0)."""
+    tokens per window (default: all bases) starting at read offset `read_offset` (default 0). With
+    `wrap=False` positions past the origin of a circular contig stay >= the contig length (runs of
+    neighbouring tokens stay contiguous)."""
     start = np.asarray(start, np.int64)
     end = np.asarray(end, np.int64)
     minus = np.asarray(minus, bool)
@@ -30,6 +33,15 @@ def token_positions(start, end, minus, contig_length, *, count=None, read_offset
     k = np.arange(int(first[-1]), dtype=np.int64) - np.repeat(first[:-1] - offset, count)
     position = np.where(minus[owner], end[owner] - 1 - k, start[owner] + k)
     wraps = position >= size[owner]
-    if wraps.any():  # past the origin of a circular contig (windows never exceed one contig length)
+    if wrap and wraps.any():  # past the origin of a circular contig (windows never exceed one contig length)
         position[wraps] -= size[owner][wraps]
     return owner, position
+
+
+def read_offsets(position, start, end, minus, contig_length) -> np.ndarray:
+    """The inverse: read offset of genome `position` in each window (the same rule solved for k); an
+    offset >= the window's length means the position lies outside that window."""
+    start, end = np.asarray(start, np.int64), np.asarray(end, np.int64)
+    position = np.asarray(position, np.int64)
+    k = np.where(np.asarray(minus, bool), end - 1 - position, position - start)
+    return np.mod(k, np.asarray(contig_length, np.int64))

@@ -41,12 +41,24 @@ def reverse_complement(seq: str) -> str:
     return seq.translate(_COMPLEMENT)[::-1]
 
 
-def window_sequence(fasta, window: Window) -> str:
-    """Sequence of `window` in read order (reverse complement on −); `fasta` is a pyfaidx.Fasta."""
-    record = fasta[window.contig]
+def span_sequence(fasta, contig: str, start: int, end: int, strand: str) -> str:
+    """Bases [start, end) of `contig` in read order (reverse complement on −), positions taken modulo the
+    contig length so spans across the origin of a circular contig read on; `fasta` is a pyfaidx.Fasta."""
+    record = fasta[contig]
     n = len(record)
-    seq = "".join(str(record[a:b]) for a, b in window.intervals(n)).upper()
-    return reverse_complement(seq) if window.strand == "-" else seq
+    pieces, pos = [], start
+    while pos < end:
+        a = pos % n
+        b = min(n, a + (end - pos))
+        pieces.append(str(record[a:b]))
+        pos += b - a
+    seq = "".join(pieces).upper()
+    return reverse_complement(seq) if strand == "-" else seq
+
+
+def window_sequence(fasta, window: Window) -> str:
+    """Sequence of `window` in read order (reverse complement on −)."""
+    return span_sequence(fasta, window.contig, window.start, window.end, window.strand)
 
 
 def write_windows_bed(windows: Iterable[Window], path: str | Path) -> None:

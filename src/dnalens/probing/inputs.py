@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from dnalens.errors import InputError
+from dnalens.formats.coordinates import token_positions
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +59,11 @@ def token_coordinates(windows, contig_lengths: dict[str, int]) -> tuple[np.ndarr
                          fix="pass --labels or --fasta of this genome.")
     t0 = windows["token_start"].to_numpy(np.int64)
     t1 = windows["token_end"].to_numpy(np.int64)
-    start = windows["start"].to_numpy(np.int64)
-    end = windows["end"].to_numpy(np.int64)
     minus = (windows["strand"].astype(str) == "-").to_numpy()
-    offset = _read_offsets(windows)
     cidx = np.array([contigs.index(c) for c in windows["contig"].astype(str)], np.int64)
     size = np.array([contig_lengths[c] for c in contigs], np.int64)[cidx]
-    lengths = t1 - t0
-    owner = np.repeat(np.arange(len(windows)), lengths)
-    k = np.arange(int(lengths.sum()), dtype=np.int64) - t0[owner] + offset[owner]
-    pos = np.where(minus[owner], end[owner] - 1 - k, start[owner] + k) % size[owner]
-    del k
+    owner, pos = token_positions(windows["start"].to_numpy(np.int64), windows["end"].to_numpy(np.int64), minus,
+                                 size, count=t1 - t0, read_offset=_read_offsets(windows))
     # int32 when it fits: these are [N] arrays held through the whole probe stage
     position_type = np.int32 if int(size.max(initial=0)) < np.iinfo(np.int32).max else np.int64
     return cidx.astype(np.int32)[owner], pos.astype(position_type), minus[owner], contigs

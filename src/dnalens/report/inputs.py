@@ -162,7 +162,7 @@ def read_report_inputs(paths: InputPaths) -> ReportInputs:
     """Open every input; the FASTA stays indexed on disk (pyfaidx) and is read per window."""
     from dnalens.buffer import ActivationBuffer
     from dnalens.genome.fasta import open_fasta, read_chrom_sizes
-    from dnalens.genome.window_table import reverse_complement
+    from dnalens.genome.window_table import span_sequence
 
     contig_lengths = read_chrom_sizes(paths.chrom_sizes)
     buffer = ActivationBuffer.open(paths.buffer)
@@ -173,16 +173,7 @@ def read_report_inputs(paths: InputPaths) -> ReportInputs:
     fasta = open_fasta(paths.fasta)
 
     def sequence_of(contig: str, start: int, end: int, strand: str) -> str:
-        length = contig_lengths[contig]
-        record = fasta[contig]
-        pieces, pos = [], start
-        while pos < end:  # windows on circular contigs wrap: take bases modulo the length
-            a = pos % length
-            b = min(length, a + (end - pos))
-            pieces.append(str(record[a:b]))
-            pos += b - a
-        bases = "".join(pieces).upper()
-        return reverse_complement(bases) if strand == "-" else bases
+        return span_sequence(fasta, contig, start, end, strand)
 
     if paths.annotation is not None:
         from dnalens.genome.gff3 import read_normalized_gff3

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from dnalens.formats.coordinates import read_offsets
 from dnalens.report.feature_reader import as_reader
 from dnalens.report.tokens import TokenMap
 
@@ -30,7 +31,7 @@ def anchor_rows(anchors: pd.DataFrame, tokens: TokenMap, flank: int) -> np.ndarr
             continue
         wstart, wend = win["start"].to_numpy(np.int64)[cand], win["end"].to_numpy(np.int64)[cand]
         for i, pos in zip(group.index, group["position"].to_numpy(np.int64)):
-            base = ((wend - 1 - pos) if strand == "-" else (pos - wstart)) % length
+            base = read_offsets(pos, wstart, wend, strand == "-", length)
             inside = base < wlen[cand]
             if not inside.any():
                 continue

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from dnalens.errors import InputError
+from dnalens.formats.coordinates import token_positions
 
 WINDOW_COLUMNS = ("contig", "start", "end", "strand", "token_start", "token_end")
 
@@ -66,25 +67,25 @@ def build_token_map(windows: pd.DataFrame, contig_lengths: dict[str, int], n_tok
     if (counts < 0).any() or (offsets0 + counts > (win["end"] - win["start"]).to_numpy()).any():
         raise InputError("a window holds more tokens than bases.", fix="rebuild the buffer.")
     index_type = _index_type(max(len(win), int(counts.max(initial=0) + offsets0.max(initial=0))))
-    window = np.repeat(np.arange(len(win), dtype=index_type), counts)
-    if len(window) != n_tokens or (len(win) and (starts[1:] != ends[:-1]).any()):
+    if int(counts.sum()) != n_tokens or (len(win) and (starts[1:] != ends[:-1]).any()):
         raise InputError(
-            f"window token ranges cover {len(window)} tokens in non-contiguous order, buffer has {n_tokens}.",
+            f"window token ranges cover {int(counts.sum())} tokens in non-contiguous order, buffer has {n_tokens}.",
             fix="rebuild the buffer; its window index and codes disagree.",
         )
-    offset = (np.arange(n_tokens, dtype=np.int64) - np.repeat(starts - offsets0, counts)).astype(index_type)
-    minus = (win["strand"].to_numpy() == "-")[window]
     contigs = tuple(contig_lengths)
     index = {c: i for i, c in enumerate(contigs)}
-    contig_id = np.array([index[c] for c in win["contig"]], dtype=np.int32)[window]
-    wend = win["end"].to_numpy(np.int64)
-    position_type = _index_type(int(wend.max(initial=0)))
-    wstart = win["start"].to_numpy(np.int64).astype(position_type)[window]
-    unwrapped = np.where(minus, wend.astype(position_type)[window] - 1 - offset, wstart + offset)
-    del wstart
-    lengths = np.array([contig_lengths[c] for c in contigs], dtype=np.int64).astype(position_type)
-    return TokenMap(win, dict(contig_lengths), window, offset, unwrapped, unwrapped % lengths[contig_id], minus,
-                    contigs, contig_id)
+    window_contig = np.array([index[c] for c in win["contig"]], dtype=np.int32)
+    lengths = np.array([contig_lengths[c] for c in contigs], dtype=np.int64)
+    wminus = win["strand"].to_numpy() == "-"
+    owner, unwrapped = token_positions(win["start"].to_numpy(np.int64), win["end"].to_numpy(np.int64), wminus,
+                                       lengths[window_contig], count=counts, read_offset=offsets0, wrap=False)
+    window = owner.astype(index_type)
+    offset = (np.arange(n_tokens, dtype=np.int64) - np.repeat(starts - offsets0, counts)).astype(index_type)
+    contig_id = window_contig[owner]
+    position_type = _index_type(int(win["end"].max()) if len(win) else 0)
+    unwrapped = unwrapped.astype(position_type)
+    return TokenMap(win, dict(contig_lengths), window, offset, unwrapped,
+                    unwrapped % lengths.astype(position_type)[contig_id], wminus[owner], contigs, contig_id)
 
 
 def _index_type(largest: int) -> type:
