@@ -1,7 +1,9 @@
 """The torch path of `auroc_matrix` (GPU): same nonzero-only ranks, sorts and products on a device.
 
 Two stable sorts (values, then columns) replace the packed-key sort; Rᵀ is a torch CSR tensor times
-dense float64 labels. torch is imported here only, never by the CPU path.
+dense float64 labels. `shifted_auroc_torch` runs the shift nulls' pattern sums (`label_patterns`) on
+the device: one float64 bincount per group of shifts, exact for half-integer ranks in any order, so the
+numbers equal the numpy path's. torch is imported here only, never by the CPU path.
 """
 
 from __future__ import annotations
@@ -103,4 +105,54 @@ def auroc_matrix_torch(codes, labels, *, rows=None, device="cuda", max_chunk_ent
             exc, halved_from=batch.initial, fix=fix))
         if batch.halvings:
             width = batch.size
+    return out
+
+
+SHIFT_BINS_TORCH = 1 << 25  # (shift, column, pattern) float64 bins per device bincount: 256 MB
+SHIFT_ENTRIES_TORCH = 1 << 25  # (shift, nonzero) keys per device bincount: 256 MB of int64
+
+
+def shifted_auroc_torch(ranked, patterns, source_ids: np.ndarray, n_pos: np.ndarray, device: str) -> np.ndarray:
+    """`RankedCodes.shifted_auroc` with the pattern sums on a torch device: consecutive ranked chunks
+    together up to SHIFT_BINS_TORCH (column, pattern) bins, as many shifts per bincount as the bins and
+    SHIFT_ENTRIES_TORCH allow; the AUROC formula runs on the host (the numpy path's arithmetic)."""
+    import torch
+
+    from dnalens.probing.auroc import auroc_from_sums
+
+    n_s, n_l, n_p = source_ids.shape[1], patterns.table.shape[1], patterns.n_patterns
+    out = np.empty((n_s, ranked.n_features, n_l))
+    if n_s == 0:
+        return out
+    table = torch.as_tensor(patterns.table, device=device)
+    ids_all = torch.as_tensor(np.ascontiguousarray(source_ids.T), device=device)  # [S, n_rows] int32
+    groups, current = [], []
+    for rb in ranked.blocks:  # consecutive chunks whose (column, pattern) bins fit one bincount
+        if current and (rb.f1 - current[0].f0) * n_p > SHIFT_BINS_TORCH:
+            groups.append(current)
+            current = []
+        current.append(rb)
+    groups += [current] if current else []
+    for blocks in groups:
+        f0, f1 = blocks[0].f0, blocks[-1].f1
+        n_f = f1 - f0
+        seg = np.concatenate([np.repeat(np.arange(rb.f0, rb.f1) - f0, np.diff(rb.indptr)) for rb in blocks])
+        rows = torch.as_tensor(np.concatenate([rb.rows for rb in blocks]).astype(np.int64), device=device)
+        values = torch.as_tensor(np.concatenate([rb.values for rb in blocks]), device=device)
+        zero_rank = np.concatenate([rb.zero_rank for rb in blocks])
+        seg_t = torch.as_tensor(seg, device=device) * n_p
+        group = max(1, min(SHIFT_BINS_TORCH // max(n_f * n_p, 1), SHIFT_ENTRIES_TORCH // max(seg.size, 1)))
+
+        def shifts(a: int, b: int) -> None:  # each shift is summed on its own: splitting changes nothing
+            g = b - a
+            ids = ids_all[a:b][:, rows].to(torch.int64)  # [g, entries]
+            key = (torch.arange(g, device=device)[:, None] * (n_f * n_p) + seg_t[None, :] + ids).reshape(-1)
+            per = torch.bincount(key, weights=values.repeat(g), minlength=g * n_f * n_p).reshape(g * n_f, n_p)
+            sums = (per @ table).reshape(g, n_f, n_l).cpu().numpy()
+            out[a:b, f0:f1] = auroc_from_sums(sums, zero_rank, n_pos[a:b], ranked.n_rows)
+
+        batch = HalvingBatch(group, what="shift-null group (shifts)")
+        batch.chunks(n_s, shifts, lambda a, b, exc: oom_error(
+            f"one circular shift of {n_f:,} features x {n_p:,} label patterns", exc, halved_from=batch.initial,
+            fix="use probing.device: cpu or a GPU with more memory."))
     return out

@@ -13,11 +13,13 @@ seen in two windows) are deduplicated exactly, with np.unique on their few (segm
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from dnalens.probing.token_concepts import TokenConcepts, expand, pointers
 
+BITMAP_PER_TOKEN, BITMAP_MIN = 8, 1 << 20  # multi-run dedup by bitmap up to this many bits (else np.unique)
 HITS_SLICE_TOKENS = 1 << 15  # on-tokens per slice of `InstanceRuns.hits` (x region concepts per token entries)
 
 
@@ -140,6 +142,13 @@ class InstanceRuns:
         return cls(indptr, run, cat(starts, np.int64), cat(concepts, np.int64), cat(multis, np.int64),
                    cat(multi_concept, np.int64), n_inst, region, singles)
 
+    @cached_property
+    def starts_here(self) -> np.ndarray:
+        """bool [n]: some instance run starts at the token."""
+        out = np.zeros(self.indptr.size - 1, bool)
+        out[self.run_start] = True
+        return out
+
     def hits(self, seg: np.ndarray, tokens: np.ndarray, n_seg: int, max_tokens: int = HITS_SLICE_TOKENS) -> np.ndarray:
         """[n_seg, L]: per segment (tokens ascending within it), instances with ≥ 1 on-token.
 
@@ -154,8 +163,16 @@ class InstanceRuns:
         prev[0:1] = -1
         prev[1:] = np.where(same, tokens[:-1], -1)
         del same
+        # an on-token right after its segment's previous one enters only the runs that start at it: skip
+        # the others before expanding (long on-stretches of dense features are most of the on-tokens)
+        keep = (tokens - prev != 1) | self.starts_here[tokens]
+        if not keep.all():
+            seg, tokens, prev = seg[keep], tokens[keep], prev[keep]
         out = np.zeros(n_seg * n_l, np.int64)
         n_multi = max(self.concept_of_multi.size, 1)
+        # (segment, multi-run instance) seen: a bitmap when it is small, else sorted unique keys
+        small = n_seg * n_multi <= max(BITMAP_PER_TOKEN * seg.size, BITMAP_MIN)
+        seen = np.zeros(n_seg * n_multi, bool) if small else None
         multi_keys = []
         for a in range(0, seg.size, max_tokens):
             b = a + max_tokens
@@ -168,8 +185,14 @@ class InstanceRuns:
             one = multi < 0
             out += np.bincount(seg_e[one] * n_l + self.run_concept[run[one]], minlength=n_seg * n_l)
             if not one.all():
-                multi_keys.append(np.unique(seg_e[~one] * n_multi + multi[~one]))
+                keys = seg_e[~one] * n_multi + multi[~one]
+                if seen is not None:
+                    seen[keys] = True
+                else:
+                    multi_keys.append(np.unique(keys))
+        if seen is not None:
+            multi_keys = [np.flatnonzero(seen)]
         if multi_keys:
-            keys = np.unique(np.concatenate(multi_keys))
+            keys = np.unique(np.concatenate(multi_keys)) if seen is None else multi_keys[0]
             out += np.bincount((keys // n_multi) * n_l + self.concept_of_multi[keys % n_multi], minlength=n_seg * n_l)
         return out.reshape(n_seg, n_l)

@@ -127,6 +127,8 @@ def auroc_backend(device: str) -> str | None:
     CPU), else the torch device (dnalens.devices semantics). "cpu-torch" runs the torch path on the CPU."""
     if device == "cpu-torch":
         return device
+    if str(device).strip().lower() == "cpu":  # no torch import (2 s of CPU) for the default
+        return None
     from dnalens.devices import resolve_device
 
     resolved = resolve_device(device, what="probing.device")
@@ -266,6 +268,13 @@ def _block_scores(inp: ProbeInputs, labels: np.ndarray, concepts: dict[str, Toke
     f1_labels_train = prepare_f1_labels(labels, inp.instances, train, concepts=train_labels)
     f1_labels_test = prepare_f1_labels(labels, inp.instances, test, concepts=test_labels)
     shifter = GenomeShift(inp.token_contig, inp.token_position, inp.token_minus)
+    patterns = all_labels.patterns  # per shift: the label pattern each test token takes, once for all blocks
+    index_type = np.int32 if inp.n_tokens < np.iinfo(np.int32).max else np.int64
+    sources = np.empty((offsets.size, test.size), index_type)  # [shift, held-out token]: the source token
+    for i, fraction in enumerate(offsets):
+        sources[i] = shifter.sources(test, fraction)
+    source_ids = np.ascontiguousarray(patterns.of_token[sources].T)  # its label pattern, [token, shift]
+    null_positives = np.stack([patterns.positives(src) for src in sources]) if offsets.size else None
     auroc_train, auroc_test = np.empty((n_features, n_labels)), np.empty((n_features, n_labels))
     null = np.empty((offsets.size, n_features, n_labels), np.float32)
     stats = [np.empty(n_features) for _ in range(3)]
@@ -284,8 +293,13 @@ def _block_scores(inp: ProbeInputs, labels: np.ndarray, concepts: dict[str, Toke
                                               max_chunk_entries=s.chunk_entries)
         ranked_test = RankedCodes(codes, rows=test, max_chunk_entries=s.chunk_entries)
         auroc_test[f0:f1] = ranked_test.auroc(test_labels)
-        for i, fraction in enumerate(offsets):
-            null[i, f0:f1] = ranked_test.auroc(all_labels.take(shifter.sources(test, fraction)))
+        if offsets.size and device is not None:
+            from dnalens.probing.auroc_torch import shifted_auroc_torch
+
+            torch_device = "cpu" if device == "cpu-torch" else device
+            null[:, f0:f1] = shifted_auroc_torch(ranked_test, patterns, source_ids, null_positives, torch_device)
+        elif offsets.size:
+            null[:, f0:f1] = ranked_test.shifted_auroc(all_labels, sources, source_ids, null_positives)
         del ranked_test
         for key, value in control_scorer.score(codes, s.chunk_entries).items():
             controlled.setdefault(key, []).append(value)

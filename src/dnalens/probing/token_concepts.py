@@ -1,17 +1,23 @@
-"""Binary concepts per token as a compact CSR, and the expand-and-bincount kernel on it.
+"""Binary concepts per token as a compact CSR, and the segment × concept sum kernels on it.
 
 Sums of a per-token value over each concept's positives, per segment (a feature column, a
 (threshold, feature) row), are the core of AUROC rank sums and F1 counts. Each token lists only
 the concepts it carries; a concept on more than half of the tokens is stored as its complement and
 recovered as segment total − complement sum, which bounds the work by half the label matrix.
+The sums go through the few distinct label rows (`label_patterns`: one bincount over the entries) where
+segments hold many entries each, else each entry is expanded into its token's stored concepts and
+bincounted; both give the same numbers (half-integer ranks and counts are exact in float64 in any order).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
+
+from dnalens.probing.label_patterns import LabelPatterns
 
 
 def expand(tokens: np.ndarray, indptr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -32,7 +38,7 @@ def pointers(counts: np.ndarray) -> np.ndarray:
 
 
 FROM_LABELS_ROWS = 1 << 20
-COUNT_SLICE_TOKENS = 1 << 16  # tokens per slice of `TokenConcepts.counts`
+COUNT_SLICE_TOKENS = 1 << 16  # tokens per slice of the expansion route of `TokenConcepts.counts`
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,10 @@ class TokenConcepts:
         concept = self.concept[pos]
         stored = np.bincount(concept, minlength=self.n_labels)
         n_pos = np.where(self.flipped, cnt.size - stored, stored).astype(np.int64)
-        return TokenConcepts(indptr, concept, self.flipped, n_pos)
+        out = TokenConcepts(indptr, concept, self.flipped, n_pos)
+        if "patterns" in self.__dict__:  # already built: the subset's pattern ids are a gather
+            out.__dict__["patterns"] = LabelPatterns(self.patterns.of_token[rows], self.patterns.table)
+        return out
 
     @property
     def n(self) -> int:
@@ -93,18 +102,36 @@ class TokenConcepts:
     def n_labels(self) -> int:
         return self.flipped.size
 
-    def counts(self, seg: np.ndarray, tokens: np.ndarray, n_seg: int, weights: np.ndarray | None = None,
-               max_tokens: int = COUNT_SLICE_TOKENS) -> np.ndarray:
+    @cached_property
+    def patterns(self) -> LabelPatterns:
+        """Tokens grouped by their whole label row (`label_patterns`), built once per label set."""
+        return LabelPatterns.from_csr(self.indptr, self.concept, self.flipped)
+
+    def use_patterns(self, n_seg: int, n_entries: int) -> bool:
+        """Pattern sums cost a bincount over the entries plus [n_seg, P] bins and their [P, L] product; the
+        expansion a few operations per (entry, stored concept). Rough element-operation counts decide: many
+        columns with few entries each (a 32k dictionary's rare latents) are expanded."""
+        n_l = self.flipped.size
+        by_pattern = 3 * n_entries + n_seg * self.patterns.n_patterns * (1 + n_l / 4)
+        by_expansion = n_entries * (4 + 4 * self.concept.size / max(self.n, 1))
+        return by_pattern <= by_expansion
+
+    def counts(self, seg: np.ndarray, tokens: np.ndarray, n_seg: int, weights: np.ndarray | None = None) -> np.ndarray:
         """[n_seg, L]: per segment, the tokens (or the sum of their weights) inside each concept.
 
-        Summed over slices of `max_tokens` tokens (each expands to its stored concepts; a dense feature
-        alone has millions of tokens). Weighted sums stay exact for the AUROC's half-integer ranks."""
+        Pattern sums (`label_patterns`) or the expansion of each token into its stored concepts (a slice
+        of tokens at a time), whichever `use_patterns` finds cheaper. Weighted sums stay exact for the
+        AUROC's half-integer ranks."""
         n_l = self.flipped.size
+        tokens = np.asarray(tokens)
+        if self.use_patterns(n_seg, tokens.size):
+            out = self.patterns.sums(seg, self.patterns.of_token[tokens], n_seg, weights)
+            return np.rint(out).astype(np.int64) if weights is None else out
         out = np.zeros(n_seg * n_l, np.int64 if weights is None else np.float64)
-        for a in range(0, len(tokens), max_tokens):
-            b = a + max_tokens
+        for a in range(0, len(tokens), COUNT_SLICE_TOKENS):  # expand each token to its stored concepts
+            b = a + COUNT_SLICE_TOKENS
             cnt, pos = expand(tokens[a:b], self.indptr)
-            key = np.repeat(seg[a:b] * n_l, cnt) + self.concept[pos]
+            key = np.repeat(np.asarray(seg[a:b], np.int64) * n_l, cnt) + self.concept[pos]
             w = None if weights is None else np.repeat(weights[a:b], cnt)
             out += np.bincount(key, weights=w, minlength=n_seg * n_l).astype(out.dtype, copy=False)
         out = out.reshape(n_seg, n_l)
