@@ -76,6 +76,7 @@ test: setup
 	$(MAKE) --no-print-directory lint dryrun
 
 lint: $(BIN)/.installed
+	$(BIN)/ruff check . && $(BIN)/ruff format --check --quiet . && echo "ruff: clean (lint, import order, format)"
 	$(BIN)/snakemake --lint --configfile config/config.yaml > .lint.txt 2>&1 || { cat .lint.txt; exit 1; }
 	@if grep -qE "^(Lints for|Rule|Snakefile)" .lint.txt; then cat .lint.txt; echo "snakemake --lint found problems" >&2; rm -f .lint.txt; exit 1; fi
 	@rm -f .lint.txt; echo "snakemake --lint: clean"

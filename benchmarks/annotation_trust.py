@@ -68,7 +68,7 @@ def token_sides(split: dict, contigs: list[str], cidx, pos) -> np.ndarray:
 def kmer_baseline(labels: np.ndarray, kmer: np.ndarray, side: np.ndarray) -> np.ndarray:
     """Held-out AUROC of P(concept | k-mer) fitted on train tokens, per label column."""
     train, test = side == 0, side == 1
-    n_codes = 5 ** K
+    n_codes = 5**K
     total = np.bincount(kmer[train], minlength=n_codes).astype(float)
     out = np.full(labels.shape[1], np.nan)
     for j in range(labels.shape[1]):
@@ -88,11 +88,15 @@ def feature_labels(probe: Path) -> pd.DataFrame:
     if "label" in feats:
         out = feats[["feature", "label", "annotated"]].copy()
     else:
-        out = pd.DataFrame({"feature": feats["feature"], "label": feats["annotation"],
-                            "annotated": feats["annotation"].notna()})
+        out = pd.DataFrame(
+            {"feature": feats["feature"], "label": feats["annotation"], "annotated": feats["annotation"].notna()}
+        )
     pairs["concept"] = pairs["concept"].astype(str)
-    out = out.merge(pairs.rename(columns={"concept": "label", "auroc_test": "label_auroc_test"}),
-                    on=["feature", "label"], how="left")
+    out = out.merge(
+        pairs.rename(columns={"concept": "label", "auroc_test": "label_auroc_test"}),
+        on=["feature", "label"],
+        how="left",
+    )
     return out
 
 
@@ -100,13 +104,23 @@ def sae_health(quality: dict) -> dict:
     """Per strand state: the `dictionary` block (sae_quality.json since #17), else derived from row figures."""
     d = quality.get("dictionary")
     if d:
-        return {"L0/d_in": d["l0_per_d_in"], "dead": d["dead_fraction"], "dense": d["dense_fraction"],
-                "init_cosine": d.get("init_cosine_median"), "seed_agreement": d.get("seed_agreement")}
+        return {
+            "L0/d_in": d["l0_per_d_in"],
+            "dead": d["dead_fraction"],
+            "dense": d["dense_fraction"],
+            "init_cosine": d.get("init_cosine_median"),
+            "seed_agreement": d.get("seed_agreement"),
+        }
     shared = bool(quality.get("strand_shared"))
     d_in = quality["d_in"] // 2 if shared else quality["d_in"]
     l0 = quality["l0"] / 2 if shared else quality["l0"]
-    return {"L0/d_in": l0 / d_in, "dead": quality.get("dead_fraction"), "dense": quality.get("dense_fraction"),
-            "init_cosine": None, "seed_agreement": None}
+    return {
+        "L0/d_in": l0 / d_in,
+        "dead": quality.get("dead_fraction"),
+        "dense": quality.get("dense_fraction"),
+        "init_cosine": None,
+        "seed_agreement": None,
+    }
 
 
 def report(genome_dir: Path) -> dict:

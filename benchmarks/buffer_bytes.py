@@ -35,20 +35,38 @@ def synthetic_buffer(n: int, f: int, k: int, n_labels: int, n_regions: int, seed
     import pandas as pd
 
     rng = np.random.default_rng(seed)
-    indices = np.sort(rng.random((n, f)).argpartition(k, axis=1)[:, :k], axis=1).astype(np.int32).ravel() \
-        if f * n <= 50_000_000 else np.sort(rng.integers(0, f, (n, k)), axis=1).astype(np.int32).ravel()
+    indices = (
+        np.sort(rng.random((n, f)).argpartition(k, axis=1)[:, :k], axis=1).astype(np.int32).ravel()
+        if f * n <= 50_000_000
+        else np.sort(rng.integers(0, f, (n, k)), axis=1).astype(np.int32).ravel()
+    )
     values = rng.exponential(1.0, n * k).astype(np.float16)
     indptr = np.arange(0, n * k + 1, k, dtype=np.int64)
     labels = np.packbits(rng.random((n, n_labels)) < 0.2, axis=1)
     instances = np.where(rng.random((n, n_regions)) < 0.2, rng.integers(0, 500, (n, n_regions)), -1).astype(np.int32)
     w = 1000
     starts = np.arange(0, n, w)
-    windows = pd.DataFrame({"row": np.arange(len(starts)), "contig": "chr", "start": starts, "end": starts + w,
-                            "strand": "+", "name": "w", "token_start": starts, "token_end": np.minimum(starts + w, n),
-                            "read_offset": 0})
-    return ActivationBuffer(codes=CsrArrays(indptr, indices, values, f), labels_packed=labels,
-                            label_names=[f"c{i}" for i in range(n_labels)], instances=instances,
-                            instance_names=[f"c{i}" for i in range(n_regions)], windows=windows)
+    windows = pd.DataFrame(
+        {
+            "row": np.arange(len(starts)),
+            "contig": "chr",
+            "start": starts,
+            "end": starts + w,
+            "strand": "+",
+            "name": "w",
+            "token_start": starts,
+            "token_end": np.minimum(starts + w, n),
+            "read_offset": 0,
+        }
+    )
+    return ActivationBuffer(
+        codes=CsrArrays(indptr, indices, values, f),
+        labels_packed=labels,
+        label_names=[f"c{i}" for i in range(n_labels)],
+        instances=instances,
+        instance_names=[f"c{i}" for i in range(n_regions)],
+        windows=windows,
+    )
 
 
 def disk_bytes(path: Path, names: tuple[str, ...]) -> int:
@@ -84,9 +102,21 @@ def measure(buffer: ActivationBuffer, k: float, workdir: Path, write_dense: bool
     transpose_s = time.perf_counter() - t0
     del columns
     per_value = 2 + np.dtype(opened.code_arrays.indices.dtype).itemsize
-    return {"tokens": n, "features": f, "k": k, "labels": n_labels, "codes_B": codes, "labels_B": labels,
-            "instances_B": instances, "target_B": k * per_value + n_labels / 8, "dense_B": dense_bytes / n,
-            "open_s": open_s, "load_dense_s": load_dense_s, "transpose_s": transpose_s, "per_value": per_value}
+    return {
+        "tokens": n,
+        "features": f,
+        "k": k,
+        "labels": n_labels,
+        "codes_B": codes,
+        "labels_B": labels,
+        "instances_B": instances,
+        "target_B": k * per_value + n_labels / 8,
+        "dense_B": dense_bytes / n,
+        "open_s": open_s,
+        "load_dense_s": load_dense_s,
+        "transpose_s": transpose_s,
+        "per_value": per_value,
+    }
 
 
 def report(name: str, m: dict) -> None:
@@ -94,8 +124,10 @@ def report(name: str, m: dict) -> None:
     print(f"\n{name}: N={m['tokens']:,} F={m['features']:,} k={m['k']:.1f} L={m['labels']}")
     print(f"  {'':34s}{'bytes/token':>14s}")
     pv = m["per_value"]
-    print(f"  {'sparse codes (fp16 + index + indptr)':34s}{m['codes_B']:14.1f}   target k x {pv} = {m['k'] * pv:.1f}"
-          f"  ({m['codes_B'] / (m['k'] * pv):.3f}x)")
+    print(
+        f"  {'sparse codes (fp16 + index + indptr)':34s}{m['codes_B']:14.1f}   target k x {pv} = {m['k'] * pv:.1f}"
+        f"  ({m['codes_B'] / (m['k'] * pv):.3f}x)"
+    )
     print(f"  {'labels (bit-packed)':34s}{m['labels_B']:14.1f}   L / 8 = {m['labels'] / 8:.1f}")
     print(f"  {'codes + labels':34s}{m['codes_B'] + m['labels_B']:14.1f}   target {m['target_B']:.1f}")
     print(f"  {'instances (int32 x R, separate)':34s}{m['instances_B']:14.1f}")

@@ -45,9 +45,11 @@ DROP_TYPES = ("gene", "mRNA", "CDS", "exon", "pseudogene")
 def coding_genes(regions: Regions) -> pd.DataFrame:
     """One row per CDS id: contig, start, end (span of its pieces), strand, id, name."""
     cds = regions.table[regions.table["type"] == "CDS"]
-    return (cds.groupby(["contig", "id", "strand"], sort=False)
-            .agg(start=("start", "min"), end=("end", "max"), name=("name", "first")).reset_index()
-            [["contig", "start", "end", "strand", "id", "name"]])
+    return (
+        cds.groupby(["contig", "id", "strand"], sort=False)
+        .agg(start=("start", "min"), end=("end", "max"), name=("name", "first"))
+        .reset_index()[["contig", "start", "end", "strand", "id", "name"]]
+    )
 
 
 def drop_genes(genes: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -98,8 +100,9 @@ def frame_arrays(pieces: pd.DataFrame, lengths: dict[str, int]) -> dict[tuple[st
     return out
 
 
-def token_labels(cidx, pos, minus, contigs: list[str], pieces: pd.DataFrame,
-                 lengths: dict[str, int]) -> dict[str, np.ndarray]:
+def token_labels(
+    cidx, pos, minus, contigs: list[str], pieces: pd.DataFrame, lengths: dict[str, int]
+) -> dict[str, np.ndarray]:
     """Per token, in read orientation: CDS, CDS_codon_posK (sense) and their _antisense twins."""
     frames = frame_arrays(pieces, lengths)
     sense = np.full(len(pos), -1, np.int8)
@@ -160,8 +163,9 @@ def recovered(truth: pd.DataFrame, found: pd.DataFrame, share: float = 0.5) -> n
     out = np.zeros(len(truth), bool)
     for i, g in enumerate(truth.itertuples()):
         f = found[(found["contig"] == g.contig) & (found["strand"] == g.strand)]
-        out[i] = bool((overlap(f["start"].to_numpy(), f["end"].to_numpy(), g.start, g.end)
-                       >= share * (g.end - g.start)).any())
+        out[i] = bool(
+            (overlap(f["start"].to_numpy(), f["end"].to_numpy(), g.start, g.end) >= share * (g.end - g.start)).any()
+        )
     return out
 
 
@@ -203,8 +207,14 @@ def train_sides(genome_dir: Path, cidx, pos, contigs) -> np.ndarray:
     return (pos // BLOCK) % 2 == 0
 
 
-def run(genome_dir: Path, fraction: float, seed: int, max_latents: int | None, hit_fraction: float = HIT_FRACTION,
-        gap: int = CANDIDATE_GAP) -> dict:
+def run(
+    genome_dir: Path,
+    fraction: float,
+    seed: int,
+    max_latents: int | None,
+    hit_fraction: float = HIT_FRACTION,
+    gap: int = CANDIDATE_GAP,
+) -> dict:
     from pyfaidx import Fasta
 
     from dnalens.buffer.columns import feature_blocks
@@ -233,11 +243,24 @@ def run(genome_dir: Path, fraction: float, seed: int, max_latents: int | None, h
         seqs = {c: str(fa[c][:]) for c in lengths}
     mb = sum(lengths.values()) / 1e6
     if not (genome_dir / "buffer").exists():  # the reference alone (e.g. before the SAE stage has run)
-        model = {"latents_scored": 0, "cds_like_latents": 0, "candidates": 0, "model_recall": np.nan,
-                 "model_touched": np.nan, "model_precision": np.nan,
-                 "model_false_per_mb": np.nan, "cpu_s_model": np.nan, "labels": "not run: no buffer/"}
-        return {"genome": genome_dir.name, "genes": len(genes), "dropped": len(dropped), **model,
-                **reference(seqs, kept, dropped, mb)}
+        model = {
+            "latents_scored": 0,
+            "cds_like_latents": 0,
+            "candidates": 0,
+            "model_recall": np.nan,
+            "model_touched": np.nan,
+            "model_precision": np.nan,
+            "model_false_per_mb": np.nan,
+            "cpu_s_model": np.nan,
+            "labels": "not run: no buffer/",
+        }
+        return {
+            "genome": genome_dir.name,
+            "genes": len(genes),
+            "dropped": len(dropped),
+            **model,
+            **reference(seqs, kept, dropped, mb),
+        }
     buf = ActivationBuffer.open(genome_dir / "buffer")
     source = buf.feature_columns if buf.feature_columns is not None else buf.code_rows
     n_tokens, n_features = source.shape
@@ -271,17 +294,22 @@ def run(genome_dir: Path, fraction: float, seed: int, max_latents: int | None, h
 
     tokens = build_token_map(buf.windows, lengths, n_tokens)
     relative = np.full(n_features, hit_fraction)
-    hits = selected_hits(FeatureReader(source), list(chosen.latents), tokens, relative, maxima, 10 ** 9)
+    hits = selected_hits(FeatureReader(source), list(chosen.latents), tokens, relative, maxima, 10**9)
     candidates = find_candidates(hits, chosen, reduced, gap=gap)
     cpu_model = time.process_time() - t0
 
     return {
-        "genome": genome_dir.name, "genes": len(genes), "dropped": len(dropped), "latents_scored": scored,
-        "cds_like_latents": len(chosen.latents), "candidates": len(candidates),
+        "genome": genome_dir.name,
+        "genes": len(genes),
+        "dropped": len(dropped),
+        "latents_scored": scored,
+        "cds_like_latents": len(chosen.latents),
+        "candidates": len(candidates),
         "model_recall": recovered(dropped, candidates).mean() if len(dropped) else np.nan,
         "model_touched": recovered(dropped, candidates, share=1e-9).mean() if len(dropped) else np.nan,
         "model_precision": inside(candidates, dropped).mean() if len(candidates) else np.nan,
-        "model_false_per_mb": (~inside(candidates, dropped)).sum() / mb, "cpu_s_model": round(cpu_model, 1),
+        "model_false_per_mb": (~inside(candidates, dropped)).sum() / mb,
+        "cpu_s_model": round(cpu_model, 1),
         "labels": ", ".join(f"f{f} {lab}" for f, lab in sorted(chosen_labels.items())[:20]),
         **reference(seqs, kept, dropped, mb),
     }
@@ -315,12 +343,19 @@ def main(argv: list[str] | None = None) -> int:
     r = run(args.genome_dir, args.fraction, args.seed, args.max_latents, args.hit_fraction, args.gap)
     labels = r.pop("labels")
     keys = ("recall", "touched", "precision", "false_per_mb")
-    side = pd.DataFrame({
-        "dnalens candidates": [r[f"model_{k}"] for k in keys] + [r["cpu_s_model"]],
-        "pyrodigal": [r[f"pyrodigal_{k}"] for k in keys] + [r["cpu_s_pyrodigal"]],
-    }, index=["recall of dropped genes (>= 50 % covered)", "dropped genes touched (any overlap)",
-              "calls outside the reduced annotation that are >= 50 % in a dropped gene", "false calls per Mb",
-              "CPU s"])
+    side = pd.DataFrame(
+        {
+            "dnalens candidates": [r[f"model_{k}"] for k in keys] + [r["cpu_s_model"]],
+            "pyrodigal": [r[f"pyrodigal_{k}"] for k in keys] + [r["cpu_s_pyrodigal"]],
+        },
+        index=[
+            "recall of dropped genes (>= 50 % covered)",
+            "dropped genes touched (any overlap)",
+            "calls outside the reduced annotation that are >= 50 % in a dropped gene",
+            "false calls per Mb",
+            "CPU s",
+        ],
+    )
     print(json.dumps({k: v for k, v in r.items() if not k.startswith(("model_", "pyrodigal_", "cpu_"))}))
     print(f"CDS-like latents (first 20): {labels or 'none'}")
     print(side.round(3).to_string())

@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from dnalens.extract.fused import device_rows, token_batches  # noqa: E402
 from dnalens.extract.shards import write_shard  # noqa: E402
-from dnalens.sae.encode import encode_shard  # noqa: E402
 from dnalens.models.base import load_model  # noqa: E402
 from dnalens.models.tiny_adapter import bundled_path  # noqa: E402
 from dnalens.models.tokenizer import encode  # noqa: E402
+from dnalens.sae.encode import encode_shard  # noqa: E402
 
 
 def timed(fn, device: torch.device = torch.device("cpu")):
@@ -52,7 +52,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto (model.device)")
-    ap.add_argument("--dtype", default="auto", help="auto (bfloat16 on CUDA, float32 on CPU), float32, bfloat16, float16")
+    ap.add_argument(
+        "--dtype", default="auto", help="auto (bfloat16 on CUDA, float32 on CPU), float32, bfloat16, float16"
+    )
     ap.add_argument("--sae", help="SAE for the fused path (SAELens dir or .pt); default a random TopK")
     ap.add_argument("--expansion", type=int, default=8, help="random TopK SAE: latents per model dimension")
     ap.add_argument("--k", type=int, default=32, help="random TopK SAE: active latents per token")
@@ -61,10 +63,20 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     seqs = ["".join(rng.choice(list("ACGT"), args.length)) for _ in range(args.windows)]
-    adapter = load_model({"family": "tiny", "path": args.model, "batch_size": args.batch, "rc_pool": "none",
-                          "device": args.device, "dtype": args.dtype})
-    batches = [torch.from_numpy(np.stack([encode(s) for s in seqs[i : i + args.batch]])).to(adapter.device)
-               for i in range(0, len(seqs), args.batch)]
+    adapter = load_model(
+        {
+            "family": "tiny",
+            "path": args.model,
+            "batch_size": args.batch,
+            "rc_pool": "none",
+            "device": args.device,
+            "dtype": args.dtype,
+        }
+    )
+    batches = [
+        torch.from_numpy(np.stack([encode(s) for s in seqs[i : i + args.batch]])).to(adapter.device)
+        for i in range(0, len(seqs), args.batch)
+    ]
 
     def bare():
         with torch.no_grad():
@@ -79,8 +91,9 @@ def main() -> None:
             acts = adapter.activations(seqs[i : i + args.batch], [layer])[layer]
             for k, a in enumerate(acts):
                 shard[(i + k) * args.length : (i + k + 1) * args.length] = a
-        write_shard(tmp, 0, shard, list(range(args.windows)), list(range(0, len(shard) + 1, args.length)),
-                    {"layer": layer})
+        write_shard(
+            tmp, 0, shard, list(range(args.windows)), list(range(0, len(shard) + 1, args.length)), {"layer": layer}
+        )
 
     layers = args.layers.split(",")
     saes = {layer: make_sae(args, adapter, layer) for layer in layers}
@@ -115,9 +128,11 @@ def main() -> None:
     best = {name: (min(r[0] for r in rs), min(r[1] for r in rs)) for name, rs in runs.items()}
     bw, bc = best[paths[0][0]]
     tokens = args.windows * args.length
-    print(f"model {args.model}, {len(adapter.layers)} blocks, {args.windows} windows x {args.length} nt, "
-          f"batch {args.batch}, {args.threads} threads, device {adapter.device} {str(adapter.dtype).removeprefix('torch.')}, "
-          f"best of {args.repeats} interleaved rounds")
+    print(
+        f"model {args.model}, {len(adapter.layers)} blocks, {args.windows} windows x {args.length} nt, "
+        f"batch {args.batch}, {args.threads} threads, device {adapter.device} {str(adapter.dtype).removeprefix('torch.')}, "
+        f"best of {args.repeats} interleaved rounds"
+    )
     print(f"{'path':<40}{'wall s':>9}{'CPU s':>9}{'tokens/s':>10}{'ratio wall':>12}{'ratio CPU':>11}")
     for name, _ in paths:
         cw, cc = best[name]
@@ -125,8 +140,10 @@ def main() -> None:
     for layer in layers:
         sae = saes[layer]
         print(f"  SAE of {layer}: {sae.architecture} d_in {sae.d_in} d_sae {sae.d_sae} k {sae.k}")
-    print("targets: capture + write and fused capture + encode <= 1.15 x bare forward on CPU; fused >= 0.8 x the"
-          " bare forward's tokens/s on a GPU at --batch 64 (ratio wall <= 1.25)")
+    print(
+        "targets: capture + write and fused capture + encode <= 1.15 x bare forward on CPU; fused >= 0.8 x the"
+        " bare forward's tokens/s on a GPU at --batch 64 (ratio wall <= 1.25)"
+    )
 
 
 def make_sae(args, adapter, layer):

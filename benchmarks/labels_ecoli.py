@@ -56,8 +56,12 @@ def setup(work: Path):
     lengths = {n: len(s) for n, s in records}
     gff = work / "annotation.gff3"
     write_normalized_gff3(annotation, gff, lengths)
-    windows = [Window(c, s, min(s + WINDOW, n), strand, f"{c}:{s}{strand}")
-               for c, n in lengths.items() for s in range(0, n, WINDOW) for strand in "+-"]
+    windows = [
+        Window(c, s, min(s + WINDOW, n), strand, f"{c}:{s}{strand}")
+        for c, n in lengths.items()
+        for s in range(0, n, WINDOW)
+        for strand in "+-"
+    ]
     write_windows_bed(windows, work / "windows.bed")
     return fasta, gff, work / "windows.bed", records, annotation, windows, t_predict
 
@@ -96,8 +100,14 @@ def main() -> int:
     try:
         fasta, gff, bed, records, annotation, windows, t_predict = setup(work)
         t0, c0 = time.perf_counter(), time.process_time()
-        run = run_labels(fasta, gff, work / "labels", windows=bed, export_bed_dir=work / "labels_bed",
-                         summary=work / "concept_summary.tsv")
+        run = run_labels(
+            fasta,
+            gff,
+            work / "labels",
+            windows=bed,
+            export_bed_dir=work / "labels_bed",
+            summary=work / "concept_summary.tsv",
+        )
         t_labels, cpu_labels = time.perf_counter() - t0, time.process_time() - c0
         meta = run.meta
         n, n_cols, n_regions = meta["n_tokens"], len(meta["concept_names"]), len(meta["region_concepts"])
@@ -113,19 +123,29 @@ def main() -> int:
 
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         n_cds = sum(1 for f in annotation.features if f.type == "CDS")
-        print(f"E. coli K-12 MG1655: {sum(len(s) for _, s in records):,} bp, {n_cds:,} pyrodigal CDS "
-              f"(prediction {t_predict:.1f} s, not counted), {len(windows):,} windows x {WINDOW} nt, both strands")
-        print(f"store: {n:,} tokens x {n_cols} concepts ({n_regions} region concepts), "
-              f"{meta['n_instances']:,} instances; peak RSS {peak_mb:,.0f} MB")
+        print(
+            f"E. coli K-12 MG1655: {sum(len(s) for _, s in records):,} bp, {n_cds:,} pyrodigal CDS "
+            f"(prediction {t_predict:.1f} s, not counted), {len(windows):,} windows x {WINDOW} nt, both strands"
+        )
+        print(
+            f"store: {n:,} tokens x {n_cols} concepts ({n_regions} region concepts), "
+            f"{meta['n_instances']:,} instances; peak RSS {peak_mb:,.0f} MB"
+        )
         print(f"{'':50s}{'wall s':>8s}{'CPU s':>8s}{'CPU x dnalens':>15s}")
         print(f"{'dnalens labels (31 concepts, instances, BED)':50s}{t_labels:8.1f}{cpu_labels:8.1f}{1.0:15.2f}")
         print(f"{'  wall by step: ' + ', '.join(f'{k} {v:.1f}' for k, v in run.seconds.items()):50s}")
-        print(f"{'baseline A: naive per-window Python, 9 columns':50s}{'':8s}{t_naive:8.1f}"
-              f"{t_naive / cpu_labels:15.2f}   (extrapolated from {NAIVE_SAMPLE} windows)")
-        print(f"{'baseline B: I/O floor, np.save of the same shapes':50s}{'':8s}{t_floor:8.1f}"
-              f"{t_floor / cpu_labels:15.2f}")
-        print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
-              "(wall time > CPU time when other jobs share the cores)")
+        print(
+            f"{'baseline A: naive per-window Python, 9 columns':50s}{'':8s}{t_naive:8.1f}"
+            f"{t_naive / cpu_labels:15.2f}   (extrapolated from {NAIVE_SAMPLE} windows)"
+        )
+        print(
+            f"{'baseline B: I/O floor, np.save of the same shapes':50s}{'':8s}{t_floor:8.1f}"
+            f"{t_floor / cpu_labels:15.2f}"
+        )
+        print(
+            f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+            "(wall time > CPU time when other jobs share the cores)"
+        )
         print(f"target <= 30 s: {'PASS' if t_labels <= 30 else 'FAIL'}")
         return 0 if t_labels <= 30 else 1
     finally:

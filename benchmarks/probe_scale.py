@@ -86,9 +86,15 @@ def synthetic_inputs(directory: Path):
     rng = np.random.default_rng(7)
     names = [f"concept{j}" for j in range(labels.shape[1])]
     return ProbeInputs(
-        codes=codes, labels=labels, label_names=names, instances=np.asarray(instances),
-        token_contig=np.zeros(n, np.int64), token_position=position % max(half, 1), token_minus=minus,
-        contig_names=["chr"], contig_lengths={"chr": max(half, 1)},
+        codes=codes,
+        labels=labels,
+        label_names=names,
+        instances=np.asarray(instances),
+        token_contig=np.zeros(n, np.int64),
+        token_position=position % max(half, 1),
+        token_minus=minus,
+        contig_names=["chr"],
+        contig_lengths={"chr": max(half, 1)},
         sequence={"chr": rng.integers(0, 4, max(half, 1)).astype(np.uint8)},
         edge_distance=np.minimum(np.arange(n) % 1024, 1023 - np.arange(n) % 1024),
     )
@@ -129,9 +135,14 @@ def worker(args: list[str]) -> None:
     settings = ProbeSettings(probes=False, device=device)
     with data.Timer() as t:
         result = run_probing(inputs, settings)
-    out = {"seconds": t.seconds, "cpu_seconds": t.cpu_seconds, "peak_rss_mb": data.peak_rss_mb(),
-           "n_null_shifts": result.summary["n_null_shifts"], "annotated": result.summary["n_annotated_pairs"],
-           "checksum": float(np.nansum(result.feature_concept[["auroc_test", "p", "q"]].to_numpy(np.float64)))}
+    out = {
+        "seconds": t.seconds,
+        "cpu_seconds": t.cpu_seconds,
+        "peak_rss_mb": data.peak_rss_mb(),
+        "n_null_shifts": result.summary["n_null_shifts"],
+        "annotated": result.summary["n_annotated_pairs"],
+        "checksum": float(np.nansum(result.feature_concept[["auroc_test", "p", "q"]].to_numpy(np.float64))),
+    }
     print(json.dumps(out))
 
 
@@ -153,14 +164,18 @@ def main() -> None:
         source = args.buffer
         if source is None:
             source = tmp
-            made = data.run_worker(__file__, "make", tmp, "cpu", str(args.tokens), str(args.features), str(args.k),
-                                   str(args.concepts))
+            made = data.run_worker(
+                __file__, "make", tmp, "cpu", str(args.tokens), str(args.features), str(args.k), str(args.concepts)
+            )
             print(f"synthetic: N={args.tokens:,} F={args.features:,} k={args.k} L={args.concepts}  nnz={made['nnz']:,}")
         else:
             print(f"buffer: {source}")
         print(f"  (each row: own process, 2 cores; load average {data.load_average():.1f})")
-        rows = [("plain pass, previous kernel", "plain-previous", "cpu"), ("plain pass, this checkout", "plain", "cpu"),
-                ("probe stage, this checkout", "stage", "cpu")]
+        rows = [
+            ("plain pass, previous kernel", "plain-previous", "cpu"),
+            ("plain pass, this checkout", "plain", "cpu"),
+            ("probe stage, this checkout", "stage", "cpu"),
+        ]
         if not args.skip_previous:
             rows.append(("probe stage, previous kernels", "stage-previous", "cpu"))
         if args.device != "cpu":
@@ -170,21 +185,29 @@ def main() -> None:
             r = data.run_worker(__file__, kind, source, device, args.fasta)
             results[kind if device == "cpu" else "device"] = r
             extra = f"  shifts {r['n_null_shifts']}, annotated pairs {r['annotated']}" if "annotated" in r else ""
-            print(f"  {label:34s} {r['seconds']:8.1f} s wall {r['cpu_seconds']:8.1f} s CPU  "
-                  f"peak RSS {r['peak_rss_mb'] / 1024:5.2f} GB{extra}")
+            print(
+                f"  {label:34s} {r['seconds']:8.1f} s wall {r['cpu_seconds']:8.1f} s CPU  "
+                f"peak RSS {r['peak_rss_mb'] / 1024:5.2f} GB{extra}"
+            )
         plain, plain_new, stage = results["plain-previous"], results["plain"], results["stage"]
         for unit in ("seconds", "cpu_seconds"):  # wall, and CPU time (the honest unit on a shared machine)
-            print(f"  [{'wall' if unit == 'seconds' else 'CPU'}] stage = {stage[unit] / plain[unit]:.2f} plain passes "
-                  f"(previous kernel), {stage[unit] / plain_new[unit]:.2f} (this checkout's kernel)   target <= 1.5")
+            print(
+                f"  [{'wall' if unit == 'seconds' else 'CPU'}] stage = {stage[unit] / plain[unit]:.2f} plain passes "
+                f"(previous kernel), {stage[unit] / plain_new[unit]:.2f} (this checkout's kernel)   target <= 1.5"
+            )
             if "stage-previous" in results:
                 prev = results["stage-previous"]
-                print(f"  [{'wall' if unit == 'seconds' else 'CPU'}] previous stage = {prev[unit] / plain[unit]:.2f} "
-                      f"plain passes; speed-up {prev[unit] / stage[unit]:.2f} x")
+                print(
+                    f"  [{'wall' if unit == 'seconds' else 'CPU'}] previous stage = {prev[unit] / plain[unit]:.2f} "
+                    f"plain passes; speed-up {prev[unit] / stage[unit]:.2f} x"
+                )
         if "stage-previous" in results:
             prev = results["stage-previous"]
             same = abs(prev["checksum"] - stage["checksum"]) <= 1e-9 * max(1.0, abs(stage["checksum"]))
-            print(f"  tables {'same' if same else 'DIFFERENT'} (checksum of held-out AUROC, p and q over all pairs; "
-                  "tests/probing/test_fast_paths.py compares every column)")
+            print(
+                f"  tables {'same' if same else 'DIFFERENT'} (checksum of held-out AUROC, p and q over all pairs; "
+                "tests/probing/test_fast_paths.py compares every column)"
+            )
         if "device" in results:
             print(f"  torch stage: {results['device']['seconds']:.1f} s (target <= 30 s on a GPU)")
 

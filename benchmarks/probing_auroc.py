@@ -65,14 +65,20 @@ def worker(args: list[str]) -> None:
             auroc = auroc_matrix(codes, labels, device=None if device == "cpu" else device)
         rss = data.peak_rss_mb()
         err = sklearn_error(codes, labels, auroc, sample_pairs(auroc.shape, 12))
-        print(json.dumps({"seconds": t.seconds, "cpu_seconds": t.cpu_seconds, "peak_rss_mb": rss, "max_err_vs_sklearn": err}))
+        print(
+            json.dumps(
+                {"seconds": t.seconds, "cpu_seconds": t.cpu_seconds, "peak_rss_mb": rss, "max_err_vs_sklearn": err}
+            )
+        )
     elif kind == "baseline":
         n_features = int(args[2])
         sub = codes.tocsc()[:, :n_features]
         with data.Timer() as t:
             data.dense_rank_baseline(sub, labels, chunk=32)
         scale = codes.shape[1] / n_features
-        print(json.dumps({"seconds": t.seconds * scale, "timed_features": n_features, "peak_rss_mb": data.peak_rss_mb()}))
+        print(
+            json.dumps({"seconds": t.seconds * scale, "timed_features": n_features, "peak_rss_mb": data.peak_rss_mb()})
+        )
 
 
 def run_small(device: str) -> None:
@@ -88,17 +94,25 @@ def run_small(device: str) -> None:
         base = data.dense_rank_baseline(codes, labels)
     pairs = sample_pairs(ours.shape, 200)
     print(f"  (load average {data.load_average():.1f} on {len(os.sched_getaffinity(0))} cores; wall s / CPU s)")
-    print(f"  dnalens auroc_matrix (CPU)   {ours_t.seconds:9.3f} / {ours_t.cpu_seconds:.3f} s"
-          f"   max |err| vs sklearn {sklearn_error(codes, labels, ours, pairs):.1e}")
-    print(f"  dense rank baseline          {base_t.seconds:9.3f} / {base_t.cpu_seconds:.3f} s"
-          f"   max |err| vs sklearn {sklearn_error(codes, labels, base, pairs):.1e}")
-    print(f"  speed-up                     {base_t.seconds / ours_t.seconds:9.0f} x wall, "
-          f"{base_t.cpu_seconds / ours_t.cpu_seconds:.0f} x CPU   (target >= 300 x)")
+    print(
+        f"  dnalens auroc_matrix (CPU)   {ours_t.seconds:9.3f} / {ours_t.cpu_seconds:.3f} s"
+        f"   max |err| vs sklearn {sklearn_error(codes, labels, ours, pairs):.1e}"
+    )
+    print(
+        f"  dense rank baseline          {base_t.seconds:9.3f} / {base_t.cpu_seconds:.3f} s"
+        f"   max |err| vs sklearn {sklearn_error(codes, labels, base, pairs):.1e}"
+    )
+    print(
+        f"  speed-up                     {base_t.seconds / ours_t.seconds:9.0f} x wall, "
+        f"{base_t.cpu_seconds / ours_t.cpu_seconds:.0f} x CPU   (target >= 300 x)"
+    )
     if device != "cpu":
         auroc_matrix(codes[:1000], labels[:1000], device=device)  # warm-up
         with data.Timer() as gpu_t:
             gpu = auroc_matrix(codes, labels, device=device)
-        print(f"  dnalens torch path ({device})  {gpu_t.seconds:9.3f} s   max |diff| vs CPU path {np.abs(gpu - ours).max():.1e}")
+        print(
+            f"  dnalens torch path ({device})  {gpu_t.seconds:9.3f} s   max |diff| vs CPU path {np.abs(gpu - ours).max():.1e}"
+        )
 
 
 def run_large(device: str, baseline_features: int) -> None:
@@ -120,7 +134,9 @@ def run_large(device: str, baseline_features: int) -> None:
             )
         if device != "cpu":
             gpu = data.run_worker(__file__, "ours", tmp, device)
-            print(f"  dnalens torch path ({device})  {gpu['seconds']:9.1f} s   max |err| vs sklearn {gpu['max_err_vs_sklearn']:.1e}")
+            print(
+                f"  dnalens torch path ({device})  {gpu['seconds']:9.1f} s   max |err| vs sklearn {gpu['max_err_vs_sklearn']:.1e}"
+            )
         else:
             print("  torch (GPU) path: not timed (run with --device cuda on a GPU host)")
 
@@ -132,7 +148,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=["small", "large", "all"], default="all")
     parser.add_argument("--device", default="cpu", help="cpu, or a torch device such as cuda")
-    parser.add_argument("--baseline-features", type=int, default=64, help="features timed for the large baseline (0: skip)")
+    parser.add_argument(
+        "--baseline-features", type=int, default=64, help="features timed for the large baseline (0: skip)"
+    )
     args = parser.parse_args()
     data.pin_two_cores()
     if args.size in ("small", "all"):

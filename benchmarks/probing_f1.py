@@ -81,7 +81,16 @@ def worker(args: list[str]) -> None:
     codes, labels, instances = data.load(directory)
     with data.Timer() as t:
         result = domain_f1(codes, labels, instances)
-    print(json.dumps({"seconds": t.seconds, "cpu_seconds": t.cpu_seconds, "peak_rss_mb": data.peak_rss_mb(), "mean_best_f1": float(result.f1.mean())}))
+    print(
+        json.dumps(
+            {
+                "seconds": t.seconds,
+                "cpu_seconds": t.cpu_seconds,
+                "peak_rss_mb": data.peak_rss_mb(),
+                "mean_best_f1": float(result.f1.mean()),
+            }
+        )
+    )
 
 
 def run_small(baseline_features: int) -> None:
@@ -100,23 +109,31 @@ def run_small(baseline_features: int) -> None:
     scale = f / baseline_features
     print(f"  (load average {data.load_average():.1f}; wall s / CPU s)")
     print(f"  dnalens domain_f1          {ours_t.seconds:9.3f} / {ours_t.cpu_seconds:.3f} s")
-    print(f"  dense baseline             {base_t.seconds * scale:9.3f} / {base_t.cpu_seconds * scale:.3f} s"
-          f"   (estimated: timed on {baseline_features:,} features x {scale:.0f})"
-          f"   max |F1 diff| on those {np.abs(ours.f1[:baseline_features] - base).max():.1e}")
-    print(f"  speed-up                   {base_t.seconds * scale / ours_t.seconds:9.0f} x wall, "
-          f"{base_t.cpu_seconds * scale / ours_t.cpu_seconds:.0f} x CPU")
+    print(
+        f"  dense baseline             {base_t.seconds * scale:9.3f} / {base_t.cpu_seconds * scale:.3f} s"
+        f"   (estimated: timed on {baseline_features:,} features x {scale:.0f})"
+        f"   max |F1 diff| on those {np.abs(ours.f1[:baseline_features] - base).max():.1e}"
+    )
+    print(
+        f"  speed-up                   {base_t.seconds * scale / ours_t.seconds:9.0f} x wall, "
+        f"{base_t.cpu_seconds * scale / ours_t.cpu_seconds:.0f} x CPU"
+    )
 
 
 def run_large() -> None:
     n, f, k, n_labels = SIZES["large"]
     with tempfile.TemporaryDirectory(prefix="dnalens-bench-") as tmp:
         made = data.run_worker(__file__, "make", tmp, str(n), str(f), str(k), str(n_labels))
-        print(f"large: N={n:,} F={f:,} k={k} L={n_labels} ({made['region_concepts']} region concepts)  "
-              f"nnz={made['nnz']:,}  (own process, 2 cores)")
+        print(
+            f"large: N={n:,} F={f:,} k={k} L={n_labels} ({made['region_concepts']} region concepts)  "
+            f"nnz={made['nnz']:,}  (own process, 2 cores)"
+        )
         ours = data.run_worker(__file__, "ours", tmp)
-        print(f"  dnalens domain_f1          {ours['seconds']:9.1f} s wall, {ours['cpu_seconds']:.1f} s CPU, "
-              f"peak RSS {ours['peak_rss_mb'] / 1024:.2f} GB   (target <= 60 s, <= 3 GB; "
-              f"load average {data.load_average():.1f})")
+        print(
+            f"  dnalens domain_f1          {ours['seconds']:9.1f} s wall, {ours['cpu_seconds']:.1f} s CPU, "
+            f"peak RSS {ours['peak_rss_mb'] / 1024:.2f} GB   (target <= 60 s, <= 3 GB; "
+            f"load average {data.load_average():.1f})"
+        )
 
 
 def main() -> None:

@@ -54,10 +54,23 @@ def rehearsal_config(args: argparse.Namespace) -> dict:
 def run_workflow(work: Path, config: dict, cores: int, targets: list[str]) -> float:
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-           "PYTHONPATH": os.pathsep.join(p for p in (str(REPO / "src"), os.environ.get("PYTHONPATH")) if p)}
-    command = [str(bin_dir / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(work),
-               "--cores", str(cores), *targets, "--configfile", str(work / "config.yaml")]
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPATH": os.pathsep.join(p for p in (str(REPO / "src"), os.environ.get("PYTHONPATH")) if p),
+    }
+    command = [
+        str(bin_dir / "snakemake"),
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(work),
+        "--cores",
+        str(cores),
+        *targets,
+        "--configfile",
+        str(work / "config.yaml"),
+    ]
     start = time.perf_counter()
     run = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
     if run.returncode != 0:
@@ -95,7 +108,9 @@ def main() -> None:
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--device", choices=("auto", "cpu", "cuda"), help="model/sae/probing device (default: config)")
     ap.add_argument("--max-tokens", help="windows.max_tokens (an integer, or none = the whole genome)")
-    ap.add_argument("--genome-from", help="take the genomes: block from this config (e.g. config/genomes/ecoli_k12.yaml)")
+    ap.add_argument(
+        "--genome-from", help="take the genomes: block from this config (e.g. config/genomes/ecoli_k12.yaml)"
+    )
     ap.add_argument("--targets", nargs="*", default=[], help="snakemake targets (default: everything)")
     args = ap.parse_args()
 
@@ -110,13 +125,17 @@ def main() -> None:
         wall = run_workflow(work, config, args.cores, args.targets)
     sae_file = work / config["sae"]["path"]
     sae_mb = sae_file.stat().st_size / MB
-    print(f"Evo 2-width rehearsal in {work}: {args.cores} cores"
-          + (f", workflow wall {wall:.1f} s" if wall is not None else ""))
+    print(
+        f"Evo 2-width rehearsal in {work}: {args.cores} cores"
+        + (f", workflow wall {wall:.1f} s" if wall is not None else "")
+    )
     print(f"SAE file {sae_file.name}: {sae_mb:,.0f} MB (baseline for RSS)\n")
     print(f"{'rule':<16}{'jobs':>5}{'slowest job s':>15}{'CPU s':>9}{'peak RSS MB':>13}{'RSS / SAE file':>16}")
     for r in rule_table(work):
-        print(f"{r['rule']:<16}{r['jobs']:>5}{r['wall']:>15.1f}{r['cpu']:>9.1f}{r['rss']:>13,.0f}"
-              f"{r['rss'] / sae_mb:>15.2f}x")
+        print(
+            f"{r['rule']:<16}{r['jobs']:>5}{r['wall']:>15.1f}{r['cpu']:>9.1f}{r['rss']:>13,.0f}"
+            f"{r['rss'] / sae_mb:>15.2f}x"
+        )
 
     for genome in config["genomes"]:
         out = work / "results" / genome
@@ -130,22 +149,30 @@ def main() -> None:
         quality = out / "sae_quality.json"
         d_model = int(json.loads(quality.read_text())["d_in"]) if quality.exists() else 4096
         dense = d_model * 2
-        print(f"\n{genome}: {n:,} tokens, {buffer.n_features:,} features, nnz {nnz:,} "
-              f"(mean L0 {nnz / n:.1f}); one compact copy of the codes = nnz x 4 B = {compact:,.0f} B/token; "
-              f"dense float16 activations = {dense:,} B/token")
+        print(
+            f"\n{genome}: {n:,} tokens, {buffer.n_features:,} features, nnz {nnz:,} "
+            f"(mean L0 {nnz / n:.1f}); one compact copy of the codes = nnz x 4 B = {compact:,.0f} B/token; "
+            f"dense float16 activations = {dense:,} B/token"
+        )
         f = buffer.n_features
-        print("(B/token for outputs that grow with the genome; per-feature tables - features.tsv, features.parquet, "
-              "probe/ - grow with F: see B/feature)")
+        print(
+            "(B/token for outputs that grow with the genome; per-feature tables - features.tsv, features.parquet, "
+            "probe/ - grow with F: see B/feature)"
+        )
         print(f"{'output':<28}{'bytes':>15}{'B/token':>11}{'x compact codes':>17}{'x dense fp16':>14}{'B/feature':>11}")
         entries = sorted(out.iterdir(), key=lambda p: -tree_bytes(p))
         total = 0
         for entry in entries:
             size = tree_bytes(entry)
             total += size
-            print(f"{entry.name:<28}{size:>15,}{size / n:>11,.1f}{size / n / compact:>16.2f}x"
-                  f"{size / n / dense:>13.3f}x{size / f:>11,.1f}")
-        print(f"{'results/' + genome + ' total':<28}{total:>15,}{total / n:>11,.1f}{total / n / compact:>16.2f}x"
-              f"{total / n / dense:>13.3f}x")
+            print(
+                f"{entry.name:<28}{size:>15,}{size / n:>11,.1f}{size / n / compact:>16.2f}x"
+                f"{size / n / dense:>13.3f}x{size / f:>11,.1f}"
+            )
+        print(
+            f"{'results/' + genome + ' total':<28}{total:>15,}{total / n:>11,.1f}{total / n / compact:>16.2f}x"
+            f"{total / n / dense:>13.3f}x"
+        )
     print(f"{'results/standin_sae (fixed)':<28}{tree_bytes(sae_file.parent):>15,}")
     if not args.measure and not args.workdir and not args.keep:
         shutil.rmtree(work, ignore_errors=True)

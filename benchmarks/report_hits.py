@@ -28,10 +28,16 @@ def synthetic(n_tokens: int, n_features: int, k: int, seed: int = 0):
     n_windows = n_tokens // win_len
     length = (n_windows // 2) * step
     starts = (np.arange(n_windows) // 2) * step
-    windows = pd.DataFrame({"contig": "chr", "start": starts, "end": starts + win_len,
-                            "strand": np.where(np.arange(n_windows) % 2, "-", "+"),
-                            "token_start": np.arange(n_windows) * win_len,
-                            "token_end": (np.arange(n_windows) + 1) * win_len})
+    windows = pd.DataFrame(
+        {
+            "contig": "chr",
+            "start": starts,
+            "end": starts + win_len,
+            "strand": np.where(np.arange(n_windows) % 2, "-", "+"),
+            "token_start": np.arange(n_windows) * win_len,
+            "token_end": (np.arange(n_windows) + 1) * win_len,
+        }
+    )
     n = n_windows * win_len
     # runs of 8 tokens share a feature so hits are intervals, not single bases
     run_feature = rng.integers(0, n_features, size=(n // 8, k))
@@ -52,8 +58,16 @@ def baseline(csc, tokens, feature, cut):
     runs = feature_runs(np.full(on.sum(), feature), rows[on], values[on], tokens)
     if runs.empty:
         return set()
-    bed = pd.DataFrame({"chrom": "chr", "start": runs["start"], "end": runs["end"], "name": ".",
-                        "score": runs["activation"], "strand": np.where(runs["minus"], "-", "+")})
+    bed = pd.DataFrame(
+        {
+            "chrom": "chr",
+            "start": runs["start"],
+            "end": runs["end"],
+            "name": ".",
+            "score": runs["activation"],
+            "strand": np.where(runs["minus"], "-", "+"),
+        }
+    )
     merged = pybedtools.BedTool.from_dataframe(bed).sort().merge(s=True, d=0, c="5,6", o="max,distinct")
     out = {(int(f.start), int(f.end), f.fields[4]) for f in merged}
     pybedtools.cleanup()

@@ -51,10 +51,22 @@ def write_genome(root: Path, length: int) -> None:
         strand = "+" if i % 2 == 0 else "-"
         gene = f"gene{i:04d}"
         features.append(Feature("chrS", "gene", start, start + 900, strand, gene, attributes=(("Name", f"syn{i}"),)))
-        features.append(Feature("chrS", "CDS", start, start + 900, strand, f"cds{i:04d}", parents=(gene,), phase=0,
-                                attributes=(("product", f"synthetic protein {i % 97}"),)))
-    write_normalized_gff3(Annotation(features, circular_seqids=frozenset({"chrS"})), root / "annotation.gff3",
-                          {"chrS": length})
+        features.append(
+            Feature(
+                "chrS",
+                "CDS",
+                start,
+                start + 900,
+                strand,
+                f"cds{i:04d}",
+                parents=(gene,),
+                phase=0,
+                attributes=(("product", f"synthetic protein {i % 97}"),),
+            )
+        )
+    write_normalized_gff3(
+        Annotation(features, circular_seqids=frozenset({"chrS"})), root / "annotation.gff3", {"chrS": length}
+    )
     (root / "chrom.sizes").write_text(f"chrS\t{length}\n")
 
 
@@ -63,9 +75,19 @@ def windows_table(n_windows: int) -> pd.DataFrame:
     starts = np.tile(np.arange(half) * WINDOW, 2)
     strand = np.repeat(["+", "-"], half)
     rows = np.arange(n_windows)
-    return pd.DataFrame({"row": rows, "contig": "chrS", "start": starts, "end": starts + WINDOW, "strand": strand,
-                         "name": [f"w{i}" for i in rows], "token_start": rows * WINDOW,
-                         "token_end": (rows + 1) * WINDOW, "read_offset": 0})
+    return pd.DataFrame(
+        {
+            "row": rows,
+            "contig": "chrS",
+            "start": starts,
+            "end": starts + WINDOW,
+            "strand": strand,
+            "name": [f"w{i}" for i in rows],
+            "token_start": rows * WINDOW,
+            "token_end": (rows + 1) * WINDOW,
+            "read_offset": 0,
+        }
+    )
 
 
 def code_shards(n_tokens: int, n_features: int, k: int, rng, shard_tokens: int = 131072):
@@ -93,17 +115,28 @@ def write_buffer(root: Path, n_tokens: int, n_features: int, k: int, concepts: l
 
     rng = np.random.default_rng(0)
     shards = list(code_shards(n_tokens, n_features, k, rng))
-    whole = CsrArrays(np.arange(n_tokens + 1, dtype=np.int64) * k, np.concatenate([s.indices for s in shards]),
-                      np.concatenate([s.values for s in shards]), n_features)
+    whole = CsrArrays(
+        np.arange(n_tokens + 1, dtype=np.int64) * k,
+        np.concatenate([s.indices for s in shards]),
+        np.concatenate([s.values for s in shards]),
+        n_features,
+    )
     with atomic_dir(root / "buffer") as tmp:
         write_csr(tmp, "codes", whole)
         write_feature_major(tmp, shards, column_counts(shards, n_features), n_tokens)
         np.save(tmp / "labels.npy", np.zeros((n_tokens, -(-len(concepts) // 8)), np.uint8), allow_pickle=False)
         np.save(tmp / "instances.npy", np.zeros((n_tokens, 0), np.int32), allow_pickle=False)
         write_windows_table(tmp / "windows.parquet", windows_table(n_tokens // WINDOW))
-        write_buffer_meta(tmp, {"genome": "synthetic", "layer": "blocks.26", "sae": "synthetic_sae", "k": k},
-                          n_tokens=n_tokens, n_features=n_features, nnz=n_tokens * k, label_names=concepts,
-                          instance_names=[], dense_width=None)
+        write_buffer_meta(
+            tmp,
+            {"genome": "synthetic", "layer": "blocks.26", "sae": "synthetic_sae", "k": k},
+            n_tokens=n_tokens,
+            n_features=n_features,
+            nnz=n_tokens * k,
+            label_names=concepts,
+            instance_names=[],
+            dense_width=None,
+        )
 
 
 def write_probe(root: Path, n_features: int, concepts: list[str], n_annotated: int) -> None:
@@ -125,25 +158,54 @@ def write_probe(root: Path, n_features: int, concepts: list[str], n_annotated: i
     auroc_train[annotated] = auroc_test[annotated]
     margin = auroc_test - baseline
     f1 = rng.uniform(0.1, 0.9, feature.size).astype(np.float32)
-    pairs = pd.DataFrame({
-        "feature": feature, "concept": concept, "auroc_train": auroc_train, "auroc_test": auroc_test,
-        "baseline_auroc_test": baseline, "margin": margin, "f1_train": f1, "f1_test": f1, "precision_train": f1,
-        "precision_test": f1, "recall_train": f1, "recall_test": f1,
-        "threshold": rng.choice(np.float32([0.0, 0.15, 0.5, 0.6]), feature.size), "p": np.float32(1e-4),
-        "q": np.float32(1e-3), "f1_supported": True, "annotated": annotated, "best_for_concept": False})
+    pairs = pd.DataFrame(
+        {
+            "feature": feature,
+            "concept": concept,
+            "auroc_train": auroc_train,
+            "auroc_test": auroc_test,
+            "baseline_auroc_test": baseline,
+            "margin": margin,
+            "f1_train": f1,
+            "f1_test": f1,
+            "precision_train": f1,
+            "precision_test": f1,
+            "recall_train": f1,
+            "recall_test": f1,
+            "threshold": rng.choice(np.float32([0.0, 0.15, 0.5, 0.6]), feature.size),
+            "p": np.float32(1e-4),
+            "q": np.float32(1e-3),
+            "f1_supported": True,
+            "annotated": annotated,
+            "best_for_concept": False,
+        }
+    )
     best = pairs.groupby("concept", observed=True)["auroc_train"].idxmax().to_numpy()
     pairs.loc[best, "best_for_concept"] = True
-    labels = pd.DataFrame({"feature": np.arange(n_features, dtype=np.int32),
-                           "label": pd.array(np.asarray(concepts)[label_of], dtype="string"),
-                           "annotated": False, "n_annotated_concepts": np.zeros(n_features, np.int32)})
+    labels = pd.DataFrame(
+        {
+            "feature": np.arange(n_features, dtype=np.int32),
+            "label": pd.array(np.asarray(concepts)[label_of], dtype="string"),
+            "annotated": False,
+            "n_annotated_concepts": np.zeros(n_features, np.int32),
+        }
+    )
     labels.loc[chosen, ["annotated", "n_annotated_concepts"]] = [True, 1]
     top = pairs.loc[best]
-    concept_table = pd.DataFrame({
-        "concept": concepts, "evaluated": True, "baseline": "kmer5",
-        "baseline_auroc_test": top["baseline_auroc_test"].to_numpy(),
-        "best_feature_auroc": top["feature"].to_numpy(), "best_auroc_train": top["auroc_train"].to_numpy(),
-        "best_auroc_test": top["auroc_test"].to_numpy(), "best_margin": top["margin"].to_numpy(),
-        "best_auroc_q": 1e-3, "best_annotated": top["annotated"].to_numpy()})
+    concept_table = pd.DataFrame(
+        {
+            "concept": concepts,
+            "evaluated": True,
+            "baseline": "kmer5",
+            "baseline_auroc_test": top["baseline_auroc_test"].to_numpy(),
+            "best_feature_auroc": top["feature"].to_numpy(),
+            "best_auroc_train": top["auroc_train"].to_numpy(),
+            "best_auroc_test": top["auroc_test"].to_numpy(),
+            "best_margin": top["margin"].to_numpy(),
+            "best_auroc_q": 1e-3,
+            "best_annotated": top["annotated"].to_numpy(),
+        }
+    )
     with atomic_dir(root / "probe") as tmp:
         pairs.to_parquet(tmp / "feature_concept.parquet", index=False)
         labels.to_parquet(tmp / "features.parquet", index=False)
@@ -169,10 +231,27 @@ def make_inputs(root: Path, args) -> None:
 
 
 def _report_cmd(root: Path, extra: list[str]) -> list[str]:
-    return [sys.executable, "-c", "import sys; from dnalens.cli import main; sys.exit(main(sys.argv[1:]))",
-            "report", "--genome", "synthetic", "--buffer", str(root / "buffer"), "--probe", str(root / "probe"),
-            "--fasta", str(root / "genome.fa"), "--annotation", str(root / "annotation.gff3"),
-            "--chrom-sizes", str(root / "chrom.sizes"), "--label-summary", str(root / "labels_summary.tsv"), *extra]
+    return [
+        sys.executable,
+        "-c",
+        "import sys; from dnalens.cli import main; sys.exit(main(sys.argv[1:]))",
+        "report",
+        "--genome",
+        "synthetic",
+        "--buffer",
+        str(root / "buffer"),
+        "--probe",
+        str(root / "probe"),
+        "--fasta",
+        str(root / "genome.fa"),
+        "--annotation",
+        str(root / "annotation.gff3"),
+        "--chrom-sizes",
+        str(root / "chrom.sizes"),
+        "--label-summary",
+        str(root / "labels_summary.tsv"),
+        *extra,
+    ]
 
 
 def _run_together(cmds: list[list[str]], env: dict, log, deadline: float) -> tuple[bool, float, float]:
@@ -202,33 +281,53 @@ def run_side(name: str, src: Path, root: Path, timeout: float, parts: int = 0) -
     with open(root / f"{name}.log", "w") as log:
         if parts:
             files = [str(root / f"parts_{name}" / f"part-{i}.parquet") for i in range(parts)]
-            ok, cpu, rss = _run_together([_report_cmd(root, ["--part", str(i), "--parts", str(parts), "--part-out", f])
-                                          for i, f in enumerate(files)], env, log, t0 + timeout)
+            ok, cpu, rss = _run_together(
+                [
+                    _report_cmd(root, ["--part", str(i), "--parts", str(parts), "--part-out", f])
+                    for i, f in enumerate(files)
+                ],
+                env,
+                log,
+                t0 + timeout,
+            )
             if ok:
-                ok, cpu2, rss2 = _run_together([_report_cmd(root, ["--out", str(out), "--from-parts", *files])], env,
-                                               log, t0 + timeout)
+                ok, cpu2, rss2 = _run_together(
+                    [_report_cmd(root, ["--out", str(out), "--from-parts", *files])], env, log, t0 + timeout
+                )
                 cpu, rss = cpu + cpu2, max(rss, rss2)
         else:
             ok, cpu, rss = _run_together([_report_cmd(root, ["--out", str(out)])], env, log, t0 + timeout)
     html = out / "report.html"
-    return {"name": name, "ok": ok, "wall": time.perf_counter() - t0, "cpu": cpu, "rss_mb": rss,
-            "html": html.stat().st_size if ok and html.exists() else None}
+    return {
+        "name": name,
+        "ok": ok,
+        "wall": time.perf_counter() - t0,
+        "cpu": cpu,
+        "rss_mb": rss,
+        "html": html.stat().st_size if ok and html.exists() else None,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--work", type=Path, required=True, help="inputs and outputs (reused between runs)")
-    parser.add_argument("--baseline-src", type=Path,
-                        help="src/ of the path to compare with (e.g. `git archive` of main, with workflow/schemas)")
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="src/ of the path to compare with (e.g. `git archive` of main, with workflow/schemas)",
+    )
     parser.add_argument("--tokens", type=int, default=1_024_000)
     parser.add_argument("--features", type=int, default=32_768)
     parser.add_argument("--k", type=int, default=64)
     parser.add_argument("--concepts", type=int, default=40)
     parser.add_argument("--annotated", type=int, default=300, help="latents whose label pair passes")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per side before it is stopped")
-    parser.add_argument("--parts", type=int, default=0,
-                        help="also run this checkout scattered: this many report_part processes at once, "
-                        "then the gather")
+    parser.add_argument(
+        "--parts",
+        type=int,
+        default=0,
+        help="also run this checkout scattered: this many report_part processes at once, then the gather",
+    )
     args = parser.parse_args()
     make_inputs(args.work, args)
     here = Path(__file__).resolve().parents[1] / "src"
@@ -237,17 +336,23 @@ def main() -> None:
         sides.append(run_side("baseline", args.baseline_src.resolve(), args.work, args.timeout))
     if args.parts:
         sides.append(run_side(f"{args.parts}parts", here, args.work, args.timeout, args.parts))
-    print(f"buffer: {args.tokens:,} tokens x {args.features:,} features, k = {args.k}, {args.concepts} concepts, "
-          f"{args.annotated} annotated latents; {os.cpu_count()} CPUs visible")
+    print(
+        f"buffer: {args.tokens:,} tokens x {args.features:,} features, k = {args.k}, {args.concepts} concepts, "
+        f"{args.annotated} annotated latents; {os.cpu_count()} CPUs visible"
+    )
     for s in sides:
         state = "" if s["ok"] else f"  (FAILED or stopped at {args.timeout:.0f} s: see {s['name']}.log)"
         html = f"{s['html'] / 1e6:7.2f} MB" if s["html"] else "      –"
-        print(f"{s['name']:>9}: wall {s['wall']:7.1f} s   CPU {s['cpu']:7.1f} s   peak RSS {s['rss_mb']:7.0f} MB   "
-              f"report.html {html}{state}")
+        print(
+            f"{s['name']:>9}: wall {s['wall']:7.1f} s   CPU {s['cpu']:7.1f} s   peak RSS {s['rss_mb']:7.0f} MB   "
+            f"report.html {html}{state}"
+        )
     if args.baseline_src and sides[0]["ok"] and sides[1]["ok"]:
         a, b = sides[:2]
-        print(f"    ratio: wall {b['wall'] / a['wall']:.1f}x faster, CPU {b['cpu'] / a['cpu']:.1f}x less, "
-              f"peak RSS {a['rss_mb'] / b['rss_mb']:.2f}x and html {a['html'] / b['html']:.2f}x of the baseline's")
+        print(
+            f"    ratio: wall {b['wall'] / a['wall']:.1f}x faster, CPU {b['cpu'] / a['cpu']:.1f}x less, "
+            f"peak RSS {a['rss_mb'] / b['rss_mb']:.2f}x and html {a['html'] / b['html']:.2f}x of the baseline's"
+        )
 
 
 if __name__ == "__main__":

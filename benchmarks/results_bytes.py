@@ -44,8 +44,7 @@ def file_sizes(root: Path, per_file: bool) -> dict[str, int]:
 
 
 def after_sizes(root: Path, per_file: bool, tmp: Path) -> tuple[dict[str, int], float]:
-    sizes = {k: v for k, v in file_sizes(root, per_file).items()
-             if k.split("/")[0] not in GONE_AFTER | {"buffer"}}
+    sizes = {k: v for k, v in file_sizes(root, per_file).items() if k.split("/")[0] not in GONE_AFTER | {"buffer"}}
     buffer = ActivationBuffer.open(root / "buffer")
     saved = buffer.save(tmp / "buffer")
     for key, value in file_sizes(saved.parent, per_file).items():
@@ -80,15 +79,19 @@ def main() -> None:
     meta = json.loads((root / "buffer" / "buffer.json").read_text())
     n, nnz = int(meta["n_tokens"]), int(meta["nnz"])
     compact = nnz * 4
-    print(f"{root}: {n:,} buffer tokens, {nnz:,} stored codes (mean L0 {nnz / n:.2f}), "
-          f"compact copy nnz x 4 = {compact / 1e6:.1f} MB")
+    print(
+        f"{root}: {n:,} buffer tokens, {nnz:,} stored codes (mean L0 {nnz / n:.2f}), "
+        f"compact copy nnz x 4 = {compact / 1e6:.1f} MB"
+    )
     before = table("as on disk", file_sizes(root, args.files), n, compact)
     if args.after:
         with tempfile.TemporaryDirectory(prefix="dnalens-results-") as tmp:
             sizes, seconds = after_sizes(root, args.files, Path(tmp))
             after = table("this version (same codes)", sizes, n, compact)
-        print(f"\nresults/ over the compact copy: {before / compact:.2f}x -> {after / compact:.2f}x "
-              f"(target <= 2x); {before / after:.2f}x less disk")
+        print(
+            f"\nresults/ over the compact copy: {before / compact:.2f}x -> {after / compact:.2f}x "
+            f"(target <= 2x); {before / after:.2f}x less disk"
+        )
         print(f"feature-major view transposed on demand (temporary, 6 B/value): {seconds:.1f} s")
 
 

@@ -37,8 +37,22 @@ RSS_TARGET = 1.5
 # sampled before (or while) its program started, so its RSS is not compared.
 MIN_SAMPLED_S = 1.5
 # Rules in workflow order; a scattered rule's parts are reported as one row ("labels_part x4").
-ORDER = ["prepare", "windows", "labels_part", "labels", "sample_windows", "extract_part", "extract", "train_sae",
-         "encode_part", "encode", "sae_quality", "buffer", "probe", "report_genome"]
+ORDER = [
+    "prepare",
+    "windows",
+    "labels_part",
+    "labels",
+    "sample_windows",
+    "extract_part",
+    "extract",
+    "train_sae",
+    "encode_part",
+    "encode",
+    "sae_quality",
+    "buffer",
+    "probe",
+    "report_genome",
+]
 
 
 # Put on PYTHONPATH for the benchmark runs only: every Python process (each `dnalens` job) writes its
@@ -66,12 +80,26 @@ def run_workflow(workdir: Path, genome: str, cores: int, target: str | None, for
     hook.mkdir(exist_ok=True)
     (hook / "sitecustomize.py").write_text(PEAK_RSS_HOOK)
     bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")]))}
-    cmd = [str(bin_dir / "snakemake"), "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
-           "--workflow-profile", str(ROOT / "workflow/profiles/default"), "--cores", str(cores),
-           *(["--until", target] if target else []), *(["--forcerun", *forcerun] if forcerun else []),
-           "--configfile", str(ROOT / "config/genomes" / f"{genome}.yaml")]
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")])),
+    }
+    cmd = [
+        str(bin_dir / "snakemake"),
+        "-s",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--workflow-profile",
+        str(ROOT / "workflow/profiles/default"),
+        "--cores",
+        str(cores),
+        *(["--until", target] if target else []),
+        *(["--forcerun", *forcerun] if forcerun else []),
+        "--configfile",
+        str(ROOT / "config/genomes" / f"{genome}.yaml"),
+    ]
     began = time.monotonic()
     with open(workdir / "snakemake.log", "w") as log:
         code = subprocess.run(cmd, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
@@ -83,8 +111,9 @@ def run_workflow(workdir: Path, genome: str, cores: int, target: str | None, for
 def read_benchmarks(workdir: Path, genome: str) -> dict[str, dict[str, float]]:
     """rule -> {jobs, s (sum), cpu (sum), rss (max MB, sampled), exact (max MB, ru_maxrss from the rule
     log; 0 when absent)} from logs/<genome>/*.benchmark.tsv and *.log."""
-    out: dict[str, dict[str, float]] = defaultdict(lambda: {"jobs": 0, "s": 0.0, "cpu": 0.0, "rss": 0.0,
-                                                            "longest": 0.0, "exact": 0.0})
+    out: dict[str, dict[str, float]] = defaultdict(
+        lambda: {"jobs": 0, "s": 0.0, "cpu": 0.0, "rss": 0.0, "longest": 0.0, "exact": 0.0}
+    )
     for path in sorted((workdir / "logs" / genome).glob("*.benchmark.tsv")):
         rule = re.sub(r"-\d+$", "", path.name.removesuffix(".benchmark.tsv"))
         with open(path) as handle:
@@ -120,8 +149,10 @@ def _number(text: str | None) -> float:
 def table(base: dict, subject: dict) -> tuple[list[str], list[str]]:
     """Markdown rows, and the rules whose peak RSS ratio is above the target. Peak RSS is the exact
     ru_maxrss of the rule's largest job where its log has it, else Snakemake's sampled max_rss."""
-    head = ("| rule | jobs | chloroplast s | E. coli s | time × | chloroplast CPU s | E. coli CPU s "
-            "| chloroplast peak RSS MB | E. coli peak RSS MB | RSS × | ≤ 1.5× | Snakemake max_rss MB (chl. / E. coli) |")
+    head = (
+        "| rule | jobs | chloroplast s | E. coli s | time × | chloroplast CPU s | E. coli CPU s "
+        "| chloroplast peak RSS MB | E. coli peak RSS MB | RSS × | ≤ 1.5× | Snakemake max_rss MB (chl. / E. coli) |"
+    )
     lines = [head, "|" + "|".join(["---"] * 12) + "|"]
     over = []
     rules = [r for r in ORDER if r in base or r in subject] + sorted((set(base) | set(subject)) - set(ORDER))
@@ -135,8 +166,10 @@ def table(base: dict, subject: dict) -> tuple[list[str], list[str]]:
             totals[key] += entry["s"]
             totals[key + "c"] += entry["cpu"]
         sampled = f"{b['rss']:.0f} / {s['rss']:.0f}"
-        cols = (f"| {rule} | {int(s['jobs'])} | {b['s']:.1f} | {s['s']:.1f} | {s['s'] / max(b['s'], 1e-9):.1f} "
-                f"| {b['cpu']:.1f} | {s['cpu']:.1f} ")
+        cols = (
+            f"| {rule} | {int(s['jobs'])} | {b['s']:.1f} | {s['s']:.1f} | {s['s'] / max(b['s'], 1e-9):.1f} "
+            f"| {b['cpu']:.1f} | {s['cpu']:.1f} "
+        )
         exact = b["exact"] > 0 and s["exact"] > 0
         if not exact and min(b["longest"], s["longest"]) < MIN_SAMPLED_S:
             lines.append(cols + f"| – | – | – | not sampled | {sampled} |")
@@ -147,8 +180,10 @@ def table(base: dict, subject: dict) -> tuple[list[str], list[str]]:
         if not ok:
             over.append(rule)
         lines.append(cols + f"| {rb:.0f} | {rs:.0f} | {ratio:.2f} | {'yes' if ok else 'NO'} | {sampled} |")
-    lines.append(f"| all jobs | | {totals['b']:.0f} | {totals['s']:.0f} | {totals['s'] / max(totals['b'], 1e-9):.1f} "
-                 f"| {totals['bc']:.0f} | {totals['sc']:.0f} | | | | | |")
+    lines.append(
+        f"| all jobs | | {totals['b']:.0f} | {totals['s']:.0f} | {totals['s'] / max(totals['b'], 1e-9):.1f} "
+        f"| {totals['bc']:.0f} | {totals['sc']:.0f} | | | | | |"
+    )
     return lines, over
 
 
@@ -169,8 +204,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--target", help="stop at this rule (snakemake --until)")
     parser.add_argument("--report-only", action="store_true", help="read existing benchmark files only")
-    parser.add_argument("--forcerun", nargs="+", default=[], metavar="RULE",
-                        help="rerun these rules and everything after them (after a code change)")
+    parser.add_argument(
+        "--forcerun",
+        nargs="+",
+        default=[],
+        metavar="RULE",
+        help="rerun these rules and everything after them (after a code change)",
+    )
     args = parser.parse_args(argv)
     walls = {}
     if not args.report_only:
@@ -182,15 +222,21 @@ def main(argv: list[str] | None = None) -> int:
     if not base or not subject:
         sys.exit(f"no benchmark files under {args.workdir}/<genome>/logs: run without --report-only first")
     nt = {g: genome_length(args.workdir / g, g) for g in (BASELINE, SUBJECT)}
-    print(f"\nE. coli K-12 ({nt[SUBJECT]:,} nt) vs chloroplast ({nt[BASELINE]:,} nt): "
-          f"{nt[SUBJECT] / nt[BASELINE]:.1f}x the genome, both strands, tiny model on CPU, --cores {args.cores}\n")
+    print(
+        f"\nE. coli K-12 ({nt[SUBJECT]:,} nt) vs chloroplast ({nt[BASELINE]:,} nt): "
+        f"{nt[SUBJECT] / nt[BASELINE]:.1f}x the genome, both strands, tiny model on CPU, --cores {args.cores}\n"
+    )
     lines, over = table(base, subject)
     print("\n".join(lines))
-    print(f"\npeak RSS within {RSS_TARGET}x of the chloroplast: "
-          + ("every rule" if not over else f"NOT for {', '.join(over)}"))
+    print(
+        f"\npeak RSS within {RSS_TARGET}x of the chloroplast: "
+        + ("every rule" if not over else f"NOT for {', '.join(over)}")
+    )
     (rb, mb), (rs, ms) = largest_job(base), largest_job(subject)
-    print(f"largest job: chloroplast {mb:.0f} MB ({rb}), E. coli {ms:.0f} MB ({rs}): {ms / mb:.2f}x "
-          f"({'within' if ms / mb <= RSS_TARGET else 'NOT within'} {RSS_TARGET}x)")
+    print(
+        f"largest job: chloroplast {mb:.0f} MB ({rb}), E. coli {ms:.0f} MB ({rs}): {ms / mb:.2f}x "
+        f"({'within' if ms / mb <= RSS_TARGET else 'NOT within'} {RSS_TARGET}x)"
+    )
     return 0
 
 

@@ -19,22 +19,30 @@ for a strand-shared SAE): "dict" = L0/d_in, dead and dense share, FVU, median de
 initialisation; with "replicate": true in a setting, also the seed agreement with an SAE trained from seed + 1
 (doubles the training time).
 """
-import json, os, sys, time
-import numpy as np, scipy.sparse as sp, torch
+
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from dnalens.extract.shards import iter_shards
+from dnalens.genome.fasta import open_fasta
+from dnalens.genome.window_table import read_windows_bed
+from dnalens.probing.auroc import auroc_matrix
 from dnalens.probing.inputs import inputs_from_buffer
 from dnalens.probing.splits import make_split
-from dnalens.probing.auroc import auroc_matrix
-from dnalens.extract.shards import iter_shards
-from dnalens.genome.window_table import read_windows_bed
-from dnalens.sae.data import holdout_mask, training_batches, activation_width, window_batches
+from dnalens.sae.data import activation_width, holdout_mask, training_batches, window_batches
 from dnalens.sae.dictionary import decoder, dictionary_report
-from dnalens.sae.quality import reconstruction_quality
-from dnalens.sae.strand_shared import StrandSharedSAE, strand_states
-from dnalens.sae.settings import SaeSettings
-from dnalens.sae.training import train_sae, finalize
 from dnalens.sae.encode import encode_shard
+from dnalens.sae.quality import reconstruction_quality
 from dnalens.sae.row_bases import activation_row_bases
-from dnalens.genome.fasta import open_fasta
+from dnalens.sae.settings import SaeSettings
+from dnalens.sae.strand_shared import StrandSharedSAE, strand_states
+from dnalens.sae.training import finalize, train_sae
 
 G = sys.argv[1] if len(sys.argv) > 1 else "vcholerae_chr2"
 R = f"results/{G}"
@@ -42,8 +50,16 @@ ACTS_ROOT = os.environ.get("SWEEP_ACTS_ROOT", f"{R}/activations")
 DEFAULT_ACTS = os.environ.get("SWEEP_ACTS", f"{ACTS_ROOT}/blocks.6")
 torch.set_num_threads(int(os.environ.get("SWEEP_THREADS", "1")))
 inp = inputs_from_buffer(f"{R}/buffer")
-split = make_split(inp.token_contig, inp.token_position, inp.contig_names, inp.contig_lengths,
-                   block_size=10000, test_fraction=0.2, seed=0, gap=0)
+split = make_split(
+    inp.token_contig,
+    inp.token_position,
+    inp.contig_names,
+    inp.contig_lengths,
+    block_size=10000,
+    test_fraction=0.2,
+    seed=0,
+    gap=0,
+)
 names = list(inp.label_names)
 want = [n for n in names if "codon_pos" in n] + ["CDS", "CDS_antisense"]
 cols = [names.index(n) for n in want]
@@ -68,7 +84,7 @@ def cropped_batches(x, bases, rows, batch_size, seed):
     while True:
         order = rows[np.random.default_rng([seed, epoch]).permutation(rows.size)]
         for i in range(0, order.size - batch_size + 1, batch_size):
-            b = order[i:i + batch_size]
+            b = order[i : i + batch_size]
             rows_x = torch.from_numpy(x[b].astype(np.float32))
             yield rows_x if bases is None else (rows_x, torch.from_numpy(bases[b]))
         epoch += 1
@@ -100,8 +116,11 @@ def run(tag, **kw):
     reference = {"W_dec_init": res.init_W_dec}
     if replicate:
         twin = SaeSettings(**{**s.__dict__, "seed": s.seed + 1})
-        twin_source = (cropped_batches(x, flat_bases, np.flatnonzero(keep & ~held[window]), twin.rows_per_batch, twin.seed)
-                       if crop else training_batches(acts, ~held, batch_size=twin.rows_per_batch, seed=twin.seed, bases=bases))
+        twin_source = (
+            cropped_batches(x, flat_bases, np.flatnonzero(keep & ~held[window]), twin.rows_per_batch, twin.seed)
+            if crop
+            else training_batches(acts, ~held, batch_size=twin.rows_per_batch, seed=twin.seed, bases=bases)
+        )
         reference["W_dec_replicate"] = decoder(finalize(train_sae(twin_source, d_in, twin, progress=False)))
     held_rows = window_batches(acts, held, max_tokens=s.quality_tokens, bases=bases)
     if isinstance(sae, StrandSharedSAE):
@@ -112,9 +131,16 @@ def run(tag, **kw):
     dictionary = dictionary_report(metrics, unit_d_in, decoder(sae), reference, unit=unit)
     parts = []
     for meta, arr in iter_shards(acts):
-        csr, _ = encode_shard(sae, arr, list(meta["offsets"]), device=torch.device("cpu"),
-                              bases=None if bases is None else bases[int(meta["shard"])])
-        parts.append(sp.csr_matrix((csr.values.astype(np.float32), csr.indices, csr.indptr), shape=(arr.shape[0], sae.d_sae)))
+        csr, _ = encode_shard(
+            sae,
+            arr,
+            list(meta["offsets"]),
+            device=torch.device("cpu"),
+            bases=None if bases is None else bases[int(meta["shard"])],
+        )
+        parts.append(
+            sp.csr_matrix((csr.values.astype(np.float32), csr.indices, csr.indptr), shape=(arr.shape[0], sae.d_sae))
+        )
     codes = sp.vstack(parts).tocsr()
     if codes.shape[0] != labels.shape[0]:
         raise SystemExit(f"{acts}: {codes.shape[0]} rows but the buffer has {labels.shape[0]}")
@@ -128,17 +154,34 @@ def run(tag, **kw):
     te = auroc_matrix(codes, y, rows=test_rows)
     best = tr.argmax(axis=0)
     last = res.history[-1] if res.history else {}
-    out = {"tag": tag, "layer": layer or os.path.basename(acts), "settings": {**kw, "window_rows": crop},
-           "train_s": round(t_train), "fvu": round(last.get("fvu", float("nan")), 4),
-           "l0": round(last.get("l0", float("nan")), 1), "dead": round(last.get("dead_fraction", float("nan")), 3),
-           "d_sae": sae.d_sae, "scored_rows": int(rows.size), "total_s": round(time.time() - t),
-           "dict": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in dictionary.items()
-                    if k in ("l0_per_d_in", "dead_fraction", "dense_fraction", "fvu", "init_cosine_median",
-                             "seed_agreement")} | {"health": dictionary["health"]["pass"]}, "res": {}}
+    out = {
+        "tag": tag,
+        "layer": layer or os.path.basename(acts),
+        "settings": {**kw, "window_rows": crop},
+        "train_s": round(t_train),
+        "fvu": round(last.get("fvu", float("nan")), 4),
+        "l0": round(last.get("l0", float("nan")), 1),
+        "dead": round(last.get("dead_fraction", float("nan")), 3),
+        "d_sae": sae.d_sae,
+        "scored_rows": int(rows.size),
+        "total_s": round(time.time() - t),
+        "dict": {
+            k: (round(v, 3) if isinstance(v, float) else v)
+            for k, v in dictionary.items()
+            if k in ("l0_per_d_in", "dead_fraction", "dense_fraction", "fvu", "init_cosine_median", "seed_agreement")
+        }
+        | {"health": dictionary["health"]["pass"]},
+        "res": {},
+    }
     freq = np.diff(codes.indptr) / codes.shape[0]
     for j, n in enumerate(want):
-        out["res"][n] = [int(best[j]), round(float(tr[best[j], j]), 3), round(float(te[best[j], j]), 3),
-                         round(float(freq[best[j]]), 3), round(float(te[:, j].max()), 3)]
+        out["res"][n] = [
+            int(best[j]),
+            round(float(tr[best[j], j]), 3),
+            round(float(te[best[j], j]), 3),
+            round(float(freq[best[j]]), 3),
+            round(float(te[:, j].max()), 3),
+        ]
     print(json.dumps(out), flush=True)
 
 

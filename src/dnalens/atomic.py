@@ -96,7 +96,7 @@ def disk_full_error(
         f"{reason} while writing this output ({amount}{mount} has {free}){kept}.",
         path=final,
         fix=f"free space on {mount} or point results/ to a larger scratch disk "
-            "(snakemake --directory <scratch dir>), then rerun: finished outputs are kept.",
+        "(snakemake --directory <scratch dir>), then rerun: finished outputs are kept.",
     )
 
 

@@ -30,6 +30,8 @@ def resolve_device(spec: str | None, *, what: str = "device") -> str:
         raise InputError(f"{what} is {spec!r} but no CUDA device is visible.", fix="use auto or cpu.")
     index = match.group(1)
     if index is not None and int(index) >= torch.cuda.device_count():
-        raise InputError(f"{what} is {spec!r} but only {torch.cuda.device_count()} CUDA device(s) are visible.",
-                         fix=f"use cuda:0 to cuda:{torch.cuda.device_count() - 1}, or auto.")
+        raise InputError(
+            f"{what} is {spec!r} but only {torch.cuda.device_count()} CUDA device(s) are visible.",
+            fix=f"use cuda:0 to cuda:{torch.cuda.device_count() - 1}, or auto.",
+        )
     return name

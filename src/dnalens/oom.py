@@ -46,8 +46,12 @@ _IN_USE = re.compile(r"this process has " + _SIZE + " memory in use")
 _TOTAL = re.compile(r"total capacity of " + _SIZE)
 _UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
 # cuBLAS/cuDNN workspace failures surface as plain RuntimeErrors with these texts.
-_OOM_TEXTS = ("CUDA out of memory", "CUBLAS_STATUS_ALLOC_FAILED", "CUDNN_STATUS_ALLOC_FAILED",
-              "CUDA error: out of memory")
+_OOM_TEXTS = (
+    "CUDA out of memory",
+    "CUBLAS_STATUS_ALLOC_FAILED",
+    "CUDNN_STATUS_ALLOC_FAILED",
+    "CUDA error: out of memory",
+)
 
 
 class OutOfGpuMemoryError(InputError):
@@ -142,12 +146,18 @@ class HalvingBatch:
             self.halvings += 1
             log.warning("CUDA out of memory in %s of %d; retrying with %d (%s)", self.what, old, self.size, message)
 
-    def chunks(self, n: int, fn: Callable[[int, int], None],
-               fail: Callable[[int, int, BaseException], BaseException], start: int = 0) -> None:
+    def chunks(
+        self,
+        n: int,
+        fn: Callable[[int, int], None],
+        fail: Callable[[int, int, BaseException], BaseException],
+        start: int = 0,
+    ) -> None:
         """Cover units [start, n) with fn(a, b) calls of at most `size` units each, halving on OOM;
         fail(a, b, exc) builds the error when units [a, b) (b - a == minimum) alone do not fit."""
         pos = start
         while pos < n:
+
             def step(size: int) -> int:
                 end = min(n, pos + size)
                 fn(pos, end)

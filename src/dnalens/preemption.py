@@ -47,8 +47,10 @@ class Preempted(BaseException):
     @property
     def message(self) -> str:
         at = f" {self.where}" if self.where else ""
-        return (f"stopped by SIGTERM (pre-emption, requeue or time limit){at}; nothing partial was kept."
-                " Rerun (or let SLURM requeue the job): it resumes from the last complete shard.")
+        return (
+            f"stopped by SIGTERM (pre-emption, requeue or time limit){at}; nothing partial was kept."
+            " Rerun (or let SLURM requeue the job): it resumes from the last complete shard."
+        )
 
 
 def _handler(signum, frame) -> None:  # noqa: ARG001 - signal handler signature

@@ -45,9 +45,11 @@ def schema_path() -> Path:
     for path in SCHEMA_CANDIDATES:
         if path.is_file():
             return path
-    raise InputError(f"the config schema {SCHEMA_NAME} is missing from this installation.",
-                     path=SCHEMA_CANDIDATES[-1],
-                     fix="reinstall dnalens (`pip install .` copies it into the package) or run from the repository.")
+    raise InputError(
+        f"the config schema {SCHEMA_NAME} is missing from this installation.",
+        path=SCHEMA_CANDIDATES[-1],
+        fix="reinstall dnalens (`pip install .` copies it into the package) or run from the repository.",
+    )
 
 
 @functools.cache
@@ -66,8 +68,10 @@ def safe_name(value: str, key: str) -> str:
 
     pattern = config_schema()["$defs"]["safe_name"]["pattern"]
     if not isinstance(value, str) or not re.search(pattern, value):
-        raise InputError(f"{key} {value!r} cannot name a file or folder.",
-                         fix="use letters, digits, '_', '.' and '-' only, not starting with '.', without '..'.")
+        raise InputError(
+            f"{key} {value!r} cannot name a file or folder.",
+            fix="use letters, digits, '_', '.' and '-' only, not starting with '.', without '..'.",
+        )
     return value
 
 
@@ -171,15 +175,25 @@ def check_section(section: str, data: Mapping[str, Any], *, where: str | None = 
     """Validate one config section against the schema; the most relevant error becomes an InputError."""
     from jsonschema.exceptions import best_match
 
-    errors = [e for e in _validator(section).iter_errors(dict(data))
-              if next(iter(e.relative_schema_path), None) not in _LEFT_TO_CHECK]
+    errors = [
+        e
+        for e in _validator(section).iter_errors(dict(data))
+        if next(iter(e.relative_schema_path), None) not in _LEFT_TO_CHECK
+    ]
     error = best_match(errors)
     if error is not None:
         raise _input_error(error, data, where or section, section)
 
 
-_TYPE_NAMES = {"integer": "an integer", "number": "a number", "string": "a string", "boolean": "true/false",
-               "null": "null", "array": "a list", "object": "a mapping"}
+_TYPE_NAMES = {
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "boolean": "true/false",
+    "null": "null",
+    "array": "a list",
+    "object": "a mapping",
+}
 
 
 def _input_error(error, data: Mapping[str, Any], where: str, section: str) -> InputError:
@@ -200,8 +214,11 @@ def _input_error(error, data: Mapping[str, Any], where: str, section: str) -> In
     else:
         problem = f"{loc}: {error.message}."
     described = error.schema.get("description") if isinstance(error.schema, Mapping) else None
-    fix = f"{described.strip()} (config/README.md, section {section})" if described else \
-        f"see config/README.md, section {section}."
+    fix = (
+        f"{described.strip()} (config/README.md, section {section})"
+        if described
+        else f"see config/README.md, section {section}."
+    )
     return InputError(problem, path=_entry_path(data, path), fix=fix)
 
 
@@ -255,8 +272,11 @@ def _read_settings_file(path: Path) -> Any:
             return yaml.safe_load(text)
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None)
-            raise InputError(f"not valid YAML ({getattr(err, 'problem', None) or err}).", path=path,
-                             line=None if mark is None else mark.line + 1) from None
+            raise InputError(
+                f"not valid YAML ({getattr(err, 'problem', None) or err}).",
+                path=path,
+                line=None if mark is None else mark.line + 1,
+            ) from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:

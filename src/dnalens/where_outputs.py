@@ -16,7 +16,10 @@ OUTPUTS = (
     ("hits.gff3.gz", "hits of the annotated latents (GFF3, bgzip + tabix index)"),
     ("candidates.gff3", "discovery: strong runs of gene-like latents outside the annotation, with the nearest gene"),
     ("tracks/hits.bed.gz", "hits of the annotated latents (BED9, bgzip + tabix index)"),
-    ("tracks/igv_session.xml", "IGV session: File > Open Session (genome, annotation, hits, bigWigs of annotated latents)"),
+    (
+        "tracks/igv_session.xml",
+        "IGV session: File > Open Session (genome, annotation, hits, bigWigs of annotated latents)",
+    ),
     ("windows.bed", "the windows the model read"),
 )
 SUMMARY = Path("results") / "summary" / "features_across_genomes.tsv"

@@ -24,7 +24,9 @@ def write_label_store(path, windows, seed=0, lengths=None):
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     n = int(offsets[-1])
     labels = rng.random((n, len(CONCEPTS))) < 0.3
-    instances = np.where(rng.random((n, len(REGIONS))) < 0.5, rng.integers(0, 5, (n, len(REGIONS))), -1).astype(np.int32)
+    instances = np.where(rng.random((n, len(REGIONS))) < 0.5, rng.integers(0, 5, (n, len(REGIONS))), -1).astype(
+        np.int32
+    )
     path.mkdir(parents=True)
     np.save(path / "labels.npy", np.packbits(labels, axis=1))
     np.save(path / "instances.npy", instances)
@@ -32,8 +34,16 @@ def write_label_store(path, windows, seed=0, lengths=None):
     np.save(path / "window_rows.npy", np.arange(len(windows), dtype=np.int64))
     np.save(path / "token_window.npy", np.repeat(np.arange(len(windows)), lengths).astype(np.int32))
     write_windows_bed(windows, path / "windows.bed")
-    meta = {"format": "dnalens-labels", "version": 1, "n_tokens": n, "n_windows": len(windows),
-            "concept_names": CONCEPTS, "region_concepts": REGIONS, "categorical": {}, "contigs": {"chr1": 30, "chr2": 20}}
+    meta = {
+        "format": "dnalens-labels",
+        "version": 1,
+        "n_tokens": n,
+        "n_windows": len(windows),
+        "concept_names": CONCEPTS,
+        "region_concepts": REGIONS,
+        "categorical": {},
+        "contigs": {"chr1": 30, "chr2": 20},
+    }
     (path / "meta.json").write_text(json.dumps(meta))
     return labels, instances
 
@@ -45,7 +55,13 @@ def write_activations(path, windows, d=6, trim=0, shard_windows=((0, 1), (2, 3))
     for idx, rows in enumerate(shard_windows):
         lengths = [per_window[r].shape[0] for r in rows]
         offsets = np.concatenate([[0], np.cumsum(lengths)]).tolist()
-        write_shard(path, idx, np.concatenate([per_window[r] for r in rows]), list(rows), offsets,
-                    {"layer": "blocks.1", "trim_start": trim, "trim_end": 0})
+        write_shard(
+            path,
+            idx,
+            np.concatenate([per_window[r] for r in rows]),
+            list(rows),
+            offsets,
+            {"layer": "blocks.1", "trim_start": trim, "trim_end": 0},
+        )
     write_manifest(path, {"layer": "blocks.1", "trim_start": trim, "trim_end": 0, "model": {"family": "tiny"}})
     return per_window

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from buffer_inputs import CONCEPTS, REGIONS, WINDOWS, write_activations, write_label_store
 
 from dnalens import cli
 from dnalens.buffer import ActivationBuffer
@@ -13,8 +14,6 @@ from dnalens.errors import InputError
 from dnalens.sae.encode import encode_activations
 from dnalens.sae.io import save_sae
 from dnalens.sae.topk import TopKSAE
-
-from buffer_inputs import CONCEPTS, REGIONS, WINDOWS, write_activations, write_label_store
 
 TRIM = 2
 
@@ -28,8 +27,14 @@ def built(tmp_path):
     acts = write_activations(tmp_path / "acts", WINDOWS, trim=TRIM)
     labels, instances = write_label_store(tmp_path / "labels", WINDOWS)
     encode_activations(sae, tmp_path / "acts", tmp_path / "codes", progress=False)
-    build_buffer(tmp_path / "codes", tmp_path / "labels", tmp_path / "buffer", dense_dir=tmp_path / "acts",
-                 genome="toy", progress=False)
+    build_buffer(
+        tmp_path / "codes",
+        tmp_path / "labels",
+        tmp_path / "buffer",
+        dense_dir=tmp_path / "acts",
+        genome="toy",
+        progress=False,
+    )
     return sae, acts, labels, instances, ActivationBuffer.open(tmp_path / "buffer")
 
 
@@ -108,11 +113,42 @@ def test_cli_buffer_and_buffer_info(tmp_path, capsys):
     write_activations(tmp_path / "acts", WINDOWS)
     write_label_store(tmp_path / "labels", WINDOWS)
     save_sae(TopKSAE(6, 12, k=2), tmp_path / "sae")
-    assert cli.main(["encode", "--sae", str(tmp_path / "sae"), "--activations", str(tmp_path / "acts"),
-                     "--out", str(tmp_path / "codes"), "--settings", '{"device": "cpu"}']) == 0
-    assert cli.main(["buffer", "--codes", str(tmp_path / "codes"), "--labels", str(tmp_path / "labels"),
-                     "--activations", str(tmp_path / "acts"), "--settings", '{"dense_twin": true}',
-                     "--out", str(tmp_path / "buf"), "--genome", "toy"]) == 0
+    assert (
+        cli.main(
+            [
+                "encode",
+                "--sae",
+                str(tmp_path / "sae"),
+                "--activations",
+                str(tmp_path / "acts"),
+                "--out",
+                str(tmp_path / "codes"),
+                "--settings",
+                '{"device": "cpu"}',
+            ]
+        )
+        == 0
+    )
+    assert (
+        cli.main(
+            [
+                "buffer",
+                "--codes",
+                str(tmp_path / "codes"),
+                "--labels",
+                str(tmp_path / "labels"),
+                "--activations",
+                str(tmp_path / "acts"),
+                "--settings",
+                '{"dense_twin": true}',
+                "--out",
+                str(tmp_path / "buf"),
+                "--genome",
+                "toy",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert cli.main(["buffer-info", str(tmp_path / "buf"), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)

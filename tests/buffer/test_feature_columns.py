@@ -23,8 +23,11 @@ def _shards(csr: sp.csr_matrix, cuts: list[int]) -> list[CsrArrays]:
     out = []
     for a, b in zip(edges[:-1], edges[1:]):
         part = csr[a:b]
-        out.append(CsrArrays(part.indptr.astype(np.int64), part.indices.astype(np.int32),
-                             part.data.astype(np.float16), csr.shape[1]))
+        out.append(
+            CsrArrays(
+                part.indptr.astype(np.int64), part.indices.astype(np.int32), part.data.astype(np.float16), csr.shape[1]
+            )
+        )
     return out
 
 
@@ -83,16 +86,34 @@ def test_the_one_row_major_copy_gives_columns_on_demand_and_old_copies_still_rea
     stored feature-major copy (before) still reads that copy."""
     import gc
 
-    from dnalens.buffer.columns import write_feature_major, column_counts
-    from dnalens.buffer.store import ActivationBuffer
-    from dnalens.probing.inputs import inputs_from_buffer
     import pandas as pd
 
+    from dnalens.buffer.columns import column_counts, write_feature_major
+    from dnalens.buffer.store import ActivationBuffer
+    from dnalens.probing.inputs import inputs_from_buffer
+
     csr = _random_csr(40, 5, seed=2)
-    windows = pd.DataFrame({"row": [0], "contig": "c", "start": [0], "end": [40], "strand": "+", "name": ["w"],
-                            "token_start": [0], "token_end": [40], "read_offset": [0]})
-    buffer = ActivationBuffer(codes=_shards(csr, [])[0], labels_packed=np.zeros((40, 1), np.uint8), label_names=["x"],
-                              instances=np.zeros((40, 0), np.int32), instance_names=[], windows=windows)
+    windows = pd.DataFrame(
+        {
+            "row": [0],
+            "contig": "c",
+            "start": [0],
+            "end": [40],
+            "strand": "+",
+            "name": ["w"],
+            "token_start": [0],
+            "token_end": [40],
+            "read_offset": [0],
+        }
+    )
+    buffer = ActivationBuffer(
+        codes=_shards(csr, [])[0],
+        labels_packed=np.zeros((40, 1), np.uint8),
+        label_names=["x"],
+        instances=np.zeros((40, 0), np.int32),
+        instance_names=[],
+        windows=windows,
+    )
     path = buffer.save(tmp_path / "buffer")
     assert not any(path.glob("features.*")) and np.load(path / "codes.indices.npy").dtype == np.uint16
     opened = ActivationBuffer.open(path)
@@ -101,7 +122,9 @@ def test_the_one_row_major_copy_gives_columns_on_demand_and_old_copies_still_rea
     assert where.parent != path and (where / "features.rows.npy").is_file()
     assert (columns.block(0, 5) != csr.tocsc()).nnz == 0
     inputs = inputs_from_buffer(path)
-    assert (inputs.feature_columns.block(0, 5) != csr.tocsc()).nnz == 0 and (inputs.codes.take(np.arange(40)) != csr).nnz == 0
+    assert (inputs.feature_columns.block(0, 5) != csr.tocsc()).nnz == 0 and (
+        inputs.codes.take(np.arange(40)) != csr
+    ).nnz == 0
     del opened, columns
     gc.collect()
     assert not where.exists()  # the temporary copy leaves with its reader

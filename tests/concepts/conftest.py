@@ -31,7 +31,8 @@ class Labelled:
     def __init__(self, features, genome: GenomeSequence, **settings) -> None:
         self.genome = genome
         self.cs: ConceptSet = compute_concepts(
-            ConceptContext(Annotation(list(features)), genome, concept_settings(settings)))
+            ConceptContext(Annotation(list(features)), genome, concept_settings(settings))
+        )
 
     @property
     def names(self) -> list[str]:
@@ -67,11 +68,19 @@ def chloroplast(tmp_path_factory, genomes_dir: Path):
     fasta = d / "genome.fa"
     SeqIO.write([record], fasta, "fasta")
     n = len(record)
-    windows = [Window(record.id, s, s + 10_000, strand, f"w{s}{strand}")
-               for s in range(0, n, 10_000) for strand in "+-"]
+    windows = [
+        Window(record.id, s, s + 10_000, strand, f"w{s}{strand}") for s in range(0, n, 10_000) for strand in "+-"
+    ]
     write_windows_bed(windows, d / "windows.bed")
-    return SimpleNamespace(gb=genomes_dir / "NC_000932.gb", fasta=fasta, record=record, seq=str(record.seq),
-                           windows=windows, windows_bed=d / "windows.bed", dir=d)
+    return SimpleNamespace(
+        gb=genomes_dir / "NC_000932.gb",
+        fasta=fasta,
+        record=record,
+        seq=str(record.seq),
+        windows=windows,
+        windows_bed=d / "windows.bed",
+        dir=d,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,9 @@ RNA_EDITED_START = {"ndhD"}  # ACG start, edited to AUG in the transcript (the r
 
 
 def _bed(path) -> pd.DataFrame:
-    return pd.read_csv(path, sep="\t", header=None, names=["contig", "start", "end", "name", "score", "strand"],
-                       dtype={"contig": str})
+    return pd.read_csv(
+        path, sep="\t", header=None, names=["contig", "start", "end", "name", "score", "strand"], dtype={"contig": str}
+    )
 
 
 def _codons(bed: pd.DataFrame, seq: str) -> dict[int, str]:
@@ -111,15 +112,21 @@ def test_codon_labels_translate_to_the_genbank_proteins(cp_labels, chloroplast):
         protein = f.qualifiers["translation"][0]
         translated = str(f.extract(record.seq).translate(table=11)).rstrip("*")
         assert translated[1:] == protein[1:], f.qualifiers["gene"]
-        positions = [(x, p.strand) for p in f.location.parts
-                     for x in (range(int(p.end) - 1, int(p.start) - 1, -1) if p.strand == -1
-                               else range(int(p.start), int(p.end)))]
+        positions = [
+            (x, p.strand)
+            for p in f.location.parts
+            for x in (
+                range(int(p.end) - 1, int(p.start) - 1, -1) if p.strand == -1 else range(int(p.start), int(p.end))
+            )
+        ]
         if any(covered[k] > 1 for k in positions):
             continue  # psbC/psbD, atpB/atpE, rps3/rpl22 overlap in other frames: one frame per base
         checked += 1
         labels = "".join(
             "*" if classes[genome[s][0][x]] == "stop" else classes[genome[s][0][x]]
-            for x, s in ((x, "+" if st == 1 else "-") for x, st in positions) if genome[s][1][x] == 0)
+            for x, s in ((x, "+" if st == 1 else "-") for x, st in positions)
+            if genome[s][1][x] == 0
+        )
         if labels.rstrip("*")[1:] != protein[1:]:
             mismatched.append(f.qualifiers["gene"][0])
     assert checked >= 75 and mismatched == []
@@ -140,8 +147,12 @@ def test_cds_parts_and_phases_translate_to_the_genbank_proteins(chloroplast):
     units = [u for u in ctx.units if u.cds]
     assert len(units) == 85
     for u in units:
-        text = "".join(str(Seq(chloroplast.seq[p.start:p.end]).reverse_complement()) if p.strand == "-"
-                       else chloroplast.seq[p.start:p.end] for p in u.cds)[u.cds[0].phase or 0:]
+        text = "".join(
+            str(Seq(chloroplast.seq[p.start : p.end]).reverse_complement())
+            if p.strand == "-"
+            else chloroplast.seq[p.start : p.end]
+            for p in u.cds
+        )[u.cds[0].phase or 0 :]
         protein = str(Seq(text).translate(table=11)).rstrip("*")
         assert any(protein[1:] == ref[1:] for ref in proteins[u.name]), u.name
 
@@ -186,8 +197,12 @@ def test_overlapping_opposite_strand_cds_are_both_labelled(cp_labels):
 @pytest.mark.parametrize("concept", ["tRNA", "rRNA", "CDS", "gene"])
 def test_bed_strand_is_the_annotated_strand(cp_labels, chloroplast, concept):
     kind = {"tRNA": "tRNA", "rRNA": "rRNA", "CDS": "CDS", "gene": "gene"}[concept]
-    want = {(int(p.start), int(p.end), "+" if p.strand == 1 else "-")
-            for f in chloroplast.record.features if f.type == kind for p in f.location.parts}
+    want = {
+        (int(p.start), int(p.end), "+" if p.strand == 1 else "-")
+        for f in chloroplast.record.features
+        if f.type == kind
+        for p in f.location.parts
+    }
     bed = _bed(cp_labels.bed / f"{concept}.bed")
     got = set(zip(bed.start, bed.end, bed.strand))
     if concept == "gene":  # GenBank gene joins are spans per strand run; compare strands of covered bases

@@ -17,9 +17,22 @@ from dnalens.concepts.registry import compute_concepts
 from dnalens.concepts.settings import concept_settings
 from dnalens.genome.annotation import load_annotation
 
-COMPARED = ["CDS", "exon", "intron", "five_prime_UTR", "three_prime_UTR", "splice_donor", "splice_acceptor",
-            "exon_first_base", "exon_last_base", "start_codon", "stop_codon", "CDS_codon_pos1", "CDS_codon_pos2",
-            "CDS_codon_pos3"]
+COMPARED = [
+    "CDS",
+    "exon",
+    "intron",
+    "five_prime_UTR",
+    "three_prime_UTR",
+    "splice_donor",
+    "splice_acceptor",
+    "exon_first_base",
+    "exon_last_base",
+    "start_codon",
+    "stop_codon",
+    "CDS_codon_pos1",
+    "CDS_codon_pos2",
+    "CDS_codon_pos3",
+]
 
 
 def _sequence() -> str:
@@ -27,14 +40,14 @@ def _sequence() -> str:
     seq = list("".join(rng.choice("ACGT") for _ in range(3000)))
 
     def put(at: int, text: str) -> None:
-        seq[at: at + len(text)] = list(text)
+        seq[at : at + len(text)] = list(text)
 
-    put(150, "ATG")        # gene A (+): start codon
-    put(946, "TAA")        # gene A: stop codon (last 3 nt of the CDS 800..949)
-    put(300, "T")          # codon split by the first intron: T | GG -> TGG (Trp)
+    put(150, "ATG")  # gene A (+): start codon
+    put(946, "TAA")  # gene A: stop codon (last 3 nt of the CDS 800..949)
+    put(300, "T")  # codon split by the first intron: T | GG -> TGG (Trp)
     put(400, "GG")
-    put(2198, "CAT")       # gene B (−): start codon ATG read on −
-    put(1602, "TTA")       # gene B: stop codon TAA read on −
+    put(2198, "CAT")  # gene B (−): start codon ATG read on −
+    put(1602, "TTA")  # gene B: stop codon TAA read on −
     return "".join(seq)
 
 
@@ -64,22 +77,28 @@ chr\ttest\tthree_prime_UTR\t1501\t1602\t.\t-\t.\tID=u3B;Parent=tB
 
 _A = 'gene_id "gA"; transcript_id "tA";'
 _B = 'gene_id "gB"; transcript_id "tB";'
-GTF = "\n".join("\t".join(row) for row in [
-    ["chr", "test", "exon", "801", "1000", ".", "+", ".", _A],  # deliberately out of order
-    ["chr", "test", "exon", "101", "301", ".", "+", ".", _A],
-    ["chr", "test", "exon", "401", "700", ".", "+", ".", _A],
-    ["chr", "test", "CDS", "151", "301", ".", "+", "0", _A],
-    ["chr", "test", "CDS", "401", "700", ".", "+", "2", _A],
-    ["chr", "test", "CDS", "801", "946", ".", "+", "2", _A],  # GTF CDS excludes the stop codon
-    ["chr", "test", "start_codon", "151", "153", ".", "+", "0", _A],
-    ["chr", "test", "stop_codon", "947", "949", ".", "+", "0", _A],
-    ["chr", "test", "exon", "1501", "1700", ".", "-", ".", _B],
-    ["chr", "test", "exon", "1901", "2300", ".", "-", ".", _B],
-    ["chr", "test", "CDS", "1606", "1700", ".", "-", "2", _B],
-    ["chr", "test", "CDS", "1901", "2201", ".", "-", "0", _B],
-    ["chr", "test", "start_codon", "2199", "2201", ".", "-", "0", _B],
-    ["chr", "test", "stop_codon", "1603", "1605", ".", "-", "0", _B],
-]) + "\n"
+GTF = (
+    "\n".join(
+        "\t".join(row)
+        for row in [
+            ["chr", "test", "exon", "801", "1000", ".", "+", ".", _A],  # deliberately out of order
+            ["chr", "test", "exon", "101", "301", ".", "+", ".", _A],
+            ["chr", "test", "exon", "401", "700", ".", "+", ".", _A],
+            ["chr", "test", "CDS", "151", "301", ".", "+", "0", _A],
+            ["chr", "test", "CDS", "401", "700", ".", "+", "2", _A],
+            ["chr", "test", "CDS", "801", "946", ".", "+", "2", _A],  # GTF CDS excludes the stop codon
+            ["chr", "test", "start_codon", "151", "153", ".", "+", "0", _A],
+            ["chr", "test", "stop_codon", "947", "949", ".", "+", "0", _A],
+            ["chr", "test", "exon", "1501", "1700", ".", "-", ".", _B],
+            ["chr", "test", "exon", "1901", "2300", ".", "-", ".", _B],
+            ["chr", "test", "CDS", "1606", "1700", ".", "-", "2", _B],
+            ["chr", "test", "CDS", "1901", "2201", ".", "-", "0", _B],
+            ["chr", "test", "start_codon", "2199", "2201", ".", "-", "0", _B],
+            ["chr", "test", "stop_codon", "1603", "1605", ".", "-", "0", _B],
+        ]
+    )
+    + "\n"
+)
 
 
 @pytest.fixture(scope="module")

@@ -44,8 +44,14 @@ def test_base_identity_is_relative_to_the_read_strand(seq):
 
 @pytest.mark.parametrize("circular", [False, True])
 def test_gc_windows_homopolymers_and_cpg_match_brute_force(seq, circular):
-    lab = Labelled([], genome_of({"c": seq}, circular=["c"] if circular else []), include=["sequence"],
-                   gc_window=50, gc_delta=0.1, homopolymer_min=5)
+    lab = Labelled(
+        [],
+        genome_of({"c": seq}, circular=["c"] if circular else []),
+        include=["sequence"],
+        gc_window=50,
+        gc_delta=0.1,
+        homopolymer_min=5,
+    )
     n, half, mean = len(seq), 25, sum(x in "GC" for x in seq) / len(seq)
     rich, poor = [], []
     for i in range(n):
@@ -82,9 +88,11 @@ def _pwm_file(tmp_path, fmt: str, site: str):
         text = ">MA9999.1 testmotif\n" + "".join(f"{b} [ {' '.join(map(str, rows[b]))} ]\n" for b in "ACGT")
         return tmp_path / "m.jaspar", text, "motif_testmotif"
     probs = "\n".join(" ".join("1.0" if b == x else "0.0" for b in "ACGT") for x in site)
-    text = ("MEME version 4\n\nALPHABET= ACGT\n\nstrands: + -\n\nBackground letter frequencies\n"
-            "A 0.25 C 0.25 G 0.25 T 0.25\n\nMOTIF M1 testmotif\n"
-            f"letter-probability matrix: alength= 4 w= {len(site)} nsites= 20 E= 0\n{probs}\n")
+    text = (
+        "MEME version 4\n\nALPHABET= ACGT\n\nstrands: + -\n\nBackground letter frequencies\n"
+        "A 0.25 C 0.25 G 0.25 T 0.25\n\nMOTIF M1 testmotif\n"
+        f"letter-probability matrix: alength= 4 w= {len(site)} nsites= 20 E= 0\n{probs}\n"
+    )
     return tmp_path / "m.meme", text, "motif_M1"
 
 
@@ -93,8 +101,13 @@ def test_pwm_file_becomes_a_concept(seq, tmp_path, fmt):
     site = "ACGTTGCAGTCA"  # planted at 1500; not its own reverse complement
     path, text, name = _pwm_file(tmp_path, fmt, site)
     path.write_text(text)
-    lab = Labelled([], genome_of({"c": seq}), include=["motifs"], exclude=["TATA_box"],
-                   motifs=[{"path": str(path), "threshold": 0.95}])
+    lab = Labelled(
+        [],
+        genome_of({"c": seq}),
+        include=["motifs"],
+        exclude=["TATA_box"],
+        motifs=[{"path": str(path), "threshold": 0.95}],
+    )
     assert lab.names == [name, name + "_antisense"]
     rc = site.translate(COMP)[::-1]
     want = {("c", m.start(), m.start() + 12, "+") for m in re.finditer(f"(?={site})", seq)}
@@ -112,10 +125,17 @@ def test_user_tracks_from_bed_and_gff3(seq, tmp_path):
     (tmp_path / "peaks.bed").write_text("c\t10\t20\tp1\t0\t+\nc\t30\t40\tp2\t0\t.\nother\t1\t5\tx\t0\t+\n")
     (tmp_path / "sites.gff3").write_text(
         "##gff-version 3\nc\tx\tbinding_site\t101\t110\t.\t-\t.\tID=b1;Name=site1\n"
-        "c\tx\tenhancer\t201\t250\t.\t+\t.\tID=e1\n")
-    lab = Labelled([], genome_of({"c": seq}), include=["tracks"], tracks=[
-        {"path": str(tmp_path / "peaks.bed")}, {"path": str(tmp_path / "sites.gff3"), "name": "bs",
-                                                "type": ["binding_site"]}])
+        "c\tx\tenhancer\t201\t250\t.\t+\t.\tID=e1\n"
+    )
+    lab = Labelled(
+        [],
+        genome_of({"c": seq}),
+        include=["tracks"],
+        tracks=[
+            {"path": str(tmp_path / "peaks.bed")},
+            {"path": str(tmp_path / "sites.gff3"), "name": "bs", "type": ["binding_site"]},
+        ],
+    )
     assert lab.names == ["track_peaks", "bs"]
     assert lab.parts("track_peaks") == {("c", 10, 20, "+"), ("c", 30, 40, ".")}
     assert lab.parts("bs") == {("c", 100, 110, "-")}
@@ -137,12 +157,23 @@ def test_unknown_concept_names_and_families_are_rejected(seq):
 def test_include_exclude_antisense_and_keep_empty(seq):
     rows = [feat("c", "gene", 10, 100, "+", "g"), feat("c", "CDS", 10, 100, "+", "cds", ["g"], phase=0)]
     genome = genome_of({"c": seq})
-    assert Labelled(rows, genome, include=["genes"]).names == ["gene", "gene_antisense", "CDS", "CDS_antisense",
-                                                              "intergenic"]
+    assert Labelled(rows, genome, include=["genes"]).names == [
+        "gene",
+        "gene_antisense",
+        "CDS",
+        "CDS_antisense",
+        "intergenic",
+    ]
     assert Labelled(rows, genome, include=["genes"], exclude=["CDS_antisense", "intergenic"]).names == [
-        "gene", "gene_antisense", "CDS"]
+        "gene",
+        "gene_antisense",
+        "CDS",
+    ]
     assert Labelled(rows, genome, include=["genes"], exclude=["CDS"]).names == [
-        "gene", "gene_antisense", "intergenic"]  # naming a concept names its twin too
+        "gene",
+        "gene_antisense",
+        "intergenic",
+    ]  # naming a concept names its twin too
     assert Labelled(rows, genome, include=["genes"], antisense=False).names == ["gene", "CDS", "intergenic"]
     kept = Labelled(rows, genome, include=["genes"], keep_empty=True).names
     assert "five_prime_UTR" in kept and "pseudogene_antisense" in kept

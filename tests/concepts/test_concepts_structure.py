@@ -19,8 +19,10 @@ def mrna(fid, exons, strand, *, gene=None, trans=False, cds=(), phases=None, seq
     lo = min(s for s, _ in exons)
     hi = max(e for _, e in exons)
     rows = [feat(seqid, "gene", lo, hi, strand, gene), feat(seqid, "mRNA", lo, hi, strand, fid, [gene], **extra)]
-    rows += [feat(seqid, "exon", s, e, strand if isinstance(strand, str) else strand, f"{fid}-e{i}", [fid])
-             for i, (s, e) in enumerate(exons)]
+    rows += [
+        feat(seqid, "exon", s, e, strand if isinstance(strand, str) else strand, f"{fid}-e{i}", [fid])
+        for i, (s, e) in enumerate(exons)
+    ]
     for i, (s, e) in enumerate(cds):
         rows.append(feat(seqid, "CDS", s, e, strand, f"{fid}-cds", [fid], phase=(phases or [0] * len(cds))[i]))
     return rows
@@ -44,10 +46,12 @@ def test_trans_splice_junctions_are_not_introns(flagged):
     exons = [(1000, 1100), (1500, 1600), (800, 900)]
     rows = mrna("t1", exons, "-", trans=flagged)
     # mixed strands: − part then two + parts (cis intron between the + parts only)
-    rows += [feat("c", "mRNA", 1200, 1900, "+", "t2", []),
-             feat("c", "exon", 1200, 1300, "-", "t2-e1", ["t2"]),
-             feat("c", "exon", 1700, 1800, "+", "t2-e2", ["t2"]),
-             feat("c", "exon", 1850, 1900, "+", "t2-e3", ["t2"])]
+    rows += [
+        feat("c", "mRNA", 1200, 1900, "+", "t2", []),
+        feat("c", "exon", 1200, 1300, "-", "t2-e1", ["t2"]),
+        feat("c", "exon", 1700, 1800, "+", "t2-e2", ["t2"]),
+        feat("c", "exon", 1850, 1900, "+", "t2-e3", ["t2"]),
+    ]
     lab = Labelled(rows, genome_of({"c": SEQ}))
     # 1000-1100 -> 1500-1600 runs upstream on −: trans; 1500-1600 -> 800-900 is a cis intron 900-1500
     assert lab.parts("intron") == {("c", 900, 1500, "-"), ("c", 1800, 1850, "+")}
@@ -89,8 +93,12 @@ def test_utrs_derived_from_exons_minus_cds_on_both_strands():
     lab = Labelled(rows, genome_of({"c": SEQ}))
     assert lab.parts("five_prime_UTR") == {("c", 100, 150, "+"), ("c", 1550, 1600, "-")}
     assert lab.parts("three_prime_UTR") == {("c", 640, 700, "+"), ("c", 1000, 1050, "-")}
-    assert lab.parts("CDS") == {("c", 150, 300, "+"), ("c", 400, 640, "+"), ("c", 1400, 1550, "-"),
-                                ("c", 1050, 1200, "-")}
+    assert lab.parts("CDS") == {
+        ("c", 150, 300, "+"),
+        ("c", 400, 640, "+"),
+        ("c", 1400, 1550, "-"),
+        ("c", 1050, 1200, "-"),
+    }
 
 
 def test_promoters_per_operon_and_per_transcript():
@@ -101,8 +109,12 @@ def test_promoters_per_operon_and_per_transcript():
     operon = Labelled(rows, genome, promoter_anchor="operon", promoter_upstream=50, operon_max_gap=50)
     assert operon.parts("promoter") == {("c", 50, 100, "+"), ("c", 450, 500, "+"), ("c", 800, 850, "-")}
     each = Labelled(rows, genome, promoter_anchor="transcript", promoter_upstream=50, promoter_downstream=5)
-    assert each.parts("promoter") == {("c", 50, 105, "+"), ("c", 160, 215, "+"), ("c", 450, 505, "+"),
-                                      ("c", 795, 850, "-")}
+    assert each.parts("promoter") == {
+        ("c", 50, 105, "+"),
+        ("c", 160, 215, "+"),
+        ("c", 450, 505, "+"),
+        ("c", 795, 850, "-"),
+    }
     # 'auto' follows the kingdom from genome.json
     auto = Labelled(rows, genome_of({"c": SEQ}, kingdom="prokaryote"), promoter_upstream=50)
     assert auto.parts("promoter") == operon.parts("promoter")
@@ -125,9 +137,12 @@ def test_intergenic_is_unstranded_and_wraps_on_circular_contigs():
 
 
 def test_pseudogenes_are_not_genes_and_their_cds_is_not_coding():
-    rows = [feat("c", "gene", 100, 400, "+", "g1", pseudo="true"),
-            feat("c", "CDS", 100, 400, "+", "c1", ["g1"], phase=0),
-            feat("c", "gene", 500, 800, "+", "g2"), feat("c", "CDS", 500, 800, "+", "c2", ["g2"], phase=0)]
+    rows = [
+        feat("c", "gene", 100, 400, "+", "g1", pseudo="true"),
+        feat("c", "CDS", 100, 400, "+", "c1", ["g1"], phase=0),
+        feat("c", "gene", 500, 800, "+", "g2"),
+        feat("c", "CDS", 500, 800, "+", "c2", ["g2"], phase=0),
+    ]
     lab = Labelled(rows, genome_of({"c": SEQ}))
     assert lab.parts("pseudogene") == {("c", 100, 400, "+")}
     assert lab.parts("gene") == {("c", 500, 800, "+")}
@@ -135,10 +150,16 @@ def test_pseudogenes_are_not_genes_and_their_cds_is_not_coding():
 
 
 def test_rna_repeat_and_mobile_element_concepts():
-    rows = [feat("c", "gene", 10, 90, "+", "g1"), feat("c", "tRNA", 10, 90, "+", "t1", ["g1"]),
-            feat("c", "exon", 10, 40, "+", "t1-e1", ["t1"]), feat("c", "exon", 60, 90, "+", "t1-e2", ["t1"]),
-            feat("c", "rRNA", 200, 400, "-", "r1"), feat("c", "snoRNA", 500, 550, "+", "n1"),
-            feat("c", "repeat_region", 600, 700, ".", "rep1"), feat("c", "mobile_genetic_element", 800, 900, "-", "m1")]
+    rows = [
+        feat("c", "gene", 10, 90, "+", "g1"),
+        feat("c", "tRNA", 10, 90, "+", "t1", ["g1"]),
+        feat("c", "exon", 10, 40, "+", "t1-e1", ["t1"]),
+        feat("c", "exon", 60, 90, "+", "t1-e2", ["t1"]),
+        feat("c", "rRNA", 200, 400, "-", "r1"),
+        feat("c", "snoRNA", 500, 550, "+", "n1"),
+        feat("c", "repeat_region", 600, 700, ".", "rep1"),
+        feat("c", "mobile_genetic_element", 800, 900, "-", "m1"),
+    ]
     lab = Labelled(rows, genome_of({"c": SEQ}))
     assert lab.parts("tRNA") == {("c", 10, 40, "+"), ("c", 60, 90, "+")}
     assert lab.parts("intron") == {("c", 40, 60, "+")}  # tRNA intron

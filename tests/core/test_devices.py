@@ -12,29 +12,42 @@ from dnalens.errors import InputError
 @pytest.fixture
 def gpus(monkeypatch):
     """Set how many CUDA devices torch 'sees'."""
+
     def set_count(n: int) -> None:
         monkeypatch.setattr(torch.cuda, "is_available", lambda: n > 0)
         monkeypatch.setattr(torch.cuda, "device_count", lambda: n)
+
     return set_count
 
 
-@pytest.mark.parametrize(("n_gpus", "spec", "expected"), [
-    (0, "auto", "cpu"), (2, "auto", "cuda"), (0, None, "cpu"),
-    (0, "cpu", "cpu"), (2, "cpu", "cpu"),
-    (1, "cuda", "cuda"), (2, "cuda:1", "cuda:1"), (1, "CUDA:0", "cuda:0"),
-])
+@pytest.mark.parametrize(
+    ("n_gpus", "spec", "expected"),
+    [
+        (0, "auto", "cpu"),
+        (2, "auto", "cuda"),
+        (0, None, "cpu"),
+        (0, "cpu", "cpu"),
+        (2, "cpu", "cpu"),
+        (1, "cuda", "cuda"),
+        (2, "cuda:1", "cuda:1"),
+        (1, "CUDA:0", "cuda:0"),
+    ],
+)
 def test_resolve_device(gpus, n_gpus, spec, expected):
     gpus(n_gpus)
     assert resolve_device(spec) == expected
 
 
-@pytest.mark.parametrize(("n_gpus", "spec", "needle"), [
-    (0, "cuda", "no CUDA device is visible"),
-    (0, "cuda:0", "no CUDA device is visible"),
-    (1, "cuda:1", "only 1 CUDA device"),
-    (1, "gpu", "use auto, cpu, cuda or cuda:N"),
-    (1, "cuda:x", "use auto, cpu, cuda or cuda:N"),
-])
+@pytest.mark.parametrize(
+    ("n_gpus", "spec", "needle"),
+    [
+        (0, "cuda", "no CUDA device is visible"),
+        (0, "cuda:0", "no CUDA device is visible"),
+        (1, "cuda:1", "only 1 CUDA device"),
+        (1, "gpu", "use auto, cpu, cuda or cuda:N"),
+        (1, "cuda:x", "use auto, cpu, cuda or cuda:N"),
+    ],
+)
 def test_resolve_device_refuses_with_the_key_and_a_fix(gpus, n_gpus, spec, needle):
     gpus(n_gpus)
     with pytest.raises(InputError) as err:
@@ -56,10 +69,17 @@ def test_every_stage_uses_the_one_resolver(gpus):
         device_and_dtype("cuda", "auto", what="training")
 
 
-@pytest.mark.parametrize(("n_gpus", "spec", "expected"), [
-    (0, "cpu", None), (2, "cpu", None), (0, "auto", None), (1, "auto", "cuda"), (2, "cuda:1", "cuda:1"),
-    (0, "cpu-torch", "cpu-torch"),
-])
+@pytest.mark.parametrize(
+    ("n_gpus", "spec", "expected"),
+    [
+        (0, "cpu", None),
+        (2, "cpu", None),
+        (0, "auto", None),
+        (1, "auto", "cuda"),
+        (2, "cuda:1", "cuda:1"),
+        (0, "cpu-torch", "cpu-torch"),
+    ],
+)
 def test_probing_numpy_or_torch_choice(gpus, n_gpus, spec, expected):
     """None = the numpy/scipy.sparse AUROC path; a torch device otherwise."""
     from dnalens.probing.stage import auroc_backend

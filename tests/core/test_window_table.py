@@ -43,21 +43,33 @@ def test_token_positions_equal_the_per_base_rule_with_trims_and_wraps():
 
     rng = np.random.default_rng(0)
     size = 50
-    windows = [Window("c1", int(s), int(s) + int(n), str(rng.choice(["+", "-"])), f"w{i}")
-               for i, (s, n) in enumerate(zip(rng.integers(0, 50, 40), rng.integers(1, 30, 40), strict=True))]
+    windows = [
+        Window("c1", int(s), int(s) + int(n), str(rng.choice(["+", "-"])), f"w{i}")
+        for i, (s, n) in enumerate(zip(rng.integers(0, 50, 40), rng.integers(1, 30, 40), strict=True))
+    ]
     offset = rng.integers(0, 5, len(windows)).clip(max=[w.length - 1 for w in windows])
     count = np.array([rng.integers(0, w.length - o + 1) for w, o in zip(windows, offset, strict=True)])
-    owner, pos = token_positions([w.start for w in windows], [w.end for w in windows],
-                                 [w.strand == "-" for w in windows], size, count=count, read_offset=offset)
-    want = [(i, p) for i, (w, o, c) in enumerate(zip(windows, offset, count, strict=True))
-            for p in genome_positions(w, size)[o:o + c]]
+    owner, pos = token_positions(
+        [w.start for w in windows],
+        [w.end for w in windows],
+        [w.strand == "-" for w in windows],
+        size,
+        count=count,
+        read_offset=offset,
+    )
+    want = [
+        (i, p)
+        for i, (w, o, c) in enumerate(zip(windows, offset, count, strict=True))
+        for p in genome_positions(w, size)[o : o + c]
+    ]
     assert list(zip(owner.tolist(), pos.tolist(), strict=True)) == want
     with pytest.raises(ValueError):
         token_positions([0], [4], [False], 10, count=[4], read_offset=[1])
     from dnalens.formats.coordinates import read_offsets
 
-    for (i, p), k in zip(want, [k for w, o, c in zip(windows, offset, count, strict=True)
-                               for k in range(o, o + c)], strict=True):
+    for (i, p), k in zip(
+        want, [k for w, o, c in zip(windows, offset, count, strict=True) for k in range(o, o + c)], strict=True
+    ):
         w = windows[i]  # the inverse gives back each token's read offset
         assert read_offsets(p, w.start, w.end, w.strand == "-", size) == k
     _, unwrapped = token_positions([45], [55], [False], size, wrap=False)

@@ -22,8 +22,10 @@ def genome(tmp_path):
     seq = "".join(rng.choice(list("ACGT"), 900))
     fa = tmp_path / "g.fa"
     fa.write_text(">chr\n" + seq + "\n")
-    wins = [Window("chr", s, s + 60 + 10 * (i % 3), "+" if i % 2 == 0 else "-", f"w{i}")
-            for i, s in enumerate(range(0, 780, 60))]
+    wins = [
+        Window("chr", s, s + 60 + 10 * (i % 3), "+" if i % 2 == 0 else "-", f"w{i}")
+        for i, s in enumerate(range(0, 780, 60))
+    ]
     bed = tmp_path / "windows.bed"
     write_windows_bed(wins, bed)
     return fa, bed
@@ -56,8 +58,19 @@ def test_fused_codes_equal_stored_then_encoded_strand_shared_lookup(genome, tiny
     bases = open_row_bases(tmp_path / "act" / "blocks.2", bed, fa, context=3)
     encode_activations(sae, tmp_path / "act" / "blocks.2", tmp_path / "stored", progress=False, bases=bases)
     for part in (0, 1):  # scatter parts cover the same shards as the stored path's parts
-        run_fused(fa, bed, spec, "sae-in-memory", "blocks.2", settings, tmp_path / f"fused{part}", part=part,
-                  parts=2, sae=sae, progress=False)
+        run_fused(
+            fa,
+            bed,
+            spec,
+            "sae-in-memory",
+            "blocks.2",
+            settings,
+            tmp_path / f"fused{part}",
+            part=part,
+            parts=2,
+            sae=sae,
+            progress=False,
+        )
     from dnalens.sae.parts import merge_code_parts
 
     merge_code_parts([tmp_path / "fused0", tmp_path / "fused1"], tmp_path / "fused")
@@ -75,7 +88,9 @@ def test_fused_goodfire_budget_per_window(genome, tiny_model_dir, tmp_path):
     sae = load_sae(tmp_path / "sae-k_2.pt")
     run_extract(fa, bed, spec, settings, tmp_path / "act")
     encode_activations(sae, tmp_path / "act" / "blocks.1", tmp_path / "stored", progress=False)
-    summary = run_fused(fa, bed, spec, tmp_path / "sae-k_2.pt", "blocks.1", settings, tmp_path / "fused", progress=False)
+    summary = run_fused(
+        fa, bed, spec, tmp_path / "sae-k_2.pt", "blocks.1", settings, tmp_path / "fused", progress=False
+    )
     _same_codes(tmp_path / "stored", tmp_path / "fused")
     assert summary["fused"] and summary["indices_dtype"] == "uint16"
     kept = sum(w.length - 2 for w in read_windows_bed(bed))
@@ -107,8 +122,9 @@ def test_sample_is_seeded_whole_windows_both_strands_and_sized(tmp_path):
 def test_sample_bed_lines_in_order(genome, tmp_path):
     _, bed = genome
     out = tmp_path / "sample.bed"
-    summary = write_sample_bed(bed, out, trim=(0, 0), tokens=300, holdout_fraction=0.0, strand_shared=False,
-                               coverage=0.95, seed=0)
+    summary = write_sample_bed(
+        bed, out, trim=(0, 0), tokens=300, holdout_fraction=0.0, strand_shared=False, coverage=0.95, seed=0
+    )
     lines, sampled = bed.read_text().splitlines(), out.read_text().splitlines()
     assert set(sampled) <= set(lines) and sampled == [l for l in lines if l in set(sampled)]
     assert summary["tokens"] >= 300 and not summary["whole_genome"]
@@ -126,8 +142,18 @@ def test_whole_genome_sample_is_reused_not_recomputed(genome, tiny_model_dir, tm
 
     real_load = base.load_model
     monkeypatch.setattr(base, "load_model", lambda spec: pytest.fail("model loaded with every shard stored"))
-    reuse = run_fused(fa, bed, spec, "mem", "blocks.1", settings, tmp_path / "reused", sae=sae,
-                      activations=tmp_path / "act" / "blocks.1", progress=False)
+    reuse = run_fused(
+        fa,
+        bed,
+        spec,
+        "mem",
+        "blocks.1",
+        settings,
+        tmp_path / "reused",
+        sae=sae,
+        activations=tmp_path / "act" / "blocks.1",
+        progress=False,
+    )
     assert reuse["reused_dense_shards"] == len(reuse["shards"]) > 1
     _same_codes(tmp_path / "stored", tmp_path / "reused")
     monkeypatch.setattr(base, "load_model", real_load)
@@ -135,8 +161,18 @@ def test_whole_genome_sample_is_reused_not_recomputed(genome, tiny_model_dir, tm
     sub = tmp_path / "sub.bed"
     sub.write_text("".join(bed.read_text().splitlines(keepends=True)[3:]))
     run_extract(fa, sub, spec, settings, tmp_path / "subact")
-    other = run_fused(fa, bed, spec, "mem", "blocks.1", settings, tmp_path / "recomputed", sae=sae,
-                      activations=tmp_path / "subact" / "blocks.1", progress=False)
+    other = run_fused(
+        fa,
+        bed,
+        spec,
+        "mem",
+        "blocks.1",
+        settings,
+        tmp_path / "recomputed",
+        sae=sae,
+        activations=tmp_path / "subact" / "blocks.1",
+        progress=False,
+    )
     assert other["reused_dense_shards"] == 0
     _same_codes(tmp_path / "stored", tmp_path / "recomputed")
 
@@ -167,22 +203,31 @@ def test_fused_out_of_memory_halves_to_one_window_with_the_same_codes(genome, ti
     monkeypatch.setattr(fused, "device_rows", device_rows)
     run_fused(fa, bed, spec, sae_file, "blocks.1", settings, tmp_path / "halved", progress=False)
     assert max(seen) > 1 and seen[-1] == 1 and seen.count(1) == len(read_windows_bed(bed))
-    for (ma, ca), (mb, cb) in zip(iter_code_shards(tmp_path / "whole"), iter_code_shards(tmp_path / "halved"),
-                                  strict=True):
+    for (ma, ca), (mb, cb) in zip(
+        iter_code_shards(tmp_path / "whole"), iter_code_shards(tmp_path / "halved"), strict=True
+    ):
         assert ma["windows"] == mb["windows"]
         np.testing.assert_array_equal(np.asarray(ca.indices), np.asarray(cb.indices))
         # one window per batch pads differently (the long convolutions' FFT length): float16 steps at most
         np.testing.assert_allclose(np.asarray(ca.values, np.float32), np.asarray(cb.values, np.float32), rtol=2e-3)
 
-    monkeypatch.setattr(fused, "device_rows", lambda *a: (_ for _ in ()).throw(
-        torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 3.00 GiB.")))
-    with pytest.raises(OutOfGpuMemoryError, match=r"one window of 60 nt .*halved from 10,000 tokens.*needs at least 3\.2 GB"):
+    monkeypatch.setattr(
+        fused,
+        "device_rows",
+        lambda *a: (_ for _ in ()).throw(
+            torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 3.00 GiB.")
+        ),
+    )
+    with pytest.raises(
+        OutOfGpuMemoryError, match=r"one window of 60 nt .*halved from 10,000 tokens.*needs at least 3\.2 GB"
+    ):
         run_fused(fa, bed, spec, sae_file, "blocks.1", settings, tmp_path / "never", progress=False)
     assert not (tmp_path / "never").exists()
 
 
-def test_fused_sigterm_keeps_finished_shards_and_the_rerun_encodes_only_the_rest(genome, tiny_model_dir, tmp_path,
-                                                                                monkeypatch):
+def test_fused_sigterm_keeps_finished_shards_and_the_rerun_encodes_only_the_rest(
+    genome, tiny_model_dir, tmp_path, monkeypatch
+):
     import os
     import signal
 

@@ -1,4 +1,3 @@
-import json
 import os
 
 import numpy as np
@@ -16,7 +15,10 @@ def genome(tmp_path):
     seq = "".join(rng.choice(list("ACGT"), 700))
     fa = tmp_path / "g.fa"
     fa.write_text(">chr\n" + seq + "\n")
-    wins = [Window("chr", s, s + 50 + 10 * (i % 3), "+" if i % 2 == 0 else "-", f"w{i}") for i, s in enumerate(range(0, 600, 60))]
+    wins = [
+        Window("chr", s, s + 50 + 10 * (i % 3), "+" if i % 2 == 0 else "-", f"w{i}")
+        for i, s in enumerate(range(0, 600, 60))
+    ]
     bed = tmp_path / "windows.bed"
     write_windows_bed(wins, bed)
     return fa, bed, seq, wins
@@ -67,10 +69,20 @@ def test_resume_recomputes_only_missing_shards_and_trim(genome, tiny_model_dir, 
 def test_changed_model_settings_replace_stale_shards(genome, tiny_model_dir, tmp_path):
     fa, bed, seq, wins = genome
     out = tmp_path / "act"
-    run_extract(fa, bed, {"family": "tiny", "path": str(tiny_model_dir), "rc_pool": "none"},
-                ExtractSettings(layers=("blocks.0",)), out)
-    run_extract(fa, bed, {"family": "tiny", "path": str(tiny_model_dir), "rc_pool": "concat"},
-                ExtractSettings(layers=("blocks.0",)), out)
+    run_extract(
+        fa,
+        bed,
+        {"family": "tiny", "path": str(tiny_model_dir), "rc_pool": "none"},
+        ExtractSettings(layers=("blocks.0",)),
+        out,
+    )
+    run_extract(
+        fa,
+        bed,
+        {"family": "tiny", "path": str(tiny_model_dir), "rc_pool": "concat"},
+        ExtractSettings(layers=("blocks.0",)),
+        out,
+    )
     meta, arr = next(iter_shards(out / "blocks.0"))
     assert arr.shape[1] == 32 and meta["model"]["rc_pool"] == "concat"
 

@@ -83,8 +83,10 @@ def test_bad_gff3(tmp_path, capsys, row, needles):
 
 def test_bad_gtf_and_genbank(tmp_path, capsys):
     gtf = tmp_path / "a.gtf"
-    gtf.write_text('c1\tsrc\texon\t10\t60\t.\t+\t.\tgene_id "g"; transcript_id "t";\n'
-                   'c1\tsrc\texon\t70\t80\t.\t+\t.\tgene_id "g" transcript_id\n')
+    gtf.write_text(
+        'c1\tsrc\texon\t10\t60\t.\t+\t.\tgene_id "g"; transcript_id "t";\n'
+        'c1\tsrc\texon\t70\t80\t.\t+\t.\tgene_id "g" transcript_id\n'
+    )
     spec = {"fasta": _fasta(tmp_path), "annotation": str(gtf), "annotation_format": "gtf"}
     _assert_clean_failure(*_prepare(tmp_path, spec, capsys), "a.gtf:2:", "bad GTF attribute")
     gb = tmp_path / "bad.gb"
@@ -101,8 +103,9 @@ def test_crlf_and_iupac_are_accepted(tmp_path, capsys):
     for d, nl in ((lf_dir, "\n"), (crlf_dir, "\r\n")):
         d.mkdir()
         write_fasta(d / "g.fa", {"c1": seq}, newline=nl)
-        (d / "a.gff3").write_text(f"##gff-version 3{nl}{GOOD_ROW}{nl}c1\tsrc\tCDS\t10\t60\t.\t+\t0\tID=c;Parent=g1{nl}",
-                                  newline="")
+        (d / "a.gff3").write_text(
+            f"##gff-version 3{nl}{GOOD_ROW}{nl}c1\tsrc\tCDS\t10\t60\t.\t+\t0\tID=c;Parent=g1{nl}", newline=""
+        )
         spec = {"fasta": str(d / "g.fa"), "annotation": str(d / "a.gff3")}
         assert main(["prepare", "--name", "g", "--genome-settings", json.dumps(spec), "--outdir", str(d / "out")]) == 0
     lf = read_normalized_gff3(lf_dir / "out" / "annotation.gff3")
@@ -111,8 +114,21 @@ def test_crlf_and_iupac_are_accepted(tmp_path, capsys):
     assert (lf_dir / "out" / "genome.fa").read_bytes() == (crlf_dir / "out" / "genome.fa").read_bytes()
     out = crlf_dir / "out"
     bed = tmp_path / "w.bed"
-    args = ["windows", "--fasta", str(out / "genome.fa"), "--genome-info", str(out / "genome.json"),
-            "--settings", json.dumps({"length": 25, "strands": "+", "max_n_fraction": 0.3}), "--out", str(bed)]
+    args = [
+        "windows",
+        "--fasta",
+        str(out / "genome.fa"),
+        "--genome-info",
+        str(out / "genome.json"),
+        "--settings",
+        json.dumps({"length": 25, "strands": "+", "max_n_fraction": 0.3}),
+        "--out",
+        str(bed),
+    ]
     assert main(args) == 0
-    assert [line.split("\t")[1] for line in bed.read_text().splitlines()] == ["0", "50", "75"]  # window 25-50: 10/25 = 0.4 > 0.3
+    assert [line.split("\t")[1] for line in bed.read_text().splitlines()] == [
+        "0",
+        "50",
+        "75",
+    ]  # window 25-50: 10/25 = 0.4 > 0.3
     capsys.readouterr()

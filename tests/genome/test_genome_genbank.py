@@ -45,7 +45,9 @@ def test_every_chloroplast_cds_translates_to_the_genbank_translation(chloroplast
     """Parts in transcription order + phases are right iff the spliced CDS gives /translation."""
     genome = dict(chloroplast.sequences)
     record = SeqIO.read(genomes_dir / "NC_000932.gb", "genbank")
-    expected = {f.qualifiers["protein_id"][0]: f.qualifiers["translation"][0] for f in record.features if f.type == "CDS"}
+    expected = {
+        f.qualifiers["protein_id"][0]: f.qualifiers["translation"][0] for f in record.features if f.type == "CDS"
+    }
     checked = 0
     for t in _transcripts(chloroplast.annotation, "mRNA"):
         protein = translate(cds_sequence(genome, t.cds)).rstrip("*")
@@ -62,7 +64,10 @@ def test_rps12_trans_splicing_and_intron_joins(chloroplast):
     same_strand, mixed = rps12  # ArthCp001 (both copies on -) and ArthCp047 (- then +)
     # complement(join(97999..98024,98562..98793,69611..69724)) -> transcription order 69611.., 98562.., 97999..
     assert [(p.start, p.end, p.strand) for p in same_strand.cds] == [
-        (69610, 69724, "-"), (98561, 98793, "-"), (97998, 98024, "-")]
+        (69610, 69724, "-"),
+        (98561, 98793, "-"),
+        (97998, 98024, "-"),
+    ]
     assert [p.phase for p in same_strand.cds] == [0, 0, 2]  # 114 bp, then 232 bp: (3 - 346 % 3) % 3 = 2
     assert same_strand.trans_spliced and mixed.trans_spliced
     assert [(p.start, p.strand) for p in mixed.cds] == [(69610, "-"), (139855, "+"), (140624, "+")]

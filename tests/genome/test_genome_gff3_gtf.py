@@ -13,8 +13,13 @@ from dnalens.genome.gtf import parse_gtf
 
 def _tsv(text: str) -> str:
     """Snippets are written with ' | ' between columns for readability; GFF/GTF want tabs."""
-    return "\n".join(" | ".join(c.strip() for c in line.split("|")).replace(" | ", "\t")
-                     if "|" in line else line for line in text.strip().splitlines()) + "\n"
+    return (
+        "\n".join(
+            " | ".join(c.strip() for c in line.split("|")).replace(" | ", "\t") if "|" in line else line
+            for line in text.strip().splitlines()
+        )
+        + "\n"
+    )
 
 
 NCBI = _tsv("""

@@ -15,6 +15,7 @@ def test_plasmid_prediction_finds_the_curated_genes(genomes_dir):
     tx = list(predicted.transcripts())
     assert tx and all(t.type == "mRNA" and t.gene_id and len(t.exons) == 1 for t in tx)
     assert {f.attr("prediction") for f in predicted.by_type("gene")} == {"pyrodigal-meta"}
+
     # Same stop codon (3' end) and strand as the curated CDS for most genes.
     def three_prime(parts):
         last = parts[-1]

@@ -20,14 +20,19 @@ from dnalens.genome.trna_introns import aragorn_executable, parse_intron_calls
 # is curated as a 628-nt span).
 INTRON_TRNAS = {"trnK", "trnG", "trnL", "trnV", "trnI", "trnA"}
 STRAND_DISAGREEMENTS = {"trnS"}
-needs_aragorn = pytest.mark.skipif(aragorn_executable() is None,
-                                   reason="the aragorn executable is not installed (make setup installs it as root "
-                                          "on Debian; or apt-get install aragorn)")
+needs_aragorn = pytest.mark.skipif(
+    aragorn_executable() is None,
+    reason="the aragorn executable is not installed (make setup installs it as root "
+    "on Debian; or apt-get install aragorn)",
+)
 
 
 def _mature(annotation, rtype):
-    return [(t.name, {(p.strand, i) for p in t.exons for i in range(p.start, p.end)})
-            for t in annotation.transcripts() if t.type == rtype]
+    return [
+        (t.name, {(p.strand, i) for p in t.exons for i in range(p.start, p.end)})
+        for t in annotation.transcripts()
+        if t.type == rtype
+    ]
 
 
 def recall(curated, predicted, rtype) -> tuple[int, int, list[str]]:
@@ -38,15 +43,20 @@ def recall(curated, predicted, rtype) -> tuple[int, int, list[str]]:
 
 
 def test_aragorn_intron_lines_become_exons_in_genome_order():
-    text = (">x\n3 genes found\n"
-            "1   tRNA-Lys                  c[1716,4347]\t33  \t(ttt)i(38,2559)\n"
-            "2   tRNA-Leu                 [46894,47490]\t35  \t(taa)i(36,512)\n"
-            "3   tRNA-His                       c[3,76]\t35  \t(gtg)\n"  # no intron: pyaragorn's job
-            "4   tRNA-Ala                    [90,30]\t34  \t(tgc)i(5,10)\n")  # across the origin of a 100-nt contig
+    text = (
+        ">x\n3 genes found\n"
+        "1   tRNA-Lys                  c[1716,4347]\t33  \t(ttt)i(38,2559)\n"
+        "2   tRNA-Leu                 [46894,47490]\t35  \t(taa)i(36,512)\n"
+        "3   tRNA-His                       c[3,76]\t35  \t(gtg)\n"  # no intron: pyaragorn's job
+        "4   tRNA-Ala                    [90,30]\t34  \t(tgc)i(5,10)\n"
+    )  # across the origin of a 100-nt contig
     calls = parse_intron_calls(text, 100_000)
     # curated trnK (minus): exons 1716..1751 and 4311..4347 (1-based); the 5' exon is the right-hand one
     assert [c["exons"] for c in calls[:2]] == [[(1715, 1751), (4310, 4347)], [(46893, 46928), (47440, 47490)]]
-    assert [(c["strand"], c["amino_acid"], c["anticodon"]) for c in calls[:2]] == [("-", "Lys", "ttt"), ("+", "Leu", "taa")]
+    assert [(c["strand"], c["amino_acid"], c["anticodon"]) for c in calls[:2]] == [
+        ("-", "Lys", "ttt"),
+        ("+", "Leu", "taa"),
+    ]
     origin = parse_intron_calls(text, 100)[-1]
     assert (origin["start"], origin["end"], origin["exons"]) == (89, 130, [(89, 93), (103, 130)])
 
@@ -66,11 +76,17 @@ def test_chloroplast_trnas_without_the_aragorn_executable(genomes_dir, monkeypat
 @needs_aragorn
 def test_chloroplast_intron_trnas_from_aragorn_match_the_curated_exons(genomes_dir):
     records, predicted = _chloroplast_prediction(genomes_dir)
-    split = {(t.exons[0].strand, tuple((p.start, p.end) for p in sorted(t.exons, key=lambda p: p.start)))
-             for t in predicted.transcripts() if t.type == "tRNA" and len(t.exons) == 2}
+    split = {
+        (t.exons[0].strand, tuple((p.start, p.end) for p in sorted(t.exons, key=lambda p: p.start)))
+        for t in predicted.transcripts()
+        if t.type == "tRNA" and len(t.exons) == 2
+    }
     assert len(split) == 8  # trnK, trnG, trnL, trnV, 2 x trnI, 2 x trnA; the 23S-spanning "tRNA-Arg" is dropped
-    curated = [(t.exons[0].strand, sorted((p.start, p.end) for p in t.exons))
-               for t in records.annotation.transcripts() if t.type == "tRNA" and len(t.exons) == 2]
+    curated = [
+        (t.exons[0].strand, sorted((p.start, p.end) for p in t.exons))
+        for t in records.annotation.transcripts()
+        if t.type == "tRNA" and len(t.exons) == 2
+    ]
 
     def off_by(a, b):  # largest distance between matching exon ends, in nt
         return max(abs(x - y) for ea, eb in zip(a, b) for x, y in zip(ea, eb))
@@ -98,8 +114,9 @@ def test_chloroplast_trna_and_rrna_recall_from_a_bare_sequence(genomes_dir):
     assert "tRNA-His(gtg)" in trna_products and trna_product("Met", "CAT") == "tRNA-Met(cat)"
     assert {f.attr("product") for f in predicted.by_type("CDS")} == {CDS_PRODUCT}
     assert all(f.attr("rbs_motif") is not None for f in predicted.by_type("CDS"))
-    rna_spans = [(p.start, p.end) for t in predicted.transcripts() if t.type in ("tRNA", "rRNA", "tmRNA")
-                 for p in t.exons]  # exons: the matK CDS lies inside the trnK intron
+    rna_spans = [
+        (p.start, p.end) for t in predicted.transcripts() if t.type in ("tRNA", "rRNA", "tmRNA") for p in t.exons
+    ]  # exons: the matK CDS lies inside the trnK intron
     assert not [f for f in predicted.by_type("CDS") if any(f.start < e and s < f.end for s, e in rna_spans)]
     # every CDS dropped for overlapping an RNA gene was spurious: the curated CDS ends are all still there
     with_rna = predicted
@@ -129,8 +146,11 @@ def test_prepare_searches_trna_introns_for_organelles_only(genomes_dir, tmp_path
     SeqIO.write(SeqIO.read(genomes_dir / "NC_000932.gb", "genbank"), fasta, "fasta")
     split = {}
     for kingdom in ("organelle", "prokaryote"):
-        run_prepare("cp", {"fasta": str(fasta), "annotation": "predict", "kingdom": kingdom, "topology": "circular"},
-                    tmp_path / kingdom)
+        run_prepare(
+            "cp",
+            {"fasta": str(fasta), "annotation": "predict", "kingdom": kingdom, "topology": "circular"},
+            tmp_path / kingdom,
+        )
         ann = read_normalized_gff3(tmp_path / kingdom / "annotation.gff3")
         split[kingdom] = sum(1 for t in ann.transcripts() if t.type == "tRNA" and len(t.exons) == 2)
     assert split == {"organelle": 8, "prokaryote": 0}

@@ -92,8 +92,9 @@ def test_genes_mode_covers_genes_samples_intergenic_and_is_deterministic(tmp_pat
     gene_windows = [w for w in first if any(w.start < f.end + 100 and f.start - 100 < w.end for f in ann.features)]
     share = 1 - len(gene_windows) / len(first)
     assert 0.15 <= share <= 0.35  # ~25 % intergenic tokens
-    budget = make_windows(fa, {"c": n}, frozenset(),
-                          WindowSettings(**{**settings.__dict__, "max_tokens": 4000, "strands": "both"}), ann)
+    budget = make_windows(
+        fa, {"c": n}, frozenset(), WindowSettings(**{**settings.__dict__, "max_tokens": 4000, "strands": "both"}), ann
+    )
     assert 0 < sum(w.length for w in budget) <= 4000
 
 

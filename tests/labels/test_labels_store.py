@@ -34,16 +34,24 @@ def small(tmp_path_factory):
     seqs = {"c": "".join(rng.choice("ACGT") for _ in range(1000)), "d": "".join(rng.choice("ACGT") for _ in range(500))}
     genome = GenomeSequence({k: encode(v) for k, v in seqs.items()}, frozenset({"c"}), 11)
     features = [
-        _f("c", "gene", 900, 1000, "+", "g1"), _f("c", "mRNA", 900, 1000, "+", "t1", ["g1"]),
-        _f("c", "exon", 900, 1000, "+", "t1e1", ["t1"]), _f("c", "exon", 0, 60, "+", "t1e2", ["t1"]),
-        _f("c", "CDS", 930, 1000, "+", "t1c", ["t1"], 0), _f("c", "CDS", 0, 50, "+", "t1c", ["t1"], 2),
-        _f("c", "gene", 100, 400, "-", "g2"), _f("c", "CDS", 100, 400, "-", "c2", ["g2"], 0),
-        _f("d", "gene", 50, 200, "+", "g3"), _f("d", "CDS", 50, 200, "+", "c3", ["g3"], 0),
+        _f("c", "gene", 900, 1000, "+", "g1"),
+        _f("c", "mRNA", 900, 1000, "+", "t1", ["g1"]),
+        _f("c", "exon", 900, 1000, "+", "t1e1", ["t1"]),
+        _f("c", "exon", 0, 60, "+", "t1e2", ["t1"]),
+        _f("c", "CDS", 930, 1000, "+", "t1c", ["t1"], 0),
+        _f("c", "CDS", 0, 50, "+", "t1c", ["t1"], 2),
+        _f("c", "gene", 100, 400, "-", "g2"),
+        _f("c", "CDS", 100, 400, "-", "c2", ["g2"], 0),
+        _f("d", "gene", 50, 200, "+", "g3"),
+        _f("d", "CDS", 50, 200, "+", "c3", ["g3"], 0),
         _f("d", "tRNA", 300, 380, "-", "t3"),
     ]
     cs = compute_concepts(ConceptContext(Annotation(features), genome, concept_settings({})))
-    windows = [Window("c", 950, 1080, "+", "wrap+"), Window("c", 950, 1080, "-", "wrap-"),
-               Window("d", 0, 500, "-", "d-")]
+    windows = [
+        Window("c", 950, 1080, "+", "wrap+"),
+        Window("c", 950, 1080, "-", "wrap-"),
+        Window("d", 0, 500, "-", "d-"),
+    ]
     for i in range(20):
         contig = rng.choice("cd")
         n = len(seqs[contig])
@@ -135,8 +143,24 @@ def plasmid(tmp_path_factory, genomes_dir: Path):
 def test_cli_contract_bed6_per_concept(plasmid, capsys):
     d, record, gb = plasmid
     out, beds = d / "labels", d / "beds"
-    assert main(["labels", "--fasta", str(d / "genome.fa"), "--annotation", str(gb), "--out", str(out),
-                 "--export-bed", str(beds), "--summary", str(d / "concept_summary.tsv")]) == 0
+    assert (
+        main(
+            [
+                "labels",
+                "--fasta",
+                str(d / "genome.fa"),
+                "--annotation",
+                str(gb),
+                "--out",
+                str(out),
+                "--export-bed",
+                str(beds),
+                "--summary",
+                str(d / "concept_summary.tsv"),
+            ]
+        )
+        == 0
+    )
     store = LabelStore.open(out)
     assert store.n_tokens == 2 * len(record)  # default windows: the whole contig on + and on −
     table = store.instance_table()
@@ -152,8 +176,12 @@ def test_cli_contract_bed6_per_concept(plasmid, capsys):
         rows = table[table.concept == sense]
         assert set(zip(bed[1], bed[2], bed[3], bed[5])) == set(zip(rows.start, rows.end, rows.instance_id, rows.strand))
     cds = pd.read_csv(beds / "CDS.bed", sep="\t", header=None)
-    want = {(int(p.start), int(p.end), "+" if p.strand == 1 else "-")
-            for f in record.features if f.type == "CDS" for p in f.location.parts}
+    want = {
+        (int(p.start), int(p.end), "+" if p.strand == 1 else "-")
+        for f in record.features
+        if f.type == "CDS"
+        for p in f.location.parts
+    }
     assert set(zip(cds[1], cds[2], cds[5])) == want
     summary = pd.read_csv(d / "concept_summary.tsv", sep="\t").set_index("concept")
     assert summary.loc["CDS", "instances"] == 10
@@ -165,10 +193,22 @@ def test_cli_contract_bed6_per_concept(plasmid, capsys):
 def test_bad_windows_fail_cleanly_without_output(plasmid, capsys, tmp_path):
     d, record, gb = plasmid
     assert record.annotations["topology"] == "circular"  # so 9000-9700 wraps; 9000-19000 is too long
-    write_windows_bed([Window(record.id, 9000, 9700, "+", "wraps"), Window(record.id, 9000, 19_000, "+", "bad")],
-                      tmp_path / "w.bed")
-    code = main(["labels", "--fasta", str(d / "genome.fa"), "--annotation", str(gb), "--windows",
-                 str(tmp_path / "w.bed"), "--out", str(tmp_path / "out")])
+    write_windows_bed(
+        [Window(record.id, 9000, 9700, "+", "wraps"), Window(record.id, 9000, 19_000, "+", "bad")], tmp_path / "w.bed"
+    )
+    code = main(
+        [
+            "labels",
+            "--fasta",
+            str(d / "genome.fa"),
+            "--annotation",
+            str(gb),
+            "--windows",
+            str(tmp_path / "w.bed"),
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "lies outside the contig" in err and "Traceback" not in err

@@ -20,7 +20,8 @@ def hook_outputs(model, path, seq):
     """Independent reference: a plain PyTorch forward hook on the module."""
     saved = {}
     handle = model.get_submodule(path).register_forward_hook(
-        lambda m, i, o: saved.__setitem__("x", (o[0] if isinstance(o, tuple) else o).detach().clone()))
+        lambda m, i, o: saved.__setitem__("x", (o[0] if isinstance(o, tuple) else o).detach().clone())
+    )
     with torch.no_grad():
         model(ids_for(model, seq))
     handle.remove()
@@ -113,7 +114,7 @@ def test_evo2_adapter_on_vortex_stand_in_with_tag(tiny_model_dir):
     # the stand-in shares tiny's modules: wherever the adapter put them, `tiny` is there too
     got = adapter.activations(SEQS, ["blocks.3"])["blocks.3"]
     for seq, arr in zip(SEQS, got):
-        want = hook_outputs(tiny, "blocks.3", tag + seq)[len(tag):]
+        want = hook_outputs(tiny, "blocks.3", tag + seq)[len(tag) :]
         assert arr.shape == (len(seq), 16)
         np.testing.assert_allclose(arr, want, atol=1e-5)
     # loss is scored on nucleotide tokens only (targets after the tag)

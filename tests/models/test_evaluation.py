@@ -41,7 +41,11 @@ def test_tiled_windows_keep_each_position_once():
 def test_probes_find_a_planted_signal_and_onehot_is_centred():
     rng = np.random.default_rng(0)
     seq = "".join(rng.choice(list("ACGT"), 4000))
-    lab = _label(seq, [[(s, s + 300, 1)] for s in range(0, 4000, 600)] + [[(s + 300, s + 450, -1)] for s in range(0, 3600, 600)], "toy")
+    lab = _label(
+        seq,
+        [[(s, s + 300, 1)] for s in range(0, 4000, 600)] + [[(s + 300, s + 450, -1)] for s in range(0, 3600, 600)],
+        "toy",
+    )
     pos = np.arange(4000)
     x = np.stack([lab.codon == k for k in range(3)] + [lab.sense], 1).astype(np.float32) + rng.normal(0, 0.1, (4000, 4))
     scores = probe_scores(x, pos, lab)
@@ -55,31 +59,64 @@ def test_probes_find_a_planted_signal_and_onehot_is_centred():
 def test_model_card_quotes_measured_numbers():
     from dnalens.models.card import render_card
 
-    training = {"n_params": 1000, "steps_done": 10, "tokens_seen": 80, "elapsed_s": 120.0,
-                "sources": [{"file": "a.fa", "contig": "c", "length": 100, "heldout_nt": 2}],
-                "history": [{"step": 10, "train_bits": 1.95, "heldout_bits": 1.97}], "settings": {"batch_size": 8}}
+    training = {
+        "n_params": 1000,
+        "steps_done": 10,
+        "tokens_seen": 80,
+        "elapsed_s": 120.0,
+        "sources": [{"file": "a.fa", "contig": "c", "length": 100, "heldout_nt": 2}],
+        "history": [{"step": 10, "train_bits": 1.95, "heldout_bits": 1.97}],
+        "settings": {"batch_size": 8},
+    }
     config = {"d_model": 8, "block_types": ["se", "li"], "mlp_ratio": 2.0}
-    evaluation = {"bits": {"unseen:x": {"n_nt": 50, "model_bits_per_nt": 1.8765, "markov5_bits_per_nt": 1.9321}},
-                  "probes": {"x": {"onehot15": {"codon_accuracy": 0.5, "sense_cds_auroc": 0.55},
-                                   "blocks.1|rc_pool=none": {"codon_accuracy": 0.81, "sense_cds_auroc": 0.6},
-                                   "blocks.1|rc_pool=concat": {"codon_accuracy": 0.93, "sense_cds_auroc": 0.85}}}}
+    evaluation = {
+        "bits": {"unseen:x": {"n_nt": 50, "model_bits_per_nt": 1.8765, "markov5_bits_per_nt": 1.9321}},
+        "probes": {
+            "x": {
+                "onehot15": {"codon_accuracy": 0.5, "sense_cds_auroc": 0.55},
+                "blocks.1|rc_pool=none": {"codon_accuracy": 0.81, "sense_cds_auroc": 0.6},
+                "blocks.1|rc_pool=concat": {"codon_accuracy": 0.93, "sense_cds_auroc": 0.85},
+            }
+        },
+    }
     card = render_card("toy", training, config, evaluation, "blocks.1", notes="n")
     assert "| unseen:x | 50 | 1.877 | 1.932 |" in card
-    assert "| x | `blocks.1`, rc_pool=concat | 0.930 | 0.850 |" in card and "| x | 15-nt one-hot | 0.500 | 0.550 |" in card
+    assert (
+        "| x | `blocks.1`, rc_pool=concat | 0.930 | 0.850 |" in card and "| x | 15-nt one-hot | 0.500 | 0.550 |" in card
+    )
 
 
 def test_model_card_says_steps_of_planned_and_bits_next_to_markov():
     from dnalens.models.card import render_card
 
-    training = {"n_params": 1000, "steps_done": 2110, "steps": 4000, "tokens_seen": 80, "elapsed_s": 120.0,
-                "schedule": "steps", "sources": [], "history": [], "settings": {"warmup_steps": 150, "max_minutes": 30},
-                "runs": [{"from_step": 0, "to_step": 2110, "device": "cpu", "autocast": None, "optimizer_state": "new"},
-                         {"from_step": 2110, "to_step": 2110, "device": "cuda", "autocast": "bfloat16",
-                          "optimizer_state": "fresh", "source": "resources/models/x"}]}
+    training = {
+        "n_params": 1000,
+        "steps_done": 2110,
+        "steps": 4000,
+        "tokens_seen": 80,
+        "elapsed_s": 120.0,
+        "schedule": "steps",
+        "sources": [],
+        "history": [],
+        "settings": {"warmup_steps": 150, "max_minutes": 30},
+        "runs": [
+            {"from_step": 0, "to_step": 2110, "device": "cpu", "autocast": None, "optimizer_state": "new"},
+            {
+                "from_step": 2110,
+                "to_step": 2110,
+                "device": "cuda",
+                "autocast": "bfloat16",
+                "optimizer_state": "fresh",
+                "source": "resources/models/x",
+            },
+        ],
+    }
     config = {"d_model": 8, "block_types": ["se", "li"], "mlp_ratio": 2.0}
-    bits = {"heldout:a": {"n_nt": 100, "model_bits_per_nt": 1.8, "markov5_bits_per_nt": 1.9},
-            "heldout:b": {"n_nt": 300, "model_bits_per_nt": 1.9, "markov5_bits_per_nt": 2.0},
-            "unseen:c": {"n_nt": 50, "model_bits_per_nt": 1.95, "markov5_bits_per_nt": 1.97}}
+    bits = {
+        "heldout:a": {"n_nt": 100, "model_bits_per_nt": 1.8, "markov5_bits_per_nt": 1.9},
+        "heldout:b": {"n_nt": 300, "model_bits_per_nt": 1.9, "markov5_bits_per_nt": 2.0},
+        "unseen:c": {"n_nt": 50, "model_bits_per_nt": 1.95, "markov5_bits_per_nt": 1.97},
+    }
     card = render_card("toy", training, config, {"bits": bits, "probes": {}}, "blocks.1")
     assert "2,110 of 4,000 planned steps (53 %): the schedule did not finish" in card
     # nucleotide-weighted by hand: (1.8*100 + 1.9*300) / 400 = 1.875; Markov (1.9*100 + 2.0*300) / 400 = 1.975

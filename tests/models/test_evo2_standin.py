@@ -18,7 +18,8 @@ def hook_output(model, path, ids):
     """Independent reference: a plain forward hook on the module (first tuple element)."""
     saved = {}
     handle = model.get_submodule(path).register_forward_hook(
-        lambda m, i, o: saved.__setitem__("x", (o[0] if isinstance(o, tuple) else o).detach().clone()))
+        lambda m, i, o: saved.__setitem__("x", (o[0] if isinstance(o, tuple) else o).detach().clone())
+    )
     with torch.no_grad():
         model(ids)
     handle.remove()
@@ -35,8 +36,18 @@ def test_width_follows_the_named_evo2_model():
 def test_vortex_names_tuple_outputs_and_seeded_weights():
     a, b = build_standin_module(64), build_standin_module(64)
     names = {n for n, _ in a.named_modules()}
-    assert {"blocks.0", "blocks.2", "blocks.1.pre_norm", "blocks.1.filter", "blocks.1.post_norm",
-            "blocks.2.mlp.l1", "blocks.2.mlp.l2", "blocks.2.mlp.l3", "embedding_layer", "norm"} <= names
+    assert {
+        "blocks.0",
+        "blocks.2",
+        "blocks.1.pre_norm",
+        "blocks.1.filter",
+        "blocks.1.post_norm",
+        "blocks.2.mlp.l1",
+        "blocks.2.mlp.l2",
+        "blocks.2.mlp.l3",
+        "embedding_layer",
+        "norm",
+    } <= names
     assert "blocks.3" not in names
     ids = torch.randint(0, 512, (1, 20))
     with torch.no_grad():
@@ -51,15 +62,16 @@ def test_vortex_names_tuple_outputs_and_seeded_weights():
 
 def test_standin_goes_through_the_evo2_adapter_and_matches_hooks():
     tag = "|D__BACTERIA|"
-    adapter = load_model({"family": "evo2_standin", "name": "evo2_1b_base", "tag": tag, "device": "cpu",
-                          "dtype": "float32"})
+    adapter = load_model(
+        {"family": "evo2_standin", "name": "evo2_1b_base", "tag": tag, "device": "cpu", "dtype": "float32"}
+    )
     assert isinstance(adapter, Evo2Adapter) and adapter.spec.rc_pool == "none"  # auto: one pass, as for Evo 2
     assert adapter.layers == ["blocks.0", "blocks.1", "blocks.2"]
     got = adapter.activations([SEQ], ["blocks.2", "blocks.1.mlp.l3"])
     ids = torch.tensor([[ord(c) for c in tag + SEQ]])
     for path in ("blocks.2", "blocks.1.mlp.l3"):
         assert got[path][0].shape == (len(SEQ), 1920)
-        np.testing.assert_allclose(got[path][0], hook_output(adapter.model, path, ids)[len(tag):], atol=1e-4)
+        np.testing.assert_allclose(got[path][0], hook_output(adapter.model, path, ids)[len(tag) :], atol=1e-4)
 
 
 def test_model_path_is_refused():

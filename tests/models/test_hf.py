@@ -17,12 +17,23 @@ def kmer_tokenizer():
     from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
-    vocab = {t: i for i, t in enumerate(SPECIAL + ["".join(p) for k in (1, 2, 3) for p in itertools.product("ACGTN", repeat=k)])}
+    vocab = {
+        t: i
+        for i, t in enumerate(SPECIAL + ["".join(p) for k in (1, 2, 3) for p in itertools.product("ACGTN", repeat=k)])
+    }
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.Split(Regex(".{1,3}"), behavior="isolated")
-    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]",
-                                   sep_token="[SEP]", mask_token="[MASK]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    )
 
 
 def bpe_tokenizer():
@@ -42,8 +53,16 @@ def masked_dir(tmp_path_factory):
 
     tok = kmer_tokenizer()
     torch.manual_seed(0)
-    model = BertForMaskedLM(BertConfig(vocab_size=len(tok), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                                       intermediate_size=32, max_position_embeddings=64))
+    model = BertForMaskedLM(
+        BertConfig(
+            vocab_size=len(tok),
+            hidden_size=16,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=32,
+            max_position_embeddings=64,
+        )
+    )
     out = tmp_path_factory.mktemp("bert")
     model.save_pretrained(out)
     tok.save_pretrained(out)
@@ -81,9 +100,12 @@ def test_hf_activations_map_tokens_to_nucleotides(which, request):
         enc = adapter.tokenizer(seq, return_offsets_mapping=True, return_tensors="pt")
         saved = {}
         handle = adapter.model.get_submodule(layer).register_forward_hook(
-            lambda m, i, o: saved.__setitem__("x", (o[0] if isinstance(o, tuple) else o).detach()))
+            lambda m, i, o: saved.__setitem__("x", (o[0] if isinstance(o, tuple) else o).detach())
+        )
         with torch.no_grad():
-            adapter.model(input_ids=enc["input_ids"].to(adapter.device), attention_mask=enc["attention_mask"].to(adapter.device))
+            adapter.model(
+                input_ids=enc["input_ids"].to(adapter.device), attention_mask=enc["attention_mask"].to(adapter.device)
+            )
         handle.remove()
         offsets = enc["offset_mapping"][0].numpy()
         token_of = [next(t for t, (a, b) in enumerate(offsets) if a <= i < b) for i in range(len(seq))]

@@ -23,8 +23,11 @@ def wheel(tmp_path_factory):
     shutil.copytree(REPO / "src", src / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copytree(BUNDLED, src / "resources/models" / BUNDLED.name)
     out = tmp_path_factory.mktemp("wheel")
-    run = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                          "-w", str(out), str(src)], capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(src)],
+        capture_output=True,
+        text=True,
+    )
     if run.returncode != 0 and "No module named pip" in run.stderr:
         pytest.skip("pip is not available in this environment")
     assert run.returncode == 0, run.stderr
@@ -47,11 +50,18 @@ def test_installed_package_loads_the_bundled_model_from_another_directory(wheel,
     with zipfile.ZipFile(wheel) as zf:
         zf.extractall(site)  # what `pip install --target` lays out for a pure-Python wheel
     elsewhere.mkdir()
-    code = ("import dnalens, json; from dnalens.models.tiny_adapter import bundled_path, load_tiny_module;"
-            "p = bundled_path(); m = load_tiny_module(p);"
-            "print(json.dumps([dnalens.__file__, str(p.resolve()), sum(x.numel() for x in m.parameters())]))")
-    run = subprocess.run([sys.executable, "-c", code], cwd=elsewhere, capture_output=True, text=True,
-                         env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"})
+    code = (
+        "import dnalens, json; from dnalens.models.tiny_adapter import bundled_path, load_tiny_module;"
+        "p = bundled_path(); m = load_tiny_module(p);"
+        "print(json.dumps([dnalens.__file__, str(p.resolve()), sum(x.numel() for x in m.parameters())]))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
+    )
     assert run.returncode == 0, run.stderr
     import json
 

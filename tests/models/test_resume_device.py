@@ -25,9 +25,20 @@ def genome(tmp_path_factory):
 
 
 def settings(genome, **kw):
-    base = dict(genomes=(genome,), steps=6, batch_size=2, seq_len=64, warmup_steps=2, checkpoint_every=100,
-                eval_every=100, eval_windows=2, threads=1, holdout_fraction=0.1, device="cpu",
-                architecture={"d_model": 8, "block_types": ["se", "li"], "mlp_ratio": 1.0, "medium_kernel": 8})
+    base = dict(
+        genomes=(genome,),
+        steps=6,
+        batch_size=2,
+        seq_len=64,
+        warmup_steps=2,
+        checkpoint_every=100,
+        eval_every=100,
+        eval_windows=2,
+        threads=1,
+        holdout_fraction=0.1,
+        device="cpu",
+        architecture={"d_model": 8, "block_types": ["se", "li"], "mlp_ratio": 1.0, "medium_kernel": 8},
+    )
     base.update(kw)
     return TrainSettings(**base)
 

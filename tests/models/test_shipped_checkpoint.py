@@ -1,9 +1,6 @@
 """Smoke test of the bundled checkpoint: loads, is small enough, and predicts DNA better than chance."""
 
 import json
-from pathlib import Path
-
-import pytest
 
 from dnalens.models.base import load_model
 from dnalens.models.tiny_adapter import bundled_path

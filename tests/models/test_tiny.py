@@ -28,7 +28,13 @@ def model():
 
 def test_evo2_module_names_and_tuple_outputs(model):
     names = dict(model.named_modules())
-    for path in ("blocks.0.filter", "blocks.0.pre_norm", "blocks.0.post_norm", "blocks.2.mlp.l3", "blocks.3.inner_mha_cls"):
+    for path in (
+        "blocks.0.filter",
+        "blocks.0.pre_norm",
+        "blocks.0.post_norm",
+        "blocks.2.mlp.l3",
+        "blocks.3.inner_mha_cls",
+    ):
         assert path in names
     out = model.blocks[0](torch.randn(1, 5, 16))
     assert isinstance(out, tuple) and out[0].shape == (1, 5, 16)

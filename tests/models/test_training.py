@@ -21,9 +21,19 @@ def genome(tmp_path_factory):
 
 
 def settings(genome, **kw):
-    base = dict(genomes=(genome,), steps=4, batch_size=2, seq_len=64, warmup_steps=1, checkpoint_every=2,
-                eval_every=2, eval_windows=2, threads=1, holdout_fraction=0.1,
-                architecture={"d_model": 8, "block_types": ["se", "li"], "mlp_ratio": 1.0, "medium_kernel": 8})
+    base = dict(
+        genomes=(genome,),
+        steps=4,
+        batch_size=2,
+        seq_len=64,
+        warmup_steps=1,
+        checkpoint_every=2,
+        eval_every=2,
+        eval_windows=2,
+        threads=1,
+        holdout_fraction=0.1,
+        architecture={"d_model": 8, "block_types": ["se", "li"], "mlp_ratio": 1.0, "medium_kernel": 8},
+    )
     base.update(kw)
     return TrainSettings(**base)
 
@@ -61,7 +71,9 @@ def test_schedule_and_helpers():
     assert lr_at(100, s) == pytest.approx(0.1)
     assert lr_at(55, s) == pytest.approx(0.1 + 0.9 * 0.5)  # cosine midpoint, by step alone
     # wall time no longer moves the schedule: a budgeted run follows the same rates as an unbudgeted one
-    assert lr_at(55, TrainSettings(steps=100, warmup_steps=10, lr=1.0, min_lr_ratio=0.1, max_minutes=0.01)) == lr_at(55, s)
+    assert lr_at(55, TrainSettings(steps=100, warmup_steps=10, lr=1.0, min_lr_ratio=0.1, max_minutes=0.01)) == lr_at(
+        55, s
+    )
     # restart without AdamW moments at step 40: ramp up again over warmup_steps, then back on the cosine
     assert lr_at(40, s, rewarm_from=40) == pytest.approx(lr_at(40, s) / 10)
     assert lr_at(44, s, rewarm_from=40) == pytest.approx(lr_at(44, s) * 5 / 10)

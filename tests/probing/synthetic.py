@@ -63,9 +63,15 @@ def planted_inputs(seed: int = 0, n: int = 40_000):
     values = np.where(on, rng.exponential(1.0, on.shape) + 0.05, 0.0).astype(np.float32)
     codes = sp.csr_matrix(values)
     inputs = ProbeInputs(
-        codes=codes, labels=labels, label_names=names, instances=instances,
-        token_contig=np.zeros(n, np.int64), token_position=np.arange(n, dtype=np.int64),
-        token_minus=np.zeros(n, bool), contig_names=["chr"], contig_lengths={"chr": n},
+        codes=codes,
+        labels=labels,
+        label_names=names,
+        instances=instances,
+        token_contig=np.zeros(n, np.int64),
+        token_position=np.arange(n, dtype=np.int64),
+        token_minus=np.zeros(n, bool),
+        contig_names=["chr"],
+        contig_lengths={"chr": n},
     )
     return inputs, planted, decoys
 
@@ -82,9 +88,9 @@ def frame_inputs(seed: int = 0, n: int = 90_000, gene: int = 900, spacing: int =
     frame = np.full(n, -1, np.int64)
     stop = np.zeros(n, bool)
     for s in starts:
-        cds[s:s + gene] = True
-        frame[s:s + gene] = (idx[s:s + gene] - s) % 3
-        stop[s + gene - 3:s + gene] = True
+        cds[s : s + gene] = True
+        frame[s : s + gene] = (idx[s : s + gene] - s) % 3
+        stop[s + gene - 3 : s + gene] = True
     names = ["CDS", "stop_codon", "CDS_codon_pos1", "CDS_codon_pos2", "CDS_codon_pos3"]
     labels = np.stack([cds, stop, frame == 0, frame == 1, frame == 2], axis=1)
     frame_feature = np.where(cds, 1.0 + (frame == 2), 0.0)
@@ -93,9 +99,16 @@ def frame_inputs(seed: int = 0, n: int = 90_000, gene: int = 900, spacing: int =
     noise = np.where(rng.random((n, 20)) < 0.05, rng.exponential(1.0, (n, 20)), 0.0)
     values = np.column_stack([frame_feature, stop_feature, noise]).astype(np.float32)
     inputs = ProbeInputs(
-        codes=sp.csr_matrix(values), labels=labels, label_names=names, instances=None,
-        token_contig=np.zeros(n, np.int64), token_position=idx.astype(np.int64), token_minus=np.zeros(n, bool),
-        contig_names=["chr"], contig_lengths={"chr": n},
-        sequence={"chr": rng.integers(0, 4, n).astype(np.uint8)}, edge_distance=np.minimum(idx % 1024, 1023 - idx % 1024),
+        codes=sp.csr_matrix(values),
+        labels=labels,
+        label_names=names,
+        instances=None,
+        token_contig=np.zeros(n, np.int64),
+        token_position=idx.astype(np.int64),
+        token_minus=np.zeros(n, bool),
+        contig_names=["chr"],
+        contig_lengths={"chr": n},
+        sequence={"chr": rng.integers(0, 4, n).astype(np.uint8)},
+        edge_distance=np.minimum(idx % 1024, 1023 - idx % 1024),
     )
     return inputs

@@ -21,12 +21,24 @@ def _scores(auroc_test, baselines=None, n_instances_test=(40, 40), f1=1.0, preci
     shape = auroc_test.shape
     d = DomainF1(np.full(shape, f1), np.full(shape, precision), np.ones(shape), np.zeros(shape), np.zeros(shape, int))
     return ScoreMatrices(
-        concepts=["gene", "CDS"], auroc_train=auroc_test.copy(), auroc_test=auroc_test,
-        f1_train=d, f1_test=d, p=np.full(shape, 1e-4), q=np.full(shape, 1e-3),
-        n_instances=np.array([40, 40]), n_positive=np.array([500, 500]), n_positive_train=np.array([400, 400]),
-        n_positive_test=np.array([100, 100]), n_tokens=5000, frequency=np.full(shape[0], 0.1),
-        max_activation=np.ones(shape[0]), mean_active=np.full(shape[0], 0.5),
-        n_instances_test=np.asarray(n_instances_test), n_test_tokens=1000, baselines=baselines,
+        concepts=["gene", "CDS"],
+        auroc_train=auroc_test.copy(),
+        auroc_test=auroc_test,
+        f1_train=d,
+        f1_test=d,
+        p=np.full(shape, 1e-4),
+        q=np.full(shape, 1e-3),
+        n_instances=np.array([40, 40]),
+        n_positive=np.array([500, 500]),
+        n_positive_train=np.array([400, 400]),
+        n_positive_test=np.array([100, 100]),
+        n_tokens=5000,
+        frequency=np.full(shape[0], 0.1),
+        max_activation=np.ones(shape[0]),
+        mean_active=np.full(shape[0], 0.5),
+        n_instances_test=np.asarray(n_instances_test),
+        n_test_tokens=1000,
+        baselines=baselines,
     )
 
 
@@ -38,8 +50,11 @@ def test_f1_alone_never_annotates():
 
 def test_margin_over_the_train_chosen_baseline():
     # baselines: kmer3 wins on train for gene (0.9 > 0.7) although kmer1 is better held out: kmer3's 0.85 counts
-    b = BaselineScores(["kmer1", "kmer3"], auroc_train=np.array([[0.7, 0.6], [0.9, 0.5]]),
-                       auroc_test=np.array([[0.95, 0.6], [0.85, 0.5]]))
+    b = BaselineScores(
+        ["kmer1", "kmer3"],
+        auroc_train=np.array([[0.7, 0.6], [0.9, 0.5]]),
+        auroc_test=np.array([[0.95, 0.6], [0.85, 0.5]]),
+    )
     s = _scores([[0.89, 0.9], [0.91, 0.64]], baselines=b)
     t = Thresholds(min_auroc=0.6, min_margin=0.05)
     # gene: 0.89 - 0.85 = 0.04 < 0.05 (not), 0.91 - 0.85 = 0.06 (yes); CDS: baseline kmer1 0.6 -> 0.9 yes, 0.64 no

@@ -15,10 +15,15 @@ from dnalens.probing.token_concepts import TokenConcepts
 
 def reference(dense: np.ndarray, labels: np.ndarray) -> np.ndarray:
     n = labels.shape[0]
-    return np.array([
-        [roc_auc_score(labels[:, j], dense[:, f]) if 0 < labels[:, j].sum() < n else 0.5 for j in range(labels.shape[1])]
-        for f in range(dense.shape[1])
-    ])
+    return np.array(
+        [
+            [
+                roc_auc_score(labels[:, j], dense[:, f]) if 0 < labels[:, j].sum() < n else 0.5
+                for j in range(labels.shape[1])
+            ]
+            for f in range(dense.shape[1])
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +62,13 @@ def test_plain_argsort_ranks_are_biased_on_these_codes(tied_codes):
 @pytest.mark.parametrize("chunk", [50, 1 << 17])
 def test_matches_sklearn(tied_codes, tied_reference, layout, chunk):
     x, labels = tied_codes
-    codes = {"csr": x, "csc": x.tocsc(), "coo": x.tocoo(), "dense": x.toarray(), "shards": [x[:400], x[400:1000], x[1000:]]}[layout]
+    codes = {
+        "csr": x,
+        "csc": x.tocsc(),
+        "coo": x.tocoo(),
+        "dense": x.toarray(),
+        "shards": [x[:400], x[400:1000], x[1000:]],
+    }[layout]
     got = auroc_matrix(codes, labels, max_chunk_entries=chunk)
     assert got.shape == (x.shape[1], labels.shape[1])
     np.testing.assert_allclose(got, tied_reference, atol=1e-12)
@@ -68,7 +79,9 @@ def test_row_subset_and_dense_negative_activations(tied_codes):
     x, labels = tied_codes
     rng = np.random.default_rng(3)
     rows = np.sort(rng.choice(x.shape[0], 600, replace=False))
-    np.testing.assert_allclose(auroc_matrix(x, labels, rows=rows), reference(x.toarray()[rows], labels[rows]), atol=1e-12)
+    np.testing.assert_allclose(
+        auroc_matrix(x, labels, rows=rows), reference(x.toarray()[rows], labels[rows]), atol=1e-12
+    )
     dense = rng.normal(size=(x.shape[0], 4))
     dense[:, 0] = np.round(dense[:, 0])  # ties around and at zero
     np.testing.assert_allclose(auroc_matrix(dense, labels), reference(dense, labels), atol=1e-12)

@@ -33,8 +33,18 @@ def test_kmer_codes_by_hand():
     k3 = kmer_codes(seq, ["c", "d"], contig, pos, minus, 3)
     other = 64
     # + reads ACG at 1, CGT at 2, GTT at 3; − reads the reverse complement: ACG -> CGT, CGT -> ACG, GTT -> AAC
-    assert k3.tolist() == [other, _code("ACG"), _code("CGT"), _code("GTT"), _code("CGT"), _code("ACG"),
-                           _code("AAC"), other, other, other]  # 4: TTN has an N; 7: past the contig end
+    assert k3.tolist() == [
+        other,
+        _code("ACG"),
+        _code("CGT"),
+        _code("GTT"),
+        _code("CGT"),
+        _code("ACG"),
+        _code("AAC"),
+        other,
+        other,
+        other,
+    ]  # 4: TTN has an N; 7: past the contig end
     k1 = kmer_codes(seq, ["c", "d"], contig, pos, minus, 1)
     assert k1.tolist() == [0, 1, 2, 3, 2, 1, 0, 0, 1, 4]  # − strand complements: C -> G, G -> C, T -> A
     assert kmer_codes(seq, ["c"], np.zeros(1, int), np.array([2]), np.zeros(1, bool), 5)[0] == _code("ACGTT")
@@ -51,8 +61,9 @@ def test_gc_bins_by_hand():
 
 def test_edge_distance_by_hand():
     # a 10-nt window read from position 3 on (trimmed start), 4 rows; and an untrimmed 6-nt window
-    windows = pd.DataFrame({"start": [100, 0], "end": [110, 6], "token_start": [0, 4], "token_end": [4, 10],
-                            "read_offset": [3, 0]})
+    windows = pd.DataFrame(
+        {"start": [100, 0], "end": [110, 6], "token_start": [0, 4], "token_end": [4, 10], "read_offset": [3, 0]}
+    )
     assert token_edge_distance(windows).tolist() == [3, 4, 4, 3, 0, 1, 2, 2, 1, 0]
     assert edge_codes(np.array([0, 15, 16, 1023, 1024, 10**6])).tolist() == [0, 0, 1, 63, 64, 64]
 
@@ -81,8 +92,15 @@ def test_baseline_scores_and_crossfit_against_brute_force():
     y = np.stack([rng.random(n) < 0.05 + 0.05 * (code % 4), rng.random(n) < 0.5], axis=1)
     train, test = np.arange(3000), np.arange(3000, n)
     fold = (np.arange(3000) // 500) % 2 == 1
-    got = baseline_scores({"kmer": code}, {"kmer": 16}, train, test, TokenConcepts.from_labels(y, train),
-                          TokenConcepts.from_labels(y, test), fold)
+    got = baseline_scores(
+        {"kmer": code},
+        {"kmer": 16},
+        train,
+        test,
+        TokenConcepts.from_labels(y, train),
+        TokenConcepts.from_labels(y, test),
+        fold,
+    )
     for lab in range(2):
         p = np.bincount(code[train], weights=y[train, lab], minlength=16)
         t = np.bincount(code[train], minlength=16)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from dnalens.concepts.genome_data import encode
 from dnalens.probing.controls import dinucleotide_strata, find_controls
 from dnalens.probing.sequence_context import kmer_codes
-from dnalens.concepts.genome_data import encode
 from dnalens.probing.stage import ProbeSettings, run_probing
 
 from .synthetic import frame_inputs
@@ -38,15 +38,25 @@ def test_reading_frame_feature_is_not_a_stop_codon_feature(frame):
     assert abs(concepts.loc["stop_codon", "baseline_auroc_test"] - 0.5) < 0.15  # ~27 held-out stop bases
     assert list(result.summary["controls"]) == ["stop_codon"]
     summary = result.summary["controls"]["stop_codon"]
-    assert summary["kind"] == "frame-matched" and summary["n_positive_test"] == concepts.loc["stop_codon", "n_positive_test"]
+    assert (
+        summary["kind"] == "frame-matched"
+        and summary["n_positive_test"] == concepts.loc["stop_codon", "n_positive_test"]
+    )
 
 
 def test_controlled_auroc_by_brute_force(frame):
     """The stop detector's held-out controlled AUROC = same-codon-position pairs, from the control rows."""
     inputs, result = frame
-    controls = find_controls(inputs.label_names, inputs.labels, {}, None,
-                             {"train": result.split.train_rows, "test": result.split.test_rows},
-                             np.ones(5, bool), SETTINGS.control_negatives, SETTINGS.seed)
+    controls = find_controls(
+        inputs.label_names,
+        inputs.labels,
+        {},
+        None,
+        {"train": result.split.train_rows, "test": result.split.test_rows},
+        np.ones(5, bool),
+        SETTINGS.control_negatives,
+        SETTINGS.seed,
+    )
     (c,) = controls
     x = inputs.codes.tocsc()[:, 1].toarray().ravel()
     wins = pairs = 0.0
@@ -59,8 +69,13 @@ def test_controlled_auroc_by_brute_force(frame):
     assert abs(got - wins / pairs) < 1e-5
     test = result.split.test_rows
     unc = roc_auc_score(inputs.labels[test, 1], x[test])
-    assert abs(result.feature_concept.set_index(["feature", "concept"]).loc[(1, "stop_codon"),
-                                                                          "auroc_test_uncontrolled"] - unc) < 1e-5
+    assert (
+        abs(
+            result.feature_concept.set_index(["feature", "concept"]).loc[(1, "stop_codon"), "auroc_test_uncontrolled"]
+            - unc
+        )
+        < 1e-5
+    )
 
 
 def test_splice_dinucleotide_strata_in_read_orientation():
@@ -81,9 +96,9 @@ def test_splice_control_needs_canonical_positives():
     seq = "AAGTCCGTAAGTTTACAGACGTAA" * 10
     n = len(seq)
     kmer3 = kmer_codes({"c": encode(seq)}, ["c"], np.zeros(n, int), np.arange(n), np.zeros(n, bool), 3)
-    gt = np.array([seq[i:i + 2] == "GT" for i in range(len(seq))])
+    gt = np.array([seq[i : i + 2] == "GT" for i in range(len(seq))])
     labels_gt = gt.copy()[:, None]  # every GT first base is a donor
-    labels_ac = np.array([seq[i:i + 2] == "AC" for i in range(len(seq))])[:, None]  # donors on AC only
+    labels_ac = np.array([seq[i : i + 2] == "AC" for i in range(len(seq))])[:, None]  # donors on AC only
     rows = {"train": np.arange(len(seq))}
     evaluated = np.array([True])
     on_gt = find_controls(["splice_donor"], labels_gt, {}, kmer3, rows, evaluated, 1000, 0)

@@ -18,18 +18,32 @@ from .synthetic import planted_inputs
 
 
 def _windows(n_windows: int, size: int) -> pd.DataFrame:
-    return pd.DataFrame({
-        "row": np.arange(n_windows), "contig": "chr", "start": np.arange(n_windows) * size,
-        "end": np.arange(1, n_windows + 1) * size, "strand": "+", "name": [f"w{i}" for i in range(n_windows)],
-        "token_start": np.arange(n_windows) * size, "token_end": np.arange(1, n_windows + 1) * size, "read_offset": 0,
-    })
+    return pd.DataFrame(
+        {
+            "row": np.arange(n_windows),
+            "contig": "chr",
+            "start": np.arange(n_windows) * size,
+            "end": np.arange(1, n_windows + 1) * size,
+            "strand": "+",
+            "name": [f"w{i}" for i in range(n_windows)],
+            "token_start": np.arange(n_windows) * size,
+            "token_end": np.arange(1, n_windows + 1) * size,
+            "read_offset": 0,
+        }
+    )
 
 
 def _write_shards(directory, dense: np.ndarray, n_windows: int, size: int, per_shard: int) -> None:
     for idx, w0 in enumerate(range(0, n_windows, per_shard)):
         ws = list(range(w0, min(w0 + per_shard, n_windows)))
-        write_shard(directory, idx, dense[ws[0] * size:(ws[-1] + 1) * size], ws,
-                    [i * size for i in range(len(ws) + 1)], {"layer": "blocks.0"})
+        write_shard(
+            directory,
+            idx,
+            dense[ws[0] * size : (ws[-1] + 1) * size],
+            ws,
+            [i * size for i in range(len(ws) + 1)],
+            {"layer": "blocks.0"},
+        )
     write_manifest(directory, {"layer": "blocks.0"})
 
 
@@ -80,20 +94,41 @@ def test_cli_with_fasta_and_activations(tmp_path):
     region = [j for j in range(len(inputs.label_names)) if (inputs.instances[:, j] >= 0).any()]
     ActivationBuffer(
         codes=CsrArrays(codes.indptr.astype(np.int64), codes.indices, codes.data.astype(np.float16), codes.shape[1]),
-        labels_packed=np.packbits(inputs.labels, axis=1), label_names=inputs.label_names,
-        instances=inputs.instances[:, region].astype(np.int32), instance_names=[inputs.label_names[j] for j in region],
-        windows=_windows(n // 1000, 1000), meta={"genome": "planted"},
+        labels_packed=np.packbits(inputs.labels, axis=1),
+        label_names=inputs.label_names,
+        instances=inputs.instances[:, region].astype(np.int32),
+        instance_names=[inputs.label_names[j] for j in region],
+        windows=_windows(n // 1000, 1000),
+        meta={"genome": "planted"},
     ).save(tmp_path / "buffer")
     rng = np.random.default_rng(3)
     dense = np.asarray(sp.csr_matrix(codes) @ rng.normal(size=(codes.shape[1], 16)), np.float16)
     _write_shards(tmp_path / "acts", dense, n // 1000, 1000, 7)
     (tmp_path / "genome.fa").write_text(">chr\n" + "".join(rng.choice(list("ACGT"), n)) + "\n")
-    settings = json.dumps({"block_size": 2000, "test_fraction": 0.3, "n_null": 20, "min_null_draws": 0,
-                           "probe_max_iter": 30})
+    settings = json.dumps(
+        {"block_size": 2000, "test_fraction": 0.3, "n_null": 20, "min_null_draws": 0, "probe_max_iter": 30}
+    )
     out = tmp_path / "probe"
-    done = subprocess.run([sys.executable, "-m", "dnalens.cli", "probe", "--buffer", str(tmp_path / "buffer"),
-                           "--fasta", str(tmp_path / "genome.fa"), "--activations", str(tmp_path / "acts"),
-                           "--settings", settings, "--out", str(out)], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dnalens.cli",
+            "probe",
+            "--buffer",
+            str(tmp_path / "buffer"),
+            "--fasta",
+            str(tmp_path / "genome.fa"),
+            "--activations",
+            str(tmp_path / "acts"),
+            "--settings",
+            settings,
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     concepts = pd.read_parquet(out / "concepts.parquet").set_index("concept")
     evaluated = concepts[concepts["evaluated"]]
@@ -108,6 +143,14 @@ def test_cli_with_fasta_and_activations(tmp_path):
     assert fc.loc[pairs[0], "annotated"] and fc.loc[pairs[0], "margin"] > 0.2
     assert summary["n_annotated_pairs"] == int(fc["annotated"].sum())
     features = pd.read_parquet(out / "features.parquet")
-    assert {"label", "label_auroc_train", "label_auroc_test", "label_baseline_auroc_test", "label_margin", "label_q",
-            "annotated", "n_annotated_concepts"} <= set(features.columns)
+    assert {
+        "label",
+        "label_auroc_train",
+        "label_auroc_test",
+        "label_baseline_auroc_test",
+        "label_margin",
+        "label_q",
+        "annotated",
+        "n_annotated_concepts",
+    } <= set(features.columns)
     assert summary["n_annotated_features"] == int(features["annotated"].sum())

@@ -71,9 +71,13 @@ def test_dense_input_given_fmax_rows_and_no_instances(case):
     x, labels, inst = case
     d = x.toarray()
     fmax = d.max(axis=0) * 1.5
-    np.testing.assert_allclose(domain_f1(d, labels, inst, fmax=fmax).f1, oracle(d, labels, inst, fmax=fmax)[0], atol=1e-12)
+    np.testing.assert_allclose(
+        domain_f1(d, labels, inst, fmax=fmax).f1, oracle(d, labels, inst, fmax=fmax)[0], atol=1e-12
+    )
     rows = np.arange(0, x.shape[0], 2)
-    np.testing.assert_allclose(domain_f1(x, labels, inst, rows=rows).f1, oracle(d[rows], labels[rows], inst[rows])[0], atol=1e-12)
+    np.testing.assert_allclose(
+        domain_f1(x, labels, inst, rows=rows).f1, oracle(d[rows], labels[rows], inst[rows])[0], atol=1e-12
+    )
     none = np.full_like(inst, -1)
     np.testing.assert_allclose(domain_f1(x, labels).f1, oracle(d, labels, none)[0], atol=1e-12)
 
@@ -107,5 +111,6 @@ def test_instance_hits_in_slices_equal_one_pass(case, max_tokens):
     seg = np.repeat(np.arange(csc.shape[1]), np.diff(csc.indptr))  # one segment per feature
     whole = runs.hits(seg, csc.indices.astype(np.int64), csc.shape[1], max_tokens=10**9)
     assert whole[:, 0].sum() > 0
-    np.testing.assert_array_equal(runs.hits(seg, csc.indices.astype(np.int64), csc.shape[1], max_tokens=max_tokens),
-                                  whole)
+    np.testing.assert_array_equal(
+        runs.hits(seg, csc.indices.astype(np.int64), csc.shape[1], max_tokens=max_tokens), whole
+    )

@@ -67,7 +67,9 @@ def test_counts_match_brute_force(monkeypatch, max_bins):
         assert got.dtype == (np.int64 if w is None else np.float64)
     # the expansion route (taken when label patterns × segments outweigh the entries) gives the same numbers
     monkeypatch.setattr(TokenConcepts, "use_patterns", lambda self, n_seg, n_entries: False)
-    np.testing.assert_array_equal(tc.counts(seg, tokens, n_seg, weights), expansion_counts(tc, seg, tokens, n_seg, weights))
+    np.testing.assert_array_equal(
+        tc.counts(seg, tokens, n_seg, weights), expansion_counts(tc, seg, tokens, n_seg, weights)
+    )
 
 
 def test_patterns_beyond_64_concepts():
@@ -120,8 +122,9 @@ def test_shifted_auroc_matches_sklearn_on_shifted_labels(monkeypatch):
 def test_probe_stage_tables_identical_to_previous_kernels(monkeypatch):
     """Whole stage on the planted buffer: new kernels vs the expansion kernel + one AUROC per shifted label set."""
     inputs, _, _ = planted_inputs(seed=1, n=20_000)
-    settings = ProbeSettings(n_null=40, min_null_draws=0, probes=False, block_size=2000, test_fraction=0.3,
-                             feature_block_entries=30_000)
+    settings = ProbeSettings(
+        n_null=40, min_null_draws=0, probes=False, block_size=2000, test_fraction=0.3, feature_block_entries=30_000
+    )
     new = run_probing(inputs, settings)
     monkeypatch.setattr(TokenConcepts, "counts", expansion_counts)
     monkeypatch.setattr(RankedCodes, "shifted_auroc", brute_shifted_auroc)
@@ -135,8 +138,14 @@ def test_probe_stage_torch_nulls_identical_on_cpu_torch():
     """probing.device = "cpu-torch": train AUROC and shift nulls on torch, the same tables as numpy."""
     pytest.importorskip("torch")
     inputs, _, _ = planted_inputs(seed=2, n=20_000)
-    base = {"n_null": 40, "min_null_draws": 0, "probes": False, "block_size": 2000, "test_fraction": 0.3,
-            "feature_block_entries": 30_000}
+    base = {
+        "n_null": 40,
+        "min_null_draws": 0,
+        "probes": False,
+        "block_size": 2000,
+        "test_fraction": 0.3,
+        "feature_block_entries": 30_000,
+    }
     numpy_path = run_probing(inputs, ProbeSettings(**base))
     torch_path = run_probing(inputs, ProbeSettings(**base, device="cpu-torch"))
     assert numpy_path.summary["n_annotated_pairs"] > 0

@@ -18,8 +18,9 @@ def test_feature_statistics_equal_dense_brute_force():
         freq, fmax, mean = feature_statistics(m)
         stored = np.diff(m.indptr)
         np.testing.assert_allclose(freq, (dense > 0).sum(0) / n)
-        top = [m.data[m.indptr[j]:m.indptr[j + 1]].max() if stored[j] else 0.0 for j in range(f)]
+        top = [m.data[m.indptr[j] : m.indptr[j + 1]].max() if stored[j] else 0.0 for j in range(f)]
         np.testing.assert_allclose(fmax, np.maximum(top, 0.0))
         nonzero = (dense != 0).sum(0)
-        np.testing.assert_allclose(mean, np.where(nonzero > 0, dense.sum(0, dtype=np.float64) / np.maximum(nonzero, 1), 0),
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            mean, np.where(nonzero > 0, dense.sum(0, dtype=np.float64) / np.maximum(nonzero, 1), 0), atol=1e-6
+        )

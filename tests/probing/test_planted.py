@@ -18,8 +18,9 @@ from dnalens.probing.stage import ProbeSettings, run_probing, write_probe_dir
 
 from .synthetic import planted_inputs
 
-SETTINGS = ProbeSettings(block_size=2000, test_fraction=0.3, n_null=40, min_null_draws=0, probe_max_iter=60,
-                         probe_max_tokens=20_000)
+SETTINGS = ProbeSettings(
+    block_size=2000, test_fraction=0.3, n_null=40, min_null_draws=0, probe_max_iter=60, probe_max_tokens=20_000
+)
 
 
 @pytest.fixture(scope="module")
@@ -79,27 +80,66 @@ def test_cli_on_a_buffer(tmp_path, planted):
     inputs, pairs, decoys, _ = planted
     n = inputs.n_tokens
     codes = inputs.codes.tocsr()
-    windows = pd.DataFrame({
-        "row": np.arange(n // 1000), "contig": "chr", "start": np.arange(0, n, 1000), "end": np.arange(1000, n + 1, 1000),
-        "strand": "+", "name": [f"w{i}" for i in range(n // 1000)], "token_start": np.arange(0, n, 1000),
-        "token_end": np.arange(1000, n + 1, 1000), "read_offset": 0,
-    })
+    windows = pd.DataFrame(
+        {
+            "row": np.arange(n // 1000),
+            "contig": "chr",
+            "start": np.arange(0, n, 1000),
+            "end": np.arange(1000, n + 1, 1000),
+            "strand": "+",
+            "name": [f"w{i}" for i in range(n // 1000)],
+            "token_start": np.arange(0, n, 1000),
+            "token_end": np.arange(1000, n + 1, 1000),
+            "read_offset": 0,
+        }
+    )
     region = [j for j in range(len(inputs.label_names)) if (inputs.instances[:, j] >= 0).any()]
     buffer = ActivationBuffer(
         codes=CsrArrays(codes.indptr.astype(np.int64), codes.indices, codes.data.astype(np.float16), codes.shape[1]),
-        labels_packed=np.packbits(inputs.labels, axis=1), label_names=inputs.label_names,
-        instances=inputs.instances[:, region].astype(np.int32), instance_names=[inputs.label_names[j] for j in region],
-        windows=windows, meta={"genome": "planted"},
+        labels_packed=np.packbits(inputs.labels, axis=1),
+        label_names=inputs.label_names,
+        instances=inputs.instances[:, region].astype(np.int32),
+        instance_names=[inputs.label_names[j] for j in region],
+        windows=windows,
+        meta={"genome": "planted"},
     ).save(tmp_path / "buffer")
     # small feature blocks: the buffer's feature-major copy is read a few columns at a time
-    settings = json.dumps({"block_size": 2000, "test_fraction": 0.3, "n_null": 20, "min_null_draws": 0, "probes": False,
-                           "feature_block_entries": int(codes.nnz // 6)})
+    settings = json.dumps(
+        {
+            "block_size": 2000,
+            "test_fraction": 0.3,
+            "n_null": 20,
+            "min_null_draws": 0,
+            "probes": False,
+            "feature_block_entries": int(codes.nnz // 6),
+        }
+    )
     out = tmp_path / "probe"
-    done = subprocess.run([sys.executable, "-m", "dnalens.cli", "probe", "--buffer", str(buffer), "--out", str(out),
-                           "--settings", settings], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dnalens.cli",
+            "probe",
+            "--buffer",
+            str(buffer),
+            "--out",
+            str(out),
+            "--settings",
+            settings,
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
-    assert {p.name for p in out.iterdir()} == {"feature_concept.parquet", "features.parquet", "concepts.parquet",
-                                               "probes.parquet", "split.json", "summary.json"}
+    assert {p.name for p in out.iterdir()} == {
+        "feature_concept.parquet",
+        "features.parquet",
+        "concepts.parquet",
+        "probes.parquet",
+        "split.json",
+        "summary.json",
+    }
     fc = pd.read_parquet(out / "feature_concept.parquet")
     assert len(fc) == codes.shape[1] * len(inputs.label_names)
     assert fc.set_index(["feature", "concept"]).loc[pairs[0], "annotated"]
@@ -108,8 +148,22 @@ def test_cli_on_a_buffer(tmp_path, planted):
     in_memory = run_probing(inputs, replace(SETTINGS, n_null=20, probes=False))  # same numbers as from disk
     expected = in_memory.feature_concept
     np.testing.assert_allclose(fc["auroc_test"], expected["auroc_test"], rtol=0, atol=2e-3)  # fp16 codes on disk
-    bad = subprocess.run([sys.executable, "-m", "dnalens.cli", "probe", "--buffer", str(buffer), "--out", str(out),
-                          "--settings", '{"tresholds": [0.1]}'], capture_output=True, text=True)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dnalens.cli",
+            "probe",
+            "--buffer",
+            str(buffer),
+            "--out",
+            str(out),
+            "--settings",
+            '{"tresholds": [0.1]}',
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "tresholds" in bad.stderr
 
 

@@ -19,17 +19,32 @@ def test_best_feature_is_chosen_on_train_blocks():
     n = 40_000
     motif, _ = intervals(rng, n, 12, 0.03)
     pos = np.arange(n)
-    split = make_split(np.zeros(n, int), pos, ["chr"], {"chr": n}, block_size=SETTINGS.block_size,
-                       test_fraction=SETTINGS.test_fraction, seed=SETTINGS.seed)
+    split = make_split(
+        np.zeros(n, int),
+        pos,
+        ["chr"],
+        {"chr": n},
+        block_size=SETTINGS.block_size,
+        test_fraction=SETTINGS.test_fraction,
+        seed=SETTINGS.seed,
+    )
     held_out = split.token_side == TEST
     # feature 0: strong on train, weaker held out; feature 1: the reverse
     rate = np.where(held_out[:, None], [0.6, 0.95], [0.9, 0.7])
     on = motif[:, None] & (rng.random((n, 2)) < rate)
     on |= rng.random((n, 2)) < 0.002
     values = np.where(on, 1.0 + rng.random((n, 2)), 0.0).astype(np.float32)
-    inputs = ProbeInputs(codes=sp.csr_matrix(values), labels=motif[:, None], label_names=["motif"], instances=None,
-                         token_contig=np.zeros(n, int), token_position=pos, token_minus=np.zeros(n, bool),
-                         contig_names=["chr"], contig_lengths={"chr": n})
+    inputs = ProbeInputs(
+        codes=sp.csr_matrix(values),
+        labels=motif[:, None],
+        label_names=["motif"],
+        instances=None,
+        token_contig=np.zeros(n, int),
+        token_position=pos,
+        token_minus=np.zeros(n, bool),
+        contig_names=["chr"],
+        contig_lengths={"chr": n},
+    )
     result = run_probing(inputs, SETTINGS)
     fc = result.feature_concept.set_index("feature")
     assert fc.loc[0, "auroc_train"] > fc.loc[1, "auroc_train"]

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from dnalens.errors import InputError
+from dnalens.probing.inputs import token_coordinates
 from dnalens.probing.repeats import RepeatCopy, canonical_kmers, find_repeats
 from dnalens.probing.splits import EXCLUDED, TEST, TRAIN, make_split, parse_region
-from dnalens.probing.inputs import token_coordinates
 
 
 def both_strand_tokens(length: int, window: int = 500):
@@ -19,8 +19,18 @@ def both_strand_tokens(length: int, window: int = 500):
     for strand in "+-":
         for s in range(0, length, window):
             e = min(s + window, length)
-            rows.append({"row": len(rows), "contig": "c", "start": s, "end": e, "strand": strand,
-                         "token_start": tok, "token_end": tok + e - s, "read_offset": 0})
+            rows.append(
+                {
+                    "row": len(rows),
+                    "contig": "c",
+                    "start": s,
+                    "end": e,
+                    "strand": strand,
+                    "token_start": tok,
+                    "token_end": tok + e - s,
+                    "read_offset": 0,
+                }
+            )
             tok += e - s
     return token_coordinates(pd.DataFrame(rows), {"c": length})
 
@@ -55,8 +65,17 @@ def test_duplicate_regions_stay_on_one_side_and_gap_excludes_boundaries():
     contig = np.zeros_like(pos)
     groups = [[parse_region("c:2000-4500"), parse_region("c:20,000-22,500")]]
     for seed in range(8):
-        split = make_split(contig, pos, ["c"], {"c": 30_000}, block_size=1000, test_fraction=0.3, seed=seed,
-                           duplicate_groups=groups, gap=100)
+        split = make_split(
+            contig,
+            pos,
+            ["c"],
+            {"c": 30_000},
+            block_size=1000,
+            test_fraction=0.3,
+            seed=seed,
+            duplicate_groups=groups,
+            gap=100,
+        )
         sides = {split.token_side[p] for p in (2000, 3000, 4400, 20_000, 21_000, 22_400)}
         assert len(sides - {EXCLUDED}) == 1
         boundary = np.flatnonzero(np.diff(split.block_side))

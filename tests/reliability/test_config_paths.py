@@ -23,16 +23,20 @@ def _with(**sections) -> dict:
     return config
 
 
-@pytest.mark.parametrize("url", ["http://example.org/g.fa", "https://example.org/g.fa.gz", "genome.fa",
-                                 "/data/genome.fa", "C:/data/genome.fa"])
+@pytest.mark.parametrize(
+    "url",
+    ["http://example.org/g.fa", "https://example.org/g.fa.gz", "genome.fa", "/data/genome.fa", "C:/data/genome.fa"],
+)
 def test_genome_source_accepts_local_paths_and_http(url):
     config = {"genomes": {"g": {"fasta": url, "annotation": url}}}
     validate(config, SCHEMA)
     assert config["genomes"]["g"]["fasta"] == url
 
 
-@pytest.mark.parametrize("url", ["ftp://example.org/g.fa", "file:///etc/passwd", "s3://bucket/g.fa",
-                                 "gs://bucket/g.fa", "HTTP+unix://x/g.fa"])
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://example.org/g.fa", "file:///etc/passwd", "s3://bucket/g.fa", "gs://bucket/g.fa", "HTTP+unix://x/g.fa"],
+)
 @pytest.mark.parametrize("key", ["fasta", "genbank", "annotation"])
 def test_genome_source_refuses_other_schemes(url, key):
     entry = {"genbank": url} if key == "genbank" else {"fasta": "g.fa", key: url} if key == "annotation" else {key: url}
@@ -61,8 +65,11 @@ def test_local_only_paths_refuse_urls(sections):
 
 
 def test_local_paths_pass_and_defaults_stay():
-    config = _with(model={"path": "results/models/m"}, sae={"source": "load", "path": "sae/layer26"},
-                   concepts={"tracks": ["t.bed", {"path": "u.gff3", "type": "gene"}], "motifs": ["m.jaspar"]})
+    config = _with(
+        model={"path": "results/models/m"},
+        sae={"source": "load", "path": "sae/layer26"},
+        concepts={"tracks": ["t.bed", {"path": "u.gff3", "type": "gene"}], "motifs": ["m.jaspar"]},
+    )
     validate(config, SCHEMA)
     assert config["model"]["path"] == "results/models/m" and config["sae"]["path"] == "sae/layer26"
     plain = _with()

@@ -30,12 +30,16 @@ def tiny(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("tiny")
     torch.manual_seed(0)
-    save_model_dir(TinyEvo(TinyConfig(d_model=16, block_types=("se", "mr", "li", "att"), mlp_ratio=2.0,
-                                      medium_kernel=16)), root / "model")
+    save_model_dir(
+        TinyEvo(TinyConfig(d_model=16, block_types=("se", "mr", "li", "att"), mlp_ratio=2.0, medium_kernel=16)),
+        root / "model",
+    )
     rng = np.random.default_rng(5)
     (root / "g.fa").write_text(">chr\n" + "".join(rng.choice(list("ACGT"), 700)) + "\n")
-    wins = [Window("chr", s, s + 50 + 10 * (i % 3), "+" if i % 2 == 0 else "-", f"w{i}")
-            for i, s in enumerate(range(0, 600, 60))]
+    wins = [
+        Window("chr", s, s + 50 + 10 * (i % 3), "+" if i % 2 == 0 else "-", f"w{i}")
+        for i, s in enumerate(range(0, 600, 60))
+    ]
     write_windows_bed(wins, root / "windows.bed")
     spec = {"family": "tiny", "path": str(root / "model"), "rc_pool": "none"}
     return root, spec, ExtractSettings(layers=(LAYER,), shard_tokens=120)

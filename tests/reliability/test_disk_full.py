@@ -32,8 +32,9 @@ def small_disk():
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
     mnt = Path(tempfile.mkdtemp(prefix="dnalens-full-"))
-    run = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={TMPFS_BYTES}", "tmpfs", str(mnt)],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={TMPFS_BYTES}", "tmpfs", str(mnt)], capture_output=True, text=True
+    )
     if run.returncode != 0:
         mnt.rmdir()
         pytest.skip(f"cannot mount a tmpfs here: {run.stderr.strip()}")
@@ -105,11 +106,13 @@ def test_memory_map_reserved_up_front_fails_with_one_error_not_sigbus(small_disk
 def _fail_after(monkeypatch, code: int) -> None:
     def full(self, data):
         raise OSError(code, os.strerror(code), str(self))
+
     monkeypatch.setattr(Path, "write_bytes", full)
 
 
-@pytest.mark.parametrize("code, reason", [(errno.ENOSPC, "no space left on device"),
-                                          (errno.EDQUOT, "disk quota exceeded")])
+@pytest.mark.parametrize(
+    "code, reason", [(errno.ENOSPC, "no space left on device"), (errno.EDQUOT, "disk quota exceeded")]
+)
 def test_faked_enospc_gives_one_input_error_and_no_temp(tmp_path, monkeypatch, code, reason):
     target = tmp_path / "out" / "features.tsv"
     _fail_after(monkeypatch, code)
@@ -155,17 +158,19 @@ def test_cli_prints_disk_full_on_one_line_and_exits_2(tmp_path, write):
         "import errno, os, pathlib\n"
         "def full(self, data):\n"
         "    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))\n"
-        "pathlib.Path.write_bytes = full\n")
+        "pathlib.Path.write_bytes = full\n"
+    )
     out = tmp_path / "results" / "genome.json"
     out.parent.mkdir(parents=True)
-    code = ("import pathlib, sys\nfrom dnalens import cli\nfrom dnalens.atomic import write_text\n"
-            f"def stage(args):\n    {write}\n"
-            "def register(sub):\n    sub.add_parser('fake').set_defaults(func=stage)\n"
-            "cli.COMMAND_MODULES = ('__main__',)\nsys.exit(cli.main(['fake']))\n")
+    code = (
+        "import pathlib, sys\nfrom dnalens import cli\nfrom dnalens.atomic import write_text\n"
+        f"def stage(args):\n    {write}\n"
+        "def register(sub):\n    sub.add_parser('fake').set_defaults(func=stage)\n"
+        "cli.COMMAND_MODULES = ('__main__',)\nsys.exit(cli.main(['fake']))\n"
+    )
     src = Path(atomic.__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fake), str(src)])}
-    run = subprocess.run([sys.executable, "-c", code, str(out)], env=env, capture_output=True, text=True,
-                         timeout=60)
+    run = subprocess.run([sys.executable, "-c", code, str(out)], env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 2, run.stderr
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"dnalens fake: error: {out}: no space left on device")

@@ -25,7 +25,9 @@ def _dotted(node: ast.AST) -> str:
 
 
 def _keyword_is(call: ast.Call, name: str, value: bool) -> bool:
-    return any(kw.arg == name and isinstance(kw.value, ast.Constant) and kw.value.value is value for kw in call.keywords)
+    return any(
+        kw.arg == name and isinstance(kw.value, ast.Constant) and kw.value.value is value for kw in call.keywords
+    )
 
 
 def pickle_risks(source: str) -> list[str]:
@@ -56,16 +58,18 @@ def test_no_pickle_capable_load(path):
 
 
 def test_the_check_finds_each_kind():
-    source = "\n".join([
-        "import pickle",
-        "from joblib import load",
-        "np.load('a.npy')",
-        "np.load('a.npy', allow_pickle=True)",
-        "torch.load('w.pt')",
-        "torch.load('w.pt', weights_only=False)",
-        "pd.read_pickle('x')",
-        "np.load('ok.npy', mmap_mode='r', allow_pickle=False)",
-        "torch.load('ok.pt', map_location='cpu', weights_only=True)",
-    ])
+    source = "\n".join(
+        [
+            "import pickle",
+            "from joblib import load",
+            "np.load('a.npy')",
+            "np.load('a.npy', allow_pickle=True)",
+            "torch.load('w.pt')",
+            "torch.load('w.pt', weights_only=False)",
+            "pd.read_pickle('x')",
+            "np.load('ok.npy', mmap_mode='r', allow_pickle=False)",
+            "torch.load('ok.pt', map_location='cpu', weights_only=True)",
+        ]
+    )
     assert [f.split(":")[0] for f in pickle_risks(source)] == ["1", "2", "3", "4", "5", "6", "7"]
     assert len(FILES) > 50

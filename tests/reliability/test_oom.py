@@ -17,10 +17,12 @@ import torch
 from dnalens.oom import HalvingBatch, OutOfGpuMemoryError, memory_needed
 
 # The text torch's caching allocator writes (c10/cuda/CUDACachingAllocator.cpp), sizes as it formats them.
-TORCH_MESSAGE = ("CUDA out of memory. Tried to allocate 2.50 GiB. GPU 0 has a total capacity of 79.19 GiB of which "
-                 "1.12 GiB is free. Including non-PyTorch memory, this process has 78.06 GiB memory in use. Of the "
-                 "allocated memory 76.80 GiB is allocated by PyTorch, and 0.75 GiB is reserved by PyTorch but "
-                 "unallocated.")
+TORCH_MESSAGE = (
+    "CUDA out of memory. Tried to allocate 2.50 GiB. GPU 0 has a total capacity of 79.19 GiB of which "
+    "1.12 GiB is free. Including non-PyTorch memory, this process has 78.06 GiB memory in use. Of the "
+    "allocated memory 76.80 GiB is allocated by PyTorch, and 0.75 GiB is reserved by PyTorch but "
+    "unallocated."
+)
 NEEDED_GB = (2.5 + 78.06) * 2**30 / 1e9  # in use + requested, in the GB the message prints: 86.5
 
 
@@ -29,6 +31,7 @@ def oom() -> torch.cuda.OutOfMemoryError:
 
 
 # ---- the helper ---------------------------------------------------------------------------------------
+
 
 def test_halving_covers_every_unit_once_in_order_and_keeps_the_size():
     seen, calls = [], []
@@ -53,13 +56,18 @@ def test_other_errors_pass_through_and_one_unit_fails_with_the_memory_needed():
 
     batch = HalvingBatch(8)
     with pytest.raises(OutOfGpuMemoryError) as err:
-        batch.run(lambda size: (_ for _ in ()).throw(oom()),
-                  lambda size, exc: oom_error("one window of 50,000 nt", exc, halved_from=batch.initial, fix="x"))
-    assert err.value.message == (f"CUDA out of memory even for one window of 50,000 nt (batch halved from 8 to 1): "
-                                 f"it needs at least {NEEDED_GB:.1f} GB of the GPU's 85.0 GB. Fix: x")
+        batch.run(
+            lambda size: (_ for _ in ()).throw(oom()),
+            lambda size, exc: oom_error("one window of 50,000 nt", exc, halved_from=batch.initial, fix="x"),
+        )
+    assert err.value.message == (
+        f"CUDA out of memory even for one window of 50,000 nt (batch halved from 8 to 1): "
+        f"it needs at least {NEEDED_GB:.1f} GB of the GPU's 85.0 GB. Fix: x"
+    )
 
 
 # ---- extraction ----------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def tiny_model_dir(tmp_path_factory):
@@ -122,8 +130,9 @@ def test_extract_halves_to_one_window_and_writes_the_same_bytes(genome, tiny_mod
     for layer in settings.layers:
         names = sorted(p.name for p in (tmp_path / "plain" / layer).iterdir())
         assert names == sorted(p.name for p in (tmp_path / "oom" / layer).iterdir()) and len(names) > 3
-        _, mismatch, errors = filecmp.cmpfiles(tmp_path / "plain" / layer, tmp_path / "oom" / layer, names,
-                                               shallow=False)
+        _, mismatch, errors = filecmp.cmpfiles(
+            tmp_path / "plain" / layer, tmp_path / "oom" / layer, names, shallow=False
+        )
         if lengths == "equal":
             assert not mismatch and not errors, mismatch  # the shards' bytes, their JSON and the manifest
             continue
@@ -141,15 +150,19 @@ def test_extract_window_too_long_for_the_gpu_is_one_clear_error(genome, tiny_mod
     spec = {"family": "tiny", "path": str(tiny_model_dir), "batch_size": 4, "rc_pool": "none"}
     adapter, _ = _failing_adapter(spec, max_length=60)  # windows of 70 nt never fit
     with pytest.raises(OutOfGpuMemoryError) as err:
-        run_extract(fa, bed, spec, ExtractSettings(layers=("blocks.1",), shard_tokens=300), tmp_path / "a",
-                    adapter=adapter)
-    assert err.value.message.startswith("CUDA out of memory even for one window of 70 nt (shard 0, windows.bed row 3)"
-                                        " (batch halved from 4 to 1): it needs at least 86.5 GB")
+        run_extract(
+            fa, bed, spec, ExtractSettings(layers=("blocks.1",), shard_tokens=300), tmp_path / "a", adapter=adapter
+        )
+    assert err.value.message.startswith(
+        "CUDA out of memory even for one window of 70 nt (shard 0, windows.bed row 3)"
+        " (batch halved from 4 to 1): it needs at least 86.5 GB"
+    )
     assert "windows.length" in err.value.message
     assert not list((tmp_path / "a" / "blocks.1").glob("shard-*"))  # nothing partial of the failed shard
 
 
 # ---- encode --------------------------------------------------------------------------------------------
+
 
 def _activation_shards(path, lengths_per_shard, d=8, seed=0):
     from dnalens.extract.shards import write_manifest, write_shard
@@ -158,8 +171,14 @@ def _activation_shards(path, lengths_per_shard, d=8, seed=0):
     row = 0
     for idx, lengths in enumerate(lengths_per_shard):
         arr = rng.standard_normal((sum(lengths), d)).astype(np.float16)
-        write_shard(path, idx, arr, list(range(row, row + len(lengths))),
-                    np.concatenate([[0], np.cumsum(lengths)]).tolist(), {"layer": "blocks.0"})
+        write_shard(
+            path,
+            idx,
+            arr,
+            list(range(row, row + len(lengths))),
+            np.concatenate([[0], np.cumsum(lengths)]).tolist(),
+            {"layer": "blocks.0"},
+        )
         row += len(lengths)
     write_manifest(path, {"layer": "blocks.0"})
 
@@ -197,15 +216,20 @@ def test_encode_batch_level_sae_never_splits_a_window(tmp_path, monkeypatch):
     torch.save({"W": torch.randn(8, 40), "b_enc": torch.zeros(40), "b_dec": torch.zeros(8)}, tmp_path / "sae-k_2.pt")
     sae = load_sae(tmp_path / "sae-k_2.pt")
     real = sae.pre_activations
-    monkeypatch.setattr(sae, "pre_activations", lambda x, bases=None: (_ for _ in ()).throw(oom()) if x.shape[0] > 8
-                        else real(x, bases))
-    with pytest.raises(OutOfGpuMemoryError, match=r"one window of 9 rows \(a batch-level SAE encodes a window at once\)"
-                                                  r": it needs at least 86.5 GB"):
+    monkeypatch.setattr(
+        sae, "pre_activations", lambda x, bases=None: (_ for _ in ()).throw(oom()) if x.shape[0] > 8 else real(x, bases)
+    )
+    with pytest.raises(
+        OutOfGpuMemoryError,
+        match=r"one window of 9 rows \(a batch-level SAE encodes a window at once\)"
+        r": it needs at least 86.5 GB",
+    ):
         encode_activations(sae, tmp_path / "acts", tmp_path / "codes", progress=False)
     assert not (tmp_path / "codes").exists() and not list(tmp_path.glob(".codes*"))
 
 
 # ---- SAE training --------------------------------------------------------------------------------------
+
 
 def _batches(x, batch_size, seed):
     g = torch.Generator().manual_seed(seed)
@@ -224,8 +248,17 @@ def test_sae_training_splits_steps_into_micro_batches_with_the_same_result(archi
 
     torch.set_num_threads(1)
     x = torch.from_numpy(sparse_dictionary_data(4096, 16, 24, seed=3).activations)
-    settings = SaeSettings(architecture=architecture, expansion=4, k=3, lr=1e-3, tokens=256 * 30, batch_size=256,
-                           dead_after_tokens=1024, device="cpu", seed=5)
+    settings = SaeSettings(
+        architecture=architecture,
+        expansion=4,
+        k=3,
+        lr=1e-3,
+        tokens=256 * 30,
+        batch_size=256,
+        dead_after_tokens=1024,
+        device="cpu",
+        seed=5,
+    )
     whole = train_sae(_batches(x, 256, 1), 16, settings, progress=False)
     real, sizes = SparseAutoencoder.pre_activations, []
 
@@ -270,6 +303,7 @@ def test_sae_micro_batch_step_matches_whole_batch_gradients():
 
 
 # ---- the torch probe path ------------------------------------------------------------------------------
+
 
 def test_torch_auroc_halves_feature_blocks_and_gives_the_same_matrix(monkeypatch):
     import scipy.sparse as sp

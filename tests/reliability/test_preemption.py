@@ -44,12 +44,16 @@ def tiny(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("tiny")
     torch.manual_seed(0)
-    save_model_dir(TinyEvo(TinyConfig(d_model=16, block_types=("se", "mr", "li", "att"), mlp_ratio=2.0,
-                                      medium_kernel=16)), root / "model")
+    save_model_dir(
+        TinyEvo(TinyConfig(d_model=16, block_types=("se", "mr", "li", "att"), mlp_ratio=2.0, medium_kernel=16)),
+        root / "model",
+    )
     rng = np.random.default_rng(5)
     (root / "g.fa").write_text(">chr\n" + "".join(rng.choice(list("ACGT"), 1500)) + "\n")
-    wins = [Window("chr", s, s + 50 + 10 * (i % 3), "+" if i % 2 == 0 else "-", f"w{i}")
-            for i, s in enumerate(range(0, 1440, 60))]
+    wins = [
+        Window("chr", s, s + 50 + 10 * (i % 3), "+" if i % 2 == 0 else "-", f"w{i}")
+        for i, s in enumerate(range(0, 1440, 60))
+    ]
     write_windows_bed(wins, root / "windows.bed")
     return root, {"family": "tiny", "path": str(root / "model"), "rc_pool": "none", "batch_size": 1}
 
@@ -59,16 +63,26 @@ SETTINGS = {"layers": [LAYER], "shard_tokens": 40}
 
 def _argv(root: Path, spec: dict, out: Path) -> list[str]:
     settings = SETTINGS
-    return [str(Path(sys.executable).with_name("dnalens")), "extract", "--fasta", str(root / "g.fa"),
-            "--windows", str(root / "windows.bed"), "--model", json.dumps(spec), "--settings", json.dumps(settings),
-            "--out", str(out)]
+    return [
+        str(Path(sys.executable).with_name("dnalens")),
+        "extract",
+        "--fasta",
+        str(root / "g.fa"),
+        "--windows",
+        str(root / "windows.bed"),
+        "--model",
+        json.dumps(spec),
+        "--settings",
+        json.dumps(settings),
+        "--out",
+        str(out),
+    ]
 
 
 def _leftovers(directory: Path) -> list[str]:
     """Temporary siblings of atomic writes and .npy files without their JSON commit marker."""
     names = [p.name for p in directory.iterdir()]
-    orphans = [n for n in names if n.endswith(".npy") and n.startswith("shard-")
-               and f"{n[:-4]}.json" not in names]
+    orphans = [n for n in names if n.endswith(".npy") and n.startswith("shard-") and f"{n[:-4]}.json" not in names]
     return [n for n in names if ".tmp-" in n] + orphans
 
 
@@ -77,8 +91,9 @@ def test_sigterm_stops_extract_at_a_complete_shard_and_the_rerun_is_byte_identic
 
     root, spec = tiny
     # undisturbed: the function the CLI calls, in this process (spares one torch start-up)
-    run_extract(root / "g.fa", root / "windows.bed", spec, ExtractSettings(layers=(LAYER,), shard_tokens=40),
-                tmp_path / "plain")
+    run_extract(
+        root / "g.fa", root / "windows.bed", spec, ExtractSettings(layers=(LAYER,), shard_tokens=40), tmp_path / "plain"
+    )
     n_shards = len(list((tmp_path / "plain" / LAYER).glob("shard-*.json")))
     assert n_shards == 24
 
@@ -152,8 +167,18 @@ def test_sigterm_during_sae_training_checkpoints_and_resume_equals_uninterrupted
                 i += 1
                 yield x[order[a : a + 128]]
 
-    settings = SaeSettings(architecture="batchtopk", expansion=2, k=2, lr=1e-3, tokens=128 * 30, batch_size=128,
-                           dead_after_tokens=512, checkpoint_every=10, device="cpu", seed=5)
+    settings = SaeSettings(
+        architecture="batchtopk",
+        expansion=2,
+        k=2,
+        lr=1e-3,
+        tokens=128 * 30,
+        batch_size=128,
+        dead_after_tokens=512,
+        checkpoint_every=10,
+        device="cpu",
+        seed=5,
+    )
     whole = train_sae(batches(), 16, settings, progress=False)
     ckpt = tmp_path / "ckpt"
     with pytest.raises(preemption.Preempted, match="after step 13 of 30"):

@@ -31,8 +31,19 @@ def test_path_like_names_are_refused_naming_the_key(name):
 
 def test_cli_refuses_a_genome_name_that_would_escape(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
-        cli.main(["buffer", "--codes", str(tmp_path), "--labels", str(tmp_path), "--genome", "../../escape",
-                  "--out", str(tmp_path / "b")])
+        cli.main(
+            [
+                "buffer",
+                "--codes",
+                str(tmp_path),
+                "--labels",
+                str(tmp_path),
+                "--genome",
+                "../../escape",
+                "--out",
+                str(tmp_path / "b"),
+            ]
+        )
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "--genome" in err and "'../../escape' cannot name a file or folder" in err
@@ -42,9 +53,16 @@ def test_cli_refuses_a_genome_name_that_would_escape(tmp_path, capsys):
 def test_workflow_refuses_an_escaping_genome_name(tmp_path):
     """`snakemake -n` on a config whose genome name climbs out: the schema stops it before any job is planned."""
     config = tmp_path / "bad.yaml"
-    config.write_text('genomes:\n  "../../escape":\n    genbank: resources/genomes/NC_000932.gb\n    kingdom: organelle\n')
-    run = subprocess.run([str(SNAKEMAKE), "-n", "--cores", "1", "--configfile", str(config)], cwd=REPO,
-                         capture_output=True, text=True, timeout=300)
+    config.write_text(
+        'genomes:\n  "../../escape":\n    genbank: resources/genomes/NC_000932.gb\n    kingdom: organelle\n'
+    )
+    run = subprocess.run(
+        [str(SNAKEMAKE), "-n", "--cores", "1", "--configfile", str(config)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode != 0
     text = run.stdout + run.stderr
     assert "../../escape" in text and "does not match" in text

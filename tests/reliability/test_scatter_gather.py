@@ -31,25 +31,74 @@ def plasmid(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("plasmid")
     spec = {"genbank": str(REPO / "resources/genomes/NC_005816.gb"), "kingdom": "prokaryote"}
     assert main(["prepare", "--name", "p", "--genome-settings", json.dumps(spec), "--outdir", str(root)]) == 0
-    assert main(["windows", "--fasta", str(root / "genome.fa"), "--genome-info", str(root / "genome.json"),
-                 "--annotation", str(root / "annotation.gff3"), "--settings", json.dumps({"length": 1024}),
-                 "--out", str(root / "windows.bed")]) == 0
+    assert (
+        main(
+            [
+                "windows",
+                "--fasta",
+                str(root / "genome.fa"),
+                "--genome-info",
+                str(root / "genome.json"),
+                "--annotation",
+                str(root / "annotation.gff3"),
+                "--settings",
+                json.dumps({"length": 1024}),
+                "--out",
+                str(root / "windows.bed"),
+            ]
+        )
+        == 0
+    )
     return root
 
 
 @pytest.mark.parametrize("parts", [1, 3, 32])  # 32 parts > 20 windows: some parts are empty
 def test_labels_parts_merge_to_the_unscattered_store(plasmid, tmp_path, parts):
-    common = ["--fasta", str(plasmid / "genome.fa"), "--annotation", str(plasmid / "annotation.gff3"),
-              "--windows", str(plasmid / "windows.bed"), "--genome-info", str(plasmid / "genome.json")]
+    common = [
+        "--fasta",
+        str(plasmid / "genome.fa"),
+        "--annotation",
+        str(plasmid / "annotation.gff3"),
+        "--windows",
+        str(plasmid / "windows.bed"),
+        "--genome-info",
+        str(plasmid / "genome.json"),
+    ]
     whole = tmp_path / "whole"
-    assert main(["labels", *common, "--out", str(whole / "labels"), "--export-bed", str(whole / "bed"),
-                 "--summary", str(whole / "summary.tsv")]) == 0
+    assert (
+        main(
+            [
+                "labels",
+                *common,
+                "--out",
+                str(whole / "labels"),
+                "--export-bed",
+                str(whole / "bed"),
+                "--summary",
+                str(whole / "summary.tsv"),
+            ]
+        )
+        == 0
+    )
     shards = [str(tmp_path / f"part-{i}") for i in range(parts)]
     for i, out in enumerate(shards):
         assert main(["labels", *common, "--shard", f"{i}/{parts}", "--out", out]) == 0
     merged = tmp_path / "merged"
-    assert main(["labels-merge", *shards, "--out", str(merged / "labels"), "--export-bed", str(merged / "bed"),
-                 "--summary", str(merged / "summary.tsv")]) == 0
+    assert (
+        main(
+            [
+                "labels-merge",
+                *shards,
+                "--out",
+                str(merged / "labels"),
+                "--export-bed",
+                str(merged / "bed"),
+                "--summary",
+                str(merged / "summary.tsv"),
+            ]
+        )
+        == 0
+    )
     _assert_same_tree(whole, merged)
     assert json.loads((merged / "labels" / "meta.json").read_text())["n_windows"] == 20
 
@@ -62,8 +111,14 @@ def _activations(path: Path, windows_per_shard: list[int], d: int = 8) -> None:
     for idx, n_windows in enumerate(windows_per_shard):
         lengths = rng.integers(3, 12, size=n_windows)
         arr = rng.standard_normal((int(lengths.sum()), d)).astype(np.float16)
-        write_shard(path, idx, arr, list(range(row, row + n_windows)),
-                    np.concatenate([[0], np.cumsum(lengths)]).tolist(), {"layer": "blocks.0"})
+        write_shard(
+            path,
+            idx,
+            arr,
+            list(range(row, row + n_windows)),
+            np.concatenate([[0], np.cumsum(lengths)]).tolist(),
+            {"layer": "blocks.0"},
+        )
         row += n_windows
     write_manifest(path, {"layer": "blocks.0"})
 
@@ -103,7 +158,16 @@ def test_encode_merge_refuses_a_missing_part(tmp_path, capsys):
     for i in (0, 2):
         assert main([*base, "--part", str(i), "--out", str(tmp_path / f"part-{i}")]) == 0
     capsys.readouterr()
-    code = main(["encode-merge", str(tmp_path / "part-0"), str(tmp_path / "part-2"), "--activations", str(acts),
-                 "--out", str(tmp_path / "codes")])
+    code = main(
+        [
+            "encode-merge",
+            str(tmp_path / "part-0"),
+            str(tmp_path / "part-2"),
+            "--activations",
+            str(acts),
+            "--out",
+            str(tmp_path / "codes"),
+        ]
+    )
     assert code == 2 and "hold 2 shards, the activations 3" in capsys.readouterr().err
     assert not (tmp_path / "codes").exists()

@@ -106,18 +106,28 @@ def test_rule_files_read_the_validated_config_without_defaults_of_their_own():
     assert not offenders, offenders
 
 
-@pytest.mark.parametrize(("section", "data", "needles"), [
-    ("extract", {"layers": "blocks.6"}, ("extract.layers", "a list", "Fix:")),
-    ("sae", {"k": 0}, ("sae.k", ">= 1", "Fix:")),
-    ("sae", {"architecture": "relu"}, ("sae.architecture", "one of topk, batchtopk", "'relu'")),
-    ("probing", {"test_fraction": 1.0}, ("probing.test_fraction", "< 1",)),
-    ("probing", {"n_null": True}, ("probing.n_null", "an integer", "True")),
-    ("windows", {"stride": "wide"}, ("windows.stride", "an integer or null")),
-    ("report", {"bigwig_features": [1, -2]}, ("report.bigwig_features[1]", ">= 0")),
-    ("training", {"architecture": {"d_model": 2}}, ("training.architecture.d_model", ">= 4")),
-    ("model", {"dtype": "int8"}, ("model.dtype", "one of auto")),
-    ("concepts", {"tracks": [{"path": "t.bed", "name": 3}]}, ("t.bed", "concepts.tracks[0].name")),
-])
+@pytest.mark.parametrize(
+    ("section", "data", "needles"),
+    [
+        ("extract", {"layers": "blocks.6"}, ("extract.layers", "a list", "Fix:")),
+        ("sae", {"k": 0}, ("sae.k", ">= 1", "Fix:")),
+        ("sae", {"architecture": "relu"}, ("sae.architecture", "one of topk, batchtopk", "'relu'")),
+        (
+            "probing",
+            {"test_fraction": 1.0},
+            (
+                "probing.test_fraction",
+                "< 1",
+            ),
+        ),
+        ("probing", {"n_null": True}, ("probing.n_null", "an integer", "True")),
+        ("windows", {"stride": "wide"}, ("windows.stride", "an integer or null")),
+        ("report", {"bigwig_features": [1, -2]}, ("report.bigwig_features[1]", ">= 0")),
+        ("training", {"architecture": {"d_model": 2}}, ("training.architecture.d_model", ">= 4")),
+        ("model", {"dtype": "int8"}, ("model.dtype", "one of auto")),
+        ("concepts", {"tracks": [{"path": "t.bed", "name": 3}]}, ("t.bed", "concepts.tracks[0].name")),
+    ],
+)
 def test_schema_violations_name_the_key_and_the_fix(section, data, needles):
     with pytest.raises(InputError) as err:
         from_mapping(_cls(section), data, where=section)
@@ -152,7 +162,8 @@ def test_wheel_build_step_copies_the_schema_into_the_package(tmp_path, monkeypat
     from dnalens.models import _bundle_build
 
     assert settings_mod.SCHEMA_CANDIDATES[0].relative_to(Path(settings_mod.__file__).parent) == Path(
-        "schemas/config.schema.yaml")
+        "schemas/config.schema.yaml"
+    )
     assert _bundle_build.SCHEMA_TARGET / _bundle_build.SCHEMA.name == Path("dnalens/schemas/config.schema.yaml")
     assert (ROOT / _bundle_build.SCHEMA).resolve() == SCHEMA.resolve()
 

@@ -17,7 +17,9 @@ REPO = Path(__file__).resolve().parents[2]
 RULE_FILES = sorted((REPO / "workflow" / "rules").glob("*.smk"))
 # Helpers in common.smk whose return value is already shell-quoted (checked below).
 PRE_QUOTED_HELPERS = ("settings_json", "genome_settings", "model_name")
-PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?(?:\[[^\]]*\])?(?::([^}]*))?\}(?!\})")
+PLACEHOLDER = re.compile(
+    r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?(?:\[[^\]]*\])?(?::([^}]*))?\}(?!\})"
+)
 # Rules that run a model or an SAE (and so need a GPU with Evo 2-sized inputs) by their dnalens command.
 GPU_COMMANDS = ("dnalens extract --", "dnalens train-sae", "dnalens encode --", "dnalens sae-quality", "dnalens probe")
 
@@ -28,8 +30,14 @@ def _rules() -> list[dict]:
         lines = path.read_text().splitlines()
         starts = [i for i, line in enumerate(lines) if re.match(r"^rule \w+:", line)]
         for i in starts:
-            end = next((j for j in range(i + 1, len(lines)) if lines[j] and not lines[j][0].isspace()
-                        and not lines[j].startswith("#")), len(lines))
+            end = next(
+                (
+                    j
+                    for j in range(i + 1, len(lines))
+                    if lines[j] and not lines[j][0].isspace() and not lines[j].startswith("#")
+                ),
+                len(lines),
+            )
             rules.append({"name": lines[i][5:-1], "file": path.name, **_sections(lines[i + 1 : end])})
     return rules
 
@@ -71,15 +79,27 @@ SHELL_RULES = [r for r in RULES if "shell" in r]
 
 def test_the_parser_sees_the_workflow():
     names = {r["name"] for r in RULES}
-    assert {"prepare", "windows", "labels_part", "labels", "extract_part", "extract", "train_sae", "encode_part",
-            "encode", "buffer", "probe", "report_genome"} <= names
+    assert {
+        "prepare",
+        "windows",
+        "labels_part",
+        "labels",
+        "extract_part",
+        "extract",
+        "train_sae",
+        "encode_part",
+        "encode",
+        "buffer",
+        "probe",
+        "report_genome",
+    } <= names
     assert len(SHELL_RULES) >= 15 and all(_shell(r).startswith("dnalens ") for r in SHELL_RULES)
 
 
 def test_pre_quoted_helpers_really_quote():
     common = (REPO / "workflow" / "rules" / "common.smk").read_text()
     for helper in PRE_QUOTED_HELPERS:
-        body = common[common.index(f"def {helper}("):]
+        body = common[common.index(f"def {helper}(") :]
         body = body[: body.index("\ndef ", 1) if "\ndef " in body[1:] else len(body)]
         assert "return shlex.quote(" in body, helper
 
@@ -91,10 +111,12 @@ def test_every_path_placeholder_is_quoted(rule):
 
 
 def test_the_quoting_check_flags_bare_paths():
-    rule = {"shell": '"dnalens x {input.a} {output:q} {params.dir} {params.s} {params.n} {wildcards.genome}'
-                     ' {wildcards.part} > {log} 2>&1"',
-            "params": 'dir=lambda w, output: output[0],\ns=settings_json("x"),\nn=WINDOW_PARTS,',
-            "wildcard_constraints": 'part=r"\\d+",'}
+    rule = {
+        "shell": '"dnalens x {input.a} {output:q} {params.dir} {params.s} {params.n} {wildcards.genome}'
+        ' {wildcards.part} > {log} 2>&1"',
+        "params": 'dir=lambda w, output: output[0],\ns=settings_json("x"),\nn=WINDOW_PARTS,',
+        "wildcard_constraints": 'part=r"\\d+",',
+    }
     assert [u.split(" ")[0] for u in _unquoted(rule)] == ["{input.a}", "{params.dir}", "{wildcards.genome}", "{log}"]
 
 
@@ -112,7 +134,9 @@ def _unquoted(rule: dict) -> list[str]:
             unquoted.append(m.group(0))
         elif kind == "params":
             value = params.get(attr, "")
-            pre_quoted = any(value.startswith(f"{h}(") or value == h for h in PRE_QUOTED_HELPERS) or "shlex.quote(" in value
+            pre_quoted = (
+                any(value.startswith(f"{h}(") or value == h for h in PRE_QUOTED_HELPERS) or "shlex.quote(" in value
+            )
             if not (pre_quoted or value in ints):
                 unquoted.append(f"{m.group(0)} (= {value or '?'})")
         elif kind == "wildcards" and constraints.get(attr) != repr(r"\d+"):

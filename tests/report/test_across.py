@@ -33,8 +33,17 @@ def test_hungarian_recovers_a_planted_permutation_and_reports_cosine():
 
 
 def _table(latents, labels, annotated):
-    return pd.DataFrame({"latent": latents, "label": labels, "view": "own", "annotated": annotated,
-                         "auroc_test": 0.9, "margin": 0.2, "activation_frequency": 0.01})
+    return pd.DataFrame(
+        {
+            "latent": latents,
+            "label": labels,
+            "view": "own",
+            "annotated": annotated,
+            "auroc_test": 0.9,
+            "margin": 0.2,
+            "activation_frequency": 0.01,
+        }
+    )
 
 
 def test_rows_follow_the_decoder_match_not_the_index():
@@ -76,12 +85,23 @@ def test_cli_matches_separately_trained_strand_shared_saes(tmp_path):
         with torch.no_grad():
             inner.W_dec.copy_(torch.tensor(w, dtype=torch.float32))
         save_sae(StrandSharedSAE(inner), tmp_path / name / "sae")
-        labels = [f"c{i}" for i in range(12)] if name == "a" else [f"c{int(np.flatnonzero(perm == j)[0])}"
-                                                                   for j in range(12)]
+        labels = (
+            [f"c{i}" for i in range(12)]
+            if name == "a"
+            else [f"c{int(np.flatnonzero(perm == j)[0])}" for j in range(12)]
+        )
         _table(range(12), labels, [True] * 12).to_csv(tmp_path / name / "features.tsv", sep="\t", index=False)
     out = tmp_path / "summary.tsv"
-    args = ["summarize-genomes", str(tmp_path / "a" / "features.tsv"), str(tmp_path / "b" / "features.tsv"),
-            "--names", "a", "b", "--out", str(out)]
+    args = [
+        "summarize-genomes",
+        str(tmp_path / "a" / "features.tsv"),
+        str(tmp_path / "b" / "features.tsv"),
+        "--names",
+        "a",
+        "b",
+        "--out",
+        str(out),
+    ]
     assert main(args + ["--sae", str(tmp_path / "a" / "sae"), str(tmp_path / "b" / "sae")]) == 0
     wide = pd.read_csv(out, sep="\t").set_index("latent")
     assert [wide.loc[i, "b:latent"] for i in range(12)] == list(perm)

@@ -25,8 +25,10 @@ def chromium():
 def test_the_checks_catch_console_errors_and_network_requests(chromium, tmp_path):
     """Negative control: a page with a script error and a remote image is caught by both checks."""
     bad = tmp_path / "bad.html"
-    bad.write_text('<html><body><p>x</p><img src="http://example.invalid/x.png">'
-                   '<script>console.error("boom"); notDefined();</script></body></html>')
+    bad.write_text(
+        '<html><body><p>x</p><img src="http://example.invalid/x.png">'
+        '<script>console.error("boom"); notDefined();</script></body></html>'
+    )
     page = load_page(bad, chromium)
     assert any("boom" in m for m in page.console) and any("notDefined" in m for m in page.console)
     assert page.requests == ["http://example.invalid/x.png"]
@@ -61,7 +63,7 @@ def test_latent_table_search_filters_in_the_page(chromium, tmp_path):
     page = load_page(root / "typed.html", chromium)
     assert page.console == [] and page.requests == []
     start = page.dom.index('id="latent-rows"')
-    rows = page.dom[start:page.dom.index("</tbody>", start)]
+    rows = page.dom[start : page.dom.index("</tbody>", start)]
     assert "1 of 4 latents match" in page.dom and rows.count("<tr>") == 1 and "<td>f2</td>" in rows
     both = typed.replace('id="latent-annotated" type="checkbox"', 'id="latent-annotated" type="checkbox" checked')
     (root / "both.html").write_text(both)

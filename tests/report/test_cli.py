@@ -5,8 +5,8 @@ import json
 import xml.etree.ElementTree as ET
 
 import numpy as np
-import pytest
 import pandas as pd
+import pytest
 
 from dnalens.cli import main
 
@@ -35,10 +35,16 @@ def _write_buffer(path, win, codes):
     table = win.assign(row=np.arange(len(win)), name=[f"w{i}" for i in range(len(win))], read_offset=0)
     n = codes.shape[0]
     buffer = store.ActivationBuffer(
-        codes=CsrArrays(codes.indptr.astype(np.int64), codes.indices.astype(np.int32), codes.data.astype(np.float16),
-                        codes.shape[1]),
-        labels_packed=np.zeros((n, 1), np.uint8), label_names=["CDS"], instances=np.full((n, 1), -1, np.int32),
-        instance_names=["CDS"], windows=table, meta={"layer": "blocks.2", "sae": "results/mini/sae"})
+        codes=CsrArrays(
+            codes.indptr.astype(np.int64), codes.indices.astype(np.int32), codes.data.astype(np.float16), codes.shape[1]
+        ),
+        labels_packed=np.zeros((n, 1), np.uint8),
+        label_names=["CDS"],
+        instances=np.full((n, 1), -1, np.int32),
+        instance_names=["CDS"],
+        windows=table,
+        meta={"layer": "blocks.2", "sae": "results/mini/sae"},
+    )
     buffer.save(path)
 
 
@@ -46,23 +52,48 @@ def _write_probe(probe):
     """probe/ as the probing stage writes it (its column names and dtypes)."""
     probe.mkdir()
     s = mini_genome.scores()
-    s.assign(feature=s["feature"].astype(np.int32), concept=pd.Categorical(s["concept"]),
-             annotated=[True, False, True, False]).to_parquet(probe / "feature_concept.parquet")
+    s.assign(
+        feature=s["feature"].astype(np.int32),
+        concept=pd.Categorical(s["concept"]),
+        annotated=[True, False, True, False],
+    ).to_parquet(probe / "feature_concept.parquet")
     labels = mini_genome.feature_labels()
-    labels.assign(feature=labels["feature"].astype(np.int32), frequency=0.1,
-                  annotated=[True, True, False, False]).to_parquet(probe / "features.parquet")
+    labels.assign(
+        feature=labels["feature"].astype(np.int32), frequency=0.1, annotated=[True, True, False, False]
+    ).to_parquet(probe / "features.parquet")
     mini_genome.concepts(s.assign(annotated=[True, False, True, False])).to_parquet(probe / "concepts.parquet")
-    (probe / "summary.json").write_text(json.dumps({"settings": {"min_auroc": 0.75, "min_margin": 0.05, "max_q": 0.05,
-                                                                 "min_instances": 10}}))
+    (probe / "summary.json").write_text(
+        json.dumps({"settings": {"min_auroc": 0.75, "min_margin": 0.05, "max_q": 0.05, "min_instances": 10}})
+    )
     return probe
 
 
 def _report_args(root, probe):
-    return ["report", "--genome", "mini", "--buffer", str(root / "buffer"), "--probe", str(probe),
-            "--fasta", str(root / "genome.fa"), "--annotation", str(root / "annotation.gff3"),
-            "--chrom-sizes", str(root / "chrom.sizes"), "--label-summary", str(root / "labels_summary.tsv"),
-            "--sae-quality", str(root / "sae_quality.json"), "--model-name", "tiny", "--out", str(root),
-            "--settings", json.dumps({"top_n_tracks": 1})]
+    return [
+        "report",
+        "--genome",
+        "mini",
+        "--buffer",
+        str(root / "buffer"),
+        "--probe",
+        str(probe),
+        "--fasta",
+        str(root / "genome.fa"),
+        "--annotation",
+        str(root / "annotation.gff3"),
+        "--chrom-sizes",
+        str(root / "chrom.sizes"),
+        "--label-summary",
+        str(root / "labels_summary.tsv"),
+        "--sae-quality",
+        str(root / "sae_quality.json"),
+        "--model-name",
+        "tiny",
+        "--out",
+        str(root),
+        "--settings",
+        json.dumps({"top_n_tracks": 1}),
+    ]
 
 
 def _mini_results(tmp_path):
@@ -81,8 +112,9 @@ def test_report_command_reads_every_stage_format(tmp_path):
     root = _mini_results(tmp_path)
     probe = _write_probe(root / "probe")
     (root / "labels_summary.tsv").write_text("concept\tinstances\tgenome_nt\tgenome_coverage\nCDS\t2\t100\t0.17\n")
-    (root / "sae_quality.json").write_text(json.dumps({"architecture": "topk", "d_sae": 4, "k": 2, "fvu": 0.1,
-                                                       "loss": {"loss_recovered": 0.8}}))
+    (root / "sae_quality.json").write_text(
+        json.dumps({"architecture": "topk", "d_sae": 4, "k": 2, "fvu": 0.1, "loss": {"loss_recovered": 0.8}})
+    )
     code = main(_report_args(root, probe))
     assert code == 0
     features = pd.read_csv(root / "features.tsv", sep="\t").set_index("latent")
@@ -96,7 +128,7 @@ def test_report_command_reads_every_stage_format(tmp_path):
     assert (~pairs["passes"]).sum() == 2 and pairs["best_for_concept"].all()
     top = pd.read_csv(root / "top_windows.tsv", sep="\t")
     row = top[top["latent"] == 0].iloc[0]
-    assert row["sequence"].upper() == mini_genome.SEQ[row["context_start"] - 1:row["context_end"]]
+    assert row["sequence"].upper() == mini_genome.SEQ[row["context_start"] - 1 : row["context_end"]]
     assert row["genes"] == "abcA"
     wrapped = top[(top["latent"] == 1)]  # − strand windows; sequences from pyfaidx, reverse-complemented
     for r in wrapped.itertuples():
@@ -128,11 +160,16 @@ def test_anchors_from_the_genome_readers_annotation(tmp_path):
     (tmp_path / "a.gff3").write_text(ANNOTATION)
     annotation = gff3.parse_gff3(tmp_path / "a.gff3")
     got = sorted(map(tuple, anchors_from_annotation(annotation).values.tolist()))
-    assert got == sorted([
-        ("chr1", 60, "+", "start_codon"), ("chr1", 117, "+", "stop_codon"),  # abcA CDS 61-120 (1-based)
-        ("chr1", 269, "-", "start_codon"), ("chr1", 192, "-", "stop_codon"),  # xyzB CDS 241-270 + 191-200 on −
-        ("chr1", 239, "-", "splice_donor"), ("chr1", 199, "-", "splice_acceptor"),  # intron 201-240 on −
-    ])
+    assert got == sorted(
+        [
+            ("chr1", 60, "+", "start_codon"),
+            ("chr1", 117, "+", "stop_codon"),  # abcA CDS 61-120 (1-based)
+            ("chr1", 269, "-", "start_codon"),
+            ("chr1", 192, "-", "stop_codon"),  # xyzB CDS 241-270 + 191-200 on −
+            ("chr1", 239, "-", "splice_donor"),
+            ("chr1", 199, "-", "splice_acceptor"),  # intron 201-240 on −
+        ]
+    )
     regions = regions_from_annotation(annotation, {"chr1": 300})
     assert regions.gene_names("chr1", 250, 320) == ["xyzB"]  # wraps to bases 0-20: no gene there
     assert regions.gene_names("chr1", 250, 345) == ["xyzB", "abcA"]  # wraps to 0-45: reaches abcA (40-130)
@@ -155,25 +192,29 @@ def test_report_parts_gather_to_the_unscattered_report(tmp_path, parts):
     args = _report_args(root, probe)
     at = args.index("--out")
     whole, gathered = tmp_path / "whole", tmp_path / "gathered"
-    assert main(args[:at + 1] + [str(whole)] + args[at + 2:]) == 0
+    assert main(args[: at + 1] + [str(whole)] + args[at + 2 :]) == 0
     part_files = [tmp_path / "parts" / f"part-{i}.parquet" for i in range(parts)]
     for i, path in enumerate(part_files):
-        assert main(args[:at] + args[at + 2:] + ["--part", str(i), "--parts", str(parts), "--part-out", str(path)]) == 0
+        assert (
+            main(args[:at] + args[at + 2 :] + ["--part", str(i), "--parts", str(parts), "--part-out", str(path)]) == 0
+        )
     rows = [len(pd.read_parquet(p)) for p in part_files]
     assert sum(rows) == 4 and (parts < 4 or 0 in rows)
-    assert main(args[:at + 1] + [str(gathered)] + args[at + 2:] + ["--from-parts", *map(str, part_files)]) == 0
+    assert main(args[: at + 1] + [str(gathered)] + args[at + 2 :] + ["--from-parts", *map(str, part_files)]) == 0
     a, b = _tree(whole), _tree(gathered)
     assert sorted(a) == sorted(b) and "report.html" in a and "features.tsv" in a
     assert [name for name in a if a[name] != b[name]] == []
     # the parts count in the settings (the workflow passes report.parts along) changes no byte either
     again = tmp_path / "again"
     settings = args.index("--settings") + 1
-    other = args[:settings] + [json.dumps({"top_n_tracks": 1, "parts": parts + 1})] + args[settings + 1:]
-    assert main(other[:at + 1] + [str(again)] + other[at + 2:] + ["--from-parts", *map(str, part_files)]) == 0
+    other = args[:settings] + [json.dumps({"top_n_tracks": 1, "parts": parts + 1})] + args[settings + 1 :]
+    assert main(other[: at + 1] + [str(again)] + other[at + 2 :] + ["--from-parts", *map(str, part_files)]) == 0
     assert _tree(again) == a
     # a missing part stops the gather naming the problem, before anything is written
     if parts > 1:
-        assert main(args[:at + 1] + [str(tmp_path / "bad")] + args[at + 2:] + ["--from-parts", str(part_files[0])]) != 0
+        assert (
+            main(args[: at + 1] + [str(tmp_path / "bad")] + args[at + 2 :] + ["--from-parts", str(part_files[0])]) != 0
+        )
         assert not (tmp_path / "bad" / "features.tsv").exists()
 
 

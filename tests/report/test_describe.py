@@ -7,12 +7,21 @@ from dnalens.report.portraits import Portrait, descriptions
 
 
 def test_codon_position_latent_reads_like_the_brief():
-    facts = LatentFacts(label="CDS_codon_pos3", auroc_test=0.912, margin=0.1249, annotated=True,
-                        peak_counts=(10, 50, 30, 10), n_peaks=100, inside_genes=0.92)
+    facts = LatentFacts(
+        label="CDS_codon_pos3",
+        auroc_test=0.912,
+        margin=0.1249,
+        annotated=True,
+        peak_counts=(10, 50, 30, 10),
+        n_peaks=100,
+        inside_genes=0.92,
+    )
     text = describe(facts)
-    assert text == ("codon position 3 of CDS (sense strand); annotated (held-out AUROC 0.91, +0.12 over its best "
-                    "sequence-only baseline); strongest on G/C at its peak base (80 % of its top-100 positions); "
-                    "92 % of its top-100 positions inside genes")
+    assert text == (
+        "codon position 3 of CDS (sense strand); annotated (held-out AUROC 0.91, +0.12 over its best "
+        "sequence-only baseline); strongest on G/C at its peak base (80 % of its top-100 positions); "
+        "92 % of its top-100 positions inside genes"
+    )
 
 
 def test_codon_latent_without_a_gc_preference_says_so():
@@ -40,16 +49,26 @@ def test_strand_views_and_edge_cases():
     assert describe(LatentFacts(label=None)).startswith("no concept label")
     # a dominant peak base is named; otherwise the G/C share; nothing when no peaks were read
     assert "peak base mostly A (70 % of top-10 positions)" in describe(
-        LatentFacts(label="promoter", peak_counts=(7, 1, 1, 1), n_peaks=10))
+        LatentFacts(label="promoter", peak_counts=(7, 1, 1, 1), n_peaks=10)
+    )
     assert "peak bases 40 % G/C (top-10 positions)" in describe(
-        LatentFacts(label="promoter", peak_counts=(3, 2, 2, 3), n_peaks=10))
+        LatentFacts(label="promoter", peak_counts=(3, 2, 2, 3), n_peaks=10)
+    )
     assert "peak" not in describe(LatentFacts(label="promoter", peak_counts=(0, 0, 0, 0), n_peaks=0))
 
 
 def test_descriptions_column_uses_each_latents_own_portrait():
-    table = pd.DataFrame({"latent": [4, 9], "label": ["CDS_codon_pos2", None], "view": ["own", "own"],
-                          "auroc_test": [0.8, float("nan")], "margin": [0.1, float("nan")], "annotated": [True, False],
-                          "max_activation": [2.0, 1.0]})
+    table = pd.DataFrame(
+        {
+            "latent": [4, 9],
+            "label": ["CDS_codon_pos2", None],
+            "view": ["own", "own"],
+            "auroc_test": [0.8, float("nan")],
+            "margin": [0.1, float("nan")],
+            "annotated": [True, False],
+            "max_activation": [2.0, 1.0],
+        }
+    )
     counts = [[0, 0, 0, 0]] * 5 + [[1, 1, 0, 2]] + [[0, 0, 0, 0]] * 5  # middle (peak) column: A1 C1 T2
     found = {4: Portrait(counts=__import__("numpy").array(counts), n_peaks=4, inside_genes=0.5)}
     out = descriptions(table, found, 0.05)

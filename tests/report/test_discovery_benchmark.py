@@ -31,8 +31,16 @@ def test_sparse_auroc_equals_sklearn_with_ties():
 
 def test_token_labels_in_read_orientation():
     # + gene at 3..9 (codons 3-5, 6-8), − gene at 12..18 (first codon base = 17)
-    genes = pd.DataFrame({"contig": ["c", "c"], "start": [3, 12], "end": [9, 18], "strand": ["+", "-"],
-                          "id": ["a", "b"], "name": ["a", "b"]})
+    genes = pd.DataFrame(
+        {
+            "contig": ["c", "c"],
+            "start": [3, 12],
+            "end": [9, 18],
+            "strand": ["+", "-"],
+            "id": ["a", "b"],
+            "name": ["a", "b"],
+        }
+    )
     pos = np.array([3, 4, 5, 8, 17, 12, 3, 17, 0])
     minus = np.array([False] * 4 + [True, True, True, False, False])
     labels = bench.token_labels(np.zeros(len(pos), int), pos, minus, ["c"], genes, {"c": 20})
@@ -46,8 +54,16 @@ def test_token_labels_in_read_orientation():
 
 def test_spliced_cds_keeps_its_frame_across_the_intron():
     # − strand CDS in two pieces: 20..25 (first in transcription, 5 bases) then 10..14 (4 bases)
-    table = pd.DataFrame({"type": ["CDS", "CDS"], "contig": ["c", "c"], "start": [10, 20], "end": [14, 25],
-                          "strand": ["-", "-"], "id": ["x", "x"]})
+    table = pd.DataFrame(
+        {
+            "type": ["CDS", "CDS"],
+            "contig": ["c", "c"],
+            "start": [10, 20],
+            "end": [14, 25],
+            "strand": ["-", "-"],
+            "id": ["x", "x"],
+        }
+    )
     pieces = bench.cds_pieces(table)
     assert pieces.set_index("start")["offset"].to_dict() == {20: 0, 10: 5}
     frames = bench.frame_arrays(pieces, {"c": 30})[("c", "-")]
@@ -58,22 +74,30 @@ def test_spliced_cds_keeps_its_frame_across_the_intron():
 
 def test_drop_and_reduce_and_score():
     table = pd.DataFrame(
-        [("c", "gene", 100, 400, "+", "g1", "gene-1", ""), ("c", "CDS", 100, 400, "+", "g1", "cds-1", ""),
-         ("c", "gene", 500, 800, "-", "g2", "gene-2", ""), ("c", "CDS", 500, 800, "-", "g2", "cds-2", ""),
-         ("c", "tRNA", 900, 976, "+", "t", "t", "")],
-        columns=["contig", "type", "start", "end", "strand", "name", "id", "product"])
+        [
+            ("c", "gene", 100, 400, "+", "g1", "gene-1", ""),
+            ("c", "CDS", 100, 400, "+", "g1", "cds-1", ""),
+            ("c", "gene", 500, 800, "-", "g2", "gene-2", ""),
+            ("c", "CDS", 500, 800, "-", "g2", "cds-2", ""),
+            ("c", "tRNA", 900, 976, "+", "t", "t", ""),
+        ],
+        columns=["contig", "type", "start", "end", "strand", "name", "id", "product"],
+    )
     regions = Regions(table, {"c": 2000})
     genes = bench.coding_genes(regions)
-    assert genes[["start", "end", "strand", "id"]].values.tolist() == [[100, 400, "+", "cds-1"],
-                                                                       [500, 800, "-", "cds-2"]]
+    assert genes[["start", "end", "strand", "id"]].values.tolist() == [
+        [100, 400, "+", "cds-1"],
+        [500, 800, "-", "cds-2"],
+    ]
     dropped, kept = bench.drop_genes(genes, 0.5, seed=1)
     assert len(dropped) == 1 and len(kept) == 1
     assert bench.drop_genes(genes, 0.5, seed=1)[0].equals(dropped)  # seeded
     reduced = bench.reduced_regions(regions, dropped)
     other = "2" if dropped.at[0, "id"] == "cds-1" else "1"  # the gene that stays: its gene and CDS rows stay
     assert sorted(reduced.table["id"]) == [f"cds-{other}", f"gene-{other}", "t"]
-    found = pd.DataFrame({"contig": ["c", "c", "c"], "start": [120, 500, 1200], "end": [300, 600, 1500],
-                          "strand": ["+", "+", "+"]})
+    found = pd.DataFrame(
+        {"contig": ["c", "c", "c"], "start": [120, 500, 1200], "end": [300, 600, 1500], "strand": ["+", "+", "+"]}
+    )
     truth = genes
     assert bench.recovered(truth, found).tolist() == [True, False]  # 180/300 covered; wrong strand for g2
     assert bench.inside(found, truth).tolist() == [True, False, False]
@@ -86,8 +110,9 @@ def test_cds_like_needs_auroc_and_margin():
     assert bench.cds_like(aurocs, baseline, ["CDS", "CDS_codon_pos3"]) == {0: "CDS", 1: "CDS", 3: "CDS"}
 
 
-def write_results(root: Path, seq: str, genes: list[tuple[int, int, str]], contig: str = "c",
-                  noise_seed: int = 0) -> Path:
+def write_results(
+    root: Path, seq: str, genes: list[tuple[int, int, str]], contig: str = "c", noise_seed: int = 0
+) -> Path:
     """A results/<genome>/ directory with a buffer whose latent 0 fires on codon position 3 of every gene
     (dropped or not: the SAE never saw the annotation), latent 1 at random, latent 2 never."""
     import scipy.sparse as sp
@@ -110,8 +135,19 @@ def write_results(root: Path, seq: str, genes: list[tuple[int, int, str]], conti
     for k, strand in enumerate("+-"):
         for j, start in enumerate(range(0, n, win)):
             t0 = (k * (n // win) + j) * win
-            rows.append({"row": len(rows), "contig": contig, "start": start, "end": start + win, "strand": strand,
-                         "name": f"w{len(rows)}", "token_start": t0, "token_end": t0 + win, "read_offset": 0})
+            rows.append(
+                {
+                    "row": len(rows),
+                    "contig": contig,
+                    "start": start,
+                    "end": start + win,
+                    "strand": strand,
+                    "name": f"w{len(rows)}",
+                    "token_start": t0,
+                    "token_end": t0 + win,
+                    "read_offset": 0,
+                }
+            )
     windows = pd.DataFrame(rows)
     n_tokens = 2 * n
     pos = np.concatenate([np.arange(n), np.arange(n)[::-1].reshape(-1, win)[::-1].ravel()])
@@ -127,9 +163,14 @@ def write_results(root: Path, seq: str, genes: list[tuple[int, int, str]], conti
     dense[:, 1] = np.where(rng.random(n_tokens) < 0.05, rng.random(n_tokens), 0.0)
     csr = sp.csr_matrix(dense)
     codes = CsrArrays(csr.indptr.astype(np.int64), csr.indices.astype(np.int32), csr.data.astype(np.float16), 3)
-    ActivationBuffer(codes=codes, labels_packed=np.zeros((n_tokens, 1), np.uint8), label_names=["x"],
-                     instances=np.zeros((n_tokens, 0), np.int32), instance_names=[], windows=windows
-                     ).save(root / "buffer")
+    ActivationBuffer(
+        codes=codes,
+        labels_packed=np.zeros((n_tokens, 1), np.uint8),
+        label_names=["x"],
+        instances=np.zeros((n_tokens, 0), np.int32),
+        instance_names=[],
+        windows=windows,
+    ).save(root / "buffer")
     return root
 
 

@@ -14,8 +14,9 @@ from . import synthetic
 
 
 def _on_disk(tmp_path, csr: sp.csr_matrix) -> FeatureColumns:
-    shard = CsrArrays(csr.indptr.astype(np.int64), csr.indices.astype(np.int32), csr.data.astype(np.float16),
-                      csr.shape[1])
+    shard = CsrArrays(
+        csr.indptr.astype(np.int64), csr.indices.astype(np.int32), csr.data.astype(np.float16), csr.shape[1]
+    )
     write_feature_major(tmp_path, [shard], column_counts([shard], csr.shape[1]), csr.shape[0])
     return FeatureColumns(tmp_path, csr.shape[0])
 
@@ -44,6 +45,7 @@ def test_selected_hits_from_disk_equal_those_from_memory(tmp_path):
     expected = selected_hits(sp.csc_matrix(csr), [2, 0], tokens, relative, maxima, 5)
     assert len(expected) > 0
     for max_nnz in (1, 10**6):
-        got = selected_hits(FeatureReader(_on_disk(tmp_path, csr)), [0, 2], tokens, relative, maxima, 5,
-                            max_nnz=max_nnz)
+        got = selected_hits(
+            FeatureReader(_on_disk(tmp_path, csr)), [0, 2], tokens, relative, maxima, 5, max_nnz=max_nnz
+        )
         assert got.equals(expected)

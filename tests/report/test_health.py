@@ -4,18 +4,40 @@ from dnalens.report.health import sae_health
 
 
 def test_health_reads_the_dictionary_block():
-    quality = {"l0": 100.0, "d_in": 256, "loss": {"loss_recovered": None, "reason": "no --fasta/--model given"},
-               "dictionary": {"unit": "strand state", "d_in": 128, "l0": 38.4, "l0_per_d_in": 0.3,
-                              "dead_fraction": 0.02, "dense_fraction": 0.25, "init_cosine_median": 0.97,
-                              "seed_agreement": 0.0, "seed_agreement_cosine": 0.8,
-                              "health": {"pass": False, "checks": {
-                                  "l0_per_d_in": {"value": 0.3, "bar": 0.1, "rule": "<=", "pass": False},
-                                  "init_cosine_median": {"value": 0.97, "bar": 0.5, "rule": "<", "pass": False}}}}}
+    quality = {
+        "l0": 100.0,
+        "d_in": 256,
+        "loss": {"loss_recovered": None, "reason": "no --fasta/--model given"},
+        "dictionary": {
+            "unit": "strand state",
+            "d_in": 128,
+            "l0": 38.4,
+            "l0_per_d_in": 0.3,
+            "dead_fraction": 0.02,
+            "dense_fraction": 0.25,
+            "init_cosine_median": 0.97,
+            "seed_agreement": 0.0,
+            "seed_agreement_cosine": 0.8,
+            "health": {
+                "pass": False,
+                "checks": {
+                    "l0_per_d_in": {"value": 0.3, "bar": 0.1, "rule": "<=", "pass": False},
+                    "init_cosine_median": {"value": 0.97, "bar": 0.5, "rule": "<", "pass": False},
+                },
+            },
+        },
+    }
     got = dict(sae_health(quality))
-    assert got["sparsity (L0)"].startswith("38.4 latents active per strand state") and "0.30 × the input width (128)" \
-        in got["sparsity (L0)"] and "FAILS the bar <= 0.1" in got["sparsity (L0)"]
+    assert (
+        got["sparsity (L0)"].startswith("38.4 latents active per strand state")
+        and "0.30 × the input width (128)" in got["sparsity (L0)"]
+        and "FAILS the bar <= 0.1" in got["sparsity (L0)"]
+    )
     assert got["dense latents"].startswith("25.0% of latents")
-    assert "cosine 0.97" in got["movement from initialisation"] and "FAILS the bar < 0.5" in got["movement from initialisation"]
+    assert (
+        "cosine 0.97" in got["movement from initialisation"]
+        and "FAILS the bar < 0.5" in got["movement from initialisation"]
+    )
     assert got["seed agreement"].startswith("0.0% of latents reappear (decoder cosine ≥ 0.8)")
     assert got["loss recovered"] == "not measured (no --fasta/--model given)"
     assert got["overall"].startswith("FAILS")

@@ -41,8 +41,17 @@ def test_zero_threshold_keeps_every_active_token_and_inactive_feature_has_no_hit
 def test_merge_runs_against_brute_force_coverage():
     rng = np.random.default_rng(0)
     starts = rng.integers(0, 200, 60)
-    runs = pd.DataFrame({"feature": 0, "contig_id": 0, "minus": False, "start": starts,
-                         "end": starts + rng.integers(1, 8, 60), "peak": starts, "activation": rng.random(60)})
+    runs = pd.DataFrame(
+        {
+            "feature": 0,
+            "contig_id": 0,
+            "minus": False,
+            "start": starts,
+            "end": starts + rng.integers(1, 8, 60),
+            "peak": starts,
+            "activation": rng.random(60),
+        }
+    )
     merged = merge_runs(runs)
     covered = np.zeros(300, bool)
     for s, e in zip(runs["start"], runs["end"]):
@@ -73,7 +82,8 @@ def test_all_hits_equals_per_feature_calls_and_counts():
     one = feature_hits(codes, 0, tokens, 0.15, 5.0)
     pd.testing.assert_frame_equal(together[together["feature"] == 0].reset_index(drop=True), one)
     assert together[together["feature"] == 1][["contig", "start", "end", "strand", "score"]].values.tolist() == [
-        ["chrB", 0, 1, "+", 1000]]
+        ["chrB", 0, 1, "+", 1000]
+    ]
     top = strongest_hits(together)
     assert top.loc[0, "n_hits"] == 3 and top.loc[0, "start"] == 18 and 2 not in top.index
 
@@ -83,8 +93,17 @@ def test_merge_runs_bridges_small_gaps_like_a_brute_force_closing():
     rng = np.random.default_rng(1)
     for gap in (0, 1, 3):
         starts = rng.integers(0, 400, 80)
-        runs = pd.DataFrame({"feature": 0, "contig_id": 0, "minus": rng.random(80) < 0.5, "start": starts,
-                             "end": starts + rng.integers(1, 4, 80), "peak": starts, "activation": rng.random(80)})
+        runs = pd.DataFrame(
+            {
+                "feature": 0,
+                "contig_id": 0,
+                "minus": rng.random(80) < 0.5,
+                "start": starts,
+                "end": starts + rng.integers(1, 4, 80),
+                "peak": starts,
+                "activation": rng.random(80),
+            }
+        )
         merged = merge_runs(runs, gap)
         for minus in (False, True):
             mine = runs[runs["minus"] == minus]

@@ -7,8 +7,9 @@ from . import synthetic
 
 
 def test_profiles_follow_the_anchor_strand():
-    anchors = pd.DataFrame({"contig": ["chrA", "chrA"], "position": [3, 13], "strand": ["+", "-"],
-                            "kind": ["start_codon", "stop_codon"]})
+    anchors = pd.DataFrame(
+        {"contig": ["chrA", "chrA"], "position": [3, 13], "strand": ["+", "-"], "kind": ["start_codon", "stop_codon"]}
+    )
     got = metagene_profiles(synthetic.codes(), [0, 2], synthetic.token_map(), anchors, flank=2, max_anchors=10)
     offsets, mean, n = got[0]["start_codon"]
     # + anchor at base 3: w0 holds it nearest its centre; bases 1..5 of w0 carry 0,1,3,2,0
@@ -22,6 +23,7 @@ def test_profiles_follow_the_anchor_strand():
 
 def test_anchor_without_same_strand_window_is_not_counted():
     anchors = pd.DataFrame({"contig": ["chrB"], "position": [5], "strand": ["-"], "kind": ["start_codon"]})
-    offsets, mean, n = metagene_profiles(synthetic.codes(), [1], synthetic.token_map(), anchors,
-                                         flank=3, max_anchors=5)[1]["start_codon"]
+    offsets, mean, n = metagene_profiles(
+        synthetic.codes(), [1], synthetic.token_map(), anchors, flank=3, max_anchors=5
+    )[1]["start_codon"]
     assert n == 0 and np.isnan(mean).all()

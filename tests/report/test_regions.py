@@ -1,7 +1,6 @@
 """Gene names with products for the report: a product on a CDS names its gene; predicted genes read
 "hypothetical protein"; a gene with neither shows its name alone."""
 
-
 PRODUCTS = """##gff-version 3
 ##sequence-region chr1 1 300
 chr1\tRefSeq\tgene\t41\t130\t.\t+\t.\tID=gene-abcA;Name=abcA
@@ -18,8 +17,10 @@ def test_gene_labels_carry_products(tmp_path):
 
     (tmp_path / "a.gff3").write_text(PRODUCTS)
     regions = regions_from_annotation(gff3.parse_gff3(tmp_path / "a.gff3"), {"chr1": 300})
-    assert regions.gene_labels("chr1", 100, 160) == ["abcA (ABC transporter, ATP-binding protein)",
-                                                     "chr1_1 (hypothetical protein)"]
+    assert regions.gene_labels("chr1", 100, 160) == [
+        "abcA (ABC transporter, ATP-binding protein)",
+        "chr1_1 (hypothetical protein)",
+    ]
     assert regions.gene_labels("chr1", 250, 260) == ["xyzB"]
     assert regions.gene_names("chr1", 100, 160) == ["abcA", "chr1_1"]  # names alone are unchanged
 
@@ -51,8 +52,18 @@ def test_indexed_gene_labels_match_a_filter_of_the_whole_table():
         for j in range(120):
             start = int(rng.integers(0, 5000))
             length = int(rng.choice([30, 300, 3000]))
-            rows.append((contig, str(rng.choice(types)), start, start + length, "+", f"n{j}" if j % 5 else "",
-                         f"{contig}-id{j}", "" if j % 3 else f"product {j % 7}"))
+            rows.append(
+                (
+                    contig,
+                    str(rng.choice(types)),
+                    start,
+                    start + length,
+                    "+",
+                    f"n{j}" if j % 5 else "",
+                    f"{contig}-id{j}",
+                    "" if j % 3 else f"product {j % 7}",
+                )
+            )
     regions = Regions(pd.DataFrame(rows, columns=list(REGION_COLUMNS)), {"c1": 6000, "c2": 6000})
     checked = 0
     for _ in range(400):

@@ -36,5 +36,6 @@ def test_sae_name_says_architecture_width_k_lookup_and_strands():
     assert sae_name({}, quality) == "jumprelu (2048 features, k=32, 3-mer lookup)"
     assert sae_name({}, {**quality, "base_lookup": 0}) == "jumprelu (2048 features, k=32)"
     assert sae_name({}, {**quality, "strand_shared": True}) == (
-        "jumprelu (2048 features, k=32, 3-mer lookup, one dictionary for both strands)")
+        "jumprelu (2048 features, k=32, 3-mer lookup, one dictionary for both strands)"
+    )
     assert sae_name({"sae": "/x/y/my_sae"}, {}) == "my_sae"

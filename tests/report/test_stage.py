@@ -47,14 +47,22 @@ def test_features_table(out):
     assert (table["layer"] == "blocks.1").all() and (table["sae"] == "topk-16").all()
     parquet = pd.read_parquet(out / "features.parquet")
     assert list(parquet.columns) == list(table.columns) and parquet["annotated"].dtype == bool
-    pd.testing.assert_frame_equal(parquet[["latent", "n_hits", "label", "top_locus"]],
-                                  table[["latent", "n_hits", "label", "top_locus"]], check_dtype=False)
+    pd.testing.assert_frame_equal(
+        parquet[["latent", "n_hits", "label", "top_locus"]],
+        table[["latent", "n_hits", "label", "top_locus"]],
+        check_dtype=False,
+    )
     assert parquet["f1_test"].tolist()[:3] == pytest.approx([0.95, 0.9, 0.1])
 
 
 def test_feature_concepts_and_concept_summary(out):
     pairs = pd.read_csv(out / "feature_concepts.tsv", sep="\t")
-    assert list(zip(pairs["latent"], pairs["concept"])) == [(0, "CDS"), (1, "CDS_antisense"), (0, "gene"), (2, "intron")]
+    assert list(zip(pairs["latent"], pairs["concept"])) == [
+        (0, "CDS"),
+        (1, "CDS_antisense"),
+        (0, "gene"),
+        (2, "intron"),
+    ]
     assert (pairs["view"] == "own").all() and "feature" not in pairs
     assert {"f1_train", "f1_test", "auroc_test", "margin", "q", "threshold"} <= set(pairs.columns)
     summary = pd.read_csv(out / "concept_summary.tsv", sep="\t").set_index("concept")
@@ -73,7 +81,7 @@ def test_hits_match_the_label_bed(out):
     by_name = {}
     for r in lines:
         by_name.setdefault(r[3], []).append((r[0], int(r[1]), int(r[2]), r[5]))
-    (contig, start, end, _, _, strand), = mini_genome.CDS_BED
+    ((contig, start, end, _, _, strand),) = mini_genome.CDS_BED
     assert by_name["f0:CDS"] == [(contig, start, end, strand)]
     assert by_name["f1:CDS_antisense"] == [(contig, start, end, "-")]
     # f2 fires (chr1:200, −) but fails the annotation rule; f3 never fires: neither is drawn
@@ -95,7 +103,11 @@ def test_bigwig_tracks_cover_exactly_the_cds(out):
     assert bw.intervals("chr1")[0][:2] == (60, 61) and len(bw.intervals("chr1")) == 60
     bw.close()
     assert sorted(p.name for p in (out / "tracks").glob("*.bw")) == [
-        "f0.minus.bw", "f0.plus.bw", "f1.minus.bw", "f1.plus.bw"]  # annotated latents only
+        "f0.minus.bw",
+        "f0.plus.bw",
+        "f1.minus.bw",
+        "f1.plus.bw",
+    ]  # annotated latents only
 
 
 def test_gff3_is_valid_and_matches_labels(out):
@@ -107,6 +119,7 @@ def test_gff3_is_valid_and_matches_labels(out):
 
 def test_gff3_reads_with_dnalens_reader(out, tmp_path):
     from dnalens.genome import gff3
+
     plain = tmp_path / "hits.gff3"
     plain.write_bytes(gzip.decompress((out / "hits.gff3.gz").read_bytes()))
     parsed = gff3.parse_gff3(plain)
@@ -120,8 +133,10 @@ def test_tabix_queries_return_the_hits_in_a_region(out):
     with pysam.TabixFile(str(out / "tracks" / "hits.bed.gz")) as bed:
         assert bed.contigs == ["chr1"]
         got = [tuple(r.split("\t")[:4]) for r in bed.fetch("chr1", 100, 101)]
-        assert got == [("chr1", "60", "120", "f0:CDS"), ("chr1", "60", "120", "f1:CDS_antisense")] or \
-            got == [("chr1", "60", "120", "f1:CDS_antisense"), ("chr1", "60", "120", "f0:CDS")]
+        assert got == [("chr1", "60", "120", "f0:CDS"), ("chr1", "60", "120", "f1:CDS_antisense")] or got == [
+            ("chr1", "60", "120", "f1:CDS_antisense"),
+            ("chr1", "60", "120", "f0:CDS"),
+        ]
         assert list(bed.fetch("chr1", 0, 60)) == [] and list(bed.fetch("chr1", 120, 300)) == []
     with pysam.TabixFile(str(out / "hits.gff3.gz")) as gff:
         rows = [r.split("\t") for r in gff.fetch("chr1", 60, 61)]  # 0-based query = 1-based base 61
@@ -141,7 +156,8 @@ def test_top_windows_sequence_and_genes(out):
     assert re.fullmatch(r"[ACGT]{41}[acgt]{30}", seq)
     f1 = top[top["latent"] == 1].iloc[0]
     assert f1["strand"] == "-" and f1["sequence"].upper() == mini_genome.sequence_of(
-        "chr1", f1["context_start"] - 1, f1["context_end"], "-")
+        "chr1", f1["context_start"] - 1, f1["context_end"], "-"
+    )
     assert len(top[top["latent"] == 0]) <= 5 and 3 not in set(top["latent"])
 
 
@@ -162,18 +178,23 @@ def test_report_html_is_self_contained(out):
     text = (out / "report.html").read_text()
     assert text.startswith("<!DOCTYPE html>") and "f0" in text and "abcA" in text
     # no external resource; the only links out are IGV batch-port links (localhost, followed only on a click)
-    external = [u for u in re.findall(r'(?:src|href)\s*=\s*"((?:https?:)?//[^"]*)"', text)
-                if not u.startswith("http://localhost:60151/goto?locus=")]
+    external = [
+        u
+        for u in re.findall(r'(?:src|href)\s*=\s*"((?:https?:)?//[^"]*)"', text)
+        if not u.startswith("http://localhost:60151/goto?locus=")
+    ]
     assert re.findall(r'src\s*=\s*"(?:https?:)?//', text) == []
     assert not external and "@import" not in text
     # scripts: only the inline latent table (its data and its code), nothing loaded from a file or the network
-    assert re.findall(r"<script[^>]*>", text) == ['<script type="application/gzip;base64" id="latent-data">',
-                                                            "<script>"]
+    assert re.findall(r"<script[^>]*>", text) == [
+        '<script type="application/gzip;base64" id="latent-data">',
+        "<script>",
+    ]
     assert text.count('<section class="card"') == 2  # the two annotated latents
     assert "3 of 4 concepts have a latent that beats the best sequence-only baseline by ≥ 0.05" in text
     assert text.index("What the model learned") < text.index("Run summary")
     assert "metagene" in text.lower() and "splice donor" in text
-    assert '<details open>\n    <summary>How to read this report' in text  # open by default
+    assert "<details open>\n    <summary>How to read this report" in text  # open by default
     assert "abcA (ABC transporter)" in text  # gene product next to the strongest hit / windows
     assert "position in window (nt" in text and "mean activation</text>" in text  # axis titles
     # every <svg> parses as XML
@@ -225,8 +246,9 @@ def test_feature_columns_in_small_blocks_give_the_same_files(tmp_path, monkeypat
         if name == "memory":
             inputs = dataclasses.replace(inputs, codes=csr)
         else:
-            shard = CsrArrays(csr.indptr.astype(np.int64), csr.indices.astype(np.int32), csr.data.astype(np.float16),
-                              csr.shape[1])
+            shard = CsrArrays(
+                csr.indptr.astype(np.int64), csr.indices.astype(np.int32), csr.data.astype(np.float16), csr.shape[1]
+            )
             write_feature_major(tmp_path, [shard], column_counts([shard], csr.shape[1]), csr.shape[0])
             inputs = dataclasses.replace(inputs, codes=None, feature_columns=FeatureColumns(tmp_path, csr.shape[0]))
             monkeypatch.setattr(stage, "FEATURE_BLOCK_ENTRIES", max(1, csr.nnz // 5))
@@ -243,7 +265,11 @@ def test_listed_latents_get_browser_files_too(tmp_path):
     (root / "genome.fa").write_text(">chr1\n" + mini_genome.SEQ + "\n")
     build_report(mini_genome.inputs(root), ReportSettings(top_n_tracks=1, bigwig_features=(2,)), root)
     assert sorted(p.name for p in (root / "tracks").glob("*.bw")) == [
-        "f0.minus.bw", "f0.plus.bw", "f2.minus.bw", "f2.plus.bw"]
+        "f0.minus.bw",
+        "f0.plus.bw",
+        "f2.minus.bw",
+        "f2.plus.bw",
+    ]
     bed = gzip.decompress((root / "tracks" / "hits.bed.gz").read_bytes()).decode().splitlines()[1:]
     assert sorted({line.split("\t")[3] for line in bed}) == ["f0:CDS", "f2:intron"]
     paths = {r.get("path") for r in ET.parse(root / "tracks" / "igv_session.xml").getroot().iter("Resource")}
@@ -252,8 +278,10 @@ def test_listed_latents_get_browser_files_too(tmp_path):
 
 def test_descriptions_logos_and_candidates(out):
     table = pd.read_csv(out / "features.tsv", sep="\t").set_index("latent")
-    assert table.loc[0, "description"].startswith("coding sequence (CDS) (sense strand); annotated (held-out AUROC "
-                                                  "0.99, +0.39 over its best sequence-only baseline)")
+    assert table.loc[0, "description"].startswith(
+        "coding sequence (CDS) (sense strand); annotated (held-out AUROC "
+        "0.99, +0.39 over its best sequence-only baseline)"
+    )
     # latent 0 fires on 60 bases of abcA's CDS (both tiles see them once): all inside genes
     assert "100 % of its top-60 positions inside genes" in table.loc[0, "description"]
     assert "its margin over the sequence-only baseline is below 0.05" in table.loc[2, "description"]  # +0.02

@@ -1,9 +1,8 @@
+import gzip
 import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import unquote
-
-import gzip
 
 import pyBigWig
 import pysam
@@ -12,8 +11,16 @@ import scipy.sparse as sp
 from dnalens.report.hits import feature_hits
 from dnalens.report.top_windows import column
 from dnalens.report.tracks import (
-    bed9_chunks, bed9_lines, bed9_text, gff3_chunks, gff3_text, igv_session_xml, strand_maxima, write_bigwig,
-    write_chrom_sizes, write_tabix,
+    bed9_chunks,
+    bed9_lines,
+    bed9_text,
+    gff3_chunks,
+    gff3_text,
+    igv_session_xml,
+    strand_maxima,
+    write_bigwig,
+    write_chrom_sizes,
+    write_tabix,
 )
 
 from . import synthetic
@@ -58,7 +65,9 @@ def test_bed9_hand_computed(tmp_path):
     ]
     path = tmp_path / "hits.bed.gz"
     assert write_tabix(path, bed9_text(hits, synthetic.CHROM_SIZES, {0: "#D55E00"}, {0: "CDS"}), "bed") == [
-        path, tmp_path / "hits.bed.gz.tbi"]
+        path,
+        tmp_path / "hits.bed.gz.tbi",
+    ]
     text = gzip.decompress(path.read_bytes()).decode().splitlines()
     assert text[0].startswith("track ") and text[1:] == lines
     for r in (line.split("\t") for line in lines):
@@ -102,11 +111,15 @@ def parse_gff3_strict(text: str) -> list[dict]:
 
 def test_gff3_reads_back_with_one_id_across_origin():
     _, hits = _hits()
-    text = gff3_text(hits, synthetic.CHROM_SIZES, {0: {"best_concept": "CDS; sense", "layer": "blocks.1"}},
-                     {0: "#0072B2"})
+    text = gff3_text(
+        hits, synthetic.CHROM_SIZES, {0: {"best_concept": "CDS; sense", "layer": "blocks.1"}}, {0: "#0072B2"}
+    )
     records = parse_gff3_strict(text)
     assert [(r["start"], r["end"], r["strand"], r["ID"]) for r in records] == [
-        (1, 2, "+", "f0.hit1"), (3, 6, "+", "f0.hit3"), (14, 15, "-", "f0.hit2"), (19, 20, "+", "f0.hit1"),
+        (1, 2, "+", "f0.hit1"),
+        (3, 6, "+", "f0.hit3"),
+        (14, 15, "-", "f0.hit2"),
+        (19, 20, "+", "f0.hit1"),
     ]
     assert records[0]["best_concept"] == "CDS; sense" and records[0]["feature_id"] == "0"
     assert records[2]["peak"] == "15"  # 1-based
@@ -114,9 +127,15 @@ def test_gff3_reads_back_with_one_id_across_origin():
 
 def test_igv_session_paths_are_relative(tmp_path):
     session = tmp_path / "res" / "g" / "tracks" / "igv_session.xml"
-    xml = igv_session_xml(session, tmp_path / "res" / "g" / "genome.fa", "chrA:1-20",
-                          [(tmp_path / "res" / "g" / "annotation.gff3", "annotation", None),
-                           (session.parent / "f0.plus.bw", "f0 +", "#0072B2")])
+    xml = igv_session_xml(
+        session,
+        tmp_path / "res" / "g" / "genome.fa",
+        "chrA:1-20",
+        [
+            (tmp_path / "res" / "g" / "annotation.gff3", "annotation", None),
+            (session.parent / "f0.plus.bw", "f0 +", "#0072B2"),
+        ],
+    )
     root = ET.fromstring(xml)
     assert root.tag == "Session" and root.get("genome") == "../genome.fa"
     assert [r.get("path") for r in root.iter("Resource")] == ["../annotation.gff3", "f0.plus.bw"]
@@ -131,13 +150,13 @@ def test_chrom_sizes(tmp_path):
 
 def test_gff3_origin_spanning_hit_reads_back_with_the_genome_reader(tmp_path):
     from dnalens.genome import gff3
+
     _, hits = _hits()
     path = tmp_path / "hits.gff3"
     path.write_text(gff3_text(hits, synthetic.CHROM_SIZES, {0: {"best_concept": "CDS"}}, {0: "#0072B2"}))
     parsed = gff3.parse_gff3(path, circular=["chrA"])
     rows = sorted((f.id, f.start, f.end, f.strand) for f in parsed.features)
-    assert rows == [("f0.hit1", 0, 2, "+"), ("f0.hit1", 18, 20, "+"), ("f0.hit2", 13, 15, "-"),
-                    ("f0.hit3", 2, 6, "+")]
+    assert rows == [("f0.hit1", 0, 2, "+"), ("f0.hit1", 18, 20, "+"), ("f0.hit2", 13, 15, "-"), ("f0.hit3", 2, 6, "+")]
     assert {f.attr("best_concept") for f in parsed.features} == {"CDS"}
 
 

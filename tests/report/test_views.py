@@ -35,14 +35,21 @@ def mirrored_codes(win: pd.DataFrame) -> sp.csr_matrix:
 def mirrored_scores() -> tuple[pd.DataFrame, pd.DataFrame]:
     own = mini_genome.scores()
     # the opposite view sees the other strand: sense ↔ antisense; latent 1's opposite view has the larger margin
-    opp = own.assign(feature=own["feature"] + L, concept=own["concept"].map(
-        {"CDS": "CDS_antisense", "CDS_antisense": "CDS", "gene": "gene_antisense", "intron": "intron_antisense"}))
+    opp = own.assign(
+        feature=own["feature"] + L,
+        concept=own["concept"].map(
+            {"CDS": "CDS_antisense", "CDS_antisense": "CDS", "gene": "gene_antisense", "intron": "intron_antisense"}
+        ),
+    )
     opp.loc[opp["feature"] == 5, ["auroc_test", "margin"]] = [0.99, 0.39]
     opp["best_for_concept"] = False
     scores = pd.concat([own, opp], ignore_index=True).reindex(columns=list(SCORE_COLUMNS))
-    labels = pd.DataFrame({"feature": range(2 * L),
-                           "label": ["CDS", "CDS_antisense", "intron", None, "CDS_antisense", "CDS", "intron_antisense",
-                                     None]})
+    labels = pd.DataFrame(
+        {
+            "feature": range(2 * L),
+            "label": ["CDS", "CDS_antisense", "intron", None, "CDS_antisense", "CDS", "intron_antisense", None],
+        }
+    )
     return scores, labels
 
 
@@ -54,8 +61,9 @@ def out(tmp_path_factory):
     (root / "annotation.gff3").write_text("##gff-version 3\n")
     base = mini_genome.inputs(root)
     scores, labels = mirrored_scores()
-    inputs = dataclasses.replace(base, codes=mirrored_codes(base.windows), scores=scores, feature_labels=labels,
-                                 strand_shared=True)
+    inputs = dataclasses.replace(
+        base, codes=mirrored_codes(base.windows), scores=scores, feature_labels=labels, strand_shared=True
+    )
     counts = build_report(inputs, ReportSettings(sequence_flank=40), root)
     return root, counts
 
@@ -83,7 +91,11 @@ def test_one_row_per_latent_with_both_views(out):
     pairs = pd.read_csv(root / "feature_concepts.tsv", sep="\t")
     assert "feature" not in pairs and set(pairs["latent"]) <= set(range(L))
     assert {(r.latent, r.view, r.concept) for r in pairs[pairs["passes"]].itertuples()} == {
-        (0, "own", "CDS"), (1, "own", "CDS_antisense"), (0, "opposite", "CDS_antisense"), (1, "opposite", "CDS")}
+        (0, "own", "CDS"),
+        (1, "own", "CDS_antisense"),
+        (0, "opposite", "CDS_antisense"),
+        (1, "opposite", "CDS"),
+    }
     summary = pd.read_csv(root / "concept_summary.tsv", sep="\t").set_index("concept")
     assert summary.loc["CDS", "best_latent"] == 0 and summary.loc["CDS", "best_view"] == "own"
 
@@ -98,7 +110,8 @@ def test_hits_tracks_windows_and_cards_once_per_latent(out):
     gff = gzip.decompress((root / "hits.gff3.gz").read_bytes()).decode()
     assert "latent_label=CDS;view=opposite" in gff and "feature_id=5" not in gff and "feature_id=2" not in gff
     assert sorted(p.name for p in (root / "tracks").glob("*.bw")) == [
-        f"f{f}.{s}.bw" for f in (0, 1) for s in ("minus", "plus")]
+        f"f{f}.{s}.bw" for f in (0, 1) for s in ("minus", "plus")
+    ]
     bw = pyBigWig.open(str(root / "tracks" / "f0.plus.bw"))
     assert len(bw.intervals("chr1")) == 60
     bw.close()
@@ -110,8 +123,15 @@ def test_hits_tracks_windows_and_cards_once_per_latent(out):
 
 
 def test_per_latent_picks_the_annotated_view():
-    probe = pd.DataFrame({"label": ["a", "b", "c", "d"], "annotated": [False, True, False, False],
-                          "margin": [0.5, 0.1, 0.2, 0.3], "threshold": 0.1}, index=range(4))
+    probe = pd.DataFrame(
+        {
+            "label": ["a", "b", "c", "d"],
+            "annotated": [False, True, False, False],
+            "margin": [0.5, 0.1, 0.2, 0.3],
+            "threshold": 0.1,
+        },
+        index=range(4),
+    )
     got = per_latent(probe, Layout(4, strand_shared=True))
     assert list(got["view"]) == ["own", "own"]
     assert got.loc[0, "label"] == "a"  # neither view annotated → larger margin (0.5 own vs 0.2 opposite)

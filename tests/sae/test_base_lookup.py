@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from dnalens.concepts.genome_data import encode as base_codes
 from dnalens.errors import InputError
 from dnalens.genome.window_table import Window
 from dnalens.sae.io import load_sae, save_sae
-from dnalens.concepts.genome_data import encode as base_codes
 from dnalens.sae.row_bases import context_codes, shard_row_bases
 from dnalens.sae.settings import SaeSettings
 from dnalens.sae.topk import TopKSAE
@@ -53,8 +53,15 @@ def test_initialise_sets_each_base_mean():
         _initialise(sae, x, s, bases)
     mean = x.mean(0)
     torch.testing.assert_close(sae.b_dec.detach(), mean)
-    expected = torch.stack([torch.tensor([2.0, 0, 0]) - mean, torch.zeros(3), torch.tensor([0, 2.0, 0]) - mean,
-                            torch.tensor([0, 0, 5.0]) - mean, torch.zeros(3)])
+    expected = torch.stack(
+        [
+            torch.tensor([2.0, 0, 0]) - mean,
+            torch.zeros(3),
+            torch.tensor([0, 2.0, 0]) - mean,
+            torch.tensor([0, 0, 5.0]) - mean,
+            torch.zeros(3),
+        ]
+    )
     expected[1] = 0.0
     expected[4] = 0.0
     torch.testing.assert_close(sae.b_dec_lookup.detach(), expected)
@@ -105,13 +112,22 @@ def test_lookup_frees_latents_from_encoding_the_base(tmp_path):
         while True:
             order = torch.randperm(len(x), generator=g)
             for i in range(0, len(x) - 255, 256):
-                rows = order[i:i + 256]
+                rows = order[i : i + 256]
                 yield (x[rows], bases[rows]) if with_bases else x[rows]
 
     fvu, saes = {}, {}
     for lookup in (False, True):
-        s = SaeSettings(expansion=1, k=1, lr=3e-3, tokens=256 * 400, batch_size=256, dead_after_tokens=10_000,
-                        device="cpu", seed=0, base_lookup=int(lookup))
+        s = SaeSettings(
+            expansion=1,
+            k=1,
+            lr=3e-3,
+            tokens=256 * 400,
+            batch_size=256,
+            dead_after_tokens=10_000,
+            device="cpu",
+            seed=0,
+            base_lookup=int(lookup),
+        )
         saes[lookup] = finalize(train_sae(batches(lookup), 16, s, progress=False))
         fvu[lookup] = _fvu(saes[lookup], x, bases)
     # measured: without the lookup 0.118, with it 0.001

@@ -29,8 +29,13 @@ def workdir(request, tmp_path_factory):
     windows = [Window("chr1", s, s + 100, strand, f"w{s}{strand}") for s in range(0, 1200, 100) for strand in "+-"]
     write_windows_bed(windows, tmp / "windows.bed")
     spec = {"family": "tiny", "path": str(tmp / "model"), "device": "cpu", "trim": TRIM, "rc_pool": request.param}
-    run_extract(tmp / "genome.fa", tmp / "windows.bed", spec, ExtractSettings(layers=("blocks.1",), shard_tokens=900),
-                tmp / "acts")
+    run_extract(
+        tmp / "genome.fa",
+        tmp / "windows.bed",
+        spec,
+        ExtractSettings(layers=("blocks.1",), shard_tokens=900),
+        tmp / "acts",
+    )
     kept = 100 - TRIM * (2 if request.param == "concat" else 1)  # the reverse pass is trimmed too
     return tmp, spec, kept, 32 if request.param == "concat" else 16
 
@@ -38,19 +43,64 @@ def workdir(request, tmp_path_factory):
 def test_train_encode_quality(workdir):
     tmp, spec, kept, d_in = workdir
     acts = str(tmp / "acts" / "blocks.1")
-    settings = json.dumps({"expansion": 4, "k": 4, "tokens": 40_000, "batch_size": 512, "lr": 3e-3,
-                           "holdout_fraction": 0.25, "holdout_blocks": 1, "device": "cpu", "checkpoint_every": 20, "loss_windows": 4,
-                           "min_ablation_gap": None})
-    assert cli.main(["train-sae", "--activations", acts, "--windows", str(tmp / "windows.bed"),
-                     "--out", str(tmp / "sae"), "--settings", settings]) == 0
+    settings = json.dumps(
+        {
+            "expansion": 4,
+            "k": 4,
+            "tokens": 40_000,
+            "batch_size": 512,
+            "lr": 3e-3,
+            "holdout_fraction": 0.25,
+            "holdout_blocks": 1,
+            "device": "cpu",
+            "checkpoint_every": 20,
+            "loss_windows": 4,
+            "min_ablation_gap": None,
+        }
+    )
+    assert (
+        cli.main(
+            [
+                "train-sae",
+                "--activations",
+                acts,
+                "--windows",
+                str(tmp / "windows.bed"),
+                "--out",
+                str(tmp / "sae"),
+                "--settings",
+                settings,
+            ]
+        )
+        == 0
+    )
     cfg = json.loads((tmp / "sae" / "cfg.json").read_text())
     assert cfg["architecture"] == "topk" and cfg["d_in"] == d_in and cfg["d_sae"] == 4 * d_in and cfg["k"] == 4
     assert cfg["metadata"]["hook_name"] == "blocks.1" and cfg["metadata"]["dnalens"]["held_out_windows"] == 6
     assert not (tmp / "sae.checkpoint").exists()  # removed once the SAE is saved
 
-    assert cli.main(["sae-quality", "--sae", str(tmp / "sae"), "--activations", acts, "--windows",
-                     str(tmp / "windows.bed"), "--fasta", str(tmp / "genome.fa"), "--model", json.dumps(spec),
-                     "--settings", settings, "--out", str(tmp / "quality.json")]) == 0
+    assert (
+        cli.main(
+            [
+                "sae-quality",
+                "--sae",
+                str(tmp / "sae"),
+                "--activations",
+                acts,
+                "--windows",
+                str(tmp / "windows.bed"),
+                "--fasta",
+                str(tmp / "genome.fa"),
+                "--model",
+                json.dumps(spec),
+                "--settings",
+                settings,
+                "--out",
+                str(tmp / "quality.json"),
+            ]
+        )
+        == 0
+    )
     q = json.loads((tmp / "quality.json").read_text())
     assert q["held_out"] and q["evaluation_windows"] == 6
     assert q["n_tokens"] == 6 * kept and q["l0"] <= 4
@@ -59,22 +109,56 @@ def test_train_encode_quality(workdir):
     assert loss["windows"] == 4 and loss["passes"] == 4 * (2 if spec["rc_pool"] == "concat" else 1)
     assert loss["tokens"] == loss["passes"] * kept and loss["ce_zero"] != loss["ce_clean"]
     assert loss["loss_recovered"] == pytest.approx(
-        1 - (loss["ce_sae"] - loss["ce_clean"]) / (loss["ce_zero"] - loss["ce_clean"]))
+        1 - (loss["ce_sae"] - loss["ce_clean"]) / (loss["ce_zero"] - loss["ce_clean"])
+    )
     assert loss["ablation_gap"] == pytest.approx(loss["ce_zero"] - loss["ce_clean"])
     assert "loss_recovered_note" not in loss
     _check_dictionary(tmp / "sae", q, d_in, 4 * d_in, seed=0)
 
     # a gap bar above this model's ablation gap: loss recovered is withheld, the CE values and the gap stay
     strict = json.dumps({**json.loads(settings), "min_ablation_gap": abs(loss["ablation_gap"]) + 1.0})
-    assert cli.main(["sae-quality", "--sae", str(tmp / "sae"), "--activations", acts, "--windows",
-                     str(tmp / "windows.bed"), "--fasta", str(tmp / "genome.fa"), "--model", json.dumps(spec),
-                     "--settings", strict, "--out", str(tmp / "quality_strict.json")]) == 0
+    assert (
+        cli.main(
+            [
+                "sae-quality",
+                "--sae",
+                str(tmp / "sae"),
+                "--activations",
+                acts,
+                "--windows",
+                str(tmp / "windows.bed"),
+                "--fasta",
+                str(tmp / "genome.fa"),
+                "--model",
+                json.dumps(spec),
+                "--settings",
+                strict,
+                "--out",
+                str(tmp / "quality_strict.json"),
+            ]
+        )
+        == 0
+    )
     gated = json.loads((tmp / "quality_strict.json").read_text())["loss"]
     assert gated["loss_recovered"] is None and gated["ce_sae"] == pytest.approx(loss["ce_sae"])
     assert f"{loss['ablation_gap']:+.4f}" in gated["loss_recovered_note"]
 
-    assert cli.main(["encode", "--sae", str(tmp / "sae"), "--activations", acts, "--out", str(tmp / "codes"),
-                     "--settings", settings]) == 0
+    assert (
+        cli.main(
+            [
+                "encode",
+                "--sae",
+                str(tmp / "sae"),
+                "--activations",
+                acts,
+                "--out",
+                str(tmp / "codes"),
+                "--settings",
+                settings,
+            ]
+        )
+        == 0
+    )
     manifest = json.loads((tmp / "codes" / "manifest.json").read_text())
     assert manifest["total_tokens"] == 24 * kept and manifest["trim_start"] == TRIM
     assert manifest["total_nnz"] <= 4 * manifest["total_tokens"]
@@ -115,14 +199,40 @@ def test_base_lookup_through_the_cli_reads_bases_from_the_fasta(workdir, capsys)
 
     tmp, spec, kept, d_in = workdir
     acts = str(tmp / "acts" / "blocks.1")
-    settings = json.dumps({"expansion": 2, "k": 4, "tokens": 20_000, "batch_size": 512, "lr": 3e-3,
-                           "holdout_fraction": 0.25, "holdout_blocks": 1, "device": "cpu", "base_lookup": 3, "loss_windows": 2,
-                           "min_ablation_gap": None, "replicate": False})
+    settings = json.dumps(
+        {
+            "expansion": 2,
+            "k": 4,
+            "tokens": 20_000,
+            "batch_size": 512,
+            "lr": 3e-3,
+            "holdout_fraction": 0.25,
+            "holdout_blocks": 1,
+            "device": "cpu",
+            "base_lookup": 3,
+            "loss_windows": 2,
+            "min_ablation_gap": None,
+            "replicate": False,
+        }
+    )
     common = ["--activations", acts, "--settings", settings]
     assert cli.main(["train-sae", *common, "--windows", str(tmp / "windows.bed"), "--out", str(tmp / "lk_fail")]) != 0
     assert "pass --windows and --fasta" in capsys.readouterr().err and not (tmp / "lk_fail").exists()
-    assert cli.main(["train-sae", *common, "--windows", str(tmp / "windows.bed"), "--fasta", str(tmp / "genome.fa"),
-                     "--out", str(tmp / "lk")]) == 0
+    assert (
+        cli.main(
+            [
+                "train-sae",
+                *common,
+                "--windows",
+                str(tmp / "windows.bed"),
+                "--fasta",
+                str(tmp / "genome.fa"),
+                "--out",
+                str(tmp / "lk"),
+            ]
+        )
+        == 0
+    )
     sae = load_sae(tmp / "lk")
     assert sae.lookup_context == 3 and tuple(sae.b_dec_lookup.shape) == (125, d_in)
     # the row codes are the genome's centred trinucleotides in read order: one − window against the FASTA
@@ -135,15 +245,47 @@ def test_base_lookup_through_the_cli_reads_bases_from_the_fasta(workdir, capsys)
     letter = {c: i for i, c in enumerate("ACGT")}
     at = lambda i: letter[rc[i]] if 0 <= i < len(rc) else 4  # noqa: E731 - outside the read: "other"
     expected = [at(i - 1) + 5 * at(i) + 25 * at(i + 1) for i in range(TRIM, TRIM + kept)]
-    assert bases[0][a:a + kept].tolist() == expected
+    assert bases[0][a : a + kept].tolist() == expected
 
     assert cli.main(["encode", "--sae", str(tmp / "lk"), *common, "--out", str(tmp / "lk_codes")]) != 0
     assert "pass --windows and --fasta" in capsys.readouterr().err and not (tmp / "lk_codes").exists()
-    assert cli.main(["encode", "--sae", str(tmp / "lk"), *common, "--windows", str(tmp / "windows.bed"),
-                     "--fasta", str(tmp / "genome.fa"), "--out", str(tmp / "lk_codes")]) == 0
+    assert (
+        cli.main(
+            [
+                "encode",
+                "--sae",
+                str(tmp / "lk"),
+                *common,
+                "--windows",
+                str(tmp / "windows.bed"),
+                "--fasta",
+                str(tmp / "genome.fa"),
+                "--out",
+                str(tmp / "lk_codes"),
+            ]
+        )
+        == 0
+    )
     assert json.loads((tmp / "lk_codes" / "manifest.json").read_text())["total_tokens"] == 24 * kept
-    assert cli.main(["sae-quality", "--sae", str(tmp / "lk"), *common, "--windows", str(tmp / "windows.bed"),
-                     "--fasta", str(tmp / "genome.fa"), "--model", json.dumps(spec), "--out", str(tmp / "lk_q.json")]) == 0
+    assert (
+        cli.main(
+            [
+                "sae-quality",
+                "--sae",
+                str(tmp / "lk"),
+                *common,
+                "--windows",
+                str(tmp / "windows.bed"),
+                "--fasta",
+                str(tmp / "genome.fa"),
+                "--model",
+                json.dumps(spec),
+                "--out",
+                str(tmp / "lk_q.json"),
+            ]
+        )
+        == 0
+    )
     q = json.loads((tmp / "lk_q.json").read_text())
     assert q["base_lookup"] == 3 and 0.0 <= q["fvu"] < 0.6 and q["loss"]["loss_recovered"] is not None
 
@@ -158,11 +300,32 @@ def test_strand_shared_through_the_cli(workdir, capsys):
 
     tmp, spec, kept, d_in = workdir
     acts = str(tmp / "acts" / "blocks.1")
-    settings = json.dumps({"expansion": 2, "k": 4, "tokens": 20_000, "batch_size": 512, "lr": 3e-3,
-                           "holdout_fraction": 0.25, "holdout_blocks": 1, "device": "cpu", "base_lookup": 3, "strand_shared": True,
-                           "loss_windows": 2, "min_ablation_gap": None})
-    files = ["--activations", acts, "--settings", settings, "--windows", str(tmp / "windows.bed"),
-             "--fasta", str(tmp / "genome.fa")]
+    settings = json.dumps(
+        {
+            "expansion": 2,
+            "k": 4,
+            "tokens": 20_000,
+            "batch_size": 512,
+            "lr": 3e-3,
+            "holdout_fraction": 0.25,
+            "holdout_blocks": 1,
+            "device": "cpu",
+            "base_lookup": 3,
+            "strand_shared": True,
+            "loss_windows": 2,
+            "min_ablation_gap": None,
+        }
+    )
+    files = [
+        "--activations",
+        acts,
+        "--settings",
+        settings,
+        "--windows",
+        str(tmp / "windows.bed"),
+        "--fasta",
+        str(tmp / "genome.fa"),
+    ]
     if spec["rc_pool"] != "concat":
         assert cli.main(["train-sae", *files, "--out", str(tmp / "ss_fail")]) != 0
         assert "rc_pool: concat" in capsys.readouterr().err and not (tmp / "ss_fail").exists()
@@ -177,24 +340,37 @@ def test_strand_shared_through_the_cli(workdir, capsys):
     assert manifest["n_features"] == 2 * d_in and manifest["total_tokens"] == 24 * kept
 
     # windows.bed rows 2j (+) and 2j+1 (−) cover the same bases: row r of + is row kept-1-r of −
-    from dnalens.sae.row_bases import activation_row_bases
     from dnalens.genome.fasta import open_fasta
     from dnalens.genome.window_table import read_windows_bed
+    from dnalens.sae.row_bases import activation_row_bases
 
     bases = activation_row_bases(acts, read_windows_bed(tmp / "windows.bed"), open_fasta(tmp / "genome.fa"), 3)
     meta, array = next(iter_shards(acts))
     a, b = meta["offsets"][0], meta["offsets"][1]
     assert meta["windows"][:2] == [0, 1]
     plus = torch.from_numpy(np.asarray(array[a:b], np.float32))
-    minus = torch.from_numpy(np.asarray(array[b:b + kept], np.float32))
+    minus = torch.from_numpy(np.asarray(array[b : b + kept], np.float32))
     with torch.no_grad():
         f_plus = sae.encode(plus, torch.from_numpy(bases[0][a:b]))
-        f_minus = sae.encode(minus, torch.from_numpy(bases[0][b:b + kept]))
+        f_minus = sae.encode(minus, torch.from_numpy(bases[0][b : b + kept]))
     swapped = torch.cat([f_minus[:, d_in:], f_minus[:, :d_in]], dim=1).flip(0)
     assert (f_plus > 0).sum() > 0
     assert torch.allclose(f_plus, swapped, atol=1e-4)
-    assert cli.main(["sae-quality", "--sae", str(tmp / "ss"), *files, "--model", json.dumps(spec),
-                     "--out", str(tmp / "ss_q.json")]) == 0
+    assert (
+        cli.main(
+            [
+                "sae-quality",
+                "--sae",
+                str(tmp / "ss"),
+                *files,
+                "--model",
+                json.dumps(spec),
+                "--out",
+                str(tmp / "ss_q.json"),
+            ]
+        )
+        == 0
+    )
     q = json.loads((tmp / "ss_q.json").read_text())
     assert q["strand_shared"] is True and q["d_sae"] == 2 * d_in and q["loss"]["loss_recovered"] is not None
     # the dictionary is judged per strand state: both halves of every held-out row, through the per-strand SAE
@@ -232,8 +408,15 @@ def test_splice_maps_each_pass_to_its_tokens(workdir):
 
 def test_load_source_refuses_training_and_bad_keys_are_named(workdir, capsys):
     tmp = workdir[0]
-    args = ["train-sae", "--activations", str(tmp / "acts" / "blocks.1"), "--windows", str(tmp / "windows.bed"),
-            "--out", str(tmp / "never")]
+    args = [
+        "train-sae",
+        "--activations",
+        str(tmp / "acts" / "blocks.1"),
+        "--windows",
+        str(tmp / "windows.bed"),
+        "--out",
+        str(tmp / "never"),
+    ]
     assert cli.main(args + ["--settings", '{"source": "load", "path": "x.pt"}']) == 2
     assert "nothing to train" in capsys.readouterr().err
     assert cli.main(args + ["--settings", '{"expansoin": 4}']) == 2

@@ -7,8 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from dnalens.sae.dictionary import (HealthTargets, best_match_cosines, dictionary_report, health, init_cosine,
-                                    seed_agreement)
+from dnalens.sae.dictionary import (
+    HealthTargets,
+    best_match_cosines,
+    dictionary_report,
+    health,
+    init_cosine,
+    seed_agreement,
+)
 from dnalens.sae.quality import gate_loss_recovered
 
 
@@ -33,12 +39,18 @@ def test_seed_agreement_hand_cases():
     assert seed_agreement(a, a)["share"] == 1.0
     assert seed_agreement(a, a[torch.randperm(8)])["share"] == 1.0  # matched by direction, not by index
     e = torch.eye(16)
-    planted = torch.stack([
-        e[5], e[6], 2.0 * e[7],  # three of a's latents, reordered and rescaled
-        0.81 * e[0] + math.sqrt(1 - 0.81**2) * e[13],  # cos 0.81 with a[0]: counts
-        0.79 * e[1] + math.sqrt(1 - 0.79**2) * e[14],  # cos 0.79 with a[1]: does not
-        e[8], e[9], -e[2],  # orthogonal, and anti-parallel (cos -1) to a[2]
-    ])
+    planted = torch.stack(
+        [
+            e[5],
+            e[6],
+            2.0 * e[7],  # three of a's latents, reordered and rescaled
+            0.81 * e[0] + math.sqrt(1 - 0.81**2) * e[13],  # cos 0.81 with a[0]: counts
+            0.79 * e[1] + math.sqrt(1 - 0.79**2) * e[14],  # cos 0.79 with a[1]: does not
+            e[8],
+            e[9],
+            -e[2],  # orthogonal, and anti-parallel (cos -1) to a[2]
+        ]
+    )
     out = seed_agreement(a, planted)
     assert out["share"] == pytest.approx(4 / 8) and out["bar"] == 0.8
     # best cosines per latent of a: 0.81, 0.79, 0 (only -1 or 0 on offer), 0, 0, 1, 1, 1 -> median (0.79 + 0.81) / 2
@@ -64,7 +76,11 @@ def test_health_flags_each_target_with_its_number():
     old = health(0.49, 0.0, 0.34, 0.978)
     assert old["pass"] is False
     assert {k: c["pass"] for k, c in old["checks"].items()} == {
-        "l0_per_d_in": False, "dead_fraction": True, "dense_fraction": False, "init_cosine_median": False}
+        "l0_per_d_in": False,
+        "dead_fraction": True,
+        "dense_fraction": False,
+        "init_cosine_median": False,
+    }
     # bars are inclusive except the init cosine's (must be clearly below)
     edge = health(0.1, 0.1, 0.05, 0.5)
     assert [c["pass"] for c in edge["checks"].values()] == [True, True, True, False]
@@ -76,14 +92,26 @@ def test_health_flags_each_target_with_its_number():
 
 
 def test_dictionary_report_without_reference_says_why():
-    metrics = {"l0": 6.4, "d_sae": 512, "n_tokens": 100, "dead_fraction": 0.0, "dense_fraction": 0.0,
-               "dense_threshold": 0.1, "fvu": 0.2}
+    metrics = {
+        "l0": 6.4,
+        "d_sae": 512,
+        "n_tokens": 100,
+        "dead_fraction": 0.0,
+        "dense_fraction": 0.0,
+        "dense_threshold": 0.1,
+        "fvu": 0.2,
+    }
     out = dictionary_report(metrics, 128, torch.eye(4), {}, unit="row")
     assert out["l0_per_d_in"] == pytest.approx(0.05) and out["init_cosine_median"] is None
     assert out["seed_agreement"] is None and "dnalens_dictionary.safetensors" in out["note"]
     assert out["health"]["pass"] is None
-    moved = dictionary_report(metrics, 128, torch.eye(4), {"W_dec_init": torch.eye(4)[[1, 2, 3, 0]],
-                                                           "W_dec_replicate": torch.eye(4)}, unit="row")
+    moved = dictionary_report(
+        metrics,
+        128,
+        torch.eye(4),
+        {"W_dec_init": torch.eye(4)[[1, 2, 3, 0]], "W_dec_replicate": torch.eye(4)},
+        unit="row",
+    )
     assert moved["init_cosine_median"] == pytest.approx(0.0) and moved["seed_agreement"] == 1.0
     assert moved["health"]["pass"] is True and "note" not in moved
 
@@ -116,12 +144,21 @@ def test_training_records_its_seeded_init_and_a_planted_dictionary_is_found_by_b
         while True:
             order = torch.randperm(len(x), generator=g)
             for i in range(0, len(x) - 1024 + 1, 1024):
-                yield x[order[i:i + 1024]]
+                yield x[order[i : i + 1024]]
 
     decoders = []
     for seed in (0, 1):
-        settings = SaeSettings(architecture="batchtopk", expansion=2, k=3, lr=3e-3, tokens=700_000, batch_size=1024,
-                               dead_after_tokens=20_000, device="cpu", seed=seed)
+        settings = SaeSettings(
+            architecture="batchtopk",
+            expansion=2,
+            k=3,
+            lr=3e-3,
+            tokens=700_000,
+            batch_size=1024,
+            dead_after_tokens=20_000,
+            device="cpu",
+            seed=seed,
+        )
         result = train_sae(batches(seed), 32, settings, progress=False)
         init = torch.randn(64, 32, generator=torch.Generator().manual_seed(seed))
         assert torch.allclose(result.init_W_dec, init / init.norm(dim=1, keepdim=True))

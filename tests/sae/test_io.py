@@ -30,7 +30,11 @@ def test_topk_round_trip_in_saelens_layout(tmp_path):
     assert cfg["normalize_activations"] == "none" and cfg["metadata"]["hook_name"] == "blocks.3"
     weights = load_file(str(tmp_path / "sae" / "sae_weights.safetensors"))
     assert {k: tuple(v.shape) for k, v in weights.items()} == {
-        "W_enc": (12, 48), "b_enc": (48,), "W_dec": (48, 12), "b_dec": (12,)}
+        "W_enc": (12, 48),
+        "b_enc": (48,),
+        "W_dec": (48, 12),
+        "b_dec": (12,),
+    }
     back = load_sae(tmp_path / "sae")
     assert isinstance(back, TopKSAE) and back.k == 5 and not back.training
     x = torch.randn(30, 12)
@@ -58,11 +62,23 @@ def _write_saelens(dirpath, cfg, weights):
 
 def test_reads_pre_6_saelens_topk_config(tmp_path):
     d_in, d_sae = 6, 10
-    w = {"W_enc": torch.randn(d_in, d_sae), "b_enc": torch.randn(d_sae), "W_dec": torch.randn(d_sae, d_in),
-         "b_dec": torch.randn(d_in)}
-    cfg = {"architecture": "standard", "d_in": d_in, "d_sae": d_sae, "activation_fn_str": "topk",
-           "activation_fn_kwargs": {"k": 2}, "hook_name": "blocks.1.hook_resid_post", "dtype": "float32",
-           "normalize_activations": False, "apply_b_dec_to_input": True}
+    w = {
+        "W_enc": torch.randn(d_in, d_sae),
+        "b_enc": torch.randn(d_sae),
+        "W_dec": torch.randn(d_sae, d_in),
+        "b_dec": torch.randn(d_in),
+    }
+    cfg = {
+        "architecture": "standard",
+        "d_in": d_in,
+        "d_sae": d_sae,
+        "activation_fn_str": "topk",
+        "activation_fn_kwargs": {"k": 2},
+        "hook_name": "blocks.1.hook_resid_post",
+        "dtype": "float32",
+        "normalize_activations": False,
+        "apply_b_dec_to_input": True,
+    }
     _write_saelens(tmp_path / "old", cfg, w)
     sae = load_sae(tmp_path / "old")
     assert isinstance(sae, TopKSAE) and sae.k == 2 and sae.metadata["hook_name"] == "blocks.1.hook_resid_post"
@@ -93,7 +109,7 @@ def _goodfire_reference(W, b_enc, b_dec, x, k):
     """Independent numpy version of Goodfire's encode/decode."""
     pre = np.maximum(x @ W + b_enc, 0)
     flat = pre.ravel()
-    keep = np.argsort(flat, kind="stable")[-(k * x.shape[0]):]
+    keep = np.argsort(flat, kind="stable")[-(k * x.shape[0]) :]
     f = np.zeros_like(flat)
     f[keep] = flat[keep]
     f = f.reshape(pre.shape)
@@ -165,10 +181,20 @@ def test_goodfire_full_evo2_shape(tmp_path):
 def test_saelens_rescale_acts_by_decoder_norm_is_folded(tmp_path):
     """SAELens 6 TopK with rescale: pre-acts scaled by decoder row norms, codes divided back when decoding."""
     d_in, d_sae, k = 5, 12, 3
-    w = {"W_enc": torch.randn(d_in, d_sae), "b_enc": torch.randn(d_sae), "W_dec": torch.randn(d_sae, d_in) * 3,
-         "b_dec": torch.randn(d_in)}
-    cfg = {"architecture": "topk", "d_in": d_in, "d_sae": d_sae, "k": k, "rescale_acts_by_decoder_norm": True,
-           "metadata": {"sae_lens_version": "6.5.0", "hook_name": "blocks.0"}}
+    w = {
+        "W_enc": torch.randn(d_in, d_sae),
+        "b_enc": torch.randn(d_sae),
+        "W_dec": torch.randn(d_sae, d_in) * 3,
+        "b_dec": torch.randn(d_in),
+    }
+    cfg = {
+        "architecture": "topk",
+        "d_in": d_in,
+        "d_sae": d_sae,
+        "k": k,
+        "rescale_acts_by_decoder_norm": True,
+        "metadata": {"sae_lens_version": "6.5.0", "hook_name": "blocks.0"},
+    }
     _write_saelens(tmp_path / "r", cfg, w)
     sae = load_sae(tmp_path / "r")
     x = torch.randn(7, d_in)
@@ -177,5 +203,7 @@ def test_saelens_rescale_acts_by_decoder_norm_is_folded(tmp_path):
     top = pre.topk(k, dim=-1)
     acts = torch.zeros_like(pre).scatter(-1, top.indices, top.values.relu())
     torch.testing.assert_close(sae.encode(x), acts, rtol=1e-4, atol=1e-5)
-    torch.testing.assert_close(sae.decode(sae.encode(x)), (acts / norms) @ w["W_dec"] + w["b_dec"], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(
+        sae.decode(sae.encode(x)), (acts / norms) @ w["W_dec"] + w["b_dec"], rtol=1e-4, atol=1e-4
+    )
     torch.testing.assert_close(sae.W_dec.norm(dim=1), torch.ones(d_sae))

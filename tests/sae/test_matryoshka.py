@@ -42,8 +42,7 @@ def test_widths_default_and_checks():
             check_widths(bad, 32)
     with pytest.raises(InputError, match="matryoshka_widths"):
         SaeSettings(architecture="matryoshka_batchtopk", matryoshka_widths=[16, 8])
-    sae = build_sae(SaeSettings(architecture="matryoshka_batchtopk", expansion=4, k=2,
-                                matryoshka_widths=[4, 16]), 8)
+    sae = build_sae(SaeSettings(architecture="matryoshka_batchtopk", expansion=4, k=2, matryoshka_widths=[4, 16]), 8)
     assert isinstance(sae, MatryoshkaBatchTopKSAE) and sae.widths == (4, 16, 32)
 
 
@@ -61,7 +60,7 @@ def _parent_child_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     x[parent] += dirs[0] * rng.uniform(0.5, 1.5, parent.sum())[:, None]
     x[parent] += dirs[1 + child[parent]] * rng.uniform(0.5, 1.5, parent.sum())[:, None]
     independent = rng.random((n, n_ind)) < 0.15
-    x += (independent * rng.uniform(0.5, 1.5, (n, n_ind))) @ dirs[1 + n_child:]
+    x += (independent * rng.uniform(0.5, 1.5, (n, n_ind))) @ dirs[1 + n_child :]
     x += 0.01 * rng.normal(size=x.shape)
     return x.astype(np.float32), parent
 
@@ -82,12 +81,22 @@ def test_matryoshka_keeps_a_parent_latent_that_a_flat_sae_absorbs():
         while True:
             order = torch.randperm(len(xt), generator=g)
             for i in range(0, len(xt) - 511, 512):
-                yield xt[order[i:i + 512]]
+                yield xt[order[i : i + 512]]
 
     best = {}
     for arch, widths in (("batchtopk", None), ("matryoshka_batchtopk", [4, 16])):
-        s = SaeSettings(architecture=arch, expansion=2, k=3, lr=3e-3, tokens=512 * 600, batch_size=512,
-                        dead_after_tokens=20_000, device="cpu", seed=0, matryoshka_widths=widths)
+        s = SaeSettings(
+            architecture=arch,
+            expansion=2,
+            k=3,
+            lr=3e-3,
+            tokens=512 * 600,
+            batch_size=512,
+            dead_after_tokens=20_000,
+            device="cpu",
+            seed=0,
+            matryoshka_widths=widths,
+        )
         sae = finalize(train_sae(batches(), 32, s, progress=False))
         with torch.no_grad():
             best[arch] = _best_auroc_for(sae.encode(xt).numpy(), parent)
@@ -103,10 +112,18 @@ def test_saves_as_jumprelu_with_widths_in_metadata_and_resumes(tmp_path):
     def batches():
         while True:
             for i in range(0, 4096, 256):
-                yield x[i:i + 256]
+                yield x[i : i + 256]
 
-    s = SaeSettings(architecture="matryoshka_batchtopk", expansion=4, k=2, tokens=256 * 20, batch_size=256,
-                    checkpoint_every=6, device="cpu", matryoshka_widths=[4, 8])
+    s = SaeSettings(
+        architecture="matryoshka_batchtopk",
+        expansion=4,
+        k=2,
+        tokens=256 * 20,
+        batch_size=256,
+        checkpoint_every=6,
+        device="cpu",
+        matryoshka_widths=[4, 8],
+    )
     whole = train_sae(batches(), 8, s, progress=False)
     ckpt = tmp_path / "ckpt"
     train_sae(batches(), 8, s, checkpoint_dir=ckpt, progress=False, stop_after=7)

@@ -24,8 +24,17 @@ def test_recovers_known_dictionary(architecture):
     torch.set_num_threads(1)
     data = sparse_dictionary_data(16384, 32, 48, mean_active=3, exponent=0.5, seed=0)
     x = torch.from_numpy(data.activations)
-    settings = SaeSettings(architecture=architecture, expansion=4, k=3, lr=3e-3, tokens=300_000,
-                           batch_size=1024, dead_after_tokens=20_000, device="cpu", seed=0)
+    settings = SaeSettings(
+        architecture=architecture,
+        expansion=4,
+        k=3,
+        lr=3e-3,
+        tokens=300_000,
+        batch_size=1024,
+        dead_after_tokens=20_000,
+        device="cpu",
+        seed=0,
+    )
     sae = finalize(train_sae(_batches(x, 1024, 0), 32, settings, progress=False))
     cosines = matched_cosine(data.directions, sae.W_dec.numpy())
     assert cosines.mean() >= 0.9, cosines
@@ -40,8 +49,18 @@ def test_recovers_known_dictionary(architecture):
 def test_resume_matches_uninterrupted_run(tmp_path):
     data = sparse_dictionary_data(4096, 16, 24, seed=3)
     x = torch.from_numpy(data.activations)
-    settings = SaeSettings(architecture="batchtopk", expansion=2, k=2, lr=1e-3, tokens=256 * 40,
-                           batch_size=256, dead_after_tokens=512, checkpoint_every=7, device="cpu", seed=5)
+    settings = SaeSettings(
+        architecture="batchtopk",
+        expansion=2,
+        k=2,
+        lr=1e-3,
+        tokens=256 * 40,
+        batch_size=256,
+        dead_after_tokens=512,
+        checkpoint_every=7,
+        device="cpu",
+        seed=5,
+    )
     whole = train_sae(_batches(x, 256, 1), 16, settings, progress=False)
     ckpt = tmp_path / "ckpt"
     train_sae(_batches(x, 256, 1), 16, settings, checkpoint_dir=ckpt, progress=False, stop_after=17)
@@ -77,8 +96,12 @@ def test_geometric_median_matches_brute_force_and_resists_outliers():
     rng = np.random.default_rng(0)
     pts = np.vstack([rng.standard_normal((40, 3)), [[100.0, 100.0, 100.0]] * 5])
     got = geometric_median(torch.from_numpy(pts)).numpy()
-    want = minimize(lambda m: np.linalg.norm(pts - m, axis=1).sum(), pts.mean(0), method="Nelder-Mead",
-                    options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 5000}).x
+    want = minimize(
+        lambda m: np.linalg.norm(pts - m, axis=1).sum(),
+        pts.mean(0),
+        method="Nelder-Mead",
+        options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 5000},
+    ).x
     np.testing.assert_allclose(got, want, atol=1e-3)
     assert np.linalg.norm(got) < 2.0 < np.linalg.norm(pts.mean(0))
 

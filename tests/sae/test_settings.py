@@ -35,8 +35,9 @@ def test_holdout_is_one_genome_block_on_both_strands():
     from dnalens.genome.window_table import Window
     from dnalens.sae.data import evaluation_windows, holdout_mask
 
-    windows = [Window(c, s, s + 100, st, "w") for c, n in (("a", 600), ("b", 400)) for s in range(0, n, 100)
-               for st in "+-"]
+    windows = [
+        Window(c, s, s + 100, st, "w") for c, n in (("a", 600), ("b", 400)) for s in range(0, n, 100) for st in "+-"
+    ]
     held = holdout_mask(windows, 0.2)  # genome = 1000 bp laid end to end: the last 200 bp are b:200-400
     assert [(w.contig, w.start) for w, h in zip(windows, held) if h] == [("b", 200), ("b", 200), ("b", 300), ("b", 300)]
     tiny = holdout_mask(windows, 0.01)  # less than a window: the last region, both strands
@@ -51,8 +52,9 @@ def test_holdout_blocks_spread_over_the_genome():
     from dnalens.genome.window_table import Window
     from dnalens.sae.data import holdout_mask
 
-    windows = [Window(c, s, s + 100, st, "w") for c, n in (("a", 600), ("b", 400)) for s in range(0, n, 100)
-               for st in "+-"]
+    windows = [
+        Window(c, s, s + 100, st, "w") for c, n in (("a", 600), ("b", 400)) for s in range(0, n, 100) for st in "+-"
+    ]
     held = holdout_mask(windows, 0.2, blocks=2)
     assert [(w.contig, w.start) for w, h in zip(windows, held) if h] == [("a", 400), ("a", 400), ("b", 300), ("b", 300)]
     assert held.sum() == holdout_mask(windows, 0.2).sum()  # same share, other places

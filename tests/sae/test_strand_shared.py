@@ -52,8 +52,9 @@ def test_encode_and_decode_apply_the_strand_sae_to_each_half():
     own_codes, other_codes = inner.encode(x[:, :4], bases), inner.encode(x[:, 4:], other)
     codes = sae.encode(x, bases)
     torch.testing.assert_close(codes, torch.cat([own_codes, other_codes], dim=1))
-    torch.testing.assert_close(sae.decode(codes, bases),
-                               torch.cat([inner.decode(own_codes, bases), inner.decode(other_codes, other)], dim=1))
+    torch.testing.assert_close(
+        sae.decode(codes, bases), torch.cat([inner.decode(own_codes, bases), inner.decode(other_codes, other)], dim=1)
+    )
     assert (sae.d_in, sae.d_sae, sae.k, sae.lookup_context) == (8, 12, 2, 3)
     with pytest.raises(ValueError, match="width 8"):
         sae.encode(torch.randn(3, 4), bases[:3])
@@ -85,14 +86,23 @@ def test_training_recovers_a_planted_per_strand_dictionary(tmp_path):
     data = sparse_dictionary_data(24_000, 16, 24, mean_active=2.0, noise=0.0, seed=3)
     rng = np.random.default_rng(0)
     rows = np.concatenate([data.activations, data.activations[rng.permutation(len(data.activations))]], axis=1)
-    settings = SaeSettings(architecture="topk", expansion=2, k=2, tokens=24_000 * 20, batch_size=1024, lr=4e-3,
-                           device="cpu", strand_shared=True, init_b_dec="mean")
+    settings = SaeSettings(
+        architecture="topk",
+        expansion=2,
+        k=2,
+        tokens=24_000 * 20,
+        batch_size=1024,
+        lr=4e-3,
+        device="cpu",
+        strand_shared=True,
+        init_b_dec="mean",
+    )
     assert settings.rows_per_batch == 512
 
     def batches():
         while True:
             for i in range(0, len(rows), settings.rows_per_batch):
-                yield torch.from_numpy(rows[i:i + settings.rows_per_batch])
+                yield torch.from_numpy(rows[i : i + settings.rows_per_batch])
 
     sae = finalize(train_sae(batches(), 32, settings, progress=False))
     assert isinstance(sae, StrandSharedSAE) and sae.strand_sae.d_in == 16 and sae.d_sae == 64

@@ -38,8 +38,18 @@ def rehearsal(tmp_path_factory) -> tuple[Path, dict]:
         config.setdefault(section, {})["device"] = "cpu"
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     targets = [f"results/{GENOME}/sae_quality.json", f"results/{GENOME}/probe", f"results/{GENOME}/report.html"]
-    command = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(work), "--cores", "2",
-               *targets, "--configfile", str(work / "config.yaml")]
+    command = [
+        str(BIN / "snakemake"),
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(work),
+        "--cores",
+        "2",
+        *targets,
+        "--configfile",
+        str(work / "config.yaml"),
+    ]
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     run = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-4000:]
@@ -54,8 +64,11 @@ def test_goodfire_shaped_sae_and_codes_at_evo2_width(rehearsal):
     work, config = rehearsal
     sae_file = work / config["sae"]["path"]
     state = torch.load(sae_file, map_location="cpu", weights_only=True, mmap=True)
-    assert {k: tuple(v.shape) for k, v in state.items()} == {"W": (D_MODEL, D_SAE), "b_enc": (D_SAE,),
-                                                            "b_dec": (D_MODEL,)}
+    assert {k: tuple(v.shape) for k, v in state.items()} == {
+        "W": (D_MODEL, D_SAE),
+        "b_enc": (D_SAE,),
+        "b_dec": (D_MODEL,),
+    }
     assert sae_file.stat().st_size >= D_MODEL * D_SAE * 4  # 512 MiB of float32, written at run time
     quality = json.loads((work / "results" / GENOME / "sae_quality.json").read_text())
     assert (quality["d_in"], quality["d_sae"], quality["k"], quality["layer"]) == (D_MODEL, D_SAE, K, "blocks.2")
@@ -90,7 +103,7 @@ def test_codes_equal_an_independent_encode_of_the_stand_in(rehearsal):
     buffer = ActivationBuffer.open(work / "results" / GENOME / "buffer")
     w = buffer.windows.iloc[0]
     assert w["strand"] == "+" and w["end"] <= 9609
-    seq = str(Fasta(str(work / "results" / GENOME / "genome.fa"))[w["contig"]][int(w["start"]):int(w["end"])])
+    seq = str(Fasta(str(work / "results" / GENOME / "genome.fa"))[w["contig"]][int(w["start"]) : int(w["end"])])
     adapter = load_model({**config["model"], "device": "cpu", "dtype": "float32"})
     x = adapter.activations([seq], ["blocks.2"])["blocks.2"][0][TRIM:]
     x = x.astype(np.float16).astype(np.float32)  # as stored for the SAE (float16 activations)
@@ -103,7 +116,7 @@ def test_codes_equal_an_independent_encode_of_the_stand_in(rehearsal):
     want[keep] = flat[keep]
     want = want.reshape(acts.shape)
 
-    got = buffer.codes[int(w["token_start"]):int(w["token_end"])].toarray()
+    got = buffer.codes[int(w["token_start"]) : int(w["token_end"])].toarray()
     assert got.shape == want.shape == (1024 - TRIM, D_SAE)
     same = np.logical_and(got > 0, want > 0).sum()
     assert same >= 0.995 * budget  # only ties at the top-k boundary may differ (float16 inputs and outputs)

@@ -47,8 +47,9 @@ def test_second_snakemake_on_the_same_directory_is_refused(config_file, tmp_path
     command = _command(tmp_path, config_file, "--max-jobs-per-timespan", "1/3s")
     command[command.index("--cores") + 1] = "1"  # and one job start per 3 s: the run stays locked for > 1 min
     with log.open("w") as sink:
-        first = subprocess.Popen(command, cwd=tmp_path, env=_env(), stdout=sink, stderr=subprocess.STDOUT,
-                                 start_new_session=True)
+        first = subprocess.Popen(
+            command, cwd=tmp_path, env=_env(), stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         deadline = time.monotonic() + 90  # locked, and finished outputs (prepare's, windows') to protect
         windows = tmp_path / "results" / GENOME / "windows.bed"
@@ -63,8 +64,14 @@ def test_second_snakemake_on_the_same_directory_is_refused(config_file, tmp_path
         # setting, and what that message suggests) only the lock stands between the two runs.
         for extra, refusals in ((("--rerun-incomplete",), LOCKED), ((), LOCKED + INCOMPLETE)):
             assert first.poll() is None, "the first run finished before the second started: test is void"
-            second = subprocess.run(_command(tmp_path, config_file, *extra), cwd=tmp_path, env=_env(),
-                                    capture_output=True, text=True, timeout=120)
+            second = subprocess.run(
+                _command(tmp_path, config_file, *extra),
+                cwd=tmp_path,
+                env=_env(),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             said = second.stdout + second.stderr
             if second.returncode == 0 and "Nothing to be done" in said:
                 # the first run had written its last output and was only releasing the lock: no overlap to test

@@ -19,8 +19,18 @@ def _snakemake(workdir: Path, config: dict, *args: str) -> subprocess.CompletedP
     cfg = workdir / "config.yaml"
     cfg.write_text(yaml.safe_dump(config))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args,
-           "--configfile", str(cfg)]  # --configfile takes several values: keep it last
+    cmd = [
+        str(SNAKEMAKE),
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        *args,
+        "--configfile",
+        str(cfg),
+    ]  # --configfile takes several values: keep it last
     return subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -29,8 +39,7 @@ def _plasmid(source: str) -> dict:
 
 
 def test_prepare_and_windows_on_the_plasmid(tmp_path):
-    run = _snakemake(tmp_path, _plasmid(str(REPO / "resources/genomes/NC_005816.gb")),
-                     "results/plasmid/windows.bed")
+    run = _snakemake(tmp_path, _plasmid(str(REPO / "resources/genomes/NC_005816.gb")), "results/plasmid/windows.bed")
     assert run.returncode == 0, run.stderr[-3000:]
     out = tmp_path / "results" / "plasmid"
     rows = [line.split("\t") for line in (out / "windows.bed").read_text().splitlines()]

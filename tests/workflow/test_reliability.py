@@ -40,8 +40,16 @@ def _config(model_dir: Path) -> dict:
         "model": {"path": str(model_dir), "device": "cpu", "batch_size": 1},
         # one window per activation shard: 20 shards, so a kill lands between shards of a part
         "extract": {"layers": [LAYER], "shard_tokens": 1024, "threads": 1},
-        "sae": {"expansion": 2, "k": 4, "tokens": 20000, "batch_size": 1024, "device": "cpu",
-                "checkpoint_every": 10, "quality_tokens": 5000, "loss_windows": 2},
+        "sae": {
+            "expansion": 2,
+            "k": 4,
+            "tokens": 20000,
+            "batch_size": 1024,
+            "device": "cpu",
+            "checkpoint_every": 10,
+            "quality_tokens": 5000,
+            "loss_windows": 2,
+        },
         "probing": {"n_null": 2, "min_null_draws": 10, "probes": False, "block_size": 2000},
         "report": {"top_n_tracks": 2, "detailed_features": 8, "max_cards": 4},
     }
@@ -64,8 +72,18 @@ def config_file(tmp_path_factory) -> Path:
 
 
 def _command(workdir: Path, config: Path, *args: str) -> list[str]:
-    return [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2",
-            *args, "--configfile", str(config)]  # --configfile takes several values: keep it last
+    return [
+        str(BIN / "snakemake"),
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        *args,
+        "--configfile",
+        str(config),
+    ]  # --configfile takes several values: keep it last
 
 
 def _env() -> dict[str, str]:
@@ -74,15 +92,19 @@ def _env() -> dict[str, str]:
 
 def _snakemake(workdir: Path, config: Path, *args: str) -> subprocess.CompletedProcess:
     workdir.mkdir(parents=True, exist_ok=True)
-    run = subprocess.run(_command(workdir, config, *args), cwd=workdir, env=_env(), capture_output=True, text=True,
-                         timeout=600)
+    run = subprocess.run(
+        _command(workdir, config, *args), cwd=workdir, env=_env(), capture_output=True, text=True, timeout=600
+    )
     assert run.returncode == 0, run.stderr[-4000:]
     return run
 
 
 def _tables(root: Path) -> dict[str, Path]:
-    return {str(p.relative_to(root)): p for p in sorted(root.rglob("*"))
-            if p.is_file() and p.suffix in COMPARED_SUFFIXES and ".tmp" not in p.name}
+    return {
+        str(p.relative_to(root)): p
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.suffix in COMPARED_SUFFIXES and ".tmp" not in p.name
+    }
 
 
 def _assert_same_tables(a: Path, b: Path) -> None:
@@ -101,8 +123,15 @@ def clean_run(config_file, tmp_path_factory) -> Path:
 
 def test_clean_run_outputs(clean_run):
     out = clean_run / "results" / GENOME
-    for name in ("features.tsv", "feature_concepts.tsv", "top_windows.tsv", "hits.gff3.gz", "report.html",
-                 "labels_summary.tsv", "sae_quality.json"):
+    for name in (
+        "features.tsv",
+        "feature_concepts.tsv",
+        "top_windows.tsv",
+        "hits.gff3.gz",
+        "report.html",
+        "labels_summary.tsv",
+        "sae_quality.json",
+    ):
         assert (out / name).stat().st_size > 0, name
     # the dense sample (here the whole plasmid: sae.tokens exceeds it) is temp(): gone once its readers ran
     assert len((out / "sample" / "windows.bed").read_text().splitlines()) == 20
@@ -111,8 +140,11 @@ def test_clean_run_outputs(clean_run):
     assert not (out / "codes").exists()  # the buffer holds the one copy of the codes, row-major, uint16 indices
     assert not list((out / "buffer").glob("features.*"))
     assert np.load(out / "buffer" / "codes.indices.npy", mmap_mode="r").dtype == np.uint16
-    reused = [int(m) for log in (clean_run / "logs" / GENOME).glob("encode_part-*.log")
-              for m in re.findall(r"\((\d+) encoded from the stored dense sample, 0 recomputed\)", log.read_text())]
+    reused = [
+        int(m)
+        for log in (clean_run / "logs" / GENOME).glob("encode_part-*.log")
+        for m in re.findall(r"\((\d+) encoded from the stored dense sample, 0 recomputed\)", log.read_text())
+    ]
     assert len(reused) == 2 and sum(reused) == 20  # the whole-genome sample is encoded, not run again
     header = (out / "features.tsv").read_text().splitlines()[0].split("\t")
     assert header[0] == "latent"
@@ -127,8 +159,14 @@ def test_same_config_same_bytes(clean_run, config_file, tmp_path):
 
 def test_kill_9_during_extraction_then_rerun_gives_the_same_bytes(clean_run, config_file, tmp_path):
     layer_dir = tmp_path / "results" / GENOME / "sample" / LAYER  # where the sample's parts write
-    proc = subprocess.Popen(_command(tmp_path, config_file), cwd=tmp_path, env=_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)  # own process group
+    proc = subprocess.Popen(
+        _command(tmp_path, config_file),
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # own process group
     try:
         deadline = time.monotonic() + 240
         while not list(layer_dir.glob("shard-*.json")):
@@ -142,13 +180,22 @@ def test_kill_9_during_extraction_then_rerun_gives_the_same_bytes(clean_run, con
     assert 1 <= done_at_kill < 20 and not (layer_dir / "manifest.json").exists(), "kill did not land mid-extraction"
     assert not (tmp_path / "results" / GENOME / "features.tsv").exists()
 
-    subprocess.run(_command(tmp_path, config_file, "--unlock"), cwd=tmp_path, env=_env(), capture_output=True,
-                   check=True, timeout=120)
+    subprocess.run(
+        _command(tmp_path, config_file, "--unlock"),
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
     _snakemake(tmp_path, config_file, "--rerun-incomplete")
 
     # Extraction resumed: the rerun parts computed only the shards missing at the kill, not all 20.
-    todo = [int(m) for log in (tmp_path / "logs" / GENOME).glob("extract_part-*.log")
-            for m in re.findall(r"shard\(s\), (\d+) to do", log.read_text())]
+    todo = [
+        int(m)
+        for log in (tmp_path / "logs" / GENOME).glob("extract_part-*.log")
+        for m in re.findall(r"shard\(s\), (\d+) to do", log.read_text())
+    ]
     assert len(todo) == 2 and sum(todo) < 20
     clean = (clean_run / "results" / GENOME / "features.tsv").read_bytes()
     assert (tmp_path / "results" / GENOME / "features.tsv").read_bytes() == clean

@@ -29,8 +29,17 @@ BIN = Path(sys.executable).parent
 # bigWig) only have to exist in both runs.
 COMPARED_SUFFIXES = {".tsv", ".bed", ".gff3", ".gff", ".fa", ".fai", ".sizes", ".csv", ".npy", ".parquet"}
 COPY_IGNORE = shutil.ignore_patterns(
-    ".git", ".venv", ".snakemake", ".pytest_cache", "results", "logs", "shared", "tests", "benchmarks",
-    "__pycache__", "*.egg-info",
+    ".git",
+    ".venv",
+    ".snakemake",
+    ".pytest_cache",
+    "results",
+    "logs",
+    "shared",
+    "tests",
+    "benchmarks",
+    "__pycache__",
+    "*.egg-info",
 )
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+)")
 SUBMITTED_RULE = re.compile(r"submitted with SLURM jobid (\d+) \(log: \S*?rule_([A-Za-z0-9_]+)/([^/]+)/")
@@ -89,8 +98,9 @@ def _status_args(accounting: str) -> list[str]:
 
 def _snakemake(workdir: Path, *args: str, timeout: int = 1200) -> tuple[subprocess.CompletedProcess, float]:
     began = time.monotonic()
-    run = subprocess.run([str(BIN / "snakemake"), *args], cwd=workdir, env=_env(), capture_output=True,
-                         text=True, timeout=timeout)
+    run = subprocess.run(
+        [str(BIN / "snakemake"), *args], cwd=workdir, env=_env(), capture_output=True, text=True, timeout=timeout
+    )
     return run, time.monotonic() - began
 
 
@@ -120,13 +130,22 @@ def test_workflow_through_slurm_matches_local_run(slurm_cluster, tmp_path):
     # The profile as shipped; --resources caps each job's mem_mb at the node's memory (rules ask for
     # up to 16 GB; a CI machine may have less), see docs/SLURM.md.
     run, slurm_s = _snakemake(
-        cluster, "--executor", "slurm", "--workflow-profile", SLURM_PROFILE, "--configfile", CONFIG,
-        "--resources", f"mem_mb={_node_memory_mb()}", *_status_args(slurm_cluster),
+        cluster,
+        "--executor",
+        "slurm",
+        "--workflow-profile",
+        SLURM_PROFILE,
+        "--configfile",
+        CONFIG,
+        "--resources",
+        f"mem_mb={_node_memory_mb()}",
+        *_status_args(slurm_cluster),
     )
     log = run.stdout + run.stderr
     assert run.returncode == 0, log[-6000:]
-    print(f"\n[slurm] local run {local_s:.1f} s, SLURM run {slurm_s:.1f} s "
-          f"(accounting: {slurm_cluster})", file=sys.stderr)
+    print(
+        f"\n[slurm] local run {local_s:.1f} s, SLURM run {slurm_s:.1f} s (accounting: {slurm_cluster})", file=sys.stderr
+    )
 
     job_ids = SUBMITTED.findall(log)
     assert job_ids, "no job went through sbatch:\n" + log[-3000:]
@@ -188,9 +207,24 @@ def test_requeued_job_resumes_and_tables_match_an_undisturbed_run(slurm_cluster,
     log = tmp_path / "slurm-run.log"
     with open(log, "w") as sink:
         proc = subprocess.Popen(
-            [str(BIN / "snakemake"), "--executor", "slurm", "--workflow-profile", SLURM_PROFILE, "--configfile", CONFIG,
-             "--resources", f"mem_mb={_node_memory_mb()}", *_status_args(slurm_cluster)],
-            cwd=cluster, env=_env(), stdout=sink, stderr=subprocess.STDOUT, text=True)
+            [
+                str(BIN / "snakemake"),
+                "--executor",
+                "slurm",
+                "--workflow-profile",
+                SLURM_PROFILE,
+                "--configfile",
+                CONFIG,
+                "--resources",
+                f"mem_mb={_node_memory_mb()}",
+                *_status_args(slurm_cluster),
+            ],
+            cwd=cluster,
+            env=_env(),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         try:
             requeued = _requeue_mid_work(proc, log, cluster)
             proc.wait(timeout=1800)
@@ -207,11 +241,15 @@ def test_requeued_job_resumes_and_tables_match_an_undisturbed_run(slurm_cluster,
     restarts = re.search(r"Restarts=(\d+)", shown)
     assert restarts is None or int(restarts.group(1)) >= 1, shown  # None: the job already left the controller
     if slurm_cluster == "slurmdbd":  # every run of the job is in the accounting: one REQUEUED, one COMPLETED
-        states = subprocess.run(["sacct", "-D", "-X", "-n", "-P", "--format=State", "-j", job],
-                                capture_output=True, text=True, check=True).stdout.split()
+        states = subprocess.run(
+            ["sacct", "-D", "-X", "-n", "-P", "--format=State", "-j", job], capture_output=True, text=True, check=True
+        ).stdout.split()
         assert "REQUEUED" in states and states[-1] == "COMPLETED", states
-    print(f"\n[slurm] requeued {REQUEUE_RULE} (job {job}) at step {resumed.group(1)} of {resumed.group(2)};"
-          " it resumed there and the run finished", file=sys.stderr)
+    print(
+        f"\n[slurm] requeued {REQUEUE_RULE} (job {job}) at step {resumed.group(1)} of {resumed.group(2)};"
+        " it resumed there and the run finished",
+        file=sys.stderr,
+    )
 
     local_files, cluster_files = _files(local / "results"), _files(cluster / "results")
     assert sorted(cluster_files) == sorted(local_files)
@@ -241,8 +279,15 @@ def test_job_over_its_memory_is_killed_and_retried_with_more(slurm_cluster, tmp_
     profile = yaml.safe_load((REPO / SLURM_PROFILE / "config.yaml").read_text())
     assert profile["retries"] >= 1
     (tmp_path / "Snakefile").write_text(MEMORY_HOG)
-    run, _ = _snakemake(tmp_path, "--executor", "slurm", "--workflow-profile", str(REPO / SLURM_PROFILE),
-                        *_status_args(slurm_cluster), timeout=600)
+    run, _ = _snakemake(
+        tmp_path,
+        "--executor",
+        "slurm",
+        "--workflow-profile",
+        str(REPO / SLURM_PROFILE),
+        *_status_args(slurm_cluster),
+        timeout=600,
+    )
     log = run.stdout + run.stderr
     assert run.returncode == 0, log[-6000:]
     first, second = SUBMITTED.findall(log)
@@ -254,8 +299,9 @@ def test_job_over_its_memory_is_killed_and_retried_with_more(slurm_cluster, tmp_
 def test_slurm_profile_is_accepted_and_sets_rule_resources(tmp_path):
     """Cheap check for `make test`: snakemake parses the profile and applies its per-rule values."""
     shutil.copytree(REPO, tmp_path / "repo", ignore=COPY_IGNORE, symlinks=True)
-    run, _ = _snakemake(tmp_path / "repo", "-n", "--workflow-profile", SLURM_PROFILE, "--configfile", CONFIG,
-                        timeout=300)
+    run, _ = _snakemake(
+        tmp_path / "repo", "-n", "--workflow-profile", SLURM_PROFILE, "--configfile", CONFIG, timeout=300
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     profile = yaml.safe_load((REPO / SLURM_PROFILE / "config.yaml").read_text())
     windows = re.search(r"rule windows:.*?resources: ([^\n]*)", run.stdout + run.stderr, re.S)

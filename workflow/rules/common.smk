@@ -55,3 +55,9 @@ def model_name():
 
 def report_labels(table):
     return {"genome": "{genome}", "output": table}
+
+
+def sae_layer_dir(wildcards, input):
+    """params: the SAE layer's directory inside the dense sample's activations (SAE_LAYER: sae.smk)."""
+    return f"{input.activations}/{SAE_LAYER}"
+

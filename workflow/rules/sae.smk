@@ -19,10 +19,6 @@ _SAE_DEVICE = str(config["sae"]["device"])
 SAE_GPU = int(_SAE_DEVICE.startswith("cuda") or (_SAE_DEVICE == "auto" and MODEL_WANTS_GPU))
 
 
-def sae_layer_dir(wildcards, input):
-    return f"{input.activations}/{SAE_LAYER}"
-
-
 rule train_sae:
     input:
         activations=SAE_ACTIVATIONS,

@@ -54,8 +54,11 @@ def _plan(codes_dir: Path, store, trim_start: int, trim_end: int) -> _WindowPlan
         for row, a, b in zip(meta["windows"], meta["offsets"][:-1], meta["offsets"][1:]):
             row = int(row)
             if row not in index_of_row:
-                raise InputError(f"window row {row} of the codes is not in the label store.", path=store.path,
-                                 fix="build labels and activations from the same windows.bed.")
+                raise InputError(
+                    f"window row {row} of the codes is not in the label store.",
+                    path=store.path,
+                    fix="build labels and activations from the same windows.bed.",
+                )
             j = index_of_row[row]
             w = store_windows[j]
             n_labels = int(offsets[j + 1] - offsets[j])
@@ -64,12 +67,24 @@ def _plan(codes_dir: Path, store, trim_start: int, trim_end: int) -> _WindowPlan
                 raise InputError(
                     f"window {w.contig}:{w.start}-{w.end}({w.strand}) (windows.bed row {row}) has {b - a} code rows "
                     f"but {n_labels} labelled tokens (minus trims {trim_start}+{trim_end} = {expected}).",
-                    path=codes_dir, fix="rebuild labels and activations from the same windows.bed and model.trim.")
+                    path=codes_dir,
+                    fix="rebuild labels and activations from the same windows.bed and model.trim.",
+                )
             first = int(offsets[j]) + trim_start
             shard_rows.append((first, expected))
-            table.append({"row": row, "contig": w.contig, "start": w.start, "end": w.end, "strand": w.strand,
-                          "name": w.name, "token_start": token, "token_end": token + expected,
-                          "read_offset": trim_start})
+            table.append(
+                {
+                    "row": row,
+                    "contig": w.contig,
+                    "start": w.start,
+                    "end": w.end,
+                    "strand": w.strand,
+                    "name": w.name,
+                    "token_start": token,
+                    "token_end": token + expected,
+                    "read_offset": trim_start,
+                }
+            )
             token += expected
         label_rows.append(np.array(shard_rows, dtype=np.int64).reshape(-1, 2))
     return _WindowPlan(table, label_rows)
@@ -99,8 +114,15 @@ class _NpyAppender:
         self.handle.close()
 
 
-def build_buffer(codes_dir: str | Path, labels_dir: str | Path, out: str | Path, *,
-                 dense_dir: str | Path | None = None, genome: str | None = None, progress: bool = True) -> dict:
+def build_buffer(
+    codes_dir: str | Path,
+    labels_dir: str | Path,
+    out: str | Path,
+    *,
+    dense_dir: str | Path | None = None,
+    genome: str | None = None,
+    progress: bool = True,
+) -> dict:
     """Write the buffer directory `out` (atomically, as a whole); returns its info()."""
     import pandas as pd
     from tqdm.auto import tqdm
@@ -131,26 +153,60 @@ def build_buffer(codes_dir: str | Path, labels_dir: str | Path, out: str | Path,
         dense = None if dense_width is None else _NpyAppender(tmp / "dense.npy", np.float16, (n, dense_width))
         outputs = [a for a in (indptr, indices, values, labels, instances, dense) if a is not None]
         try:
-            row, at = _stream_rows(outputs, iter_code_shards(codes_dir), plan, store, dense_iter, dense_dir,
-                                   n, nnz, tqdm if progress else None)
+            row, at = _stream_rows(
+                outputs,
+                iter_code_shards(codes_dir),
+                plan,
+                store,
+                dense_iter,
+                dense_dir,
+                n,
+                nnz,
+                tqdm if progress else None,
+            )
         finally:
             for array in outputs:
                 array.close()
         if row != n or at != nnz:
-            raise InputError(f"codes manifest says {n} rows / {nnz} values, shards hold {row} / {at} (or more).",
-                             path=codes_dir, fix="rerun `dnalens encode`.")
-        write_windows_table(tmp / "windows.parquet", pd.DataFrame(plan.table, columns=[
-            "row", "contig", "start", "end", "strand", "name", "token_start", "token_end", "read_offset"]))
-        meta = {"genome": genome, "layer": manifest.get("layer"), "sae": manifest.get("sae"),
-                "architecture": manifest.get("architecture"), "k": manifest.get("k"),
-                "trim_start": trim_start, "trim_end": trim_end, "codes": str(codes_dir), "labels": str(labels_dir)}
-        write_buffer_meta(tmp, meta, n_tokens=n, n_features=n_features, nnz=nnz, label_names=label_names,
-                          instance_names=instance_names, dense_width=dense_width)
+            raise InputError(
+                f"codes manifest says {n} rows / {nnz} values, shards hold {row} / {at} (or more).",
+                path=codes_dir,
+                fix="rerun `dnalens encode`.",
+            )
+        write_windows_table(
+            tmp / "windows.parquet",
+            pd.DataFrame(
+                plan.table,
+                columns=["row", "contig", "start", "end", "strand", "name", "token_start", "token_end", "read_offset"],
+            ),
+        )
+        meta = {
+            "genome": genome,
+            "layer": manifest.get("layer"),
+            "sae": manifest.get("sae"),
+            "architecture": manifest.get("architecture"),
+            "k": manifest.get("k"),
+            "trim_start": trim_start,
+            "trim_end": trim_end,
+            "codes": str(codes_dir),
+            "labels": str(labels_dir),
+        }
+        write_buffer_meta(
+            tmp,
+            meta,
+            n_tokens=n,
+            n_features=n_features,
+            nnz=nnz,
+            label_names=label_names,
+            instance_names=instance_names,
+            dense_width=dense_width,
+        )
     return ActivationBuffer.open(out).info()
 
 
-def _stream_rows(outputs, code_shards, plan: _WindowPlan, store, dense_iter, dense_dir, n: int, nnz: int,
-                 progress) -> tuple[int, int]:
+def _stream_rows(
+    outputs, code_shards, plan: _WindowPlan, store, dense_iter, dense_dir, n: int, nnz: int, progress
+) -> tuple[int, int]:
     """Append every code shard (and its label-store rows) to the outputs; returns (rows, values) seen.
     One shard's memory maps at a time: a list of all shards would keep every page read resident."""
     indptr, indices, values, labels, instances, *rest = outputs
@@ -159,8 +215,9 @@ def _stream_rows(outputs, code_shards, plan: _WindowPlan, store, dense_iter, den
     indptr.append(np.zeros(1, np.int64))
     pairs = zip(code_shards, plan.label_rows)
     if progress is not None:
-        pairs = progress(pairs, total=len(plan.label_rows), desc="buffer", unit="shard", file=sys.stderr,
-                         mininterval=2.0)
+        pairs = progress(
+            pairs, total=len(plan.label_rows), desc="buffer", unit="shard", file=sys.stderr, mininterval=2.0
+        )
     labels_file = store.path / "labels.npy"  # the name LabelStore reads
     for (meta, csr), ranges in pairs:
         rows = plan.rows(ranges)
@@ -176,8 +233,11 @@ def _stream_rows(outputs, code_shards, plan: _WindowPlan, store, dense_iter, den
         if dense is not None:
             dmeta, darr = next(dense_iter)
             if list(dmeta["windows"]) != list(meta["windows"]) or list(dmeta["offsets"]) != list(meta["offsets"]):
-                raise InputError(f"dense shard {dmeta.get('shard')} does not match code shard {meta.get('shard')}.",
-                                 path=dense_dir, fix="encode the same activation directory you give as --dense.")
+                raise InputError(
+                    f"dense shard {dmeta.get('shard')} does not match code shard {meta.get('shard')}.",
+                    path=dense_dir,
+                    fix="encode the same activation directory you give as --dense.",
+                )
             dense.append(darr)
         row, at = row + m, at + k
     return row, at

@@ -32,7 +32,8 @@ COLUMN_FILES = (INDPTR, ROWS, VALUES)
 def _npy_header(handle, dtype, n: int) -> int:
     """Write a .npy header for a 1-D array of n items; returns the data offset."""
     np.lib.format.write_array_header_1_0(
-        handle, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": (n,)})
+        handle, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": (n,)}
+    )
     return handle.tell()
 
 
@@ -53,7 +54,9 @@ def write_feature_major(directory: str | Path, shards: Iterable, counts: np.ndar
     np.cumsum(counts, out=indptr[1:])
     nnz = int(indptr[-1])
     if n_rows >= 2**31:
-        raise InputError(f"{n_rows} tokens: more than int32 row numbers hold.", fix="split the genome into several configs.")
+        raise InputError(
+            f"{n_rows} tokens: more than int32 row numbers hold.", fix="split the genome into several configs."
+        )
     np.save(directory / INDPTR, indptr, allow_pickle=False)
     at = indptr[:-1].copy()  # next free slot per feature
     row_base = 0
@@ -71,13 +74,16 @@ def write_feature_major(directory: str | Path, shards: Iterable, counts: np.ndar
                 slot = int(at[f])
                 if slot + m > indptr[f + 1]:
                     raise InputError(f"feature {f} has more values than counted.", fix="rebuild the buffer.")
-                os.pwrite(rows_file.fileno(), rows[a:a + m].tobytes(), rows_at + 4 * slot)
-                os.pwrite(values_file.fileno(), values[a:a + m].tobytes(), values_at + 2 * slot)
+                os.pwrite(rows_file.fileno(), rows[a : a + m].tobytes(), rows_at + 4 * slot)
+                os.pwrite(values_file.fileno(), values[a : a + m].tobytes(), values_at + 2 * slot)
                 at[f] = slot + m
             row_base += ip.size - 1
         if not np.array_equal(at, indptr[1:]) or row_base != n_rows:
-            raise InputError(f"feature-major copy incomplete ({int((at - indptr[:-1]).sum())} of {nnz} values, "
-                             f"{row_base} of {n_rows} rows).", fix="rebuild the buffer.")
+            raise InputError(
+                f"feature-major copy incomplete ({int((at - indptr[:-1]).sum())} of {nnz} values, "
+                f"{row_base} of {n_rows} rows).",
+                fix="rebuild the buffer.",
+            )
         for handle, offset, itemsize in ((rows_file, rows_at, 4), (values_file, values_at, 2)):
             handle.truncate(offset + itemsize * nnz)  # the last feature's slots may end the file
 
@@ -89,8 +95,11 @@ class FeatureColumns:
         self.path = Path(directory)
         for name in (INDPTR, ROWS, VALUES):
             if not (self.path / name).is_file():
-                raise InputError(f"no {name}: the buffer predates feature-major codes.", path=self.path,
-                                 fix="rebuild it with `dnalens buffer` (snakemake --forcerun buffer).")
+                raise InputError(
+                    f"no {name}: the buffer predates feature-major codes.",
+                    path=self.path,
+                    fix="rebuild it with `dnalens buffer` (snakemake --forcerun buffer).",
+                )
         self.indptr = np.load(self.path / INDPTR, allow_pickle=False)
         self.n_rows = int(n_rows)
         self.n_features = self.indptr.size - 1
@@ -99,8 +108,11 @@ class FeatureColumns:
     def _data_offset(self, name: str) -> int:
         shape, _, _, offset = npy_layout(self.path / name)
         if shape != (int(self.indptr[-1]),):
-            raise InputError(f"{name} holds {shape} values, the column pointers {int(self.indptr[-1])}.",
-                             path=self.path, fix="rebuild the buffer.")
+            raise InputError(
+                f"{name} holds {shape} values, the column pointers {int(self.indptr[-1])}.",
+                path=self.path,
+                fix="rebuild the buffer.",
+            )
         return offset
 
     @property
@@ -112,15 +124,16 @@ class FeatureColumns:
 
     def _read(self, name: str, dtype, start: int, stop: int) -> np.ndarray:
         itemsize = np.dtype(dtype).itemsize
-        return np.fromfile(self.path / name, dtype=dtype, count=stop - start,
-                           offset=self._offsets[name] + itemsize * start)
+        return np.fromfile(
+            self.path / name, dtype=dtype, count=stop - start, offset=self._offsets[name] + itemsize * start
+        )
 
     def block(self, f0: int, f1: int, dtype=np.float32) -> sp.csc_matrix:
         """Columns [f0, f1) as CSC [n_rows, f1 - f0] with sorted row indices."""
         a, b = int(self.indptr[f0]), int(self.indptr[f1])
         values = self._read(VALUES, np.float16, a, b).astype(dtype)
         rows = self._read(ROWS, np.int32, a, b)
-        matrix = sp.csc_matrix((values, rows, self.indptr[f0:f1 + 1] - a), shape=(self.n_rows, f1 - f0))
+        matrix = sp.csc_matrix((values, rows, self.indptr[f0 : f1 + 1] - a), shape=(self.n_rows, f1 - f0))
         matrix.has_sorted_indices = True
         return matrix
 

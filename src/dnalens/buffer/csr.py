@@ -12,12 +12,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
 from dnalens.atomic import atomic_path
 from dnalens.errors import InputError
+
+if TYPE_CHECKING:  # scipy is imported where a matrix is built
+    import scipy.sparse as sp
 
 FP16_MAX = float(np.finfo(np.float16).max)
 PARTS = ("indptr", "indices", "values")
@@ -93,7 +96,9 @@ def write_csr(directory: str | Path, stem: str, arrays: CsrArrays) -> None:
 
 def read_csr(directory: str | Path, stem: str, n_cols: int, mmap: bool = True) -> CsrArrays:
     mode = "r" if mmap else None
-    parts = {part: np.load(path, mmap_mode=mode, allow_pickle=False) for part, path in csr_paths(directory, stem).items()}
+    parts = {
+        part: np.load(path, mmap_mode=mode, allow_pickle=False) for part, path in csr_paths(directory, stem).items()
+    }
     return CsrArrays(parts["indptr"], parts["indices"], parts["values"], int(n_cols))
 
 
@@ -135,7 +140,7 @@ class CodeRows:
         import scipy.sparse as sp
 
         rows = np.asarray(rows, np.int64)
-        parts = [self._batch(rows[i:i + self.batch_rows]) for i in range(0, rows.size, self.batch_rows)]
+        parts = [self._batch(rows[i : i + self.batch_rows]) for i in range(0, rows.size, self.batch_rows)]
         return sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, self.n_cols), dtype=np.float32)
 
     def _batch(self, rows: np.ndarray):

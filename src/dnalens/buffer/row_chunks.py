@@ -18,8 +18,7 @@ def npy_layout(path: str | Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
     """(shape, fortran order, dtype, byte offset of the data) from an .npy header, for positioned reads."""
     with open(path, "rb") as handle:
         version = np.lib.format.read_magic(handle)
-        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                       else np.lib.format.read_array_header_2_0)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
         shape, fortran, dtype = read_header(handle)
         return shape, fortran, dtype, handle.tell()
 
@@ -37,8 +36,9 @@ class RowChunkedArray:
 
     def _read(self, a: int, b: int) -> np.ndarray:
         n_cols = self.shape[1]
-        flat = np.fromfile(self.path, dtype=self.dtype, count=(b - a) * n_cols,
-                           offset=self._offset + a * n_cols * self.dtype.itemsize)
+        flat = np.fromfile(
+            self.path, dtype=self.dtype, count=(b - a) * n_cols, offset=self._offset + a * n_cols * self.dtype.itemsize
+        )
         return flat.reshape(b - a, n_cols)
 
     def take(self, rows=None, cols=slice(None)) -> np.ndarray:

@@ -83,8 +83,11 @@ class ActivationBuffer:
         if len(self.windows) and int(self.windows["token_end"].iloc[-1]) != n:
             problems.append(f"windows end at token {int(self.windows['token_end'].iloc[-1])}")
         if problems:
-            raise InputError(f"activation buffer parts disagree with {n} code rows: {', '.join(problems)}.",
-                             path=self.path, fix="rebuild it with `dnalens buffer`.")
+            raise InputError(
+                f"activation buffer parts disagree with {n} code rows: {', '.join(problems)}.",
+                path=self.path,
+                fix="rebuild it with `dnalens buffer`.",
+            )
 
     # ---- opening -----------------------------------------------------------------------------------
     @classmethod
@@ -95,13 +98,18 @@ class ActivationBuffer:
         path = Path(path)
         meta_path = path / "buffer.json"
         if not meta_path.is_file():
-            raise InputError("not an activation buffer (no buffer.json).", path=path, fix="build it with `dnalens buffer`.")
+            raise InputError(
+                "not an activation buffer (no buffer.json).", path=path, fix="build it with `dnalens buffer`."
+            )
         meta = json.loads(meta_path.read_text())
         if meta.get("format") != FORMAT:
             raise InputError("buffer.json is not a dnalens activation buffer.", path=meta_path)
         if int(meta.get("version", 0)) > VERSION:
-            raise InputError(f"buffer format version {meta['version']} is newer than this dnalens reads ({VERSION}).",
-                             path=meta_path, fix="upgrade dnalens.")
+            raise InputError(
+                f"buffer format version {meta['version']} is newer than this dnalens reads ({VERSION}).",
+                path=meta_path,
+                fix="upgrade dnalens.",
+            )
 
         def load(name: str) -> np.ndarray:
             return np.load(path / name, mmap_mode="r", allow_pickle=False)
@@ -200,16 +208,25 @@ class ActivationBuffer:
         starts = ip[rows]
         value_idx = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + np.arange(counts.sum())
         indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        codes = CsrArrays(indptr, np.asarray(self.code_arrays.indices)[value_idx],
-                          np.asarray(self.code_arrays.values)[value_idx], self.n_features)
+        codes = CsrArrays(
+            indptr,
+            np.asarray(self.code_arrays.indices)[value_idx],
+            np.asarray(self.code_arrays.values)[value_idx],
+            self.n_features,
+        )
         table = self.windows.iloc[positions].reset_index(drop=True).copy()
         lengths = (table["token_end"] - table["token_start"]).to_numpy()
         table["token_end"] = np.cumsum(lengths)
         table["token_start"] = table["token_end"] - lengths
         return ActivationBuffer(
-            codes=codes, labels_packed=np.asarray(self.labels_packed)[rows], label_names=self.label_names,
-            instances=np.asarray(self.instances)[rows], instance_names=self.instance_names, windows=table,
-            dense=None if self.dense is None else np.asarray(self.dense)[rows], meta=self.meta,
+            codes=codes,
+            labels_packed=np.asarray(self.labels_packed)[rows],
+            label_names=self.label_names,
+            instances=np.asarray(self.instances)[rows],
+            instance_names=self.instance_names,
+            windows=table,
+            dense=None if self.dense is None else np.asarray(self.dense)[rows],
+            meta=self.meta,
         )
 
     @staticmethod
@@ -244,11 +261,18 @@ class ActivationBuffer:
             instances.append(inst)
             row_base += b.n_tokens
             nnz_base += b.nnz
-        codes = CsrArrays(np.concatenate(indptrs), np.concatenate([np.asarray(b.code_arrays.indices) for b in buffers]),
-                          np.concatenate([np.asarray(b.code_arrays.values) for b in buffers]), first.n_features)
+        codes = CsrArrays(
+            np.concatenate(indptrs),
+            np.concatenate([np.asarray(b.code_arrays.indices) for b in buffers]),
+            np.concatenate([np.asarray(b.code_arrays.values) for b in buffers]),
+            first.n_features,
+        )
         return ActivationBuffer(
-            codes=codes, labels_packed=np.concatenate([np.asarray(b.labels_packed) for b in buffers]),
-            label_names=first.label_names, instances=np.concatenate(instances), instance_names=first.instance_names,
+            codes=codes,
+            labels_packed=np.concatenate([np.asarray(b.labels_packed) for b in buffers]),
+            label_names=first.label_names,
+            instances=np.concatenate(instances),
+            instance_names=first.instance_names,
             windows=pd.concat(tables, ignore_index=True),
             dense=None if first.dense is None else np.concatenate([np.asarray(b.dense) for b in buffers]),
             meta={**first.meta, "concatenated_from": [str(b.path) if b.path else None for b in buffers]},
@@ -276,8 +300,12 @@ class ActivationBuffer:
     def info(self) -> dict[str, Any]:
         return {
             "path": str(self.path) if self.path else None,
-            "tokens": self.n_tokens, "windows": len(self.windows), "features": self.n_features, "nnz": self.nnz,
-            "mean_l0": self.nnz / max(self.n_tokens, 1), "labels": len(self.label_names),
+            "tokens": self.n_tokens,
+            "windows": len(self.windows),
+            "features": self.n_features,
+            "nnz": self.nnz,
+            "mean_l0": self.nnz / max(self.n_tokens, 1),
+            "labels": len(self.label_names),
             "instance_columns": len(self.instance_names),
             "dense_width": None if self.dense is None else int(self.dense.shape[1]),
             "bytes_per_token": self.bytes_per_token(),
@@ -293,9 +321,16 @@ def write_buffer_files(directory: Path, buffer: ActivationBuffer) -> None:
     if buffer.dense is not None:
         np.save(directory / "dense.npy", np.ascontiguousarray(buffer.dense, dtype=np.float16), allow_pickle=False)
     write_windows_table(directory / "windows.parquet", buffer.windows)
-    write_buffer_meta(directory, buffer.meta, n_tokens=buffer.n_tokens, n_features=buffer.n_features,
-                      label_names=buffer.label_names, instance_names=buffer.instance_names,
-                      dense_width=None if buffer.dense is None else int(buffer.dense.shape[1]), nnz=buffer.nnz)
+    write_buffer_meta(
+        directory,
+        buffer.meta,
+        n_tokens=buffer.n_tokens,
+        n_features=buffer.n_features,
+        label_names=buffer.label_names,
+        instance_names=buffer.instance_names,
+        dense_width=None if buffer.dense is None else int(buffer.dense.shape[1]),
+        nnz=buffer.nnz,
+    )
 
 
 def write_windows_table(path: Path, table) -> None:
@@ -303,13 +338,32 @@ def write_windows_table(path: Path, table) -> None:
     table.to_parquet(path, index=False)
 
 
-def write_buffer_meta(directory: Path, meta: dict[str, Any], *, n_tokens: int, n_features: int, nnz: int,
-                      label_names: Sequence[str], instance_names: Sequence[str], dense_width: int | None) -> None:
+def write_buffer_meta(
+    directory: Path,
+    meta: dict[str, Any],
+    *,
+    n_tokens: int,
+    n_features: int,
+    nnz: int,
+    label_names: Sequence[str],
+    instance_names: Sequence[str],
+    dense_width: int | None,
+) -> None:
     record = {k: v for k, v in meta.items() if k not in ("format", "version")}
-    record.update({
-        "format": FORMAT, "version": VERSION, "n_tokens": int(n_tokens), "n_features": int(n_features),
-        "nnz": int(nnz), "label_names": list(label_names), "instance_names": list(instance_names),
-        "dense": dense_width is not None, "dense_width": dense_width,
-        "codes_dtype": "float16", "indices_dtype": index_dtype(n_features).name, "labels_bitorder": "big",
-    })
+    record.update(
+        {
+            "format": FORMAT,
+            "version": VERSION,
+            "n_tokens": int(n_tokens),
+            "n_features": int(n_features),
+            "nnz": int(nnz),
+            "label_names": list(label_names),
+            "instance_names": list(instance_names),
+            "dense": dense_width is not None,
+            "dense_width": dense_width,
+            "codes_dtype": "float16",
+            "indices_dtype": index_dtype(n_features).name,
+            "labels_bitorder": "big",
+        }
+    )
     (directory / "buffer.json").write_text(json.dumps(record, indent=1) + "\n")

@@ -46,8 +46,10 @@ class CodeTables:
         try:
             table = CodonTable.unambiguous_dna_by_id[table_id]
         except KeyError:
-            raise InputError(f"unknown genetic code {table_id}.",
-                             fix="use an NCBI translation table id, e.g. 11 for bacteria and plastids.") from None
+            raise InputError(
+                f"unknown genetic code {table_id}.",
+                fix="use an NCBI translation table id, e.g. 11 for bacteria and plastids.",
+            ) from None
         aa = np.full(64, -1, dtype=np.int8)
         start = np.zeros(64, dtype=bool)
         for i in range(64):
@@ -105,8 +107,11 @@ def build(ctx: ConceptContext, wanted: set[str]) -> list[Concept | CategoricalCo
     if "codon_position" in wanted:
         every = np.arange(len(walk.pos))
         cpos = {s: walk.paint_class(ctx.lengths, s, every, walk.frame) for s in "+-"}
-        out.append(CategoricalConcept("codon_position", FAMILY, CATEGORICAL["codon_position"], ["1", "2", "3"],
-                                      cpos["+"], cpos["-"]))
+        out.append(
+            CategoricalConcept(
+                "codon_position", FAMILY, CATEGORICAL["codon_position"], ["1", "2", "3"], cpos["+"], cpos["-"]
+            )
+        )
     return out
 
 
@@ -147,13 +152,13 @@ class CdsWalk:
     def parts(self, at: int) -> list[tuple[str, int, int, str]]:
         """Genome parts of the codon starting at entry `at` (split where a junction cuts it)."""
         contig = self.contigs[self.contig[at]]
-        pos, minus = self.pos[at: at + 3], self.minus[at: at + 3]
+        pos, minus = self.pos[at : at + 3], self.minus[at : at + 3]
         if minus[0] == minus[1] == minus[2] and abs(int(pos[2]) - int(pos[0])) == 2:  # the usual, unsplit codon
             return [(contig, int(min(pos[0], pos[2])), int(max(pos[0], pos[2])) + 1, "-" if minus[0] else "+")]
         out = []
         for minus in (False, True):
-            on = self.minus[at: at + 3] == minus
-            out += positions_to_parts(contig, self.pos[at: at + 3][on], "-" if minus else "+")
+            on = self.minus[at : at + 3] == minus
+            out += positions_to_parts(contig, self.pos[at : at + 3][on], "-" if minus else "+")
         return out
 
     def paint_bool(self, lengths: dict[str, int], strand: str, mask: np.ndarray) -> dict[str, np.ndarray]:
@@ -164,8 +169,9 @@ class CdsWalk:
             out[contig] = arr
         return out
 
-    def paint_class(self, lengths: dict[str, int], strand: str, entries: np.ndarray,
-                    values: np.ndarray) -> dict[str, np.ndarray]:
+    def paint_class(
+        self, lengths: dict[str, int], strand: str, entries: np.ndarray, values: np.ndarray
+    ) -> dict[str, np.ndarray]:
         """Per-base class; where entries share a base, the last entry (the shorter CDS) wins."""
         out = {}
         for ci, contig in enumerate(self.contigs):
@@ -213,5 +219,13 @@ def cds_walk(units: list[TranscriptUnit], codes: dict[str, np.ndarray]) -> CdsWa
         seq[here] = codes[name][pos[here]]
     unit = np.array(p_unit, ix)[part_of]
     unit_start = np.searchsorted(unit, np.arange(len(units) + 1))
-    return CdsWalk(contigs, contig, pos, on_minus, ((k - phase[part_of]) % 3).astype(np.int8),
-                   np.where(on_minus, COMPLEMENT_CODE[seq], seq), unit, unit_start)
+    return CdsWalk(
+        contigs,
+        contig,
+        pos,
+        on_minus,
+        ((k - phase[part_of]) % 3).astype(np.int8),
+        np.where(on_minus, COMPLEMENT_CODE[seq], seq),
+        unit,
+        unit_start,
+    )

@@ -25,8 +25,11 @@ class ConceptContext:
 
     @cached_property
     def units(self) -> list[TranscriptUnit]:
-        known = [u for u in transcript_units(self.annotation, self.lengths, self.genome.circular)
-                 if u.body and all(p.seqid in self.lengths for p in u.body)]
+        known = [
+            u
+            for u in transcript_units(self.annotation, self.lengths, self.genome.circular)
+            if u.body and all(p.seqid in self.lengths for p in u.body)
+        ]
         return known
 
     @cached_property

@@ -7,12 +7,35 @@ from dnalens.concepts.model import Concept, IntervalBuilder
 
 FAMILY = "elements"
 TYPES = {
-    "repeat_region": frozenset({"repeat_region", "inverted_repeat", "direct_repeat", "tandem_repeat",
-                                "dispersed_repeat", "terminal_inverted_repeat", "long_terminal_repeat",
-                                "microsatellite", "minisatellite", "satellite_DNA", "CRISPR", "repeat_unit"}),
-    "mobile_genetic_element": frozenset({"mobile_genetic_element", "mobile_element", "transposable_element",
-                                         "insertion_sequence", "transposon", "integron", "prophage",
-                                         "integrated_mobile_genetic_element", "retrotransposon"}),
+    "repeat_region": frozenset(
+        {
+            "repeat_region",
+            "inverted_repeat",
+            "direct_repeat",
+            "tandem_repeat",
+            "dispersed_repeat",
+            "terminal_inverted_repeat",
+            "long_terminal_repeat",
+            "microsatellite",
+            "minisatellite",
+            "satellite_DNA",
+            "CRISPR",
+            "repeat_unit",
+        }
+    ),
+    "mobile_genetic_element": frozenset(
+        {
+            "mobile_genetic_element",
+            "mobile_element",
+            "transposable_element",
+            "insertion_sequence",
+            "transposon",
+            "integron",
+            "prophage",
+            "integrated_mobile_genetic_element",
+            "retrotransposon",
+        }
+    ),
 }
 CONCEPTS = {
     "repeat_region": "annotated repeats: " + ", ".join(sorted(TYPES["repeat_region"])),

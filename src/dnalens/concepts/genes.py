@@ -37,8 +37,9 @@ def build(ctx: ConceptContext, wanted: set[str]) -> list[Concept]:
     for name in CONCEPTS:
         if name in wanted:
             stranded = name != "intergenic"
-            out.append(Concept(name, FAMILY, "region", CONCEPTS[name], intervals=makers[name]().build(),
-                               stranded=stranded))
+            out.append(
+                Concept(name, FAMILY, "region", CONCEPTS[name], intervals=makers[name]().build(), stranded=stranded)
+            )
     return out
 
 
@@ -122,7 +123,7 @@ def derived_utr_parts(u: TranscriptUnit, five: bool) -> list[list[tuple[str, int
     hit = np.flatnonzero(exon_pos == (cds_pos[0] if five else cds_pos[-1]))
     if len(hit) == 0:
         return []
-    utr = exon_pos[: hit[0]] if five else exon_pos[hit[0] + 1:]
+    utr = exon_pos[: hit[0]] if five else exon_pos[hit[0] + 1 :]
     parts = positions_to_parts(u.exons[0].seqid, utr, u.exons[0].strand)
     return [parts] if parts else []
 

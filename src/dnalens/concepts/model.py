@@ -103,20 +103,29 @@ class IntervalBuilder:
         k = len(self.feature_id)
         strands = np.broadcast_to(np.asarray(strand, dtype="<U1"), (n,))
         self._arrays.append(
-            (np.full(n, contig, dtype=object), np.asarray(starts, np.int64), np.asarray(ends, np.int64),
-             np.array(strands, dtype="<U1"), np.arange(k, k + n, dtype=np.int64))
+            (
+                np.full(n, contig, dtype=object),
+                np.asarray(starts, np.int64),
+                np.asarray(ends, np.int64),
+                np.array(strands, dtype="<U1"),
+                np.arange(k, k + n, dtype=np.int64),
+            )
         )
         self.feature_id.extend([""] * n)
         self.name.extend([name] * n)
 
     def build(self) -> IntervalSet:
         cols = [
-            (np.array(self._contig, dtype=object), np.array(self._start, np.int64), np.array(self._end, np.int64),
-             np.array(self._strand, dtype="<U1"), np.array(self._instance, np.int64))
+            (
+                np.array(self._contig, dtype=object),
+                np.array(self._start, np.int64),
+                np.array(self._end, np.int64),
+                np.array(self._strand, dtype="<U1"),
+                np.array(self._instance, np.int64),
+            )
         ] + self._arrays
         contig, start, end, strand, instance = (np.concatenate([c[i] for c in cols]) for i in range(5))
-        return IntervalSet(contig.astype(str), start, end, strand.astype("<U1"), instance,
-                           self.feature_id, self.name)
+        return IntervalSet(contig.astype(str), start, end, strand.astype("<U1"), instance, self.feature_id, self.name)
 
 
 @dataclass

@@ -29,16 +29,39 @@ EUKARYOTIC = frozenset({"TATA_box"})  # built only when the kingdom is eukaryote
 CONCEPTS = {
     "TATA_box": "TATA box consensus TATAWAWR (Bucher 1990), genome-wide Bio.motifs scan; kingdom eukaryote only",
 }
-IUPAC = {"A": "A", "C": "C", "G": "G", "T": "T", "R": "AG", "Y": "CT", "S": "CG", "W": "AT", "K": "GT",
-         "M": "AC", "B": "CGT", "D": "AGT", "H": "ACT", "V": "ACG", "N": "ACGT"}
-_EXT_FORMATS = {".jaspar": ["jaspar"], ".meme": ["minimal", "meme"], ".pfm": ["pfm"], ".transfac": ["transfac"],
-                ".dat": ["transfac"]}
+IUPAC = {
+    "A": "A",
+    "C": "C",
+    "G": "G",
+    "T": "T",
+    "R": "AG",
+    "Y": "CT",
+    "S": "CG",
+    "W": "AT",
+    "K": "GT",
+    "M": "AC",
+    "B": "CGT",
+    "D": "AGT",
+    "H": "ACT",
+    "V": "ACG",
+    "N": "ACGT",
+}
+_EXT_FORMATS = {
+    ".jaspar": ["jaspar"],
+    ".meme": ["minimal", "meme"],
+    ".pfm": ["pfm"],
+    ".transfac": ["transfac"],
+    ".dat": ["transfac"],
+}
 
 
 def extra_concepts(settings: ConceptSettings, base_dir: Path) -> dict[str, str]:
     """Concept names of the PWM files in the config (read now, so include/exclude can name them)."""
-    return {name: f"PWM {m.name or ''} from {spec.path}" for spec in settings.motif_specs
-            for name, m in _file_motifs(spec, base_dir)}
+    return {
+        name: f"PWM {m.name or ''} from {spec.path}"
+        for spec in settings.motif_specs
+        for name, m in _file_motifs(spec, base_dir)
+    }
 
 
 def build(ctx: ConceptContext, wanted: set[str]) -> list[Concept]:
@@ -102,8 +125,11 @@ def _file_motifs(spec: MotifSpec, base_dir: Path) -> list[tuple[str, object]]:
     path = Path(spec.path) if Path(spec.path).is_absolute() else base_dir / spec.path
     if not path.exists():
         raise InputError("motif file not found.", path=path, fix="fix concepts.motifs[].path in the config.")
-    formats = [spec.format] if spec.format != "auto" else _EXT_FORMATS.get(path.suffix.lower(),
-                                                                           ["jaspar", "minimal", "meme", "transfac"])
+    formats = (
+        [spec.format]
+        if spec.format != "auto"
+        else _EXT_FORMATS.get(path.suffix.lower(), ["jaspar", "minimal", "meme", "transfac"])
+    )
     found = None
     for fmt in formats:
         try:
@@ -116,9 +142,12 @@ def _file_motifs(spec: MotifSpec, base_dir: Path) -> list[tuple[str, object]]:
     if not found:
         where = _first_bad_matrix_row(path) if set(formats) <= {"jaspar", "pfm"} else None
         reason = f": {where[1]}" if where else ""
-        raise InputError(f"no motif could be read (tried formats {', '.join(formats)}){reason}.", path=path,
-                         line=where[0] if where else None,
-                         fix="set concepts.motifs[].format to jaspar, meme, minimal, pfm or transfac.")
+        raise InputError(
+            f"no motif could be read (tried formats {', '.join(formats)}){reason}.",
+            path=path,
+            line=where[0] if where else None,
+            fix="set concepts.motifs[].format to jaspar, meme, minimal, pfm or transfac.",
+        )
     out: list[tuple[str, object]] = []
     used: set[str] = set()
     for i, m in enumerate(found):
@@ -155,4 +184,3 @@ def _first_bad_matrix_row(path: Path) -> tuple[int, str] | None:
                 return number, f"this row has {len(cells)} columns, the motif's first row {width}"
             width = width or len(cells)
     return None
-

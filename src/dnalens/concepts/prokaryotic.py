@@ -59,8 +59,10 @@ def consensus_log_odds(consensus: str, freqs: tuple[float, ...], background=(0.2
 
 def sigma70_pwms(background=(0.25,) * 4) -> tuple[np.ndarray, np.ndarray]:
     """(-35, -10) log-odds matrices against `background` (the genome's own base composition)."""
-    return (consensus_log_odds(MINUS35_CONSENSUS, MINUS35_FREQ, background),
-            consensus_log_odds(MINUS10_CONSENSUS, MINUS10_FREQ, background))
+    return (
+        consensus_log_odds(MINUS35_CONSENSUS, MINUS35_FREQ, background),
+        consensus_log_odds(MINUS10_CONSENSUS, MINUS10_FREQ, background),
+    )
 
 
 def base_composition(arrays) -> tuple[float, float, float, float]:
@@ -152,9 +154,20 @@ def sigma70_best(seg: np.ndarray, pwms: tuple[np.ndarray, np.ndarray] | None = N
     return best
 
 
-def add_sigma70(b35: IntervalBuilder, b10: IntervalBuilder, codes: np.ndarray, seqid: str, at: int, strand: str,
-                window: int, circular: bool, fid: str, name: str, pwms: tuple[np.ndarray, np.ndarray],
-                min_bits: float = SIGMA70_MIN_BITS) -> bool:
+def add_sigma70(
+    b35: IntervalBuilder,
+    b10: IntervalBuilder,
+    codes: np.ndarray,
+    seqid: str,
+    at: int,
+    strand: str,
+    window: int,
+    circular: bool,
+    fid: str,
+    name: str,
+    pwms: tuple[np.ndarray, np.ndarray],
+    min_bits: float = SIGMA70_MIN_BITS,
+) -> bool:
     """Scan the `window` bases upstream of 5' end `at`; add the best box pair scoring >= min_bits."""
     lo, hi = upstream_span(at, strand, window)
     seg = oriented(codes, lo, hi, strand, circular)

@@ -115,8 +115,10 @@ def selected_names(settings: ConceptSettings, base_dir: Path = Path(".")) -> set
             elif item in known:  # a concept brings its twin along; `X_antisense` names the twin alone
                 out |= {item, item + ANTISENSE_SUFFIX} & known
             else:
-                raise InputError(f"concepts.{key}: unknown concept or family {item!r}.",
-                                 fix=f"use a family ({', '.join(every)}) or a concept listed in config/README.md.")
+                raise InputError(
+                    f"concepts.{key}: unknown concept or family {item!r}.",
+                    fix=f"use a family ({', '.join(every)}) or a concept listed in config/README.md.",
+                )
         return out
 
     chosen = expand(settings.include, "include") if settings.include else set(known)

@@ -20,16 +20,16 @@ log = logging.getLogger(__name__)
 FAMILY = "regulatory"
 CONCEPTS = {
     "promoter": "upstream window, not a called promoter: promoter_upstream nt upstream (+ promoter_downstream nt "
-                "downstream) of each transcript 5' end (the start codon when no UTR is annotated), or of each "
-                "operon's first 5' end (same-strand genes <= operon_max_gap apart)",
+    "downstream) of each transcript 5' end (the start codon when no UTR is annotated), or of each "
+    "operon's first 5' end (same-strand genes <= operon_max_gap apart)",
     "TSS": "5' base of each transcript that starts before its CDS (5' UTR annotated) or is non-coding "
-           "(tRNA/rRNA excluded), plus TSS features",
+    "(tRNA/rRNA excluded), plus TSS features",
     "Shine_Dalgarno_sequence": "ribosome binding site 3-15 nt upstream of each start codon: the longest >= 4-nt exact "
-                               "match to TAAGGAGGT (complement of the 16S anti-SD 3'-AUUCCUCCA-5'), or Prodigal's "
-                               "own RBS call for predicted genes; kingdoms in concepts.prokaryotic_signals only",
+    "match to TAAGGAGGT (complement of the 16S anti-SD 3'-AUUCCUCCA-5'), or Prodigal's "
+    "own RBS call for predicted genes; kingdoms in concepts.prokaryotic_signals only",
     "sigma70_minus_35_box": "sigma70 -35 box (TTGACA PWM, Hawley & McClure 1983) of the best -35/-10 pair (spacer "
-                            "15-19 nt, >= 10 bits) within promoter_upstream nt upstream of each operon/transcript "
-                            "start; kingdoms in concepts.prokaryotic_signals only",
+    "15-19 nt, >= 10 bits) within promoter_upstream nt upstream of each operon/transcript "
+    "start; kingdoms in concepts.prokaryotic_signals only",
     "sigma70_minus_10_box": "sigma70 -10 box (TATAAT PWM, Hawley & McClure 1983) of that same pair",
 }
 SIGMA70 = ("sigma70_minus_35_box", "sigma70_minus_10_box")
@@ -47,8 +47,15 @@ def build(ctx: ConceptContext, wanted: set[str]) -> list[Concept]:
     if not prokaryotic and (wanted & ({"Shine_Dalgarno_sequence"} | set(SIGMA70))):
         log.info("kingdom %s: no Shine-Dalgarno / sigma70 labels (concepts.prokaryotic_signals)", ctx.genome.kingdom)
     if prokaryotic and "Shine_Dalgarno_sequence" in wanted:
-        out.append(Concept("Shine_Dalgarno_sequence", FAMILY, "sequence", CONCEPTS["Shine_Dalgarno_sequence"],
-                           intervals=shine_dalgarno(ctx).build()))
+        out.append(
+            Concept(
+                "Shine_Dalgarno_sequence",
+                FAMILY,
+                "sequence",
+                CONCEPTS["Shine_Dalgarno_sequence"],
+                intervals=shine_dalgarno(ctx).build(),
+            )
+        )
     if prokaryotic and wanted & set(SIGMA70):
         b35, b10 = sigma70_boxes(ctx)
         for name, b in zip(SIGMA70, (b35, b10)):
@@ -103,8 +110,19 @@ def sigma70_boxes(ctx: ConceptContext) -> tuple[IntervalBuilder, IntervalBuilder
     pwms = pk.sigma70_pwms(pk.base_composition(ctx.genome.codes.values()))
     b35, b10 = IntervalBuilder(), IntervalBuilder()
     for (seqid, at, strand), (fid, name) in anchors.items():
-        pk.add_sigma70(b35, b10, ctx.genome.codes[seqid], seqid, at, strand, s.promoter_upstream,
-                       ctx.genome.is_circular(seqid), fid, name, pwms)
+        pk.add_sigma70(
+            b35,
+            b10,
+            ctx.genome.codes[seqid],
+            seqid,
+            at,
+            strand,
+            s.promoter_upstream,
+            ctx.genome.is_circular(seqid),
+            fid,
+            name,
+            pwms,
+        )
     return b35, b10
 
 

@@ -34,8 +34,16 @@ def build(ctx: ConceptContext, wanted: set[str]) -> list[Concept | CategoricalCo
             if name in wanted:
                 out.append(Concept(name, FAMILY, "sequence", CONCEPTS[name], intervals=builder.build(), stranded=False))
     if "homopolymer" in wanted:
-        out.append(Concept("homopolymer", FAMILY, "sequence", CONCEPTS["homopolymer"],
-                           intervals=_homopolymers(ctx).build(), stranded=False))
+        out.append(
+            Concept(
+                "homopolymer",
+                FAMILY,
+                "sequence",
+                CONCEPTS["homopolymer"],
+                intervals=_homopolymers(ctx).build(),
+                stranded=False,
+            )
+        )
     if "CpG" in wanted:
         out.append(Concept("CpG", FAMILY, "sequence", CONCEPTS["CpG"], intervals=_cpg(ctx).build(), stranded=False))
     if "base" in wanted:
@@ -53,8 +61,8 @@ def gc_fraction(codes: np.ndarray, window: int, circular: bool) -> np.ndarray:
     n, half = len(codes), window // 2
     if circular and window <= n:
         tail = window - half
-        gc_cs = _prefix_sums(np.concatenate((gc[n - half:], gc, gc[:tail])))
-        va_cs = _prefix_sums(np.concatenate((valid[n - half:], valid, valid[:tail])))
+        gc_cs = _prefix_sums(np.concatenate((gc[n - half :], gc, gc[:tail])))
+        va_cs = _prefix_sums(np.concatenate((valid[n - half :], valid, valid[:tail])))
         lo, hi = np.arange(n), np.arange(n) + window
     else:
         gc_cs, va_cs = _prefix_sums(gc), _prefix_sums(valid)
@@ -78,8 +86,10 @@ def _gc(ctx: ConceptContext) -> tuple[IntervalBuilder, IntervalBuilder]:
     for contig, a in codes.items():
         frac = gc_fraction(a, s.gc_window, ctx.genome.is_circular(contig))
         with np.errstate(invalid="ignore"):
-            for builder, mask, label in ((rich, frac >= mean + s.gc_delta, "GC_rich"),
-                                         (poor, frac <= mean - s.gc_delta, "GC_poor")):
+            for builder, mask, label in (
+                (rich, frac >= mean + s.gc_delta, "GC_rich"),
+                (poor, frac <= mean - s.gc_delta, "GC_poor"),
+            ):
                 starts, ends = runs(mask)
                 builder.add_runs(contig, starts, ends, ".", label)
     return rich, poor

@@ -11,8 +11,21 @@ from dnalens.settings import from_mapping, schema_defaults
 
 PROMOTER_ANCHORS = ("auto", "transcript", "operon")
 MOTIF_FORMATS = ("auto", "jaspar", "meme", "minimal", "pfm", "transfac", "sites")
-OPERON_KINGDOMS = frozenset({"bacteria", "archaea", "prokaryote", "organelle", "plastid", "chloroplast",
-                             "mitochondrion", "mitochondria", "plasmid", "phage", "virus"})
+OPERON_KINGDOMS = frozenset(
+    {
+        "bacteria",
+        "archaea",
+        "prokaryote",
+        "organelle",
+        "plastid",
+        "chloroplast",
+        "mitochondrion",
+        "mitochondria",
+        "plasmid",
+        "phage",
+        "virus",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -57,8 +70,9 @@ class ConceptSettings:
 
     def __post_init__(self) -> None:
         if self.promoter_anchor not in PROMOTER_ANCHORS:
-            raise InputError(f"concepts.promoter_anchor must be one of {PROMOTER_ANCHORS}, "
-                             f"not {self.promoter_anchor!r}.")
+            raise InputError(
+                f"concepts.promoter_anchor must be one of {PROMOTER_ANCHORS}, not {self.promoter_anchor!r}."
+            )
         for key in ("promoter_upstream", "promoter_downstream", "operon_max_gap"):
             if getattr(self, key) < 0:
                 raise InputError(f"concepts.{key} must be >= 0.")

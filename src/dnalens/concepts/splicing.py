@@ -27,9 +27,11 @@ def build(ctx: ConceptContext, wanted: set[str]) -> list[Concept]:
                 if key not in seen[name]:
                     seen[name].add(key)
                     builders[name].add(parts, u.id, u.name)
-    return [Concept(name, FAMILY, "region" if name == "intron" else "position", desc,
-                    intervals=builders[name].build())
-            for name, desc in CONCEPTS.items() if name in wanted]
+    return [
+        Concept(name, FAMILY, "region" if name == "intron" else "position", desc, intervals=builders[name].build())
+        for name, desc in CONCEPTS.items()
+        if name in wanted
+    ]
 
 
 def _sites(j: Junction, size: int) -> dict[str, list[tuple[str, int, int, str]]]:

@@ -31,8 +31,10 @@ def track_name(spec: TrackSpec) -> str:
 
 
 def extra_concepts(settings: ConceptSettings, base_dir: Path) -> dict[str, str]:
-    return {track_name(s): f"user track {s.path}" + (f" (types {', '.join(s.type)})" if s.type else "")
-            for s in settings.track_specs}
+    return {
+        track_name(s): f"user track {s.path}" + (f" (types {', '.join(s.type)})" if s.type else "")
+        for s in settings.track_specs
+    }
 
 
 def build(ctx: ConceptContext, wanted: set[str]) -> list[Concept]:
@@ -52,8 +54,12 @@ def build(ctx: ConceptContext, wanted: set[str]) -> list[Concept]:
                 continue
             size = ctx.lengths[seqid]
             if end > size:
-                raise InputError(f"interval {seqid}:{start}-{end} runs past the contig end ({size}).", path=path,
-                                 line=lineno, fix="use coordinates of this genome's FASTA (BED is 0-based).")
+                raise InputError(
+                    f"interval {seqid}:{start}-{end} runs past the contig end ({size}).",
+                    path=path,
+                    line=lineno,
+                    fix="use coordinates of this genome's FASTA (BED is 0-based).",
+                )
             b.add([(seqid, start, end, strand)], fid, label)
         if skipped:
             log.warning("%s: %d intervals on contigs not in the genome were skipped", path, skipped)
@@ -81,21 +87,41 @@ def read_track(path: Path, types: tuple[str, ...] = ()):
                         continue
                     start, end = int(cols[3]) - 1, int(cols[4])
                     attrs = dict(kv.split("=", 1) for kv in cols[8].split(";") if "=" in kv)
-                    row = (cols[0], start, end, _strand(cols[6]), attrs.get("ID", f"{path.name}:{lineno}"),
-                           attrs.get("Name", cols[2]))
+                    row = (
+                        cols[0],
+                        start,
+                        end,
+                        _strand(cols[6]),
+                        attrs.get("ID", f"{path.name}:{lineno}"),
+                        attrs.get("Name", cols[2]),
+                    )
                 else:
                     if len(cols) < 3:
                         raise ValueError("expected at least 3 tab-separated BED columns")
                     start, end = int(cols[1]), int(cols[2])
                     label = cols[3] if len(cols) > 3 else ""
-                    row = (cols[0], start, end, _strand(cols[5] if len(cols) > 5 else "."),
-                           label or f"{path.name}:{lineno}", label)
+                    row = (
+                        cols[0],
+                        start,
+                        end,
+                        _strand(cols[5] if len(cols) > 5 else "."),
+                        label or f"{path.name}:{lineno}",
+                        label,
+                    )
             except ValueError as err:
-                raise InputError(f"cannot read this line ({err}).", path=path, line=lineno,
-                                 fix="give BED (0-based) or GFF3 (1-based) with tab-separated columns.") from None
+                raise InputError(
+                    f"cannot read this line ({err}).",
+                    path=path,
+                    line=lineno,
+                    fix="give BED (0-based) or GFF3 (1-based) with tab-separated columns.",
+                ) from None
             if start < 0 or end < start:
-                raise InputError(f"bad interval {start}-{end}.", path=path, line=lineno,
-                                 fix="start must be >= 0 and end >= start (BED: 0-based half-open).")
+                raise InputError(
+                    f"bad interval {start}-{end}.",
+                    path=path,
+                    line=lineno,
+                    fix="start must be >= 0 and end >= start (BED: 0-based half-open).",
+                )
             yield (*row, lineno)
 
 

@@ -66,15 +66,25 @@ def transcript_units(annotation: Annotation, lengths: dict[str, int], circular: 
         own = tuple(Part(r.seqid, r.start, r.end, r.strand) for r in rows)
         trans = t.trans_spliced or _mixed(own)
         gene_rows = annotation.rows(t.gene_id) if t.gene_id else []
-        pseudo = t.type == "pseudogenic_transcript" or is_pseudo(rows) or any(
-            r.type == "pseudogene" or is_pseudo([r]) for r in gene_rows)
-        units.append(TranscriptUnit(
-            id=t.id, type=t.type, gene_id=t.gene_id, name=t.name or feature_name(gene_rows) or t.id,
-            exons=order_parts(t.exons, trans, lengths, circular),
-            cds=order_parts(t.cds, trans, lengths, circular),
-            rows=order_parts(own, trans, lengths, circular),
-            trans_spliced=trans, pseudo=pseudo, synthetic=False,
-        ))
+        pseudo = (
+            t.type == "pseudogenic_transcript"
+            or is_pseudo(rows)
+            or any(r.type == "pseudogene" or is_pseudo([r]) for r in gene_rows)
+        )
+        units.append(
+            TranscriptUnit(
+                id=t.id,
+                type=t.type,
+                gene_id=t.gene_id,
+                name=t.name or feature_name(gene_rows) or t.id,
+                exons=order_parts(t.exons, trans, lengths, circular),
+                cds=order_parts(t.cds, trans, lengths, circular),
+                rows=order_parts(own, trans, lengths, circular),
+                trans_spliced=trans,
+                pseudo=pseudo,
+                synthetic=False,
+            )
+        )
     seen: set[str] = set()
     for f in annotation.features:
         if f.type != "CDS" or f.id in seen or any(p in transcript_ids for p in f.parents):
@@ -84,19 +94,26 @@ def transcript_units(annotation: Annotation, lengths: dict[str, int], circular: 
         parts = tuple(Part(r.seqid, r.start, r.end, r.strand, r.phase) for r in rows)
         parent_rows = annotation.rows(f.parents[0]) if f.parents else []
         trans = _mixed(parts) or any(r.attr("trans_splicing") is not None for r in [*rows, *parent_rows])
-        units.append(TranscriptUnit(
-            id=f.id, type="mRNA", gene_id=f.parents[0] if f.parents else None,
-            name=feature_name(rows) or feature_name(parent_rows) or f.id, exons=(),
-            cds=order_parts(parts, trans, lengths, circular), rows=(),
-            trans_spliced=trans,
-            pseudo=is_pseudo(rows) or any(r.type == "pseudogene" or is_pseudo([r]) for r in parent_rows),
-            synthetic=True,
-        ))
+        units.append(
+            TranscriptUnit(
+                id=f.id,
+                type="mRNA",
+                gene_id=f.parents[0] if f.parents else None,
+                name=feature_name(rows) or feature_name(parent_rows) or f.id,
+                exons=(),
+                cds=order_parts(parts, trans, lengths, circular),
+                rows=(),
+                trans_spliced=trans,
+                pseudo=is_pseudo(rows) or any(r.type == "pseudogene" or is_pseudo([r]) for r in parent_rows),
+                synthetic=True,
+            )
+        )
     return units
 
 
-def order_parts(parts: Sequence[Part], trans_spliced: bool, lengths: dict[str, int],
-                circular: frozenset[str]) -> tuple[Part, ...]:
+def order_parts(
+    parts: Sequence[Part], trans_spliced: bool, lengths: dict[str, int], circular: frozenset[str]
+) -> tuple[Part, ...]:
     """Transcription order: keep the given order when it is one, else its reverse (GFF3 lists − exons
     ascending); when both are consistent (circular contigs) take the shorter span; trans-spliced or
     mixed-strand parts keep the given order."""
@@ -112,8 +129,9 @@ def order_parts(parts: Sequence[Part], trans_spliced: bool, lengths: dict[str, i
     return parts
 
 
-def junctions(body: Sequence[Part], lengths: dict[str, int], circular: frozenset[str],
-              trans_spliced: bool) -> list[Junction]:
+def junctions(
+    body: Sequence[Part], lengths: dict[str, int], circular: frozenset[str], trans_spliced: bool
+) -> list[Junction]:
     """Introns between consecutive body parts (see module docstring for the rule)."""
     out: list[Junction] = []
     for a, b in zip(body, body[1:]):
@@ -131,12 +149,16 @@ def junctions(body: Sequence[Part], lengths: dict[str, int], circular: frozenset
         if gap <= 0:
             continue
         first = (b.end if minus else a.end) % size
-        out.append(Junction(
-            seqid=a.seqid, strand=a.strand, parts=_wrap(first, first + gap, size),
-            upstream_last=a.start if minus else a.end - 1,
-            downstream_first=b.end - 1 if minus else b.start,
-            length=gap,
-        ))
+        out.append(
+            Junction(
+                seqid=a.seqid,
+                strand=a.strand,
+                parts=_wrap(first, first + gap, size),
+                upstream_last=a.start if minus else a.end - 1,
+                downstream_first=b.end - 1 if minus else b.start,
+                length=gap,
+            )
+        )
     return out
 
 
@@ -201,4 +223,3 @@ def feature_name(rows) -> str | None:
             if value:
                 return value
     return None
-

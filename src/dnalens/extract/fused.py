@@ -78,14 +78,25 @@ def device_rows(adapter, seqs: Sequence[str], layer: str, trim: tuple[int, int])
     pool = adapter.spec.rc_pool
     if pool != "none":
         rev = _pass_rows(adapter, [reverse_complement(s) for s in seqs], layer)
-        rows = [torch.cat([a, b.flip(0)], dim=1) if pool == "concat" else (a + b.flip(0)) / 2
-                for a, b in zip(rows, rev)]
+        rows = [
+            torch.cat([a, b.flip(0)], dim=1) if pool == "concat" else (a + b.flip(0)) / 2 for a, b in zip(rows, rev)
+        ]
     kept = [r[trim[0] : max(trim[0], r.shape[0] - trim[1])] for r in rows]  # a window shorter than the trims: none
     return torch.cat(kept).half().float()
 
 
-def encode_windows(adapter, sae, fasta, windows, rows: Sequence[int], layer: str, trim: tuple[int, int],
-                   batch_tokens: int, bases: np.ndarray | None = None, budget: HalvingBatch | None = None):
+def encode_windows(
+    adapter,
+    sae,
+    fasta,
+    windows,
+    rows: Sequence[int],
+    layer: str,
+    trim: tuple[int, int],
+    batch_tokens: int,
+    bases: np.ndarray | None = None,
+    budget: HalvingBatch | None = None,
+):
     """Codes of the kept tokens of windows `rows` (one shard) as CSR arrays, and the values clipped to
     float16; `bases`: the shard's lookup codes (sae.row_bases) for an SAE with a per-w-mer decoder bias.
     `budget` (tokens per batch, halved on CUDA out of memory) is shared by the shards of one call."""
@@ -107,16 +118,28 @@ def encode_windows(adapter, sae, fasta, windows, rows: Sequence[int], layer: str
             x = device_rows(adapter, seqs, layer, trim)
             lo, hi = int(offsets[a]), int(offsets[b])
             if x.shape[0] != hi - lo:
-                raise InputError(f"windows {rows[a]}..{rows[b - 1]} gave {x.shape[0]} rows, expected {hi - lo}.",
-                                 fix="check model.trim against the window length.")
-            csr, n_clipped = encode_shard(sae, x, (offsets[a : b + 1] - lo).tolist(), device=x.device,
-                                          bases=None if bases is None else bases[lo:hi])
+                raise InputError(
+                    f"windows {rows[a]}..{rows[b - 1]} gave {x.shape[0]} rows, expected {hi - lo}.",
+                    fix="check model.trim against the window length.",
+                )
+            csr, n_clipped = encode_shard(
+                sae,
+                x,
+                (offsets[a : b + 1] - lo).tolist(),
+                device=x.device,
+                bases=None if bases is None else bases[lo:hi],
+            )
             return b, csr, n_clipped
 
-        a, csr, n_clipped = budget.run(batch, lambda size, exc, a=a: oom_error(
-            f"one window of {lengths[a]:,} nt through the model and the SAE (batch budget halved from "
-            f"{budget.initial:,} tokens)", exc,
-            fix="use a GPU with more memory, shorter windows (windows.length), or model.device: cpu."))
+        a, csr, n_clipped = budget.run(
+            batch,
+            lambda size, exc, a=a: oom_error(
+                f"one window of {lengths[a]:,} nt through the model and the SAE (batch budget halved from "
+                f"{budget.initial:,} tokens)",
+                exc,
+                fix="use a GPU with more memory, shorter windows (windows.length), or model.device: cpu.",
+            ),
+        )
         pieces.append(csr)
         clipped += n_clipped
     return CsrArrays.concat(pieces, sae.d_sae), clipped, offsets.tolist()
@@ -147,10 +170,23 @@ def _reuse(stored: dict[int, tuple], idx: int, rows: Sequence[int], activations)
     return array
 
 
-def run_fused(fasta: str | Path, windows_bed: str | Path, model_spec, sae_path: str | Path, layer: str,
-              settings: ExtractSettings, out: str | Path, *, k: int | None = None, part: int | None = None,
-              parts: int = 1, adapter=None, sae=None, activations: str | Path | None = None,
-              progress: bool = True) -> dict[str, Any]:
+def run_fused(
+    fasta: str | Path,
+    windows_bed: str | Path,
+    model_spec,
+    sae_path: str | Path,
+    layer: str,
+    settings: ExtractSettings,
+    out: str | Path,
+    *,
+    k: int | None = None,
+    part: int | None = None,
+    parts: int = 1,
+    adapter=None,
+    sae=None,
+    activations: str | Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Write the codes directory `out` (as a whole, atomically) for the shards of scatter part `part`:
     what `dnalens encode --part` writes from stored activations, without them (`activations`: the dense
     sample's layer directory, whose shards are reused where they are the very same windows)."""
@@ -194,19 +230,35 @@ def run_fused(fasta: str | Path, windows_bed: str | Path, model_spec, sae_path: 
         device, width = torch.device(resolve_device(spec.device, what="model.device")), stored[mine[0]][1].shape[1]
     sae = (sae or load_sae(sae_path, k=k)).to(device).eval()
     if isinstance(sae, StrandSharedSAE) and spec.rc_pool != "concat":
-        raise InputError(f"a strand-shared SAE needs model.rc_pool: concat, not {spec.rc_pool!r}.", path=sae_path,
-                         fix="set model.rc_pool: concat, or use an SAE of one strand pass.")
+        raise InputError(
+            f"a strand-shared SAE needs model.rc_pool: concat, not {spec.rc_pool!r}.",
+            path=sae_path,
+            fix="set model.rc_pool: concat, or use an SAE of one strand pass.",
+        )
     if width != sae.d_in:
-        raise InputError(f"layer {layer} has width {width} but the SAE expects d_in={sae.d_in}.", path=sae_path,
-                         fix="use the SAE trained for this model and layer.")
+        raise InputError(
+            f"layer {layer} has width {width} but the SAE expects d_in={sae.d_in}.",
+            path=sae_path,
+            fix="use the SAE trained for this model and layer.",
+        )
     reused = 0
     shards: list[dict] = []
-    budget = HalvingBatch(settings.batch_tokens, minimum=max((w.length for w in windows), default=1),
-                          what="extract+encode batch (tokens)")
+    budget = HalvingBatch(
+        settings.batch_tokens, minimum=max((w.length for w in windows), default=1), what="extract+encode batch (tokens)"
+    )
     kept_shards, finished = KeptShards(out, lambda: sae_identity(sae, str(device))), []
-    with atomic_dir(out) as tmp, preemption.at_safe_points(), tqdm(
-            total=sum(len(plan[i]) for i in mine), desc="extract+encode", unit="win", file=sys.stderr,
-            disable=not progress, mininterval=5.0) as bar:
+    with (
+        atomic_dir(out) as tmp,
+        preemption.at_safe_points(),
+        tqdm(
+            total=sum(len(plan[i]) for i in mine),
+            desc="extract+encode",
+            unit="win",
+            file=sys.stderr,
+            disable=not progress,
+            mininterval=5.0,
+        ) as bar,
+    ):
         try:
             for idx in mine:
                 preemption.progress(f"after {len(shards)} of {len(mine)} shard(s) of this part")
@@ -215,13 +267,25 @@ def run_fused(fasta: str | Path, windows_bed: str | Path, model_spec, sae_path: 
                 stem, source = f"shard-{idx:05d}", f"{fp}:{','.join(map(str, rows))}"
                 record = kept_shards.take(stem, source, tmp)
                 if record is not None:  # finished before a SIGTERM stopped an earlier run of this part
-                    shards.append({"stem": stem, "n_tokens": record["n_tokens"], "nnz": record["nnz"],
-                                   "n_windows": len(rows), "clipped": record["clipped"]})
+                    shards.append(
+                        {
+                            "stem": stem,
+                            "n_tokens": record["n_tokens"],
+                            "nnz": record["nnz"],
+                            "n_windows": len(rows),
+                            "clipped": record["clipped"],
+                        }
+                    )
                     finished.append((stem, source))
                     bar.update(len(rows))
                     continue
-                meta = {"shard": idx, "windows": [int(r) for r in rows], "layer": layer,
-                        "trim_start": trim[0], "trim_end": trim[1]}
+                meta = {
+                    "shard": idx,
+                    "windows": [int(r) for r in rows],
+                    "layer": layer,
+                    "trim_start": trim[0],
+                    "trim_end": trim[1],
+                }
                 kept = [max(0, windows[r].length - trim[0] - trim[1]) for r in rows]
                 meta["offsets"] = np.concatenate([[0], np.cumsum(kept)]).astype(int).tolist()
                 bases = shard_row_bases(meta, windows, fa, sae.lookup_context) if sae.lookup_context else None
@@ -230,18 +294,31 @@ def run_fused(fasta: str | Path, windows_bed: str | Path, model_spec, sae_path: 
                     csr, clipped = encode_shard(sae, array, meta["offsets"], device=device, bases=bases)
                     reused += 1
                 else:
-                    csr, clipped, _ = encode_windows(adapter, sae, fa, windows, rows, layer, trim,
-                                                     settings.batch_tokens, bases, budget)
+                    csr, clipped, _ = encode_windows(
+                        adapter, sae, fa, windows, rows, layer, trim, settings.batch_tokens, bases, budget
+                    )
                 shards.append(write_code_shard(tmp, meta, csr, clipped, sae.d_sae))
                 finished.append((stem, source))
                 bar.update(len(rows))
         except preemption.Preempted:
             kept_shards.keep(tmp, finished)
             raise
-        summary = write_codes_manifest(tmp, shards, sae, str(sae_path), layer=layer, trims=trim,
-                                       extra={"fused": True, "device": str(device),
-                                              "reused_dense_shards": reused})
+        summary = write_codes_manifest(
+            tmp,
+            shards,
+            sae,
+            str(sae_path),
+            layer=layer,
+            trims=trim,
+            extra={"fused": True, "device": str(device), "reused_dense_shards": reused},
+        )
     kept_shards.clear()
-    log.info("%d shard(s) (%d encoded from the stored dense sample, %d recomputed), %d tokens, mean L0 %.2f",
-             len(shards), reused, len(shards) - reused, summary["total_tokens"], summary["mean_l0"])
+    log.info(
+        "%d shard(s) (%d encoded from the stored dense sample, %d recomputed), %d tokens, mean L0 %.2f",
+        len(shards),
+        reused,
+        len(shards) - reused,
+        summary["total_tokens"],
+        summary["mean_l0"],
+    )
     return summary

@@ -46,8 +46,17 @@ def sample_rows(keys: Sequence[tuple], kept: Sequence[int], needed: int, coverag
     return np.sort(np.asarray(taken, np.int64))
 
 
-def write_sample_bed(windows_bed: str | Path, out: str | Path, *, trim: tuple[int, int], tokens: int,
-                     holdout_fraction: float, strand_shared: bool, coverage: float, seed: int) -> dict:
+def write_sample_bed(
+    windows_bed: str | Path,
+    out: str | Path,
+    *,
+    trim: tuple[int, int],
+    tokens: int,
+    holdout_fraction: float,
+    strand_shared: bool,
+    coverage: float,
+    seed: int,
+) -> dict:
     """Write the sample's windows (lines of windows.bed, in its order) to `out`; returns a summary."""
     from dnalens.genome.window_table import read_windows_bed
 
@@ -55,9 +64,18 @@ def write_sample_bed(windows_bed: str | Path, out: str | Path, *, trim: tuple[in
     kept = [max(0, w.length - trim[0] - trim[1]) for w in windows]
     needed = rows_needed(tokens, holdout_fraction, strand_shared)
     rows = sample_rows([(w.contig, w.start, w.end) for w in windows], kept, needed, coverage, seed)
-    lines = [line + "\n" for line in Path(windows_bed).read_text().splitlines()
-             if line.strip() and not line.startswith(("#", "track", "browser"))]
+    lines = [
+        line + "\n"
+        for line in Path(windows_bed).read_text().splitlines()
+        if line.strip() and not line.startswith(("#", "track", "browser"))
+    ]
     write_text(out, "".join(lines[int(r)] for r in rows))
     sampled = int(np.asarray(kept)[rows].sum()) if rows.size else 0
-    return {"windows": int(rows.size), "of_windows": len(windows), "tokens": sampled, "of_tokens": int(sum(kept)),
-            "needed": needed, "whole_genome": bool(rows.size == len(windows))}
+    return {
+        "windows": int(rows.size),
+        "of_windows": len(windows),
+        "tokens": sampled,
+        "of_tokens": int(sum(kept)),
+        "needed": needed,
+        "whole_genome": bool(rows.size == len(windows)),
+    }

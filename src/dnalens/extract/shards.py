@@ -126,9 +126,16 @@ def write_shard(
         written = file_record(tmp)  # of the bytes on disk, read back before the rename
     record = dict(meta or {})
     record.update(
-        {"windows": windows, "offsets": offsets, "d": int(arr.shape[1]), "dtype": "float16",
-         "n_tokens": int(arr.shape[0]), "shard": idx,
-         "npy_bytes": written["bytes"], "npy_checksum": written["checksum"]}
+        {
+            "windows": windows,
+            "offsets": offsets,
+            "d": int(arr.shape[1]),
+            "dtype": "float16",
+            "n_tokens": int(arr.shape[0]),
+            "shard": idx,
+            "npy_bytes": written["bytes"],
+            "npy_checksum": written["checksum"],
+        }
     )
     record.setdefault("layer", None)
     write_text(d / f"{stem}.json", json.dumps(record) + "\n")
@@ -140,8 +147,12 @@ def write_manifest(directory: str | Path, meta: dict[str, Any]) -> None:
     d = Path(directory)
     shards, total = [], 0
     for meta_i, _ in _shard_metas(d):
-        entry = {"npy": f"{shard_stem(meta_i['shard'])}.npy", "json": f"{shard_stem(meta_i['shard'])}.json",
-                 "n_tokens": meta_i["n_tokens"], "n_windows": len(meta_i["windows"])}
+        entry = {
+            "npy": f"{shard_stem(meta_i['shard'])}.npy",
+            "json": f"{shard_stem(meta_i['shard'])}.json",
+            "n_tokens": meta_i["n_tokens"],
+            "n_windows": len(meta_i["windows"]),
+        }
         for key in ("npy_bytes", "npy_checksum"):
             if key in meta_i:
                 entry[key] = meta_i[key]
@@ -155,8 +166,11 @@ def write_manifest(directory: str | Path, meta: dict[str, Any]) -> None:
 def read_manifest(directory: str | Path) -> dict[str, Any]:
     path = Path(directory) / MANIFEST
     if not path.exists():
-        raise InputError("activation manifest missing (extraction unfinished?).", path=path,
-                         fix="rerun `dnalens extract` for this genome and layer.")
+        raise InputError(
+            "activation manifest missing (extraction unfinished?).",
+            path=path,
+            fix="rerun `dnalens extract` for this genome and layer.",
+        )
     return json.loads(path.read_text())
 
 
@@ -180,8 +194,11 @@ def shard_problem(directory: str | Path, meta: dict[str, Any], verify: bool) -> 
         return file_problem(npy, meta["npy_bytes"], meta.get("npy_checksum"), verify)
     if str(d) not in _WARNED_LEGACY:
         _WARNED_LEGACY.add(str(d))
-        log.warning("activation shards in %s carry no size/checksum (written by an older dnalens): only their"
-                    " .npy headers can be checked; rerun extraction to record them", d)
+        log.warning(
+            "activation shards in %s carry no size/checksum (written by an older dnalens): only their"
+            " .npy headers can be checked; rerun extraction to record them",
+            d,
+        )
     if not npy.is_file():
         return "file is missing"
     size = npy_expected_bytes(npy)
@@ -198,11 +215,15 @@ def corrupt_shard_error(directory: str | Path, meta: dict[str, Any], problem: st
 
     marker = owning_marker(d.parent, idx, int(meta.get("n_shards") or 0))
     if marker is not None:
-        fix = (f"delete the extract part marker {marker} and rerun the workflow: that extract part verifies its"
-               " shards on resume, re-makes this one and the gather rewrites the manifest.")
+        fix = (
+            f"delete the extract part marker {marker} and rerun the workflow: that extract part verifies its"
+            " shards on resume, re-makes this one and the gather rewrites the manifest."
+        )
     else:
-        fix = ("rerun the workflow (or `dnalens extract` with the same settings): the extract part verifies its"
-               f" shards on resume and re-makes this one; if its part marker exists, delete it first (or delete {d}).")
+        fix = (
+            "rerun the workflow (or `dnalens extract` with the same settings): the extract part verifies its"
+            f" shards on resume and re-makes this one; if its part marker exists, delete it first (or delete {d})."
+        )
     return InputError(f"activation shard {idx} is corrupt ({problem}).", path=d / f"{shard_stem(idx)}.npy", fix=fix)
 
 
@@ -210,11 +231,17 @@ def _load_json(path: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        raise InputError("activation shard marker is missing.", path=path,
-                         fix="rerun the workflow: the extract part re-makes the shard.") from None
+        raise InputError(
+            "activation shard marker is missing.",
+            path=path,
+            fix="rerun the workflow: the extract part re-makes the shard.",
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"activation shard marker is not valid JSON ({exc}).", path=path,
-                         fix="delete it and rerun the workflow: the extract part re-makes the shard.") from None
+        raise InputError(
+            f"activation shard marker is not valid JSON ({exc}).",
+            path=path,
+            fix="delete it and rerun the workflow: the extract part re-makes the shard.",
+        ) from None
 
 
 def iter_shards(directory: str | Path, verify: bool = False) -> Iterator[tuple[dict[str, Any], np.ndarray]]:

@@ -63,7 +63,9 @@ def plan_shards(lengths: Sequence[int], shard_tokens: int, trim: tuple[int, int]
     return shards
 
 
-def fingerprint(spec_dict: dict[str, Any], layer: str, trim: tuple[int, int], windows_bed: Path, shard_tokens: int) -> str:
+def fingerprint(
+    spec_dict: dict[str, Any], layer: str, trim: tuple[int, int], windows_bed: Path, shard_tokens: int
+) -> str:
     h = hashlib.sha256()
     h.update(json.dumps([spec_dict, layer, list(trim), shard_tokens], sort_keys=True).encode())
     h.update(windows_bed.read_bytes())
@@ -131,9 +133,13 @@ def _check_gathered(dirs: dict[str, Path], n_shards: int, skip: set[int], out_ro
         marker.unlink(missing_ok=True)
     npy, idx, problem = bad[0]
     removed = f"; removed it and part marker(s) {', '.join(sorted(map(str, markers)))}" if markers else "; removed it"
-    raise InputError(f"{len(bad)} activation shard(s) corrupt, first: shard {idx} ({problem}){removed}.", path=npy,
-                     fix="rerun the workflow: the extract part re-makes the shard(s)" if markers
-                     else "rerun the extract part that computes this shard (`dnalens extract --part`), then gather again.")
+    raise InputError(
+        f"{len(bad)} activation shard(s) corrupt, first: shard {idx} ({problem}){removed}.",
+        path=npy,
+        fix="rerun the workflow: the extract part re-makes the shard(s)"
+        if markers
+        else "rerun the extract part that computes this shard (`dnalens extract --part`), then gather again.",
+    )
 
 
 def part_shards(n_shards: int, part: int | None, parts: int) -> list[int]:
@@ -146,9 +152,18 @@ def part_shards(n_shards: int, part: int | None, parts: int) -> list[int]:
     return list(range(bounds[part], bounds[part + 1]))
 
 
-def run_extract(fasta: str | Path, windows_bed: str | Path, model_spec, settings: ExtractSettings,
-                out_root: str | Path, adapter=None, part: int | None = None, parts: int = 1,
-                finalize: bool = True, compute: bool = True) -> dict[str, Path]:
+def run_extract(
+    fasta: str | Path,
+    windows_bed: str | Path,
+    model_spec,
+    settings: ExtractSettings,
+    out_root: str | Path,
+    adapter=None,
+    part: int | None = None,
+    parts: int = 1,
+    finalize: bool = True,
+    compute: bool = True,
+) -> dict[str, Path]:
     """Extract every configured layer into out_root/<layer>/; returns {layer: directory}.
 
     Scatter/gather: with `part`/`parts`, only that block of shards is computed (finalize=False), and a
@@ -187,30 +202,62 @@ def run_extract(fasta: str | Path, windows_bed: str | Path, model_spec, settings
         fasta_handle = open_fasta(fasta)
         total = sum(len(plan[i]) for i in mine)
         batch = HalvingBatch(adapter.spec.batch_size, what="extract batch (windows)")
-        with tqdm(total=total, initial=total - sum(len(plan[i]) for i in todo), desc="extract", unit="win",
-                  file=sys.stderr, mininterval=5.0) as bar, preemption.at_safe_points():
+        with (
+            tqdm(
+                total=total,
+                initial=total - sum(len(plan[i]) for i in todo),
+                desc="extract",
+                unit="win",
+                file=sys.stderr,
+                mininterval=5.0,
+            ) as bar,
+            preemption.at_safe_points(),
+        ):
             for done, idx in enumerate(todo):  # SIGTERM: the shard in flight is dropped, finished ones kept
                 preemption.progress(f"after {len(mine) - len(todo) + done} of {len(mine)} shard(s) of this call")
-                _extract_shard(adapter, fasta_handle, windows, plan[idx], idx, settings.layers, dirs, trim, spec_dict,
-                               fps, bar, batch)
+                _extract_shard(
+                    adapter,
+                    fasta_handle,
+                    windows,
+                    plan[idx],
+                    idx,
+                    settings.layers,
+                    dirs,
+                    trim,
+                    spec_dict,
+                    fps,
+                    bar,
+                    batch,
+                )
     if not finalize:
         return dirs
     missing = [i for i in range(len(plan)) if not all(shard_complete(dirs[l], i) for l in settings.layers)]
     if missing:
-        raise InputError(f"{len(missing)} activation shard(s) missing (first: {missing[0]}).", path=out_root,
-                         fix="run every extract part before finalizing.")
+        raise InputError(
+            f"{len(missing)} activation shard(s) missing (first: {missing[0]}).",
+            path=out_root,
+            fix="run every extract part before finalizing.",
+        )
     _check_gathered(dirs, len(plan), set(mine), Path(out_root))
     for layer, d in dirs.items():
-        meta = {"layer": layer, "model": spec_dict, "trim_start": trim[0], "trim_end": trim[1],
-                "n_windows": len(windows), "windows_bed": str(windows_bed), "fingerprint": fps[layer]}
+        meta = {
+            "layer": layer,
+            "model": spec_dict,
+            "trim_start": trim[0],
+            "trim_end": trim[1],
+            "n_windows": len(windows),
+            "windows_bed": str(windows_bed),
+            "fingerprint": fps[layer],
+        }
         write_manifest(d, meta)
         if settings.dense_twin:
             write_dense_twin(d)
     return dirs
 
 
-def _extract_shard(adapter, fasta, windows, rows, idx, layers, dirs, trim, spec_dict, fps, bar,
-                   batch: HalvingBatch) -> None:
+def _extract_shard(
+    adapter, fasta, windows, rows, idx, layers, dirs, trim, spec_dict, fps, bar, batch: HalvingBatch
+) -> None:
     """One shard, in batches of `batch.size` windows (halved on CUDA out-of-memory: each window's
     activations come from its own sequence only, so the batch size does not change them)."""
     from dnalens.genome.window_table import window_sequence
@@ -235,16 +282,24 @@ def _extract_shard(adapter, fasta, windows, rows, idx, layers, dirs, trim, spec_
 
     def too_big(start: int, end: int, exc: BaseException) -> BaseException:
         longest = max(windows[r].length for r in rows[start:end])
-        return oom_error(f"one window of {longest:,} nt (shard {idx}, windows.bed row {rows[start]})", exc,
-                         halved_from=batch.initial,
-                         fix="use shorter windows (windows.length), a GPU with more memory, or a smaller model.")
+        return oom_error(
+            f"one window of {longest:,} nt (shard {idx}, windows.bed row {rows[start]})",
+            exc,
+            halved_from=batch.initial,
+            fix="use shorter windows (windows.length), a GPU with more memory, or a smaller model.",
+        )
 
     batch.chunks(len(rows), run, too_big)  # a SIGTERM during the last pass: this shard is still written
     for layer in layers:
         array = arrays.get(layer, np.zeros((0, adapter.d_model(layer)), np.float16))
-        write_shard(dirs[layer], idx, array, rows, offsets.tolist(),
-                    {"layer": layer, "model": spec_dict, "trim_start": trim[0], "trim_end": trim[1],
-                     "fingerprint": fps[layer]})
+        write_shard(
+            dirs[layer],
+            idx,
+            array,
+            rows,
+            offsets.tolist(),
+            {"layer": layer, "model": spec_dict, "trim_start": trim[0], "trim_end": trim[1], "fingerprint": fps[layer]},
+        )
 
 
 def write_dense_twin(directory: Path) -> Path:

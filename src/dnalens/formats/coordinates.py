@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def token_positions(start, end, minus, contig_length, *, count=None, read_offset=None,
-                    wrap: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def token_positions(
+    start, end, minus, contig_length, *, count=None, read_offset=None, wrap: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """(owner, position): for every token of every window in order, its window index and genome position.
 
     Arrays are per window: 0-based half-open `start`/`end`, `minus` strand flags, `contig_length`; `count`

@@ -15,12 +15,25 @@ from dnalens.genome.gff3 import parse_gff3, read_normalized_gff3, write_normaliz
 from dnalens.genome.model import Annotation
 from dnalens.genome.textio import iter_lines
 
-__all__ = ["FORMATS", "load_annotation", "read_normalized_gff3", "sniff_format", "subset_annotation",
-           "write_normalized_gff3"]
+__all__ = [
+    "FORMATS",
+    "load_annotation",
+    "read_normalized_gff3",
+    "sniff_format",
+    "subset_annotation",
+    "write_normalized_gff3",
+]
 
 FORMATS = ("gff3", "gtf", "genbank")
-_SUFFIXES = {".gtf": "gtf", ".gff": "gff3", ".gff3": "gff3", ".gb": "genbank", ".gbk": "genbank",
-             ".gbff": "genbank", ".genbank": "genbank"}
+_SUFFIXES = {
+    ".gtf": "gtf",
+    ".gff": "gff3",
+    ".gff3": "gff3",
+    ".gb": "genbank",
+    ".gbk": "genbank",
+    ".gbff": "genbank",
+    ".genbank": "genbank",
+}
 
 
 def sniff_format(path: str | os.PathLike) -> str:
@@ -45,8 +58,11 @@ def sniff_format(path: str | os.PathLike) -> str:
     suffix = Path(str(path).removesuffix(".gz")).suffix.lower()
     if suffix in _SUFFIXES:
         return _SUFFIXES[suffix]
-    raise InputError("cannot tell the annotation format (not GFF3, GTF or GenBank).", path=path,
-                     fix="set annotation_format: gff3 | gtf | genbank in the genome config.")
+    raise InputError(
+        "cannot tell the annotation format (not GFF3, GTF or GenBank).",
+        path=path,
+        fix="set annotation_format: gff3 | gtf | genbank in the genome config.",
+    )
 
 
 def load_annotation(
@@ -72,9 +88,12 @@ def load_annotation(
         if contig_lengths is not None:
             missing = sorted(set(annotation.seqids) - set(contig_lengths))
             if missing:
-                raise InputError(f"GenBank records {', '.join(missing)} are not contigs of the FASTA"
-                                 f"{'' if fasta_path is None else ' ' + str(fasta_path)}.", path=path,
-                                 fix="use the FASTA written from this GenBank file, or matching names.")
+                raise InputError(
+                    f"GenBank records {', '.join(missing)} are not contigs of the FASTA"
+                    f"{'' if fasta_path is None else ' ' + str(fasta_path)}.",
+                    path=path,
+                    fix="use the FASTA written from this GenBank file, or matching names.",
+                )
         return annotation
     raise InputError(f"unknown annotation format {fmt!r}.", fix=f"use one of: auto, {', '.join(FORMATS)}.")
 
@@ -89,5 +108,9 @@ def subset_annotation(annotation: Annotation, contigs: Collection[str]) -> Annot
         off |= {f.id for f in annotation.features if any(p in off for p in f.parents)}
         changed = len(off) != before
     kept = [f for f in annotation.features if f.id not in off]
-    return Annotation(kept, genetic_code=annotation.genetic_code, source_path=annotation.source_path,
-                      circular_seqids=frozenset(annotation.circular_seqids & wanted))
+    return Annotation(
+        kept,
+        genetic_code=annotation.genetic_code,
+        source_path=annotation.source_path,
+        circular_seqids=frozenset(annotation.circular_seqids & wanted),
+    )

@@ -105,7 +105,9 @@ def span_rows(parts: list, **changes) -> list[Feature]:
     for run in segments(parts):
         base = run[0]
         rows.append(
-            dataclasses.replace(base, start=min(p.start for p in run), end=max(p.end for p in run), phase=None, **changes)
+            dataclasses.replace(
+                base, start=min(p.start for p in run), end=max(p.end for p in run), phase=None, **changes
+            )
         )
     return rows
 
@@ -113,8 +115,12 @@ def span_rows(parts: list, **changes) -> list[Feature]:
 def _check_rows(rows: list[RawRow], path, lengths: Mapping[str, int] | None, circular, fasta_path) -> None:
     for r in rows:
         if r.start >= r.end:
-            raise InputError(f"feature has start > end ({r.start + 1} > {r.end}).", path=path, line=r.line,
-                             fix="GFF/GTF columns 4 and 5 are start <= end, 1-based.")
+            raise InputError(
+                f"feature has start > end ({r.start + 1} > {r.end}).",
+                path=path,
+                line=r.line,
+                fix="GFF/GTF columns 4 and 5 are start <= end, 1-based.",
+            )
     if lengths is None:
         return
     unknown = sorted({r.seqid for r in rows} - set(lengths))
@@ -127,14 +133,17 @@ def _check_rows(rows: list[RawRow], path, lengths: Mapping[str, int] | None, cir
         raise InputError(
             f"seqid(s) {shown} in the annotation are not contigs of the FASTA"
             f"{'' if fasta_path is None else ' ' + str(fasta_path)}{hint}.",
-            path=path, fix=f"make annotation seqids match the FASTA headers ({', '.join(list(lengths)[:5])}).",
+            path=path,
+            fix=f"make annotation seqids match the FASTA headers ({', '.join(list(lengths)[:5])}).",
         )
     for r in rows:
         n = lengths[r.seqid]
         wraps_ok = r.seqid in circular and r.end - r.start <= n and r.end <= 2 * n
         if r.end > n and not wraps_ok:
             raise InputError(
-                f"feature ends at {r.end}, beyond the end of contig {r.seqid!r} ({n} bp).", path=path, line=r.line,
+                f"feature ends at {r.end}, beyond the end of contig {r.seqid!r} ({n} bp).",
+                path=path,
+                line=r.line,
                 fix="check that the annotation belongs to this FASTA; origin-spanning features need topology: circular.",
             )
 
@@ -153,8 +162,11 @@ def _to_features(group: list[RawRow], length: int | None, keep_order: bool) -> l
                 pieces.reverse()
         for i, (a, b) in enumerate(pieces):
             phase = r.phase if i == 0 else None
-            out.append(Feature(r.seqid, r.type, a, b, r.strand, r.id or "", tuple(r.parents), phase,
-                               tuple(r.attributes), r.source))
+            out.append(
+                Feature(
+                    r.seqid, r.type, a, b, r.strand, r.id or "", tuple(r.parents), phase, tuple(r.attributes), r.source
+                )
+            )
     if len(out) > len(group) and out[0].type == "CDS":  # a CDS row cut at the origin: phase of the second half
         out = _fill_phases(out, force=False)
     return out
@@ -204,13 +216,21 @@ def assemble(
     for fid, group in groups.items():
         types = {r.type for r in group}
         if len(types) > 1:
-            raise InputError(f"ID {fid!r} is used by rows of different types ({', '.join(sorted(types))}).",
-                             path=path, line=group[-1].line, fix="give every feature its own ID.")
+            raise InputError(
+                f"ID {fid!r} is used by rows of different types ({', '.join(sorted(types))}).",
+                path=path,
+                line=group[-1].line,
+                fix="give every feature its own ID.",
+            )
         for r in group:
             for p in r.parents:
                 if p not in groups:
-                    raise InputError(f"Parent {p!r} of {fid!r} is not defined in the file.", path=path, line=r.line,
-                                     fix="add the parent feature or remove the Parent attribute.")
+                    raise InputError(
+                        f"Parent {p!r} of {fid!r} is not defined in the file.",
+                        path=path,
+                        line=r.line,
+                        fix="add the parent feature or remove the Parent attribute.",
+                    )
         length = contig_lengths.get(group[0].seqid) if contig_lengths else None
         feats[fid] = _to_features(group, length if group[0].seqid in circular else None, keep_order)
     _fix_hierarchy(feats, contig_lengths or {})
@@ -229,7 +249,7 @@ def _kind(feats: dict[str, list[Feature]], fid: str) -> str:
 def _base_name(fid: str) -> str:
     for prefix in ("cds-", "CDS:", "cds:", "exon-", "gene-", "gene:"):
         if fid.startswith(prefix):
-            return fid[len(prefix):]
+            return fid[len(prefix) :]
     return fid
 
 
@@ -243,8 +263,10 @@ def _fix_hierarchy(feats: dict[str, list[Feature]], lengths: Mapping[str, int]) 
     # Transcript-like features of types the model does not list (Ensembl V_gene_segment, ...).
     for fid, kids in children.items():
         if _kind(feats, fid) == "other" and any(feats[k][0].type in ("exon", "CDS") for k in kids):
-            feats[fid] = [dataclasses.replace(r, type="transcript", attributes=r.attributes + (("original_type", r.type),))
-                          for r in feats[fid]]
+            feats[fid] = [
+                dataclasses.replace(r, type="transcript", attributes=r.attributes + (("original_type", r.type),))
+                for r in feats[fid]
+            ]
     # CDS / other parts whose parent is a gene (or nothing): give them a transcript.
     bare: dict[tuple[str | None, str], list[str]] = defaultdict(list)
     for fid, rows in list(feats.items()):
@@ -262,9 +284,14 @@ def _fix_hierarchy(feats: dict[str, list[Feature]], lengths: Mapping[str, int]) 
         tid = unique_id(f"{'rna' if is_cds else 'transcript'}-{_base_name(key or part_ids[0])}", taken)
         parts = [r for pid in part_ids for r in feats[pid]]
         if not is_cds:
-            parts = sorted(parts, key=lambda r: r.start, reverse=parts[0].strand == "-") if not is_trans_spliced(parts) else parts
-        feats[tid] = span_rows(parts, type=ttype, id=tid, parents=genes,
-                               attributes=_inherit_names(first[0]), source=first[0].source)
+            parts = (
+                sorted(parts, key=lambda r: r.start, reverse=parts[0].strand == "-")
+                if not is_trans_spliced(parts)
+                else parts
+            )
+        feats[tid] = span_rows(
+            parts, type=ttype, id=tid, parents=genes, attributes=_inherit_names(first[0]), source=first[0].source
+        )
         for pid in part_ids:
             feats[pid] = [dataclasses.replace(r, parents=(tid,)) for r in feats[pid]]
         children[tid] = list(part_ids)
@@ -278,8 +305,9 @@ def _fix_hierarchy(feats: dict[str, list[Feature]], lengths: Mapping[str, int]) 
         base = _base_name(fid).removeprefix("rna-")
         for i, block in enumerate(blocks(source_rows, lengths.get(source_rows[0].seqid)), 1):
             eid = unique_id(f"exon-{base}-{i}", taken)
-            feats[eid] = [dataclasses.replace(r, type="exon", id=eid, parents=(fid,), phase=None,
-                                              attributes=()) for r in block]
+            feats[eid] = [
+                dataclasses.replace(r, type="exon", id=eid, parents=(fid,), phase=None, attributes=()) for r in block
+            ]
             children[fid].append(eid)
     for fid, rows in feats.items():
         if rows[0].type == "CDS":

@@ -18,11 +18,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "prepare", help="genome config entry -> genome.fa(.fai), annotation.gff3, chrom.sizes, genome.json"
     )
     prepare.add_argument("--name", required=True, help="genome name (the key under `genomes:`)")
-    prepare.add_argument("--genome-settings", required=True,
-                         help="the genome's config entry as inline JSON, or a .json/.yaml file")
+    prepare.add_argument(
+        "--genome-settings", required=True, help="the genome's config entry as inline JSON, or a .json/.yaml file"
+    )
     prepare.add_argument("--outdir", required=True, help="results/<genome>")
-    prepare.add_argument("--downloads", default=None,
-                         help="where `dnalens fetch` put URL inputs (default: OUTDIR/downloads)")
+    prepare.add_argument(
+        "--downloads", default=None, help="where `dnalens fetch` put URL inputs (default: OUTDIR/downloads)"
+    )
     prepare.set_defaults(func=_prepare)
 
     windows = subparsers.add_parser("windows", help="prepared genome -> windows.bed (BED6, both strands)")

@@ -94,7 +94,9 @@ def normalize_fasta(
             lengths[current] = writer.length
         if lengths.get(current, 0) == 0 and (wanted is None or current in wanted):
             raise InputError(
-                f"contig {current!r} has no sequence.", path=path, line=header_line[current],
+                f"contig {current!r} has no sequence.",
+                path=path,
+                line=header_line[current],
                 fix="remove the empty record or add its sequence.",
             )
 
@@ -111,7 +113,9 @@ def normalize_fasta(
                         if current in header_line:
                             raise InputError(
                                 f"contig name {current!r} occurs twice (first on line {header_line[current]}).",
-                                path=path, line=lineno, fix="give every FASTA record a unique first word.",
+                                path=path,
+                                line=lineno,
+                                fix="give every FASTA record a unique first word.",
                             )
                         header_line[current] = lineno
                         lengths[current] = 0
@@ -123,14 +127,17 @@ def normalize_fasta(
                     if current is None:
                         raise InputError(
                             "not a FASTA file: the first non-empty line does not start with '>'.",
-                            path=path, line=lineno, fix="give a nucleotide FASTA file (records start with '>name').",
+                            path=path,
+                            line=lineno,
+                            fix="give a nucleotide FASTA file (records start with '>name').",
                         )
                     bad = line.translate(None, IUPAC_NUCLEOTIDES)
                     if bad:
                         char = chr(bad[0]) if 32 < bad[0] < 127 else f"byte 0x{bad[0]:02x}"
                         raise InputError(
                             f"invalid sequence character {char!r} in contig {current!r}.",
-                            path=path, line=lineno,
+                            path=path,
+                            line=lineno,
                             fix="use IUPAC nucleotide letters only (ACGT, N, RYSWKMBDHV); is this a protein FASTA?",
                         )
                     if writer is not None:
@@ -147,7 +154,8 @@ def normalize_fasta(
         if missing:
             raise InputError(
                 f"contig(s) {', '.join(missing)} from `contigs:` are not in the FASTA.",
-                path=path, fix=f"use names from the FASTA headers: {', '.join(list(lengths)[:10])}.",
+                path=path,
+                fix=f"use names from the FASTA headers: {', '.join(list(lengths)[:10])}.",
             )
     return lengths
 
@@ -197,7 +205,9 @@ def open_fasta(path: str | os.PathLike):
     try:
         return pyfaidx.Fasta(str(p), sequence_always_upper=False, rebuild=True, as_raw=False)
     except (pyfaidx.FastaIndexingError, ValueError) as err:
-        raise InputError(f"cannot index FASTA ({err}).", path=path, fix="run `dnalens prepare` to normalise it.") from None
+        raise InputError(
+            f"cannot index FASTA ({err}).", path=path, fix="run `dnalens prepare` to normalise it."
+        ) from None
 
 
 def read_chrom_sizes(path: str | os.PathLike) -> dict[str, int]:

@@ -82,14 +82,20 @@ def _record_sequence(record, path) -> str:
     try:
         seq = str(record.seq)
     except Exception:  # Bio.Seq.UndefinedSequenceError: a CON/WGS record without ORIGIN
-        raise InputError(f"GenBank record {record.id} has no sequence (no ORIGIN section).", path=path,
-                         fix="download the full record with sequence (NCBI 'GenBank (full)' / rettype=gbwithparts).") from None
+        raise InputError(
+            f"GenBank record {record.id} has no sequence (no ORIGIN section).",
+            path=path,
+            fix="download the full record with sequence (NCBI 'GenBank (full)' / rettype=gbwithparts).",
+        ) from None
     bad = seq.encode().translate(None, IUPAC_NUCLEOTIDES)
     if not seq:
         raise InputError(f"GenBank record {record.id} has an empty sequence.", path=path, fix="remove the record.")
     if bad:
-        raise InputError(f"GenBank record {record.id} has invalid sequence character {chr(bad[0])!r}.", path=path,
-                         fix="use IUPAC nucleotide letters only.")
+        raise InputError(
+            f"GenBank record {record.id} has invalid sequence character {chr(bad[0])!r}.",
+            path=path,
+            fix="use IUPAC nucleotide letters only.",
+        )
     return seq
 
 
@@ -155,8 +161,9 @@ def _span(run: list[RawRow]) -> RawRow:
 
 
 def _row(part: RawRow, ftype: str, fid: str, parents, attrs, phase: int | None = None) -> RawRow:
-    return RawRow(part.seqid, ftype, part.start, part.end, part.strand, fid, tuple(parents), phase,
-                  list(attrs), "GenBank")
+    return RawRow(
+        part.seqid, ftype, part.start, part.end, part.strand, fid, tuple(parents), phase, list(attrs), "GenBank"
+    )
 
 
 def _contains(outer: list[RawRow], inner: list[RawRow]) -> bool:
@@ -175,8 +182,12 @@ def _unparsed_location(path, feature_type: str, caught: list) -> InputError:
             if text[:21].strip() == feature_type and location and location in text:
                 line = number
                 break
-    return InputError(f"cannot parse the location {location!r} of a {feature_type} feature.", path=path, line=line,
-                      fix="write GenBank locations like 100..200, complement(100..200) or join(1..50,60..90).")
+    return InputError(
+        f"cannot parse the location {location!r} of a {feature_type} feature.",
+        path=path,
+        line=line,
+        fix="write GenBank locations like 100..200, complement(100..200) or join(1..50,60..90).",
+    )
 
 
 def read_genbank(path: str | os.PathLike, *, contigs: Collection[str] | None = None) -> GenBankRecords:
@@ -212,11 +223,14 @@ def read_genbank(path: str | os.PathLike, *, contigs: Collection[str] | None = N
     except UnicodeDecodeError:
         raise InputError("GenBank file is not text.", path=path, fix="give a GenBank flat file (.gb/.gbk).") from None
     except (ValueError, AssertionError, IndexError, KeyError) as err:
-        raise InputError(f"not a valid GenBank file ({err}).", path=path, fix="give a GenBank flat file (.gb/.gbk).") from None
+        raise InputError(
+            f"not a valid GenBank file ({err}).", path=path, fix="give a GenBank flat file (.gb/.gbk)."
+        ) from None
     if not sequences:
         found = "" if not contigs else f" matching contigs {', '.join(contigs)}"
-        raise InputError(f"no GenBank records{found} found.", path=path,
-                         fix="give a GenBank flat file starting with a LOCUS line.")
+        raise InputError(
+            f"no GenBank records{found} found.", path=path, fix="give a GenBank flat file starting with a LOCUS line."
+        )
     lengths = {name: len(seq) for name, seq in sequences}
     features = assemble(rows, path=path, contig_lengths=lengths, circular=circular, keep_order=True)
     code = int(codes.most_common(1)[0][0]) if codes else None

@@ -38,8 +38,12 @@ def parse_attributes(text: str, path, lineno: int) -> list[tuple[str, str]]:
         if not sep:
             gtf_like = " " in item and '"' in item
             raise InputError(
-                f"attribute {item[:40]!r} is not key=value.", path=path, line=lineno,
-                fix="this looks like GTF: set annotation_format: gtf." if gtf_like else "write column 9 as key=value;key=value.",
+                f"attribute {item[:40]!r} is not key=value.",
+                path=path,
+                line=lineno,
+                fix="this looks like GTF: set annotation_format: gtf."
+                if gtf_like
+                else "write column 9 as key=value;key=value.",
             )
         out.append((unquote(key.strip()), ",".join(unquote(v) for v in value.split(","))))
     return out
@@ -51,18 +55,27 @@ def parse_columns(cols: list[str], path, lineno: int) -> tuple[str, str, str, in
     try:
         start, end = int(start_s), int(end_s)
     except ValueError:
-        raise InputError(f"start/end ({start_s!r}, {end_s!r}) are not integers.", path=path, line=lineno,
-                         fix="columns 4 and 5 hold 1-based integer coordinates.") from None
+        raise InputError(
+            f"start/end ({start_s!r}, {end_s!r}) are not integers.",
+            path=path,
+            line=lineno,
+            fix="columns 4 and 5 hold 1-based integer coordinates.",
+        ) from None
     if start < 1:
         raise InputError(f"start {start} is below 1.", path=path, line=lineno, fix="GFF3 coordinates start at 1.")
     if start > end:
-        raise InputError(f"start ({start}) > end ({end}).", path=path, line=lineno,
-                         fix="write start <= end; give the orientation in the strand column.")
+        raise InputError(
+            f"start ({start}) > end ({end}).",
+            path=path,
+            line=lineno,
+            fix="write start <= end; give the orientation in the strand column.",
+        )
     if strand not in VALID_STRANDS:
         raise InputError(f"bad strand column {strand!r}.", path=path, line=lineno, fix="column 7 must be +, - or '.'.")
     if phase_s not in (".", "0", "1", "2"):
-        raise InputError(f"bad phase column {phase_s!r}.", path=path, line=lineno,
-                         fix="column 8 must be 0, 1, 2 (CDS) or '.'.")
+        raise InputError(
+            f"bad phase column {phase_s!r}.", path=path, line=lineno, fix="column 8 must be 0, 1, 2 (CDS) or '.'."
+        )
     phase = None if phase_s == "." or ftype != "CDS" else int(phase_s)
     return unquote(seqid), source, ftype, start - 1, end, VALID_STRANDS[strand], phase
 
@@ -106,8 +119,12 @@ def parse_gff3(
             continue
         cols = line.split("\t")
         if len(cols) != 9:
-            raise InputError(f"expected 9 tab-separated columns, found {len(cols)}.", path=path, line=lineno,
-                             fix="GFF3 rows have 9 columns separated by tabs (not spaces).")
+            raise InputError(
+                f"expected 9 tab-separated columns, found {len(cols)}.",
+                path=path,
+                line=lineno,
+                fix="GFF3 rows have 9 columns separated by tabs (not spaces).",
+            )
         row = _parse_row(cols, path, lineno)
         if row.type in LANDMARK_TYPES:
             if dict(row.attributes).get("Is_circular", "").lower() == "true":
@@ -115,10 +132,12 @@ def parse_gff3(
             continue
         rows.append(row)
     lengths = contig_lengths if contig_lengths is not None else (region_lengths or None)
-    features = assemble(rows, path=path, contig_lengths=lengths, circular=circular_ids, keep_order=normalized,
-                        fasta_path=fasta_path)
-    return Annotation(features, genetic_code=genetic_code, source_path=str(path),
-                      circular_seqids=frozenset(circular_ids))
+    features = assemble(
+        rows, path=path, contig_lengths=lengths, circular=circular_ids, keep_order=normalized, fasta_path=fasta_path
+    )
+    return Annotation(
+        features, genetic_code=genetic_code, source_path=str(path), circular_seqids=frozenset(circular_ids)
+    )
 
 
 def read_normalized_gff3(path: str | os.PathLike) -> Annotation:
@@ -142,9 +161,7 @@ def format_attributes(fid: str, parents: tuple[str, ...], attributes) -> str:
     return ";".join(items)
 
 
-def write_normalized_gff3(
-    annotation: Annotation, path: str | os.PathLike, contig_lengths: Mapping[str, int]
-) -> None:
+def write_normalized_gff3(annotation: Annotation, path: str | os.PathLike, contig_lengths: Mapping[str, int]) -> None:
     """Write the model as GFF3 (1-based), one row per part; rows of one ID in transcription order."""
     circular = annotation.circular_seqids
     with atomic_path(path) as tmp, open(tmp, "w") as out:

@@ -21,9 +21,16 @@ from dnalens.genome.textio import iter_lines
 
 _ATTR = re.compile(r'\s*([^\s;"]+)\s+(?:"((?:[^"\\]|\\.)*)"|([^;\s"]+))\s*(?:;|$)')
 PART_TYPES = {
-    "exon": "exon", "CDS": "CDS", "start_codon": "start_codon", "stop_codon": "stop_codon",
-    "five_prime_utr": "five_prime_UTR", "5UTR": "five_prime_UTR", "five_prime_UTR": "five_prime_UTR",
-    "three_prime_utr": "three_prime_UTR", "3UTR": "three_prime_UTR", "three_prime_UTR": "three_prime_UTR",
+    "exon": "exon",
+    "CDS": "CDS",
+    "start_codon": "start_codon",
+    "stop_codon": "stop_codon",
+    "five_prime_utr": "five_prime_UTR",
+    "5UTR": "five_prime_UTR",
+    "five_prime_UTR": "five_prime_UTR",
+    "three_prime_utr": "three_prime_UTR",
+    "3UTR": "three_prime_UTR",
+    "three_prime_UTR": "three_prime_UTR",
     "UTR": "UTR",
 }
 BIOTYPES = {"protein_coding": "mRNA", "lncRNA": "lnc_RNA", "lincRNA": "lnc_RNA", "Mt_tRNA": "tRNA", "Mt_rRNA": "rRNA"}
@@ -37,8 +44,12 @@ def parse_gtf_attributes(text: str, path, lineno: int) -> list[tuple[str, str]]:
     while pos < len(text):
         m = _ATTR.match(text, pos)
         if not m:
-            raise InputError(f"bad GTF attribute column near {text[pos:pos + 30]!r}.", path=path, line=lineno,
-                             fix='write column 9 as key "value"; (GFF3 files need annotation_format: gff3).')
+            raise InputError(
+                f"bad GTF attribute column near {text[pos : pos + 30]!r}.",
+                path=path,
+                line=lineno,
+                fix='write column 9 as key "value"; (GFF3 files need annotation_format: gff3).',
+            )
         values[m.group(1)].append(m.group(2) if m.group(2) is not None else m.group(3))
         pos = m.end()
     return [(k, ",".join(v)) for k, v in values.items()]
@@ -62,8 +73,19 @@ def _span(parts: list[RawRow], ftype: str, fid: str, parents: tuple[str, ...], a
     for p in parts:
         groups[(p.seqid, p.strand)].append(p)
     return [
-        RawRow(run[0].seqid, ftype, min(p.start for p in run), max(p.end for p in run), run[0].strand, fid,
-               parents, None, list(attrs), run[0].source, run[0].line)
+        RawRow(
+            run[0].seqid,
+            ftype,
+            min(p.start for p in run),
+            max(p.end for p in run),
+            run[0].strand,
+            fid,
+            parents,
+            None,
+            list(attrs),
+            run[0].source,
+            run[0].line,
+        )
         for run in groups.values()
     ]
 
@@ -83,8 +105,19 @@ def _add_stop_codon(parts: list[RawRow]) -> list[RawRow]:
         elif stop.strand == "-" and last.start == stop.end:
             last.start = stop.start
         else:  # stop codon split by an intron: its other piece becomes a new CDS row
-            new = RawRow(stop.seqid, "CDS", stop.start, stop.end, stop.strand, last.id, last.parents, None,
-                         list(last.attributes), last.source, stop.line)
+            new = RawRow(
+                stop.seqid,
+                "CDS",
+                stop.start,
+                stop.end,
+                stop.strand,
+                last.id,
+                last.parents,
+                None,
+                list(last.attributes),
+                last.source,
+                stop.line,
+            )
             cds.append(new)
             cds.sort(key=lambda r: r.start)
             parts = parts + [new]
@@ -122,8 +155,12 @@ def parse_gtf(
             continue
         cols = line.split("\t")
         if len(cols) != 9:
-            raise InputError(f"expected 9 tab-separated columns, found {len(cols)}.", path=path, line=lineno,
-                             fix="GTF rows have 9 columns separated by tabs (not spaces).")
+            raise InputError(
+                f"expected 9 tab-separated columns, found {len(cols)}.",
+                path=path,
+                line=lineno,
+                fix="GTF rows have 9 columns separated by tabs (not spaces).",
+            )
         seqid, source, ftype, start, end, strand, phase = parse_columns(cols, path, lineno)
         attrs = parse_gtf_attributes(cols[8], path, lineno)
         amap = dict(attrs)
@@ -140,8 +177,9 @@ def parse_gtf(
             skipped[ftype] += 1
             continue
         if not tid:
-            raise InputError(f"GTF {ftype} row without transcript_id.", path=path, line=lineno,
-                             fix='add transcript_id "...";')
+            raise InputError(
+                f"GTF {ftype} row without transcript_id.", path=path, line=lineno, fix='add transcript_id "...";'
+            )
         tx_gene.setdefault(tid, gid)
         tx_attrs.setdefault(tid, {}).update(amap)
         if ftype == "transcript":

@@ -20,9 +20,24 @@ from typing import Iterable, Iterator
 
 TRANSCRIPT_TYPES = frozenset(
     {
-        "mRNA", "transcript", "primary_transcript", "tRNA", "rRNA", "ncRNA", "lnc_RNA", "misc_RNA",
-        "snRNA", "snoRNA", "miRNA", "tmRNA", "RNase_P_RNA", "SRP_RNA", "antisense_RNA", "scRNA",
-        "guide_RNA", "pseudogenic_transcript",
+        "mRNA",
+        "transcript",
+        "primary_transcript",
+        "tRNA",
+        "rRNA",
+        "ncRNA",
+        "lnc_RNA",
+        "misc_RNA",
+        "snRNA",
+        "snoRNA",
+        "miRNA",
+        "tmRNA",
+        "RNase_P_RNA",
+        "SRP_RNA",
+        "antisense_RNA",
+        "scRNA",
+        "guide_RNA",
+        "pseudogenic_transcript",
     }
 )
 GENE_TYPES = frozenset({"gene", "pseudogene", "ncRNA_gene"})

@@ -41,8 +41,10 @@ def gene_finder(sequences: Mapping[str, str], genetic_code: int):
     import pyrodigal
 
     if genetic_code not in pyrodigal.TRANSLATION_TABLES:
-        raise InputError(f"genetic_code {genetic_code} is not a translation table Prodigal knows.",
-                         fix=f"use one of {sorted(pyrodigal.TRANSLATION_TABLES)}.")
+        raise InputError(
+            f"genetic_code {genetic_code} is not a translation table Prodigal knows.",
+            fix=f"use one of {sorted(pyrodigal.TRANSLATION_TABLES)}.",
+        )
     total = sum(len(s) for s in sequences.values())
     if total >= SINGLE_GENOME_MIN_BP:
         finder = pyrodigal.GeneFinder(meta=False, mask=True)
@@ -56,7 +58,11 @@ def gene_finder(sequences: Mapping[str, str], genetic_code: int):
 
 
 def predict_genes(
-    sequences: Mapping[str, str], genetic_code: int = 11, *, circular: Collection[str] = (), rna: bool = True,
+    sequences: Mapping[str, str],
+    genetic_code: int = 11,
+    *,
+    circular: Collection[str] = (),
+    rna: bool = True,
     trna_introns: bool = True,
 ) -> Annotation:
     """gene -> mRNA -> exon + CDS for every pyrodigal gene, plus gene -> tRNA/tmRNA/rRNA -> exon for
@@ -73,8 +79,9 @@ def predict_genes(
             groups.append((seqid, gene.begin - 1, _cds_rows(seqid, f"{seqid}_{i}", gene, genetic_code, mode)))
     if rna:
         trna, rrna = trna_groups(sequences, genetic_code, circular), rrna_groups(sequences)
-        rna_groups = trna + rrna + (intron_trna_groups(sequences, genetic_code, circular, trna, rrna)
-                                    if trna_introns else [])
+        rna_groups = (
+            trna + rrna + (intron_trna_groups(sequences, genetic_code, circular, trna, rrna) if trna_introns else [])
+        )
         groups = drop_cds_on_rna(groups, rna_groups) + rna_groups
     order = {s: k for k, s in enumerate(sequences)}
     groups.sort(key=lambda g: (order[g[0]], g[1]))
@@ -91,8 +98,7 @@ def drop_cds_on_rna(cds_groups, rna_groups):
     spans: dict[str, list[tuple[int, int]]] = {}
     for seqid, _, rows in rna_groups:  # exons, not gene spans: plastid trnK's intron holds the matK CDS
         spans.setdefault(seqid, []).extend((r.start, r.end) for r in rows if r.type == "exon")
-    kept = [g for g in cds_groups
-            if not any(g[2][0].start < e and s < g[2][0].end for s, e in spans.get(g[0], []))]
+    kept = [g for g in cds_groups if not any(g[2][0].start < e and s < g[2][0].end for s, e in spans.get(g[0], []))]
     if len(kept) < len(cds_groups):
         log.info("dropped %d predicted CDS(s) overlapping RNA genes", len(cds_groups) - len(kept))
     return kept
@@ -103,25 +109,53 @@ def _cds_rows(seqid: str, name: str, gene, genetic_code: int, mode: str) -> list
     start, end = gene.begin - 1, gene.end
     five_prime_partial = gene.partial_begin if strand == "+" else gene.partial_end
     phase = (end - start) % 3 if five_prime_partial else 0
-    attrs = [("Name", name), ("product", CDS_PRODUCT), ("partial", f"{int(gene.partial_begin)}{int(gene.partial_end)}"),
-             ("start_type", gene.start_type), ("rbs_motif", str(gene.rbs_motif)), ("rbs_spacer", str(gene.rbs_spacer)),
-             ("score", f"{gene.score:.1f}"), ("prediction", f"pyrodigal-{mode}")]
-    cds_attrs = [("Name", name), ("product", CDS_PRODUCT), ("rbs_motif", str(gene.rbs_motif)),
-                 ("rbs_spacer", str(gene.rbs_spacer)), ("transl_table", str(genetic_code))]
-    return [RawRow(seqid, "gene", start, end, strand, f"gene-{name}", (), None, attrs, "pyrodigal"),
-            RawRow(seqid, "CDS", start, end, strand, f"cds-{name}", (f"gene-{name}",), phase, cds_attrs, "pyrodigal")]
+    attrs = [
+        ("Name", name),
+        ("product", CDS_PRODUCT),
+        ("partial", f"{int(gene.partial_begin)}{int(gene.partial_end)}"),
+        ("start_type", gene.start_type),
+        ("rbs_motif", str(gene.rbs_motif)),
+        ("rbs_spacer", str(gene.rbs_spacer)),
+        ("score", f"{gene.score:.1f}"),
+        ("prediction", f"pyrodigal-{mode}"),
+    ]
+    cds_attrs = [
+        ("Name", name),
+        ("product", CDS_PRODUCT),
+        ("rbs_motif", str(gene.rbs_motif)),
+        ("rbs_spacer", str(gene.rbs_spacer)),
+        ("transl_table", str(genetic_code)),
+    ]
+    return [
+        RawRow(seqid, "gene", start, end, strand, f"gene-{name}", (), None, attrs, "pyrodigal"),
+        RawRow(seqid, "CDS", start, end, strand, f"cds-{name}", (f"gene-{name}",), phase, cds_attrs, "pyrodigal"),
+    ]
 
 
-def rna_gene_rows(seqid: str, rtype: str, start: int, end: int, strand: str, name: str, attrs: list[tuple[str, str]],
-                  source: str, exons: list[tuple[int, int]] | None = None) -> list[RawRow]:
+def rna_gene_rows(
+    seqid: str,
+    rtype: str,
+    start: int,
+    end: int,
+    strand: str,
+    name: str,
+    attrs: list[tuple[str, str]],
+    source: str,
+    exons: list[tuple[int, int]] | None = None,
+) -> list[RawRow]:
     """gene -> transcript -> exon rows of one RNA gene (one exon unless `exons` are given, in genome order);
     `end` may pass the origin of a circular contig."""
     gid, tid = f"gene-{name}", f"rna-{name}"
     parts = exons or [(start, end)]
-    return [RawRow(seqid, "gene", start, end, strand, gid, (), None, [("Name", name)] + attrs, source),
-            RawRow(seqid, rtype, start, end, strand, tid, (gid,), None, [("Name", name)] + attrs, source)] + [
-            RawRow(seqid, "exon", s, e, strand, f"exon-{name}" + (f"-{i}" if len(parts) > 1 else ""), (tid,), None, [],
-                   source) for i, (s, e) in enumerate(parts, 1)]
+    return [
+        RawRow(seqid, "gene", start, end, strand, gid, (), None, [("Name", name)] + attrs, source),
+        RawRow(seqid, rtype, start, end, strand, tid, (gid,), None, [("Name", name)] + attrs, source),
+    ] + [
+        RawRow(
+            seqid, "exon", s, e, strand, f"exon-{name}" + (f"-{i}" if len(parts) > 1 else ""), (tid,), None, [], source
+        )
+        for i, (s, e) in enumerate(parts, 1)
+    ]
 
 
 def trna_product(amino_acid: str, anticodon: str) -> str:
@@ -146,17 +180,25 @@ def trna_groups(sequences: Mapping[str, str], genetic_code: int, circular: Colle
             if g.type == "tmRNA":
                 rtype, attrs = "tmRNA", [("product", TMRNA_PRODUCT), ("gene", "ssrA")]
             else:
-                rtype, attrs = "tRNA", [("product", trna_product(g.amino_acid, g.anticodon)),
-                                        ("anticodon", g.anticodon.lower())]
+                rtype, attrs = (
+                    "tRNA",
+                    [("product", trna_product(g.amino_acid, g.anticodon)), ("anticodon", g.anticodon.lower())],
+                )
             attrs.append(("prediction", f"pyaragorn-{pyaragorn.ARAGORN_VERSION}"))
-            out.append((seqid, start, rna_gene_rows(seqid, rtype, start, end, strand, f"{seqid}_{rtype}{k}", attrs,
-                                                    "pyaragorn")))
+            out.append(
+                (
+                    seqid,
+                    start,
+                    rna_gene_rows(seqid, rtype, start, end, strand, f"{seqid}_{rtype}{k}", attrs, "pyaragorn"),
+                )
+            )
     log.info("pyaragorn: %d tRNA/tmRNA gene(s)", len(out))
     return out
 
 
 def intron_trna_groups(sequences: Mapping[str, str], genetic_code: int, circular: Collection[str], trna, rrna):
     """Intron-split tRNA genes from `aragorn -i` that pyaragorn's groups `trna` and the rRNA groups `rrna` miss."""
+
     def spans(groups, with_strand):
         out: dict[str, list] = {}
         for seqid, _, rows in groups:
@@ -167,10 +209,28 @@ def intron_trna_groups(sequences: Mapping[str, str], genetic_code: int, circular
     out = []
     for seqid, contig_calls in calls.items():
         for k, c in enumerate(contig_calls, 1):
-            attrs = [("product", trna_product(c["amino_acid"], c["anticodon"])), ("anticodon", c["anticodon"]),
-                     ("prediction", f"aragorn-{version}-introns")]
-            out.append((seqid, c["start"], rna_gene_rows(seqid, "tRNA", c["start"], c["end"], c["strand"],
-                                                         f"{seqid}_tRNAi{k}", attrs, "aragorn", c["exons"])))
+            attrs = [
+                ("product", trna_product(c["amino_acid"], c["anticodon"])),
+                ("anticodon", c["anticodon"]),
+                ("prediction", f"aragorn-{version}-introns"),
+            ]
+            out.append(
+                (
+                    seqid,
+                    c["start"],
+                    rna_gene_rows(
+                        seqid,
+                        "tRNA",
+                        c["start"],
+                        c["end"],
+                        c["strand"],
+                        f"{seqid}_tRNAi{k}",
+                        attrs,
+                        "aragorn",
+                        c["exons"],
+                    ),
+                )
+            )
     return out
 
 
@@ -183,16 +243,23 @@ def rrna_groups(sequences: Mapping[str, str], kingdom: str = "bac"):
     records = [SeqRecord(Seq(s), id=k, name=k, description="") for k, s in sequences.items() if s]
     if not records:
         return []
-    result = Barrnap(records, kingdom=kingdom, evalue=RRNA_EVALUE, reject=RRNA_REJECT, lencutoff=RRNA_PARTIAL,
-                     quiet=True).run()
+    result = Barrnap(
+        records, kingdom=kingdom, evalue=RRNA_EVALUE, reject=RRNA_REJECT, lencutoff=RRNA_PARTIAL, quiet=True
+    ).run()
     out = []
     for k, rec in enumerate(result.mdl_records, 1):
         start, end = rec.start - 1, rec.end
         product = rec.product + (" (partial)" if rec.is_partial(RRNA_PARTIAL) else "")
-        attrs = [("product", product), ("gene", rec.query_name), ("Dbxref", rec.rfam_acc_dbxref),
-                 ("evalue", f"{rec.evalue:.2g}"), ("prediction", f"pybarrnap-{kingdom}")]
+        attrs = [
+            ("product", product),
+            ("gene", rec.query_name),
+            ("Dbxref", rec.rfam_acc_dbxref),
+            ("evalue", f"{rec.evalue:.2g}"),
+            ("prediction", f"pybarrnap-{kingdom}"),
+        ]
         seqid = rec.target_name
-        out.append((seqid, start, rna_gene_rows(seqid, "rRNA", start, end, rec.strand, f"{seqid}_rRNA{k}", attrs,
-                                                "pybarrnap")))
+        out.append(
+            (seqid, start, rna_gene_rows(seqid, "rRNA", start, end, rec.strand, f"{seqid}_rRNA{k}", attrs, "pybarrnap"))
+        )
     log.info("pybarrnap (%s): %d rRNA gene(s)", kingdom, len(out))
     return out

@@ -23,11 +23,11 @@ from typing import Any
 from dnalens import __version__
 from dnalens.atomic import write_text
 from dnalens.errors import InputError
-from dnalens.settings import schema_defaults
 from dnalens.genome.annotation import load_annotation, sniff_format, subset_annotation, write_normalized_gff3
 from dnalens.genome.fasta import index_fasta, normalize_fasta, write_chrom_sizes, write_fasta
 from dnalens.genome.model import Annotation
 from dnalens.genome.sources import PREDICT, local_sources
+from dnalens.settings import schema_defaults
 
 log = logging.getLogger(__name__)
 KINGDOM_GENETIC_CODE = {"prokaryote": 11, "organelle": 11, "eukaryote": 1}
@@ -53,16 +53,24 @@ class GenomeSettings:
 
     def check(self) -> None:
         if bool(self.fasta) == bool(self.genbank):
-            raise InputError("a genome needs exactly one of `fasta` or `genbank`.",
-                             fix="give `fasta:` (+ optional `annotation:`) or one `genbank:` file.")
+            raise InputError(
+                "a genome needs exactly one of `fasta` or `genbank`.",
+                fix="give `fasta:` (+ optional `annotation:`) or one `genbank:` file.",
+            )
         if self.genbank and self.annotation:
-            raise InputError("`annotation` cannot be combined with `genbank` (GenBank carries its own).",
-                             fix="drop `annotation:` or use `fasta:` + `annotation:`.")
+            raise InputError(
+                "`annotation` cannot be combined with `genbank` (GenBank carries its own).",
+                fix="drop `annotation:` or use `fasta:` + `annotation:`.",
+            )
         if self.kingdom not in KINGDOM_GENETIC_CODE:
-            raise InputError(f"kingdom {self.kingdom!r} is unknown.", fix=f"use one of {', '.join(KINGDOM_GENETIC_CODE)}.")
+            raise InputError(
+                f"kingdom {self.kingdom!r} is unknown.", fix=f"use one of {', '.join(KINGDOM_GENETIC_CODE)}."
+            )
         if self.annotation == PREDICT and self.kingdom == "eukaryote":
-            raise InputError("`annotation: predict` uses pyrodigal, which only finds prokaryotic genes.",
-                             fix="give a GFF3/GTF annotation for eukaryotes.")
+            raise InputError(
+                "`annotation: predict` uses pyrodigal, which only finds prokaryotic genes.",
+                fix="give a GFF3/GTF annotation for eukaryotes.",
+            )
         values = self.topology.values() if isinstance(self.topology, dict) else [self.topology]
         if any(v is not None and v not in TOPOLOGIES for v in values):
             raise InputError(f"topology {self.topology!r} is invalid.", fix="use linear or circular.")
@@ -111,16 +119,19 @@ def read_genome_info(path: str | os.PathLike) -> GenomeInfo:
     except FileNotFoundError:
         raise InputError("genome.json not found.", path=path, fix="run `dnalens prepare` first.") from None
     except (json.JSONDecodeError, TypeError, KeyError) as err:
-        raise InputError(f"genome.json is not a dnalens genome file ({err}).", path=path,
-                         fix="regenerate it with `dnalens prepare`.") from None
+        raise InputError(
+            f"genome.json is not a dnalens genome file ({err}).", path=path, fix="regenerate it with `dnalens prepare`."
+        ) from None
 
 
 def _config_topology(settings: GenomeSettings, contigs: list[str]) -> dict[str, str]:
     if isinstance(settings.topology, dict):
         unknown = sorted(set(settings.topology) - set(contigs))
         if unknown:
-            raise InputError(f"topology: contig(s) {', '.join(unknown)} are not in the genome.",
-                             fix=f"use contig names from the FASTA: {', '.join(contigs[:10])}.")
+            raise InputError(
+                f"topology: contig(s) {', '.join(unknown)} are not in the genome.",
+                fix=f"use contig names from the FASTA: {', '.join(contigs[:10])}.",
+            )
         return dict(settings.topology)
     return {c: settings.topology for c in contigs} if settings.topology else {}
 
@@ -136,8 +147,11 @@ def _file_facts(given: str, local: str) -> dict[str, Any]:
 def _resolve_genetic_code(settings: GenomeSettings, annotation: Annotation) -> tuple[int, str]:
     if settings.genetic_code is not None:
         if annotation.genetic_code not in (None, settings.genetic_code):
-            log.warning("config genetic_code %s overrides transl_table %s of the annotation",
-                        settings.genetic_code, annotation.genetic_code)
+            log.warning(
+                "config genetic_code %s overrides transl_table %s of the annotation",
+                settings.genetic_code,
+                annotation.genetic_code,
+            )
         return settings.genetic_code, "config"
     if annotation.genetic_code is not None:
         return annotation.genetic_code, "annotation transl_table"
@@ -153,8 +167,11 @@ def _build(name: str, settings: GenomeSettings, files: Mapping[str, str], stage:
         records = read_genbank(files["genbank"], contigs=settings.contigs)
         missing = sorted(set(settings.contigs or ()) - {n for n, _ in records.sequences})
         if missing:
-            raise InputError(f"contig(s) {', '.join(missing)} from `contigs:` are not in the GenBank file.",
-                             path=files["genbank"], fix="use record accessions (VERSION line) as contig names.")
+            raise InputError(
+                f"contig(s) {', '.join(missing)} from `contigs:` are not in the GenBank file.",
+                path=files["genbank"],
+                fix="use record accessions (VERSION line) as contig names.",
+            )
         lengths = write_fasta(records.sequences, fasta_out)
         annotation, source_circular, annotation_source = records.annotation, set(records.circular), "genbank"
     else:
@@ -165,8 +182,13 @@ def _build(name: str, settings: GenomeSettings, files: Mapping[str, str], stage:
         if settings.annotation == PREDICT:
             annotation, annotation_source = Annotation([]), "predict"
         elif settings.annotation:
-            annotation = load_annotation(files["annotation"], settings.annotation_format, contig_lengths=all_lengths,
-                                         circular=circular, fasta_path=settings.fasta)
+            annotation = load_annotation(
+                files["annotation"],
+                settings.annotation_format,
+                contig_lengths=all_lengths,
+                circular=circular,
+                fasta_path=settings.fasta,
+            )
             annotation_source = settings.annotation_format
             if annotation_source == "auto":
                 annotation_source = sniff_format(files["annotation"])
@@ -187,24 +209,40 @@ def _build(name: str, settings: GenomeSettings, files: Mapping[str, str], stage:
 
         with pyfaidx.Fasta(str(fasta_out)) as fa:
             sequences = {c: str(fa[c][:]) for c in lengths}
-        annotation = predict_genes(sequences, code, circular=circular,
-                                   trna_introns=settings.kingdom == "organelle")
-    annotation = Annotation(annotation.features, genetic_code=code, source_path=annotation.source_path,
-                            circular_seqids=circular)
+        annotation = predict_genes(sequences, code, circular=circular, trna_introns=settings.kingdom == "organelle")
+    annotation = Annotation(
+        annotation.features, genetic_code=code, source_path=annotation.source_path, circular_seqids=circular
+    )
     write_normalized_gff3(annotation, stage / "annotation.gff3", lengths)
     write_chrom_sizes(lengths, stage / "chrom.sizes")
     sources = {role: _file_facts(getattr(settings, role), path) for role, path in files.items()}
     if annotation_source == "predict":
-        sources["annotation"] = {"given": PREDICT, "tool": "pyrodigal + pyaragorn + pybarrnap (bac)"
-                                 + (" + aragorn -i (when installed)" if settings.kingdom == "organelle" else "")}
+        sources["annotation"] = {
+            "given": PREDICT,
+            "tool": "pyrodigal + pyaragorn + pybarrnap (bac)"
+            + (" + aragorn -i (when installed)" if settings.kingdom == "organelle" else ""),
+        }
     info = GenomeInfo(
-        name=name, genetic_code=code, genetic_code_source=code_source, kingdom=settings.kingdom,
+        name=name,
+        genetic_code=code,
+        genetic_code_source=code_source,
+        kingdom=settings.kingdom,
         contigs=tuple(ContigInfo(c, n, topology[c]) for c, n in lengths.items()),
-        annotation_source=annotation_source, sources=sources,
+        annotation_source=annotation_source,
+        sources=sources,
     )
     n_tx = sum(1 for _ in annotation.transcripts())
-    log.info("%s: %d contig(s), %d bp, %s, genetic code %s (%s), %d features, %d transcripts", name, len(lengths),
-             sum(lengths.values()), annotation_source, code, code_source, len(annotation.features), n_tx)
+    log.info(
+        "%s: %d contig(s), %d bp, %s, genetic code %s (%s), %d features, %d transcripts",
+        name,
+        len(lengths),
+        sum(lengths.values()),
+        annotation_source,
+        code,
+        code_source,
+        len(annotation.features),
+        n_tx,
+    )
     return info
 
 

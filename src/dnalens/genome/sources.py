@@ -34,8 +34,10 @@ def is_url(value: str) -> bool:
 def check_source(value: str, role: str) -> None:
     """Only local paths and http(s) URLs are accepted."""
     if _SCHEME.match(value) and not is_url(value):
-        raise InputError(f"{role}: {value!r} uses an unsupported URL scheme.",
-                         fix="use a local path or an http:// / https:// URL (download ftp:// files first).")
+        raise InputError(
+            f"{role}: {value!r} uses an unsupported URL scheme.",
+            fix="use a local path or an http:// / https:// URL (download ftp:// files first).",
+        )
 
 
 def url_filename(url: str) -> str:
@@ -72,21 +74,26 @@ def fetch_url(url: str, out: str | os.PathLike, *, timeout: float = 60.0, attemp
                         handle.write(chunk)
                         size += len(chunk)
                 if expected is not None and int(expected) != size:
-                    raise InputError(f"download of {url} was cut short ({size} of {expected} bytes).",
-                                     fix="run the workflow again.")
+                    raise InputError(
+                        f"download of {url} was cut short ({size} of {expected} bytes).", fix="run the workflow again."
+                    )
                 if size == 0:
                     raise InputError(f"download of {url} is empty.", fix="check the URL.")
             return Path(out)
         except urllib.error.HTTPError as err:
             if err.code < 500 or attempt == attempts:
-                raise InputError(f"download of {url} failed: HTTP {err.code} {err.reason}.",
-                                 fix="check the URL in the genome config.") from None
+                raise InputError(
+                    f"download of {url} failed: HTTP {err.code} {err.reason}.",
+                    fix="check the URL in the genome config.",
+                ) from None
         except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
             if attempt == attempts:
                 reason = getattr(err, "reason", err)
-                raise InputError(f"download of {url} failed: {reason}.",
-                                 fix="check the URL and the network (compute nodes often have none: "
-                                     "fetch on the login node with `snakemake --until fetch`).") from None
+                raise InputError(
+                    f"download of {url} failed: {reason}.",
+                    fix="check the URL and the network (compute nodes often have none: "
+                    "fetch on the login node with `snakemake --until fetch`).",
+                ) from None
         log.warning("download of %s failed (attempt %d of %d); retrying", url, attempt, attempts)
         time.sleep(min(2**attempt, 10))
     raise AssertionError("unreachable")

@@ -58,7 +58,8 @@ def iter_lines(path: str | os.PathLike, what: str = "file") -> Iterator[tuple[in
     except UnicodeDecodeError:
         raise InputError(
             f"{what} is not a text file (undecodable bytes near line {lineno + 1}).",
-            path=path, fix="give a plain-text or gzip-compressed file.",
+            path=path,
+            fix="give a plain-text or gzip-compressed file.",
         ) from None
     except (OSError, EOFError) as err:  # gzip.BadGzipFile is an OSError
         raise InputError(

@@ -31,8 +31,10 @@ log = logging.getLogger(__name__)
 MAX_INTRON = 3000  # ARAGORN's default for -i
 # "2   tRNA-Lys   c[1716,4347]	33  	(ttt)i(38,2559)": index, type-aa, [c]omplement, 1-based span, anticodon
 # position, anticodon and (intron start within the tRNA, intron length)
-_LINE = re.compile(r"^\s*\d+\s+tRNA-(?P<aa>\S+)\s+(?P<comp>c?)\[(?P<begin>-?\d+),(?P<end>\d+)\]\s+\d+\s+"
-                   r"\((?P<anticodon>[a-z]+)\)i\((?P<ipos>\d+),(?P<ilen>\d+)\)")
+_LINE = re.compile(
+    r"^\s*\d+\s+tRNA-(?P<aa>\S+)\s+(?P<comp>c?)\[(?P<begin>-?\d+),(?P<end>\d+)\]\s+\d+\s+"
+    r"\((?P<anticodon>[a-z]+)\)i\((?P<ipos>\d+),(?P<ilen>\d+)\)"
+)
 
 
 def aragorn_executable() -> str | None:
@@ -68,8 +70,16 @@ def parse_intron_calls(text: str, length: int) -> list[dict]:
             exons = [(start, end - five - ilen), (end - five, end)]
         if any(e <= s for s, e in exons):
             continue
-        calls.append({"start": start, "end": end, "strand": strand, "exons": exons,
-                      "amino_acid": found["aa"], "anticodon": found["anticodon"]})
+        calls.append(
+            {
+                "start": start,
+                "end": end,
+                "strand": strand,
+                "exons": exons,
+                "amino_acid": found["aa"],
+                "anticodon": found["anticodon"],
+            }
+        )
     return calls
 
 
@@ -81,9 +91,10 @@ def run_aragorn_introns(exe: str, seqid: str, seq: str, genetic_code: int, circu
         cmd = [exe, "-t", f"-i{MAX_INTRON}", f"-gc{genetic_code}", "-c" if circular else "-l", "-w", str(fasta)]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise InputError(f"aragorn failed on contig {seqid} (exit {done.returncode}): {done.stderr.strip()[:300]}",
-                         fix="check the aragorn installation (aragorn -h), or remove it from the PATH to skip "
-                             "the intron search.")
+        raise InputError(
+            f"aragorn failed on contig {seqid} (exit {done.returncode}): {done.stderr.strip()[:300]}",
+            fix="check the aragorn installation (aragorn -h), or remove it from the PATH to skip the intron search.",
+        )
     return parse_intron_calls(done.stdout, len(seq))
 
 
@@ -91,8 +102,9 @@ def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
-def keep_new_intron_calls(calls: list[dict], trnas: Collection[tuple[int, int, str]],
-                          rrnas: Collection[tuple[int, int]]) -> list[dict]:
+def keep_new_intron_calls(
+    calls: list[dict], trnas: Collection[tuple[int, int, str]], rrnas: Collection[tuple[int, int]]
+) -> list[dict]:
     """Intron calls that are neither a pyaragorn tRNA seen again (same strand) nor spread over an rRNA gene."""
     kept = []
     for c in calls:
@@ -105,15 +117,21 @@ def keep_new_intron_calls(calls: list[dict], trnas: Collection[tuple[int, int, s
     return kept
 
 
-def intron_trna_calls(sequences: Mapping[str, str], genetic_code: int, circular: Collection[str],
-                      trnas: Mapping[str, list[tuple[int, int, str]]],
-                      rrnas: Mapping[str, list[tuple[int, int]]]) -> tuple[dict[str, list[dict]], str | None]:
+def intron_trna_calls(
+    sequences: Mapping[str, str],
+    genetic_code: int,
+    circular: Collection[str],
+    trnas: Mapping[str, list[tuple[int, int, str]]],
+    rrnas: Mapping[str, list[tuple[int, int]]],
+) -> tuple[dict[str, list[dict]], str | None]:
     """Per contig, the intron-split tRNAs pyaragorn could not find; ({} , None) without the executable."""
     exe = aragorn_executable()
     if exe is None:
-        log.warning("the aragorn executable is not on the PATH: tRNAs split by an intron (plastid trnK, trnG, trnL, "
-                    "trnV, trnI, trnA) are not predicted. Install it with `apt-get install aragorn` or "
-                    "`conda install -c bioconda aragorn`.")
+        log.warning(
+            "the aragorn executable is not on the PATH: tRNAs split by an intron (plastid trnK, trnG, trnL, "
+            "trnV, trnI, trnA) are not predicted. Install it with `apt-get install aragorn` or "
+            "`conda install -c bioconda aragorn`."
+        )
         return {}, None
     version = aragorn_version(exe)
     out = {}

@@ -77,7 +77,9 @@ def read_windows_bed(path: str | Path) -> list[Window]:
             if len(cols) < 6:
                 raise InputError(
                     f"expected 6 tab-separated BED columns, found {len(cols)}.",
-                    path=path, line=lineno, fix="regenerate the window table with `dnalens windows`.",
+                    path=path,
+                    line=lineno,
+                    fix="regenerate the window table with `dnalens windows`.",
                 )
             try:
                 start, end = int(cols[1]), int(cols[2])

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from dnalens.errors import InputError
-from dnalens.settings import schema_defaults
 from dnalens.genome.fasta import non_acgt_mask
 from dnalens.genome.model import GENE_TYPES, TRANSCRIPT_TYPES, Annotation
 from dnalens.genome.window_table import Window
+from dnalens.settings import schema_defaults
 
 log = logging.getLogger(__name__)
 Interval = tuple[str, int, int]
@@ -85,7 +85,9 @@ def _genome(lengths: Mapping[str, int]) -> dict[str, tuple[int, int]]:
     return {c: (0, n) for c, n in lengths.items()}
 
 
-def _complete(region: tuple[int, int], raw: list[tuple[int, int]], length: int, wrap: int | None) -> list[tuple[int, int]]:
+def _complete(
+    region: tuple[int, int], raw: list[tuple[int, int]], length: int, wrap: int | None
+) -> list[tuple[int, int]]:
     """Fixed-length windows from makewindows output for one region: wrap (circular) or end-flush (linear)."""
     a, b = region
     if b - a <= length:
@@ -98,9 +100,7 @@ def _complete(region: tuple[int, int], raw: list[tuple[int, int]], length: int, 
     return full
 
 
-def tile_intervals(
-    lengths: Mapping[str, int], circular: frozenset[str], length: int, stride: int
-) -> list[Interval]:
+def tile_intervals(lengths: Mapping[str, int], circular: frozenset[str], length: int, stride: int) -> list[Interval]:
     """Tile every contig: bedtools makewindows, then wrap (circular) or end-flush (linear) the tail."""
     raw: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for iv in _bedtool().window_maker(g=_genome(lengths), w=length, s=stride):
@@ -129,8 +129,10 @@ def gene_intervals(
     genes = annotation.by_type(*GENE_TYPES) or annotation.by_type(*TRANSCRIPT_TYPES)
     rows = [(f.seqid, f.start, f.end) for f in genes if f.seqid in lengths]
     if not rows:
-        raise InputError("windows mode `genes` needs genes, but the annotation has none.",
-                         fix="use windows: {mode: tiled} or give an annotation.")
+        raise InputError(
+            "windows mode `genes` needs genes, but the annotation has none.",
+            fix="use windows: {mode: tiled} or give an annotation.",
+        )
     g = _genome(lengths)
     regions = _bedtool(rows).sort(g=g).slop(b=settings.flank, g=g).merge()
     length, step = settings.length, settings.step
@@ -171,7 +173,7 @@ def n_filter(intervals: list[Interval], fasta, max_n_fraction: float) -> list[In
             continue
         n = len(mask)
         for c, s, e in ivs:
-            bad = int(np.count_nonzero(mask[s:min(e, n)]))
+            bad = int(np.count_nonzero(mask[s : min(e, n)]))
             if e > n:
                 bad += int(np.count_nonzero(mask[: e - n]))
             if bad <= max_n_fraction * (e - s):
@@ -184,7 +186,10 @@ def _sample(items: list[Interval], k: int, rng: random.Random) -> list[Interval]
 
 
 def make_windows(
-    fasta, lengths: Mapping[str, int], circular: frozenset[str], settings: WindowSettings,
+    fasta,
+    lengths: Mapping[str, int],
+    circular: frozenset[str],
+    settings: WindowSettings,
     annotation: Annotation | None = None,
 ) -> list[Window]:
     """The window table for one genome (`fasta` is a pyfaidx.Fasta of the prepared genome.fa)."""
@@ -193,8 +198,9 @@ def make_windows(
     strands = STRANDS[settings.strands]
     try:
         if settings.mode == "tiled":
-            intervals = n_filter(tile_intervals(lengths, circular, settings.length, settings.step), fasta,
-                                 settings.max_n_fraction)
+            intervals = n_filter(
+                tile_intervals(lengths, circular, settings.length, settings.step), fasta, settings.max_n_fraction
+            )
             groups = [intervals]
         else:
             on_genes, candidates = gene_intervals(annotation or Annotation([]), lengths, circular, settings)
@@ -216,6 +222,12 @@ def make_windows(
     rank = {c: i for i, c in enumerate(lengths)}
     intervals = sorted({iv for g in groups for iv in g}, key=lambda iv: (rank[iv[0]], iv[1], iv[2]))
     windows = [Window(c, s, e, strand, f"{c}:{s}-{e}{strand}") for c, s, e in intervals for strand in strands]
-    log.info("%d windows (%s mode, %d bp, stride %d, strands %s)", len(windows), settings.mode, settings.length,
-             settings.step, settings.strands)
+    log.info(
+        "%d windows (%s mode, %d bp, stride %d, strands %s)",
+        len(windows),
+        settings.mode,
+        settings.length,
+        settings.step,
+        settings.strands,
+    )
     return windows

@@ -57,8 +57,13 @@ def build_label_store(
         meta = _meta(concepts, genome, layout.n_tokens, len(chosen), stats, window_table, extra_meta)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         write_summary(meta, tmp / "concept_summary.tsv")
-    log.info("labels: %d tokens x %d concepts (%d region) in %s", layout.n_tokens, len(concepts.columns),
-             len(concepts.region_columns), out_dir)
+    log.info(
+        "labels: %d tokens x %d concepts (%d region) in %s",
+        layout.n_tokens,
+        len(concepts.columns),
+        len(concepts.region_columns),
+        out_dir,
+    )
     return meta
 
 
@@ -79,8 +84,10 @@ def _write_arrays(tmp: Path, concepts: ConceptSet, genome: GenomeSequence, windo
     labels = _empty_or_memmap(tmp / "labels.npy", np.uint8, (n, n_bytes))
     instances = _empty_or_memmap(tmp / "instances.npy", np.int32, (n, len(regions)), fill=-1)
     (tmp / "categorical").mkdir()
-    cats = {c.name: _empty_or_memmap(tmp / "categorical" / f"{c.name}.npy", _cat_dtype(c.classes), (n,), fill=-1)
-            for c in concepts.categoricals}
+    cats = {
+        c.name: _empty_or_memmap(tmp / "categorical" / f"{c.name}.npy", _cat_dtype(c.classes), (n,), fill=-1)
+        for c in concepts.categoricals
+    }
     genome_nt = np.zeros(len(columns), dtype=np.int64)
     groups = layout.groups(windows)
     col_of = {id(c): j for j, c in enumerate(columns)}
@@ -128,39 +135,69 @@ def column_counts(packed: np.ndarray | None, n_columns: int, chunk: int = 1 << 2
     for b in range(packed.shape[1]):
         hist = np.zeros(256, dtype=np.int64)
         for at in range(0, packed.shape[0], chunk):
-            hist += np.bincount(packed[at: at + chunk, b], minlength=256)
+            hist += np.bincount(packed[at : at + chunk, b], minlength=256)
         cols = range(8 * b, min(8 * b + 8, n_columns))
         counts[list(cols)] = (hist @ bits)[: len(cols)]
     return counts
 
 
-def _meta(concepts: ConceptSet, genome: GenomeSequence, n_tokens: int, n_windows: int, stats: dict,
-          window_table: str | None, extra: dict[str, Any] | None) -> dict[str, Any]:
+def _meta(
+    concepts: ConceptSet,
+    genome: GenomeSequence,
+    n_tokens: int,
+    n_windows: int,
+    stats: dict,
+    window_table: str | None,
+    extra: dict[str, Any] | None,
+) -> dict[str, Any]:
     region_names = [c.name for c in concepts.region_columns]
     entries = []
     for j, col in enumerate(concepts.columns):
         c = col.concept
-        entries.append({
-            "name": col.name, "column": j, "family": c.family, "kind": c.kind, "description": c.description,
-            "sense_concept": c.name,
-            "orientation": "antisense" if col.antisense else ("sense" if c.stranded else "unstranded"),
-            "region_column": region_names.index(col.name) if col.name in region_names else None,
-            "instances": c.intervals.n_instances if c.intervals is not None else None,
-            "first_instance_id": concepts.id_offsets.get(c.name),
-            "genome_nt": stats["genome_nt"][j], "tokens": stats["tokens"][j],
-        })
+        entries.append(
+            {
+                "name": col.name,
+                "column": j,
+                "family": c.family,
+                "kind": c.kind,
+                "description": c.description,
+                "sense_concept": c.name,
+                "orientation": "antisense" if col.antisense else ("sense" if c.stranded else "unstranded"),
+                "region_column": region_names.index(col.name) if col.name in region_names else None,
+                "instances": c.intervals.n_instances if c.intervals is not None else None,
+                "first_instance_id": concepts.id_offsets.get(c.name),
+                "genome_nt": stats["genome_nt"][j],
+                "tokens": stats["tokens"][j],
+            }
+        )
     return {
-        "format": STORE_FORMAT, "version": STORE_VERSION, "bit_order": BIT_ORDER,
-        "n_tokens": n_tokens, "n_windows": n_windows,
-        "concept_names": [c.name for c in concepts.columns], "region_concepts": region_names,
+        "format": STORE_FORMAT,
+        "version": STORE_VERSION,
+        "bit_order": BIT_ORDER,
+        "n_tokens": n_tokens,
+        "n_windows": n_windows,
+        "concept_names": [c.name for c in concepts.columns],
+        "region_concepts": region_names,
         "concepts": entries,
-        "categorical": {c.name: {"classes": c.classes, "description": c.description, "family": c.family}
-                        for c in concepts.categoricals},
-        "n_instances": concepts.n_instances, "instance_table": "instance_table.tsv",
-        "contigs": genome.lengths, "circular": sorted(genome.circular), "genetic_code": genome.genetic_code,
-        "kingdom": genome.kingdom, "window_table": window_table,
-        "files": {"labels": "labels.npy", "instances": "instances.npy", "token_window": "token_window.npy",
-                  "window_offsets": "window_offsets.npy", "window_rows": "window_rows.npy", "windows": "windows.bed"},
+        "categorical": {
+            c.name: {"classes": c.classes, "description": c.description, "family": c.family}
+            for c in concepts.categoricals
+        },
+        "n_instances": concepts.n_instances,
+        "instance_table": "instance_table.tsv",
+        "contigs": genome.lengths,
+        "circular": sorted(genome.circular),
+        "genetic_code": genome.genetic_code,
+        "kingdom": genome.kingdom,
+        "window_table": window_table,
+        "files": {
+            "labels": "labels.npy",
+            "instances": "instances.npy",
+            "token_window": "token_window.npy",
+            "window_offsets": "window_offsets.npy",
+            "window_rows": "window_rows.npy",
+            "windows": "windows.bed",
+        },
         **(extra or {}),
     }
 

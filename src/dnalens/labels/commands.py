@@ -34,11 +34,18 @@ def _labels(args: argparse.Namespace) -> int:
     from dnalens.settings import parse_settings
 
     run_labels(
-        args.fasta, args.annotation, args.out,
-        windows=args.windows, export_bed_dir=args.export_bed, summary=args.summary,
-        settings=parse_settings(args.settings), shard=parse_shard(args.shard),
-        annotation_format=args.annotation_format, genome_info=args.genome_info,
-        genetic_code=args.genetic_code, circular=tuple(args.circular),
+        args.fasta,
+        args.annotation,
+        args.out,
+        windows=args.windows,
+        export_bed_dir=args.export_bed,
+        summary=args.summary,
+        settings=parse_settings(args.settings),
+        shard=parse_shard(args.shard),
+        annotation_format=args.annotation_format,
+        genome_info=args.genome_info,
+        genetic_code=args.genetic_code,
+        circular=tuple(args.circular),
     )
     return 0
 

@@ -19,8 +19,17 @@ from dnalens.atomic import atomic_dir, atomic_path
 from dnalens.concepts.registry import ConceptSet
 
 TABLE_COLUMNS = ["instance_id", "concept", "feature_id", "name", "contig", "start", "end", "strand"]
-SUMMARY_COLUMNS = ["concept", "family", "kind", "orientation", "instances", "genome_nt", "genome_coverage",
-                   "tokens", "token_coverage"]
+SUMMARY_COLUMNS = [
+    "concept",
+    "family",
+    "kind",
+    "orientation",
+    "instances",
+    "genome_nt",
+    "genome_coverage",
+    "tokens",
+    "token_coverage",
+]
 
 
 def instance_frame(concepts: ConceptSet) -> pd.DataFrame:
@@ -32,10 +41,20 @@ def instance_frame(concepts: ConceptSet) -> pd.DataFrame:
         offset = concepts.id_offsets[concept.name]
         fid = np.asarray(iv.feature_id, dtype=object)[iv.instance]
         name = np.asarray(iv.name, dtype=object)[iv.instance]
-        frames.append(pd.DataFrame({
-            "instance_id": iv.instance + offset, "concept": concept.name, "feature_id": fid, "name": name,
-            "contig": iv.contig, "start": iv.start, "end": iv.end, "strand": iv.strand,
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "instance_id": iv.instance + offset,
+                    "concept": concept.name,
+                    "feature_id": fid,
+                    "name": name,
+                    "contig": iv.contig,
+                    "start": iv.start,
+                    "end": iv.end,
+                    "strand": iv.strand,
+                }
+            )
+        )
     if not frames:
         return pd.DataFrame({c: [] for c in TABLE_COLUMNS})
     frame = pd.concat(frames, ignore_index=True)
@@ -58,9 +77,21 @@ def _write_tsv(frame: pd.DataFrame, path: Path, columns: list[str], header: bool
 
 
 def read_instance_table(path: str | Path) -> pd.DataFrame:
-    return pd.read_csv(path, sep="\t", keep_default_na=False,
-                       dtype={"instance_id": np.int64, "start": np.int64, "end": np.int64, "contig": str,
-                              "feature_id": str, "name": str, "concept": str, "strand": str})
+    return pd.read_csv(
+        path,
+        sep="\t",
+        keep_default_na=False,
+        dtype={
+            "instance_id": np.int64,
+            "start": np.int64,
+            "end": np.int64,
+            "contig": str,
+            "feature_id": str,
+            "name": str,
+            "concept": str,
+            "strand": str,
+        },
+    )
 
 
 def write_summary(meta: dict[str, Any], path: Path) -> None:
@@ -68,12 +99,19 @@ def write_summary(meta: dict[str, Any], path: Path) -> None:
     genome_total = 2 * sum(meta["contigs"].values())
     rows = []
     for c in meta["concepts"]:
-        rows.append({
-            "concept": c["name"], "family": c["family"], "kind": c["kind"], "orientation": c["orientation"],
-            "instances": "" if c["instances"] is None else c["instances"],
-            "genome_nt": c["genome_nt"], "genome_coverage": round(c["genome_nt"] / max(genome_total, 1), 6),
-            "tokens": c["tokens"], "token_coverage": round(c["tokens"] / max(meta["n_tokens"], 1), 6),
-        })
+        rows.append(
+            {
+                "concept": c["name"],
+                "family": c["family"],
+                "kind": c["kind"],
+                "orientation": c["orientation"],
+                "instances": "" if c["instances"] is None else c["instances"],
+                "genome_nt": c["genome_nt"],
+                "genome_coverage": round(c["genome_nt"] / max(genome_total, 1), 6),
+                "tokens": c["tokens"],
+                "token_coverage": round(c["tokens"] / max(meta["n_tokens"], 1), 6),
+            }
+        )
     pd.DataFrame(rows, columns=SUMMARY_COLUMNS).to_csv(path, sep="\t", index=False)
 
 

@@ -71,12 +71,14 @@ def load_inputs(
         info = read_genome_info(genome_info)
         kingdom, circ = info.kingdom, circ | set(info.circular)
         code = code or info.genetic_code
-    genome = load_genome_sequence(fasta, circular=frozenset(circ), genetic_code=code or DEFAULT_GENETIC_CODE,
-                                  kingdom=kingdom)
+    genome = load_genome_sequence(
+        fasta, circular=frozenset(circ), genetic_code=code or DEFAULT_GENETIC_CODE, kingdom=kingdom
+    )
     if annotation is None:
         return genome, Annotation([])
-    ann = load_annotation(annotation, annotation_format, contig_lengths=genome.lengths,
-                          circular=genome.circular, fasta_path=fasta)
+    ann = load_annotation(
+        annotation, annotation_format, contig_lengths=genome.lengths, circular=genome.circular, fasta_path=fasta
+    )
     if not genome_info:  # facts the annotation itself carries (GenBank topology and transl_table)
         genome.circular = genome.circular | (ann.circular_seqids & set(genome.lengths))
         if genetic_code is None and ann.genetic_code:
@@ -111,13 +113,29 @@ def run_labels(
     concepts = compute_concepts(ctx)
     frame = instance_frame(concepts)
     seconds["concepts"] = time.perf_counter() - t0
-    log.info("concepts: %d columns, %d instances (genetic code %d, circular: %s)", len(concepts.columns),
-             concepts.n_instances, genome.genetic_code, ", ".join(sorted(genome.circular)) or "none")
+    log.info(
+        "concepts: %d columns, %d instances (genetic code %d, circular: %s)",
+        len(concepts.columns),
+        concepts.n_instances,
+        genome.genetic_code,
+        ", ".join(sorted(genome.circular)) or "none",
+    )
     t0 = time.perf_counter()
-    extra = {"sources": {"fasta": str(fasta), "annotation": None if annotation is None else str(annotation)},
-             "settings": dataclasses.asdict(conf), "shard": list(shard) if shard else None}
-    meta = build_label_store(out, concepts, genome, table, window_rows=rows,
-                             window_table=None if windows is None else str(windows), extra_meta=extra, frame=frame)
+    extra = {
+        "sources": {"fasta": str(fasta), "annotation": None if annotation is None else str(annotation)},
+        "settings": dataclasses.asdict(conf),
+        "shard": list(shard) if shard else None,
+    }
+    meta = build_label_store(
+        out,
+        concepts,
+        genome,
+        table,
+        window_rows=rows,
+        window_table=None if windows is None else str(windows),
+        extra_meta=extra,
+        frame=frame,
+    )
     seconds["store"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     if summary:
@@ -139,7 +157,6 @@ def merge_label_shards(
 ) -> dict[str, Any]:
     """Gather of the scattered labels rule: concatenate shard stores, then the same summary and BED
     export `run_labels` writes (from the instance table every shard carries whole)."""
-    from dnalens.labels.export import read_instance_table
     from dnalens.labels.store import LabelStore, concat_label_stores
 
     concat_label_stores(stores, out)
@@ -150,4 +167,3 @@ def merge_label_shards(
     if export_bed_dir:
         export_bed(store.instance_table(), store.meta, export_bed_dir)
     return store.meta
-

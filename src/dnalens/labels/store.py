@@ -131,15 +131,20 @@ def concat_label_stores(parts: Sequence[str | Path], out_dir: str | Path) -> Pat
     for s in stores[1:]:
         for key in ("concept_names", "region_concepts", "categorical", "contigs", "n_instances", "genetic_code"):
             if s.meta[key] != first.meta[key]:
-                raise InputError(f"label store differs from {first.path} in {key}.", path=s.path,
-                                 fix="build every shard with the same annotation, FASTA and concepts settings.")
+                raise InputError(
+                    f"label store differs from {first.path} in {key}.",
+                    path=s.path,
+                    fix="build every shard with the same annotation, FASTA and concepts settings.",
+                )
     n = sum(s.n_tokens for s in stores)
     with atomic_dir(out_dir) as tmp:
         for name in ("labels.npy", "instances.npy", "token_window.npy"):
             _concat_npy(tmp / name, [s.path / name for s in stores], n)
         (tmp / "categorical").mkdir()
         for name in first.categorical_names:
-            _concat_npy(tmp / "categorical" / f"{name}.npy", [s.path / "categorical" / f"{name}.npy" for s in stores], n)
+            _concat_npy(
+                tmp / "categorical" / f"{name}.npy", [s.path / "categorical" / f"{name}.npy" for s in stores], n
+            )
         offsets = [np.zeros(1, np.int64)]
         base = 0
         for s in stores:
@@ -176,11 +181,17 @@ def _concat_npy(path: Path, sources: list[Path], n: int) -> None:
     _, _, shape0, _, dtype0 = parts[0]
     for src, _, shape, fortran, dtype in parts:
         if dtype != dtype0 or tuple(shape[1:]) != tuple(shape0[1:]) or (fortran and len(shape) > 1):
-            raise InputError(f"array {shape} {dtype} does not match {shape0} {dtype0} of the first shard.", path=src,
-                             fix="build every shard with the same dnalens version and settings.")
+            raise InputError(
+                f"array {shape} {dtype} does not match {shape0} {dtype0} of the first shard.",
+                path=src,
+                fix="build every shard with the same dnalens version and settings.",
+            )
     if sum(int(p[2][0]) for p in parts) != n:
-        raise InputError(f"shard arrays hold {sum(int(p[2][0]) for p in parts)} tokens, meta.json says {n}.",
-                         path=path.name, fix="rebuild the shards.")
+        raise InputError(
+            f"shard arrays hold {sum(int(p[2][0]) for p in parts)} tokens, meta.json says {n}.",
+            path=path.name,
+            fix="rebuild the shards.",
+        )
     with open(path, "wb") as out:
         header = {"descr": fmt.dtype_to_descr(dtype0), "fortran_order": False, "shape": (n, *shape0[1:])}
         fmt.write_array_header_1_0(out, header)

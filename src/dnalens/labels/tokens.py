@@ -38,13 +38,17 @@ def check_windows(windows: Sequence[Window], lengths: dict[str, int], circular: 
     for i, w in enumerate(windows):
         size = lengths.get(w.contig)
         if size is None:
-            raise InputError(f"window {i + 1} ({w.name}) is on contig {w.contig!r}, which the FASTA lacks.",
-                             fix="build windows.bed from the same FASTA.")
+            raise InputError(
+                f"window {i + 1} ({w.name}) is on contig {w.contig!r}, which the FASTA lacks.",
+                fix="build windows.bed from the same FASTA.",
+            )
         limit = 2 * size if w.contig in circular else size
         if w.start < 0 or w.end <= w.start or w.end > limit or w.length > size:
-            raise InputError(f"window {i + 1} ({w.contig}:{w.start}-{w.end}) lies outside the contig "
-                             f"(length {size}{', circular' if w.contig in circular else ''}).",
-                             fix="rebuild windows.bed with `dnalens windows` for this genome.")
+            raise InputError(
+                f"window {i + 1} ({w.contig}:{w.start}-{w.end}) lies outside the contig "
+                f"(length {size}{', circular' if w.contig in circular else ''}).",
+                fix="rebuild windows.bed with `dnalens windows` for this genome.",
+            )
 
 
 def token_layout(windows: Sequence[Window], lengths: dict[str, int]) -> TokenLayout:
@@ -53,8 +57,7 @@ def token_layout(windows: Sequence[Window], lengths: dict[str, int]) -> TokenLay
     ends = np.array([w.end for w in windows], dtype=np.int64)
     offsets = np.zeros(len(windows) + 1, dtype=np.int64)
     np.cumsum(ends - starts, out=offsets[1:])
-    owner, pos = token_positions(starts, ends, [w.strand == "-" for w in windows],
-                                 [lengths[w.contig] for w in windows])
+    owner, pos = token_positions(starts, ends, [w.strand == "-" for w in windows], [lengths[w.contig] for w in windows])
     return TokenLayout(offsets, owner, pos)
 
 

@@ -31,13 +31,17 @@ class BuildPy(build_py):
             (Path(self.build_lib) / SCHEMA_TARGET).mkdir(parents=True, exist_ok=True)
             shutil.copy2(SCHEMA, Path(self.build_lib) / SCHEMA_TARGET / SCHEMA.name)
         else:
-            self.warn(f"{SCHEMA} not found: settings defaults will be missing (an sdist needs "
-                      "`include workflow/schemas/config.schema.yaml` in MANIFEST.in)")
+            self.warn(
+                f"{SCHEMA} not found: settings defaults will be missing (an sdist needs "
+                "`include workflow/schemas/config.schema.yaml` in MANIFEST.in)"
+            )
         for name in BUNDLED:
             src = SOURCE / name
             if not (src / "model.safetensors").exists():
-                self.warn(f"{src}/model.safetensors not found: the bundled model is not packaged "
-                          "(an sdist needs `graft resources/models` in MANIFEST.in)")
+                self.warn(
+                    f"{src}/model.safetensors not found: the bundled model is not packaged "
+                    "(an sdist needs `graft resources/models` in MANIFEST.in)"
+                )
                 continue
             dest = Path(self.build_lib) / TARGET / name
             dest.mkdir(parents=True, exist_ok=True)

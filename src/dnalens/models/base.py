@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import importlib
 import json
-from dataclasses import dataclass, replace as dc_replace
+from dataclasses import dataclass
+from dataclasses import replace as dc_replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 
 from dnalens.errors import InputError
-from dnalens.settings import schema_defaults
 from dnalens.genome.window_table import reverse_complement
+from dnalens.settings import schema_defaults
 
 # family -> "module:Class". A new model family is one module plus one line here.
 REGISTRY: dict[str, str] = {
@@ -82,8 +83,11 @@ def read_model_config(directory: str | Path) -> dict[str, Any]:
     """A model directory's config.json (ours or a HuggingFace checkpoint's), or the one error for a folder without it."""
     cfg_path = Path(directory) / "config.json"
     if not cfg_path.exists():
-        raise InputError("not a model directory (config.json missing).", path=directory,
-                         fix="give a directory written by `dnalens train-model` or a HuggingFace checkpoint.")
+        raise InputError(
+            "not a model directory (config.json missing).",
+            path=directory,
+            fix="give a directory written by `dnalens train-model` or a HuggingFace checkpoint.",
+        )
     return json.loads(cfg_path.read_text())
 
 
@@ -148,8 +152,9 @@ class TorchAdapter:
     causal: bool = True
     wants_gpu: bool = False  # a family fact: whether its jobs ask a cluster for a GPU (family_wants_gpu)
 
-    def __init__(self, model, spec: ModelSpec, layers: list[str], aliases: dict[str, str] | None = None,
-                 cast: bool = True) -> None:
+    def __init__(
+        self, model, spec: ModelSpec, layers: list[str], aliases: dict[str, str] | None = None, cast: bool = True
+    ) -> None:
         from nnsight import NNsight
 
         self.spec = parse_spec(spec)  # resolves rc_pool "auto" for adapters built directly
@@ -173,8 +178,10 @@ class TorchAdapter:
     def module_path(self, layer: str) -> str:
         path = self.aliases.get(layer, layer)
         if path not in self._order:
-            raise InputError(f"layer {layer!r} is not a module of this model.",
-                             fix=f"use one of: {', '.join(self.layers[:6])}{' …' if len(self.layers) > 6 else ''}.")
+            raise InputError(
+                f"layer {layer!r} is not a module of this model.",
+                fix=f"use one of: {', '.join(self.layers[:6])}{' …' if len(self.layers) > 6 else ''}.",
+            )
         return path
 
     def _envoy(self, path: str):

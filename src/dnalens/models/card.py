@@ -19,8 +19,10 @@ def steps_line(training: dict[str, Any]) -> str:
     done, planned = int(training["steps_done"]), int(training.get("steps") or training["steps_done"])
     line = f"{done:,} of {planned:,} planned steps ({100 * done / max(planned, 1):.0f} %)"
     if done < planned:
-        line += (": the schedule did not finish; `dnalens train-model --resume-from <this directory> --out <new>`"
-                 " continues it")
+        line += (
+            ": the schedule did not finish; `dnalens train-model --resume-from <this directory> --out <new>`"
+            " continues it"
+        )
     return line + "."
 
 
@@ -34,8 +36,10 @@ def bits_headline(bits: dict[str, Any]) -> list[str]:
             continue
         model = sum(b["model_bits_per_nt"] * b["n_nt"] for b in rows) / n
         markov = sum(b["markov5_bits_per_nt"] * b["n_nt"] for b in rows) / n
-        lines.append(f"Bits/nt on {what} ({n:,} nt): model {model:.3f} vs 5th-order Markov {markov:.3f} "
-                     f"({model - markov:+.3f}; 2.000 = uniform).")
+        lines.append(
+            f"Bits/nt on {what} ({n:,} nt): model {model:.3f} vs 5th-order Markov {markov:.3f} "
+            f"({model - markov:+.3f}; 2.000 = uniform)."
+        )
     return lines
 
 
@@ -57,13 +61,17 @@ def _devices(training: dict[str, Any]) -> str:
 
 def _restarts(training: dict[str, Any]) -> list[str]:
     s = training.get("settings", {})
-    return [f"Resumed at step {r['from_step']:,} from `{r['source']}` without its AdamW moments: they restarted, "
-            f"and the learning rate was ramped up again over {s.get('warmup_steps')} steps."
-            for r in training.get("runs") or [] if r.get("optimizer_state") == "fresh"]
+    return [
+        f"Resumed at step {r['from_step']:,} from `{r['source']}` without its AdamW moments: they restarted, "
+        f"and the learning rate was ramped up again over {s.get('warmup_steps')} steps."
+        for r in training.get("runs") or []
+        if r.get("optimizer_state") == "fresh"
+    ]
 
 
-def render_card(name: str, training: dict[str, Any], config: dict[str, Any], evaluation: dict[str, Any],
-                layer: str, notes: str = "") -> str:
+def render_card(
+    name: str, training: dict[str, Any], config: dict[str, Any], evaluation: dict[str, Any], layer: str, notes: str = ""
+) -> str:
     hist = training.get("history", [])
     last = hist[-1] if hist else {}
     lines = [
@@ -134,8 +142,10 @@ def render_card(name: str, training: dict[str, Any], config: dict[str, Any], eva
         for pool in ("none", "mean", "concat"):
             key = f"{layer}|rc_pool={pool}"
             if key in probes:
-                lines.append(f"| {genome} | `{layer}`, rc_pool={pool} | {probes[key]['codon_accuracy']:.3f} | "
-                             f"{probes[key]['sense_cds_auroc']:.3f} |")
+                lines.append(
+                    f"| {genome} | `{layer}`, rc_pool={pool} | {probes[key]['codon_accuracy']:.3f} | "
+                    f"{probes[key]['sense_cds_auroc']:.3f} |"
+                )
         for pool in ("none", "concat"):
             (lc, c), (la, a) = _best(probes, pool, "codon_accuracy"), _best(probes, pool, "sense_cds_auroc")
             lines.append(f"| {genome} | best block, rc_pool={pool} | {c:.3f} (`{lc}`) | {a:.3f} (`{la}`) |")

@@ -85,9 +85,17 @@ def save_resume(resume: Path, model, opt, state: dict[str, Any]) -> None:
 
 def _from_resume_dir(resume: Path, source: str) -> StartPoint:
     state = json.loads((resume / "state.json").read_text())
-    return StartPoint(resume / "model.safetensors", resume / "optimizer.safetensors", int(state["step"]),
-                      float(state["elapsed_s"]), list(state["history"]), state["architecture"], source,
-                      list(state.get("runs", [])), state.get("rewarm_from"))
+    return StartPoint(
+        resume / "model.safetensors",
+        resume / "optimizer.safetensors",
+        int(state["step"]),
+        float(state["elapsed_s"]),
+        list(state["history"]),
+        state["architecture"],
+        source,
+        list(state.get("runs", [])),
+        state.get("rewarm_from"),
+    )
 
 
 def _from_model_dir(directory: Path) -> StartPoint:
@@ -96,18 +104,32 @@ def _from_model_dir(directory: Path) -> StartPoint:
 
     cfg_file, weights = directory / "config.json", directory / "model.safetensors"
     if not cfg_file.exists() or not weights.exists():
-        raise InputError("cannot resume: the directory needs model.safetensors and config.json.", path=directory,
-                         fix="give a directory written by `dnalens train-model`.")
+        raise InputError(
+            "cannot resume: the directory needs model.safetensors and config.json.",
+            path=directory,
+            fix="give a directory written by `dnalens train-model`.",
+        )
     cfg = json.loads(cfg_file.read_text())
     summary = cfg.get("training") or {}
     if not summary and (directory / "training.json").exists():
         summary = json.loads((directory / "training.json").read_text())
     if "steps_done" not in summary:
-        raise InputError("cannot resume: no training summary (steps_done) in config.json or training.json.",
-                         path=directory, fix="resume from a directory written by `dnalens train-model`.")
-    return StartPoint(weights, None, int(summary["steps_done"]), float(summary.get("elapsed_s", 0.0)),
-                      list(summary.get("history", [])), TinyConfig.from_dict(cfg).to_dict(), str(directory),
-                      list(summary.get("runs", [])), summary.get("rewarm_from"))
+        raise InputError(
+            "cannot resume: no training summary (steps_done) in config.json or training.json.",
+            path=directory,
+            fix="resume from a directory written by `dnalens train-model`.",
+        )
+    return StartPoint(
+        weights,
+        None,
+        int(summary["steps_done"]),
+        float(summary.get("elapsed_s", 0.0)),
+        list(summary.get("history", [])),
+        TinyConfig.from_dict(cfg).to_dict(),
+        str(directory),
+        list(summary.get("runs", [])),
+        summary.get("rewarm_from"),
+    )
 
 
 def start_point(out: Path, resume_from: str | Path | None) -> StartPoint | None:
@@ -118,8 +140,11 @@ def start_point(out: Path, resume_from: str | Path | None) -> StartPoint | None:
         return None
     src = Path(resume_from)
     if src.resolve() == out.resolve():
-        raise InputError("--resume-from and --out are the same directory.", path=src,
-                         fix="write the continued model to a new --out directory; the source stays as it is.")
+        raise InputError(
+            "--resume-from and --out are the same directory.",
+            path=src,
+            fix="write the continued model to a new --out directory; the source stays as it is.",
+        )
     if (src / ".resume" / "state.json").exists():
         return _from_resume_dir(src / ".resume", str(src))
     return _from_model_dir(src)
@@ -127,10 +152,9 @@ def start_point(out: Path, resume_from: str | Path | None) -> StartPoint | None:
 
 def saved_settings(directory: str | Path) -> dict[str, Any]:
     """The training settings a model directory was trained with (architecture from its config.json)."""
+    from dnalens.models.base import read_model_config
     from dnalens.models.tiny import TinyConfig
     from dnalens.settings import schema_defaults
-
-    from dnalens.models.base import read_model_config
 
     directory = Path(directory)
     cfg = read_model_config(directory)

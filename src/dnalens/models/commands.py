@@ -15,10 +15,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--genome", action="append", default=[], help="training genome (FASTA/GenBank, .gz ok); repeatable")
     p.add_argument("--steps", type=int, help="override training.steps")
     p.add_argument("--out", required=True, help="output directory (model.safetensors + config.json)")
-    p.add_argument("--resume-from", help="continue another model directory's run (its step, data order, lr schedule "
-                   "and settings; --settings/--steps override): from its .resume/ when present, else from its weights "
-                   "with fresh AdamW moments. A rerun with the same --out continues from --out itself.")
-    p.add_argument("--until-step", type=int, help="stop this run at this step (checkpointed; the schedule is unchanged)")
+    p.add_argument(
+        "--resume-from",
+        help="continue another model directory's run (its step, data order, lr schedule "
+        "and settings; --settings/--steps override): from its .resume/ when present, else from its weights "
+        "with fresh AdamW moments. A rerun with the same --out continues from --out itself.",
+    )
+    p.add_argument(
+        "--until-step", type=int, help="stop this run at this step (checkpointed; the schedule is unchanged)"
+    )
     p.set_defaults(func=_train)
 
     e = subparsers.add_parser("eval-model", help="held-out bits/nt vs a 5th-order Markov model, and concept probes")
@@ -27,8 +32,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--settings", help="evaluation settings as JSON")
     e.add_argument("--out", required=True, help="evaluation JSON to write")
     e.add_argument("--card", help="also write MODEL_CARD.md here (needs training.json next to the model)")
-    e.add_argument("--card-layer", default=schema_defaults("extract")["layers"][0],
-                   help="layer quoted in the card's headline rows (default: the first of extract.layers' default)")
+    e.add_argument(
+        "--card-layer",
+        default=schema_defaults("extract")["layers"][0],
+        help="layer quoted in the card's headline rows (default: the first of extract.layers' default)",
+    )
     e.add_argument("--card-notes", default="", help="free text appended to the card (e.g. targets missed and why)")
     e.set_defaults(func=_evaluate)
 

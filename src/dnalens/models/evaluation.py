@@ -100,8 +100,9 @@ def tiled_windows(length: int, step: int, context: int, every: int = 1) -> list[
     return out
 
 
-def genome_features(adapter, labels: GeneLabels, layers: Sequence[str], step: int = 512, context: int = 256,
-                    every: int = 1) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def genome_features(
+    adapter, labels: GeneLabels, layers: Sequence[str], step: int = 512, context: int = 256, every: int = 1
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Activations of the kept cores (+ strand), concatenated: ({layer: [N, d]}, genome positions [N])."""
     from tqdm import tqdm
 
@@ -131,8 +132,9 @@ def onehot_context(seq: str, positions: np.ndarray, radius: int = 7) -> np.ndarr
     return out.reshape(len(positions), -1)
 
 
-def probe_scores(x: np.ndarray, positions: np.ndarray, labels: GeneLabels, max_train: int = 20000,
-                 seed: int = 0) -> dict[str, float]:
+def probe_scores(
+    x: np.ndarray, positions: np.ndarray, labels: GeneLabels, max_train: int = 20000, seed: int = 0
+) -> dict[str, float]:
     """Codon-position accuracy (within + CDS) and sense-CDS AUROC, trained on the first half."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
@@ -166,7 +168,11 @@ def probe_scores(x: np.ndarray, positions: np.ndarray, labels: GeneLabels, max_t
 def window_rows(seq: bytes | np.ndarray, seq_len: int, max_windows: int | None = None) -> np.ndarray:
     arr = np.frombuffer(seq, np.uint8) if isinstance(seq, bytes) else np.asarray(seq, np.uint8)
     n = (len(arr) - 1) // seq_len
-    rows = np.stack([arr[i * seq_len : i * seq_len + seq_len + 1] for i in range(n)]) if n else np.zeros((0, seq_len + 1), np.uint8)
+    rows = (
+        np.stack([arr[i * seq_len : i * seq_len + seq_len + 1] for i in range(n)])
+        if n
+        else np.zeros((0, seq_len + 1), np.uint8)
+    )
     if max_windows and len(rows) > max_windows:
         rows = rows[np.linspace(0, len(rows) - 1, max_windows).astype(int)]
     return rows
@@ -196,6 +202,8 @@ def compare_bits(model, markov: MarkovModel, rows: np.ndarray, batch: int = 8) -
 
 def run_cli(args) -> int:
     """`dnalens eval-model`: writes the JSON the model card quotes."""
+    import torch
+
     from dnalens.atomic import write_text
     from dnalens.devices import resolve_device
     from dnalens.models.base import load_model, parse_spec, with_options
@@ -203,10 +211,16 @@ def run_cli(args) -> int:
     from dnalens.models.training import read_fasta_bytes, split_holdout
     from dnalens.settings import parse_settings
 
-    import torch
-
-    s = {"layers": None, "rc_pools": ["none", "concat"], "heldout_fraction": 0.02, "seq_len": 1024,
-         "max_windows": 200, "probe_genomes": {}, "window_every": 1, "threads": 2}
+    s = {
+        "layers": None,
+        "rc_pools": ["none", "concat"],
+        "heldout_fraction": 0.02,
+        "seq_len": 1024,
+        "max_windows": 200,
+        "probe_genomes": {},
+        "window_every": 1,
+        "threads": 2,
+    }
     s.update(parse_settings(args.settings))
     torch.set_num_threads(s["threads"])
     spec = parse_spec(json.loads(args.model) if args.model.strip().startswith("{") else args.model)
@@ -232,9 +246,15 @@ def run_cli(args) -> int:
     # probes
     probes: dict[str, Any] = {}
     for key, entry in s["probe_genomes"].items():
-        labels = (genbank_gene_labels(entry["path"], key) if entry.get("format") == "genbank"
-                  else predicted_gene_labels(entry["path"], key))
-        probes[key] = {"sense_fraction": float(labels.sense.mean()), "antisense_fraction": float(labels.antisense.mean())}
+        labels = (
+            genbank_gene_labels(entry["path"], key)
+            if entry.get("format") == "genbank"
+            else predicted_gene_labels(entry["path"], key)
+        )
+        probes[key] = {
+            "sense_fraction": float(labels.sense.mean()),
+            "antisense_fraction": float(labels.antisense.mean()),
+        }
         # one rc_pool=concat pass gives all three views: forward half = none, halves averaged = mean
         adapter = load_model(with_options(spec, rc_pool="concat", batch_size=16))
         layers = s["layers"] or adapter.layers
@@ -243,8 +263,11 @@ def run_cli(args) -> int:
         log.info("%s one-hot: %s", key, probes[key]["onehot15"])
         for layer in layers:
             d = feats[layer].shape[1] // 2
-            views = {"none": feats[layer][:, :d], "concat": feats[layer],
-                     "mean": (feats[layer][:, :d] + feats[layer][:, d:]) / 2}
+            views = {
+                "none": feats[layer][:, :d],
+                "concat": feats[layer],
+                "mean": (feats[layer][:, :d] + feats[layer][:, d:]) / 2,
+            }
             for pool in s["rc_pools"]:
                 probes[key][f"{layer}|rc_pool={pool}"] = probe_scores(views[pool], pos, labels)
                 log.info("%s %s rc_pool=%s: %s", key, layer, pool, probes[key][f"{layer}|rc_pool={pool}"])
@@ -261,6 +284,9 @@ def write_card(model_dir: Path, evaluation: dict[str, Any], out: str | Path, lay
     from dnalens.models.card import render_card
 
     config = json.loads((model_dir / "config.json").read_text())
-    training = json.loads((model_dir / "training.json").read_text()) if (model_dir / "training.json").exists() \
+    training = (
+        json.loads((model_dir / "training.json").read_text())
+        if (model_dir / "training.json").exists()
         else config.get("training", {})
+    )
     write_text(out, render_card(model_dir.name, training, config, evaluation, layer, notes))

@@ -19,8 +19,15 @@ from dnalens.models.base import ModelSpec
 from dnalens.models.evo2 import EVO2_MODELS, Evo2Adapter
 
 # Hidden size of each Evo 2 model (docs/ARCHITECTURE.md, "Facts about Evo 2").
-EVO2_WIDTH = {"evo2_1b_base": 1920, "evo2_7b": 4096, "evo2_7b_base": 4096, "evo2_7b_262k": 4096,
-              "evo2_20b": 8192, "evo2_40b": 8192, "evo2_40b_base": 8192}
+EVO2_WIDTH = {
+    "evo2_1b_base": 1920,
+    "evo2_7b": 4096,
+    "evo2_7b_base": 4096,
+    "evo2_7b_262k": 4096,
+    "evo2_20b": 8192,
+    "evo2_40b": 8192,
+    "evo2_40b_base": 8192,
+}
 STANDIN_BLOCKS = 3
 STANDIN_MLP_HIDDEN = 1024  # Evo 2's MLP is wider; a narrow one keeps the CPU rehearsal fast (never stored)
 STANDIN_FILTER = 7  # causal depthwise kernel of the stand-in's `filter` (Evo 2's short explicit filters)
@@ -32,8 +39,10 @@ def standin_width(name: str | None) -> int:
     """d_model of the Evo 2 model the stand-in imitates."""
     name = name or DEFAULT_NAME
     if name not in EVO2_MODELS:
-        raise InputError(f"unknown Evo 2 model {name!r} for the stand-in.",
-                         fix=f"set model.name to one of: {', '.join(EVO2_MODELS)}.")
+        raise InputError(
+            f"unknown Evo 2 model {name!r} for the stand-in.",
+            fix=f"set model.name to one of: {', '.join(EVO2_MODELS)}.",
+        )
     return EVO2_WIDTH[name]
 
 
@@ -53,7 +62,7 @@ def build_standin_module(d_model: int, n_blocks: int = STANDIN_BLOCKS, seed: int
     class ShortFilter(nn.Module):
         def __init__(self, d: int) -> None:
             super().__init__()
-            self.h = nn.Parameter(torch.randn(d, 1, STANDIN_FILTER) / STANDIN_FILTER ** 0.5)
+            self.h = nn.Parameter(torch.randn(d, 1, STANDIN_FILTER) / STANDIN_FILTER**0.5)
 
         def forward(self, x):  # [B, T, d] -> [B, T, d], causal
             u = F.pad(x.transpose(1, 2), (STANDIN_FILTER - 1, 0))
@@ -98,6 +107,8 @@ class Evo2StandInAdapter(Evo2Adapter):
     @classmethod
     def from_spec(cls, spec: ModelSpec) -> "Evo2StandInAdapter":
         if spec.path:
-            raise InputError("model family evo2_standin builds seeded random weights; model.path is not read.",
-                             fix="remove model.path (model.name chooses the Evo 2 width to imitate).")
+            raise InputError(
+                "model family evo2_standin builds seeded random weights; model.path is not read.",
+                fix="remove model.path (model.name chooses the Evo 2 width to imitate).",
+            )
         return cls.from_module(build_standin_module(standin_width(spec.name)), spec)

@@ -39,7 +39,7 @@ def nucleotide_token_index(offsets: np.ndarray, length: int) -> np.ndarray:
     token_of = np.full(length, -1, dtype=np.int64)
     for t, (a, b) in enumerate(offsets):
         if b > a:
-            token_of[a:min(b, length)] = t
+            token_of[a : min(b, length)] = t
     covered = np.flatnonzero(token_of >= 0)
     if len(covered) == 0:
         raise InputError("the tokenizer produced no token covering the sequence.")
@@ -69,15 +69,20 @@ class HFAdapter(TorchAdapter):
         kind = spec.hf_kind
         if kind == "auto":
             archs = " ".join(getattr(config, "architectures", None) or [])
-            kind = "masked" if "MaskedLM" in archs or (not archs and not getattr(config, "is_decoder", True)) else "causal"
+            kind = (
+                "masked" if "MaskedLM" in archs or (not archs and not getattr(config, "is_decoder", True)) else "causal"
+            )
         if kind not in ("causal", "masked"):
             raise InputError(f"model.hf_kind must be auto, causal or masked, not {kind!r}.")
         auto = AutoModelForCausalLM if kind == "causal" else AutoModelForMaskedLM
         model = auto.from_pretrained(spec.path, trust_remote_code=spec.trust_remote_code)
         tokenizer = AutoTokenizer.from_pretrained(spec.path, trust_remote_code=spec.trust_remote_code)
         if not getattr(tokenizer, "is_fast", False):
-            raise InputError("the checkpoint's tokenizer is not a fast tokenizer (no offset mapping).", path=spec.path,
-                             fix="save a tokenizer.json (tokenizers library) with the checkpoint.")
+            raise InputError(
+                "the checkpoint's tokenizer is not a fast tokenizer (no offset mapping).",
+                path=spec.path,
+                fix="save a tokenizer.json (tokenizers library) with the checkpoint.",
+            )
         return cls(model, tokenizer, spec, causal=(kind == "causal"))
 
     def encode(self, seqs: Sequence[str]):

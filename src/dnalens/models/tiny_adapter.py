@@ -42,8 +42,11 @@ def bundled_path() -> Path:
     """The shipped checkpoint: relative to the working directory, else the installed package's copy
     (dnalens/models/bundled/, put there at build time), else the source tree (editable install)."""
     name = Path(BUNDLED).name
-    candidates = (Path(BUNDLED), Path(__file__).resolve().parent / "bundled" / name,
-                  Path(__file__).resolve().parents[3] / BUNDLED)
+    candidates = (
+        Path(BUNDLED),
+        Path(__file__).resolve().parent / "bundled" / name,
+        Path(__file__).resolve().parents[3] / BUNDLED,
+    )
     for path in candidates:
         if (path / "model.safetensors").exists():
             return path
@@ -58,8 +61,11 @@ def load_tiny_module(path: str | Path):
     path = Path(path)
     cfg_file, weights = path / "config.json", path / "model.safetensors"
     if not cfg_file.exists() or not weights.exists():
-        raise InputError("tiny model directory needs config.json and model.safetensors.", path=path,
-                         fix="point model.path at a directory written by `dnalens train-model`.")
+        raise InputError(
+            "tiny model directory needs config.json and model.safetensors.",
+            path=path,
+            fix="point model.path at a directory written by `dnalens train-model`.",
+        )
     model = TinyEvo(TinyConfig.from_dict(json.loads(cfg_file.read_text())))
     model.load_state_dict(load_file(str(weights)))
     return model

@@ -23,8 +23,8 @@ import numpy as np
 
 from dnalens.atomic import write_text
 from dnalens.errors import InputError
-from dnalens.settings import schema_defaults
 from dnalens.models.checkpoint import load_optimizer, save_model_dir, save_resume, start_point
+from dnalens.settings import schema_defaults
 
 log = logging.getLogger(__name__)
 
@@ -222,12 +222,14 @@ def _optimizer(model, settings: TrainSettings):
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
     return torch.optim.AdamW(
         [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=settings.lr, betas=(0.9, 0.95),
+        lr=settings.lr,
+        betas=(0.9, 0.95),
     )
 
 
-def train(settings: TrainSettings, out: str | Path, resume_from: str | Path | None = None,
-          until_step: int | None = None) -> dict[str, Any]:
+def train(
+    settings: TrainSettings, out: str | Path, resume_from: str | Path | None = None, until_step: int | None = None
+) -> dict[str, Any]:
     """Train (or resume) into `out`; returns the final training summary (also written to training.json).
 
     Starts from `out/.resume/` when present, else from `resume_from` (another model directory), else
@@ -248,8 +250,11 @@ def train(settings: TrainSettings, out: str | Path, resume_from: str | Path | No
     optimizer_state = "new"
     if start is not None:
         if start.architecture != cfg.to_dict():
-            raise InputError("checkpoint architecture differs from the configured one.", path=start.source,
-                             fix="start afresh in a new output directory, or restore the architecture settings.")
+            raise InputError(
+                "checkpoint architecture differs from the configured one.",
+                path=start.source,
+                fix="start afresh in a new output directory, or restore the architecture settings.",
+            )
         model.load_state_dict(load_file(str(start.weights)))
         step, elapsed, history = start.step, start.elapsed_s, start.history
         runs, rewarm_from = start.runs, start.rewarm_from
@@ -261,22 +266,49 @@ def train(settings: TrainSettings, out: str | Path, resume_from: str | Path | No
     elif start is not None:
         optimizer_state = "fresh"
         rewarm_from = step
-        log.warning("resuming from %s at step %d without AdamW moments (none saved there): they restart, and the "
-                    "learning rate is ramped up again over %d steps", start.source, step, settings.warmup_steps)
+        log.warning(
+            "resuming from %s at step %d without AdamW moments (none saved there): they restart, and the "
+            "learning rate is ramped up again over %d steps",
+            start.source,
+            step,
+            settings.warmup_steps,
+        )
     if start is not None:
-        log.info("resuming at step %d of %d from %s (%.0f s trained before)",
-                 step, settings.steps, start.source, elapsed)
+        log.info(
+            "resuming at step %d of %d from %s (%.0f s trained before)", step, settings.steps, start.source, elapsed
+        )
     amp_name = None if amp is None else str(amp).removeprefix("torch.")
-    runs = runs + [{"from_step": step, "to_step": step, "device": str(dev), "autocast": amp_name,
-                    "optimizer_state": optimizer_state, "source": start.source if start else None}]
-    log.info("model: %d parameters, blocks %s; corpus %d nt; device %s, autocast %s", model.n_params(), cfg.block_types,
-             sum(len(c) for c in corpus.contigs), dev, amp)
+    runs = runs + [
+        {
+            "from_step": step,
+            "to_step": step,
+            "device": str(dev),
+            "autocast": amp_name,
+            "optimizer_state": optimizer_state,
+            "source": start.source if start else None,
+        }
+    ]
+    log.info(
+        "model: %d parameters, blocks %s; corpus %d nt; device %s, autocast %s",
+        model.n_params(),
+        cfg.block_types,
+        sum(len(c) for c in corpus.contigs),
+        dev,
+        amp,
+    )
     stop_at = min(settings.steps, until_step) if until_step is not None else settings.steps
 
     def state() -> dict[str, Any]:
         runs[-1]["to_step"] = step
-        return {"step": step, "elapsed_s": elapsed, "history": history, "architecture": cfg.to_dict(),
-                "runs": runs, "rewarm_from": rewarm_from, "settings": asdict(settings)}
+        return {
+            "step": step,
+            "elapsed_s": elapsed,
+            "history": history,
+            "architecture": cfg.to_dict(),
+            "runs": runs,
+            "rewarm_from": rewarm_from,
+            "settings": asdict(settings),
+        }
 
     def checkpoint() -> None:
         save_resume(out / ".resume", model, opt, state())
@@ -303,16 +335,25 @@ def train(settings: TrainSettings, out: str | Path, resume_from: str | Path | No
         elapsed = before + run_s
         finished = step >= stop_at or (settings.max_minutes > 0 and run_s >= settings.max_minutes * 60)
         if step % settings.eval_every == 0 or finished:
-            entry = {"step": step, "elapsed_s": round(elapsed, 1), "tokens": step * settings.batch_size * settings.seq_len,
-                     "train_bits": round(float(np.mean(running)) / math.log(2), 4),
-                     "heldout_bits": round(bits_per_nt(model, eval_rows, amp=amp), 4) if len(eval_rows) else None,
-                     "lr": lr_at(step - 1, settings, rewarm_from)}
+            entry = {
+                "step": step,
+                "elapsed_s": round(elapsed, 1),
+                "tokens": step * settings.batch_size * settings.seq_len,
+                "train_bits": round(float(np.mean(running)) / math.log(2), 4),
+                "heldout_bits": round(bits_per_nt(model, eval_rows, amp=amp), 4) if len(eval_rows) else None,
+                "lr": lr_at(step - 1, settings, rewarm_from),
+            }
             history.append(entry)
             running = []
             log.info("step %d/%d  %s", step, settings.steps, json.dumps(entry))
         elif step % 50 == 0:
-            log.info("step %d/%d  loss %.4f bits  %.2f s/step", step, settings.steps,
-                     float(np.mean(running[-50:])) / math.log(2), run_s / max(1, step - runs[-1]["from_step"]))
+            log.info(
+                "step %d/%d  loss %.4f bits  %.2f s/step",
+                step,
+                settings.steps,
+                float(np.mean(running[-50:])) / math.log(2),
+                run_s / max(1, step - runs[-1]["from_step"]),
+            )
         if step % settings.checkpoint_every == 0 or finished:
             checkpoint()
         if finished:
@@ -326,8 +367,16 @@ def train(settings: TrainSettings, out: str | Path, resume_from: str | Path | No
 
 def _summary(settings: TrainSettings, st: dict[str, Any], sources, model) -> dict[str, Any]:
     step = st["step"]
-    return {"steps_done": step, "steps": settings.steps, "elapsed_s": round(st["elapsed_s"], 1),
-            "tokens_seen": step * settings.batch_size * settings.seq_len, "n_params": model.n_params(),
-            "schedule": "steps", "rewarm_from": st["rewarm_from"], "runs": st["runs"],
-            "sources": sources, "history": st["history"],
-            "settings": {k: v for k, v in asdict(settings).items() if k != "architecture"}}
+    return {
+        "steps_done": step,
+        "steps": settings.steps,
+        "elapsed_s": round(st["elapsed_s"], 1),
+        "tokens_seen": step * settings.batch_size * settings.seq_len,
+        "n_params": model.n_params(),
+        "schedule": "steps",
+        "rewarm_from": st["rewarm_from"],
+        "runs": st["runs"],
+        "sources": sources,
+        "history": st["history"],
+        "settings": {k: v for k, v in asdict(settings).items() if k != "architecture"},
+    }

@@ -91,9 +91,16 @@ def annotated_mask(s: ScoreMatrices, t: Thresholds) -> np.ndarray:
 def f1_supported(s: ScoreMatrices, t: Thresholds) -> np.ndarray:
     """[F, L] held-out F1 evidence (reported, never annotating on its own; module doc)."""
     base_rate = np.asarray(s.n_positive_test, np.float64) / max(int(s.n_test_tokens or 0), 1)
-    enough = np.ones(len(s.concepts), bool) if s.n_instances_test is None else \
-        np.asarray(s.n_instances_test) >= t.min_test_instances
-    return (s.f1_test.f1 >= t.min_f1) & (s.f1_test.precision >= t.min_precision_lift * base_rate[None, :]) & enough[None, :]
+    enough = (
+        np.ones(len(s.concepts), bool)
+        if s.n_instances_test is None
+        else np.asarray(s.n_instances_test) >= t.min_test_instances
+    )
+    return (
+        (s.f1_test.f1 >= t.min_f1)
+        & (s.f1_test.precision >= t.min_precision_lift * base_rate[None, :])
+        & enough[None, :]
+    )
 
 
 def best_features(s: ScoreMatrices) -> tuple[np.ndarray, np.ndarray]:
@@ -235,8 +242,9 @@ def concepts_table(s: ScoreMatrices, t: Thresholds, probes: pd.DataFrame | None 
     known = s.baselines.names if s.baselines is not None else []
     for name in BASELINES:
         for side, values in (("train", "auroc_train"), ("test", "auroc_test")):
-            table[f"baseline_{name}_auroc_{side}"] = (getattr(s.baselines, values)[known.index(name)]
-                                                      if name in known else np.nan)
+            table[f"baseline_{name}_auroc_{side}"] = (
+                getattr(s.baselines, values)[known.index(name)] if name in known else np.nan
+            )
     wide = _probe_columns(probes)
     if wide is not None:
         table = table.merge(wide, on="concept", how="left")

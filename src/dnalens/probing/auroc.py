@@ -59,8 +59,9 @@ class RankedCodes:
             out[rb.f0 : rb.f1] = auroc_from_ranks(rb, labels)
         return out
 
-    def shifted_auroc(self, labels: TokenConcepts, sources: np.ndarray, source_ids: np.ndarray,
-                      n_pos: np.ndarray) -> np.ndarray:
+    def shifted_auroc(
+        self, labels: TokenConcepts, sources: np.ndarray, source_ids: np.ndarray, n_pos: np.ndarray
+    ) -> np.ndarray:
         """[S, F, L] AUROC when ranked row i carries the labels of token sources[s, i] of `labels`, whose
         label pattern is source_ids[i, s] (a row's shifts adjacent: several shifts per bincount): the same
         numbers as `auroc` of each shifted label set, never built for chunks whose columns hold many entries
@@ -86,9 +87,9 @@ class RankedCodes:
             for a in range(0, n_s, group):
                 g = min(group, n_s - a)
                 segs = (seg[:, None] + n_cols * np.arange(g)[None, :]).ravel()  # [entry, shift] in C order
-                ids = source_ids[rb.rows, a:a + g].ravel()
+                ids = source_ids[rb.rows, a : a + g].ravel()
                 sums = patterns.sums(segs, ids, g * n_cols, np.repeat(rb.values, g)).reshape(g, n_cols, -1)
-                out[a:a + g, rb.f0 : rb.f1] = auroc_from_sums(sums, rb.zero_rank, n_pos[a:a + g], self.n_rows)
+                out[a : a + g, rb.f0 : rb.f1] = auroc_from_sums(sums, rb.zero_rank, n_pos[a : a + g], self.n_rows)
         return out
 
 

@@ -62,8 +62,9 @@ def _csr(torch, indptr, indices, values, size):
 def _columns(block: ColumnBlock, a: int, b: int) -> ColumnBlock:
     """Columns [a, b) of a block (its own numbering) as a block of their own."""
     lo, hi = int(block.indptr[a]), int(block.indptr[b])
-    return ColumnBlock(block.f0 + a, block.f0 + b, block.n_rows, block.data[lo:hi], block.rows[lo:hi],
-                       block.indptr[a : b + 1] - lo)
+    return ColumnBlock(
+        block.f0 + a, block.f0 + b, block.n_rows, block.data[lo:hi], block.rows[lo:hi], block.indptr[a : b + 1] - lo
+    )
 
 
 def auroc_matrix_torch(codes, labels, *, rows=None, device="cuda", max_chunk_entries: int = 1 << 24) -> np.ndarray:
@@ -100,9 +101,16 @@ def auroc_matrix_torch(codes, labels, *, rows=None, device="cuda", max_chunk_ent
     width = chunker.n_features  # features per piece that fit so far
     for block in chunker:
         batch = HalvingBatch(min(width, block.n_cols), what="AUROC feature block (features)")
-        batch.chunks(block.n_cols, lambda a, b: run(_columns(block, a, b)), lambda a, b, exc: oom_error(
-            f"one feature with {int(block.indptr[a + 1] - block.indptr[a]):,} nonzeros over {lab.n:,} tokens",
-            exc, halved_from=batch.initial, fix=fix))
+        batch.chunks(
+            block.n_cols,
+            lambda a, b: run(_columns(block, a, b)),
+            lambda a, b, exc: oom_error(
+                f"one feature with {int(block.indptr[a + 1] - block.indptr[a]):,} nonzeros over {lab.n:,} tokens",
+                exc,
+                halved_from=batch.initial,
+                fix=fix,
+            ),
+        )
         if batch.halvings:
             width = batch.size
     return out
@@ -152,7 +160,14 @@ def shifted_auroc_torch(ranked, patterns, source_ids: np.ndarray, n_pos: np.ndar
             out[a:b, f0:f1] = auroc_from_sums(sums, zero_rank, n_pos[a:b], ranked.n_rows)
 
         batch = HalvingBatch(group, what="shift-null group (shifts)")
-        batch.chunks(n_s, shifts, lambda a, b, exc: oom_error(
-            f"one circular shift of {n_f:,} features x {n_p:,} label patterns", exc, halved_from=batch.initial,
-            fix="use probing.device: cpu or a GPU with more memory."))
+        batch.chunks(
+            n_s,
+            shifts,
+            lambda a, b, exc: oom_error(
+                f"one circular shift of {n_f:,} features x {n_p:,} label patterns",
+                exc,
+                halved_from=batch.initial,
+                fix="use probing.device: cpu or a GPU with more memory.",
+            ),
+        )
     return out

@@ -82,13 +82,19 @@ class BaselineScores:
             return np.full(n_l, "none", object), np.full(n_l, 0.5), np.full(n_l, 0.5), np.full(n_l, -1)
         pick = np.argmax(self.auroc_train, axis=0)
         cols = np.arange(n_l)
-        return (np.asarray(self.names, object)[pick], self.auroc_train[pick, cols], self.auroc_test[pick, cols],
-                pick)
+        return (np.asarray(self.names, object)[pick], self.auroc_train[pick, cols], self.auroc_test[pick, cols], pick)
 
 
-def baseline_scores(codes: dict[str, np.ndarray], n_codes: dict[str, int], train: np.ndarray, test: np.ndarray,
-                    train_concepts: TokenConcepts, test_concepts: TokenConcepts, train_fold: np.ndarray,
-                    pseudocount: float = PSEUDOCOUNT) -> BaselineScores:
+def baseline_scores(
+    codes: dict[str, np.ndarray],
+    n_codes: dict[str, int],
+    train: np.ndarray,
+    test: np.ndarray,
+    train_concepts: TokenConcepts,
+    test_concepts: TokenConcepts,
+    train_fold: np.ndarray,
+    pseudocount: float = PSEUDOCOUNT,
+) -> BaselineScores:
     """Every baseline for every concept over all tokens (module doc). train_fold: bool [n_train], the
     cross-fitting half of each train token."""
     halves = [np.flatnonzero(~train_fold), np.flatnonzero(train_fold)]

@@ -21,8 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output directory (written atomically as a whole)")
     p.add_argument("--labels", help="label store directory (default: the one recorded in buffer.json)")
     p.add_argument("--fasta", help="genome FASTA: sequence baselines (k-mer, GC) and the exact-repeat check")
-    p.add_argument("--activations", help="activation shard directory the buffer's codes came from (dense probe "
-                   "when the buffer has no dense twin)")
+    p.add_argument(
+        "--activations",
+        help="activation shard directory the buffer's codes came from (dense probe when the buffer has no dense twin)",
+    )
     p.add_argument("--settings", help="the config's `probing:` block as JSON (or a .json/.yaml path)")
     p.set_defaults(func=_probe)
 
@@ -37,8 +39,10 @@ def duplicate_groups(settings, inputs, fasta: str | None) -> tuple[list, list[di
     groups = []
     for group in settings.duplicate_regions:
         if isinstance(group, str):
-            raise InputError(f"probing.duplicate_regions entries must be lists of regions, got {group!r}.",
-                             fix="write [[\"contig:start-end\", \"contig:start-end\"], ...].")
+            raise InputError(
+                f"probing.duplicate_regions entries must be lists of regions, got {group!r}.",
+                fix='write [["contig:start-end", "contig:start-end"], ...].',
+            )
         groups.append([parse_region(r) for r in group])
     found: list[dict] = []
     if settings.detect_repeats and fasta:
@@ -50,8 +54,9 @@ def duplicate_groups(settings, inputs, fasta: str | None) -> tuple[list, list[di
             groups.extend([a, b] for a, b in pairs)
             found = sorted({(a.contig, a.start, a.end) for a, _ in pairs})
             found = [{"contig": c, "start": s, "end": e} for c, s, e in found]
-            log.info("exact repeats >= %d bp: %d copies kept with their partners",
-                     settings.min_repeat_length, len(found))
+            log.info(
+                "exact repeats >= %d bp: %d copies kept with their partners", settings.min_repeat_length, len(found)
+            )
     return groups, found
 
 

@@ -97,8 +97,16 @@ class Control:
         return out
 
 
-def find_controls(label_names: list[str], labels, categorical: dict, kmer3: np.ndarray | None,
-                  sides: dict[str, np.ndarray], evaluated: np.ndarray, max_negatives: int, seed: int) -> list[Control]:
+def find_controls(
+    label_names: list[str],
+    labels,
+    categorical: dict,
+    kmer3: np.ndarray | None,
+    sides: dict[str, np.ndarray],
+    evaluated: np.ndarray,
+    max_negatives: int,
+    seed: int,
+) -> list[Control]:
     """Controls of every evaluated point concept present (module doc)."""
     out = []
     samples: dict[tuple, np.ndarray] = {}
@@ -120,8 +128,11 @@ def find_controls(label_names: list[str], labels, categorical: dict, kmer3: np.n
         if kind == "sequence-matched":
             share = float((y & (stratum >= 0)).sum()) / max(int(y.sum()), 1)
             if share < MIN_CANONICAL_SHARE:  # e.g. organelle group II introns: no GT-AG rule to match
-                log.warning("%s: only %.0f %% of its positives sit on the canonical dinucleotide; scored against "
-                            "all tokens", name, 100 * share)
+                log.warning(
+                    "%s: only %.0f %% of its positives sit on the canonical dinucleotide; scored against all tokens",
+                    name,
+                    100 * share,
+                )
                 continue
         rows = {}
         for side, side_rows in sides.items():
@@ -131,8 +142,11 @@ def find_controls(label_names: list[str], labels, categorical: dict, kmer3: np.n
                 sample = samples.get((key, side, k))
                 if sample is None:
                     rng = np.random.default_rng([seed, k, list(sides).index(side)])
-                    sample = eligible if eligible.size <= max_negatives else np.sort(
-                        rng.choice(eligible, max_negatives, replace=False))
+                    sample = (
+                        eligible
+                        if eligible.size <= max_negatives
+                        else np.sort(rng.choice(eligible, max_negatives, replace=False))
+                    )
                     samples[(key, side, k)] = sample
                 per.append((eligible[y[eligible]], sample[~y[sample]]))
             rows[side] = per
@@ -167,15 +181,32 @@ class ControlScorer:
         for ci, c in enumerate(self.controls):
             for side in c.rows:
                 n_pos, n_neg = c.counts(side)
-                aucs = np.stack([auroc_matrix(sub, self.tasks[(ci, side, k)][1], rows=self.tasks[(ci, side, k)][0],
-                                              max_chunk_entries=max_chunk_entries)[:, 0]
-                                 for k in range(n_pos.size)]) if n_pos.size else np.full((1, block.shape[1]), 0.5)
+                aucs = (
+                    np.stack(
+                        [
+                            auroc_matrix(
+                                sub,
+                                self.tasks[(ci, side, k)][1],
+                                rows=self.tasks[(ci, side, k)][0],
+                                max_chunk_entries=max_chunk_entries,
+                            )[:, 0]
+                            for k in range(n_pos.size)
+                        ]
+                    )
+                    if n_pos.size
+                    else np.full((1, block.shape[1]), 0.5)
+                )
                 out[(ci, side)] = stratified_auroc(aucs, n_pos, n_neg) if n_pos.size else aucs[0]
         return out
 
 
-def control_baselines(control: Control, codes: dict[str, np.ndarray], n_codes: dict[str, int],
-                      fold: np.ndarray, pseudocount: float = PSEUDOCOUNT) -> tuple[np.ndarray, np.ndarray]:
+def control_baselines(
+    control: Control,
+    codes: dict[str, np.ndarray],
+    n_codes: dict[str, int],
+    fold: np.ndarray,
+    pseudocount: float = PSEUDOCOUNT,
+) -> tuple[np.ndarray, np.ndarray]:
     """(train cross-fitted, held-out) stratified AUROC [B] of every baseline on the control rows; the
     table P(concept | code) is fitted on the train control rows (all strata together)."""
     a_train, a_test = np.full(len(codes), 0.5), np.full(len(codes), 0.5)

@@ -42,11 +42,16 @@ class ShardRows:
         want_rows = windows["row"].to_numpy(np.int64)
         want_counts = (windows["token_end"] - windows["token_start"]).to_numpy(np.int64)
         if len(rows) != len(want_rows) or not np.array_equal(rows, want_rows):
-            return None, f"activation shards in {directory} hold other windows than the buffer ({len(rows)} vs {len(want_rows)})"
+            return (
+                None,
+                f"activation shards in {directory} hold other windows than the buffer ({len(rows)} vs {len(want_rows)})",
+            )
         if not np.array_equal(counts, want_counts):
             bad = int(np.flatnonzero(np.asarray(counts) != want_counts)[0])
-            return None, (f"window row {want_rows[bad]}: {counts[bad]} activation rows in {directory}, "
-                          f"{want_counts[bad]} buffer rows")
+            return None, (
+                f"window row {want_rows[bad]}: {counts[bad]} activation rows in {directory}, "
+                f"{want_counts[bad]} buffer rows"
+            )
         return cls(arrays), ""
 
     def take(self, rows: np.ndarray) -> np.ndarray:

@@ -111,8 +111,9 @@ class F1Labels:
     n_labels: int
 
 
-def prepare_f1_labels(labels, instances=None, rows: np.ndarray | None = None,
-                      concepts: TokenConcepts | None = None) -> F1Labels:
+def prepare_f1_labels(
+    labels, instances=None, rows: np.ndarray | None = None, concepts: TokenConcepts | None = None
+) -> F1Labels:
     """F1Labels of `rows` (all tokens when None); `instances` may be any [N, L] array-like; `concepts`:
     TokenConcepts of the same rows when the caller has them already (they are the AUROC's too). The
     labels are read a column at a time, never copied for the subset."""
@@ -130,10 +131,15 @@ def prepare_f1_labels(labels, instances=None, rows: np.ndarray | None = None,
 def concat_curves(parts: list[F1Curves]) -> F1Curves:
     """Curves of consecutive feature blocks as one (the per-concept totals are the same in each)."""
     first = parts[0]
-    return F1Curves(first.thresholds, np.concatenate([p.on for p in parts], axis=1),
-                    np.concatenate([p.true_pos for p in parts], axis=1),
-                    np.concatenate([p.hit_instances for p in parts], axis=1), first.n_pos, first.n_instances,
-                    np.concatenate([p.best_index for p in parts], axis=0))
+    return F1Curves(
+        first.thresholds,
+        np.concatenate([p.on for p in parts], axis=1),
+        np.concatenate([p.true_pos for p in parts], axis=1),
+        np.concatenate([p.hit_instances for p in parts], axis=1),
+        first.n_pos,
+        first.n_instances,
+        np.concatenate([p.best_index for p in parts], axis=0),
+    )
 
 
 def domain_f1_curves(

@@ -139,8 +139,17 @@ class InstanceRuns:
             stored = np.bincount(c, minlength=n_l).astype(np.int64)
             singles = TokenConcepts(s_indptr, c[perm], np.zeros(n_l, bool), stored)
         cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
-        return cls(indptr, run, cat(starts, np.int64), cat(concepts, np.int64), cat(multis, np.int64),
-                   cat(multi_concept, np.int64), n_inst, region, singles)
+        return cls(
+            indptr,
+            run,
+            cat(starts, np.int64),
+            cat(concepts, np.int64),
+            cat(multis, np.int64),
+            cat(multi_concept, np.int64),
+            n_inst,
+            region,
+            singles,
+        )
 
     @cached_property
     def starts_here(self) -> np.ndarray:

@@ -55,15 +55,22 @@ def token_coordinates(windows, contig_lengths: dict[str, int]) -> tuple[np.ndarr
     contigs = list(dict.fromkeys(windows["contig"].astype(str)))
     missing = [c for c in contigs if c not in contig_lengths]
     if missing:
-        raise InputError(f"no length known for contig(s) {', '.join(missing[:3])}.",
-                         fix="pass --labels or --fasta of this genome.")
+        raise InputError(
+            f"no length known for contig(s) {', '.join(missing[:3])}.", fix="pass --labels or --fasta of this genome."
+        )
     t0 = windows["token_start"].to_numpy(np.int64)
     t1 = windows["token_end"].to_numpy(np.int64)
     minus = (windows["strand"].astype(str) == "-").to_numpy()
     cidx = np.array([contigs.index(c) for c in windows["contig"].astype(str)], np.int64)
     size = np.array([contig_lengths[c] for c in contigs], np.int64)[cidx]
-    owner, pos = token_positions(windows["start"].to_numpy(np.int64), windows["end"].to_numpy(np.int64), minus,
-                                 size, count=t1 - t0, read_offset=_read_offsets(windows))
+    owner, pos = token_positions(
+        windows["start"].to_numpy(np.int64),
+        windows["end"].to_numpy(np.int64),
+        minus,
+        size,
+        count=t1 - t0,
+        read_offset=_read_offsets(windows),
+    )
     # int32 when it fits: these are [N] arrays held through the whole probe stage
     position_type = np.int32 if int(size.max(initial=0)) < np.iinfo(np.int32).max else np.int64
     return cidx.astype(np.int32)[owner], pos.astype(position_type), minus[owner], contigs
@@ -132,14 +139,18 @@ def _store_rows(windows, store) -> np.ndarray:
     try:
         first = np.array([offsets[index_of_row[int(r)]] for r in windows["row"]], np.int64) + read_offset
     except KeyError as err:
-        raise InputError(f"buffer window row {err.args[0]} is not in the label store.",
-                         fix="pass the label store the buffer was built from.") from None
+        raise InputError(
+            f"buffer window row {err.args[0]} is not in the label store.",
+            fix="pass the label store the buffer was built from.",
+        ) from None
     owner = np.repeat(np.arange(len(windows)), lengths)
     return first[owner] + np.arange(int(lengths.sum()), dtype=np.int64) - t0[owner]
 
 
 def inputs_from_buffer(
-    buffer_path: str | Path, labels_dir: str | Path | None = None, fasta: str | Path | None = None,
+    buffer_path: str | Path,
+    labels_dir: str | Path | None = None,
+    fasta: str | Path | None = None,
     activations: str | Path | None = None,
 ) -> ProbeInputs:
     """Open a buffer (and its label store, recorded in buffer.json unless given) as ProbeInputs; the FASTA

@@ -67,7 +67,9 @@ class LabelPatterns:
         else:
             order = np.argsort(seg, kind="stable")
             bounds = np.searchsorted(seg[order], np.arange(0, n_seg + step, step))
-            parts = [(a, min(a + step, n_seg), order[bounds[i]:bounds[i + 1]]) for i, a in enumerate(range(0, n_seg, step))]
+            parts = [
+                (a, min(a + step, n_seg), order[bounds[i] : bounds[i + 1]]) for i, a in enumerate(range(0, n_seg, step))
+            ]
         for a, b, take in parts:
             key = (seg[take] - a) * p + patterns[take]
             w = None if weights is None else weights[take]

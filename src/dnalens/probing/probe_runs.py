@@ -39,8 +39,10 @@ def rows_of(x, rows: np.ndarray):
 
 
 def _logits(probe, x, rows: np.ndarray, batch: int = 32_768) -> np.ndarray:
-    return np.concatenate([probe.logits(rows_of(x, rows[i : i + batch])) for i in range(0, rows.size, batch)] or
-                          [np.zeros((0, probe.weight.shape[1]), np.float32)])
+    return np.concatenate(
+        [probe.logits(rows_of(x, rows[i : i + batch])) for i in range(0, rows.size, batch)]
+        or [np.zeros((0, probe.weight.shape[1]), np.float32)]
+    )
 
 
 def paired_auroc(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -48,8 +50,9 @@ def paired_auroc(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.array([auroc_matrix(scores[:, [j]], labels[:, [j]])[0, 0] for j in range(labels.shape[1])])
 
 
-def binary_probe_rows(name: str, x, labels, evaluated: np.ndarray, names, train, test,
-                      s: ProbeRunSettings) -> list[dict]:
+def binary_probe_rows(
+    name: str, x, labels, evaluated: np.ndarray, names, train, test, s: ProbeRunSettings
+) -> list[dict]:
     """Logistic probes of the `evaluated` columns of `labels` ([N, L], read only at the sampled and
     held-out rows); `names` are those columns' names."""
     fit_rows = sample_rows(train, s.max_tokens, s.seed)
@@ -65,29 +68,43 @@ def binary_probe_rows(name: str, x, labels, evaluated: np.ndarray, names, train,
     out = []
     for j, c in enumerate(cols):
         pred, truth = z[:, j] > 0, y_test[:, j]
-        out.append({
-            "concept": names[c], "kind": "binary", "input": name, "n_classes": 2, "n_train": int(fit_rows.size),
-            "n_test": int(test.size), "auroc": float(aucs[j]), "accuracy": float(np.mean(pred == truth)),
-            "balanced_accuracy": balanced_accuracy(truth.astype(int), pred.astype(int), 2),
-            "chance": float(max(truth.mean(), 1 - truth.mean())) if truth.size else np.nan,
-        })
+        out.append(
+            {
+                "concept": names[c],
+                "kind": "binary",
+                "input": name,
+                "n_classes": 2,
+                "n_train": int(fit_rows.size),
+                "n_test": int(test.size),
+                "auroc": float(aucs[j]),
+                "accuracy": float(np.mean(pred == truth)),
+                "balanced_accuracy": balanced_accuracy(truth.astype(int), pred.astype(int), 2),
+                "chance": float(max(truth.mean(), 1 - truth.mean())) if truth.size else np.nan,
+            }
+        )
     return out
 
 
-def categorical_probe_row(name: str, x, concept: str, values: np.ndarray, classes: list[str], train, test,
-                          s: ProbeRunSettings) -> dict | None:
+def categorical_probe_row(
+    name: str, x, concept: str, values: np.ndarray, classes: list[str], train, test, s: ProbeRunSettings
+) -> dict | None:
     fit_rows = sample_rows(train[values[train] >= 0], s.max_tokens, s.seed)
     test_rows = test[values[test] >= 0]
     if fit_rows.size == 0 or test_rows.size == 0 or np.unique(values[fit_rows]).size < 2:
         return None
     k = len(classes)
-    probe = fit_softmax_probe(rows_of(x, fit_rows), values[fit_rows].astype(np.int64), k, l2=s.l2,
-                              max_iter=s.max_iter)
+    probe = fit_softmax_probe(rows_of(x, fit_rows), values[fit_rows].astype(np.int64), k, l2=s.l2, max_iter=s.max_iter)
     pred = _logits(probe, x, test_rows).argmax(axis=1)
     truth = values[test_rows].astype(np.int64)
     return {
-        "concept": concept, "kind": "categorical", "input": name, "n_classes": k, "n_train": int(fit_rows.size),
-        "n_test": int(test_rows.size), "auroc": np.nan, "accuracy": float(np.mean(pred == truth)),
+        "concept": concept,
+        "kind": "categorical",
+        "input": name,
+        "n_classes": k,
+        "n_train": int(fit_rows.size),
+        "n_test": int(test_rows.size),
+        "auroc": np.nan,
+        "accuracy": float(np.mean(pred == truth)),
         "balanced_accuracy": balanced_accuracy(truth, pred, k),
         "chance": float(np.bincount(truth, minlength=k).max() / truth.size),
     }

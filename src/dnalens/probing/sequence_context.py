@@ -38,8 +38,14 @@ def _per_contig(token_contig: np.ndarray, contig_names: list[str]):
             yield name, rows
 
 
-def kmer_codes(sequence: dict[str, np.ndarray], contig_names: list[str], token_contig: np.ndarray,
-               token_position: np.ndarray, token_minus: np.ndarray, k: int) -> np.ndarray:
+def kmer_codes(
+    sequence: dict[str, np.ndarray],
+    contig_names: list[str],
+    token_contig: np.ndarray,
+    token_position: np.ndarray,
+    token_minus: np.ndarray,
+    k: int,
+) -> np.ndarray:
     """Centred k-mer code in read orientation (module doc); k odd."""
     if k < 1 or k % 2 == 0:
         raise ValueError(f"k must be odd and >= 1, got {k}")
@@ -67,8 +73,14 @@ def kmer_codes(sequence: dict[str, np.ndarray], contig_names: list[str], token_c
     return out
 
 
-def gc_codes(sequence: dict[str, np.ndarray], contig_names: list[str], token_contig: np.ndarray,
-             token_position: np.ndarray, window: int, n_bins: int) -> np.ndarray:
+def gc_codes(
+    sequence: dict[str, np.ndarray],
+    contig_names: list[str],
+    token_contig: np.ndarray,
+    token_position: np.ndarray,
+    window: int,
+    n_bins: int,
+) -> np.ndarray:
     """Bin of the G+C share in the centred window of `window` nt (module doc); n_bins = "other"."""
     half = window // 2
     out = np.full(token_position.size, n_bins, np.int32)
@@ -92,15 +104,24 @@ def edge_codes(edge_distance: np.ndarray) -> np.ndarray:
     return np.minimum(np.asarray(edge_distance, np.int64) // EDGE_BIN, EDGE_BINS).astype(np.int32)
 
 
-def context_codes(sequence: dict[str, np.ndarray] | None, contig_names: list[str], token_contig: np.ndarray,
-                  token_position: np.ndarray, token_minus: np.ndarray, edge_distance: np.ndarray | None,
-                  gc_window: int = 100, gc_bins: int = 20) -> ContextCodes:
+def context_codes(
+    sequence: dict[str, np.ndarray] | None,
+    contig_names: list[str],
+    token_contig: np.ndarray,
+    token_position: np.ndarray,
+    token_minus: np.ndarray,
+    edge_distance: np.ndarray | None,
+    gc_window: int = 100,
+    gc_bins: int = 20,
+) -> ContextCodes:
     """Every baseline's codes that the inputs allow (k-mers and GC need the sequence, edge the windows)."""
     codes, n_codes = {}, {}
     if sequence is not None:
         for k in (1, 3, 5):
-            codes[f"kmer{k}"], n_codes[f"kmer{k}"] = kmer_codes(
-                sequence, contig_names, token_contig, token_position, token_minus, k), 4**k + 1
+            codes[f"kmer{k}"], n_codes[f"kmer{k}"] = (
+                kmer_codes(sequence, contig_names, token_contig, token_position, token_minus, k),
+                4**k + 1,
+            )
         codes["gc"] = gc_codes(sequence, contig_names, token_contig, token_position, gc_window, gc_bins)
         n_codes["gc"] = gc_bins + 1
     if edge_distance is not None:

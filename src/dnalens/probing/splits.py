@@ -56,8 +56,13 @@ class Split:
             "n_test_tokens": int((self.token_side == TEST).sum()),
             "n_excluded_tokens": int((self.token_side == EXCLUDED).sum()),
             "blocks": [
-                {"contig": b.contig, "start": b.start, "end": b.end, "side": "test" if s == TEST else "train",
-                 "unit": int(u)}
+                {
+                    "contig": b.contig,
+                    "start": b.start,
+                    "end": b.end,
+                    "side": "test" if s == TEST else "train",
+                    "unit": int(u),
+                }
                 for b, s, u in zip(self.blocks, self.block_side, self.block_unit)
             ],
         }
@@ -67,8 +72,10 @@ def parse_region(text: str) -> RepeatCopy:
     """`contig:start-end`, BED-style (0-based, end exclusive); commas/underscores in numbers allowed."""
     m = _REGION.match(text.strip())
     if not m:
-        raise InputError(f"region {text!r} is not contig:start-end.",
-                         fix="write e.g. NC_000932.1:84170-110434 (0-based, end exclusive).")
+        raise InputError(
+            f"region {text!r} is not contig:start-end.",
+            fix="write e.g. NC_000932.1:84170-110434 (0-based, end exclusive).",
+        )
     start, end = (int(m.group(g).replace(",", "").replace("_", "")) for g in ("start", "end"))
     if end <= start:
         raise InputError(f"region {text!r} ends before it starts.")

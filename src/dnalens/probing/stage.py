@@ -19,8 +19,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from dnalens.atomic import atomic_dir
+from dnalens.buffer.columns import feature_blocks, feature_bounds
+from dnalens.buffer.row_chunks import PackedLabels
 from dnalens.errors import InputError
-from dnalens.settings import schema_defaults
 from dnalens.probing.annotate import (
     ScoreMatrices,
     Thresholds,
@@ -29,26 +30,34 @@ from dnalens.probing.annotate import (
     features_table,
 )
 from dnalens.probing.auroc import RankedCodes, auroc_matrix
-from dnalens.buffer.columns import feature_blocks, feature_bounds
-from dnalens.buffer.row_chunks import PackedLabels
+from dnalens.probing.baselines import baseline_scores, block_parity
+from dnalens.probing.controls import ControlScorer, control_baselines, find_controls
 from dnalens.probing.f1 import (
     best_over_thresholds,
     concat_curves,
     domain_f1_curves,
     prepare_f1_labels,
 )
-from dnalens.probing.baselines import baseline_scores, block_parity
-from dnalens.probing.controls import ControlScorer, control_baselines, find_controls
 from dnalens.probing.inputs import ProbeInputs
-from dnalens.probing.sequence_context import context_codes
 from dnalens.probing.nulls import GenomeShift, bh_qvalues, pooled_pvalues, shift_fractions
 from dnalens.probing.probe_runs import ProbeRunSettings, run_probes
+from dnalens.probing.sequence_context import context_codes
 from dnalens.probing.splits import Split, make_split
 from dnalens.probing.token_concepts import TokenConcepts
+from dnalens.settings import schema_defaults
 
 log = logging.getLogger(__name__)
 PROBE_COLUMNS = (
-    "concept", "kind", "input", "n_classes", "n_train", "n_test", "auroc", "accuracy", "balanced_accuracy", "chance"
+    "concept",
+    "kind",
+    "input",
+    "n_classes",
+    "n_train",
+    "n_test",
+    "auroc",
+    "accuracy",
+    "balanced_accuracy",
+    "chance",
 )
 
 
@@ -90,8 +99,14 @@ class ProbeSettings:
     @property
     def thresholds_config(self) -> Thresholds:
         return Thresholds(
-            self.min_auroc, self.min_f1, self.max_q, self.min_instances, self.top_features, self.min_test_instances,
-            self.min_margin, self.min_precision_lift,
+            self.min_auroc,
+            self.min_f1,
+            self.max_q,
+            self.min_instances,
+            self.top_features,
+            self.min_test_instances,
+            self.min_margin,
+            self.min_precision_lift,
         )
 
 
@@ -102,8 +117,16 @@ def validate_settings(s: ProbeSettings) -> None:
         problems.append(f"thresholds must be a non-empty list of values >= 0 (got {list(s.thresholds)})")
     if not 0 < s.test_fraction < 1:
         problems.append(f"test_fraction must be between 0 and 1 (got {s.test_fraction})")
-    if s.block_size <= 0 or s.n_null < 0 or s.chunk_entries <= 0 or s.min_null_draws < 0 or s.feature_block_entries <= 0:
-        problems.append("block_size, chunk_entries and feature_block_entries must be > 0, n_null and min_null_draws >= 0")
+    if (
+        s.block_size <= 0
+        or s.n_null < 0
+        or s.chunk_entries <= 0
+        or s.min_null_draws < 0
+        or s.feature_block_entries <= 0
+    ):
+        problems.append(
+            "block_size, chunk_entries and feature_block_entries must be > 0, n_null and min_null_draws >= 0"
+        )
     if s.gc_window < 1 or s.control_negatives < 1 or s.min_precision_lift < 0:
         problems.append("gc_window and control_negatives must be >= 1, min_precision_lift >= 0")
     if s.n_null == 1:
@@ -179,8 +202,14 @@ def run_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=(
     t_start = time.perf_counter()
     s, inp = settings, inputs
     split = make_split(
-        inp.token_contig, inp.token_position, inp.contig_names, inp.contig_lengths,
-        block_size=s.block_size, test_fraction=s.test_fraction, seed=s.seed, gap=s.gap,
+        inp.token_contig,
+        inp.token_position,
+        inp.contig_names,
+        inp.contig_lengths,
+        block_size=s.block_size,
+        test_fraction=s.test_fraction,
+        seed=s.seed,
+        gap=s.gap,
         duplicate_groups=duplicate_groups,
     )
     train, test = split.train_rows, split.test_rows
@@ -189,22 +218,44 @@ def run_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=(
     n_features = int(inp.codes.shape[1])
     device = auroc_backend(s.device)
     offsets = shift_fractions(null_shift_count(s, n_features), seed=s.seed + 1)
-    concepts = {name: TokenConcepts.from_labels(labels, rows) for name, rows in
-                (("train", train), ("test", test), ("all", None))}
+    concepts = {
+        name: TokenConcepts.from_labels(labels, rows)
+        for name, rows in (("train", train), ("test", test), ("all", None))
+    }
     n_instances = _instance_counts(labels, inp.instances)
     evaluated = n_instances >= s.min_instances
     t0 = time.perf_counter()
-    ctx = context_codes(inp.sequence, inp.contig_names, inp.token_contig, inp.token_position, inp.token_minus,
-                        inp.edge_distance, gc_window=s.gc_window)
+    ctx = context_codes(
+        inp.sequence,
+        inp.contig_names,
+        inp.token_contig,
+        inp.token_position,
+        inp.token_minus,
+        inp.edge_distance,
+        gc_window=s.gc_window,
+    )
     fold = block_parity(inp.token_contig, inp.token_position, s.block_size)
     baselines = baseline_scores(ctx.codes, ctx.n_codes, train, test, concepts["train"], concepts["test"], fold[train])
-    controls = find_controls(list(inp.label_names), labels, inp.categorical, ctx.codes.get("kmer3"),
-                             {"train": train, "test": test}, evaluated, s.control_negatives, s.seed)
+    controls = find_controls(
+        list(inp.label_names),
+        labels,
+        inp.categorical,
+        ctx.codes.get("kmer3"),
+        {"train": train, "test": test},
+        evaluated,
+        s.control_negatives,
+        s.seed,
+    )
     for c in controls:
         baselines.auroc_train[:, c.column], baselines.auroc_test[:, c.column] = control_baselines(
-            c, ctx.codes, ctx.n_codes, fold)
-    log.info("baselines %s and %d matched controls: %.1f s", ", ".join(ctx.codes) or "none", len(controls),
-             time.perf_counter() - t0)
+            c, ctx.codes, ctx.n_codes, fold
+        )
+    log.info(
+        "baselines %s and %d matched controls: %.1f s",
+        ", ".join(ctx.codes) or "none",
+        len(controls),
+        time.perf_counter() - t0,
+    )
     scores = _block_scores(inp, labels, concepts, train, test, offsets, device, s, ControlScorer(controls))
     thresholds = s.thresholds_config
     auroc_train, auroc_test, null, f1_train, f1_test, n_instances_test, (freq, fmax, mean_active), controlled = scores
@@ -217,13 +268,26 @@ def run_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=(
         auroc_train[:, c.column], auroc_test[:, c.column] = controlled[(ci, "train")], controlled[(ci, "test")]
         control_kind[c.column] = c.kind
     scores = ScoreMatrices(
-        concepts=list(inp.label_names), auroc_train=auroc_train, auroc_test=auroc_test,
-        f1_train=f1_train, f1_test=f1_test, p=p, q=q, n_instances=n_instances,
-        n_positive=concepts["all"].n_pos, n_positive_train=concepts["train"].n_pos,
-        n_positive_test=concepts["test"].n_pos, n_tokens=inp.n_tokens,
-        frequency=freq, max_activation=fmax, mean_active=mean_active,
-        n_instances_test=n_instances_test, n_test_tokens=int(test.size),
-        baselines=baselines, control=control_kind, auroc_test_uncontrolled=uncontrolled,
+        concepts=list(inp.label_names),
+        auroc_train=auroc_train,
+        auroc_test=auroc_test,
+        f1_train=f1_train,
+        f1_test=f1_test,
+        p=p,
+        q=q,
+        n_instances=n_instances,
+        n_positive=concepts["all"].n_pos,
+        n_positive_train=concepts["train"].n_pos,
+        n_positive_test=concepts["test"].n_pos,
+        n_tokens=inp.n_tokens,
+        frequency=freq,
+        max_activation=fmax,
+        mean_active=mean_active,
+        n_instances_test=n_instances_test,
+        n_test_tokens=int(test.size),
+        baselines=baselines,
+        control=control_kind,
+        auroc_test_uncontrolled=uncontrolled,
     )
     probe_settings = ProbeRunSettings(s.probe_max_tokens, s.probe_l2, s.probe_max_iter, s.seed)
     probes = run_probes(inp, train, test, evaluated, probe_settings) if s.probes else pd.DataFrame()
@@ -231,13 +295,19 @@ def run_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=(
     feature_concept = feature_concept_table(scores, thresholds)
     features = features_table(scores, thresholds)
     summary = {
-        "n_tokens": inp.n_tokens, "n_features": n_features, "n_concepts": len(inp.label_names),
-        "n_train_tokens": int(train.size), "n_test_tokens": int(test.size), "n_null_shifts": int(offsets.size),
+        "n_tokens": inp.n_tokens,
+        "n_features": n_features,
+        "n_concepts": len(inp.label_names),
+        "n_train_tokens": int(train.size),
+        "n_test_tokens": int(test.size),
+        "n_null_shifts": int(offsets.size),
         "p_value_resolution": 1.0 / (1 + offsets.size * n_features) if offsets.size else None,
         **annotation_summary(feature_concept, features),
-        "baselines": list(ctx.codes), "controls": {c.name: c.summary() for c in controls},
+        "baselines": list(ctx.codes),
+        "controls": {c.name: c.summary() for c in controls},
         "dense_probe": "none: " + inp.dense_note if inp.dense is None else type(inp.dense).__name__,
-        "seconds": round(time.perf_counter() - t_start, 2), "settings": asdict(s),
+        "seconds": round(time.perf_counter() - t_start, 2),
+        "settings": asdict(s),
     }
     return ProbeResult(split, feature_concept, features, concepts_out, probes, summary)
 
@@ -257,9 +327,17 @@ def annotation_summary(feature_concept: pd.DataFrame, features: pd.DataFrame) ->
     }
 
 
-def _block_scores(inp: ProbeInputs, labels: np.ndarray, concepts: dict[str, TokenConcepts], train: np.ndarray,
-                  test: np.ndarray, offsets: np.ndarray, device: str | None, s: ProbeSettings,
-                  control_scorer: ControlScorer):
+def _block_scores(
+    inp: ProbeInputs,
+    labels: np.ndarray,
+    concepts: dict[str, TokenConcepts],
+    train: np.ndarray,
+    test: np.ndarray,
+    offsets: np.ndarray,
+    device: str | None,
+    s: ProbeSettings,
+    control_scorer: ControlScorer,
+):
     """AUROC (train, held-out, nulls), F1 (train, held-out) and feature statistics, one block of features
     (~`s.feature_block_entries` values) at a time: the codes are never whole in memory, and labels are
     prepared once per token subset. Returns the [F, L] matrices and the held-out instance counts."""
@@ -289,8 +367,9 @@ def _block_scores(inp: ProbeInputs, labels: np.ndarray, concepts: dict[str, Toke
         if device is None:
             auroc_train[f0:f1] = auroc_matrix(codes, train_labels, rows=train, max_chunk_entries=s.chunk_entries)
         else:
-            auroc_train[f0:f1] = auroc_matrix(codes, labels, rows=train, device=device,
-                                              max_chunk_entries=s.chunk_entries)
+            auroc_train[f0:f1] = auroc_matrix(
+                codes, labels, rows=train, device=device, max_chunk_entries=s.chunk_entries
+            )
         ranked_test = RankedCodes(codes, rows=test, max_chunk_entries=s.chunk_entries)
         auroc_test[f0:f1] = ranked_test.auroc(test_labels)
         if offsets.size and device is not None:
@@ -303,10 +382,16 @@ def _block_scores(inp: ProbeInputs, labels: np.ndarray, concepts: dict[str, Toke
         del ranked_test
         for key, value in control_scorer.score(codes, s.chunk_entries).items():
             controlled.setdefault(key, []).append(value)
-        curves_train.append(domain_f1_curves(codes, f1_labels_train, None, s.thresholds, fmax, rows=train,
-                                             max_chunk_entries=s.chunk_entries))
-        curves_test.append(domain_f1_curves(codes, f1_labels_test, None, s.thresholds, fmax, rows=test,
-                                            max_chunk_entries=s.chunk_entries))
+        curves_train.append(
+            domain_f1_curves(
+                codes, f1_labels_train, None, s.thresholds, fmax, rows=train, max_chunk_entries=s.chunk_entries
+            )
+        )
+        curves_test.append(
+            domain_f1_curves(
+                codes, f1_labels_test, None, s.thresholds, fmax, rows=test, max_chunk_entries=s.chunk_entries
+            )
+        )
     f1_train = best_over_thresholds(concat_curves(curves_train))
     test_curves = concat_curves(curves_test)
     f1_test = best_over_thresholds(test_curves, f1_train.threshold_index)
@@ -340,4 +425,3 @@ def write_probe_dir(result: ProbeResult, out: str | Path, extra_summary: dict | 
         summary = {**result.summary, **(extra_summary or {})}
         (tmp / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     return out
-

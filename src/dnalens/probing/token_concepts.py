@@ -64,7 +64,7 @@ class TokenConcepts:
 
         def chunks():
             for a in range(0, n, FROM_LABELS_ROWS):  # row chunks: np.nonzero's int64 pairs stay small
-                part = labels[a:a + FROM_LABELS_ROWS] if rows is None else labels[rows[a:a + FROM_LABELS_ROWS]]
+                part = labels[a : a + FROM_LABELS_ROWS] if rows is None else labels[rows[a : a + FROM_LABELS_ROWS]]
                 yield a, np.asarray(part).astype(bool, copy=False)
 
         n_pos = np.zeros(n_l, np.int64)
@@ -76,7 +76,7 @@ class TokenConcepts:
         concepts = []
         for a, chunk in chunks():
             stored = chunk ^ flipped[None, :] if flipped.any() else chunk
-            counts[a:a + len(chunk)] = stored.sum(axis=1)
+            counts[a : a + len(chunk)] = stored.sum(axis=1)
             concepts.append(np.nonzero(stored)[1].astype(concept_type))  # row-major: grouped by token
         indptr = pointers(counts)
         concept = np.concatenate(concepts) if concepts else np.zeros(0, concept_type)

@@ -32,8 +32,10 @@ def match_latents(reference: np.ndarray, other: np.ndarray) -> tuple[np.ndarray,
     (−1 when `other` has fewer latents) and the cosine of the pair, by the one-to-one assignment with the
     largest summed cosine (scipy's linear_sum_assignment)."""
     if reference.shape[1] != other.shape[1]:
-        raise InputError(f"cannot match latents of SAEs over different input widths ({reference.shape[1]} vs "
-                         f"{other.shape[1]}).", fix="compare genomes encoded at the same layer with the same SAE kind.")
+        raise InputError(
+            f"cannot match latents of SAEs over different input widths ({reference.shape[1]} vs {other.shape[1]}).",
+            fix="compare genomes encoded at the same layer with the same SAE kind.",
+        )
     cos = unit_rows(reference) @ unit_rows(other).T
     rows, cols = linear_sum_assignment(cos, maximize=True)
     match = np.full(len(reference), -1, dtype=np.int64)
@@ -46,8 +48,9 @@ def same_sae(a: str | Path, b: str | Path) -> bool:
     return Path(a).resolve() == Path(b).resolve()
 
 
-def latent_matches(decoders: Mapping[str, np.ndarray], sae_paths: Mapping[str, str | Path],
-                   reference: str) -> dict[str, tuple[np.ndarray, np.ndarray] | None]:
+def latent_matches(
+    decoders: Mapping[str, np.ndarray], sae_paths: Mapping[str, str | Path], reference: str
+) -> dict[str, tuple[np.ndarray, np.ndarray] | None]:
     """Per genome: None when it used the reference's SAE file (latents match by id), else
     (its latent for each reference latent, cosine) from `match_latents` on the two decoders."""
     out: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
@@ -55,15 +58,17 @@ def latent_matches(decoders: Mapping[str, np.ndarray], sae_paths: Mapping[str, s
         if same_sae(path, sae_paths[reference]):
             out[genome] = None
         elif decoders.get(reference) is None or decoders.get(genome) is None:
-            raise InputError(f"genome {genome!r} used another SAE than {reference!r}: both decoders are needed.",
-                             path=path)
+            raise InputError(
+                f"genome {genome!r} used another SAE than {reference!r}: both decoders are needed.", path=path
+            )
         else:
             out[genome] = match_latents(decoders[reference], decoders[genome])
     return out
 
 
-def features_across_genomes(tables: Mapping[str, pd.DataFrame], matches: Mapping[str, tuple | None],
-                            reference: str) -> pd.DataFrame:
+def features_across_genomes(
+    tables: Mapping[str, pd.DataFrame], matches: Mapping[str, tuple | None], reference: str
+) -> pd.DataFrame:
     """Wide table, one row per latent of the `reference` genome's SAE, one column group per genome:
     the matched latent (`<g>:latent`), `<g>:match_cosine`, label, annotated, held-out AUROC, margin,
     activation frequency. `matches[g]` None = same SAE (matched by id). `shared_label` is the label when
@@ -99,8 +104,9 @@ def features_across_genomes(tables: Mapping[str, pd.DataFrame], matches: Mapping
     wide.insert(3, "min_match_cosine", wide[others].min(axis=1) if others else 1.0)
     for g in genomes:
         wide[f"{g}:annotated"] = wide[f"{g}:annotated"].astype("boolean")
-    return wide.sort_values(["n_genomes_annotated", "min_match_cosine", "latent"], ascending=[False, False, True],
-                            kind="stable").reset_index(drop=True)
+    return wide.sort_values(
+        ["n_genomes_annotated", "min_match_cosine", "latent"], ascending=[False, False, True], kind="stable"
+    ).reset_index(drop=True)
 
 
 def decoder_rows(path: str | Path) -> np.ndarray:
@@ -111,8 +117,9 @@ def decoder_rows(path: str | Path) -> np.ndarray:
     return decoder(load_sae(path)).to("cpu").double().numpy()
 
 
-def summarize(tables: Mapping[str, pd.DataFrame], sae_paths: Mapping[str, str | Path],
-              names: Sequence[str]) -> pd.DataFrame:
+def summarize(
+    tables: Mapping[str, pd.DataFrame], sae_paths: Mapping[str, str | Path], names: Sequence[str]
+) -> pd.DataFrame:
     """The CLI's whole job: decoders only when some genome used another SAE file than the first one."""
     reference = names[0]
     need = [g for g in names if not same_sae(sae_paths[g], sae_paths[reference])]

@@ -17,9 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars", "--disable-dev-shm-usage")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--disable-dev-shm-usage",
+)
 
 
 def find_chromium() -> str | None:
@@ -28,8 +37,13 @@ def find_chromium() -> str | None:
 
 def _run(binary: str, args: list[str], timeout: float) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory(prefix="dnalens-chromium-") as profile:
-        return subprocess.run([binary, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True,
-                              text=True, timeout=timeout, check=True)
+        return subprocess.run(
+            [binary, *FLAGS, f"--user-data-dir={profile}", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
+        )
 
 
 def dump_dom(html: str | Path, binary: str, timeout: float = 60) -> str:
@@ -68,19 +82,38 @@ def load_page(html: str | Path, binary: str, timeout: float = 60) -> PageLoad:
         netlog = Path(scratch) / "net.json"
         # the virtual-time budget lets the page's own work finish first (report.html unpacks its latent
         # table asynchronously) before the DOM is dumped
-        done = _run(binary, ["--enable-logging=stderr", "--v=0", f"--log-net-log={netlog}", "--dump-dom",
-                             "--virtual-time-budget=10000", Path(html).resolve().as_uri()], timeout)
+        done = _run(
+            binary,
+            [
+                "--enable-logging=stderr",
+                "--v=0",
+                f"--log-net-log={netlog}",
+                "--dump-dom",
+                "--virtual-time-budget=10000",
+                Path(html).resolve().as_uri(),
+            ],
+            timeout,
+        )
         log = json.loads(netlog.read_text()) if netlog.exists() else {}
     console = [m.group(1) for line in done.stderr.splitlines() if (m := _CONSOLE.search(line))]
     return PageLoad(done.stdout, console, page_requests(log))
 
 
-def screenshot(html: str | Path, png: str | Path, binary: str, width: int = 1280, height: int = 1800,
-               timeout: float = 60) -> Path:
+def screenshot(
+    html: str | Path, png: str | Path, binary: str, width: int = 1280, height: int = 1800, timeout: float = 60
+) -> Path:
     png = Path(png).resolve()
     png.parent.mkdir(parents=True, exist_ok=True)
-    _run(binary, [f"--screenshot={png}", f"--window-size={width},{height}", "--virtual-time-budget=10000",
-                  Path(html).resolve().as_uri()], timeout)
+    _run(
+        binary,
+        [
+            f"--screenshot={png}",
+            f"--window-size={width},{height}",
+            "--virtual-time-budget=10000",
+            Path(html).resolve().as_uri(),
+        ],
+        timeout,
+    )
     return png
 
 

@@ -44,12 +44,20 @@ def card_features(table: pd.DataFrame, settings: ReportSettings) -> list[int]:
 
 
 def _metrics(row: pd.Series) -> list[tuple[str, Any]]:
-    out = [("held-out AUROC", row["auroc_test"]), ("best baseline AUROC", row["baseline_auroc_test"]),
-           ("margin", row["margin"]), ("q", row["q"]), ("train AUROC", row["auroc_train"]),
-           ("held-out F1", row["f1_test"]), ("precision", row["precision_test"]), ("recall", row["recall_test"]),
-           ("threshold", row["threshold"]),
-           ("active in", f"{100 * row['activation_frequency']:.2f}% of nt"), ("max activation", row["max_activation"]),
-           ("hits", row["n_hits"])]
+    out = [
+        ("held-out AUROC", row["auroc_test"]),
+        ("best baseline AUROC", row["baseline_auroc_test"]),
+        ("margin", row["margin"]),
+        ("q", row["q"]),
+        ("train AUROC", row["auroc_train"]),
+        ("held-out F1", row["f1_test"]),
+        ("precision", row["precision_test"]),
+        ("recall", row["recall_test"]),
+        ("threshold", row["threshold"]),
+        ("active in", f"{100 * row['activation_frequency']:.2f}% of nt"),
+        ("max activation", row["max_activation"]),
+        ("hits", row["n_hits"]),
+    ]
     if "opposite_label" in row.index:
         other = "opposite" if row["view"] == "own" else "own"
         label = row[f"{other}_label"] if isinstance(row[f"{other}_label"], str) else "–"
@@ -57,8 +65,16 @@ def _metrics(row: pd.Series) -> list[tuple[str, Any]]:
     return out
 
 
-def _window_views(inputs: ReportInputs, settings: ReportSettings, codes: FeatureReader, tokens: TokenMap,
-                  feature: int, colour: str, on_level: float, ymax: float) -> list[dict[str, Any]]:
+def _window_views(
+    inputs: ReportInputs,
+    settings: ReportSettings,
+    codes: FeatureReader,
+    tokens: TokenMap,
+    feature: int,
+    colour: str,
+    on_level: float,
+    ymax: float,
+) -> list[dict[str, Any]]:
     views = []
     for w, peak_row, value in best_windows(codes, feature, tokens, min(WINDOWS_PER_CARD, settings.top_windows)):
         win = tokens.windows.iloc[w]
@@ -68,50 +84,93 @@ def _window_views(inputs: ReportInputs, settings: ReportSettings, codes: Feature
         first = int(win["read_offset"]) if "read_offset" in win.index else 0
         read_span = (first, first + int(win["token_end"] - win["token_start"]))
         peak_offset = int(tokens.offset[peak_row])
-        a, b = max(0, peak_offset - settings.sequence_flank), min(len(profile), peak_offset + settings.sequence_flank + 1)
+        a, b = (
+            max(0, peak_offset - settings.sequence_flank),
+            min(len(profile), peak_offset + settings.sequence_flank + 1),
+        )
         ctx = read_span_to_genome(win, a, b)
         svg = plots.activation_track_svg(
-            profile, contig=contig, start=start, end=end, strand=strand,
-            parts=inputs.regions.overlapping(contig, start, end), colour=colour, on_level=on_level, ymax=ymax,
-            contig_length=length, title=f"f{feature} along {display_locus(contig, start, end, length)} ({strand})",
-            read_span=read_span)
-        views.append({
-            "locus": display_locus(contig, start, end, length), "strand": strand,
-            "igv": igv_goto_url(contig, start, end, length),
-            "peak": f"{contig}:{int(tokens.position[peak_row]) + 1:,}", "activation": value,
-            "genes": "; ".join(inputs.regions.gene_labels(contig, start, end)), "svg": Markup(svg),
-            "context": display_locus(contig, ctx[0], ctx[1], length),
-            "sequence": html.sequence_html(inputs.sequence_of(contig, ctx[0], ctx[1], strand), profile[a:b],
-                                           on_level, colour),
-        })
+            profile,
+            contig=contig,
+            start=start,
+            end=end,
+            strand=strand,
+            parts=inputs.regions.overlapping(contig, start, end),
+            colour=colour,
+            on_level=on_level,
+            ymax=ymax,
+            contig_length=length,
+            title=f"f{feature} along {display_locus(contig, start, end, length)} ({strand})",
+            read_span=read_span,
+        )
+        views.append(
+            {
+                "locus": display_locus(contig, start, end, length),
+                "strand": strand,
+                "igv": igv_goto_url(contig, start, end, length),
+                "peak": f"{contig}:{int(tokens.position[peak_row]) + 1:,}",
+                "activation": value,
+                "genes": "; ".join(inputs.regions.gene_labels(contig, start, end)),
+                "svg": Markup(svg),
+                "context": display_locus(contig, ctx[0], ctx[1], length),
+                "sequence": html.sequence_html(
+                    inputs.sequence_of(contig, ctx[0], ctx[1], strand), profile[a:b], on_level, colour
+                ),
+            }
+        )
     return views
 
 
-def render(inputs: ReportInputs, settings: ReportSettings, codes: FeatureReader, tokens: TokenMap,
-           table: pd.DataFrame, concept_summary: pd.DataFrame, features: list[int], colours: dict[int, str],
-           on_level: dict[int, float], relative: np.ndarray, maxima: np.ndarray, track_files: list[str], *,
-           margin_cut: float, n_features: int, portraits: dict | None = None) -> str:
+def render(
+    inputs: ReportInputs,
+    settings: ReportSettings,
+    codes: FeatureReader,
+    tokens: TokenMap,
+    table: pd.DataFrame,
+    concept_summary: pd.DataFrame,
+    features: list[int],
+    colours: dict[int, str],
+    on_level: dict[int, float],
+    relative: np.ndarray,
+    maxima: np.ndarray,
+    track_files: list[str],
+    *,
+    margin_cut: float,
+    n_features: int,
+    portraits: dict | None = None,
+) -> str:
     """The whole report.html text; `portraits` (portraits.py) give each card its sequence logo."""
     portraits = portraits or {}
     by_id = table.set_index("latent")
-    profiles = metagene_profiles(codes, features, tokens, inputs.anchors, flank=settings.metagene_flank,
-                                 max_anchors=settings.max_anchors)
+    profiles = metagene_profiles(
+        codes, features, tokens, inputs.anchors, flank=settings.metagene_flank, max_anchors=settings.max_anchors
+    )
     card_list = []
     for i, f in enumerate(features):
         row = by_id.loc[f]
         colour = colours.get(f, feature_colour(i))
         level = on_level.get(f, float(relative[f] * maxima[f]))
-        card_list.append({
-            "feature_id": f, "colour": colour, "concept": row["label"] if isinstance(row["label"], str) else "",
-            "view": row["view"], "annotated": bool(row["annotated"]), "metrics": _metrics(row),
-            "description": row["description"] if isinstance(row.get("description"), str) else "",
-            "logo": _logo(portraits.get(f), f),
-            "windows": _window_views(inputs, settings, codes, tokens, f, colour, level, float(maxima[f])),
-            "metagene": Markup(plots.metagene_svg(profiles[f], colour, f"f{f} metagene")) if len(inputs.anchors) else "",
-        })
+        card_list.append(
+            {
+                "feature_id": f,
+                "colour": colour,
+                "concept": row["label"] if isinstance(row["label"], str) else "",
+                "view": row["view"],
+                "annotated": bool(row["annotated"]),
+                "metrics": _metrics(row),
+                "description": row["description"] if isinstance(row.get("description"), str) else "",
+                "logo": _logo(portraits.get(f), f),
+                "windows": _window_views(inputs, settings, codes, tokens, f, colour, level, float(maxima[f])),
+                "metagene": Markup(plots.metagene_svg(profiles[f], colour, f"f{f} metagene"))
+                if len(inputs.anchors)
+                else "",
+            }
+        )
     on_cards = set(features)
-    feature_rows = [{**{k: (None if _missing(v) else v) for k, v in r.items()}, "card": r["latent"] in on_cards}
-                    for r in table.head(FEATURE_ROWS).to_dict("records")]
+    feature_rows = [
+        {**{k: (None if _missing(v) else v) for k, v in r.items()}, "card": r["latent"] in on_cards}
+        for r in table.head(FEATURE_ROWS).to_dict("records")
+    ]
     concepts = [{k: (None if _missing(v) else v) for k, v in r.items()} for r in concept_summary.to_dict("records")]
     learned = [c for c in concepts if c["evaluated"]]
     n_beat = sum(1 for c in learned if c["beats_baseline"])
@@ -122,33 +181,49 @@ def render(inputs: ReportInputs, settings: ReportSettings, codes: FeatureReader,
         notes.append("No latent passes the annotation rule on held-out data, so there are no cards.")
     if inputs.scores.empty:
         notes.append("No probing scores were found: latents are ranked by activation only.")
-    strands = ("one dictionary read on both strands: each latent is listed once (its own-strand view; "
-               "the opposite-strand view is the same latent on the other strand's reads)"
-               if inputs.strand_shared else "")
+    strands = (
+        "one dictionary read on both strands: each latent is listed once (its own-strand view; "
+        "the opposite-strand view is the same latent on the other strand's reads)"
+        if inputs.strand_shared
+        else ""
+    )
     context = {
         "title": f"dnalens — {inputs.genome}",
         "subtitle": f"What has the model learned about this genome?  Model: {inputs.model} · layer: {inputs.layer} · "
-                    f"SAE: {inputs.sae}",
+        f"SAE: {inputs.sae}",
         "learned": learned,
         "card_ids": on_cards,
-        "learned_sentence": (f"{n_beat} of {len(learned)} concepts have a latent that beats the best sequence-only "
-                             f"baseline by ≥ {margin_cut:g} held-out AUROC; {n_pass} pass the whole annotation rule "
-                             f"({_threshold_text(inputs, settings)})."),
+        "learned_sentence": (
+            f"{n_beat} of {len(learned)} concepts have a latent that beats the best sequence-only "
+            f"baseline by ≥ {margin_cut:g} held-out AUROC; {n_pass} pass the whole annotation rule "
+            f"({_threshold_text(inputs, settings)})."
+        ),
         "health": inputs.sae_health,
-        "summary": [("genome", inputs.genome), ("model", inputs.model), ("layer", inputs.layer), ("SAE", inputs.sae),
-                    ("contigs", len(inputs.contig_lengths)), ("windows", len(inputs.windows)),
-                    ("nucleotides read", codes.shape[0]), ("SAE features", n_features), ("latents", len(table)),
-                    ("latents that ever fire", int((table["max_activation"] > 0).sum())),
-                    ("annotated latents", n_annotated), ("concepts", len(concept_summary)),
-                    ("feature × concept pairs passing", int(_passing_pairs(inputs, settings)))],
+        "summary": [
+            ("genome", inputs.genome),
+            ("model", inputs.model),
+            ("layer", inputs.layer),
+            ("SAE", inputs.sae),
+            ("contigs", len(inputs.contig_lengths)),
+            ("windows", len(inputs.windows)),
+            ("nucleotides read", codes.shape[0]),
+            ("SAE features", n_features),
+            ("latents", len(table)),
+            ("latents that ever fire", int((table["max_activation"] > 0).sum())),
+            ("annotated latents", n_annotated),
+            ("concepts", len(concept_summary)),
+            ("feature × concept pairs passing", int(_passing_pairs(inputs, settings))),
+        ],
         "strands": strands,
         "sae_quality": {k: v for k, v in inputs.sae_quality.items() if isinstance(v, (int, float, str, bool))},
         "notes": notes,
         "thresholds": _threshold_text(inputs, settings),
         "concepts_other": [c for c in concepts if not c["evaluated"]],
         "features": feature_rows,
-        "features_note": (f"{len(table):,}: search and sort them here (the first {FEATURE_ROWS} without scripts); "
-                          "every column in features.tsv"),
+        "features_note": (
+            f"{len(table):,}: search and sort them here (the first {FEATURE_ROWS} without scripts); "
+            "every column in features.tsv"
+        ),
         "latent_data": latent_data(table, on_cards),
         "cards": card_list,
         "files": _files(track_files),
@@ -163,14 +238,26 @@ def _logo(portrait, feature: int) -> Markup | str:
     if portrait is None or portrait.n_peaks == 0:
         return ""
     flank = len(portrait.counts) // 2
-    return Markup(logo_svg(portrait.counts, f"f{feature}: bases ±{flank} nt around its {portrait.n_peaks} strongest "
-                                            "positions, read order (information content, bits)"))
+    return Markup(
+        logo_svg(
+            portrait.counts,
+            f"f{feature}: bases ±{flank} nt around its {portrait.n_peaks} strongest "
+            "positions, read order (information content, bits)",
+        )
+    )
 
 
 def _threshold_text(inputs: ReportInputs, settings: ReportSettings) -> str:
-    extra = [f"{what} {op} {getattr(settings, key)}" for key, what, op in
-             (("min_auroc", "held-out AUROC", "≥"), ("min_margin", "margin", "≥"), ("min_f1", "held-out F1", "≥"),
-              ("max_q", "q", "≤")) if getattr(settings, key) is not None]
+    extra = [
+        f"{what} {op} {getattr(settings, key)}"
+        for key, what, op in (
+            ("min_auroc", "held-out AUROC", "≥"),
+            ("min_margin", "margin", "≥"),
+            ("min_f1", "held-out F1", "≥"),
+            ("max_q", "q", "≤"),
+        )
+        if getattr(settings, key) is not None
+    ]
     return inputs.probing_rule + (f", and also {', '.join(extra)} (report settings)" if extra else "")
 
 
@@ -185,15 +272,23 @@ def _passing_pairs(inputs: ReportInputs, settings: ReportSettings) -> int:
 
 
 def _files(track_files: list[str]) -> list[tuple[str, str]]:
-    files = [("features.tsv", "one row per latent: frequency, activation, label (train-chosen), strongest hit"),
-             ("feature_concepts.tsv", "latent × concept pairs that pass, and each concept's train-chosen best latent"),
-             ("concept_summary.tsv", "per concept: best latent (train-chosen), held-out AUROC, baseline, margin, q"),
-             ("top_windows.tsv", "per latent its strongest windows, genes and sequence (UPPER = on)"),
-             ("candidates.gff3", "discovery: strong runs of gene-like latents outside the annotation, with the "
-                                 "nearest gene (header says which latents and whether they pass)"),
-             ("hits.gff3.gz", "hits of the annotated latents as GFF3 sequence_feature (1-based; bgzip + tabix)"),
-             ("tracks/igv_session.xml", "IGV session: genome, annotation, hits and activation tracks")]
-    files += [(f"tracks/{name}", "per-nucleotide activation, one strand (bigWig)")
-              for name in track_files if name.endswith(".bw")]
+    files = [
+        ("features.tsv", "one row per latent: frequency, activation, label (train-chosen), strongest hit"),
+        ("feature_concepts.tsv", "latent × concept pairs that pass, and each concept's train-chosen best latent"),
+        ("concept_summary.tsv", "per concept: best latent (train-chosen), held-out AUROC, baseline, margin, q"),
+        ("top_windows.tsv", "per latent its strongest windows, genes and sequence (UPPER = on)"),
+        (
+            "candidates.gff3",
+            "discovery: strong runs of gene-like latents outside the annotation, with the "
+            "nearest gene (header says which latents and whether they pass)",
+        ),
+        ("hits.gff3.gz", "hits of the annotated latents as GFF3 sequence_feature (1-based; bgzip + tabix)"),
+        ("tracks/igv_session.xml", "IGV session: genome, annotation, hits and activation tracks"),
+    ]
+    files += [
+        (f"tracks/{name}", "per-nucleotide activation, one strand (bigWig)")
+        for name in track_files
+        if name.endswith(".bw")
+    ]
     files.append(("tracks/hits.bed.gz", "hits of the annotated latents, BED9 coloured per latent (bgzip + tabix)"))
     return files

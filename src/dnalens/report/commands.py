@@ -13,7 +13,9 @@ log = logging.getLogger(__name__)
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("report", help="feature tables, genome-browser tracks and report.html for one genome")
-    p.add_argument("--genome", required=True, type=safe_name_arg("--genome"), help="genome name (titles, cross-genome table)")
+    p.add_argument(
+        "--genome", required=True, type=safe_name_arg("--genome"), help="genome name (titles, cross-genome table)"
+    )
     p.add_argument("--buffer", required=True, type=Path, help="ActivationBuffer directory")
     p.add_argument("--probe", required=True, type=Path, help="probe results folder (parquet tables)")
     p.add_argument("--fasta", required=True, type=Path, help="indexed genome FASTA (genome.fa)")
@@ -26,21 +28,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sae", help="SAE name (default: from the buffer)")
     p.add_argument("--out", type=Path, help="results/<genome>/ (required unless --part)")
     p.add_argument("--settings", help="the config's report: section as JSON (or a .json/.yaml path)")
-    p.add_argument("--part", type=int, help="scatter: only the per-latent pass of this part (0-based) of --parts, "
-                   "written to --part-out (workflow rule report_part)")
+    p.add_argument(
+        "--part",
+        type=int,
+        help="scatter: only the per-latent pass of this part (0-based) of --parts, "
+        "written to --part-out (workflow rule report_part)",
+    )
     p.add_argument("--parts", type=int, help="scatter: how many parts (report.parts)")
-    p.add_argument("--part-out", type=Path,
-                   help="scatter: the part's table (results/<genome>/report_parts/part-<i>.parquet)")
-    p.add_argument("--from-parts", nargs="+", type=Path, help="gather: build the report from these part tables "
-                   "instead of the per-latent pass (workflow rule report_genome)")
+    p.add_argument(
+        "--part-out", type=Path, help="scatter: the part's table (results/<genome>/report_parts/part-<i>.parquet)"
+    )
+    p.add_argument(
+        "--from-parts",
+        nargs="+",
+        type=Path,
+        help="gather: build the report from these part tables "
+        "instead of the per-latent pass (workflow rule report_genome)",
+    )
     p.set_defaults(func=run_report)
 
     s = subparsers.add_parser("summarize-genomes", help="one latents × genomes table from several features.tsv")
     s.add_argument("features", nargs="+", type=Path, help="results/<genome>/features.tsv files")
     s.add_argument("--names", nargs="*", help="genome names (default: each file's folder name)")
-    s.add_argument("--sae", nargs="+", required=True, type=Path,
-                   help="each genome's SAE (results/<genome>/sae, or sae.path when loaded), in the same order: "
-                        "latents match by id only when the path is the same, else by decoder cosine")
+    s.add_argument(
+        "--sae",
+        nargs="+",
+        required=True,
+        type=Path,
+        help="each genome's SAE (results/<genome>/sae, or sae.path when loaded), in the same order: "
+        "latents match by id only when the path is the same, else by decoder cosine",
+    )
     s.add_argument("--out", required=True, type=Path, help="results/summary/features_across_genomes.tsv")
     s.set_defaults(func=run_summarize)
 
@@ -52,9 +69,19 @@ def run_report(args: argparse.Namespace) -> int:
     from dnalens.report.stage import build_report
 
     settings = from_mapping(ReportSettings, parse_settings(args.settings), where="report settings")
-    paths = InputPaths(genome=args.genome, buffer=args.buffer, probe=args.probe, fasta=args.fasta,
-                       annotation=args.annotation, chrom_sizes=args.chrom_sizes, label_summary=args.label_summary,
-                       sae_quality=args.sae_quality, model=args.model_name, layer=args.layer, sae=args.sae)
+    paths = InputPaths(
+        genome=args.genome,
+        buffer=args.buffer,
+        probe=args.probe,
+        fasta=args.fasta,
+        annotation=args.annotation,
+        chrom_sizes=args.chrom_sizes,
+        label_summary=args.label_summary,
+        sae_quality=args.sae_quality,
+        model=args.model_name,
+        layer=args.layer,
+        sae=args.sae,
+    )
     scatter = (args.part is not None, args.parts is not None, args.part_out is not None)
     if any(scatter) and not all(scatter):
         raise InputError("--part, --parts and --part-out go together (one report_part job).")
@@ -94,8 +121,11 @@ def run_summarize(args: argparse.Namespace) -> int:
             raise InputError("features table not found.", path=path, fix="run `dnalens report` for that genome.")
         tables[name] = pd.read_csv(path, sep="\t")
         if "latent" not in tables[name]:
-            raise InputError("features table has no `latent` column (written by an older dnalens report).", path=path,
-                             fix="rerun `dnalens report` for that genome.")
+            raise InputError(
+                "features table has no `latent` column (written by an older dnalens report).",
+                path=path,
+                fix="rerun `dnalens report` for that genome.",
+            )
     wide = summarize(tables, dict(zip(names, args.sae)), names)
     with atomic_path(args.out) as tmp:
         wide.to_csv(tmp, sep="\t", index=False, na_rep="NA", float_format="%.6g")

@@ -18,13 +18,27 @@ import numpy as np
 
 # readable names of the labels stage's concepts (labels relative to the read strand)
 CONCEPT_WORDS = {
-    "CDS": "coding sequence (CDS)", "gene": "gene body", "exon": "exon", "intron": "intron",
-    "intergenic": "intergenic DNA", "tRNA": "tRNA", "rRNA": "rRNA", "ncRNA": "non-coding RNA",
-    "promoter": "promoter (upstream of a gene)", "start_codon": "start codon", "stop_codon": "stop codon",
-    "splice_donor": "splice donor", "splice_acceptor": "splice acceptor", "exon_last_base": "last base of an exon",
-    "exon_first_base": "first base of an exon", "Shine_Dalgarno_sequence": "Shine-Dalgarno sequence",
-    "sigma70_minus_35_box": "σ70 −35 box", "sigma70_minus_10_box": "σ70 −10 box",
-    "five_prime_UTR": "5′ UTR", "three_prime_UTR": "3′ UTR", "repeat_region": "repeat region",
+    "CDS": "coding sequence (CDS)",
+    "gene": "gene body",
+    "exon": "exon",
+    "intron": "intron",
+    "intergenic": "intergenic DNA",
+    "tRNA": "tRNA",
+    "rRNA": "rRNA",
+    "ncRNA": "non-coding RNA",
+    "promoter": "promoter (upstream of a gene)",
+    "start_codon": "start codon",
+    "stop_codon": "stop codon",
+    "splice_donor": "splice donor",
+    "splice_acceptor": "splice acceptor",
+    "exon_last_base": "last base of an exon",
+    "exon_first_base": "first base of an exon",
+    "Shine_Dalgarno_sequence": "Shine-Dalgarno sequence",
+    "sigma70_minus_35_box": "σ70 −35 box",
+    "sigma70_minus_10_box": "σ70 −10 box",
+    "five_prime_UTR": "5′ UTR",
+    "three_prime_UTR": "3′ UTR",
+    "repeat_region": "repeat region",
     "mobile_genetic_element": "mobile element",
 }
 BASES = "ACGT"
@@ -116,11 +130,15 @@ def describe(facts: LatentFacts) -> str:
         if is_codon_position(facts.label):  # the codon base it marks: G/C- or A/T-ending codons?
             gc = (facts.peak_counts[1] + facts.peak_counts[2]) / sum(facts.peak_counts)
             if abs(gc - 0.5) < EVEN_GC:
-                parts.append(f"no G/C or A/T preference at its peak base (G/C at {100 * gc:.0f} % of its "
-                             f"top-{facts.n_peaks} positions)")
+                parts.append(
+                    f"no G/C or A/T preference at its peak base (G/C at {100 * gc:.0f} % of its "
+                    f"top-{facts.n_peaks} positions)"
+                )
             else:
-                parts.append(f"strongest on {'G/C' if gc > 0.5 else 'A/T'} at its peak base "
-                             f"({100 * max(gc, 1 - gc):.0f} % of its top-{facts.n_peaks} positions)")
+                parts.append(
+                    f"strongest on {'G/C' if gc > 0.5 else 'A/T'} at its peak base "
+                    f"({100 * max(gc, 1 - gc):.0f} % of its top-{facts.n_peaks} positions)"
+                )
         else:
             parts.append(_composition(facts.peak_counts, facts.n_peaks))
     if facts.inside_genes is not None and facts.n_peaks:

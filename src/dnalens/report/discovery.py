@@ -29,8 +29,11 @@ FAMILY_OF = (
     (re.compile(r"^(promoter|sigma70_minus_10_box|sigma70_minus_35_box)$"), "promoter"),
 )
 INSTANCE_TYPES = {
-    "CDS": ("CDS", "gene", "pseudogene"), "gene": ("gene", "pseudogene", "CDS", "tRNA", "rRNA", "ncRNA"),
-    "tRNA": ("tRNA",), "rRNA": ("rRNA",), "promoter": ("gene", "pseudogene"),
+    "CDS": ("CDS", "gene", "pseudogene"),
+    "gene": ("gene", "pseudogene", "CDS", "tRNA", "rRNA", "ncRNA"),
+    "tRNA": ("tRNA",),
+    "rRNA": ("rRNA",),
+    "promoter": ("gene", "pseudogene"),
 }
 MIN_LENGTH = {"CDS": 90, "gene": 90, "tRNA": 50, "rRNA": 100, "promoter": 20}
 PROMOTER_UPSTREAM = 100  # a promoter instance: this many nt upstream of an annotated gene (labels stage)
@@ -39,8 +42,19 @@ CANDIDATE_GAP = 30  # runs of one family/strand at most this far apart form one 
 MIN_HIT_SCORE = 200  # a run counts when its peak is >= this / 1000 of the latent's max
 FALLBACK_LATENTS = 10  # when nothing is annotated: this many gene-like latents, largest train label margin
 GENE_TYPES = ("gene", "pseudogene", "ncRNA_gene")
-CANDIDATE_COLUMNS = ("rank", "contig", "start", "end", "strand", "family", "score", "n_hits", "latents",
-                     "nearest_gene", "distance")
+CANDIDATE_COLUMNS = (
+    "rank",
+    "contig",
+    "start",
+    "end",
+    "strand",
+    "family",
+    "score",
+    "n_hits",
+    "latents",
+    "nearest_gene",
+    "distance",
+)
 
 
 @dataclass(frozen=True)
@@ -123,8 +137,14 @@ def subtract(start: int, end: int, blocked: np.ndarray) -> list[tuple[int, int]]
     return pieces
 
 
-def find_candidates(hits: pd.DataFrame, chosen: Chosen, regions: Regions, *, gap: int = CANDIDATE_GAP,
-                    min_hit_score: int = MIN_HIT_SCORE) -> pd.DataFrame:
+def find_candidates(
+    hits: pd.DataFrame,
+    chosen: Chosen,
+    regions: Regions,
+    *,
+    gap: int = CANDIDATE_GAP,
+    min_hit_score: int = MIN_HIT_SCORE,
+) -> pd.DataFrame:
     """CANDIDATE_COLUMNS, best score first. `hits`: hits.HIT_COLUMNS with `feature` = latent id."""
     info = chosen.latents
     h = hits[hits["feature"].isin(list(info)) & (hits["score"] >= min_hit_score)]
@@ -133,9 +153,17 @@ def find_candidates(hits: pd.DataFrame, chosen: Chosen, regions: Regions, *, gap
     fam = np.array([info[int(f)][1] for f in h["feature"]], dtype=object)
     flip = np.array([family_of(info[int(f)][0])[1] for f in h["feature"]])
     strand = np.where(flip, np.where(h["strand"] == "+", "-", "+"), h["strand"])  # antisense label: other strand
-    runs = pd.DataFrame({"family": fam, "contig": h["contig"].to_numpy(), "strand": strand,
-                         "start": h["start"].to_numpy(np.int64), "end": h["end"].to_numpy(np.int64),
-                         "latent": h["feature"].to_numpy(np.int64), "score": h["score"].to_numpy(float)})
+    runs = pd.DataFrame(
+        {
+            "family": fam,
+            "contig": h["contig"].to_numpy(),
+            "strand": strand,
+            "start": h["start"].to_numpy(np.int64),
+            "end": h["end"].to_numpy(np.int64),
+            "latent": h["feature"].to_numpy(np.int64),
+            "score": h["score"].to_numpy(float),
+        }
+    )
     merged = merge_intervals(runs, gap, ("family", "contig", "strand"))
     rows = []
     for family, group in merged.groupby("family", sort=True):
@@ -144,18 +172,34 @@ def find_candidates(hits: pd.DataFrame, chosen: Chosen, regions: Regions, *, gap
         members = runs[runs["family"] == family]
         no_block = np.zeros((0, 2), np.int64)
         for r in group.itertuples():
-            pieces = [(a, b) for a, b in subtract(int(r.start), int(r.end), block_of.get(r.contig, no_block))
-                      if b - a >= MIN_LENGTH[family]]
+            pieces = [
+                (a, b)
+                for a, b in subtract(int(r.start), int(r.end), block_of.get(r.contig, no_block))
+                if b - a >= MIN_LENGTH[family]
+            ]
             if not pieces:  # most runs lie inside annotated genes: no run table filtering for them
                 continue
-            inside = members[(members["contig"] == r.contig) & (members["strand"] == r.strand)
-                             & (members["start"] < r.end) & (members["end"] > r.start)]
+            inside = members[
+                (members["contig"] == r.contig)
+                & (members["strand"] == r.strand)
+                & (members["start"] < r.end)
+                & (members["end"] > r.start)
+            ]
             for a, b in pieces:
                 part = inside[(inside["start"] < b) & (inside["end"] > a)]
                 covered = np.minimum(part["end"], b) - np.maximum(part["start"], a)
-                rows.append({"contig": r.contig, "start": a, "end": b, "strand": r.strand, "family": family,
-                             "score": float((part["score"] / 1000 * covered).sum()), "n_hits": len(part),
-                             "latents": ",".join(str(x) for x in sorted(set(part["latent"])))})
+                rows.append(
+                    {
+                        "contig": r.contig,
+                        "start": a,
+                        "end": b,
+                        "strand": r.strand,
+                        "family": family,
+                        "score": float((part["score"] / 1000 * covered).sum()),
+                        "n_hits": len(part),
+                        "latents": ",".join(str(x) for x in sorted(set(part["latent"]))),
+                    }
+                )
     out = pd.DataFrame(rows, columns=[c for c in CANDIDATE_COLUMNS if c not in ("rank", "nearest_gene", "distance")])
     out = out.sort_values(["score", "contig", "start"], ascending=[False, True, True], kind="stable")
     out = out.reset_index(drop=True)
@@ -211,26 +255,56 @@ def candidates_gff3(candidates: pd.DataFrame, chosen: Chosen, lengths: dict[str,
     """GFF3 text: a header saying which latents were used (and whether they pass), one line per candidate."""
     lines = ["##gff-version 3"]
     lines += [f"##sequence-region {c} 1 {n}" for c, n in lengths.items()]
-    lines.append(f"# dnalens discovery candidates for {genome}: strong runs of gene-like latents outside the "
-                 "annotated instances of their concept, best score first.")
+    lines.append(
+        f"# dnalens discovery candidates for {genome}: strong runs of gene-like latents outside the "
+        "annotated instances of their concept, best score first."
+    )
     if not chosen.latents:
-        lines.append("# no latent that fires has a gene-, CDS-, tRNA-, rRNA- or promoter-like label that passes the "
-                     "annotation rule or at least beats its sequence-only baseline: no candidates.")
+        lines.append(
+            "# no latent that fires has a gene-, CDS-, tRNA-, rRNA- or promoter-like label that passes the "
+            "annotation rule or at least beats its sequence-only baseline: no candidates."
+        )
     elif chosen.annotated:
-        lines.append("# latents used (all pass the annotation rule): "
-                     + ", ".join(f"f{f} {lab}" for f, (lab, _, _) in sorted(chosen.latents.items())))
+        lines.append(
+            "# latents used (all pass the annotation rule): "
+            + ", ".join(f"f{f} {lab}" for f, (lab, _, _) in sorted(chosen.latents.items()))
+        )
     else:
-        lines.append("# NO gene-like latent passes the annotation rule; these candidates come from the "
-                     f"{len(chosen.latents)} gene-like latents with the largest margin, which DID NOT PASS: "
-                     + ", ".join(f"f{f} {lab}" for f, (lab, _, _) in sorted(chosen.latents.items())))
-    lines.append("# score = sum over the candidate's runs of (peak activation / latent max) x bases; "
-                 "distance = nt to the nearest annotated gene.")
+        lines.append(
+            "# NO gene-like latent passes the annotation rule; these candidates come from the "
+            f"{len(chosen.latents)} gene-like latents with the largest margin, which DID NOT PASS: "
+            + ", ".join(f"f{f} {lab}" for f, (lab, _, _) in sorted(chosen.latents.items()))
+        )
+    lines.append(
+        "# score = sum over the candidate's runs of (peak activation / latent max) x bases; "
+        "distance = nt to the nearest annotated gene."
+    )
     for r in candidates.itertuples():
-        attrs = {"ID": f"candidate{r.rank}", "Name": f"candidate {r.family} {r.rank}", "family": r.family,
-                 "latents": r.latents, "n_hits": r.n_hits, "passes_annotation_rule": str(chosen.annotated).lower(),
-                 "nearest_gene": r.nearest_gene or "none", "distance": r.distance}
+        attrs = {
+            "ID": f"candidate{r.rank}",
+            "Name": f"candidate {r.family} {r.rank}",
+            "family": r.family,
+            "latents": r.latents,
+            "n_hits": r.n_hits,
+            "passes_annotation_rule": str(chosen.annotated).lower(),
+            "nearest_gene": r.nearest_gene or "none",
+            "distance": r.distance,
+        }
         text = ";".join(f"{k}={gff3_escape(v)}" for k, v in attrs.items())
         end = min(int(r.end), lengths.get(r.contig, int(r.end)))  # a run past a circular contig's origin: cut
-        lines.append("\t".join([r.contig, "dnalens", "sequence_feature", str(int(r.start) + 1), str(end),
-                                f"{r.score:.3f}", r.strand, ".", text]))
+        lines.append(
+            "\t".join(
+                [
+                    r.contig,
+                    "dnalens",
+                    "sequence_feature",
+                    str(int(r.start) + 1),
+                    str(end),
+                    f"{r.score:.3f}",
+                    r.strand,
+                    ".",
+                    text,
+                ]
+            )
+        )
     return "\n".join(lines) + "\n"

@@ -47,18 +47,32 @@ def sae_health(quality: dict[str, Any]) -> list[tuple[str, str]]:
         if ratio is not None and d_in:
             text += f", {ratio:.2f} × the input width ({int(d_in)}){_bar(checks, 'l0_per_d_in')}"
         out.append(("sparsity (L0)", text))
-    for key, what, tail in (("dead_fraction", "dead latents", "never fire on held-out tokens"),
-                            ("dense_fraction", "dense latents", "fire on more than 10% of held-out tokens")):
+    for key, what, tail in (
+        ("dead_fraction", "dead latents", "never fire on held-out tokens"),
+        ("dense_fraction", "dense latents", "fire on more than 10% of held-out tokens"),
+    ):
         value = _num(d.get(key, quality.get(key)))
         out.append((what, NOT_MEASURED if value is None else f"{_pct(value)} of latents {tail}{_bar(checks, key)}"))
     cos = _num(d.get("init_cosine_median", quality.get("init_cosine_median")))
-    out.append(("movement from initialisation", NOT_MEASURED if cos is None else
-                f"median decoder row has cosine {cos:.2f} with its random initialisation (1 = never moved)"
-                f"{_bar(checks, 'init_cosine_median')}"))
+    out.append(
+        (
+            "movement from initialisation",
+            NOT_MEASURED
+            if cos is None
+            else f"median decoder row has cosine {cos:.2f} with its random initialisation (1 = never moved)"
+            f"{_bar(checks, 'init_cosine_median')}",
+        )
+    )
     agree = _num(d.get("seed_agreement", quality.get("seed_agreement")))
     bar = d.get("seed_agreement_cosine", 0.8)
-    out.append(("seed agreement", NOT_MEASURED if agree is None else
-                f"{_pct(agree)} of latents reappear (decoder cosine ≥ {bar:g}) in an SAE trained from another seed"))
+    out.append(
+        (
+            "seed agreement",
+            NOT_MEASURED
+            if agree is None
+            else f"{_pct(agree)} of latents reappear (decoder cosine ≥ {bar:g}) in an SAE trained from another seed",
+        )
+    )
     loss = quality.get("loss") if isinstance(quality.get("loss"), dict) else {}
     recovered = _num(loss.get("loss_recovered", quality.get("loss_recovered")))
     if recovered is None:
@@ -69,10 +83,22 @@ def sae_health(quality: dict[str, Any]) -> list[tuple[str, str]]:
         else:
             out.append(("loss recovered", NOT_MEASURED + (f" ({reason})" if reason else "")))
     else:
-        out.append(("loss recovered", f"{recovered:.3f} of the loss gap between the clean model and a zero-ablated "
-                                      "layer is closed with the SAE spliced in (1 = perfect)"))
+        out.append(
+            (
+                "loss recovered",
+                f"{recovered:.3f} of the loss gap between the clean model and a zero-ablated "
+                "layer is closed with the SAE spliced in (1 = perfect)",
+            )
+        )
     verdict = (d.get("health") or {}).get("pass") if d else None
-    out.append(("overall", {True: "passes every dictionary health check",
-                            False: "FAILS at least one dictionary health check: read the latents with care",
-                            None: "not every dictionary health check could be run"}[verdict]))
+    out.append(
+        (
+            "overall",
+            {
+                True: "passes every dictionary health check",
+                False: "FAILS at least one dictionary health check: read the latents with care",
+                None: "not every dictionary health check could be run",
+            }[verdict],
+        )
+    )
     return out

@@ -98,18 +98,20 @@ def _no_hits() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(HIT_COLUMNS, "iiOiiOifi")})
 
 
-def _block_hits(codes: sp.csc_matrix, lo: int, hi: int, tokens: TokenMap, relative_threshold: np.ndarray,
-                feature_max: np.ndarray) -> pd.DataFrame:
+def _block_hits(
+    codes: sp.csc_matrix, lo: int, hi: int, tokens: TokenMap, relative_threshold: np.ndarray, feature_max: np.ndarray
+) -> pd.DataFrame:
     """All hits (HIT_COLUMNS) of features lo..hi-1, numbered; a feature never spans two blocks."""
     a, b = codes.indptr[lo], codes.indptr[hi]
     rows, values = codes.indices[a:b].astype(np.int64), codes.data[a:b]
-    features = np.repeat(np.arange(lo, hi), np.diff(codes.indptr[lo:hi + 1]))
+    features = np.repeat(np.arange(lo, hi), np.diff(codes.indptr[lo : hi + 1]))
     on = values > (relative_threshold * feature_max)[features]
     merged = merge_runs(feature_runs(features[on], rows[on], values[on], tokens), MERGE_GAP)
     if merged.empty:
         return _no_hits()
-    merged = merged.sort_values(["feature", "activation", "contig_id", "start"],
-                                ascending=[True, False, True, True], kind="stable").reset_index(drop=True)
+    merged = merged.sort_values(
+        ["feature", "activation", "contig_id", "start"], ascending=[True, False, True, True], kind="stable"
+    ).reset_index(drop=True)
     counts = merged.groupby("feature", sort=False).size().to_numpy()
     merged["hit"] = np.arange(len(merged)) - np.repeat(np.cumsum(counts) - counts, counts) + 1
     scale = np.where(feature_max > 0, feature_max, 1.0)[merged["feature"].to_numpy()]
@@ -134,24 +136,42 @@ def all_hits(
     feature is kept: about half a row per nonzero code; `hit_summary` and `selected_hits` are what a
     whole genome needs.
     """
-    parts = [_block_hits(codes, lo, hi, tokens, relative_threshold, feature_max)
-             for lo, hi in feature_bounds(np.diff(codes.indptr), max_nnz)]
+    parts = [
+        _block_hits(codes, lo, hi, tokens, relative_threshold, feature_max)
+        for lo, hi in feature_bounds(np.diff(codes.indptr), max_nnz)
+    ]
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else _no_hits()
 
 
-def hit_summary(codes: sp.csc_matrix, tokens: TokenMap, relative_threshold: np.ndarray, feature_max: np.ndarray,
-                *, max_nnz: int = BLOCK_NNZ) -> pd.DataFrame:
+def hit_summary(
+    codes: sp.csc_matrix,
+    tokens: TokenMap,
+    relative_threshold: np.ndarray,
+    feature_max: np.ndarray,
+    *,
+    max_nnz: int = BLOCK_NNZ,
+) -> pd.DataFrame:
     """`strongest_hits(all_hits(...))` block by block: per feature its hit count and strongest hit, never
     all hits at once (E. coli with 2,048 features: ~150 M hits, more than 20 GB as one table)."""
-    parts = [strongest_hits(_block_hits(codes, lo, hi, tokens, relative_threshold, feature_max))
-             for lo, hi in feature_bounds(np.diff(codes.indptr), max_nnz)]
+    parts = [
+        strongest_hits(_block_hits(codes, lo, hi, tokens, relative_threshold, feature_max))
+        for lo, hi in feature_bounds(np.diff(codes.indptr), max_nnz)
+    ]
     parts = [p for p in parts if len(p)]
     return pd.concat(parts) if parts else strongest_hits(_no_hits())
 
 
-def selected_hits(codes, features: list[int], tokens: TokenMap, relative_threshold: np.ndarray,
-                  feature_max: np.ndarray, max_hits: int, *, max_nnz: int = BLOCK_NNZ) -> pd.DataFrame:
+def selected_hits(
+    codes,
+    features: list[int],
+    tokens: TokenMap,
+    relative_threshold: np.ndarray,
+    feature_max: np.ndarray,
+    max_hits: int,
+    *,
+    max_nnz: int = BLOCK_NNZ,
+) -> pd.DataFrame:
     """The rows of `all_hits` for `features` with hit <= max_hits (same order, fresh index), computed on
     those columns only, a group of columns (~`max_nnz` values) at a time. `codes`: a CSC with sorted
     indices or a report FeatureReader."""
@@ -169,8 +189,9 @@ def selected_hits(codes, features: list[int], tokens: TokenMap, relative_thresho
     return pd.concat(parts, ignore_index=True) if parts else _no_hits()
 
 
-def feature_hits(codes: sp.csc_matrix, feature: int, tokens: TokenMap, relative_threshold: float,
-                 feature_max: float) -> pd.DataFrame:
+def feature_hits(
+    codes: sp.csc_matrix, feature: int, tokens: TokenMap, relative_threshold: float, feature_max: float
+) -> pd.DataFrame:
     """Hits of one feature (see `all_hits`)."""
     n = codes.shape[1]
     thresholds = np.ones(n)

@@ -14,8 +14,13 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-_ENV = Environment(loader=PackageLoader("dnalens.report", "templates"), autoescape=select_autoescape(["html", "j2"]),
-                   trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+_ENV = Environment(
+    loader=PackageLoader("dnalens.report", "templates"),
+    autoescape=select_autoescape(["html", "j2"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
 
 
 def _number(value: Any, digits: int = 3) -> str:
@@ -24,8 +29,9 @@ def _number(value: Any, digits: int = 3) -> str:
         return "–"
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
-    if isinstance(value, (int, np.integer)) or (isinstance(value, (float, np.floating)) and float(value).is_integer()
-                                                   and abs(value) >= 1000):
+    if isinstance(value, (int, np.integer)) or (
+        isinstance(value, (float, np.floating)) and float(value).is_integer() and abs(value) >= 1000
+    ):
         return f"{int(value):,}"
     if isinstance(value, (float, np.floating)):
         return f"{value:.{digits}g}"
@@ -46,8 +52,10 @@ def sequence_html(bases: str, values: np.ndarray, on_level: float, colour: str) 
         chunk = escape(bases[i:j])
         if on[i]:
             top = float(np.max(values[i:j]))
-            out.append(f'<mark style="background:{colour}40;border-bottom:2px solid {colour}" '
-                       f'title="max activation {top:.3g}">{chunk.upper()}</mark>')
+            out.append(
+                f'<mark style="background:{colour}40;border-bottom:2px solid {colour}" '
+                f'title="max activation {top:.3g}">{chunk.upper()}</mark>'
+            )
         else:
             out.append(chunk.lower())
         i = j

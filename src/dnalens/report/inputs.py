@@ -24,14 +24,33 @@ from dnalens.report.tables import SCORE_COLUMNS
 from dnalens.report.tokens import WINDOW_COLUMNS
 from dnalens.settings import schema_defaults
 
-
 # The probing stage's tables (its own column names; no aliases: an older probe folder fails with the
 # missing column named). Columns not listed as required are optional (NaN when absent).
-SCORE_REQUIRED = ("feature", "concept", "auroc_train", "auroc_test", "baseline_auroc_test", "margin", "threshold",
-                  "q", "annotated", "best_for_concept")
+SCORE_REQUIRED = (
+    "feature",
+    "concept",
+    "auroc_train",
+    "auroc_test",
+    "baseline_auroc_test",
+    "margin",
+    "threshold",
+    "q",
+    "annotated",
+    "best_for_concept",
+)
 LABEL_REQUIRED = ("feature", "label")
-CONCEPT_REQUIRED = ("concept", "evaluated", "baseline", "baseline_auroc_test", "best_feature_auroc",
-                    "best_auroc_train", "best_auroc_test", "best_margin", "best_auroc_q", "best_annotated")
+CONCEPT_REQUIRED = (
+    "concept",
+    "evaluated",
+    "baseline",
+    "baseline_auroc_test",
+    "best_feature_auroc",
+    "best_auroc_train",
+    "best_auroc_test",
+    "best_margin",
+    "best_auroc_q",
+    "best_annotated",
+)
 _WINDOW_ALIASES: dict[str, tuple[str, ...]] = {
     "contig": ("contig", "chrom", "seqid"),
     "start": ("start",),
@@ -42,16 +61,20 @@ _WINDOW_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _rename(frame: pd.DataFrame, aliases: dict[str, tuple[str, ...]], *, required: tuple[str, ...],
-            what: str, path: Path | None) -> pd.DataFrame:
+def _rename(
+    frame: pd.DataFrame, aliases: dict[str, tuple[str, ...]], *, required: tuple[str, ...], what: str, path: Path | None
+) -> pd.DataFrame:
     out = {}
     for target, names in aliases.items():
         found = next((n for n in names if n in frame.columns), None)
         if found is not None:
             out[target] = frame[found]
         elif target in required:
-            raise InputError(f"{what} has no {target!r} column (columns: {', '.join(map(str, frame.columns))}).",
-                             path=path, fix="rerun the stage that writes it with this dnalens version.")
+            raise InputError(
+                f"{what} has no {target!r} column (columns: {', '.join(map(str, frame.columns))}).",
+                path=path,
+                fix="rerun the stage that writes it with this dnalens version.",
+            )
         else:
             out[target] = np.nan
     return pd.DataFrame(out)
@@ -60,8 +83,11 @@ def _rename(frame: pd.DataFrame, aliases: dict[str, tuple[str, ...]], *, require
 def require_columns(frame: pd.DataFrame, required: tuple[str, ...], path: Path | str | None) -> None:
     missing = [c for c in required if c not in frame.columns]
     if missing:
-        raise InputError(f"probe table lacks column(s) {', '.join(missing)} (it has: {', '.join(map(str, frame.columns))}).",
-                         path=path, fix="rerun `dnalens probe` (the probe stage of this dnalens version writes them).")
+        raise InputError(
+            f"probe table lacks column(s) {', '.join(missing)} (it has: {', '.join(map(str, frame.columns))}).",
+            path=path,
+            fix="rerun `dnalens probe` (the probe stage of this dnalens version writes them).",
+        )
 
 
 def normalise_scores(frame: pd.DataFrame, path: Path | str | None = None) -> pd.DataFrame:
@@ -78,8 +104,10 @@ def probing_rule(summary: dict[str, Any]) -> str:
     s = summary.get("settings") or {}
     if not {"min_auroc", "min_margin", "max_q"} <= set(s):
         return "as decided by the probing stage"
-    rule = (f"held-out AUROC ≥ {s['min_auroc']}, margin over the best sequence-only baseline ≥ {s['min_margin']} "
-            f"and q ≤ {s['max_q']}")
+    rule = (
+        f"held-out AUROC ≥ {s['min_auroc']}, margin over the best sequence-only baseline ≥ {s['min_margin']} "
+        f"and q ≤ {s['max_q']}"
+    )
     if "min_instances" in s:
         rule += f", for concepts with ≥ {s['min_instances']} instances"
     return rule + " (probing settings)"
@@ -117,11 +145,14 @@ def read_probe_tables(probe_dir: str | Path) -> ProbeTables:
     directory = Path(probe_dir)
     if not directory.is_dir():
         raise InputError("probe results folder not found.", path=directory, fix="run `dnalens probe` first.")
-    scores = normalise_scores(_read(directory, "feature_concept.parquet", SCORE_REQUIRED),
-                              directory / "feature_concept.parquet")
+    scores = normalise_scores(
+        _read(directory, "feature_concept.parquet", SCORE_REQUIRED), directory / "feature_concept.parquet"
+    )
     labels = _read(directory, "features.parquet", LABEL_REQUIRED)
-    labels = labels.assign(feature=labels["feature"].astype(np.int64),
-                           label=labels["label"].astype(object).where(labels["label"].notna(), None))
+    labels = labels.assign(
+        feature=labels["feature"].astype(np.int64),
+        label=labels["label"].astype(object).where(labels["label"].notna(), None),
+    )
     concepts = _read(directory, "concepts.parquet", CONCEPT_REQUIRED)
     concepts = concepts.assign(concept=concepts["concept"].astype(str))
     return ProbeTables(scores, labels, concepts, read_json(directory / "summary.json"))
@@ -187,15 +218,30 @@ def read_report_inputs(paths: InputPaths) -> ReportInputs:
         regions = Regions(pd.DataFrame(columns=list(REGION_COLUMNS)), contig_lengths)
         anchors = pd.DataFrame(columns=["contig", "position", "strand", "kind"])
     return ReportInputs(
-        genome=paths.genome, codes=buffer.code_rows, feature_columns=buffer.feature_columns, windows=normalise_windows(windows), contig_lengths=contig_lengths,
-        scores=probe.scores, label_summary=read_label_summary(paths.label_summary), concepts=probe.concepts,
-        feature_labels=probe.labels, regions=regions,
-        anchors=anchors, sequence_of=sequence_of, genome_fasta=paths.fasta, annotation_gff3=paths.annotation,
-        model=paths.model, layer=paths.layer or str(meta.get("layer") or quality.get("layer") or "?"),
+        genome=paths.genome,
+        codes=buffer.code_rows,
+        feature_columns=buffer.feature_columns,
+        windows=normalise_windows(windows),
+        contig_lengths=contig_lengths,
+        scores=probe.scores,
+        label_summary=read_label_summary(paths.label_summary),
+        concepts=probe.concepts,
+        feature_labels=probe.labels,
+        regions=regions,
+        anchors=anchors,
+        sequence_of=sequence_of,
+        genome_fasta=paths.fasta,
+        annotation_gff3=paths.annotation,
+        model=paths.model,
+        layer=paths.layer or str(meta.get("layer") or quality.get("layer") or "?"),
         sae=paths.sae or sae_name(meta, quality),
-        sae_quality=flat_quality(quality), probing_rule=probing_rule(probe.summary),
-        min_margin=float((probe.summary.get("settings") or {}).get("min_margin", schema_defaults("probing")["min_margin"])),
-        strand_shared=strand_shared(quality, meta), sae_health=sae_health(quality),
+        sae_quality=flat_quality(quality),
+        probing_rule=probing_rule(probe.summary),
+        min_margin=float(
+            (probe.summary.get("settings") or {}).get("min_margin", schema_defaults("probing")["min_margin"])
+        ),
+        strand_shared=strand_shared(quality, meta),
+        sae_health=sae_health(quality),
     )
 
 
@@ -210,16 +256,24 @@ def strand_shared(quality: dict[str, Any], meta: dict[str, Any]) -> bool:
 
 
 QUALITY_LABELS = {  # sae_quality.json key → run-summary label, in display order
-    "architecture": "architecture", "d_sae": "features", "k": "k", "l0": "mean active features per nt (L0)",
-    "fvu": "fraction of variance unexplained", "loss_recovered": "loss recovered", "dead_fraction": "dead features",
-    "dense_fraction": "dense features", "n_tokens": "nt evaluated",
+    "architecture": "architecture",
+    "d_sae": "features",
+    "k": "k",
+    "l0": "mean active features per nt (L0)",
+    "fvu": "fraction of variance unexplained",
+    "loss_recovered": "loss recovered",
+    "dead_fraction": "dead features",
+    "dense_fraction": "dense features",
+    "n_tokens": "nt evaluated",
 }
 
 
 def flat_quality(quality: dict[str, Any]) -> dict[str, Any]:
     """sae_quality.json → ordered {label: value}: known keys first with readable labels, then the rest."""
-    flat = {**{k: v for k, v in quality.items() if not isinstance(v, dict)},
-            **{k: v for sub in quality.values() if isinstance(sub, dict) for k, v in sub.items()}}
+    flat = {
+        **{k: v for k, v in quality.items() if not isinstance(v, dict)},
+        **{k: v for sub in quality.values() if isinstance(sub, dict) for k, v in sub.items()},
+    }
     out = {label: flat.pop(key) for key, label in QUALITY_LABELS.items() if key in flat}
     out.update({k: v for k, v in flat.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
     return out

@@ -18,8 +18,24 @@ import pandas as pd
 from markupsafe import Markup
 
 # one array per latent, in this order (the script reads them by position)
-FIELDS = ("latent", "label", "view", "annotated", "auroc_test", "baseline_auroc_test", "margin", "q", "f1_test",
-          "activation_frequency", "max_activation", "top_locus", "top_strand", "top_genes", "n_hits", "card")
+FIELDS = (
+    "latent",
+    "label",
+    "view",
+    "annotated",
+    "auroc_test",
+    "baseline_auroc_test",
+    "margin",
+    "q",
+    "f1_test",
+    "activation_frequency",
+    "max_activation",
+    "top_locus",
+    "top_strand",
+    "top_genes",
+    "n_hits",
+    "card",
+)
 _MILLI = ("auroc_test", "baseline_auroc_test", "margin", "f1_test")  # in [-1, 1]: thousandths as integers
 _SIG = ("q", "activation_frequency", "max_activation")  # 3 significant figures
 _STRINGS = ("label", "top_genes")  # few distinct values  # an index into a list of distinct strings

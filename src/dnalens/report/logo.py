@@ -30,17 +30,24 @@ def top_peaks(codes, feature: int, tokens, n: int = LOGO_PEAKS) -> pd.DataFrame:
     if len(rows) == 0:
         return pd.DataFrame(columns=["contig", "position", "strand", "activation"])
     if len(rows) > 8 * n:  # busy latents hold millions of values: sort only the strongest few
-        part = np.argpartition(-values, 8 * n)[:8 * n]
+        part = np.argpartition(-values, 8 * n)[: 8 * n]
         rows, values = rows[part], values[part]
     order = np.lexsort((rows, -values))
     rows, values = rows[order], values[order]
-    table = pd.DataFrame({"contig": tokens.contig_of(rows), "position": tokens.position[rows].astype(np.int64),
-                          "strand": np.where(tokens.minus[rows], "-", "+"), "activation": values.astype(float)})
+    table = pd.DataFrame(
+        {
+            "contig": tokens.contig_of(rows),
+            "position": tokens.position[rows].astype(np.int64),
+            "strand": np.where(tokens.minus[rows], "-", "+"),
+            "activation": values.astype(float),
+        }
+    )
     return table.drop_duplicates(["contig", "strand", "position"]).head(n).reset_index(drop=True)
 
 
-def peak_sequences(peaks: pd.DataFrame, sequence_of: SequenceOf, lengths: dict[str, int],
-                   flank: int = LOGO_FLANK) -> list[str]:
+def peak_sequences(
+    peaks: pd.DataFrame, sequence_of: SequenceOf, lengths: dict[str, int], flank: int = LOGO_FLANK
+) -> list[str]:
     """Read-order bases [peak − flank, peak + flank] per peak (the peak is the middle letter); peaks
     closer than `flank` to a contig end are left out."""
     out = []
@@ -77,13 +84,15 @@ def logo_svg(counts: np.ndarray, title: str = "", *, column_width: int = 22, hei
     plot_h = height - bottom - top
     width = left + n * column_width + 6
     y0 = top + plot_h
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="logo" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img"><title>{escape(title)}</title>',
-             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{y0}" stroke="#999"/>',
-             f'<text x="{left - 4}" y="{top + 8}" font-size="9" text-anchor="end">2</text>',
-             f'<text x="{left - 4}" y="{y0}" font-size="9" text-anchor="end">0</text>',
-             f'<text x="8" y="{top + plot_h / 2:.1f}" font-size="9" text-anchor="middle" '
-             f'transform="rotate(-90 8 {top + plot_h / 2:.1f})">bits</text>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="logo" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img"><title>{escape(title)}</title>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{y0}" stroke="#999"/>',
+        f'<text x="{left - 4}" y="{top + 8}" font-size="9" text-anchor="end">2</text>',
+        f'<text x="{left - 4}" y="{y0}" font-size="9" text-anchor="end">0</text>',
+        f'<text x="8" y="{top + plot_h / 2:.1f}" font-size="9" text-anchor="middle" '
+        f'transform="rotate(-90 8 {top + plot_h / 2:.1f})">bits</text>',
+    ]
     middle = n // 2
     font = 20.0
     for i in range(n):
@@ -96,13 +105,18 @@ def logo_svg(counts: np.ndarray, title: str = "", *, column_width: int = 22, hei
             sy = h / (CAP_HEIGHT * font)
             sx = column_width / (0.68 * font)
             letter = BASES[b]
-            parts.append(f'<text transform="translate({x:.1f},{y:.2f}) scale({sx:.3f},{sy:.3f})" '
-                         f'font-size="{font:g}" font-family="Arial,Helvetica,sans-serif" font-weight="bold" '
-                         f'fill="{COLOURS[letter]}">{letter}<title>{letter}: {heights[i, b]:.2f} bits</title></text>')
+            parts.append(
+                f'<text transform="translate({x:.1f},{y:.2f}) scale({sx:.3f},{sy:.3f})" '
+                f'font-size="{font:g}" font-family="Arial,Helvetica,sans-serif" font-weight="bold" '
+                f'fill="{COLOURS[letter]}">{letter}<title>{letter}: {heights[i, b]:.2f} bits</title></text>'
+            )
             y -= h
-        parts.append(f'<text x="{x + column_width / 2:.1f}" y="{height - 3}" font-size="9" text-anchor="middle">'
-                     f'{i - middle:+d}</text>' if i != middle else
-                     f'<text x="{x + column_width / 2:.1f}" y="{height - 3}" font-size="9" text-anchor="middle" '
-                     f'font-weight="bold">0</text>')
+        parts.append(
+            f'<text x="{x + column_width / 2:.1f}" y="{height - 3}" font-size="9" text-anchor="middle">'
+            f"{i - middle:+d}</text>"
+            if i != middle
+            else f'<text x="{x + column_width / 2:.1f}" y="{height - 3}" font-size="9" text-anchor="middle" '
+            f'font-weight="bold">0</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from dnalens.settings import schema_defaults
 
-
 _DEFAULTS = schema_defaults("report")  # every default: workflow/schemas/config.schema.yaml
 
 

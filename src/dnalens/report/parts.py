@@ -16,8 +16,8 @@ import pandas as pd
 
 from dnalens.atomic import atomic_path
 from dnalens.errors import InputError
-from dnalens.report.stage import PASS_COLUMNS, ReportInputs, latent_passes, prepare
 from dnalens.report.options import ReportSettings
+from dnalens.report.stage import PASS_COLUMNS, ReportInputs, latent_passes, prepare
 
 
 def part_ranges(column_nnz: np.ndarray, n_latents: int, parts: int) -> list[tuple[int, int]]:
@@ -56,8 +56,11 @@ def read_parts(paths: list[str | Path]) -> pd.DataFrame:
         frame = pd.read_parquet(path)
         missing = [c for c in PASS_COLUMNS if c not in frame.columns]
         if missing:
-            raise InputError(f"report part lacks column(s) {', '.join(missing)}.", path=path,
-                             fix="rerun the report_part jobs with this dnalens version.")
+            raise InputError(
+                f"report part lacks column(s) {', '.join(missing)}.",
+                path=path,
+                fix="rerun the report_part jobs with this dnalens version.",
+            )
         frames.append(frame[list(PASS_COLUMNS)])
     if not frames:
         raise InputError("no report parts given.", fix="pass every part-<i>.parquet of the report_part jobs.")

@@ -21,8 +21,16 @@ class Portrait:
     inside_genes: float | None
 
 
-def portraits(reader, latents: list[int], tokens, sequence_of, lengths: dict[str, int], regions: Regions,
-              n: int = LOGO_PEAKS, flank: int = LOGO_FLANK) -> dict[int, Portrait]:
+def portraits(
+    reader,
+    latents: list[int],
+    tokens,
+    sequence_of,
+    lengths: dict[str, int],
+    regions: Regions,
+    n: int = LOGO_PEAKS,
+    flank: int = LOGO_FLANK,
+) -> dict[int, Portrait]:
     out = {}
     spans = gene_spans(regions) if not regions.table.empty else None
     for f in latents:
@@ -39,11 +47,20 @@ def descriptions(table: pd.DataFrame, found: dict[int, Portrait], min_margin: fl
     for r in table.itertuples():
         p = found.get(int(r.latent))
         middle = p.counts[len(p.counts) // 2] if p is not None and len(p.counts) else None
-        texts.append(describe(LatentFacts(
-            label=r.label if isinstance(r.label, str) else None, view=str(r.view),
-            auroc_test=float(r.auroc_test), margin=float(r.margin), annotated=bool(r.annotated),
-            min_margin=min_margin, fires=bool(r.max_activation > 0),
-            peak_counts=tuple(int(x) for x in middle) if middle is not None else None,
-            n_peaks=p.n_peaks if p is not None else 0,
-            inside_genes=p.inside_genes if p is not None else None)))
+        texts.append(
+            describe(
+                LatentFacts(
+                    label=r.label if isinstance(r.label, str) else None,
+                    view=str(r.view),
+                    auroc_test=float(r.auroc_test),
+                    margin=float(r.margin),
+                    annotated=bool(r.annotated),
+                    min_margin=min_margin,
+                    fires=bool(r.max_activation > 0),
+                    peak_counts=tuple(int(x) for x in middle) if middle is not None else None,
+                    n_peaks=p.n_peaks if p is not None else 0,
+                    inside_genes=p.inside_genes if p is not None else None,
+                )
+            )
+        )
     return pd.Series(texts, index=table.index, dtype=object)

@@ -36,6 +36,8 @@ class _SortedLabels:
         hi = int(np.searchsorted(self.starts, b, side="left"))
         hit = lo + np.flatnonzero(self.ends[lo:hi] > a)
         return hit[np.argsort(self.rank[hit], kind="stable")]
+
+
 ANCHOR_KINDS = ("start_codon", "stop_codon", "splice_donor", "splice_acceptor")
 
 
@@ -96,9 +98,13 @@ class Regions:
                 labels.append(f"{name} ({product})" if isinstance(product, str) and product else name)
             starts, ends = rows["start"].to_numpy(np.int64), rows["end"].to_numpy(np.int64)
             order = np.argsort(starts, kind="stable")
-            self._indexes[key] = _SortedLabels(starts[order], ends[order], picked[order],
-                                               np.asarray(labels + [None], dtype=object)[:-1][order],
-                                               int((ends - starts).max()) if len(rows) else 0)
+            self._indexes[key] = _SortedLabels(
+                starts[order],
+                ends[order],
+                picked[order],
+                np.asarray(labels + [None], dtype=object)[:-1][order],
+                int((ends - starts).max()) if len(rows) else 0,
+            )
         return self._indexes[key]
 
     def _labels_in(self, contig: str, start: int, end: int, types: tuple[str, ...]) -> list:

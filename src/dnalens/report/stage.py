@@ -17,9 +17,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from dnalens.atomic import atomic_dir, atomic_path, write_text
+from dnalens.buffer.columns import FeatureColumns, feature_bounds
 from dnalens.errors import InputError
 from dnalens.report import cards, discovery, portraits, tables, tracks, views
-from dnalens.buffer.columns import FeatureColumns, feature_bounds
 from dnalens.report.feature_reader import FeatureReader
 from dnalens.report.hits import hit_summary, selected_hits
 from dnalens.report.options import ReportSettings
@@ -117,15 +117,25 @@ def _with_top_loci(top: pd.DataFrame, lengths: dict[str, int], regions: Regions)
     spans = list(zip(top["contig"], top["start"].astype(int), top["end"].astype(int)))
     loci = [display_locus(c, s, e, lengths[c]) for c, s, e in spans]
     genes = ["; ".join(regions.gene_labels(c, s, e)) for c, s, e in spans]
-    return pd.DataFrame({"top_locus": loci, "top_strand": top["strand"], "top_activation": top["activation"],
-                         "n_hits": top["n_hits"], "top_genes": genes}, index=top.index)
+    return pd.DataFrame(
+        {
+            "top_locus": loci,
+            "top_strand": top["strand"],
+            "top_activation": top["activation"],
+            "n_hits": top["n_hits"],
+            "top_genes": genes,
+        },
+        index=top.index,
+    )
 
 
 def _check_chosen(chosen: tuple[int, ...], n_latents: int) -> None:
     bad = [f for f in chosen if not 0 <= f < n_latents]
     if bad:
-        raise InputError(f"report.bigwig_features lists latent(s) {bad} but the SAE has {n_latents} latents.",
-                         fix=f"use ids between 0 and {n_latents - 1} (features.tsv `latent`).")
+        raise InputError(
+            f"report.bigwig_features lists latent(s) {bad} but the SAE has {n_latents} latents.",
+            fix=f"use ids between 0 and {n_latents - 1} (features.tsv `latent`).",
+        )
 
 
 def drawn_labels(table: pd.DataFrame) -> pd.Series:
@@ -134,8 +144,17 @@ def drawn_labels(table: pd.DataFrame) -> pd.Series:
     return table.set_index("latent")["own_label" if "own_label" in table else "label"]
 
 
-def write_tracks(directory: Path, inputs: ReportInputs, reader: FeatureReader, tokens: TokenMap, hits: pd.DataFrame,
-                 track_features: list[int], colours: dict[int, str], table: pd.DataFrame, gff3: Path) -> list[str]:
+def write_tracks(
+    directory: Path,
+    inputs: ReportInputs,
+    reader: FeatureReader,
+    tokens: TokenMap,
+    hits: pd.DataFrame,
+    track_features: list[int],
+    colours: dict[int, str],
+    table: pd.DataFrame,
+    gff3: Path,
+) -> list[str]:
     """tracks/: per-strand bigWigs of `track_features`, hits.bed.gz (+ .tbi), chrom.sizes and an IGV session
     that loads exactly these, the annotation and `gff3` (written into `directory`)."""
     concepts = {int(f): str(c) for f, c in drawn_labels(table).items() if isinstance(c, str)}
@@ -151,17 +170,30 @@ def write_tracks(directory: Path, inputs: ReportInputs, reader: FeatureReader, t
         label = f"f{f}" + (f" {concepts[f]}" if f in concepts else "")
         for strand, minus in (("plus", False), ("minus", True)):
             name = f"f{f}.{strand}.bw"
-            tracks.write_bigwig(directory / name, inputs.contig_lengths, tracks.strand_maxima(rows, values, tokens, minus))
+            tracks.write_bigwig(
+                directory / name, inputs.contig_lengths, tracks.strand_maxima(rows, values, tokens, minus)
+            )
             resources.append((final / name, f"{label} ({'+' if not minus else '−'} strand)", colours.get(f)))
             written.append(name)
-    tracks.write_tabix(directory / "hits.bed.gz", tracks.bed9_text(hits, inputs.contig_lengths, colours, concepts),
-                       "bed")
+    tracks.write_tabix(
+        directory / "hits.bed.gz", tracks.bed9_text(hits, inputs.contig_lengths, colours, concepts), "bed"
+    )
     tracks.write_chrom_sizes(directory / "chrom.sizes", inputs.contig_lengths)
     first = hits.iloc[0] if len(hits) else None
-    locus = (display_locus(first["contig"], max(int(first["start"]) - 200, 0), int(first["end"]) + 200,
-                           inputs.contig_lengths[first["contig"]]) if first is not None else "All")
-    write_text(directory / "igv_session.xml",
-               tracks.igv_session_xml(final / "igv_session.xml", inputs.genome_fasta, locus, resources))
+    locus = (
+        display_locus(
+            first["contig"],
+            max(int(first["start"]) - 200, 0),
+            int(first["end"]) + 200,
+            inputs.contig_lengths[first["contig"]],
+        )
+        if first is not None
+        else "All"
+    )
+    write_text(
+        directory / "igv_session.xml",
+        tracks.igv_session_xml(final / "igv_session.xml", inputs.genome_fasta, locus, resources),
+    )
     return written + ["hits.bed.gz", "hits.bed.gz.tbi", "chrom.sizes", "igv_session.xml"]
 
 
@@ -232,13 +264,16 @@ def check_passes(passes: pd.DataFrame, n_latents: int) -> pd.DataFrame:
     """`latent_passes` rows (from report_part jobs) must be latents 0..n_latents-1, each once."""
     passes = passes.sort_values("feature", kind="stable").reset_index(drop=True)
     if not np.array_equal(passes["feature"].to_numpy(np.int64), np.arange(n_latents)):
-        raise InputError(f"the report parts hold {len(passes)} rows for {n_latents} latents (missing or repeated "
-                         "latents).", fix="rerun every report_part job with the same buffer and --parts.")
+        raise InputError(
+            f"the report parts hold {len(passes)} rows for {n_latents} latents (missing or repeated latents).",
+            fix="rerun every report_part job with the same buffer and --parts.",
+        )
     return passes
 
 
-def build_report(inputs: ReportInputs, settings: ReportSettings, out_root: str | Path,
-                 passes: pd.DataFrame | None = None) -> dict[str, Any]:
+def build_report(
+    inputs: ReportInputs, settings: ReportSettings, out_root: str | Path, passes: pd.DataFrame | None = None
+) -> dict[str, Any]:
     """Write every report output for one genome; returns counts for the log. `passes`: the gathered
     `latent_passes` of every latent (report_part jobs), else computed here."""
     paths = ReportPaths(Path(out_root))
@@ -246,8 +281,9 @@ def build_report(inputs: ReportInputs, settings: ReportSettings, out_root: str |
     source, layout, tokens, scores, relative = prep.source, prep.layout, prep.tokens, prep.scores, prep.relative
     n_tokens, n_features = source.shape
     if passes is None:
-        log.info("statistics and hits for %d latents (%d features) over %d tokens", layout.n_latents, n_features,
-                 n_tokens)
+        log.info(
+            "statistics and hits for %d latents (%d features) over %d tokens", layout.n_latents, n_features, n_tokens
+        )
         passes = latent_passes(prep, inputs, 0, layout.n_latents)
     passes = check_passes(passes, layout.n_latents)
     stats = passes[["feature", "n_active_tokens", *tables.STAT_COLUMNS]]
@@ -255,11 +291,13 @@ def build_report(inputs: ReportInputs, settings: ReportSettings, out_root: str |
     top = passes.set_index("feature")[list(tables.HIT_SUMMARY_COLUMNS)]
     top = top[top["n_hits"].fillna(0) > 0]
     table = tables.feature_table(stats, prep.probe, top, layer=inputs.layer, sae=inputs.sae)
-    pairs = views.with_latents(tables.feature_concepts(scores, settings), layout).assign(layer=inputs.layer,
-                                                                                          sae=inputs.sae)
+    pairs = views.with_latents(tables.feature_concepts(scores, settings), layout).assign(
+        layer=inputs.layer, sae=inputs.sae
+    )
     margin_cut = settings.min_margin if settings.min_margin is not None else inputs.min_margin
-    summary = tables.concept_summary(inputs.label_summary, scores, inputs.concepts, settings, layout.latent_of,
-                                     margin_cut)
+    summary = tables.concept_summary(
+        inputs.label_summary, scores, inputs.concepts, settings, layout.latent_of, margin_cut
+    )
 
     # genome-browser files (hits, bigWigs) only for latents that pass the annotation rule (and the listed ones)
     track_features = tables.browser_latents(table, settings.top_n_tracks, settings.bigwig_features)
@@ -268,44 +306,82 @@ def build_report(inputs: ReportInputs, settings: ReportSettings, out_root: str |
     card_features = cards.card_features(table, settings)
     # the detailed and card latents' columns, read one at a time (together they can be GBs)
     reader = FeatureReader(source)
-    found = portraits.portraits(reader, list(dict.fromkeys(card_features + detailed)), tokens, inputs.sequence_of,
-                                inputs.contig_lengths, inputs.regions)
-    table.insert(int(table.columns.get_loc("label")), "description",
-                 portraits.descriptions(table, found, margin_cut))
+    found = portraits.portraits(
+        reader,
+        list(dict.fromkeys(card_features + detailed)),
+        tokens,
+        inputs.sequence_of,
+        inputs.contig_lengths,
+        inputs.regions,
+    )
+    table.insert(int(table.columns.get_loc("label")), "description", portraits.descriptions(table, found, margin_cut))
     colours = {f: tracks.feature_colour(i) for i, f in enumerate(detailed)}
     on_level = {f: relative[f] * maxima[f] for f in detailed}
-    windows_table = top_windows(reader, detailed, tokens, k=settings.top_windows, on_level=on_level,
-                                flank=settings.sequence_flank, sequence_of=inputs.sequence_of,
-                                genes_of=inputs.regions.gene_labels).rename(columns={"feature_id": "latent"})
-    detailed_hits = selected_hits(reader, track_features, tokens, relative, maxima,
-                                  settings.max_hits_per_feature)
+    windows_table = top_windows(
+        reader,
+        detailed,
+        tokens,
+        k=settings.top_windows,
+        on_level=on_level,
+        flank=settings.sequence_flank,
+        sequence_of=inputs.sequence_of,
+        genes_of=inputs.regions.gene_labels,
+    ).rename(columns={"feature_id": "latent"})
+    detailed_hits = selected_hits(reader, track_features, tokens, relative, maxima, settings.max_hits_per_feature)
     drawn = drawn_labels(table)
     chosen = discovery.choose_latents(table, drawn)
     # strong runs only: on above max(label threshold, STRONG_FRACTION) of the latent's max (benchmarks/discovery.py)
     strong = np.maximum(relative, discovery.STRONG_FRACTION)
     found_hits = selected_hits(reader, list(chosen.latents), tokens, strong, maxima, settings.max_hits_per_feature)
     candidates = discovery.find_candidates(found_hits, chosen, inputs.regions)
-    info = {int(r.latent): {"label": drawn[r.latent], "latent_label": r.label, "view": r.view,
-                            "annotated": str(bool(r.annotated)).lower()}
-            for r in table[table["latent"].isin(track_features)].itertuples()}
+    info = {
+        int(r.latent): {
+            "label": drawn[r.latent],
+            "latent_label": r.label,
+            "view": r.view,
+            "annotated": str(bool(r.annotated)).lower(),
+        }
+        for r in table[table["latent"].isin(track_features)].itertuples()
+    }
 
     write_table(table, paths.features_tsv)
     write_table(table, paths.features_parquet)
     write_table(pairs, paths.feature_concepts_tsv)
     write_table(summary, paths.concept_summary_tsv)
     write_table(windows_table, paths.top_windows_tsv)
-    tracks.write_tabix(paths.hits_gff3, tracks.gff3_chunks(detailed_hits, inputs.contig_lengths, info, colours),
-                       "gff")
-    write_text(paths.candidates_gff3,
-               discovery.candidates_gff3(candidates, chosen, inputs.contig_lengths, inputs.genome))
+    tracks.write_tabix(paths.hits_gff3, tracks.gff3_chunks(detailed_hits, inputs.contig_lengths, info, colours), "gff")
+    write_text(
+        paths.candidates_gff3, discovery.candidates_gff3(candidates, chosen, inputs.contig_lengths, inputs.genome)
+    )
     with atomic_dir(paths.tracks) as tmp_tracks:
-        track_files = write_tracks(tmp_tracks, inputs, reader, tokens, detailed_hits, track_features, colours, table,
-                                   paths.hits_gff3)
+        track_files = write_tracks(
+            tmp_tracks, inputs, reader, tokens, detailed_hits, track_features, colours, table, paths.hits_gff3
+        )
 
-    html = cards.render(inputs, settings, reader, tokens, table, summary, card_features, colours, on_level,
-                        relative, maxima, track_files, margin_cut=margin_cut, n_features=n_features,
-                        portraits=found)
+    html = cards.render(
+        inputs,
+        settings,
+        reader,
+        tokens,
+        table,
+        summary,
+        card_features,
+        colours,
+        on_level,
+        relative,
+        maxima,
+        track_files,
+        margin_cut=margin_cut,
+        n_features=n_features,
+        portraits=found,
+    )
     write_text(paths.report_html, html)
-    return {"features": n_features, "latents": layout.n_latents, "annotated": int(table["annotated"].sum()),
-            "hits": int(passes["n_hits"].fillna(0).sum()),
-            "tracks": len(track_features), "cards": len(card_features), "candidates": len(candidates)}
+    return {
+        "features": n_features,
+        "latents": layout.n_latents,
+        "annotated": int(table["annotated"].sum()),
+        "hits": int(passes["n_hits"].fillna(0).sum()),
+        "tracks": len(track_features),
+        "cards": len(card_features),
+        "candidates": len(candidates),
+    }

@@ -16,21 +16,59 @@ from dnalens.buffer.columns import feature_bounds
 from dnalens.report.options import ReportSettings
 
 SCORE_COLUMNS = (
-    "feature", "concept", "auroc_train", "auroc_test", "baseline_auroc_test", "margin",
-    "f1_train", "f1_test", "precision_train", "precision_test", "recall_train", "recall_test",
-    "threshold", "p", "q", "f1_supported", "annotated", "best_for_concept",
+    "feature",
+    "concept",
+    "auroc_train",
+    "auroc_test",
+    "baseline_auroc_test",
+    "margin",
+    "f1_train",
+    "f1_test",
+    "precision_train",
+    "precision_test",
+    "recall_train",
+    "recall_test",
+    "threshold",
+    "p",
+    "q",
+    "f1_supported",
+    "annotated",
+    "best_for_concept",
 )
 # what the feature table shows of a feature's label pair (for strand-shared SAEs: once per view)
 VIEW_COLUMNS = (
-    "label", "annotated", "auroc_train", "auroc_test", "baseline_auroc_test", "margin", "q",
-    "f1_test", "precision_test", "recall_test", "threshold", "n_annotated_concepts",
+    "label",
+    "annotated",
+    "auroc_train",
+    "auroc_test",
+    "baseline_auroc_test",
+    "margin",
+    "q",
+    "f1_test",
+    "precision_test",
+    "recall_test",
+    "threshold",
+    "n_annotated_concepts",
 )
 STAT_COLUMNS = ("activation_frequency", "max_activation", "mean_active_activation")
 HIT_SUMMARY_COLUMNS = ("top_locus", "top_strand", "top_activation", "n_hits", "top_genes")
 CONCEPT_COLUMNS = (
-    "concept", "evaluated", "control", "best_latent", "best_view", "best_auroc_train", "best_auroc_test",
-    "baseline", "baseline_auroc_test", "best_margin", "best_q", "passes", "beats_baseline", "n_features_passing",
-    "dense_probe_auroc", "sae_probe_auroc",
+    "concept",
+    "evaluated",
+    "control",
+    "best_latent",
+    "best_view",
+    "best_auroc_train",
+    "best_auroc_test",
+    "baseline",
+    "baseline_auroc_test",
+    "best_margin",
+    "best_q",
+    "passes",
+    "beats_baseline",
+    "n_features_passing",
+    "dense_probe_auroc",
+    "sae_probe_auroc",
 )
 
 
@@ -47,7 +85,7 @@ def feature_stats(codes: sp.spmatrix, max_nnz: int = 2_000_000) -> pd.DataFrame:
     for lo, hi in feature_bounds(np.diff(csc.indptr), max_nnz):
         a, b = csc.indptr[lo], csc.indptr[hi]
         data = np.asarray(csc.data[a:b], dtype=np.float64)
-        counts = np.diff(csc.indptr[lo:hi + 1])
+        counts = np.diff(csc.indptr[lo : hi + 1])
         cols = np.repeat(np.arange(hi - lo), counts)
         positive = data > 0
         n_active[lo:hi] = np.bincount(cols[positive], minlength=hi - lo)
@@ -95,8 +133,9 @@ def feature_concepts(scores: pd.DataFrame, settings: ReportSettings) -> pd.DataF
     keep = passing | best
     columns = [c for c in SCORE_COLUMNS if c not in ("annotated", "best_for_concept")]
     kept = scores.loc[keep, columns].assign(passes=passing[keep], best_for_concept=best[keep])
-    return kept.sort_values(["passes", "margin", "auroc_test", "feature"],
-                            ascending=[False, False, False, True], kind="stable").reset_index(drop=True)
+    return kept.sort_values(
+        ["passes", "margin", "auroc_test", "feature"], ascending=[False, False, False, True], kind="stable"
+    ).reset_index(drop=True)
 
 
 def label_metrics(scores: pd.DataFrame, labels: pd.DataFrame, settings: ReportSettings) -> pd.DataFrame:
@@ -116,8 +155,9 @@ def label_metrics(scores: pd.DataFrame, labels: pd.DataFrame, settings: ReportSe
     return out
 
 
-def feature_table(stats: pd.DataFrame, probe: pd.DataFrame, top_hits: pd.DataFrame, *, layer: str,
-                  sae: str) -> pd.DataFrame:
+def feature_table(
+    stats: pd.DataFrame, probe: pd.DataFrame, top_hits: pd.DataFrame, *, layer: str, sae: str
+) -> pd.DataFrame:
     """features.tsv, one row per latent: stats + label pair (`views.per_latent`) + strongest hit, sorted
     (`sort_latents`). `stats` and `top_hits` are indexed by the latent's (own-view) feature id."""
     table = stats.rename(columns={"feature": "latent"}).set_index("latent").join(probe, how="left")
@@ -139,9 +179,12 @@ def feature_table(stats: pd.DataFrame, probe: pd.DataFrame, top_hits: pd.DataFra
 
 def sort_latents(table: pd.DataFrame) -> pd.DataFrame:
     """Annotated first, then by margin over the best sequence-only baseline, then max activation."""
-    return table.sort_values(["annotated", "margin", "max_activation", "latent"],
-                             ascending=[False, False, False, True], kind="stable",
-                             na_position="last").reset_index(drop=True)
+    return table.sort_values(
+        ["annotated", "margin", "max_activation", "latent"],
+        ascending=[False, False, False, True],
+        kind="stable",
+        na_position="last",
+    ).reset_index(drop=True)
 
 
 def rank_features(table: pd.DataFrame, n: int, chosen: tuple[int, ...] = ()) -> list[int]:
@@ -160,8 +203,14 @@ def browser_latents(table: pd.DataFrame, n: int, chosen: tuple[int, ...] = ()) -
     return list(dict.fromkeys([int(f) for f in live["latent"].head(n)] + [int(f) for f in chosen]))
 
 
-def concept_summary(labels: pd.DataFrame, scores: pd.DataFrame, concepts: pd.DataFrame,
-                    settings: ReportSettings, latent_of, margin_cut: float) -> pd.DataFrame:
+def concept_summary(
+    labels: pd.DataFrame,
+    scores: pd.DataFrame,
+    concepts: pd.DataFrame,
+    settings: ReportSettings,
+    latent_of,
+    margin_cut: float,
+) -> pd.DataFrame:
     """Per concept: label counts (labels stage) + the probing stage's train-chosen best feature with its
     held-out AUROC, the best sequence-only baseline (train-chosen) and the margin over it, q, whether
     that pair passes, whether its margin is >= `margin_cut`, and how many pairs pass.
@@ -177,26 +226,41 @@ def concept_summary(labels: pd.DataFrame, scores: pd.DataFrame, concepts: pd.Dat
         latent, view = latent_of(int(best)) if has_best else (np.nan, "")
         passing = bool(has_best and (int(best), str(c.concept)) in pair_ok and bool(c.best_annotated))
         margin = float(c.best_margin) if c.best_margin == c.best_margin else np.nan
-        rows.append({
-            "concept": c.concept, "evaluated": bool(c.evaluated) if c.evaluated == c.evaluated else False,
-            "control": getattr(c, "control", ""),
-            "best_latent": latent, "best_view": view, "best_auroc_train": c.best_auroc_train,
-            "best_auroc_test": c.best_auroc_test, "baseline": c.baseline, "baseline_auroc_test": c.baseline_auroc_test,
-            "best_margin": margin, "best_q": c.best_auroc_q, "passes": passing,
-            "beats_baseline": bool(margin >= margin_cut) if margin == margin else False,
-            "n_features_passing": int(n_passing.get(c.concept, 0)),
-            "dense_probe_auroc": getattr(c, "dense_probe_auroc", np.nan),
-            "sae_probe_auroc": getattr(c, "sae_probe_auroc", np.nan),
-        })
+        rows.append(
+            {
+                "concept": c.concept,
+                "evaluated": bool(c.evaluated) if c.evaluated == c.evaluated else False,
+                "control": getattr(c, "control", ""),
+                "best_latent": latent,
+                "best_view": view,
+                "best_auroc_train": c.best_auroc_train,
+                "best_auroc_test": c.best_auroc_test,
+                "baseline": c.baseline,
+                "baseline_auroc_test": c.baseline_auroc_test,
+                "best_margin": margin,
+                "best_q": c.best_auroc_q,
+                "passes": passing,
+                "beats_baseline": bool(margin >= margin_cut) if margin == margin else False,
+                "n_features_passing": int(n_passing.get(c.concept, 0)),
+                "dense_probe_auroc": getattr(c, "dense_probe_auroc", np.nan),
+                "sae_probe_auroc": getattr(c, "sae_probe_auroc", np.nan),
+            }
+        )
     table = pd.DataFrame(rows, columns=list(CONCEPT_COLUMNS))
-    extra = [c for c in concepts.columns if c.startswith("baseline_") and c.endswith("_auroc_test")
-             and c != "baseline_auroc_test"]
+    extra = [
+        c
+        for c in concepts.columns
+        if c.startswith("baseline_") and c.endswith("_auroc_test") and c != "baseline_auroc_test"
+    ]
     table = table.merge(concepts[["concept"] + extra], on="concept", how="left")
     out = labels.merge(table, on="concept", how="outer")
     out["evaluated"] = out["evaluated"].astype("boolean").fillna(False).astype(bool)
     for col in ("passes", "beats_baseline"):
         out[col] = out[col].astype("boolean").fillna(False).astype(bool)
     out["n_features_passing"] = out["n_features_passing"].fillna(0).astype(np.int64)
-    return out.sort_values(["evaluated", "passes", "beats_baseline", "best_margin", "concept"],
-                           ascending=[False, False, False, False, True], kind="stable",
-                           na_position="last").reset_index(drop=True)
+    return out.sort_values(
+        ["evaluated", "passes", "beats_baseline", "best_margin", "concept"],
+        ascending=[False, False, False, False, True],
+        kind="stable",
+        na_position="last",
+    ).reset_index(drop=True)

@@ -77,15 +77,31 @@ def build_token_map(windows: pd.DataFrame, contig_lengths: dict[str, int], n_tok
     window_contig = np.array([index[c] for c in win["contig"]], dtype=np.int32)
     lengths = np.array([contig_lengths[c] for c in contigs], dtype=np.int64)
     wminus = win["strand"].to_numpy() == "-"
-    owner, unwrapped = token_positions(win["start"].to_numpy(np.int64), win["end"].to_numpy(np.int64), wminus,
-                                       lengths[window_contig], count=counts, read_offset=offsets0, wrap=False)
+    owner, unwrapped = token_positions(
+        win["start"].to_numpy(np.int64),
+        win["end"].to_numpy(np.int64),
+        wminus,
+        lengths[window_contig],
+        count=counts,
+        read_offset=offsets0,
+        wrap=False,
+    )
     window = owner.astype(index_type)
     offset = (np.arange(n_tokens, dtype=np.int64) - np.repeat(starts - offsets0, counts)).astype(index_type)
     contig_id = window_contig[owner]
     position_type = _index_type(int(win["end"].max()) if len(win) else 0)
     unwrapped = unwrapped.astype(position_type)
-    return TokenMap(win, dict(contig_lengths), window, offset, unwrapped,
-                    unwrapped % lengths.astype(position_type)[contig_id], wminus[owner], contigs, contig_id)
+    return TokenMap(
+        win,
+        dict(contig_lengths),
+        window,
+        offset,
+        unwrapped,
+        unwrapped % lengths.astype(position_type)[contig_id],
+        wminus[owner],
+        contigs,
+        contig_id,
+    )
 
 
 def _index_type(largest: int) -> type:

@@ -17,8 +17,21 @@ from dnalens.report.tokens import TokenMap, display_locus
 SequenceOf = Callable[[str, int, int, str], str]  # (contig, start, end, strand) → read-order bases
 GenesOf = Callable[[str, int, int], list[str]]  # (contig, start, end) → gene names
 TOP_WINDOW_COLUMNS = (
-    "feature_id", "rank", "window", "locus", "contig", "start", "end", "strand", "peak", "activation",
-    "mean_activation", "genes", "context_start", "context_end", "sequence",
+    "feature_id",
+    "rank",
+    "window",
+    "locus",
+    "contig",
+    "start",
+    "end",
+    "strand",
+    "peak",
+    "activation",
+    "mean_activation",
+    "genes",
+    "context_start",
+    "context_end",
+    "sequence",
 )
 
 
@@ -68,7 +81,7 @@ def best_windows(codes, feature: int, tokens: TokenMap, k: int) -> list[tuple[in
         if w in seen_windows:
             continue
         seen_windows.add(w)
-        peak = (tokens.contig_of(rows[i:i + 1])[0], bool(tokens.minus[rows[i]]), int(tokens.position[rows[i]]))
+        peak = (tokens.contig_of(rows[i : i + 1])[0], bool(tokens.minus[rows[i]]), int(tokens.position[rows[i]]))
         if peak in seen_peaks:  # overlapping tiles see the same peak: show it once
             continue
         seen_peaks.add(peak)

@@ -29,8 +29,18 @@ from dnalens.atomic import atomic_path
 from dnalens.report.tokens import TokenMap
 
 PALETTE = (  # Okabe–Ito, then Tol muted: distinguishable, colour-blind safe
-    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#882255", "#44AA99",
-    "#999933", "#AA4499", "#332288", "#117733",
+    "#0072B2",
+    "#D55E00",
+    "#009E73",
+    "#CC79A7",
+    "#E69F00",
+    "#56B4E9",
+    "#882255",
+    "#44AA99",
+    "#999933",
+    "#AA4499",
+    "#332288",
+    "#117733",
 )
 _GFF3_UNSAFE = ";=&,\t\n\r%"
 CHUNK_ROWS = 100_000  # hits turned into text at a time (~100 MB of Python strings)
@@ -41,7 +51,7 @@ def feature_colour(rank: int) -> str:
 
 
 def rgb_triplet(colour: str) -> str:
-    return ",".join(str(int(colour[i:i + 2], 16)) for i in (1, 3, 5))
+    return ",".join(str(int(colour[i : i + 2], 16)) for i in (1, 3, 5))
 
 
 def strand_maxima(
@@ -62,8 +72,9 @@ def strand_maxima(
     return out
 
 
-def write_bigwig(path: str | Path, chrom_sizes: Mapping[str, int],
-                 tracks: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> None:
+def write_bigwig(
+    path: str | Path, chrom_sizes: Mapping[str, int], tracks: Mapping[str, tuple[np.ndarray, np.ndarray]]
+) -> None:
     """One value per covered base (span 1); contigs in chrom.sizes order, as bigWig requires."""
     with atomic_path(path) as tmp:
         bw = pyBigWig.open(str(tmp), "w")
@@ -106,11 +117,17 @@ def _text(values: np.ndarray, fmt: str) -> pd.Series:
 
 def _slices(frame: pd.DataFrame, rows: int) -> Iterator[pd.DataFrame]:
     for i in range(0, len(frame), rows):
-        yield frame.iloc[i:i + rows]
+        yield frame.iloc[i : i + rows]
 
 
-def bed9_chunks(hits: pd.DataFrame, chrom_sizes: Mapping[str, int], colours: Mapping[int, str],
-                concepts: Mapping[int, str], *, rows: int = CHUNK_ROWS) -> Iterator[list[str]]:
+def bed9_chunks(
+    hits: pd.DataFrame,
+    chrom_sizes: Mapping[str, int],
+    colours: Mapping[int, str],
+    concepts: Mapping[int, str],
+    *,
+    rows: int = CHUNK_ROWS,
+) -> Iterator[list[str]]:
     """BED9 lines sorted by contig (chrom.sizes order) and start, `rows` at a time (text for millions of
     hits is built a slice at a time); thick part = the peak base."""
     if hits.empty:
@@ -124,14 +141,23 @@ def bed9_chunks(hits: pd.DataFrame, chrom_sizes: Mapping[str, int], colours: Map
         inside = (a <= peak) & (peak < b)
         thick_start = np.where(inside, peak, a)
         thick_end = np.where(inside, peak + 1, a)
-        columns = [p["contig"].astype(str).reset_index(drop=True), _text(a, "%d"), _text(b, "%d"),
-                   p["feature"].map(names), _text(p["score"].to_numpy(), "%d"), p["strand"],
-                   _text(thick_start, "%d"), _text(thick_end, "%d"), p["feature"].map(rgb)]
+        columns = [
+            p["contig"].astype(str).reset_index(drop=True),
+            _text(a, "%d"),
+            _text(b, "%d"),
+            p["feature"].map(names),
+            _text(p["score"].to_numpy(), "%d"),
+            p["strand"],
+            _text(thick_start, "%d"),
+            _text(thick_end, "%d"),
+            p["feature"].map(rgb),
+        ]
         yield columns[0].str.cat([c.reset_index(drop=True) for c in columns[1:]], sep="\t").tolist()
 
 
-def bed9_lines(hits: pd.DataFrame, chrom_sizes: Mapping[str, int], colours: Mapping[int, str],
-               concepts: Mapping[int, str]) -> list[str]:
+def bed9_lines(
+    hits: pd.DataFrame, chrom_sizes: Mapping[str, int], colours: Mapping[int, str], concepts: Mapping[int, str]
+) -> list[str]:
     """All of `bed9_chunks` as one list."""
     return [line for chunk in bed9_chunks(hits, chrom_sizes, colours, concepts) for line in chunk]
 
@@ -156,8 +182,16 @@ def write_tabix(path: str | Path, chunks: Iterable[str], kind: str) -> list[Path
                 out.write(text)
         pysam.tabix_compress(str(plain), str(packed), force=True)
         if kind == "bed":
-            pysam.tabix_index(str(packed), seq_col=0, start_col=1, end_col=2, zerobased=True, line_skip=1,
-                              force=True, keep_original=True)
+            pysam.tabix_index(
+                str(packed),
+                seq_col=0,
+                start_col=1,
+                end_col=2,
+                zerobased=True,
+                line_skip=1,
+                force=True,
+                keep_original=True,
+            )
         else:
             pysam.tabix_index(str(packed), preset="gff", force=True, keep_original=True)
         index = Path(f"{path}.tbi")
@@ -168,8 +202,9 @@ def write_tabix(path: str | Path, chunks: Iterable[str], kind: str) -> list[Path
         shutil.rmtree(build, ignore_errors=True)
 
 
-def bed9_text(hits: pd.DataFrame, chrom_sizes: Mapping[str, int], colours: Mapping[int, str],
-              concepts: Mapping[int, str]) -> Iterator[str]:
+def bed9_text(
+    hits: pd.DataFrame, chrom_sizes: Mapping[str, int], colours: Mapping[int, str], concepts: Mapping[int, str]
+) -> Iterator[str]:
     """The whole BED file as text pieces: track line, then `bed9_chunks`."""
     yield BED_TRACK_LINE + "\n"
     for chunk in bed9_chunks(hits, chrom_sizes, colours, concepts):
@@ -180,8 +215,14 @@ def gff3_escape(value: object) -> str:
     return quote(str(value), safe=" " + "".join(chr(c) for c in range(33, 127) if chr(c) not in _GFF3_UNSAFE))
 
 
-def gff3_chunks(hits: pd.DataFrame, chrom_sizes: Mapping[str, int], info: Mapping[int, Mapping[str, object]],
-                colours: Mapping[int, str], *, rows: int = CHUNK_ROWS) -> Iterator[str]:
+def gff3_chunks(
+    hits: pd.DataFrame,
+    chrom_sizes: Mapping[str, int],
+    info: Mapping[int, Mapping[str, object]],
+    colours: Mapping[int, str],
+    *,
+    rows: int = CHUNK_ROWS,
+) -> Iterator[str]:
     """GFF3 text, header first, then `rows` records at a time: one `sequence_feature` per hit (two lines
     sharing an ID across a circular origin).
 
@@ -204,26 +245,49 @@ def gff3_chunks(hits: pd.DataFrame, chrom_sizes: Mapping[str, int], info: Mappin
     seqid_of = {c: gff3_escape(c) for c in chrom_sizes}
     for p in _slices(pieces, rows):
         activation = _text(p["activation"].to_numpy(), "%.4g")
-        column9 = ("ID=f" + _text(p["feature"].to_numpy(), "%d") + ".hit" + _text(p["hit"].to_numpy(), "%d") + ";"
-                   + p["feature"].map(per_feature).reset_index(drop=True) + ";activation=" + activation
-                   + ";peak=" + _text(p["peak"].to_numpy() + 1, "%d")
-                   + ";color=" + p["feature"].map(colour).reset_index(drop=True))
+        column9 = (
+            "ID=f"
+            + _text(p["feature"].to_numpy(), "%d")
+            + ".hit"
+            + _text(p["hit"].to_numpy(), "%d")
+            + ";"
+            + p["feature"].map(per_feature).reset_index(drop=True)
+            + ";activation="
+            + activation
+            + ";peak="
+            + _text(p["peak"].to_numpy() + 1, "%d")
+            + ";color="
+            + p["feature"].map(colour).reset_index(drop=True)
+        )
         seqids = p["contig"].map(seqid_of).reset_index(drop=True)
-        lines = seqids.str.cat([pd.Series("dnalens\tsequence_feature", index=seqids.index),
-                                _text(p["piece_start"].to_numpy() + 1, "%d"), _text(p["piece_end"].to_numpy(), "%d"),
-                                activation, p["strand"].reset_index(drop=True), pd.Series(".", index=seqids.index),
-                                column9], sep="\t")
+        lines = seqids.str.cat(
+            [
+                pd.Series("dnalens\tsequence_feature", index=seqids.index),
+                _text(p["piece_start"].to_numpy() + 1, "%d"),
+                _text(p["piece_end"].to_numpy(), "%d"),
+                activation,
+                p["strand"].reset_index(drop=True),
+                pd.Series(".", index=seqids.index),
+                column9,
+            ],
+            sep="\t",
+        )
         yield "\n".join(lines.tolist()) + "\n"
 
 
-def gff3_text(hits: pd.DataFrame, chrom_sizes: Mapping[str, int], info: Mapping[int, Mapping[str, object]],
-              colours: Mapping[int, str]) -> str:
+def gff3_text(
+    hits: pd.DataFrame,
+    chrom_sizes: Mapping[str, int],
+    info: Mapping[int, Mapping[str, object]],
+    colours: Mapping[int, str],
+) -> str:
     """All of `gff3_chunks` as one string."""
     return "".join(gff3_chunks(hits, chrom_sizes, info, colours))
 
 
-def igv_session_xml(session_path: str | Path, genome_fasta: str | Path, locus: str,
-                    resources: list[tuple[str | Path, str, str | None]]) -> str:
+def igv_session_xml(
+    session_path: str | Path, genome_fasta: str | Path, locus: str, resources: list[tuple[str | Path, str, str | None]]
+) -> str:
     """IGV session with paths relative to the session file (the results folder can move as a whole).
 
     `resources`: (path, track name, colour or None); IGV infers the format from the file suffix.
@@ -233,8 +297,9 @@ def igv_session_xml(session_path: str | Path, genome_fasta: str | Path, locus: s
     def rel(path: str | Path) -> str:
         return Path(os.path.relpath(Path(path), here)).as_posix()
 
-    session = ET.Element("Session", genome=rel(genome_fasta), hasGeneTrack="false", hasSequence="true",
-                         locus=locus, version="8")
+    session = ET.Element(
+        "Session", genome=rel(genome_fasta), hasGeneTrack="false", hasSequence="true", locus=locus, version="8"
+    )
     res = ET.SubElement(session, "Resources")
     panel = ET.Element("Panel", name="DataPanel")
     for path, name, colour in resources:

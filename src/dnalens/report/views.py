@@ -31,8 +31,10 @@ class Layout:
 
     def __post_init__(self) -> None:
         if self.strand_shared and self.n_features % 2:
-            raise InputError(f"the SAE is marked strand_shared but its codes have an odd width ({self.n_features}).",
-                             fix="check sae_quality.json `strand_shared` against the buffer's SAE.")
+            raise InputError(
+                f"the SAE is marked strand_shared but its codes have an odd width ({self.n_features}).",
+                fix="check sae_quality.json `strand_shared` against the buffer's SAE.",
+            )
 
     @property
     def n_latents(self) -> int:
@@ -60,15 +62,17 @@ def per_latent(probe: pd.DataFrame, layout: Layout) -> pd.DataFrame:
     latents = pd.RangeIndex(layout.n_latents, name="latent")
     if not layout.strand_shared:
         return probe.set_axis(latents).assign(view="own")
-    own = probe.iloc[:layout.n_latents].set_axis(latents)
-    opp = probe.iloc[layout.n_latents:].set_axis(latents)
+    own = probe.iloc[: layout.n_latents].set_axis(latents)
+    opp = probe.iloc[layout.n_latents :].set_axis(latents)
     own_ann = own["annotated"].fillna(False).astype(bool).to_numpy()
     opp_ann = opp["annotated"].fillna(False).astype(bool).to_numpy()
     own_m = own["margin"].to_numpy(float)
     opp_m = opp["margin"].to_numpy(float)
     better_margin = np.nan_to_num(opp_m, nan=-np.inf) > np.nan_to_num(own_m, nan=-np.inf)
     use_opp = (opp_ann & ~own_ann) | ((opp_ann == own_ann) & better_margin)
-    chosen = own.where(np.broadcast_to(~use_opp[:, None], own.shape), opp).assign(view=np.where(use_opp, "opposite", "own"))
+    chosen = own.where(np.broadcast_to(~use_opp[:, None], own.shape), opp).assign(
+        view=np.where(use_opp, "opposite", "own")
+    )
     chosen["annotated"] = chosen["annotated"].fillna(False).astype(bool)
     return pd.concat([chosen, own.add_prefix("own_"), opp.add_prefix("opposite_")], axis=1)
 

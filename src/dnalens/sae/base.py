@@ -78,8 +78,9 @@ class SparseAutoencoder(nn.Module):
     # ---- per-w-mer decoder bias --------------------------------------------------------------------
     def enable_base_lookup(self, context: int = 1) -> None:
         """Add b_dec_lookup [5^context, d_in] (zeros: the SAE is unchanged until trained or loaded)."""
-        self.b_dec_lookup = nn.Parameter(torch.zeros(N_BASES**int(context), self.d_in, dtype=self.b_dec.dtype,
-                                                     device=self.b_dec.device))
+        self.b_dec_lookup = nn.Parameter(
+            torch.zeros(N_BASES ** int(context), self.d_in, dtype=self.b_dec.dtype, device=self.b_dec.device)
+        )
 
     @property
     def needs_bases(self) -> bool:
@@ -185,8 +186,9 @@ class SparseAutoencoder(nn.Module):
     def forward(self, x: torch.Tensor, bases: torch.Tensor | None = None) -> torch.Tensor:
         return self.decode(self.encode(x, bases), bases)
 
-    def training_loss(self, codes: torch.Tensor, x: torch.Tensor,
-                      bases: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def training_loss(
+        self, codes: torch.Tensor, x: torch.Tensor, bases: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(reconstruction loss to minimise, full reconstruction): summed squared error per row, averaged.
         Types that train on another objective (Matryoshka's nested prefixes) override this."""
         recon = self.decode(codes, bases)

@@ -56,14 +56,22 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> None:
 
     opt_tensors, opt_rest = _flatten_optimizer(ckpt.optimizer)
     with atomic_dir(path) as tmp:
-        save_file({k: v.detach().to("cpu").contiguous() for k, v in ckpt.model.items()},
-                  str(tmp / "model.safetensors"))
+        save_file({k: v.detach().to("cpu").contiguous() for k, v in ckpt.model.items()}, str(tmp / "model.safetensors"))
         save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
-        save_file({"tokens_since_fired": ckpt.tokens_since_fired.to("cpu").contiguous()},
-                  str(tmp / "trainer.safetensors"))
-        (tmp / "state.json").write_text(json.dumps({
-            "step": ckpt.step, "scale": ckpt.scale, "identity": ckpt.identity, "optimizer": opt_rest,
-        }, indent=1))
+        save_file(
+            {"tokens_since_fired": ckpt.tokens_since_fired.to("cpu").contiguous()}, str(tmp / "trainer.safetensors")
+        )
+        (tmp / "state.json").write_text(
+            json.dumps(
+                {
+                    "step": ckpt.step,
+                    "scale": ckpt.scale,
+                    "identity": ckpt.identity,
+                    "optimizer": opt_rest,
+                },
+                indent=1,
+            )
+        )
 
 
 def load_checkpoint(path: str | Path, identity: dict[str, Any]) -> Checkpoint | None:
@@ -79,7 +87,8 @@ def load_checkpoint(path: str | Path, identity: dict[str, Any]) -> Checkpoint | 
     if changed:
         raise InputError(
             f"the training checkpoint was made with different settings ({', '.join(changed)}).",
-            path=path, fix="delete the checkpoint directory to start over, or restore the old settings.",
+            path=path,
+            fix="delete the checkpoint directory to start over, or restore the old settings.",
         )
     return Checkpoint(
         step=int(state["step"]),

@@ -16,7 +16,9 @@ log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    t = subparsers.add_parser("train-sae", help="train a TopK/BatchTopK/Matryoshka SAE on activation shards (resumable)")
+    t = subparsers.add_parser(
+        "train-sae", help="train a TopK/BatchTopK/Matryoshka SAE on activation shards (resumable)"
+    )
     t.add_argument("--activations", required=True, help="activation shard directory (results/<g>/activations/<layer>)")
     t.add_argument("--windows", required=True, help="windows.bed the shards index (for the held-out block)")
     t.add_argument("--fasta", help="genome FASTA of the windows (needed with sae.base_lookup: the bases of every row)")
@@ -42,7 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     m.add_argument("--activations", help="activation directory: check that the parts cover all of its shards")
     m.set_defaults(func=_encode_merge)
 
-    q = subparsers.add_parser("sae-quality", help="MSE, FVU, L0, dead/dense latents and loss recovered on held-out windows")
+    q = subparsers.add_parser(
+        "sae-quality", help="MSE, FVU, L0, dead/dense latents and loss recovered on held-out windows"
+    )
     q.add_argument("--sae", required=True, help="SAELens directory or Goodfire .pt")
     q.add_argument("--activations", required=True, help="activation shard directory")
     q.add_argument("--windows", required=True, help="windows.bed the shards index")
@@ -70,8 +74,10 @@ def _train(args: argparse.Namespace) -> int:
 
     settings = _settings(args.settings)
     if settings.source != "train":
-        raise InputError("sae.source is 'load': there is nothing to train.",
-                         fix="downstream stages read sae.path directly; set sae.source: train to train one.")
+        raise InputError(
+            "sae.source is 'load': there is nothing to train.",
+            fix="downstream stages read sae.path directly; set sae.source: train to train one.",
+        )
     manifest = read_manifest(args.activations)
     if settings.strand_shared:
         require_concat(manifest, args.activations)
@@ -79,8 +85,9 @@ def _train(args: argparse.Namespace) -> int:
     held = holdout_mask(windows, settings.holdout_fraction, settings.holdout_blocks)
     d_in = activation_width(args.activations)
     bases = open_row_bases(args.activations, windows, args.fasta, context=settings.base_lookup)
-    batches = training_batches(args.activations, ~held, batch_size=settings.rows_per_batch, seed=settings.seed,
-                               bases=bases)
+    batches = training_batches(
+        args.activations, ~held, batch_size=settings.rows_per_batch, seed=settings.seed, bases=bases
+    )
     checkpoint = Path(args.checkpoint or f"{args.out.rstrip('/')}.checkpoint")
     result = train_sae(batches, d_in, settings, checkpoint_dir=checkpoint)
     sae = finalize(result)
@@ -89,16 +96,30 @@ def _train(args: argparse.Namespace) -> int:
     metadata = {
         "hook_name": manifest.get("layer"),
         "model_name": model.get("name") or model.get("path") or model.get("family"),
-        "dnalens": {"settings": dataclasses.asdict(settings), "steps": result.steps, "d_in": d_in,
-                    "training_windows": int((~held).sum()), "held_out_windows": int(held.sum()),
-                    "activations": str(args.activations), "last_step": result.history[-1] if result.history else None,
-                    "dictionary": dictionary},
+        "dnalens": {
+            "settings": dataclasses.asdict(settings),
+            "steps": result.steps,
+            "d_in": d_in,
+            "training_windows": int((~held).sum()),
+            "held_out_windows": int(held.sum()),
+            "activations": str(args.activations),
+            "last_step": result.history[-1] if result.history else None,
+            "dictionary": dictionary,
+        },
     }
     save_sae(sae, args.out, metadata=metadata, dictionary=reference)
     for path in (checkpoint, _replicate_checkpoint(checkpoint)):
         shutil.rmtree(path, ignore_errors=True)
-    print(json.dumps({"out": args.out, "steps": result.steps, **(result.history[-1] if result.history else {}),
-                      **{k: dictionary[k] for k in ("init_cosine_median", "seed_agreement")}}))
+    print(
+        json.dumps(
+            {
+                "out": args.out,
+                "steps": result.steps,
+                **(result.history[-1] if result.history else {}),
+                **{k: dictionary[k] for k in ("init_cosine_median", "seed_agreement")},
+            }
+        )
+    )
     return 0
 
 
@@ -116,19 +137,22 @@ def _train_replicate(args, settings, d_in, held, bases, sae, result) -> tuple[di
     last = result.history[-1] if result.history else {}
     state_d_in = d_in // 2 if settings.strand_shared else d_in
     reference = {"W_dec_init": result.init_W_dec}
-    dictionary = {"init_cosine_median": init_cosine(decoder(sae), result.init_W_dec)["median"],
-                  "l0_per_d_in_last_step": last.get("l0", float("nan")) / state_d_in,
-                  "seed_agreement": None, "replicate_seed": None}
+    dictionary = {
+        "init_cosine_median": init_cosine(decoder(sae), result.init_W_dec)["median"],
+        "l0_per_d_in_last_step": last.get("l0", float("nan")) / state_d_in,
+        "seed_agreement": None,
+        "replicate_seed": None,
+    }
     if settings.replicate:
         twin = dataclasses.replace(settings, seed=settings.seed + 1)
-        batches = training_batches(args.activations, ~held, batch_size=twin.rows_per_batch, seed=twin.seed,
-                                   bases=bases)
+        batches = training_batches(args.activations, ~held, batch_size=twin.rows_per_batch, seed=twin.seed, bases=bases)
         ckpt = _replicate_checkpoint(Path(args.checkpoint or f"{args.out.rstrip('/')}.checkpoint"))
         replicate = finalize(train_sae(batches, d_in, twin, checkpoint_dir=ckpt))
         reference["W_dec_replicate"] = decoder(replicate)
         agree = seed_agreement(decoder(sae), reference["W_dec_replicate"])
-        dictionary.update(seed_agreement=agree["share"], seed_best_cosine_median=agree["median_best_cosine"],
-                          replicate_seed=twin.seed)
+        dictionary.update(
+            seed_agreement=agree["share"], seed_best_cosine_median=agree["median_best_cosine"], replicate_seed=twin.seed
+        )
     return reference, dictionary
 
 
@@ -146,8 +170,16 @@ def _encode(args: argparse.Namespace) -> int:
     if isinstance(sae, StrandSharedSAE):
         require_concat(read_manifest(args.activations), args.activations)
     bases = open_row_bases(args.activations, args.windows, args.fasta, context=sae.lookup_context)
-    summary = encode_activations(sae, args.activations, args.out, device=device, sae_source=str(args.sae),
-                                 part=args.part, parts=args.parts, bases=bases)
+    summary = encode_activations(
+        sae,
+        args.activations,
+        args.out,
+        device=device,
+        sae_source=str(args.sae),
+        part=args.part,
+        parts=args.parts,
+        bases=bases,
+    )
     print(json.dumps({k: summary[k] for k in ("total_tokens", "total_nnz", "mean_l0", "n_features")}))
     return 0
 
@@ -179,10 +211,18 @@ def _quality(args: argparse.Namespace) -> int:
         require_concat(manifest, args.activations)
     windows = read_windows_bed(args.windows)
     evaluated, held_out = evaluation_windows(holdout_mask(windows, settings.holdout_fraction, settings.holdout_blocks))
-    report = {"sae": str(args.sae), "layer": manifest.get("layer"), "architecture": sae.architecture,
-              "d_in": sae.d_in, "d_sae": sae.d_sae, "k": sae.k, "held_out": held_out,
-              "evaluation_windows": int(evaluated.sum()), "holdout_fraction": settings.holdout_fraction,
-              "holdout_blocks": settings.holdout_blocks}
+    report = {
+        "sae": str(args.sae),
+        "layer": manifest.get("layer"),
+        "architecture": sae.architecture,
+        "d_in": sae.d_in,
+        "d_sae": sae.d_sae,
+        "k": sae.k,
+        "held_out": held_out,
+        "evaluation_windows": int(evaluated.sum()),
+        "holdout_fraction": settings.holdout_fraction,
+        "holdout_blocks": settings.holdout_blocks,
+    }
     bases = open_row_bases(args.activations, windows, args.fasta, context=sae.lookup_context)
     report["base_lookup"] = sae.lookup_context
     report["strand_shared"] = isinstance(sae, StrandSharedSAE)
@@ -195,10 +235,14 @@ def _quality(args: argparse.Namespace) -> int:
     report["loss"] = _loss_recovered(args, sae, manifest, windows, evaluated, settings)
     write_text(args.out, json.dumps(report, indent=1) + "\n")
     d = report["dictionary"]
-    print(json.dumps({k: report[k] for k in ("fvu", "l0", "dead_fraction", "dense_fraction")}
-                     | {"loss_recovered": report["loss"].get("loss_recovered")}
-                     | {f"dictionary_{k}": d[k] for k in ("l0_per_d_in", "init_cosine_median", "seed_agreement")}
-                     | {"health": d["health"]["pass"]}))
+    print(
+        json.dumps(
+            {k: report[k] for k in ("fvu", "l0", "dead_fraction", "dense_fraction")}
+            | {"loss_recovered": report["loss"].get("loss_recovered")}
+            | {f"dictionary_{k}": d[k] for k in ("l0_per_d_in", "init_cosine_median", "seed_agreement")}
+            | {"health": d["health"]["pass"]}
+        )
+    )
     return 0
 
 
@@ -233,10 +277,21 @@ def _loss_recovered(args, sae, manifest, windows, held, settings) -> dict:
     fasta = open_fasta(args.fasta)
     rows = [i for i in range(len(windows)) if held[i]][: settings.loss_windows]
     seqs = [window_sequence(fasta, windows[i]) for i in rows]
-    passes = strand_passes(adapter, seqs, manifest["layer"], sae.to(adapter.device),
-                           trim_start=int(manifest.get("trim_start", 0)), trim_end=int(manifest.get("trim_end", 0)))
+    passes = strand_passes(
+        adapter,
+        seqs,
+        manifest["layer"],
+        sae.to(adapter.device),
+        trim_start=int(manifest.get("trim_start", 0)),
+        trim_end=int(manifest.get("trim_end", 0)),
+    )
     if not passes:
         return {"loss_recovered": None, "reason": "no held-out window longer than the trimmed positions"}
     result = gate_loss_recovered(pooled_loss_recovered(passes), settings.min_ablation_gap)
-    return {**result, "windows": len(seqs), "passes": len(passes),
-            "rc_pool": adapter.spec.rc_pool, "tokens": int(sum(p.tokens.size for p in passes))}
+    return {
+        **result,
+        "windows": len(seqs),
+        "passes": len(passes),
+        "rc_pool": adapter.spec.rc_pool,
+        "tokens": int(sum(p.tokens.size for p in passes)),
+    }

@@ -66,8 +66,11 @@ def _rows_of_windows(meta: dict, use_window: np.ndarray) -> np.ndarray:
     offsets = np.asarray(meta["offsets"], dtype=np.int64)
     window_of_row = np.repeat(np.asarray(meta["windows"], dtype=np.int64), np.diff(offsets))
     if window_of_row.size and window_of_row.max() >= len(use_window):
-        raise InputError(f"activation shard {meta.get('shard')} names window row {int(window_of_row.max())} "
-                         f"but windows.bed has {len(use_window)} rows.", fix="re-extract activations.")
+        raise InputError(
+            f"activation shard {meta.get('shard')} names window row {int(window_of_row.max())} "
+            f"but windows.bed has {len(use_window)} rows.",
+            fix="re-extract activations.",
+        )
     return np.flatnonzero(use_window[window_of_row])
 
 
@@ -120,8 +123,11 @@ def training_batches(
                 yield _batch(merged, merged_bases, 0, n_pool)
                 emitted += 1
         if emitted == 0:
-            raise InputError("no activation rows left for SAE training after the hold-out.",
-                             path=directory, fix="lower sae.holdout_fraction.")
+            raise InputError(
+                "no activation rows left for SAE training after the hold-out.",
+                path=directory,
+                fix="lower sae.holdout_fraction.",
+            )
         epoch += 1
 
 
@@ -131,7 +137,10 @@ def _batch(rows: np.ndarray, bases: np.ndarray | None, a: int, b: int):
 
 
 def window_batches(
-    directory: str | Path, use_window: np.ndarray, *, max_tokens: int | None = None,
+    directory: str | Path,
+    use_window: np.ndarray,
+    *,
+    max_tokens: int | None = None,
     bases: dict[int, np.ndarray] | None = None,
 ) -> Iterator[torch.Tensor] | Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """One float32 tensor per used window, in stored order, up to ~`max_tokens` rows in all
@@ -142,7 +151,9 @@ def window_batches(
         for w, a, b in zip(meta["windows"], offsets[:-1], offsets[1:]):
             if not use_window[int(w)] or b <= a:
                 continue
-            yield _batch(np.asarray(array[a:b]), bases[int(meta["shard"])][a:b] if bases is not None else None, 0, b - a)
+            yield _batch(
+                np.asarray(array[a:b]), bases[int(meta["shard"])][a:b] if bases is not None else None, 0, b - a
+            )
             seen += b - a
             if max_tokens is not None and seen >= max_tokens:
                 return

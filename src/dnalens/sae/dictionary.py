@@ -41,7 +41,7 @@ def best_match_cosines(a: torch.Tensor, b: torch.Tensor, chunk: int = 4096) -> t
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"decoders differ in width: {a.shape[1]} vs {b.shape[1]}")
     ua, ub = _unit_rows(a), _unit_rows(b)
-    return torch.cat([(ua[i:i + chunk] @ ub.T).max(dim=1).values for i in range(0, ua.shape[0], chunk)])
+    return torch.cat([(ua[i : i + chunk] @ ub.T).max(dim=1).values for i in range(0, ua.shape[0], chunk)])
 
 
 def init_cosine(w_dec: torch.Tensor, w_init: torch.Tensor) -> dict:
@@ -66,13 +66,22 @@ class HealthTargets:
     init_cosine_median: float = 0.5  # training must have moved the median decoder row well away from its init
 
 
-def health(l0_per_d_in: float, dead_fraction: float, dense_fraction: float, init_cosine_median: float | None,
-           targets: HealthTargets = HealthTargets()) -> dict:
+def health(
+    l0_per_d_in: float,
+    dead_fraction: float,
+    dense_fraction: float,
+    init_cosine_median: float | None,
+    targets: HealthTargets = HealthTargets(),
+) -> dict:
     """Pass/fail per target ({value, bar, pass}); `pass` overall is true only when every check ran and passed
     (an SAE without a saved initialisation, e.g. a loaded one, gets pass null for that check)."""
     bars = asdict(targets)
-    values = {"l0_per_d_in": l0_per_d_in, "dead_fraction": dead_fraction, "dense_fraction": dense_fraction,
-              "init_cosine_median": init_cosine_median}
+    values = {
+        "l0_per_d_in": l0_per_d_in,
+        "dead_fraction": dead_fraction,
+        "dense_fraction": dense_fraction,
+        "init_cosine_median": init_cosine_median,
+    }
     checks = {}
     for name, value in values.items():
         strict = name == "init_cosine_median"
@@ -93,17 +102,30 @@ def decoder(sae) -> torch.Tensor:
     return inner.W_dec.detach()
 
 
-def dictionary_report(metrics: dict, d_in: int, w_dec: torch.Tensor, reference: dict[str, torch.Tensor],
-                      *, unit: str, targets: HealthTargets = HealthTargets()) -> dict:
+def dictionary_report(
+    metrics: dict,
+    d_in: int,
+    w_dec: torch.Tensor,
+    reference: dict[str, torch.Tensor],
+    *,
+    unit: str,
+    targets: HealthTargets = HealthTargets(),
+) -> dict:
     """sae_quality.json's `dictionary` block: held-out metrics per dictionary input (`unit`: a strand state
     of width d_in for a strand-shared SAE, else a row), movement from the init, seed agreement, health."""
     moved = init_cosine(w_dec, reference["W_dec_init"]) if "W_dec_init" in reference else None
     agree = seed_agreement(w_dec, reference["W_dec_replicate"]) if "W_dec_replicate" in reference else None
     l0_ratio = metrics["l0"] / d_in
     out = {
-        "unit": unit, "d_in": d_in, "d_sae": metrics["d_sae"], "n_tokens": metrics["n_tokens"],
-        "l0": metrics["l0"], "l0_per_d_in": l0_ratio, "dead_fraction": metrics["dead_fraction"],
-        "dense_fraction": metrics["dense_fraction"], "dense_threshold": metrics["dense_threshold"],
+        "unit": unit,
+        "d_in": d_in,
+        "d_sae": metrics["d_sae"],
+        "n_tokens": metrics["n_tokens"],
+        "l0": metrics["l0"],
+        "l0_per_d_in": l0_ratio,
+        "dead_fraction": metrics["dead_fraction"],
+        "dense_fraction": metrics["dense_fraction"],
+        "dense_threshold": metrics["dense_threshold"],
         "fvu": metrics["fvu"],
         "init_cosine_median": None if moved is None else moved["median"],
         "init_cosine_q90": None if moved is None else moved["q90"],
@@ -112,8 +134,11 @@ def dictionary_report(metrics: dict, d_in: int, w_dec: torch.Tensor, reference: 
         "seed_best_cosine_median": None if agree is None else agree["median_best_cosine"],
     }
     if moved is None or agree is None:
-        out["note"] = ("no initial decoder / replicate decoder saved next to this SAE (dnalens_dictionary."
-                       "safetensors; written by train-sae, with sae.replicate for the replicate)")
-    out["health"] = health(l0_ratio, metrics["dead_fraction"], metrics["dense_fraction"],
-                           out["init_cosine_median"], targets)
+        out["note"] = (
+            "no initial decoder / replicate decoder saved next to this SAE (dnalens_dictionary."
+            "safetensors; written by train-sae, with sae.replicate for the replicate)"
+        )
+    out["health"] = health(
+        l0_ratio, metrics["dead_fraction"], metrics["dense_fraction"], out["init_cosine_median"], targets
+    )
     return out

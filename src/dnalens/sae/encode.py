@@ -49,8 +49,11 @@ def _nonzeros(codes: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     values = codes[nz[:, 0], nz[:, 1]]
     # 2 bytes per index cross to the host: int16 bits, read back as uint16 (two's-complement wrap, no overflow)
     index = torch.int16 if codes.shape[1] <= 1 << 16 else torch.int32
-    return (counts.cpu().numpy(), nz[:, 1].to(index).cpu().numpy().view(index_dtype(codes.shape[1])),
-            values.float().cpu().numpy())
+    return (
+        counts.cpu().numpy(),
+        nz[:, 1].to(index).cpu().numpy().view(index_dtype(codes.shape[1])),
+        values.float().cpu().numpy(),
+    )
 
 
 def _topk_nonzeros(sae, x: torch.Tensor, bases: torch.Tensor | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -63,8 +66,11 @@ def _topk_nonzeros(sae, x: torch.Tensor, bases: torch.Tensor | None) -> tuple[np
     vals = top.values.gather(-1, order).relu()
     keep = vals != 0
     index = torch.int16 if sae.d_sae <= 1 << 16 else torch.int32
-    return (keep.sum(-1).cpu().numpy(), cols[keep].to(index).cpu().numpy().view(index_dtype(sae.d_sae)),
-            vals[keep].float().cpu().numpy())
+    return (
+        keep.sum(-1).cpu().numpy(),
+        cols[keep].to(index).cpu().numpy().view(index_dtype(sae.d_sae)),
+        vals[keep].float().cpu().numpy(),
+    )
 
 
 def _rows(array, a: int, b: int, device: torch.device) -> torch.Tensor:
@@ -75,8 +81,15 @@ def _rows(array, a: int, b: int, device: torch.device) -> torch.Tensor:
 
 
 @torch.no_grad()
-def encode_shard(sae: SparseAutoencoder, array, offsets: list[int], *, device: torch.device,
-                 bases: np.ndarray | None = None, batch: HalvingBatch | None = None) -> tuple[CsrArrays, int]:
+def encode_shard(
+    sae: SparseAutoencoder,
+    array,
+    offsets: list[int],
+    *,
+    device: torch.device,
+    bases: np.ndarray | None = None,
+    batch: HalvingBatch | None = None,
+) -> tuple[CsrArrays, int]:
     """Codes of one activation shard (numpy [n, d], or a tensor already on `device`) as CSR arrays, and
     how many values were clipped to float16 (`bases`: [n_rows] lookup codes, sae.row_bases, for an SAE
     with a per-w-mer decoder bias).
@@ -103,13 +116,24 @@ def encode_shard(sae: SparseAutoencoder, array, offsets: list[int], *, device: t
     if sae.batch_dependent:  # top k x positions over one window: the window is the smallest unit
         windows = _windows(offsets)
         one = HalvingBatch(1, what="encode window")
-        one.chunks(len(windows), lambda i, j: run(*windows[i]), lambda i, j, exc: oom_error(
-            f"one window of {windows[i][1] - windows[i][0]:,} rows (a batch-level SAE encodes a window at once)",
-            exc, fix=f"{fix}, or use shorter windows (windows.length)."))
+        one.chunks(
+            len(windows),
+            lambda i, j: run(*windows[i]),
+            lambda i, j, exc: oom_error(
+                f"one window of {windows[i][1] - windows[i][0]:,} rows (a batch-level SAE encodes a window at once)",
+                exc,
+                fix=f"{fix}, or use shorter windows (windows.length).",
+            ),
+        )
     else:
         batch = batch or HalvingBatch(max(1, _MAX_CHUNK_ELEMENTS // sae.d_sae), what="encode chunk (rows)")
-        batch.chunks(n, run, lambda a, b, exc: oom_error(
-            f"{b - a} row(s) x {sae.d_sae:,} latents", exc, halved_from=batch.initial, fix=f"{fix}."))
+        batch.chunks(
+            n,
+            run,
+            lambda a, b, exc: oom_error(
+                f"{b - a} row(s) x {sae.d_sae:,} latents", exc, halved_from=batch.initial, fix=f"{fix}."
+            ),
+        )
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
     values, clipped = to_fp16(np.concatenate(vals) if vals else np.zeros(0, np.float32))
@@ -147,8 +171,13 @@ def encode_activations(
     shards: list[dict] = []
     batch = HalvingBatch(max(1, _MAX_CHUNK_ELEMENTS // sae.d_sae), what="encode chunk (rows)")
     kept, finished = KeptShards(out, lambda: sae_identity(sae, device)), []
-    with atomic_dir(out) as tmp, preemption.at_safe_points(), tqdm(
-            total=len(mine), desc="encode", unit="shard", file=sys.stderr, disable=not progress, mininterval=2.0) as bar:
+    with (
+        atomic_dir(out) as tmp,
+        preemption.at_safe_points(),
+        tqdm(
+            total=len(mine), desc="encode", unit="shard", file=sys.stderr, disable=not progress, mininterval=2.0
+        ) as bar,
+    ):
         try:
             for index, (meta, array) in enumerate(iter_shards(activations)):
                 if index not in mine:
@@ -160,16 +189,27 @@ def encode_activations(
                 if record is None:
                     entry = _encode_one(sae, activations, meta, array, n_shards, tmp, torch_device, bases, batch)
                 else:
-                    entry = {"stem": stem, "n_tokens": record["n_tokens"], "nnz": record["nnz"],
-                             "n_windows": len(meta["windows"]), "clipped": record["clipped"]}
+                    entry = {
+                        "stem": stem,
+                        "n_tokens": record["n_tokens"],
+                        "nnz": record["nnz"],
+                        "n_windows": len(meta["windows"]),
+                        "clipped": record["clipped"],
+                    }
                 finished.append((stem, meta.get("npy_checksum")))
                 shards.append(entry)
                 bar.update(1)
         except preemption.Preempted:
             kept.keep(tmp, finished)
             raise
-        summary = write_codes_manifest(tmp, shards, sae, sae_source, layer=act_manifest.get("layer"),
-                                       trims=(int(act_manifest.get("trim_start", 0)), int(act_manifest.get("trim_end", 0))))
+        summary = write_codes_manifest(
+            tmp,
+            shards,
+            sae,
+            sae_source,
+            layer=act_manifest.get("layer"),
+            trims=(int(act_manifest.get("trim_start", 0)), int(act_manifest.get("trim_end", 0))),
+        )
     kept.clear()
     return summary
 
@@ -180,8 +220,11 @@ def _encode_one(sae, activations, meta, array, n_shards, tmp, device, bases, bat
     if problem is not None:
         raise corrupt_shard_error(activations, dict(meta, n_shards=n_shards), problem)
     if array.shape[1] != sae.d_in:
-        raise InputError(f"activations have width {array.shape[1]} but the SAE expects d_in={sae.d_in}.",
-                         path=activations, fix="use the SAE trained for this model and layer.")
+        raise InputError(
+            f"activations have width {array.shape[1]} but the SAE expects d_in={sae.d_in}.",
+            path=activations,
+            fix="use the SAE trained for this model and layer.",
+        )
     shard_bases = None if bases is None else bases[int(meta["shard"])]
     csr, clipped = encode_shard(sae, array, list(meta["offsets"]), device=device, bases=shard_bases, batch=batch)
     return write_code_shard(tmp, meta, csr, clipped, sae.d_sae)
@@ -192,27 +235,57 @@ def write_code_shard(directory: Path, meta: dict[str, Any], csr: CsrArrays, clip
     `meta` carries shard, windows, offsets, layer and trims (an activation shard's JSON, or the fused plan's)."""
     stem = f"shard-{int(meta['shard']):05d}"
     write_csr(directory, stem, csr)
-    record = {"shard": int(meta["shard"]), "windows": meta["windows"], "offsets": meta["offsets"],
-              "n_tokens": csr.n_rows, "n_features": n_features, "nnz": csr.nnz, "clipped": clipped,
-              "layer": meta.get("layer"), "trim_start": int(meta.get("trim_start", 0)),
-              "trim_end": int(meta.get("trim_end", 0)), "indices_dtype": index_dtype(n_features).name,
-              "files": {path.name: file_record(path) for path in csr_paths(directory, stem).values()}}
+    record = {
+        "shard": int(meta["shard"]),
+        "windows": meta["windows"],
+        "offsets": meta["offsets"],
+        "n_tokens": csr.n_rows,
+        "n_features": n_features,
+        "nnz": csr.nnz,
+        "clipped": clipped,
+        "layer": meta.get("layer"),
+        "trim_start": int(meta.get("trim_start", 0)),
+        "trim_end": int(meta.get("trim_end", 0)),
+        "indices_dtype": index_dtype(n_features).name,
+        "files": {path.name: file_record(path) for path in csr_paths(directory, stem).values()},
+    }
     (directory / f"{stem}.json").write_text(json.dumps(record) + "\n")
     return {"stem": stem, "n_tokens": csr.n_rows, "nnz": csr.nnz, "n_windows": len(meta["windows"]), "clipped": clipped}
 
 
-def write_codes_manifest(directory: Path, shards: list[dict], sae, sae_source: str | None, *, layer: str | None,
-                         trims: tuple[int, int], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def write_codes_manifest(
+    directory: Path,
+    shards: list[dict],
+    sae,
+    sae_source: str | None,
+    *,
+    layer: str | None,
+    trims: tuple[int, int],
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The codes directory's manifest.json (written last: its presence means every shard is done)."""
     total_tokens = sum(s["n_tokens"] for s in shards)
     total_nnz = sum(s["nnz"] for s in shards)
     total_clipped = sum(s.pop("clipped", 0) for s in shards)
     if total_clipped:
         log.warning("%d code values exceeded float16's range and were clipped to 65504", total_clipped)
-    summary = {"format": "dnalens-codes", "version": 1, "shards": shards, "n_features": sae.d_sae,
-               "total_tokens": total_tokens, "total_nnz": total_nnz, "clipped": total_clipped,
-               "trim_start": int(trims[0]), "trim_end": int(trims[1]), "layer": layer, "sae": sae_source,
-               "architecture": sae.architecture, "k": sae.k, "mean_l0": total_nnz / max(total_tokens, 1),
-               "indices_dtype": index_dtype(sae.d_sae).name, **(extra or {})}
+    summary = {
+        "format": "dnalens-codes",
+        "version": 1,
+        "shards": shards,
+        "n_features": sae.d_sae,
+        "total_tokens": total_tokens,
+        "total_nnz": total_nnz,
+        "clipped": total_clipped,
+        "trim_start": int(trims[0]),
+        "trim_end": int(trims[1]),
+        "layer": layer,
+        "sae": sae_source,
+        "architecture": sae.architecture,
+        "k": sae.k,
+        "mean_l0": total_nnz / max(total_tokens, 1),
+        "indices_dtype": index_dtype(sae.d_sae).name,
+        **(extra or {}),
+    }
     (directory / CODES_MANIFEST).write_text(json.dumps(summary, indent=1) + "\n")
     return summary

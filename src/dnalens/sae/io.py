@@ -36,8 +36,14 @@ DICTIONARY_FILENAME = "dnalens_dictionary.safetensors"  # W_dec_init, W_dec_repl
 SAELENS_LAYOUT_VERSION = "6.0.0"
 GOODFIRE_KEYS = frozenset({"W", "b_enc", "b_dec"})
 _K_IN_NAME = re.compile(r"(?:^|[-_.])k[-_]?(\d+)(?=$|[-_.])")
-_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
-           "torch.float32": torch.float32, "torch.float16": torch.float16, "torch.bfloat16": torch.bfloat16}
+_DTYPES = {
+    "float32": torch.float32,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "torch.float32": torch.float32,
+    "torch.float16": torch.float16,
+    "torch.bfloat16": torch.bfloat16,
+}
 
 
 # ---- saving ----------------------------------------------------------------------------------------
@@ -59,8 +65,12 @@ def saelens_config(sae: SparseAutoencoder, metadata: dict[str, Any] | None = Non
     }
 
 
-def save_sae(sae: SparseAutoencoder | StrandSharedSAE, path: str | Path, metadata: dict[str, Any] | None = None,
-             dictionary: dict[str, torch.Tensor] | None = None) -> Path:
+def save_sae(
+    sae: SparseAutoencoder | StrandSharedSAE,
+    path: str | Path,
+    metadata: dict[str, Any] | None = None,
+    dictionary: dict[str, torch.Tensor] | None = None,
+) -> Path:
     """Write `path/` (atomically, as a whole) in SAELens' layout; returns the directory. A strand-shared
     SAE is saved as its per-strand SAE, flagged `metadata.dnalens.strand_shared`. `dictionary` (the initial
     decoder, a replicate's decoder) goes to its own safetensors file, which SAELens never reads."""
@@ -75,15 +85,17 @@ def save_sae(sae: SparseAutoencoder | StrandSharedSAE, path: str | Path, metadat
     with atomic_dir(path) as tmp:
         save_file(weights, str(tmp / WEIGHTS_FILENAME))
         if dictionary:
-            save_file({k: v.detach().to("cpu").contiguous() for k, v in dictionary.items()},
-                      str(tmp / DICTIONARY_FILENAME))
+            save_file(
+                {k: v.detach().to("cpu").contiguous() for k, v in dictionary.items()}, str(tmp / DICTIONARY_FILENAME)
+            )
         (tmp / CFG_FILENAME).write_text(json.dumps(saelens_config(sae, metadata), indent=2) + "\n")
     return path
 
 
 # ---- loading ---------------------------------------------------------------------------------------
-def load_sae(path: str | Path, *, k: int | None = None,
-             device: str | torch.device = "cpu") -> SparseAutoencoder | StrandSharedSAE:
+def load_sae(
+    path: str | Path, *, k: int | None = None, device: str | torch.device = "cpu"
+) -> SparseAutoencoder | StrandSharedSAE:
     """An SAE from a SAELens-layout directory or a Goodfire-style `.pt` state dict, in eval mode.
 
     `k` is only used where the file does not say it (Goodfire's .pt without `k_<n>` in its name).
@@ -94,8 +106,11 @@ def load_sae(path: str | Path, *, k: int | None = None,
     elif path.is_file() and path.suffix in {".pt", ".pth"}:
         sae = load_goodfire(path, k=k)
     elif not path.exists():
-        raise InputError("SAE path not found.", path=path,
-                         fix="give a SAELens directory (cfg.json + sae_weights.safetensors) or a .pt state dict.")
+        raise InputError(
+            "SAE path not found.",
+            path=path,
+            fix="give a SAELens directory (cfg.json + sae_weights.safetensors) or a .pt state dict.",
+        )
     else:
         raise InputError("not an SAE: expected a directory with cfg.json or a .pt/.pth state dict.", path=path)
     return sae.to(device).eval()
@@ -120,11 +135,17 @@ def _normalized_config(raw: dict[str, Any], path: Path) -> dict[str, Any]:
     if isinstance(normalize, bool):
         normalize = "expected_average_only_in" if normalize else "none"
     if normalize not in NORMALIZATIONS:
-        raise InputError(f"unknown normalize_activations {normalize!r}.", path=path / CFG_FILENAME,
-                         fix=f"use one of {', '.join(NORMALIZATIONS)}.")
+        raise InputError(
+            f"unknown normalize_activations {normalize!r}.",
+            path=path / CFG_FILENAME,
+            fix=f"use one of {', '.join(NORMALIZATIONS)}.",
+        )
     if architecture not in SAE_TYPES:
-        raise InputError(f"SAE architecture {architecture!r} is not supported.", path=path / CFG_FILENAME,
-                         fix=f"use one of {', '.join(sorted(SAE_TYPES))}.")
+        raise InputError(
+            f"SAE architecture {architecture!r} is not supported.",
+            path=path / CFG_FILENAME,
+            fix=f"use one of {', '.join(sorted(SAE_TYPES))}.",
+        )
     for key in ("d_in", "d_sae"):
         if not isinstance(cfg.get(key), int):
             raise InputError(f"cfg.json lacks integer {key!r}.", path=path / CFG_FILENAME)
@@ -160,8 +181,11 @@ def load_saelens_dir(path: str | Path) -> SparseAutoencoder | StrandSharedSAE:
     cfg_path, weights_path = path / CFG_FILENAME, path / WEIGHTS_FILENAME
     for needed in (cfg_path, weights_path):
         if not needed.is_file():
-            raise InputError(f"SAELens directory lacks {needed.name}.", path=path,
-                             fix="a SAELens SAE directory holds cfg.json and sae_weights.safetensors.")
+            raise InputError(
+                f"SAELens directory lacks {needed.name}.",
+                path=path,
+                fix="a SAELens SAE directory holds cfg.json and sae_weights.safetensors.",
+            )
     try:
         raw = json.loads(cfg_path.read_text())
     except json.JSONDecodeError as err:
@@ -177,7 +201,9 @@ def load_saelens_dir(path: str | Path) -> SparseAutoencoder | StrandSharedSAE:
         expected["threshold"] = (d_sae,)
     lookup = state.get("b_dec_lookup")  # dnalens' per-w-mer decoder bias: [5^w, d_in]; load_weights checks 5^w
     if lookup is not None and (lookup.ndim != 2 or lookup.shape[1] != d_in):
-        raise InputError(f"tensor b_dec_lookup has shape {tuple(lookup.shape)}, expected (5^w, {d_in}).", path=weights_path)
+        raise InputError(
+            f"tensor b_dec_lookup has shape {tuple(lookup.shape)}, expected (5^w, {d_in}).", path=weights_path
+        )
     _check_shapes(state, expected, weights_path)
     cls = SAE_TYPES[cfg["architecture"]]
     kwargs: dict[str, Any] = {
@@ -237,12 +263,18 @@ def load_goodfire(path: str | Path, *, k: int | None = None) -> BatchTopKSAE:
         except RuntimeError:  # legacy (non-zip) serialisation cannot be memory-mapped
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # not a torch file, or one that needs pickled code
-        raise InputError(f"cannot read the state dict with torch.load(weights_only=True) ({err}).", path=path,
-                         fix="give a plain tensor state dict (keys W, b_enc, b_dec).") from None
+        raise InputError(
+            f"cannot read the state dict with torch.load(weights_only=True) ({err}).",
+            path=path,
+            fix="give a plain tensor state dict (keys W, b_enc, b_dec).",
+        ) from None
     if not isinstance(state, dict) or set(state) != GOODFIRE_KEYS:
         found = sorted(state) if isinstance(state, dict) else type(state).__name__
-        raise InputError(f"expected a state dict with keys W, b_enc, b_dec (Goodfire's Evo 2 SAE); found {found}.",
-                         path=path, fix="convert other SAEs to SAELens' layout (cfg.json + sae_weights.safetensors).")
+        raise InputError(
+            f"expected a state dict with keys W, b_enc, b_dec (Goodfire's Evo 2 SAE); found {found}.",
+            path=path,
+            fix="convert other SAEs to SAELens' layout (cfg.json + sae_weights.safetensors).",
+        )
     W = state["W"]
     if W.ndim != 2:
         raise InputError(f"W must be 2-D [d_in, d_sae], found shape {tuple(W.shape)}.", path=path)
@@ -251,10 +283,20 @@ def load_goodfire(path: str | Path, *, k: int | None = None) -> BatchTopKSAE:
     k_name = k_from_filename(path)
     k_final = k_name if k_name is not None else k
     if k_final is None:
-        raise InputError("k is not in the file name (e.g. `_k_64`) nor given.", path=path,
-                         fix="set sae.k in the config (or pass --k).")
-    sae = BatchTopKSAE(d_in, d_sae, k=k_final, apply_b_dec_to_input=False, dtype=W.dtype, initialize=False,
-                       metadata={"source": str(path), "format": "goodfire-evo2"})
+        raise InputError(
+            "k is not in the file name (e.g. `_k_64`) nor given.",
+            path=path,
+            fix="set sae.k in the config (or pass --k).",
+        )
+    sae = BatchTopKSAE(
+        d_in,
+        d_sae,
+        k=k_final,
+        apply_b_dec_to_input=False,
+        dtype=W.dtype,
+        initialize=False,
+        metadata={"source": str(path), "format": "goodfire-evo2"},
+    )
     with torch.no_grad():
         # Tied weights: the decoder is a view of the encoder, so the file's memory is held once.
         sae.W_enc = torch.nn.Parameter(W, requires_grad=False)

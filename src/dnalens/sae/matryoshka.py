@@ -44,8 +44,9 @@ class MatryoshkaBatchTopKSAE(BatchTopKSAE):
     def settings_kwargs(cls, settings) -> dict:
         return {"widths": settings.matryoshka_widths}
 
-    def training_loss(self, codes: torch.Tensor, x: torch.Tensor,
-                      bases: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def training_loss(
+        self, codes: torch.Tensor, x: torch.Tensor, bases: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(sum over prefixes of the prefix reconstruction's squared error, full reconstruction).
 
         The prefix reconstructions are running sums of each group's part of codes @ W_dec, so all of

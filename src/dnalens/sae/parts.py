@@ -35,7 +35,9 @@ def check_code_shard(part: str | Path, stem: str) -> None:
         if str(part) not in _WARNED_LEGACY:
             _WARNED_LEGACY.add(str(part))
             log.warning("code shards in %s record no file sizes (older dnalens): checking their .npy headers", part)
-        files = {p.name: {"bytes": npy_expected_bytes(p) if p.is_file() else None} for p in csr_paths(part, stem).values()}
+        files = {
+            p.name: {"bytes": npy_expected_bytes(p) if p.is_file() else None} for p in csr_paths(part, stem).values()
+        }
     for name, record in files.items():
         problem = file_problem(part / name, record.get("bytes"), record.get("checksum"), verify=False)
         if problem is None and record.get("bytes") is None:
@@ -44,7 +46,9 @@ def check_code_shard(part: str | Path, stem: str) -> None:
             raise InputError(f"code shard file is corrupt ({problem}).", path=part / name, fix=fix)
 
 
-def merge_code_parts(parts: list[str | Path], out: str | Path, *, activations: str | Path | None = None) -> dict[str, Any]:
+def merge_code_parts(
+    parts: list[str | Path], out: str | Path, *, activations: str | Path | None = None
+) -> dict[str, Any]:
     """Gather of the scattered encode rule: the parts' code shards in part order under one manifest,
     equal to what one unscattered `encode_activations` call writes. Shard files are hard-linked (copied
     across file systems), so the gather costs no second copy of the codes."""
@@ -60,8 +64,11 @@ def merge_code_parts(parts: list[str | Path], out: str | Path, *, activations: s
     for path, m in zip(parts[1:], manifests[1:]):
         for key in ("n_features", "layer", "sae", "architecture", "k", "trim_start", "trim_end"):
             if m.get(key) != first.get(key):
-                raise InputError(f"code part differs from {parts[0]} in {key}.", path=path,
-                                 fix="encode every part with the same SAE and activations.")
+                raise InputError(
+                    f"code part differs from {parts[0]} in {key}.",
+                    path=path,
+                    fix="encode every part with the same SAE and activations.",
+                )
     summary = dict(first)
     summary["shards"] = [s for m in manifests for s in m["shards"]]
     for key in ("total_tokens", "total_nnz", "clipped"):
@@ -72,8 +79,11 @@ def merge_code_parts(parts: list[str | Path], out: str | Path, *, activations: s
     if activations is not None:
         expected = len(read_manifest(activations).get("shards", []))
         if len(summary["shards"]) != expected:
-            raise InputError(f"code parts hold {len(summary['shards'])} shards, the activations {expected}.",
-                             path=activations, fix="encode every part (dnalens encode --part i --parts n).")
+            raise InputError(
+                f"code parts hold {len(summary['shards'])} shards, the activations {expected}.",
+                path=activations,
+                fix="encode every part (dnalens encode --part i --parts n).",
+            )
     for path, m in zip(parts, manifests):
         for entry in m["shards"]:
             check_code_shard(path, entry["stem"])
@@ -87,4 +97,3 @@ def merge_code_parts(parts: list[str | Path], out: str | Path, *, activations: s
                         shutil.copyfile(source, tmp / source.name)
         (tmp / CODES_MANIFEST).write_text(json.dumps(summary, indent=1) + "\n")
     return summary
-

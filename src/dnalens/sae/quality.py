@@ -167,7 +167,9 @@ def gate_loss_recovered(result: dict, min_gap: float | None) -> dict:
     out = {**result, "ablation_gap": gap, "min_ablation_gap": min_gap}
     if min_gap is not None and not gap >= min_gap:
         out["loss_recovered"] = None
-        out["loss_recovered_note"] = (f"not meaningful: zero-ablating the layer changes the loss by {gap:+.4f} "
-                                      f"nats/token (< sae.min_ablation_gap {min_gap:g}); compare ce_sae with ce_clean "
-                                      f"instead")
+        out["loss_recovered_note"] = (
+            f"not meaningful: zero-ablating the layer changes the loss by {gap:+.4f} "
+            f"nats/token (< sae.min_ablation_gap {min_gap:g}); compare ce_sae with ce_clean "
+            f"instead"
+        )
     return out

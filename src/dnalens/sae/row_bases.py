@@ -48,36 +48,44 @@ def shard_row_bases(meta: dict, windows: Sequence[Window], fasta, context: int =
     parts = []
     for j, row in enumerate(meta["windows"]):
         if int(row) >= len(windows):
-            raise InputError(f"activation shard {meta.get('shard')} names window row {row} but windows.bed has "
-                             f"{len(windows)} rows.", fix="re-extract activations for this windows.bed.")
+            raise InputError(
+                f"activation shard {meta.get('shard')} names window row {row} but windows.bed has {len(windows)} rows.",
+                fix="re-extract activations for this windows.bed.",
+            )
         # the whole read is coded before trimming: neighbours of kept rows may lie in the trimmed positions
         codes = row_codes(window_sequence(fasta, windows[int(row)]), context)
         kept = codes[trim_start : codes.size - trim_end]
         if kept.size != offsets[j + 1] - offsets[j]:
-            raise InputError(f"activation shard {meta.get('shard')}: window row {row} has {offsets[j + 1] - offsets[j]} "
-                             f"rows but {kept.size} kept bases in the FASTA.",
-                             fix="pass the genome FASTA and windows.bed the activations were extracted from.")
+            raise InputError(
+                f"activation shard {meta.get('shard')}: window row {row} has {offsets[j + 1] - offsets[j]} "
+                f"rows but {kept.size} kept bases in the FASTA.",
+                fix="pass the genome FASTA and windows.bed the activations were extracted from.",
+            )
         parts.append(kept)
     return np.concatenate(parts) if parts else np.zeros(0, np.uint8 if context == 1 else np.int32)
 
 
-def activation_row_bases(directory: str | Path, windows: Sequence[Window], fasta,
-                         context: int = 1) -> dict[int, np.ndarray]:
+def activation_row_bases(
+    directory: str | Path, windows: Sequence[Window], fasta, context: int = 1
+) -> dict[int, np.ndarray]:
     """Lookup codes of every shard of an activation directory, by shard index (1 or 4 bytes per row)."""
     from dnalens.extract.shards import iter_shards
 
     return {int(meta["shard"]): shard_row_bases(meta, windows, fasta, context) for meta, _ in iter_shards(directory)}
 
 
-def open_row_bases(directory: str | Path, windows: Sequence[Window] | str | Path | None,
-                   fasta: str | Path | None, *, context: int) -> dict[int, np.ndarray] | None:
+def open_row_bases(
+    directory: str | Path, windows: Sequence[Window] | str | Path | None, fasta: str | Path | None, *, context: int
+) -> dict[int, np.ndarray] | None:
     """`activation_row_bases` for an SAE with a lookup of this context (0: none, returns None); `windows`
     is the window table or its windows.bed path; a clear error if it or the FASTA is missing."""
     if not context:
         return None
     if not (windows and fasta):
-        raise InputError("this SAE has a per-w-mer decoder bias (base_lookup) and needs the bases of every row.",
-                         fix="pass --windows and --fasta (the windows.bed and genome FASTA of the activations).")
+        raise InputError(
+            "this SAE has a per-w-mer decoder bias (base_lookup) and needs the bases of every row.",
+            fix="pass --windows and --fasta (the windows.bed and genome FASTA of the activations).",
+        )
     from dnalens.genome.fasta import open_fasta
     from dnalens.genome.window_table import read_windows_bed
 

@@ -10,8 +10,9 @@ from dnalens.settings import schema_choices, schema_defaults
 
 # allowed values come from the schema's enums (sae.registry.TRAINABLE must equal the architecture enum:
 # tests/sae/test_architectures.py)
-ARCHITECTURES, SOURCES, NORMALIZE, INIT_B_DEC = (schema_choices("sae", key)
-                                                 for key in ("architecture", "source", "normalize", "init_b_dec"))
+ARCHITECTURES, SOURCES, NORMALIZE, INIT_B_DEC = (
+    schema_choices("sae", key) for key in ("architecture", "source", "normalize", "init_b_dec")
+)
 
 
 _DEFAULTS = schema_defaults("sae")  # every default: workflow/schemas/config.schema.yaml
@@ -48,7 +49,10 @@ class SaeSettings:
 
     def __post_init__(self) -> None:
         choices = {
-            "source": SOURCES, "architecture": ARCHITECTURES, "normalize": NORMALIZE, "init_b_dec": INIT_B_DEC,
+            "source": SOURCES,
+            "architecture": ARCHITECTURES,
+            "normalize": NORMALIZE,
+            "init_b_dec": INIT_B_DEC,
         }
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
@@ -59,12 +63,16 @@ class SaeSettings:
         if self.matryoshka_widths is not None:
             widths = [int(w) for w in self.matryoshka_widths]
             if not widths or widths[0] < 1 or any(b <= a for a, b in zip(widths, widths[1:])):
-                raise InputError(f"sae.matryoshka_widths must be increasing positive latent counts, found {widths}.",
-                                 fix="e.g. [64, 256, 1024]; the whole dictionary is always the last prefix.")
+                raise InputError(
+                    f"sae.matryoshka_widths must be increasing positive latent counts, found {widths}.",
+                    fix="e.g. [64, 256, 1024]; the whole dictionary is always the last prefix.",
+                )
             object.__setattr__(self, "matryoshka_widths", tuple(widths))
         if isinstance(self.base_lookup, bool) or self.base_lookup not in (0, 1, 3, 5, 7):
-            raise InputError(f"sae.base_lookup must be 0 (off) or an odd w-mer width 1-7, found {self.base_lookup!r}.",
-                             fix="use 1 for a bias per base, 3 for one per centred trinucleotide.")
+            raise InputError(
+                f"sae.base_lookup must be 0 (off) or an odd w-mer width 1-7, found {self.base_lookup!r}.",
+                fix="use 1 for a bias per base, 3 for one per centred trinucleotide.",
+            )
         for key in ("strand_shared", "replicate"):
             if not isinstance(getattr(self, key), bool):
                 raise InputError(f"sae.{key} must be true or false, found {getattr(self, key)!r}.")
@@ -75,8 +83,10 @@ class SaeSettings:
         if not 0.0 <= self.holdout_fraction < 1.0:
             raise InputError(f"sae.holdout_fraction must be in [0, 1), found {self.holdout_fraction}.")
         if self.source == "load" and not self.path:
-            raise InputError("sae.source is 'load' but sae.path is not set.",
-                             fix="set sae.path to a SAELens directory or a Goodfire .pt file.")
+            raise InputError(
+                "sae.source is 'load' but sae.path is not set.",
+                fix="set sae.path to a SAELens directory or a Goodfire .pt file.",
+            )
 
     @property
     def steps(self) -> int:
@@ -87,4 +97,3 @@ class SaeSettings:
         """Activation rows per training step: with strand_shared each row is two per-strand states, and
         `tokens` and `batch_size` count states."""
         return max(1, int(self.batch_size) // 2) if self.strand_shared else int(self.batch_size)
-

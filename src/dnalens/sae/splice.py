@@ -21,8 +21,9 @@ from dnalens.sae.row_bases import row_codes
 
 
 @torch.no_grad()
-def strand_passes(adapter, seqs: Sequence[str], layer: str, sae: SparseAutoencoder, *,
-                  trim_start: int = 0, trim_end: int = 0) -> list[SplicePass]:
+def strand_passes(
+    adapter, seqs: Sequence[str], layer: str, sae: SparseAutoencoder, *, trim_start: int = 0, trim_end: int = 0
+) -> list[SplicePass]:
     pool = adapter.spec.rc_pool
     device = sae.W_enc.device
     passes: list[SplicePass] = []

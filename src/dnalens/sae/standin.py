@@ -23,8 +23,11 @@ def expansion_from_filename(path: str | Path) -> int:
     """`sae-layer2-mixed-expansion_8-k_64.pt` -> 8 (the name is the only place the shape is said)."""
     match = _EXPANSION_IN_NAME.search(Path(path).stem)
     if not match or int(match.group(1)) < 1:
-        raise InputError("the stand-in SAE's file name must say its expansion (e.g. `...-expansion_8-k_64.pt`).",
-                         path=path, fix="name sae.path like Goodfire's file: sae-layerN-mixed-expansion_8-k_64.pt.")
+        raise InputError(
+            "the stand-in SAE's file name must say its expansion (e.g. `...-expansion_8-k_64.pt`).",
+            path=path,
+            fix="name sae.path like Goodfire's file: sae-layerN-mixed-expansion_8-k_64.pt.",
+        )
     return int(match.group(1))
 
 
@@ -34,7 +37,7 @@ def goodfire_shaped_state(d_in: int, d_sae: int, seed: int = 0) -> dict:
     import torch
 
     gen = torch.Generator().manual_seed(int(seed))
-    W = torch.randn(d_in, d_sae, generator=gen).mul_(d_in ** -0.5)
+    W = torch.randn(d_in, d_sae, generator=gen).mul_(d_in**-0.5)
     b_enc = torch.randn(d_sae, generator=gen).mul_(0.01)
     b_dec = torch.randn(d_in, generator=gen).mul_(0.01)
     return {"W": W, "b_enc": b_enc, "b_dec": b_dec}

@@ -86,14 +86,18 @@ class StrandSharedSAE(nn.Module):
         own, other = self._halves(x)
         b_own, b_other = self._strand_bases(bases)
         if self.batch_dependent:  # one BatchTopK over both halves, as in training
-            both = self.strand_sae.encode(torch.cat([own, other]), None if b_own is None else torch.cat([b_own, b_other]))
+            both = self.strand_sae.encode(
+                torch.cat([own, other]), None if b_own is None else torch.cat([b_own, b_other])
+            )
             return torch.cat(both.split(own.shape[0]), dim=-1)
         return torch.cat([self.strand_sae.encode(own, b_own), self.strand_sae.encode(other, b_other)], dim=-1)
 
     def decode(self, f: torch.Tensor, bases: torch.Tensor | None = None) -> torch.Tensor:
         m = self.strand_sae.d_sae
         b_own, b_other = self._strand_bases(bases)
-        return torch.cat([self.strand_sae.decode(f[..., :m], b_own), self.strand_sae.decode(f[..., m:], b_other)], dim=-1)
+        return torch.cat(
+            [self.strand_sae.decode(f[..., :m], b_own), self.strand_sae.decode(f[..., m:], b_other)], dim=-1
+        )
 
     def forward(self, x: torch.Tensor, bases: torch.Tensor | None = None) -> torch.Tensor:
         return self.decode(self.encode(x, bases), bases)
@@ -121,6 +125,8 @@ def require_concat(manifest: dict, activations) -> None:
     """A strand-shared SAE only makes sense on rows that hold both strand passes (model.rc_pool concat)."""
     pool = (manifest.get("model") or {}).get("rc_pool")
     if pool != "concat":
-        raise InputError(f"sae.strand_shared needs activations extracted with model.rc_pool: concat, these have "
-                         f"rc_pool {pool!r}.", path=activations,
-                         fix="set model.rc_pool: concat (and re-extract), or sae.strand_shared: false.")
+        raise InputError(
+            f"sae.strand_shared needs activations extracted with model.rc_pool: concat, these have rc_pool {pool!r}.",
+            path=activations,
+            fix="set model.rc_pool: concat (and re-extract), or sae.strand_shared: false.",
+        )

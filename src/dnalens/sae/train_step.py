@@ -21,8 +21,9 @@ from dnalens.sae.base import SparseAutoencoder
 from dnalens.sae.batchtopk import BatchTopKSAE
 
 
-def auxk_loss(pre: torch.Tensor, dead: torch.Tensor, residual: torch.Tensor, sae: SparseAutoencoder,
-              k_aux: int) -> torch.Tensor:
+def auxk_loss(
+    pre: torch.Tensor, dead: torch.Tensor, residual: torch.Tensor, sae: SparseAutoencoder, k_aux: int
+) -> torch.Tensor:
     """How well the top-k_aux dead latents reconstruct what the live ones missed (0 with none dead)."""
     n_dead = int(dead.sum())
     if n_dead == 0:
@@ -48,8 +49,17 @@ class StepResult:
     smallest_code: torch.Tensor | None  # smallest positive code (BatchTopK's threshold EMA); None if none
 
 
-def step_gradients(sae: SparseAutoencoder, x: torch.Tensor, bases: torch.Tensor | None, since_fired: torch.Tensor,
-                   *, dead_after: int, aux_k_coef: float, k_aux: int, rows: int) -> StepResult:
+def step_gradients(
+    sae: SparseAutoencoder,
+    x: torch.Tensor,
+    bases: torch.Tensor | None,
+    since_fired: torch.Tensor,
+    *,
+    dead_after: int,
+    aux_k_coef: float,
+    k_aux: int,
+    rows: int,
+) -> StepResult:
     """Zero the gradients, then accumulate those of the step's loss on batch `x`, `rows` rows at a time."""
     for p in sae.parameters():
         p.grad = None
@@ -73,8 +83,14 @@ def _whole(sae, x, bases, since_fired, dead_after, aux_k_coef, k_aux) -> StepRes
     aux = auxk_loss(pre, dead, residual, sae, k_aux)
     (loss_recon + aux_k_coef * aux).backward()
     positive = codes.detach()[codes.detach() > 0]
-    return StepResult(since, dead, mse.detach(), aux.detach(), (codes > 0).sum(-1).float().mean(),
-                      positive.min() if positive.numel() else None)
+    return StepResult(
+        since,
+        dead,
+        mse.detach(),
+        aux.detach(),
+        (codes > 0).sum(-1).float().mean(),
+        positive.min() if positive.numel() else None,
+    )
 
 
 def _spans(n: int, rows: int) -> list[tuple[int, int]]:

@@ -36,9 +36,25 @@ from dnalens.sae.train_step import auxk_loss, step_gradients  # noqa: F401  (aux
 log = logging.getLogger(__name__)
 
 # Settings that define the run; a checkpoint made with other values is refused (checkpoint.py).
-_IDENTITY_KEYS = ("architecture", "expansion", "k", "lr", "tokens", "batch_size", "seed", "aux_k",
-                  "aux_k_coef", "dead_after_tokens", "normalize", "init_b_dec", "holdout_fraction", "holdout_blocks",
-                  "matryoshka_widths", "base_lookup", "strand_shared")
+_IDENTITY_KEYS = (
+    "architecture",
+    "expansion",
+    "k",
+    "lr",
+    "tokens",
+    "batch_size",
+    "seed",
+    "aux_k",
+    "aux_k_coef",
+    "dead_after_tokens",
+    "normalize",
+    "init_b_dec",
+    "holdout_fraction",
+    "holdout_blocks",
+    "matryoshka_widths",
+    "base_lookup",
+    "strand_shared",
+)
 
 
 @dataclass
@@ -79,8 +95,10 @@ def _split(batch, needs_bases: bool) -> tuple[torch.Tensor, torch.Tensor | None]
     """A batch is a Tensor [n, d_in], or (Tensor, lookup codes [n]) from a lookup SAE's data source."""
     x, bases = batch if isinstance(batch, tuple) else (batch, None)
     if needs_bases and bases is None:
-        raise InputError("sae.base_lookup is set but the activation batches carry no bases.",
-                         fix="give training_batches the row bases (dnalens train-sae --fasta).")
+        raise InputError(
+            "sae.base_lookup is set but the activation batches carry no bases.",
+            fix="give training_batches the row bases (dnalens train-sae --fasta).",
+        )
     return x, bases
 
 
@@ -111,8 +129,10 @@ def train_sae(
     `settings.strand_shared` the batches are concat rows of width `d_in` and the result a StrandSharedSAE."""
     if settings.strand_shared:
         if d_in % 2:
-            raise InputError(f"sae.strand_shared needs rc_pool=concat activations (even width), found width {d_in}.",
-                             fix="set model.rc_pool: concat, or sae.strand_shared: false.")
+            raise InputError(
+                f"sae.strand_shared needs rc_pool=concat activations (even width), found width {d_in}.",
+                fix="set model.rc_pool: concat, or sae.strand_shared: false.",
+            )
         context = int(settings.base_lookup)
         batches = (strand_states(batch, context) for batch in batches)
         d_in //= 2
@@ -155,28 +175,55 @@ def train_sae(
     with preemption.at_safe_points(), bar:
         for step in range(start, end):
             if preemption.requested() and checkpoint_dir:  # SIGTERM: keep every finished step, then stop
-                save_checkpoint(checkpoint_dir, Checkpoint(
-                    step=step, scale=scale, identity=identity, model=sae.state_dict(),
-                    optimizer=optimizer.state_dict(), tokens_since_fired=tokens_since_fired))
+                save_checkpoint(
+                    checkpoint_dir,
+                    Checkpoint(
+                        step=step,
+                        scale=scale,
+                        identity=identity,
+                        model=sae.state_dict(),
+                        optimizer=optimizer.state_dict(),
+                        tokens_since_fired=tokens_since_fired,
+                    ),
+                )
             preemption.progress(f"after step {step} of {total} (checkpoint {checkpoint_dir})" if checkpoint_dir else "")
             preemption.check()
             batch = first if first is not None else next(batch_iter, None)
             first = None
             if batch is None:
-                raise InputError(f"the activation stream ended after {step} of {total} steps.",
-                                 fix="lower sae.tokens or let the batch source repeat epochs.")
+                raise InputError(
+                    f"the activation stream ended after {step} of {total} steps.",
+                    fix="lower sae.tokens or let the batch source repeat epochs.",
+                )
             x, bases = _split(batch, sae.needs_bases)
             x = x.to(device, torch.float32) * scale
             bases = None if bases is None else bases.to(device)
             for group in optimizer.param_groups:
                 group["lr"] = _learning_rate(settings, step, total)
             step_result = micro.run(
-                lambda rows: step_gradients(sae, x, bases, tokens_since_fired, dead_after=settings.dead_after_tokens,
-                                            aux_k_coef=settings.aux_k_coef, k_aux=k_aux, rows=rows),
-                lambda rows, exc: oom_error(f"a micro-batch of {rows} row(s) of {x.shape[1]:,} x {sae.d_sae:,} latents",
-                                            exc, halved_from=micro.initial,
-                                            fix="use a GPU with more memory, a smaller sae.expansion, or sae.device: cpu."))
-            tokens_since_fired, dead, mse, aux = step_result.since_fired, step_result.dead, step_result.mse, step_result.aux
+                lambda rows: step_gradients(
+                    sae,
+                    x,
+                    bases,
+                    tokens_since_fired,
+                    dead_after=settings.dead_after_tokens,
+                    aux_k_coef=settings.aux_k_coef,
+                    k_aux=k_aux,
+                    rows=rows,
+                ),
+                lambda rows, exc: oom_error(
+                    f"a micro-batch of {rows} row(s) of {x.shape[1]:,} x {sae.d_sae:,} latents",
+                    exc,
+                    halved_from=micro.initial,
+                    fix="use a GPU with more memory, a smaller sae.expansion, or sae.device: cpu.",
+                ),
+            )
+            tokens_since_fired, dead, mse, aux = (
+                step_result.since_fired,
+                step_result.dead,
+                step_result.mse,
+                step_result.aux,
+            )
             sae.remove_parallel_decoder_grad_()
             optimizer.step()
             sae.normalize_decoder_()
@@ -184,16 +231,30 @@ def train_sae(
             if step % 50 == 0 or step == end - 1:
                 with torch.no_grad():
                     fvu = float(mse / (x - x.mean(0)).pow(2).sum(-1).mean().clamp_min(1e-12))
-                row = {"step": step, "mse": float(mse.detach()), "fvu": fvu, "aux": float(aux.detach()),
-                       "dead_fraction": float(dead.float().mean()), "l0": float(step_result.l0)}
+                row = {
+                    "step": step,
+                    "mse": float(mse.detach()),
+                    "fvu": fvu,
+                    "aux": float(aux.detach()),
+                    "dead_fraction": float(dead.float().mean()),
+                    "l0": float(step_result.l0),
+                }
                 history.append(row)
                 bar.set_postfix(fvu=f"{fvu:.3f}", dead=f"{row['dead_fraction']:.2f}", l0=f"{row['l0']:.1f}")
             bar.update(1)
             done = step + 1
             if checkpoint_dir and (done % settings.checkpoint_every == 0 or done == end):
-                save_checkpoint(checkpoint_dir, Checkpoint(
-                    step=done, scale=scale, identity=identity, model=sae.state_dict(),
-                    optimizer=optimizer.state_dict(), tokens_since_fired=tokens_since_fired))
+                save_checkpoint(
+                    checkpoint_dir,
+                    Checkpoint(
+                        step=done,
+                        scale=scale,
+                        identity=identity,
+                        model=sae.state_dict(),
+                        optimizer=optimizer.state_dict(),
+                        tokens_since_fired=tokens_since_fired,
+                    ),
+                )
     sae.eval()
     out = StrandSharedSAE(sae).eval() if settings.strand_shared else sae
     return TrainResult(sae=out, steps=end, scale=scale, start_step=start, history=history, init_W_dec=init_W_dec)
@@ -211,8 +272,9 @@ def finalize(result: TrainResult) -> SparseAutoencoder:
 
 
 @torch.no_grad()
-def _initialise(sae: SparseAutoencoder, sample: torch.Tensor, settings: SaeSettings,
-                bases: torch.Tensor | None = None) -> tuple[float, int]:
+def _initialise(
+    sae: SparseAutoencoder, sample: torch.Tensor, settings: SaeSettings, bases: torch.Tensor | None = None
+) -> tuple[float, int]:
     """Input scale (so E||x|| = sqrt(d_in)), b_dec and (lookup SAEs) each base's mean offset from it,
     from the first batch."""
     scale = 1.0
@@ -238,5 +300,6 @@ def _initialise(sae: SparseAutoencoder, sample: torch.Tensor, settings: SaeSetti
 def _progress(total: int, start: int, enabled: bool):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=start, desc="train-sae", unit="step", file=sys.stderr,
-                disable=not enabled, mininterval=2.0)
+    return tqdm(
+        total=total, initial=start, desc="train-sae", unit="step", file=sys.stderr, disable=not enabled, mininterval=2.0
+    )
