@@ -58,8 +58,8 @@ def test_tables_name_the_planted_features(planted):
         assert concepts.loc[concept, "dense_probe_auroc"] > 0.8
     assert not concepts.loc["few", "evaluated"] and concepts.loc["few", "n_instances"] < 10
     features = result.features.set_index("feature")
-    for feature, concept in pairs:
-        assert features.loc[feature, "annotation"] is not None
+    for feature, concept in pairs:  # annotated with a concept it was planted for
+        assert features.loc[feature, "annotation"] in {c for f, c in pairs if f == feature}
     assert features.loc[decoys, "annotation"].isna().all()
     cat = result.probes[(result.probes["kind"] == "categorical") & (result.probes["input"] == "sae")].iloc[0]
     assert cat["accuracy"] > cat["chance"] + 0.1
