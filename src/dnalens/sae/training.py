@@ -172,20 +172,24 @@ def train_sae(
     bar = _progress(total, start, enabled=progress)
     sae.train()
     micro = HalvingBatch(settings.batch_size, what="SAE training step (rows per micro-batch)")
+
+    def checkpoint(step: int) -> None:
+        save_checkpoint(
+            checkpoint_dir,
+            Checkpoint(
+                step=step,
+                scale=scale,
+                identity=identity,
+                model=sae.state_dict(),
+                optimizer=optimizer.state_dict(),
+                tokens_since_fired=tokens_since_fired,
+            ),
+        )
+
     with preemption.at_safe_points(), bar:
         for step in range(start, end):
             if preemption.requested() and checkpoint_dir:  # SIGTERM: keep every finished step, then stop
-                save_checkpoint(
-                    checkpoint_dir,
-                    Checkpoint(
-                        step=step,
-                        scale=scale,
-                        identity=identity,
-                        model=sae.state_dict(),
-                        optimizer=optimizer.state_dict(),
-                        tokens_since_fired=tokens_since_fired,
-                    ),
-                )
+                checkpoint(step)
             preemption.progress(f"after step {step} of {total} (checkpoint {checkpoint_dir})" if checkpoint_dir else "")
             preemption.check()
             batch = first if first is not None else next(batch_iter, None)
@@ -244,17 +248,7 @@ def train_sae(
             bar.update(1)
             done = step + 1
             if checkpoint_dir and (done % settings.checkpoint_every == 0 or done == end):
-                save_checkpoint(
-                    checkpoint_dir,
-                    Checkpoint(
-                        step=done,
-                        scale=scale,
-                        identity=identity,
-                        model=sae.state_dict(),
-                        optimizer=optimizer.state_dict(),
-                        tokens_since_fired=tokens_since_fired,
-                    ),
-                )
+                checkpoint(done)
     sae.eval()
     out = StrandSharedSAE(sae).eval() if settings.strand_shared else sae
     return TrainResult(sae=out, steps=end, scale=scale, start_step=start, history=history, init_W_dec=init_W_dec)
