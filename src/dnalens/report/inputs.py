@@ -2,8 +2,8 @@
 
 This is the only report module that knows other stages' file layouts. The probe tables are read in
 the probing stage's own column names, with no aliases: a probe folder written by an older probing stage
-stops the run with an InputError naming the missing column(s). Buffer window tables still get their
-few historical column names mapped (`normalise_windows`).
+stops the run with an InputError naming the missing column(s). The buffer's window table is read in the
+buffer's own column names too (`normalise_windows`).
 """
 
 from __future__ import annotations
@@ -51,33 +51,6 @@ CONCEPT_REQUIRED = (
     "best_auroc_q",
     "best_annotated",
 )
-_WINDOW_ALIASES: dict[str, tuple[str, ...]] = {
-    "contig": ("contig", "chrom", "seqid"),
-    "start": ("start",),
-    "end": ("end",),
-    "strand": ("strand",),
-    "token_start": ("token_start", "tok_start", "first_token"),
-    "token_end": ("token_end", "tok_end", "stop_token"),
-}
-
-
-def _rename(
-    frame: pd.DataFrame, aliases: dict[str, tuple[str, ...]], *, required: tuple[str, ...], what: str, path: Path | None
-) -> pd.DataFrame:
-    out = {}
-    for target, names in aliases.items():
-        found = next((n for n in names if n in frame.columns), None)
-        if found is not None:
-            out[target] = frame[found]
-        elif target in required:
-            raise InputError(
-                f"{what} has no {target!r} column (columns: {', '.join(map(str, frame.columns))}).",
-                path=path,
-                fix="rerun the stage that writes it with this dnalens version.",
-            )
-        else:
-            out[target] = np.nan
-    return pd.DataFrame(out)
 
 
 def require_columns(frame: pd.DataFrame, required: tuple[str, ...], path: Path | str | None) -> None:
@@ -114,13 +87,15 @@ def probing_rule(summary: dict[str, Any]) -> str:
 
 
 def normalise_windows(frame: pd.DataFrame) -> pd.DataFrame:
-    if "token_start" not in frame and "token_offset" in frame:  # offsets only: ranges are back to back
-        counts = (frame["end"] - frame["start"]).to_numpy()
-        frame = frame.assign(token_start=np.concatenate(([0], np.cumsum(counts)[:-1])), token_end=np.cumsum(counts))
-    windows = _rename(frame, _WINDOW_ALIASES, required=WINDOW_COLUMNS, what="buffer window table", path=None)
-    if "read_offset" in frame:
-        windows["read_offset"] = frame["read_offset"].to_numpy()
-    return windows
+    """The buffer's window table (WINDOW_COLUMNS, plus `read_offset` when the buffer has it)."""
+    missing = [c for c in WINDOW_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"the buffer's window table has no {', '.join(missing)} column(s) "
+            f"(columns: {', '.join(map(str, frame.columns))}).",
+            fix="rebuild the buffer with this dnalens version (`dnalens buffer`).",
+        )
+    return frame[[*WINDOW_COLUMNS, *(["read_offset"] if "read_offset" in frame else [])]].reset_index(drop=True)
 
 
 @dataclass(frozen=True)
