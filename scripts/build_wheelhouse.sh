@@ -5,7 +5,7 @@
 # Python (not this one), exactly the pinned packages (constraints.txt) that such a host lacks: everything
 # minus HOST_HAS (what /work/shared/GPU.md found on a typical torch host), minus pulp (only Snakemake's ILP
 # scheduler: gpu_check runs `--scheduler greedy`) and zstandard (only nnsight's remote mode), plus CARRY
-# (pins that matter even though the host has the package). Adds a wheel of dnalens and the bedtools .deb.
+# (pins that matter even though the host has the package). Adds a wheel of dnalens and the bedtools and aragorn .debs.
 #
 #   scripts/build_wheelhouse.sh [OUT]          # default OUT: wheelhouse/ (git-ignored)
 #   PY_VERSION=3.11 PIP="/path/to/pip" HOST_HAS="..." CARRY="" scripts/build_wheelhouse.sh /tmp/wh
@@ -115,11 +115,14 @@ if [ "${DNALENS_WHEEL:-1}" = 1 ]; then
   fi
 fi
 
-# bedtools: the Debian package (about 0.7 MB); gpu_check.sh unpacks it with dpkg -x.
-if ! (cd "$OUT" && apt-get download -q bedtools >"$tmp/log" 2>&1); then
-  failed+=("bedtools (.deb: apt-get download bedtools failed; run apt-get update, or copy a bedtools binary)")
-  tail -3 "$tmp/log" >&2
-fi
+# bedtools and aragorn (intron-split tRNAs): Debian packages (about 0.7 and 0.1 MB); gpu_check.sh unpacks
+# them with dpkg -x.
+for deb_pkg in bedtools aragorn; do
+  if ! (cd "$OUT" && apt-get download -q "$deb_pkg" >"$tmp/log" 2>&1); then
+    failed+=("$deb_pkg (.deb: apt-get download $deb_pkg failed; run apt-get update, or copy a $deb_pkg binary)")
+    tail -3 "$tmp/log" >&2
+  fi
+done
 
 {
   echo "# dnalens wheelhouse for Python $PY_VERSION ($PLATFORMS), built $(date -u +%FT%TZ)"

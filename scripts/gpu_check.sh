@@ -32,10 +32,11 @@ T_TESTS=${GPU_CHECK_TESTS_S:-230}
 T_WORKFLOW=${GPU_CHECK_WORKFLOW_S:-100}
 T_EXTRACT=${GPU_CHECK_EXTRACT_S:-45}
 T_AUROC=${GPU_CHECK_AUROC_S:-60}
+T_PROBE=${GPU_CHECK_PROBE_S:-90}
 CORES=$(nproc)
 export GPU_CHECK_MODE=$([ "$QUICK" = 1 ] && echo quick || echo full)
 mkdir -p "$OUT" "$WORK"  # clear only what an earlier check wrote (OUT and WORK may be user folders)
-rm -rf "$WORK"/{venv,site,bedtools,workflow,bin} "$WORK"/{reduced,quick}.yaml
+rm -rf "$WORK"/{venv,site,bedtools,aragorn,workflow,bin} "$WORK"/{reduced,quick}.yaml
 rm -f "$OUT"/{*.step.json,*.log,tests.jsonl,env.json,gpu_check_summary.json,gpu_check_summary.md}
 OUT=$(cd "$OUT" && pwd)
 
@@ -98,15 +99,17 @@ if ! command -v dnalens >/dev/null 2>&1; then
   printf '#!%s\nimport sys\nfrom dnalens.cli import main\nsys.exit(main())\n' "$PY" >"$WORK/bin/dnalens"
   chmod +x "$WORK/bin/dnalens"; export PATH=$WORK/bin:$PATH
 fi
-if ! command -v bedtools >/dev/null 2>&1; then
-  deb=$(ls "$WHEELHOUSE"/bedtools_*.deb 2>/dev/null | head -1)
-  if [ -n "$deb" ]; then
-    mkdir -p "$WORK/bedtools"
-    if command -v dpkg >/dev/null 2>&1; then dpkg -x "$deb" "$WORK/bedtools"
-    else (cd "$WORK/bedtools" && ar x "$deb" && tar -xf data.tar.*); fi
-    export PATH=$WORK/bedtools/usr/bin:$PATH
+for tool in bedtools aragorn; do  # Debian packages from the wheelhouse, unpacked (no root needed)
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    deb=$(ls "$WHEELHOUSE"/"$tool"_*.deb 2>/dev/null | head -1)
+    if [ -n "$deb" ]; then
+      mkdir -p "$WORK/$tool"
+      if command -v dpkg >/dev/null 2>&1; then dpkg -x "$deb" "$WORK/$tool"
+      else (cd "$WORK/$tool" && ar x "$deb" && tar -xf data.tar.*); fi
+      export PATH=$WORK/$tool/usr/bin:$PATH
+    fi
   fi
-fi
+done
 say "install: $(cat "$OUT/install.step.json")"
 
 "$PY" scripts/gpu_check_report.py env "$OUT/env.json"
@@ -199,6 +202,9 @@ else
   bench extract_overhead "$T_EXTRACT" --device "$DEVICE" --windows 256 --length 1024 --batch 64 --repeats 3 --threads "$CORES"
 fi
 bench probing_auroc "$T_AUROC" --device "$DEVICE" --size small
+if [ "$QUICK" != 1 ] && [ "$DEVICE" != cpu ]; then  # issue #20's GPU figure: the probe stage at Evo 2 width
+  bench probe_scale "$T_PROBE" --device "$DEVICE" --tokens 1000000 --skip-previous
+fi
 
 "$PY" scripts/gpu_check_report.py summary "$OUT"
 say "done in ${SECONDS}s: $OUT/gpu_check_summary.md (+ .json, logs)"
