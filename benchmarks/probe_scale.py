@@ -112,7 +112,8 @@ def worker(args: list[str]) -> None:
         return
     if kind.endswith("previous"):
         previous_kernels()
-    from dnalens.probing.stage import ProbeSettings, run_probing
+    from dnalens.probing.settings import ProbeSettings
+    from dnalens.probing.stage import run_probing
 
     if Path(source, "buffer.json").is_file():
         from dnalens.probing.inputs import inputs_from_buffer

@@ -35,7 +35,7 @@ SETTINGS_CLASSES: dict[str, str] = {
     "extract": "dnalens.extract.stage:ExtractSettings",
     "sae": "dnalens.sae.settings:SaeSettings",
     "buffer": "dnalens.buffer.build:BufferSettings",
-    "probing": "dnalens.probing.stage:ProbeSettings",
+    "probing": "dnalens.probing.settings:ProbeSettings",
     "report": "dnalens.report.options:ReportSettings",
 }
 _SECTION_OF = {path: section for section, path in SETTINGS_CLASSES.items()}

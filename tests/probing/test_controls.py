@@ -9,7 +9,8 @@ from sklearn.metrics import roc_auc_score
 from dnalens.concepts.genome_data import encode
 from dnalens.probing.controls import dinucleotide_strata, find_controls
 from dnalens.probing.sequence_context import kmer_codes
-from dnalens.probing.stage import ProbeSettings, run_probing
+from dnalens.probing.settings import ProbeSettings
+from dnalens.probing.stage import run_probing
 
 from .synthetic import frame_inputs
 

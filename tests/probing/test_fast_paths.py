@@ -15,7 +15,8 @@ from sklearn.metrics import roc_auc_score
 from dnalens.probing import label_patterns
 from dnalens.probing.auroc import RankedCodes, auroc_matrix
 from dnalens.probing.nulls import GenomeShift, shift_fractions
-from dnalens.probing.stage import ProbeSettings, run_probing
+from dnalens.probing.settings import ProbeSettings
+from dnalens.probing.stage import run_probing
 from dnalens.probing.token_concepts import TokenConcepts, expand
 
 from .synthetic import planted_inputs

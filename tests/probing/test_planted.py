@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dnalens.probing.stage import ProbeSettings, run_probing, write_probe_dir
+from dnalens.probing.settings import ProbeSettings
+from dnalens.probing.stage import run_probing, write_probe_dir
 
 from .synthetic import planted_inputs
 

@@ -6,8 +6,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from dnalens.probing.inputs import ProbeInputs
+from dnalens.probing.settings import ProbeSettings
 from dnalens.probing.splits import TEST, make_split
-from dnalens.probing.stage import ProbeSettings, run_probing
+from dnalens.probing.stage import run_probing
 
 from .synthetic import intervals
 

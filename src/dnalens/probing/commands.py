@@ -62,7 +62,8 @@ def duplicate_groups(settings, inputs, fasta: str | None) -> tuple[list, list[di
 
 def _probe(args: argparse.Namespace) -> int:
     from dnalens.probing.inputs import inputs_from_buffer
-    from dnalens.probing.stage import ProbeSettings, run_probing, validate_settings, write_probe_dir
+    from dnalens.probing.settings import ProbeSettings, validate_settings
+    from dnalens.probing.stage import run_probing, write_probe_dir
     from dnalens.settings import from_mapping, parse_settings
 
     settings = from_mapping(ProbeSettings, parse_settings(args.settings), where="probing settings")
