@@ -28,7 +28,7 @@ import numpy as np
 
 from dnalens import preemption
 from dnalens.errors import InputError
-from dnalens.extract.stage import ExtractSettings, part_shards, plan_shards, trims
+from dnalens.extract.stage import ExtractSettings, part_shards, plan_shards, token_offsets, trims
 from dnalens.oom import HalvingBatch, oom_error
 
 log = logging.getLogger(__name__)
@@ -91,23 +91,23 @@ def encode_windows(
     fasta,
     windows,
     rows: Sequence[int],
+    offsets: np.ndarray,
     layer: str,
     trim: tuple[int, int],
     batch_tokens: int,
     bases: np.ndarray | None = None,
     budget: HalvingBatch | None = None,
 ):
-    """Codes of the kept tokens of windows `rows` (one shard) as CSR arrays, and the values clipped to
-    float16; `bases`: the shard's lookup codes (sae.row_bases) for an SAE with a per-w-mer decoder bias.
-    `budget` (tokens per batch, halved on CUDA out of memory) is shared by the shards of one call."""
+    """Codes of the kept tokens of windows `rows` (one shard; `offsets`: their kept-token offsets,
+    extract.stage.token_offsets) as CSR arrays, and the values clipped to float16; `bases`: the shard's
+    lookup codes (sae.row_bases) for an SAE with a per-w-mer decoder bias. `budget` (tokens per batch,
+    halved on CUDA out of memory) is shared by the shards of one call."""
     from dnalens.buffer.csr import CsrArrays
     from dnalens.genome.window_table import window_sequence
     from dnalens.sae.encode import encode_shard
 
     lengths = [windows[r].length for r in rows]
     budget = budget or HalvingBatch(batch_tokens, minimum=max(lengths, default=1), what="extract+encode batch (tokens)")
-    kept = [max(0, n - trim[0] - trim[1]) for n in lengths]
-    offsets = np.concatenate([[0], np.cumsum(kept)]).astype(np.int64)
     pieces, clipped, a = [], 0, 0
     while a < len(rows):
         preemption.check()  # between batches: nothing of this shard is kept yet
@@ -142,7 +142,7 @@ def encode_windows(
         )
         pieces.append(csr)
         clipped += n_clipped
-    return CsrArrays.concat(pieces, sae.d_sae), clipped, offsets.tolist()
+    return CsrArrays.concat(pieces, sae.d_sae), clipped
 
 
 def stored_shards(activations: str | Path | None, fingerprint: str) -> dict[int, tuple]:
@@ -157,11 +157,16 @@ def stored_shards(activations: str | Path | None, fingerprint: str) -> dict[int,
     return {int(meta["shard"]): (meta, array) for meta, array in iter_shards(activations)}
 
 
+def _holds(stored: dict[int, tuple], idx: int, rows: Sequence[int]) -> bool:
+    """Whether the stored dense shard `idx` holds exactly these windows."""
+    return idx in stored and [int(w) for w in stored[idx][0]["windows"]] == [int(r) for r in rows]
+
+
 def _reuse(stored: dict[int, tuple], idx: int, rows: Sequence[int], activations):
     """The stored rows of shard `idx` when they hold exactly these windows (size and CRC-32 checked), else None."""
     from dnalens.extract.shards import corrupt_shard_error, shard_problem
 
-    if idx not in stored or [int(w) for w in stored[idx][0]["windows"]] != [int(r) for r in rows]:
+    if not _holds(stored, idx, rows):
         return None
     meta, array = stored[idx]
     problem = shard_problem(activations, meta, verify=True)
@@ -199,7 +204,7 @@ def run_fused(
     from dnalens.genome.fasta import open_fasta
     from dnalens.genome.window_table import read_windows_bed
     from dnalens.models.base import load_model, parse_spec
-    from dnalens.sae.encode import encode_shard, write_code_shard, write_codes_manifest
+    from dnalens.sae.encode import encode_shard, shard_entry, write_code_shard, write_codes_manifest
     from dnalens.sae.encode_resume import KeptShards, sae_identity
     from dnalens.sae.io import load_sae
     from dnalens.sae.row_bases import shard_row_bases
@@ -217,7 +222,7 @@ def run_fused(
     fa = open_fasta(fasta)
     fp = fingerprint(asdict(spec), layer, trim, Path(windows_bed), settings.shard_tokens)
     stored = stored_shards(activations, fp)
-    recompute = [i for i in mine if i not in stored or [int(w) for w in stored[i][0]["windows"]] != list(plan[i])]
+    recompute = [i for i in mine if not _holds(stored, i, plan[i])]
     if recompute or not mine:  # the model is loaded only when some shard must be run through it
         adapter = adapter or load_model(spec)
         adapter.module_path(layer)  # an unknown layer fails before any work
@@ -267,15 +272,7 @@ def run_fused(
                 stem, source = f"shard-{idx:05d}", f"{fp}:{','.join(map(str, rows))}"
                 record = kept_shards.take(stem, source, tmp)
                 if record is not None:  # finished before a SIGTERM stopped an earlier run of this part
-                    shards.append(
-                        {
-                            "stem": stem,
-                            "n_tokens": record["n_tokens"],
-                            "nnz": record["nnz"],
-                            "n_windows": len(rows),
-                            "clipped": record["clipped"],
-                        }
-                    )
+                    shards.append(shard_entry(record))
                     finished.append((stem, source))
                     bar.update(len(rows))
                     continue
@@ -286,16 +283,16 @@ def run_fused(
                     "trim_start": trim[0],
                     "trim_end": trim[1],
                 }
-                kept = [max(0, windows[r].length - trim[0] - trim[1]) for r in rows]
-                meta["offsets"] = np.concatenate([[0], np.cumsum(kept)]).astype(int).tolist()
+                offsets = token_offsets([windows[r].length for r in rows], trim)
+                meta["offsets"] = offsets.tolist()
                 bases = shard_row_bases(meta, windows, fa, sae.lookup_context) if sae.lookup_context else None
                 array = _reuse(stored, idx, rows, activations)
                 if array is not None:
                     csr, clipped = encode_shard(sae, array, meta["offsets"], device=device, bases=bases)
                     reused += 1
                 else:
-                    csr, clipped, _ = encode_windows(
-                        adapter, sae, fa, windows, rows, layer, trim, settings.batch_tokens, bases, budget
+                    csr, clipped = encode_windows(
+                        adapter, sae, fa, windows, rows, offsets, layer, trim, settings.batch_tokens, bases, budget
                     )
                 shards.append(write_code_shard(tmp, meta, csr, clipped, sae.d_sae))
                 finished.append((stem, source))

@@ -58,10 +58,11 @@ def write_sample_bed(
     seed: int,
 ) -> dict:
     """Write the sample's windows (lines of windows.bed, in its order) to `out`; returns a summary."""
+    from dnalens.extract.stage import kept_tokens
     from dnalens.genome.window_table import read_windows_bed
 
     windows = read_windows_bed(windows_bed)
-    kept = [max(0, w.length - trim[0] - trim[1]) for w in windows]
+    kept = [kept_tokens(w.length, trim) for w in windows]
     needed = rows_needed(tokens, holdout_fraction, strand_shared)
     rows = sample_rows([(w.contig, w.start, w.end) for w in windows], kept, needed, coverage, seed)
     lines = [

@@ -49,12 +49,22 @@ def trims(spec) -> tuple[int, int]:
     return int(spec.trim), int(spec.trim) if spec.rc_pool != "none" else 0
 
 
+def kept_tokens(length: int, trim: tuple[int, int]) -> int:
+    """Tokens a window of `length` nt keeps after the model's trims (none when it is shorter than them)."""
+    return max(0, int(length) - trim[0] - trim[1])
+
+
+def token_offsets(lengths: Sequence[int], trim: tuple[int, int]) -> np.ndarray:
+    """Row offset of each window's first kept token within a shard, plus the total: [0, n1, n1 + n2, ...]."""
+    return np.concatenate([[0], np.cumsum([kept_tokens(n, trim) for n in lengths])]).astype(np.int64)
+
+
 def plan_shards(lengths: Sequence[int], shard_tokens: int, trim: tuple[int, int]) -> list[list[int]]:
     """Window rows per shard: whole windows, closed once a shard holds >= shard_tokens kept tokens."""
     shards, current, size = [], [], 0
     for row, n in enumerate(lengths):
         current.append(row)
-        size += max(0, n - trim[0] - trim[1])
+        size += kept_tokens(n, trim)
         if size >= shard_tokens:
             shards.append(current)
             current, size = [], 0
@@ -262,8 +272,7 @@ def _extract_shard(
     activations come from its own sequence only, so the batch size does not change them)."""
     from dnalens.genome.window_table import window_sequence
 
-    lengths = [max(0, windows[r].length - trim[0] - trim[1]) for r in rows]
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    offsets = token_offsets([windows[r].length for r in rows], trim)
     arrays: dict[str, np.ndarray] = {}
 
     def run(start: int, end: int) -> None:

@@ -189,13 +189,7 @@ def encode_activations(
                 if record is None:
                     entry = _encode_one(sae, activations, meta, array, n_shards, tmp, torch_device, bases, batch)
                 else:
-                    entry = {
-                        "stem": stem,
-                        "n_tokens": record["n_tokens"],
-                        "nnz": record["nnz"],
-                        "n_windows": len(meta["windows"]),
-                        "clipped": record["clipped"],
-                    }
+                    entry = shard_entry(record)
                 finished.append((stem, meta.get("npy_checksum")))
                 shards.append(entry)
                 bar.update(1)
@@ -250,7 +244,18 @@ def write_code_shard(directory: Path, meta: dict[str, Any], csr: CsrArrays, clip
         "files": {path.name: file_record(path) for path in csr_paths(directory, stem).values()},
     }
     (directory / f"{stem}.json").write_text(json.dumps(record) + "\n")
-    return {"stem": stem, "n_tokens": csr.n_rows, "nnz": csr.nnz, "n_windows": len(meta["windows"]), "clipped": clipped}
+    return shard_entry(record)
+
+
+def shard_entry(record: dict[str, Any]) -> dict[str, Any]:
+    """A code shard's manifest entry from its JSON record (written now, or kept from a stopped run)."""
+    return {
+        "stem": f"shard-{int(record['shard']):05d}",
+        "n_tokens": record["n_tokens"],
+        "nnz": record["nnz"],
+        "n_windows": len(record["windows"]),
+        "clipped": record["clipped"],
+    }
 
 
 def write_codes_manifest(
