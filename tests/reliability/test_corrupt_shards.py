@@ -21,19 +21,9 @@ LAYER = "blocks.1"
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """A tiny random model, a 700-nt genome and 10 windows (several shards of 120 tokens)."""
-    import torch
-
-    from dnalens.models.tiny import TinyConfig, TinyEvo
-    from dnalens.models.training import save_model_dir
-
+def tiny(tmp_path_factory, tiny_model_dir):
+    """The tiny random model, a 700-nt genome and 10 windows (several shards of 120 tokens)."""
     root = tmp_path_factory.mktemp("tiny")
-    torch.manual_seed(0)
-    save_model_dir(
-        TinyEvo(TinyConfig(d_model=16, block_types=("se", "mr", "li", "att"), mlp_ratio=2.0, medium_kernel=16)),
-        root / "model",
-    )
     rng = np.random.default_rng(5)
     (root / "g.fa").write_text(">chr\n" + "".join(rng.choice(list("ACGT"), 700)) + "\n")
     wins = [
@@ -41,7 +31,7 @@ def tiny(tmp_path_factory):
         for i, s in enumerate(range(0, 600, 60))
     ]
     write_windows_bed(wins, root / "windows.bed")
-    spec = {"family": "tiny", "path": str(root / "model"), "rc_pool": "none"}
+    spec = {"family": "tiny", "path": str(tiny_model_dir), "rc_pool": "none"}
     return root, spec, ExtractSettings(layers=(LAYER,), shard_tokens=120)
 
 

@@ -69,18 +69,6 @@ def test_other_errors_pass_through_and_one_unit_fails_with_the_memory_needed():
 # ---- extraction ----------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory):
-    from dnalens.models.tiny import TinyConfig, TinyEvo
-    from dnalens.models.training import save_model_dir
-
-    torch.manual_seed(0)
-    model = TinyEvo(TinyConfig(d_model=16, block_types=("se", "mr", "li", "att"), mlp_ratio=2.0, medium_kernel=16))
-    out = tmp_path_factory.mktemp("tiny_model")
-    save_model_dir(model, out)
-    return out
-
-
 @pytest.fixture(params=["equal", "mixed"])
 def genome(tmp_path, request):
     """14 windows: all 50 nt (tiled windows), or 40-70 nt (padded to the longest in a batch)."""

@@ -36,18 +36,11 @@ def handler():
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """A tiny random model, a 1.5 kb genome and 24 windows of 50-70 nt, one shard per window."""
+def tiny(tmp_path_factory, tiny_model_dir):
+    """The tiny random model, a 1.5 kb genome and 24 windows of 50-70 nt, one shard per window."""
     from dnalens.genome.window_table import Window, write_windows_bed
-    from dnalens.models.tiny import TinyConfig, TinyEvo
-    from dnalens.models.training import save_model_dir
 
     root = tmp_path_factory.mktemp("tiny")
-    torch.manual_seed(0)
-    save_model_dir(
-        TinyEvo(TinyConfig(d_model=16, block_types=("se", "mr", "li", "att"), mlp_ratio=2.0, medium_kernel=16)),
-        root / "model",
-    )
     rng = np.random.default_rng(5)
     (root / "g.fa").write_text(">chr\n" + "".join(rng.choice(list("ACGT"), 1500)) + "\n")
     wins = [
@@ -55,7 +48,7 @@ def tiny(tmp_path_factory):
         for i, s in enumerate(range(0, 1440, 60))
     ]
     write_windows_bed(wins, root / "windows.bed")
-    return root, {"family": "tiny", "path": str(root / "model"), "rc_pool": "none", "batch_size": 1}
+    return root, {"family": "tiny", "path": str(tiny_model_dir), "rc_pool": "none", "batch_size": 1}
 
 
 SETTINGS = {"layers": [LAYER], "shard_tokens": 40}
