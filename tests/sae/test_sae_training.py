@@ -8,7 +8,8 @@ from dnalens.errors import InputError
 from dnalens.sae.settings import SaeSettings
 from dnalens.sae.synthetic import matched_cosine, sparse_dictionary_data
 from dnalens.sae.topk import TopKSAE
-from dnalens.sae.training import auxk_loss, finalize, geometric_median, train_sae
+from dnalens.sae.train_step import auxk_loss
+from dnalens.sae.training import finalize, geometric_median, train_sae
 
 
 def _batches(x: torch.Tensor, batch_size: int, seed: int):

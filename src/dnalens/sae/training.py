@@ -31,7 +31,7 @@ from dnalens.sae.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from dnalens.sae.registry import SAE_TYPES
 from dnalens.sae.settings import SaeSettings, resolve_device
 from dnalens.sae.strand_shared import StrandSharedSAE, strand_states
-from dnalens.sae.train_step import auxk_loss, step_gradients  # noqa: F401  (auxk_loss re-exported)
+from dnalens.sae.train_step import step_gradients
 
 log = logging.getLogger(__name__)
 
