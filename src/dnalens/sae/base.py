@@ -14,7 +14,7 @@ conjunctions ("codon position 1 on a G") instead of one latent per concept. Such
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterable
 
 import torch
 from torch import nn
@@ -64,6 +64,20 @@ class SparseAutoencoder(nn.Module):
         self._norm_stats: tuple[torch.Tensor, torch.Tensor] | None = None
         if initialize:  # loaders that replace every tensor skip it (a 512 MB randn is not free)
             self.reset_parameters()
+
+    @torch.no_grad()
+    def batch_cutoff(self, pre_chunks: Iterable[torch.Tensor], n_rows: int) -> torch.Tensor | None:
+        """The value a batch-level code keeps at or above, found over a whole training batch given as
+        micro-batches of pre-activations (one pass, nothing held but the candidates); None for row-wise
+        codes. A type whose codes depend on the batch in another way raises NotImplementedError, so an
+        out-of-memory step of that type fails instead of training a different SAE."""
+        if self.batch_dependent:
+            raise NotImplementedError(f"{type(self).__name__} has batch-level codes that cannot be split")
+        return None
+
+    def activate_in_batch(self, pre: torch.Tensor, cutoff: torch.Tensor | None) -> torch.Tensor:
+        """Codes of one micro-batch, given its whole batch's `batch_cutoff`."""
+        return self.activate(pre)
 
     def after_step(self, smallest_code: torch.Tensor | None) -> None:
         """Training hook, called after each optimizer step with the smallest positive code of the step's batch

@@ -9,6 +9,8 @@ top k x n_positions values over the whole input given to `encode`.
 
 from __future__ import annotations
 
+from typing import Iterable
+
 import torch
 
 from dnalens.sae.base import SparseAutoencoder
@@ -49,6 +51,28 @@ class BatchTopKSAE(SparseAutoencoder):
         if self.training or not self.has_threshold:
             return batch_topk(pre, self.k)
         return pre * (pre > self.threshold.to(pre.dtype))
+
+    @torch.no_grad()
+    def batch_cutoff(self, pre_chunks: Iterable[torch.Tensor], n_rows: int) -> torch.Tensor | None:
+        """The k x n-th largest ReLU'd pre-activation of the batch, from a running top-(k x n) of the
+        micro-batches' values: an entry of the batch's top is in its own micro-batch's top."""
+        if not self.batch_dependent:
+            return None
+        keep = min(int(self.k) * n_rows, n_rows * self.d_sae)
+        values = None
+        for pre in pre_chunks:
+            acts = pre.relu().reshape(-1)
+            top = acts.topk(min(keep, acts.numel()), sorted=False).values
+            values = top if values is None else torch.cat([values, top])
+            if values.numel() > keep:
+                values = values.topk(keep, sorted=False).values
+        return values.min()
+
+    def activate_in_batch(self, pre: torch.Tensor, cutoff: torch.Tensor | None) -> torch.Tensor:
+        if cutoff is None:
+            return self.activate(pre)
+        acts = pre.relu()  # every ReLU'd value at or above the batch's cut-off: the whole batch's top k x n
+        return acts * (acts >= cutoff)
 
     def after_step(self, smallest_code: torch.Tensor | None) -> None:
         if smallest_code is not None:

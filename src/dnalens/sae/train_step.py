@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import torch
 
 from dnalens.sae.base import SparseAutoencoder
-from dnalens.sae.batchtopk import BatchTopKSAE
 
 
 def auxk_loss(
@@ -65,8 +64,6 @@ def step_gradients(
         p.grad = None
     if rows >= x.shape[0]:
         return _whole(sae, x, bases, since_fired, dead_after, aux_k_coef, k_aux)
-    if sae.batch_dependent and not isinstance(sae, BatchTopKSAE):
-        raise NotImplementedError(f"{type(sae).__name__} has batch-level codes that cannot be split")
     return _micro(sae, x, bases, since_fired, dead_after, aux_k_coef, k_aux, rows)
 
 
@@ -99,29 +96,16 @@ def _spans(n: int, rows: int) -> list[tuple[int, int]]:
 
 @torch.no_grad()
 def _batch_view(sae, x, bases, rows) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(latents that fire anywhere in the batch, BatchTopK's cut-off or None), micro-batch by micro-batch.
+    """(latents that fire anywhere in the batch, the batch's cut-off or None), micro-batch by micro-batch."""
 
-    The cut-off is the k x n-th largest ReLU'd pre-activation of the whole batch, found from a running
-    top-(k x n) of (value, latent) candidates: an entry of the batch's top is in its micro-batch's top."""
-    n = x.shape[0]
+    def pre_chunks():
+        for a, b in _spans(x.shape[0], rows):
+            yield sae.pre_activations(x[a:b], None if bases is None else bases[a:b])
+
+    cutoff = sae.batch_cutoff(pre_chunks(), x.shape[0])
     fired = torch.zeros(sae.d_sae, dtype=torch.bool, device=x.device)
-    if not isinstance(sae, BatchTopKSAE):
-        for a, b in _spans(n, rows):
-            fired |= (sae.activate(sae.pre_activations(x[a:b], None if bases is None else bases[a:b])) > 0).any(0)
-        return fired, None
-    keep = min(int(sae.k) * n, n * sae.d_sae)
-    values = torch.zeros(0, device=x.device)
-    latents = torch.zeros(0, dtype=torch.long, device=x.device)
-    for a, b in _spans(n, rows):
-        acts = sae.pre_activations(x[a:b], None if bases is None else bases[a:b]).relu().reshape(-1)
-        top = acts.topk(min(keep, acts.numel()), sorted=False)
-        values = torch.cat([values, top.values])
-        latents = torch.cat([latents, top.indices % sae.d_sae])
-        if values.numel() > keep:
-            best = values.topk(keep, sorted=False).indices
-            values, latents = values[best], latents[best]
-    cutoff = values.min()
-    fired[latents[(values >= cutoff) & (values > 0)]] = True
+    for pre in pre_chunks():
+        fired |= (sae.activate_in_batch(pre, cutoff) > 0).any(0)
     return fired, cutoff
 
 
@@ -138,11 +122,7 @@ def _micro(sae, x, bases, since_fired, dead_after, aux_k_coef, k_aux, rows) -> S
     for a, b in _spans(n, rows):
         xb, bb = x[a:b], None if bases is None else bases[a:b]
         pre = sae.pre_activations(xb, bb)
-        if cutoff is None:
-            codes = sae.activate(pre)
-        else:  # the whole batch's top k x n: every ReLU'd value at or above the batch's cut-off
-            acts = pre.relu()
-            codes = acts * (acts >= cutoff)
+        codes = sae.activate_in_batch(pre, cutoff)
         loss_recon, recon = sae.training_loss(codes, xb, bb)
         residual = (xb - recon).detach()
         aux = auxk_loss(pre, dead, residual, sae, k_aux)
