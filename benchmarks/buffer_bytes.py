@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from dnalens.buffer import ActivationBuffer  # noqa: E402
-from dnalens.buffer.csr import CsrArrays  # noqa: E402
+from dnalens.formats.codes import CsrArrays  # noqa: E402
 
 # name: (tokens, features F, k, labels L, region concepts R)
 SIZES = {"tiny-like": (100_000, 1_024, 32, 40, 12), "evo2-like": (20_000, 32_768, 64, 100, 30)}

@@ -217,9 +217,9 @@ def run(
 ) -> dict:
     from pyfaidx import Fasta
 
-    from dnalens.buffer.columns import feature_blocks
     from dnalens.buffer.store import ActivationBuffer
     from dnalens.concepts.genome_data import encode
+    from dnalens.formats.feature_columns import feature_blocks
     from dnalens.genome.fasta import read_chrom_sizes
     from dnalens.genome.gff3 import read_normalized_gff3
     from dnalens.probing.inputs import token_coordinates

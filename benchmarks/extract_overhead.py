@@ -26,7 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from dnalens.extract.fused import device_rows, token_batches  # noqa: E402
-from dnalens.extract.shards import write_shard  # noqa: E402
+from dnalens.formats.activation_shards import write_shard  # noqa: E402
 from dnalens.models.base import load_model  # noqa: E402
 from dnalens.models.tiny_adapter import bundled_path  # noqa: E402
 from dnalens.models.tokenizer import encode  # noqa: E402

@@ -33,10 +33,10 @@ NAIVE_SAMPLE = 200  # windows labelled by the naive baseline
 
 
 def setup(work: Path):
+    from dnalens.formats.window_table import Window, write_windows_bed
     from dnalens.genome.fasta import write_fasta
     from dnalens.genome.gff3 import write_normalized_gff3
     from dnalens.genome.predict import predict_genes
-    from dnalens.genome.window_table import Window, write_windows_bed
 
     with gzip.open(FASTA_GZ, "rt") as handle:
         records, name, chunks = [], None, []

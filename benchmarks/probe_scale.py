@@ -122,7 +122,7 @@ def worker(args: list[str]) -> None:
     else:
         inputs = synthetic_inputs(Path(source))
     if kind.startswith("plain"):
-        from dnalens.buffer.columns import feature_blocks
+        from dnalens.formats.feature_columns import feature_blocks
         from dnalens.probing.auroc import auroc_matrix
         from dnalens.probing.token_concepts import TokenConcepts
 

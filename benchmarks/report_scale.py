@@ -92,7 +92,7 @@ def windows_table(n_windows: int) -> pd.DataFrame:
 
 def code_shards(n_tokens: int, n_features: int, k: int, rng, shard_tokens: int = 131072):
     """Row-major shards (CsrArrays): k features per token, one per group of n_features / k."""
-    from dnalens.buffer.csr import CsrArrays
+    from dnalens.formats.codes import CsrArrays
 
     group = n_features // k
     weights = 1.0 / (np.arange(group) + 8.0)
@@ -109,9 +109,9 @@ def code_shards(n_tokens: int, n_features: int, k: int, rng, shard_tokens: int =
 
 def write_buffer(root: Path, n_tokens: int, n_features: int, k: int, concepts: list[str]) -> None:
     from dnalens.atomic import atomic_dir
-    from dnalens.buffer.columns import column_counts, write_feature_major
-    from dnalens.buffer.csr import CsrArrays, write_csr
     from dnalens.buffer.store import write_buffer_meta, write_windows_table
+    from dnalens.formats.codes import CsrArrays, write_csr
+    from dnalens.formats.feature_columns import column_counts, write_feature_major
 
     rng = np.random.default_rng(0)
     shards = list(code_shards(n_tokens, n_features, k, rng))

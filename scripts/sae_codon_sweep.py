@@ -29,9 +29,9 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from dnalens.extract.shards import iter_shards
+from dnalens.formats.activation_shards import iter_shards
+from dnalens.formats.window_table import read_windows_bed
 from dnalens.genome.fasta import open_fasta
-from dnalens.genome.window_table import read_windows_bed
 from dnalens.probing.auroc import auroc_matrix
 from dnalens.probing.inputs import inputs_from_buffer
 from dnalens.probing.splits import make_split

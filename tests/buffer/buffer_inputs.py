@@ -4,8 +4,8 @@ import json
 
 import numpy as np
 
-from dnalens.extract.shards import write_manifest, write_shard
-from dnalens.genome.window_table import Window, write_windows_bed
+from dnalens.formats.activation_shards import write_manifest, write_shard
+from dnalens.formats.window_table import Window, write_windows_bed
 
 WINDOWS = [
     Window("chr1", 0, 12, "+", "w0"),

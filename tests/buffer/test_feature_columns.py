@@ -6,9 +6,15 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from dnalens.buffer.columns import FeatureColumns, column_counts, feature_blocks, feature_bounds, write_feature_major
-from dnalens.buffer.csr import CsrArrays
 from dnalens.errors import InputError
+from dnalens.formats.codes import CsrArrays
+from dnalens.formats.feature_columns import (
+    FeatureColumns,
+    column_counts,
+    feature_blocks,
+    feature_bounds,
+    write_feature_major,
+)
 
 
 def _random_csr(n_rows: int, n_features: int, seed: int) -> sp.csr_matrix:
@@ -88,8 +94,8 @@ def test_the_one_row_major_copy_gives_columns_on_demand_and_old_copies_still_rea
 
     import pandas as pd
 
-    from dnalens.buffer.columns import column_counts, write_feature_major
     from dnalens.buffer.store import ActivationBuffer
+    from dnalens.formats.feature_columns import column_counts, write_feature_major
     from dnalens.probing.inputs import inputs_from_buffer
 
     csr = _random_csr(40, 5, seed=2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dnalens.buffer.row_chunks import PackedLabels, RowChunkedArray
+from dnalens.formats.row_chunks import PackedLabels, RowChunkedArray
 
 
 @pytest.fixture

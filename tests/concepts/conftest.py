@@ -13,8 +13,8 @@ from dnalens.concepts.context import ConceptContext
 from dnalens.concepts.genome_data import GenomeSequence, encode
 from dnalens.concepts.registry import ConceptSet, compute_concepts
 from dnalens.concepts.settings import concept_settings
+from dnalens.formats.window_table import Window, write_windows_bed
 from dnalens.genome.model import Annotation, Feature
-from dnalens.genome.window_table import Window, write_windows_bed
 
 
 def feat(seqid, ftype, start, end, strand, fid, parents=(), phase=None, **attrs) -> Feature:

@@ -5,7 +5,7 @@ import pytest
 from pyfaidx import Fasta
 
 from dnalens.errors import InputError
-from dnalens.genome.window_table import (
+from dnalens.formats.window_table import (
     Window,
     read_windows_bed,
     reverse_complement,

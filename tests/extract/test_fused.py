@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from dnalens.buffer.csr import iter_code_shards, read_codes_manifest
 from dnalens.extract.fused import run_fused, token_batches
 from dnalens.extract.sample import rows_needed, sample_rows, write_sample_bed
 from dnalens.extract.stage import ExtractSettings, run_extract
-from dnalens.genome.window_table import Window, read_windows_bed, write_windows_bed
+from dnalens.formats.codes import iter_code_shards, read_codes_manifest
+from dnalens.formats.window_table import Window, read_windows_bed, write_windows_bed
 from dnalens.sae.encode import encode_activations
 from dnalens.sae.row_bases import open_row_bases
 from dnalens.sae.strand_shared import StrandSharedSAE

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from dnalens.extract.shards import (
+from dnalens.formats.activation_shards import (
     iter_shards,
     iter_token_batches,
     read_manifest,

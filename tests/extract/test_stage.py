@@ -3,9 +3,9 @@ import os
 import numpy as np
 import pytest
 
-from dnalens.extract.shards import iter_shards, read_manifest
 from dnalens.extract.stage import ExtractSettings, plan_shards, run_extract
-from dnalens.genome.window_table import Window, reverse_complement, write_windows_bed
+from dnalens.formats.activation_shards import iter_shards, read_manifest
+from dnalens.formats.window_table import Window, reverse_complement, write_windows_bed
 from dnalens.models.base import load_model
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from Bio.Seq import Seq
 
-from dnalens.genome.window_table import reverse_complement
+from dnalens.formats.window_table import reverse_complement
 
 
 def write_fasta(path: Path, records: dict[str, str], newline: str = "\n", width: int = 70) -> Path:

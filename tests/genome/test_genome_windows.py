@@ -8,9 +8,9 @@ import pytest
 from genome_helpers import write_fasta
 
 from dnalens.errors import InputError
+from dnalens.formats.window_table import reverse_complement, window_sequence
 from dnalens.genome.fasta import open_fasta
 from dnalens.genome.model import Annotation, Feature
-from dnalens.genome.window_table import reverse_complement, window_sequence
 from dnalens.genome.windows import WindowSettings, make_windows, tile_intervals
 
 

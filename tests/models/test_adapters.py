@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from dnalens.errors import InputError
-from dnalens.genome.window_table import reverse_complement
+from dnalens.formats.window_table import reverse_complement
 from dnalens.models.base import load_model
 from dnalens.models.tokenizer import encode
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from dnalens.extract.shards import write_manifest, write_shard
+from dnalens.formats.activation_shards import write_manifest, write_shard
 from dnalens.probing.dense_shards import ShardRows
 from dnalens.probing.probe_runs import ProbeRunSettings, run_probes
 
@@ -85,8 +85,8 @@ def test_probe_from_shards_equals_the_in_memory_dense_path(tmp_path):
 
 
 def test_cli_with_fasta_and_activations(tmp_path):
-    from dnalens.buffer.csr import CsrArrays
     from dnalens.buffer.store import ActivationBuffer
+    from dnalens.formats.codes import CsrArrays
 
     inputs, pairs, _ = planted_inputs(seed=0)
     n = inputs.n_tokens

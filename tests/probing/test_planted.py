@@ -75,8 +75,8 @@ def test_split_held_out_blocks(planted):
 
 
 def test_cli_on_a_buffer(tmp_path, planted):
-    from dnalens.buffer.csr import CsrArrays
     from dnalens.buffer.store import ActivationBuffer
+    from dnalens.formats.codes import CsrArrays
 
     inputs, pairs, decoys, _ = planted
     n = inputs.n_tokens
@@ -180,7 +180,7 @@ def test_feature_blocks_give_the_same_tables(planted):
     """Scoring a few features at a time (what bounds memory on a whole genome) changes no number."""
     import dataclasses
 
-    from dnalens.buffer.columns import feature_bounds
+    from dnalens.formats.feature_columns import feature_bounds
 
     inputs, _, _, whole = planted
     small = int(inputs.codes.nnz // 7)

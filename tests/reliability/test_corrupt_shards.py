@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from dnalens.errors import InputError
-from dnalens.extract.shards import iter_shards, read_manifest, write_manifest, write_shard
 from dnalens.extract.stage import ExtractSettings, run_extract
-from dnalens.genome.window_table import Window, write_windows_bed
+from dnalens.formats.activation_shards import iter_shards, read_manifest, write_manifest, write_shard
+from dnalens.formats.window_table import Window, write_windows_bed
 
 LAYER = "blocks.1"
 
@@ -158,7 +158,7 @@ def test_old_shards_without_fields_still_read_with_one_warning(tmp_path, caplog)
     write_manifest(tmp_path, {"layer": LAYER})
     legacy(tmp_path)
     assert "npy_bytes" not in (tmp_path / "shard-00000.json").read_text()
-    with caplog.at_level(logging.WARNING, logger="dnalens.extract.shards"):
+    with caplog.at_level(logging.WARNING, logger="dnalens.formats.activation_shards"):
         for _ in range(2):
             got = [np.asarray(a) for _, a in iter_shards(tmp_path)]
             for a, b in zip(got, arrays, strict=True):

@@ -72,7 +72,7 @@ def test_other_errors_pass_through_and_one_unit_fails_with_the_memory_needed():
 @pytest.fixture(params=["equal", "mixed"])
 def genome(tmp_path, request):
     """14 windows: all 50 nt (tiled windows), or 40-70 nt (padded to the longest in a batch)."""
-    from dnalens.genome.window_table import Window, write_windows_bed
+    from dnalens.formats.window_table import Window, write_windows_bed
 
     rng = np.random.default_rng(7)
     fa = tmp_path / "g.fa"
@@ -105,8 +105,8 @@ def test_extract_halves_to_one_window_and_writes_the_same_bytes(genome, tiny_mod
     """Equal-length windows: the same bytes. Mixed lengths: a window is padded to the longest of its batch,
     the padded length sets the FFT length of the model's long convolutions, and so a different batch
     changes float32 rounding (measured: 3 of 24,000 values one float16 step apart); nothing more."""
-    from dnalens.extract.shards import iter_shards
     from dnalens.extract.stage import ExtractSettings, run_extract
+    from dnalens.formats.activation_shards import iter_shards
 
     fa, bed, lengths = genome
     spec = {"family": "tiny", "path": str(tiny_model_dir), "batch_size": 8, "rc_pool": "concat"}
@@ -153,7 +153,7 @@ def test_extract_window_too_long_for_the_gpu_is_one_clear_error(genome, tiny_mod
 
 
 def _activation_shards(path, lengths_per_shard, d=8, seed=0):
-    from dnalens.extract.shards import write_manifest, write_shard
+    from dnalens.formats.activation_shards import write_manifest, write_shard
 
     rng = np.random.default_rng(seed)
     row = 0

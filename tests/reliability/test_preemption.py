@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from dnalens import preemption
-from dnalens.extract.shards import shard_problem
+from dnalens.formats.activation_shards import shard_problem
 
 LAYER = "blocks.1"
 
@@ -38,7 +38,7 @@ def handler():
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory, tiny_model_dir):
     """The tiny random model, a 1.5 kb genome and 24 windows of 50-70 nt, one shard per window."""
-    from dnalens.genome.window_table import Window, write_windows_bed
+    from dnalens.formats.window_table import Window, write_windows_bed
 
     root = tmp_path_factory.mktemp("tiny")
     rng = np.random.default_rng(5)
@@ -185,7 +185,7 @@ def test_sigterm_during_sae_training_checkpoints_and_resume_equals_uninterrupted
 
 def test_sigterm_during_encode_keeps_finished_shards_and_outside_loops_no_temp_file(tmp_path, handler):
     from dnalens.atomic import atomic_path
-    from dnalens.extract.shards import write_manifest, write_shard
+    from dnalens.formats.activation_shards import write_manifest, write_shard
     from dnalens.sae.encode import encode_activations
     from dnalens.sae.topk import TopKSAE
 
@@ -228,7 +228,7 @@ def test_sigterm_during_encode_keeps_finished_shards_and_outside_loops_no_temp_f
 
 
 def test_kept_code_shards_are_ignored_for_another_sae_or_an_altered_file(tmp_path, handler):
-    from dnalens.extract.shards import write_manifest, write_shard
+    from dnalens.formats.activation_shards import write_manifest, write_shard
     from dnalens.sae.encode import encode_activations
     from dnalens.sae.topk import TopKSAE
 

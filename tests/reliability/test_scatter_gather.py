@@ -104,7 +104,7 @@ def test_labels_parts_merge_to_the_unscattered_store(plasmid, tmp_path, parts):
 
 
 def _activations(path: Path, windows_per_shard: list[int], d: int = 8) -> None:
-    from dnalens.extract.shards import write_manifest, write_shard
+    from dnalens.formats.activation_shards import write_manifest, write_shard
 
     rng = np.random.default_rng(1)
     row = 0

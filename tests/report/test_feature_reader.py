@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from dnalens.buffer.columns import FeatureColumns, column_counts, write_feature_major
-from dnalens.buffer.csr import CsrArrays
+from dnalens.formats.codes import CsrArrays
+from dnalens.formats.feature_columns import FeatureColumns, column_counts, write_feature_major
 from dnalens.report.feature_reader import FeatureReader
 from dnalens.report.hits import selected_hits
 

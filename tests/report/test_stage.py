@@ -230,8 +230,8 @@ def test_feature_columns_in_small_blocks_give_the_same_files(tmp_path, monkeypat
     import numpy as np
     import scipy.sparse as sp
 
-    from dnalens.buffer.columns import FeatureColumns, column_counts, write_feature_major
-    from dnalens.buffer.csr import CsrArrays
+    from dnalens.formats.codes import CsrArrays
+    from dnalens.formats.feature_columns import FeatureColumns, column_counts, write_feature_major
     from dnalens.report import stage
 
     roots = []

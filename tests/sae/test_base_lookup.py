@@ -11,7 +11,7 @@ import torch
 
 from dnalens.concepts.genome_data import encode as base_codes
 from dnalens.errors import InputError
-from dnalens.genome.window_table import Window
+from dnalens.formats.window_table import Window
 from dnalens.sae.io import load_sae, save_sae
 from dnalens.sae.row_bases import context_codes, shard_row_bases
 from dnalens.sae.settings import SaeSettings

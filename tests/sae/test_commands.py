@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from dnalens import cli
-from dnalens.genome.window_table import Window, write_windows_bed
+from dnalens.formats.window_table import Window, write_windows_bed
 
 TRIM = 3
 
@@ -192,8 +192,8 @@ def _check_dictionary(sae_dir, q, d_in, d_sae, seed):
 def test_base_lookup_through_the_cli_reads_bases_from_the_fasta(workdir, capsys):
     """train-sae / encode / sae-quality with sae.base_lookup: the bases come from windows.bed + FASTA
     (trimmed, − strand), the saved SAE carries b_dec_lookup, and encode without --fasta says what to pass."""
+    from dnalens.formats.window_table import read_windows_bed
     from dnalens.genome.fasta import open_fasta
-    from dnalens.genome.window_table import read_windows_bed
     from dnalens.sae.io import load_sae
     from dnalens.sae.row_bases import activation_row_bases
 
@@ -294,7 +294,7 @@ def test_strand_shared_through_the_cli(workdir, capsys):
     """sae.strand_shared: one per-strand SAE of the model's width, saved as such (SAELens sees d_in = d_model),
     codes [own strand | opposite strand]; the − read of a window holds the + read's codes with the halves
     swapped (same nucleotides, the two passes exchanged). Refused on single-pass (rc_pool none) activations."""
-    from dnalens.extract.shards import iter_shards
+    from dnalens.formats.activation_shards import iter_shards
     from dnalens.sae.io import load_sae
     from dnalens.sae.strand_shared import StrandSharedSAE
 
@@ -340,8 +340,8 @@ def test_strand_shared_through_the_cli(workdir, capsys):
     assert manifest["n_features"] == 2 * d_in and manifest["total_tokens"] == 24 * kept
 
     # windows.bed rows 2j (+) and 2j+1 (−) cover the same bases: row r of + is row kept-1-r of −
+    from dnalens.formats.window_table import read_windows_bed
     from dnalens.genome.fasta import open_fasta
-    from dnalens.genome.window_table import read_windows_bed
     from dnalens.sae.row_bases import activation_row_bases
 
     bases = activation_row_bases(acts, read_windows_bed(tmp / "windows.bed"), open_fasta(tmp / "genome.fa"), 3)

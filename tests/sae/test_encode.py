@@ -5,8 +5,8 @@ import json
 import numpy as np
 import torch
 
-from dnalens.buffer.csr import iter_code_shards
-from dnalens.extract.shards import write_manifest, write_shard
+from dnalens.formats.activation_shards import write_manifest, write_shard
+from dnalens.formats.codes import iter_code_shards
 from dnalens.sae.batchtopk import batch_topk
 from dnalens.sae.encode import encode_activations
 from dnalens.sae.io import load_sae

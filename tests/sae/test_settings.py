@@ -32,7 +32,7 @@ def test_settings_reject_bad_values_by_name():
 
 
 def test_holdout_is_one_genome_block_on_both_strands():
-    from dnalens.genome.window_table import Window
+    from dnalens.formats.window_table import Window
     from dnalens.sae.data import evaluation_windows, holdout_mask
 
     windows = [
@@ -49,7 +49,7 @@ def test_holdout_is_one_genome_block_on_both_strands():
 
 def test_holdout_blocks_spread_over_the_genome():
     """blocks = 2 on a 1000-bp genome, fraction 0.2: the last 100 bp of each 500-bp slice (a:400-500, b:300-400)."""
-    from dnalens.genome.window_table import Window
+    from dnalens.formats.window_table import Window
     from dnalens.sae.data import holdout_mask
 
     windows = [

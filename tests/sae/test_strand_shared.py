@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from dnalens.errors import InputError
-from dnalens.genome.window_table import reverse_complement
+from dnalens.formats.window_table import reverse_complement
 from dnalens.sae.batchtopk import BatchTopKSAE
 from dnalens.sae.io import load_sae, save_sae
 from dnalens.sae.row_bases import reverse_complement_codes, row_codes

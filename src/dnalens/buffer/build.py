@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from dnalens.atomic import atomic_dir
-from dnalens.buffer.csr import index_dtype, iter_code_shards, read_codes_manifest
 from dnalens.buffer.store import ActivationBuffer, write_buffer_meta, write_windows_table
 from dnalens.errors import InputError
+from dnalens.formats.codes import index_dtype, iter_code_shards, read_codes_manifest
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ def build_buffer(
     dense_iter = None
     dense_width = None
     if dense_dir is not None:
-        from dnalens.extract.shards import iter_shards, read_manifest
+        from dnalens.formats.activation_shards import iter_shards, read_manifest
 
         read_manifest(dense_dir)
         dense_iter = iter_shards(dense_dir)

@@ -18,7 +18,7 @@ R (region concepts, `instance_names`) may be fewer columns than L (`label_names`
 concepts have instances.
 
 One copy of the codes: the feature-major view probing and the report read one column block at a time
-(`feature_columns`, buffer/columns.py) is transposed from the row-major copy where it is read, into a
+(`feature_columns`, formats/feature_columns.py) is transposed from the row-major copy where it is read, into a
 temporary directory that lives as long as that view (6 bytes per value, $TMPDIR). Buffers written
 with a stored copy (features.{indptr,rows,values}.npy, before this) still read it.
 """
@@ -34,10 +34,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from dnalens.atomic import atomic_dir
-from dnalens.buffer.columns import COLUMN_FILES, FeatureColumns
-from dnalens.buffer.csr import CodeRows, CsrArrays, index_dtype, read_csr, write_csr
-from dnalens.buffer.row_chunks import PackedLabels, RowChunkedArray
 from dnalens.errors import InputError
+from dnalens.formats.codes import CodeRows, CsrArrays, index_dtype, read_csr, write_csr
+from dnalens.formats.feature_columns import COLUMN_FILES, FeatureColumns
+from dnalens.formats.row_chunks import PackedLabels, RowChunkedArray
 
 log = logging.getLogger(__name__)
 FORMAT = "dnalens-activation-buffer"
@@ -148,7 +148,7 @@ class ActivationBuffer:
             return None
         if all((self.path / name).is_file() for name in COLUMN_FILES):
             return FeatureColumns(self.path, self.n_tokens)
-        from dnalens.buffer.columns import transposed_columns
+        from dnalens.formats.feature_columns import transposed_columns
 
         return transposed_columns(self.code_arrays, self.n_tokens)
 

@@ -28,7 +28,8 @@ import numpy as np
 
 from dnalens import preemption
 from dnalens.errors import InputError
-from dnalens.extract.stage import ExtractSettings, part_shards, plan_shards, token_offsets, trims
+from dnalens.extract.stage import ExtractSettings, plan_shards, token_offsets, trims
+from dnalens.formats.activation_shards import part_shards
 from dnalens.oom import HalvingBatch, oom_error
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ def device_rows(adapter, seqs: Sequence[str], layer: str, trim: tuple[int, int])
     [n, d] on the model's device and rounded through float16 like a stored shard."""
     import torch
 
-    from dnalens.genome.window_table import reverse_complement
+    from dnalens.formats.window_table import reverse_complement
 
     rows = _pass_rows(adapter, seqs, layer)
     pool = adapter.spec.rc_pool
@@ -102,8 +103,8 @@ def encode_windows(
     extract.stage.token_offsets) as CSR arrays, and the values clipped to float16; `bases`: the shard's
     lookup codes (sae.row_bases) for an SAE with a per-w-mer decoder bias. `budget` (tokens per batch,
     halved on CUDA out of memory) is shared by the shards of one call."""
-    from dnalens.buffer.csr import CsrArrays
-    from dnalens.genome.window_table import window_sequence
+    from dnalens.formats.codes import CsrArrays
+    from dnalens.formats.window_table import window_sequence
     from dnalens.sae.encode import encode_shard
 
     lengths = [windows[r].length for r in rows]
@@ -148,7 +149,7 @@ def encode_windows(
 def stored_shards(activations: str | Path | None, fingerprint: str) -> dict[int, tuple]:
     """{shard index: (meta, memory-mapped rows)} of a finished dense directory with this fingerprint (same
     model, layer, trims, shard size and windows.bed bytes: a sample that is the whole genome); else {}."""
-    from dnalens.extract.shards import MANIFEST, iter_shards, read_manifest
+    from dnalens.formats.activation_shards import MANIFEST, iter_shards, read_manifest
 
     if not activations or not (Path(activations) / MANIFEST).is_file():
         return {}
@@ -164,7 +165,7 @@ def _holds(stored: dict[int, tuple], idx: int, rows: Sequence[int]) -> bool:
 
 def _reuse(stored: dict[int, tuple], idx: int, rows: Sequence[int], activations):
     """The stored rows of shard `idx` when they hold exactly these windows (size and CRC-32 checked), else None."""
-    from dnalens.extract.shards import corrupt_shard_error, shard_problem
+    from dnalens.formats.activation_shards import corrupt_shard_error, shard_problem
 
     if not _holds(stored, idx, rows):
         return None
@@ -201,8 +202,8 @@ def run_fused(
 
     from dnalens.atomic import atomic_dir
     from dnalens.extract.stage import fingerprint
+    from dnalens.formats.window_table import read_windows_bed
     from dnalens.genome.fasta import open_fasta
-    from dnalens.genome.window_table import read_windows_bed
     from dnalens.models.base import load_model, parse_spec
     from dnalens.sae.encode import encode_shard, shard_entry, write_code_shard, write_codes_manifest
     from dnalens.sae.encode_resume import KeptShards, sae_identity

@@ -59,7 +59,7 @@ def write_sample_bed(
 ) -> dict:
     """Write the sample's windows (lines of windows.bed, in its order) to `out`; returns a summary."""
     from dnalens.extract.stage import kept_tokens
-    from dnalens.genome.window_table import read_windows_bed
+    from dnalens.formats.window_table import read_windows_bed
 
     windows = read_windows_bed(windows_bed)
     kept = [kept_tokens(w.length, trim) for w in windows]

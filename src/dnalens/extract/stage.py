@@ -24,7 +24,15 @@ import numpy as np
 
 from dnalens import preemption
 from dnalens.errors import InputError
-from dnalens.extract.shards import shard_complete, shard_problem, shard_stem, write_manifest, write_shard
+from dnalens.formats.activation_shards import (
+    owning_marker,
+    part_shards,
+    shard_complete,
+    shard_problem,
+    shard_stem,
+    write_manifest,
+    write_shard,
+)
 from dnalens.oom import HalvingBatch, oom_error
 from dnalens.settings import schema_defaults
 
@@ -110,19 +118,6 @@ def _drop_corrupt(directory: Path, indices: Sequence[int]) -> None:
             npy.unlink(missing_ok=True)
 
 
-def owning_marker(out_root: str | Path, idx: int, n_shards: int) -> Path | None:
-    """The `--done` marker (out_root/parts/part-<i>.json, the workflow's layout) of the part that computes
-    shard `idx`, or None: deleting it makes the workflow rerun that part, whose resume re-makes the shard."""
-    for marker in sorted(Path(out_root).glob("parts/part-*.json")):
-        try:
-            info = json.loads(marker.read_text())
-            if idx in part_shards(n_shards, int(info["part"]), int(info["parts"])):
-                return marker
-        except (ValueError, KeyError, TypeError, InputError):
-            continue
-    return None
-
-
 def _check_gathered(dirs: dict[str, Path], n_shards: int, skip: set[int], out_root: Path) -> None:
     """Gather check: every shard not verified by this call must match its JSON (size and CRC-32). Bad shards
     and the markers of the parts owning them are deleted, so rerunning the workflow re-makes them."""
@@ -152,16 +147,6 @@ def _check_gathered(dirs: dict[str, Path], n_shards: int, skip: set[int], out_ro
     )
 
 
-def part_shards(n_shards: int, part: int | None, parts: int) -> list[int]:
-    """Shard indices of scatter part `part` of `parts` (contiguous blocks); all when part is None."""
-    if part is None:
-        return list(range(n_shards))
-    if not 0 <= part < parts:
-        raise InputError(f"extract part {part} is outside 0..{parts - 1}.")
-    bounds = np.linspace(0, n_shards, parts + 1).round().astype(int)
-    return list(range(bounds[part], bounds[part + 1]))
-
-
 def run_extract(
     fasta: str | Path,
     windows_bed: str | Path,
@@ -181,8 +166,8 @@ def run_extract(
     """
     from tqdm import tqdm
 
+    from dnalens.formats.window_table import read_windows_bed
     from dnalens.genome.fasta import open_fasta
-    from dnalens.genome.window_table import read_windows_bed
     from dnalens.models.base import load_model, parse_spec
 
     if settings.threads:
@@ -270,7 +255,7 @@ def _extract_shard(
 ) -> None:
     """One shard, in batches of `batch.size` windows (halved on CUDA out-of-memory: each window's
     activations come from its own sequence only, so the batch size does not change them)."""
-    from dnalens.genome.window_table import window_sequence
+    from dnalens.formats.window_table import window_sequence
 
     offsets = token_offsets([windows[r].length for r in rows], trim)
     arrays: dict[str, np.ndarray] = {}
@@ -314,7 +299,7 @@ def _extract_shard(
 def write_dense_twin(directory: Path) -> Path:
     """One contiguous fp16 `dense.npy` [total_tokens, d] streamed from the shards (atomic)."""
     from dnalens.atomic import atomic_path, reserve
-    from dnalens.extract.shards import iter_shards, read_manifest
+    from dnalens.formats.activation_shards import iter_shards, read_manifest
 
     manifest = read_manifest(directory)
     shards = list(iter_shards(directory))

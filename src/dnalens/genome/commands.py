@@ -53,10 +53,10 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _windows(args: argparse.Namespace) -> int:
+    from dnalens.formats.window_table import write_windows_bed
     from dnalens.genome.annotation import read_normalized_gff3
     from dnalens.genome.fasta import open_fasta
     from dnalens.genome.prepare import read_genome_info
-    from dnalens.genome.window_table import write_windows_bed
     from dnalens.genome.windows import WindowSettings, make_windows
     from dnalens.settings import from_mapping, parse_settings
 

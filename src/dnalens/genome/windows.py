@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from dnalens.errors import InputError
+from dnalens.formats.window_table import Window
 from dnalens.genome.fasta import non_acgt_mask
 from dnalens.genome.model import GENE_TYPES, TRANSCRIPT_TYPES, Annotation
-from dnalens.genome.window_table import Window
 from dnalens.settings import schema_defaults
 
 log = logging.getLogger(__name__)

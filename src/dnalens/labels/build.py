@@ -18,7 +18,7 @@ from numpy.lib.format import open_memmap
 from dnalens.atomic import atomic_dir, reserve
 from dnalens.concepts.genome_data import GenomeSequence
 from dnalens.concepts.registry import ConceptSet
-from dnalens.genome.window_table import Window, write_windows_bed
+from dnalens.formats.window_table import Window, write_windows_bed
 from dnalens.labels.export import instance_frame, write_instance_table, write_summary
 from dnalens.labels.tokens import check_windows, token_layout
 

@@ -18,8 +18,8 @@ from dnalens.concepts.genome_data import GenomeSequence, load_genome_sequence
 from dnalens.concepts.registry import ConceptSet, compute_concepts
 from dnalens.concepts.settings import concept_settings
 from dnalens.errors import InputError
+from dnalens.formats.window_table import Window, read_windows_bed
 from dnalens.genome.model import Annotation
-from dnalens.genome.window_table import Window, read_windows_bed
 from dnalens.labels.build import build_label_store
 from dnalens.labels.export import export_bed, instance_frame
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from dnalens.atomic import atomic_dir
 from dnalens.errors import InputError
-from dnalens.genome.window_table import Window, read_windows_bed, write_windows_bed
+from dnalens.formats.window_table import Window, read_windows_bed, write_windows_bed
 from dnalens.labels.build import STORE_FORMAT
 from dnalens.labels.export import write_summary
 from dnalens.labels.tokens import window_positions

@@ -13,7 +13,7 @@ import numpy as np
 
 from dnalens.errors import InputError
 from dnalens.formats.coordinates import token_positions
-from dnalens.genome.window_table import Window
+from dnalens.formats.window_table import Window
 
 
 @dataclass(frozen=True)

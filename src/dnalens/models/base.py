@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping, Protocol, Sequence
 import numpy as np
 
 from dnalens.errors import InputError
-from dnalens.genome.window_table import reverse_complement
+from dnalens.formats.window_table import reverse_complement
 from dnalens.settings import schema_defaults
 
 # family -> "module:Class". A new model family is one module plus one line here.

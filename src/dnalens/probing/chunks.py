@@ -14,7 +14,7 @@ from typing import Iterator
 import numpy as np
 import scipy.sparse as sp
 
-from dnalens.buffer.columns import feature_bounds
+from dnalens.formats.feature_columns import feature_bounds
 
 DEFAULT_CHUNK_ENTRIES = 1 << 17
 

@@ -29,7 +29,7 @@ class ShardRows:
     @classmethod
     def open(cls, directory: str | Path, windows) -> tuple["ShardRows | None", str]:
         """(rows, "") when the shards line up with the buffer's window table; else (None, why not)."""
-        from dnalens.extract.shards import MANIFEST, iter_shards
+        from dnalens.formats.activation_shards import MANIFEST, iter_shards
 
         directory = Path(directory)
         if not (directory / MANIFEST).exists():

@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ProbeInputs:
-    codes: object  # scipy.sparse [N, F], or buffer.csr.CodeRows (row subsets read from disk)
-    labels: object  # bool [N, L]: ndarray, or buffer.row_chunks.PackedLabels (columns unpacked when read)
+    codes: object  # scipy.sparse [N, F], or formats.codes.CodeRows (row subsets read from disk)
+    labels: object  # bool [N, L]: ndarray, or formats.row_chunks.PackedLabels (columns unpacked when read)
     label_names: list[str]
     instances: object | None  # int [N, L] array or WideInstances, −1 outside (or for point concepts)
     token_contig: np.ndarray  # int [N] index into contig_names
@@ -32,7 +32,9 @@ class ProbeInputs:
     contig_names: list[str]
     contig_lengths: dict[str, int]
     dense: np.ndarray | None = None  # [N, d] (may be a memmap)
-    feature_columns: object | None = None  # buffer.columns.FeatureColumns: what the metrics read, block by block
+    feature_columns: object | None = (
+        None  # formats.feature_columns.FeatureColumns: what the metrics read, block by block
+    )
     categorical: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
     sequence: dict[str, np.ndarray] | None = None  # uint8 A0 C1 G2 T3 N4 per contig (sequence baselines)
     edge_distance: np.ndarray | None = None  # int [N] nt to the nearer end of the token's window (read order)

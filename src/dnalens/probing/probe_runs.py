@@ -29,7 +29,7 @@ class ProbeRunSettings:
 
 
 def rows_of(x, rows: np.ndarray):
-    """Rows of a sparse matrix, on-disk codes (buffer.csr.CodeRows) or (memory-mapped, possibly float16)
+    """Rows of a sparse matrix, on-disk codes (formats.codes.CodeRows) or (memory-mapped, possibly float16)
     dense array, as float32."""
     if hasattr(x, "take") and not isinstance(x, np.ndarray):
         return x.take(rows)

@@ -19,8 +19,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from dnalens.atomic import atomic_dir
-from dnalens.buffer.columns import feature_blocks, feature_bounds
-from dnalens.buffer.row_chunks import PackedLabels
+from dnalens.formats.feature_columns import feature_blocks, feature_bounds
+from dnalens.formats.row_chunks import PackedLabels
 from dnalens.probing.annotate import (
     ScoreMatrices,
     concepts_table,

@@ -13,7 +13,7 @@ from typing import Iterable
 import numpy as np
 import scipy.sparse as sp
 
-from dnalens.buffer.columns import FeatureColumns
+from dnalens.formats.feature_columns import FeatureColumns
 
 
 class FeatureReader:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from dnalens.buffer.columns import feature_bounds
+from dnalens.formats.feature_columns import feature_bounds
 from dnalens.report.feature_reader import as_reader
 from dnalens.report.tokens import TokenMap
 

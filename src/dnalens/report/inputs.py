@@ -167,8 +167,8 @@ class InputPaths:
 def read_report_inputs(paths: InputPaths) -> ReportInputs:
     """Open every input; the FASTA stays indexed on disk (pyfaidx) and is read per window."""
     from dnalens.buffer import ActivationBuffer
+    from dnalens.formats.window_table import span_sequence
     from dnalens.genome.fasta import open_fasta, read_chrom_sizes
-    from dnalens.genome.window_table import span_sequence
 
     contig_lengths = read_chrom_sizes(paths.chrom_sizes)
     buffer = ActivationBuffer.open(paths.buffer)

@@ -17,8 +17,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from dnalens.atomic import atomic_dir, atomic_path, write_text
-from dnalens.buffer.columns import FeatureColumns, feature_bounds
 from dnalens.errors import InputError
+from dnalens.formats.feature_columns import FeatureColumns, feature_bounds
 from dnalens.report import cards, discovery, portraits, tables, tracks, views
 from dnalens.report.feature_reader import FeatureReader
 from dnalens.report.hits import hit_summary, selected_hits
@@ -56,7 +56,7 @@ class ReportInputs:
     min_margin: float = 0.05  # probing.min_margin: "beats the best sequence-only baseline" cut (report text)
     strand_shared: bool = False  # codes are [own strand | opposite strand] of one per-strand SAE (views.py)
     sae_health: list = field(default_factory=list)  # (what, in words) from health.sae_health
-    feature_columns: Any = None  # buffer.columns.FeatureColumns: read block by block instead of `codes`
+    feature_columns: Any = None  # formats.feature_columns.FeatureColumns: read block by block instead of `codes`
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from dnalens.buffer.columns import feature_bounds
+from dnalens.formats.feature_columns import feature_bounds
 from dnalens.report.options import ReportSettings
 
 SCORE_COLUMNS = (

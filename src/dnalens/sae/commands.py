@@ -64,8 +64,8 @@ def _settings(text: str | None):
 
 
 def _train(args: argparse.Namespace) -> int:
-    from dnalens.extract.shards import read_manifest
-    from dnalens.genome.window_table import read_windows_bed
+    from dnalens.formats.activation_shards import read_manifest
+    from dnalens.formats.window_table import read_windows_bed
     from dnalens.sae.data import activation_width, holdout_mask, training_batches
     from dnalens.sae.io import save_sae
     from dnalens.sae.row_bases import open_row_bases
@@ -157,7 +157,7 @@ def _train_replicate(args, settings, d_in, held, bases, sae, result) -> tuple[di
 
 
 def _encode(args: argparse.Namespace) -> int:
-    from dnalens.extract.shards import read_manifest
+    from dnalens.formats.activation_shards import read_manifest
     from dnalens.sae.encode import encode_activations
     from dnalens.sae.io import load_sae
     from dnalens.sae.row_bases import open_row_bases
@@ -194,8 +194,8 @@ def _encode_merge(args: argparse.Namespace) -> int:
 
 def _quality(args: argparse.Namespace) -> int:
     from dnalens.atomic import write_text
-    from dnalens.extract.shards import read_manifest
-    from dnalens.genome.window_table import read_windows_bed
+    from dnalens.formats.activation_shards import read_manifest
+    from dnalens.formats.window_table import read_windows_bed
     from dnalens.sae.data import evaluation_windows, holdout_mask, window_batches
     from dnalens.sae.io import load_sae
     from dnalens.sae.quality import reconstruction_quality
@@ -266,8 +266,8 @@ def _loss_recovered(args, sae, manifest, windows, held, settings) -> dict:
     """Splice the SAE into the model on held-out windows (each strand pass when activations are pooled)."""
     if not (args.fasta and args.model):
         return {"loss_recovered": None, "reason": "no --fasta/--model given"}
+    from dnalens.formats.window_table import window_sequence
     from dnalens.genome.fasta import open_fasta
-    from dnalens.genome.window_table import window_sequence
     from dnalens.models.base import load_model
     from dnalens.sae.quality import gate_loss_recovered, pooled_loss_recovered
     from dnalens.sae.splice import strand_passes

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from dnalens.errors import InputError
-from dnalens.extract.shards import iter_shards
-from dnalens.genome.window_table import Window
+from dnalens.formats.activation_shards import iter_shards
+from dnalens.formats.window_table import Window
 
 log = logging.getLogger(__name__)
 

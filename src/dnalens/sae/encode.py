@@ -24,9 +24,15 @@ import torch
 
 from dnalens import preemption
 from dnalens.atomic import atomic_dir
-from dnalens.buffer.csr import CODES_MANIFEST, CsrArrays, csr_paths, index_dtype, to_fp16, write_csr
 from dnalens.errors import InputError
-from dnalens.extract.shards import corrupt_shard_error, file_record, iter_shards, read_manifest, shard_problem
+from dnalens.formats.activation_shards import (
+    corrupt_shard_error,
+    file_record,
+    iter_shards,
+    read_manifest,
+    shard_problem,
+)
+from dnalens.formats.codes import CODES_MANIFEST, CsrArrays, csr_paths, index_dtype, to_fp16, write_csr
 from dnalens.oom import HalvingBatch, oom_error
 from dnalens.sae.base import SparseAutoencoder
 from dnalens.sae.encode_resume import KeptShards, sae_identity
@@ -161,7 +167,7 @@ def encode_activations(
     """
     from tqdm.auto import tqdm
 
-    from dnalens.extract.stage import part_shards
+    from dnalens.formats.activation_shards import part_shards
 
     act_manifest = read_manifest(activations)
     n_shards = len(act_manifest.get("shards", []))

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from dnalens.atomic import atomic_dir
-from dnalens.extract.shards import file_problem
+from dnalens.formats.activation_shards import file_problem
 
 log = logging.getLogger(__name__)
 STATE = "resume.json"

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from dnalens.atomic import atomic_dir
-from dnalens.buffer.csr import CODES_MANIFEST, csr_paths
 from dnalens.errors import InputError
-from dnalens.extract.shards import file_problem, npy_expected_bytes, read_manifest
+from dnalens.formats.activation_shards import file_problem, npy_expected_bytes, read_manifest
+from dnalens.formats.codes import CODES_MANIFEST, csr_paths
 
 log = logging.getLogger(__name__)
 _WARNED_LEGACY: set[str] = set()
@@ -55,7 +55,7 @@ def merge_code_parts(
     import os
     import shutil
 
-    from dnalens.buffer.csr import read_codes_manifest
+    from dnalens.formats.codes import read_codes_manifest
 
     manifests = [read_codes_manifest(p) for p in parts]
     if not manifests:

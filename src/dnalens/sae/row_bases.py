@@ -16,7 +16,7 @@ import numpy as np
 
 from dnalens.concepts.genome_data import N_CODE, encode
 from dnalens.errors import InputError
-from dnalens.genome.window_table import Window, window_sequence
+from dnalens.formats.window_table import Window, window_sequence
 
 N_BASES = N_CODE + 1  # A, C, G, T, other: the label store's base codes
 
@@ -69,7 +69,7 @@ def activation_row_bases(
     directory: str | Path, windows: Sequence[Window], fasta, context: int = 1
 ) -> dict[int, np.ndarray]:
     """Lookup codes of every shard of an activation directory, by shard index (1 or 4 bytes per row)."""
-    from dnalens.extract.shards import iter_shards
+    from dnalens.formats.activation_shards import iter_shards
 
     return {int(meta["shard"]): shard_row_bases(meta, windows, fasta, context) for meta, _ in iter_shards(directory)}
 
@@ -86,8 +86,8 @@ def open_row_bases(
             "this SAE has a per-w-mer decoder bias (base_lookup) and needs the bases of every row.",
             fix="pass --windows and --fasta (the windows.bed and genome FASTA of the activations).",
         )
+    from dnalens.formats.window_table import read_windows_bed
     from dnalens.genome.fasta import open_fasta
-    from dnalens.genome.window_table import read_windows_bed
 
     if isinstance(windows, (str, Path)):
         windows = read_windows_bed(windows)

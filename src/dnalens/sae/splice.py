@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from dnalens.genome.window_table import reverse_complement
+from dnalens.formats.window_table import reverse_complement
 from dnalens.sae.base import SparseAutoencoder
 from dnalens.sae.quality import SplicePass
 from dnalens.sae.row_bases import row_codes

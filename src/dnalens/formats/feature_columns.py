@@ -22,8 +22,8 @@ from typing import Iterable, Iterator
 import numpy as np
 import scipy.sparse as sp
 
-from dnalens.buffer.row_chunks import npy_layout
 from dnalens.errors import InputError
+from dnalens.formats.row_chunks import npy_layout
 
 INDPTR, ROWS, VALUES = "features.indptr.npy", "features.rows.npy", "features.values.npy"
 COLUMN_FILES = (INDPTR, ROWS, VALUES)
@@ -154,7 +154,7 @@ class FeatureColumns:
 
 def row_blocks(codes, rows_per_block: int = 1 << 20) -> Iterator:
     """Consecutive row blocks of CSR arrays (memory-mapped) as CsrArrays with rebased row pointers."""
-    from dnalens.buffer.csr import CsrArrays
+    from dnalens.formats.codes import CsrArrays
 
     indptr = codes.indptr
     n = int(indptr.shape[0]) - 1

@@ -211,7 +211,6 @@ def corrupt_shard_error(directory: str | Path, meta: dict[str, Any], problem: st
     """The one error a reader raises for a bad shard: the file, what is wrong, how to re-make it."""
     d = Path(directory)
     idx = int(meta["shard"])
-    from dnalens.extract.stage import owning_marker  # lazy: stage imports this module
 
     marker = owning_marker(d.parent, idx, int(meta.get("n_shards") or 0))
     if marker is not None:
@@ -311,3 +310,26 @@ def window_token_ranges(directory: str | Path) -> dict[int, tuple[int, int]]:
             out[int(w)] = (base + a, base + b)
         base += arr.shape[0]
     return out
+
+
+def part_shards(n_shards: int, part: int | None, parts: int) -> list[int]:
+    """Shard indices of scatter part `part` of `parts` (contiguous blocks); all when part is None."""
+    if part is None:
+        return list(range(n_shards))
+    if not 0 <= part < parts:
+        raise InputError(f"extract part {part} is outside 0..{parts - 1}.")
+    bounds = np.linspace(0, n_shards, parts + 1).round().astype(int)
+    return list(range(bounds[part], bounds[part + 1]))
+
+
+def owning_marker(out_root: str | Path, idx: int, n_shards: int) -> Path | None:
+    """The `--done` marker (out_root/parts/part-<i>.json, the workflow's layout) of the part that computes
+    shard `idx`, or None: deleting it makes the workflow rerun that part, whose resume re-makes the shard."""
+    for marker in sorted(Path(out_root).glob("parts/part-*.json")):
+        try:
+            info = json.loads(marker.read_text())
+            if idx in part_shards(n_shards, int(info["part"]), int(info["parts"])):
+                return marker
+        except (ValueError, KeyError, TypeError, InputError):
+            continue
+    return None
