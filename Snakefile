@@ -2,6 +2,8 @@
 # Entry point only; stages live in workflow/rules, logic in src/dnalens (see docs/ARCHITECTURE.md).
 from snakemake.utils import min_version, validate
 
+from dnalens.settings import check_renamed_sections
+
 min_version("9.0")
 
 
@@ -11,6 +13,7 @@ if not config:
     configfile: "config/config.yaml"
 
 
+check_renamed_sections(config, workflow.configfiles)
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

@@ -30,7 +30,7 @@ from sklearn.metrics import roc_auc_score
 
 from dnalens.buffer.store import ActivationBuffer
 from dnalens.concepts.genome_data import encode
-from dnalens.probing.inputs import token_coordinates
+from dnalens.probe.inputs import token_coordinates
 
 K = 5
 PSEUDO = 1.0

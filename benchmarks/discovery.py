@@ -222,7 +222,7 @@ def run(
     from dnalens.formats.feature_columns import feature_blocks
     from dnalens.genome.fasta import read_chrom_sizes
     from dnalens.genome.gff3 import read_normalized_gff3
-    from dnalens.probing.inputs import token_coordinates
+    from dnalens.probe.inputs import token_coordinates
     from dnalens.report.feature_reader import FeatureReader
     from dnalens.report.hits import selected_hits
     from dnalens.report.inputs import read_json, strand_shared

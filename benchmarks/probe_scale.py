@@ -33,8 +33,8 @@ import _probing_data as data  # noqa: E402
 
 def previous_kernels() -> None:
     """Patch the pre-issue-20 kernels back in (the baseline rows)."""
-    from dnalens.probing.auroc import RankedCodes
-    from dnalens.probing.token_concepts import TokenConcepts, expand
+    from dnalens.probe.auroc import RankedCodes
+    from dnalens.probe.token_concepts import TokenConcepts, expand
 
     def expansion_counts(self, seg, tokens, n_seg, weights=None):
         n_l = self.flipped.size
@@ -76,7 +76,7 @@ def genome_like_labels(n: int, n_labels: int, seed: int = 1) -> tuple[np.ndarray
 
 
 def synthetic_inputs(directory: Path):
-    from dnalens.probing.inputs import ProbeInputs
+    from dnalens.probe.inputs import ProbeInputs
 
     codes, labels, instances = data.load(directory)
     n = codes.shape[0]
@@ -112,19 +112,19 @@ def worker(args: list[str]) -> None:
         return
     if kind.endswith("previous"):
         previous_kernels()
-    from dnalens.probing.settings import ProbeSettings
-    from dnalens.probing.stage import run_probing
+    from dnalens.probe.settings import ProbeSettings
+    from dnalens.probe.stage import run_probing
 
     if Path(source, "buffer.json").is_file():
-        from dnalens.probing.inputs import inputs_from_buffer
+        from dnalens.probe.inputs import inputs_from_buffer
 
         inputs = inputs_from_buffer(source, fasta=args[3] if len(args) > 3 and args[3] else None)
     else:
         inputs = synthetic_inputs(Path(source))
     if kind.startswith("plain"):
         from dnalens.formats.feature_columns import feature_blocks
-        from dnalens.probing.auroc import auroc_matrix
-        from dnalens.probing.token_concepts import TokenConcepts
+        from dnalens.probe.auroc import auroc_matrix
+        from dnalens.probe.token_concepts import TokenConcepts
 
         codes = inputs.feature_columns if inputs.feature_columns is not None else inputs.codes
         with data.Timer() as t:
@@ -158,7 +158,7 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=32_768)
     parser.add_argument("--k", type=int, default=64)
     parser.add_argument("--concepts", type=int, default=40)
-    parser.add_argument("--device", default="cpu", help="also time the stage with probing.device = this")
+    parser.add_argument("--device", default="cpu", help="also time the stage with probe.device = this")
     parser.add_argument("--skip-previous", action="store_true", help="skip the previous-kernel stage row (slow)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="dnalens-probe-scale-") as tmp:
@@ -207,7 +207,7 @@ def main() -> None:
             same = abs(prev["checksum"] - stage["checksum"]) <= 1e-9 * max(1.0, abs(stage["checksum"]))
             print(
                 f"  tables {'same' if same else 'DIFFERENT'} (checksum of held-out AUROC, p and q over all pairs; "
-                "tests/probing/test_fast_paths.py compares every column)"
+                "tests/probe/test_fast_paths.py compares every column)"
             )
         if "device" in results:
             print(f"  torch stage: {results['device']['seconds']:.1f} s (target <= 30 s on a GPU)")

@@ -49,7 +49,7 @@ def sample_pairs(auroc_shape, n: int, seed: int = 5) -> list[tuple[int, int]]:
 def worker(args: list[str]) -> None:
     kind, directory = args[0], Path(args[1])
     data.pin_two_cores()
-    from dnalens.probing import auroc_matrix
+    from dnalens.probe import auroc_matrix
 
     if kind == "make":
         n, f, k, n_labels = (int(x) for x in args[2:6])
@@ -82,7 +82,7 @@ def worker(args: list[str]) -> None:
 
 
 def run_small(device: str) -> None:
-    from dnalens.probing import auroc_matrix
+    from dnalens.probe import auroc_matrix
 
     n, f, k, n_labels = SIZES["small"]
     codes = data.make_codes(n, f, k)

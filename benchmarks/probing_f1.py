@@ -69,7 +69,7 @@ def dense_f1_baseline(codes, labels, instances, thresholds=THRESHOLDS, chunk: in
 def worker(args: list[str]) -> None:
     kind, directory = args[0], Path(args[1])
     data.pin_two_cores()
-    from dnalens.probing import domain_f1
+    from dnalens.probe import domain_f1
 
     if kind == "make":
         n, f, k, n_labels = (int(x) for x in args[2:6])
@@ -94,7 +94,7 @@ def worker(args: list[str]) -> None:
 
 
 def run_small(baseline_features: int) -> None:
-    from dnalens.probing import domain_f1
+    from dnalens.probe import domain_f1
 
     n, f, k, n_labels = SIZES["small"]
     codes = data.make_codes(n, f, k)

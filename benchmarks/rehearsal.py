@@ -46,7 +46,7 @@ def rehearsal_config(args: argparse.Namespace) -> dict:
     if args.max_tokens is not None:
         config["windows"]["max_tokens"] = None if args.max_tokens == "none" else int(args.max_tokens)
     if args.device:
-        for section in ("model", "sae", "probing"):
+        for section in ("model", "sae", "probe"):
             config.setdefault(section, {})["device"] = args.device
     return config
 
@@ -106,7 +106,7 @@ def main() -> None:
     ap.add_argument("--measure", help="only measure a finished run in this directory")
     ap.add_argument("--keep", action="store_true", help="keep the temporary run directory")
     ap.add_argument("--cores", type=int, default=2)
-    ap.add_argument("--device", choices=("auto", "cpu", "cuda"), help="model/sae/probing device (default: config)")
+    ap.add_argument("--device", choices=("auto", "cpu", "cuda"), help="model/sae/probe device (default: config)")
     ap.add_argument("--max-tokens", help="windows.max_tokens (an integer, or none = the whole genome)")
     ap.add_argument(
         "--genome-from", help="take the genomes: block from this config (e.g. config/genomes/ecoli_k12.yaml)"

@@ -15,7 +15,7 @@ feature × concept pair, with `--annotated` latents passing on one concept each.
 
 Each side runs `dnalens report` in its own process (PYTHONPATH = that side's source) with the same
 inputs; with --parts N also this checkout scattered: N `--part` processes at once, then the
-`--from-parts` gather, as the workflow's report_part / report_genome rules. Printed: wall time, CPU
+`dnalens report-merge` gather, as the workflow's report_part / report rules. Printed: wall time, CPU
 time (user + system: what a shared machine cannot inflate), peak RSS (the child's ru_maxrss; for the
 scattered side the largest process), report.html bytes, and the ratios.
 """
@@ -230,12 +230,13 @@ def make_inputs(root: Path, args) -> None:
     print(f"inputs written in {time.perf_counter() - t0:.1f} s -> {root}", flush=True)
 
 
-def _report_cmd(root: Path, extra: list[str]) -> list[str]:
+def _report_cmd(root: Path, extra: list[str], merge: list[str] | None = None) -> list[str]:
+    """`dnalens report ...`, or with `merge` (part tables) the gather `dnalens report-merge PARTS ...`."""
     return [
         sys.executable,
         "-c",
         "import sys; from dnalens.cli import main; sys.exit(main(sys.argv[1:]))",
-        "report",
+        *(["report-merge", *merge] if merge else ["report"]),
         "--genome",
         "synthetic",
         "--buffer",
@@ -292,7 +293,7 @@ def run_side(name: str, src: Path, root: Path, timeout: float, parts: int = 0) -
             )
             if ok:
                 ok, cpu2, rss2 = _run_together(
-                    [_report_cmd(root, ["--out", str(out), "--from-parts", *files])], env, log, t0 + timeout
+                    [_report_cmd(root, ["--out", str(out)], merge=files)], env, log, t0 + timeout
                 )
                 cpu, rss = cpu + cpu2, max(rss, rss2)
         else:

@@ -51,7 +51,7 @@ ORDER = [
     "sae_quality",
     "buffer",
     "probe",
-    "report_genome",
+    "report",
 ]
 
 

@@ -156,7 +156,7 @@ cfgnote=$CFG
 if [ "${GPU_CHECK_FULL_WORKFLOW:-0}" != 1 ]; then
   # probing and report as in tests/workflow/test_reliability.py: the check times the GPU stages, and the
   # CPU-bound null draws and per-feature probes of the full settings would not fit in the time limit
-  printf '%s\n' "probing: {n_null: 2, min_null_draws: 10, probes: false, block_size: 2000}" \
+  printf '%s\n' "probe: {n_null: 2, min_null_draws: 10, probes: false, block_size: 2000}" \
     "report: {top_n_tracks: 2, detailed_features: 8, max_cards: 4}" >"$WORK/reduced.yaml"
   configs+=("$WORK/reduced.yaml"); cfgnote="$cfgnote + reduced probing/report"
 fi

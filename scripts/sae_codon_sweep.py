@@ -32,9 +32,9 @@ import torch
 from dnalens.formats.activation_shards import iter_shards
 from dnalens.formats.window_table import read_windows_bed
 from dnalens.genome.fasta import open_fasta
-from dnalens.probing.auroc import auroc_matrix
-from dnalens.probing.inputs import inputs_from_buffer
-from dnalens.probing.splits import make_split
+from dnalens.probe.auroc import auroc_matrix
+from dnalens.probe.inputs import inputs_from_buffer
+from dnalens.probe.splits import make_split
 from dnalens.sae.data import activation_width, holdout_mask, training_batches, window_batches
 from dnalens.sae.dictionary import decoder, dictionary_report
 from dnalens.sae.encode import encode_shard

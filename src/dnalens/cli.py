@@ -23,7 +23,7 @@ COMMAND_MODULES = (
     "dnalens.sae.commands",
     "dnalens.sae.standin",
     "dnalens.buffer.commands",
-    "dnalens.probing.commands",
+    "dnalens.probe.commands",
     "dnalens.report.commands",
 )
 

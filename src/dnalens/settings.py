@@ -35,7 +35,7 @@ SETTINGS_CLASSES: dict[str, str] = {
     "extract": "dnalens.extract.stage:ExtractSettings",
     "sae": "dnalens.sae.settings:SaeSettings",
     "buffer": "dnalens.buffer.build:BufferSettings",
-    "probing": "dnalens.probing.settings:ProbeSettings",
+    "probe": "dnalens.probe.settings:ProbeSettings",
     "report": "dnalens.report.options:ReportSettings",
 }
 _SECTION_OF = {path: section for section, path in SETTINGS_CLASSES.items()}
@@ -129,6 +129,21 @@ def schema_defaults(section: str, *, nested: str | None = None) -> dict[str, Any
     if nested is not None:
         values = values[nested]
     return {k: v if isinstance(v, dict) else _frozen(v) for k, v in values.items()}
+
+
+#: config sections renamed so that a stage has one name (rule, CLI, package, section): old -> new.
+RENAMED_SECTIONS = {"probing": "probe"}
+
+
+def check_renamed_sections(config: Mapping[str, Any], configfiles=()) -> None:
+    """A config written for an older dnalens names the section to rename instead of failing on an unknown key."""
+    for old, new in RENAMED_SECTIONS.items():
+        if old in config:
+            raise InputError(
+                f"the config section `{old}:` is now called `{new}:` (same keys).",
+                path=", ".join(str(f) for f in configfiles) or None,
+                fix=f"rename `{old}:` to `{new}:` in the config file.",
+            )
 
 
 def schema_choices(section: str, key: str) -> tuple[Any, ...]:

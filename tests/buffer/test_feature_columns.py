@@ -96,7 +96,7 @@ def test_the_one_row_major_copy_gives_columns_on_demand_and_old_copies_still_rea
 
     from dnalens.buffer.store import ActivationBuffer
     from dnalens.formats.feature_columns import column_counts, write_feature_major
-    from dnalens.probing.inputs import inputs_from_buffer
+    from dnalens.probe.inputs import inputs_from_buffer
 
     csr = _random_csr(40, 5, seed=2)
     windows = pd.DataFrame(

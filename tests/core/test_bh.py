@@ -1,10 +1,10 @@
-"""Benjamini–Hochberg q-values (scipy.stats.false_discovery_control behind probing.nulls.bh_qvalues)."""
+"""Benjamini–Hochberg q-values (scipy.stats.false_discovery_control behind probe.nulls.bh_qvalues)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from dnalens.probing.nulls import bh_qvalues
+from dnalens.probe.nulls import bh_qvalues
 
 
 def _previous_bh(p: np.ndarray) -> np.ndarray:

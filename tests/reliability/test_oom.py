@@ -296,8 +296,8 @@ def test_sae_micro_batch_step_matches_whole_batch_gradients():
 def test_torch_auroc_halves_feature_blocks_and_gives_the_same_matrix(monkeypatch):
     import scipy.sparse as sp
 
-    from dnalens.probing import auroc_torch
-    from dnalens.probing.auroc import auroc_matrix
+    from dnalens.probe import auroc_torch
+    from dnalens.probe.auroc import auroc_matrix
 
     rng = np.random.default_rng(3)
     dense = rng.standard_normal((400, 23)) * (rng.random((400, 23)) < 0.2)

@@ -113,14 +113,14 @@ def test_rule_files_read_the_validated_config_without_defaults_of_their_own():
         ("sae", {"k": 0}, ("sae.k", ">= 1", "Fix:")),
         ("sae", {"architecture": "relu"}, ("sae.architecture", "one of topk, batchtopk", "'relu'")),
         (
-            "probing",
+            "probe",
             {"test_fraction": 1.0},
             (
-                "probing.test_fraction",
+                "probe.test_fraction",
                 "< 1",
             ),
         ),
-        ("probing", {"n_null": True}, ("probing.n_null", "an integer", "True")),
+        ("probe", {"n_null": True}, ("probe.n_null", "an integer", "True")),
         ("windows", {"stride": "wide"}, ("windows.stride", "an integer or null")),
         ("report", {"bigwig_features": [1, -2]}, ("report.bigwig_features[1]", ">= 0")),
         ("training", {"architecture": {"d_model": 2}}, ("training.architecture.d_model", ">= 4")),
@@ -142,7 +142,7 @@ def test_unknown_keys_are_still_rejected_by_name():
 
 
 def test_valid_values_pass_and_lists_become_tuples():
-    s = from_mapping(_cls("probing"), {"thresholds": [0.1, 0.2], "device": "auto"}, where="probing")
+    s = from_mapping(_cls("probe"), {"thresholds": [0.1, 0.2], "device": "auto"}, where="probe")
     assert s.thresholds == (0.1, 0.2) and s.device == "auto"
 
 

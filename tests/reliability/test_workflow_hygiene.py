@@ -91,7 +91,7 @@ def test_the_parser_sees_the_workflow():
         "encode",
         "buffer",
         "probe",
-        "report_genome",
+        "report",
     } <= names
     assert len(SHELL_RULES) >= 15 and all(_shell(r).startswith("dnalens ") for r in SHELL_RULES)
 
@@ -150,5 +150,5 @@ def test_every_rule_has_log_benchmark_and_resources(rule):
     resources = _keywords(rule["resources"])
     assert {"mem_mb", "runtime"} <= set(resources), rule["name"]
     assert "{log" in _shell(rule), f"{rule['name']} does not write its log"
-    if any(command in _shell(rule) for command in GPU_COMMANDS) and "--finalize-only" not in _shell(rule):
+    if any(command in _shell(rule) for command in GPU_COMMANDS):
         assert "gpu" in resources, f"{rule['name']} runs a model/SAE but declares no gpu resource"

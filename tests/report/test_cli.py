@@ -136,7 +136,7 @@ def test_report_command_reads_every_stage_format(tmp_path):
     assert sorted(p.name for p in (root / "tracks").glob("*.bw")) == ["f0.minus.bw", "f0.plus.bw"]
     ET.parse(root / "tracks" / "igv_session.xml")
     html = (root / "report.html").read_text()
-    assert "probing settings" in html and "loss recovered" in html and "start codon (n=2)" in html
+    assert "probe settings" in html and "loss recovered" in html and "start codon (n=2)" in html
     assert "seed agreement</dt><dd>not measured" in html  # sae_quality.json without a dictionary block
     assert "splice donor (exon|intron) (n=1)" in html
 
@@ -181,10 +181,17 @@ def _tree(root):
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def _merge(args, out, part_files):
+    """`dnalens report-merge PARTS...` with the inputs of a `dnalens report` command line, writing to `out`."""
+    at = args.index("--out")
+    assert args[0] == "report"
+    return ["report-merge", *map(str, part_files), *args[1 : at + 1], str(out), *args[at + 2 :]]
+
+
 @pytest.mark.parametrize("parts", [1, 3, 7])  # 7 parts > 4 latents: some parts are empty
 def test_report_parts_gather_to_the_unscattered_report(tmp_path, parts):
-    """Scatter + gather equals one job: `--part i --parts n` tables gathered with `--from-parts` write
-    the same bytes as a plain `dnalens report` (workflow rules report_part / report_genome)."""
+    """Scatter + gather equals one job: `--part i --parts n` tables gathered by `dnalens report-merge` write
+    the same bytes as a plain `dnalens report` (workflow rules report_part / report)."""
     root = _mini_results(tmp_path)
     probe = _write_probe(root / "probe")
     (root / "labels_summary.tsv").write_text("concept\tinstances\nCDS\t2\n")
@@ -200,7 +207,7 @@ def test_report_parts_gather_to_the_unscattered_report(tmp_path, parts):
         )
     rows = [len(pd.read_parquet(p)) for p in part_files]
     assert sum(rows) == 4 and (parts < 4 or 0 in rows)
-    assert main(args[: at + 1] + [str(gathered)] + args[at + 2 :] + ["--from-parts", *map(str, part_files)]) == 0
+    assert main(_merge(args, gathered, part_files)) == 0
     a, b = _tree(whole), _tree(gathered)
     assert sorted(a) == sorted(b) and "report.html" in a and "features.tsv" in a
     assert [name for name in a if a[name] != b[name]] == []
@@ -208,13 +215,11 @@ def test_report_parts_gather_to_the_unscattered_report(tmp_path, parts):
     again = tmp_path / "again"
     settings = args.index("--settings") + 1
     other = args[:settings] + [json.dumps({"top_n_tracks": 1, "parts": parts + 1})] + args[settings + 1 :]
-    assert main(other[: at + 1] + [str(again)] + other[at + 2 :] + ["--from-parts", *map(str, part_files)]) == 0
+    assert main(_merge(other, again, part_files)) == 0
     assert _tree(again) == a
     # a missing part stops the gather naming the problem, before anything is written
     if parts > 1:
-        assert (
-            main(args[: at + 1] + [str(tmp_path / "bad")] + args[at + 2 :] + ["--from-parts", str(part_files[0])]) != 0
-        )
+        assert main(_merge(args, tmp_path / "bad", part_files[:1])) != 0
         assert not (tmp_path / "bad" / "features.tsv").exists()
 
 

@@ -34,7 +34,7 @@ def rehearsal(tmp_path_factory) -> tuple[Path, dict]:
     work = tmp_path_factory.mktemp("rehearsal")
     config = yaml.safe_load(CONFIG.read_text())
     config["genomes"][GENOME]["genbank"] = str(REPO / config["genomes"][GENOME]["genbank"])
-    for section in ("model", "sae", "probing"):  # CPU here even where CUDA is visible (gpu_check runs it there)
+    for section in ("model", "sae", "probe"):  # CPU here even where CUDA is visible (gpu_check runs it there)
         config.setdefault(section, {})["device"] = "cpu"
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     targets = [f"results/{GENOME}/sae_quality.json", f"results/{GENOME}/probe", f"results/{GENOME}/report.html"]

@@ -60,6 +60,13 @@ def test_unknown_config_key_stops_the_dry_run(tmp_path):
     assert "'fastaa' was unexpected" in run.stdout + run.stderr
 
 
+def test_a_renamed_section_names_the_new_name_and_the_file(tmp_path):
+    run = _snakemake(tmp_path, {"genomes": {"g": {"genbank": "x.gb"}}, "probing": {"n_null": 2}}, "-n")
+    assert run.returncode != 0
+    out = run.stdout + run.stderr
+    assert "`probing:` is now called `probe:`" in out and str(tmp_path / "config.yaml") in out
+
+
 @pytest.mark.parametrize(
     ("config", "needle"),
     [

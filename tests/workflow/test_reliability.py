@@ -50,7 +50,7 @@ def _config(model_dir: Path) -> dict:
             "quality_tokens": 5000,
             "loss_windows": 2,
         },
-        "probing": {"n_null": 2, "min_null_draws": 10, "probes": False, "block_size": 2000},
+        "probe": {"n_null": 2, "min_null_draws": 10, "probes": False, "block_size": 2000},
         "report": {"top_n_tracks": 2, "detailed_features": 8, "max_cards": 4},
     }
 

@@ -100,5 +100,5 @@ rule extract:
     conda:
         "../envs/dnalens.yaml"
     shell:
-        "dnalens extract --fasta {input.fasta:q} --windows {input.windows:q} --model {params.model}"
-        " --settings {params.settings} --out {params.out:q} --finalize-only --publish {output:q} > {log:q} 2>&1"
+        "dnalens extract-merge --fasta {input.fasta:q} --windows {input.windows:q} --model {params.model}"
+        " --settings {params.settings} --out {params.out:q} --publish {output:q} > {log:q} 2>&1"

@@ -1,8 +1,8 @@
 # probe: buffer (+ label store; FASTA for sequence baselines and the exact-repeat check; the activation shards
 # of the dense sample, for the dense probe when the buffer has no dense twin: only when the sample is the whole
 # genome, else the probe logs why not) -> results/<genome>/probe/ tables.
-# With probing.device: cuda the rule asks for a GPU (resources gpu=1; a cluster profile may override it).
-PROBE_GPU = int(str(config["probing"]["device"]).startswith("cuda"))
+# With probe.device: cuda the rule asks for a GPU (resources gpu=1; a cluster profile may override it).
+PROBE_GPU = int(str(config["probe"]["device"]).startswith("cuda"))
 
 
 rule probe:
@@ -15,7 +15,7 @@ rule probe:
     output:
         directory("results/{genome}/probe"),
     params:
-        settings=settings_json("probing"),
+        settings=settings_json("probe"),
         activations=sae_layer_dir,
     log:
         "logs/{genome}/probe.log",

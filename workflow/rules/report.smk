@@ -6,7 +6,7 @@ REPORT_PARTS = int(config["report"]["parts"])
 
 
 # Scatter: the per-latent pass over every stored value (statistics, hit count, strongest hit) in
-# report.parts latent ranges (src/dnalens/report/parts.py); report_genome gathers them.
+# report.parts latent ranges (src/dnalens/report/parts.py); rule report gathers them (`dnalens report-merge`).
 rule report_part:
     input:
         buffer="results/{genome}/buffer",
@@ -40,7 +40,7 @@ rule report_part:
         " > {log:q} 2>&1"
 
 
-rule report_genome:
+rule report:
     input:
         parts=expand("results/{{genome}}/report_parts/part-{part}.parquet", part=range(REPORT_PARTS)),
         buffer="results/{genome}/buffer",
@@ -105,11 +105,10 @@ rule report_genome:
     conda:
         "../envs/dnalens.yaml"
     shell:
-        "dnalens report --genome {wildcards.genome:q} --buffer {input.buffer:q} --probe {input.probe:q}"
-        " --fasta {input.fasta:q} --annotation {input.annotation:q} --chrom-sizes {input.sizes:q}"
-        " --label-summary {input.label_summary:q} --sae-quality {input.sae_quality:q}"
-        " --model-name {params.model} --out {params.outdir:q} --settings {params.settings}"
-        " --from-parts {input.parts:q} > {log:q} 2>&1"
+        "dnalens report-merge {input.parts:q} --genome {wildcards.genome:q} --buffer {input.buffer:q}"
+        " --probe {input.probe:q} --fasta {input.fasta:q} --annotation {input.annotation:q}"
+        " --chrom-sizes {input.sizes:q} --label-summary {input.label_summary:q} --sae-quality {input.sae_quality:q}"
+        " --model-name {params.model} --out {params.outdir:q} --settings {params.settings} > {log:q} 2>&1"
 
 
 # Joins a few per-genome TSVs: cheap enough for the submit host.

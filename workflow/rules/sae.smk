@@ -3,7 +3,7 @@
 # sae.source: load skips train_sae. train_sae also trains a replicate from seed + 1 (sae.replicate, twice the
 # time) and keeps its decoder and the initial one in sae/dnalens_dictionary.safetensors: sae_quality.json's
 # seed agreement and init cosine. encode_part reads every window through the model with the SAE on the model's
-# device (`dnalens extract-encode`, windows.shards parts; a shard the dense sample already holds is encoded
+# device (`dnalens encode --model`, windows.shards parts; a shard the dense sample already holds is encoded
 # from it rather than recomputed) and writes only sparse codes; they are gathered into
 # results/<genome>/codes/ (hard links), a temp() output like the parts: the buffer holds the one kept copy.
 import os
@@ -74,8 +74,8 @@ rule encode_part:
     conda:
         "../envs/dnalens.yaml"
     shell:
-        "dnalens extract-encode --fasta {input.fasta:q} --windows {input.windows:q} --model {params.model}"
-        " --sae {input.sae:q} --layer {params.layer:q} --settings {params.settings} --sae-settings {params.sae}"
+        "dnalens encode --fasta {input.fasta:q} --windows {input.windows:q} --model {params.model}"
+        " --sae {input.sae:q} --layer {params.layer:q} --settings {params.sae} --extract-settings {params.settings}"
         " --activations {params.activations:q}"
         " --part {wildcards.part} --parts {params.parts} --out {output:q} > {log:q} 2>&1"
 

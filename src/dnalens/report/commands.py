@@ -1,4 +1,5 @@
-"""`dnalens report` (tables, tracks, report.html for one genome) and `dnalens summarize-genomes`."""
+"""`dnalens report` (tables, tracks, report.html for one genome; `--part` scatters its per-latent pass),
+`dnalens report-merge` (the gather) and `dnalens summarize-genomes`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,42 @@ log = logging.getLogger(__name__)
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("report", help="feature tables, genome-browser tracks and report.html for one genome")
+    _report_inputs(p)
+    p.add_argument(
+        "--part",
+        type=int,
+        help="scatter: only the per-latent pass of this part (0-based) of --parts, "
+        "written to --part-out (workflow rule report_part)",
+    )
+    p.add_argument("--parts", type=int, help="scatter: how many parts (report.parts)")
+    p.add_argument(
+        "--part-out", type=Path, help="scatter: the part's table (results/<genome>/report_parts/part-<i>.parquet)"
+    )
+    p.set_defaults(func=run_report, from_parts=None)
+
+    m = subparsers.add_parser(
+        "report-merge", help="gather report parts (dnalens report --part) and build the report (workflow rule report)"
+    )
+    m.add_argument("from_parts", nargs="+", type=Path, metavar="parts", help="the part tables, in part order")
+    _report_inputs(m)
+    m.set_defaults(func=run_report, part=None, parts=None, part_out=None)
+
+    s = subparsers.add_parser("summarize-genomes", help="one latents × genomes table from several features.tsv")
+    s.add_argument("features", nargs="+", type=Path, help="results/<genome>/features.tsv files")
+    s.add_argument("--names", nargs="*", help="genome names (default: each file's folder name)")
+    s.add_argument(
+        "--sae",
+        nargs="+",
+        required=True,
+        type=Path,
+        help="each genome's SAE (results/<genome>/sae, or sae.path when loaded), in the same order: "
+        "latents match by id only when the path is the same, else by decoder cosine",
+    )
+    s.add_argument("--out", required=True, type=Path, help="results/summary/features_across_genomes.tsv")
+    s.set_defaults(func=run_summarize)
+
+
+def _report_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--genome", required=True, type=safe_name_arg("--genome"), help="genome name (titles, cross-genome table)"
     )
@@ -28,38 +65,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sae", help="SAE name (default: from the buffer)")
     p.add_argument("--out", type=Path, help="results/<genome>/ (required unless --part)")
     p.add_argument("--settings", help="the config's report: section as JSON (or a .json/.yaml path)")
-    p.add_argument(
-        "--part",
-        type=int,
-        help="scatter: only the per-latent pass of this part (0-based) of --parts, "
-        "written to --part-out (workflow rule report_part)",
-    )
-    p.add_argument("--parts", type=int, help="scatter: how many parts (report.parts)")
-    p.add_argument(
-        "--part-out", type=Path, help="scatter: the part's table (results/<genome>/report_parts/part-<i>.parquet)"
-    )
-    p.add_argument(
-        "--from-parts",
-        nargs="+",
-        type=Path,
-        help="gather: build the report from these part tables "
-        "instead of the per-latent pass (workflow rule report_genome)",
-    )
-    p.set_defaults(func=run_report)
-
-    s = subparsers.add_parser("summarize-genomes", help="one latents × genomes table from several features.tsv")
-    s.add_argument("features", nargs="+", type=Path, help="results/<genome>/features.tsv files")
-    s.add_argument("--names", nargs="*", help="genome names (default: each file's folder name)")
-    s.add_argument(
-        "--sae",
-        nargs="+",
-        required=True,
-        type=Path,
-        help="each genome's SAE (results/<genome>/sae, or sae.path when loaded), in the same order: "
-        "latents match by id only when the path is the same, else by decoder cosine",
-    )
-    s.add_argument("--out", required=True, type=Path, help="results/summary/features_across_genomes.tsv")
-    s.set_defaults(func=run_summarize)
 
 
 def run_report(args: argparse.Namespace) -> int:

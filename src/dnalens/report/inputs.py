@@ -83,7 +83,7 @@ def probing_rule(summary: dict[str, Any]) -> str:
     )
     if "min_instances" in s:
         rule += f", for concepts with ≥ {s['min_instances']} instances"
-    return rule + " (probing settings)"
+    return rule + " (probe settings)"
 
 
 def normalise_windows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -213,7 +213,7 @@ def read_report_inputs(paths: InputPaths) -> ReportInputs:
         sae_quality=flat_quality(quality),
         probing_rule=probing_rule(probe.summary),
         min_margin=float(
-            (probe.summary.get("settings") or {}).get("min_margin", schema_defaults("probing")["min_margin"])
+            (probe.summary.get("settings") or {}).get("min_margin", schema_defaults("probe")["min_margin"])
         ),
         strand_shared=strand_shared(quality, meta),
         sae_health=sae_health(quality),

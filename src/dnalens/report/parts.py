@@ -1,5 +1,5 @@
 """Scatter of the report's per-latent pass: `report_part` jobs each run `stage.latent_passes` on one
-range of latents and write it as parquet; `report_genome` reads every part and builds the report.
+range of latents and write it as parquet; `report` reads every part and builds the report.
 
 Why: the pass touches every stored value of every latent (Evo 2: 32,768 latents); split over jobs a
 cluster spreads it. Ranges are contiguous and hold about equal numbers of stored values, from the

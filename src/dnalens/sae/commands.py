@@ -27,14 +27,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--checkpoint", help="checkpoint directory (default: <out>.checkpoint; removed on success)")
     t.set_defaults(func=_train)
 
-    e = subparsers.add_parser("encode", help="encode activation shards into sparse code shards (CSR, fp16)")
+    e = subparsers.add_parser(
+        "encode",
+        help="sparse code shards (CSR, fp16): fused (--model: model + SAE on the model's device, no dense "
+        "activations on disk) or from stored activation shards (--activations only)",
+    )
     e.add_argument("--sae", required=True, help="SAELens directory or Goodfire .pt")
-    e.add_argument("--activations", required=True, help="activation shard directory")
     e.add_argument("--out", required=True, help="codes directory to write")
-    e.add_argument("--windows", help="windows.bed of the activations (an SAE with a per-w-mer decoder bias needs it)")
-    e.add_argument("--fasta", help="genome FASTA of the windows (likewise)")
+    e.add_argument(
+        "--activations",
+        help="activation shard directory; with --model, the dense sample: shards holding the very same windows "
+        "are encoded from it instead of recomputed",
+    )
+    e.add_argument("--model", help="fused: the config's `model:` block as JSON, or a model directory")
+    e.add_argument("--layer", help="fused: module path the SAE reads (sae.layer)")
+    e.add_argument("--windows", help="windows.bed (fused: every window is encoded; else needed by a per-w-mer bias)")
+    e.add_argument("--fasta", help="genome FASTA of the windows (fused; or a per-w-mer decoder bias)")
     e.add_argument("--settings", help="the config's `sae:` block (k for a .pt without k in its name, device)")
-    e.add_argument("--part", type=int, help="scatter: encode only activation-shard block PART (0-based) of --parts")
+    e.add_argument("--extract-settings", help="fused: the config's `extract:` block as JSON (batch_tokens, device)")
+    e.add_argument("--part", type=int, help="scatter: encode only shard block PART (0-based) of --parts")
     e.add_argument("--parts", type=int, default=1, help="scatter: number of blocks (the extract stage's parts)")
     e.set_defaults(func=_encode)
 
@@ -157,6 +168,43 @@ def _train_replicate(args, settings, d_in, held, bases, sae, result) -> tuple[di
 
 
 def _encode(args: argparse.Namespace) -> int:
+
+    if args.model is not None:
+        missing = [f"--{n}" for n in ("fasta", "windows", "layer") if getattr(args, n) is None]
+        if missing:
+            raise InputError(f"fused encode (--model) also needs {', '.join(missing)}.", fix="see `dnalens encode -h`.")
+        return _encode_fused(args)
+    if args.activations is None:
+        raise InputError(
+            "encode needs --activations (stored shards) or --model (fused).", fix="see `dnalens encode -h`."
+        )
+    return _encode_stored(args)
+
+
+def _encode_fused(args: argparse.Namespace) -> int:
+    from dnalens.extract.fused import run_fused
+    from dnalens.extract.stage import ExtractSettings
+
+    extract = from_mapping(ExtractSettings, parse_settings(args.extract_settings), where="extract settings")
+    model = json.loads(args.model) if args.model.strip().startswith("{") else args.model
+    summary = run_fused(
+        args.fasta,
+        args.windows,
+        model,
+        args.sae,
+        args.layer,
+        extract,
+        args.out,
+        k=_settings(args.settings).k,
+        part=args.part,
+        parts=args.parts,
+        activations=args.activations,
+    )
+    print(json.dumps({k: summary[k] for k in ("total_tokens", "total_nnz", "mean_l0", "n_features")}))
+    return 0
+
+
+def _encode_stored(args: argparse.Namespace) -> int:
     from dnalens.formats.activation_shards import read_manifest
     from dnalens.sae.encode import encode_activations
     from dnalens.sae.io import load_sae

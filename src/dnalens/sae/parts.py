@@ -73,7 +73,7 @@ def merge_code_parts(
     summary["shards"] = [s for m in manifests for s in m["shards"]]
     for key in ("total_tokens", "total_nnz", "clipped"):
         summary[key] = sum(int(m[key]) for m in manifests)
-    if "reused_dense_shards" in first:  # fused parts (dnalens extract-encode)
+    if "reused_dense_shards" in first:  # fused parts (dnalens encode --model)
         summary["reused_dense_shards"] = sum(int(m.get("reused_dense_shards", 0)) for m in manifests)
     summary["mean_l0"] = summary["total_nnz"] / max(summary["total_tokens"], 1)
     if activations is not None:

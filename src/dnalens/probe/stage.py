@@ -1,0 +1,326 @@
+"""The probe stage: split → baselines, controls → AUROC (train, held-out, shift nulls) → domain F1 → probes → tables.
+
+`run_probing(inputs, settings)` is pure (arrays in, tables out); `write_probe_dir` writes
+results/<genome>/probe/ atomically. The layout of that directory is documented in
+docs/ARCHITECTURE.md ("probe") because the report stage reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from dnalens.atomic import atomic_dir
+from dnalens.formats.feature_columns import feature_blocks, feature_bounds
+from dnalens.formats.row_chunks import PackedLabels
+from dnalens.probe.annotate import (
+    ScoreMatrices,
+    concepts_table,
+    feature_concept_table,
+    features_table,
+)
+from dnalens.probe.auroc import RankedCodes, auroc_matrix
+from dnalens.probe.baselines import baseline_scores, block_parity
+from dnalens.probe.controls import ControlScorer, control_baselines, find_controls
+from dnalens.probe.f1 import (
+    best_over_thresholds,
+    concat_curves,
+    domain_f1_curves,
+    prepare_f1_labels,
+)
+from dnalens.probe.inputs import ProbeInputs
+from dnalens.probe.nulls import GenomeShift, bh_qvalues, pooled_pvalues, shift_fractions
+from dnalens.probe.probe_runs import ProbeRunSettings, run_probes
+from dnalens.probe.sequence_context import context_codes
+from dnalens.probe.settings import ProbeSettings, auroc_backend, null_shift_count
+from dnalens.probe.splits import Split, make_split
+from dnalens.probe.token_concepts import TokenConcepts
+
+log = logging.getLogger(__name__)
+PROBE_COLUMNS = (
+    "concept",
+    "kind",
+    "input",
+    "n_classes",
+    "n_train",
+    "n_test",
+    "auroc",
+    "accuracy",
+    "balanced_accuracy",
+    "chance",
+)
+
+
+@dataclass
+class ProbeResult:
+    split: Split
+    feature_concept: pd.DataFrame
+    features: pd.DataFrame
+    concepts: pd.DataFrame
+    probes: pd.DataFrame
+    summary: dict
+
+
+def feature_statistics(codes_csc) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(frequency of > 0, max activation, mean where non-zero) per feature, one pass over CSC columns.
+
+    Reduced over the non-empty columns only (their starts are valid reduceat indices, and an empty
+    column in between has no values), accumulating in the reduction's dtype: no widened copy of the
+    block's values (8 M values are 64 MB per float64 copy)."""
+    n_tokens, n_cols = codes_csc.shape[0], codes_csc.shape[1]
+    counts = np.diff(codes_csc.indptr)
+    has = counts > 0
+    active, nonzero = np.zeros(n_cols, np.int64), np.zeros(n_cols, np.int64)
+    total, fmax = np.zeros(n_cols), np.zeros(n_cols)
+    if has.any():
+        data = codes_csc.data
+        starts = codes_csc.indptr[:-1][has]
+        active[has] = np.add.reduceat(data > 0, starts, dtype=np.int64)
+        nonzero[has] = np.add.reduceat(data != 0, starts, dtype=np.int64)
+        total[has] = np.add.reduceat(data, starts, dtype=np.float64)
+        fmax[has] = np.maximum(np.maximum.reduceat(data, starts), 0.0)
+    mean = np.where(nonzero > 0, total / np.maximum(nonzero, 1), 0.0)
+    return active / max(n_tokens, 1), fmax, mean
+
+
+def _progress(iterable, total: int, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, file=sys.stderr, mininterval=5.0, disable=total < 2)
+
+
+def run_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=()) -> ProbeResult:
+    t_start = time.perf_counter()
+    s, inp = settings, inputs
+    split = make_split(
+        inp.token_contig,
+        inp.token_position,
+        inp.contig_names,
+        inp.contig_lengths,
+        block_size=s.block_size,
+        test_fraction=s.test_fraction,
+        seed=s.seed,
+        gap=s.gap,
+        duplicate_groups=duplicate_groups,
+    )
+    train, test = split.train_rows, split.test_rows
+    log.info("split: %d train / %d test tokens in %d blocks", train.size, test.size, len(split.blocks))
+    labels = inp.labels if isinstance(inp.labels, PackedLabels) else np.asarray(inp.labels, bool)
+    n_features = int(inp.codes.shape[1])
+    device = auroc_backend(s.device)
+    offsets = shift_fractions(null_shift_count(s, n_features), seed=s.seed + 1)
+    concepts = {
+        name: TokenConcepts.from_labels(labels, rows)
+        for name, rows in (("train", train), ("test", test), ("all", None))
+    }
+    n_instances = _instance_counts(labels, inp.instances)
+    evaluated = n_instances >= s.min_instances
+    t0 = time.perf_counter()
+    ctx = context_codes(
+        inp.sequence,
+        inp.contig_names,
+        inp.token_contig,
+        inp.token_position,
+        inp.token_minus,
+        inp.edge_distance,
+        gc_window=s.gc_window,
+    )
+    fold = block_parity(inp.token_contig, inp.token_position, s.block_size)
+    baselines = baseline_scores(ctx.codes, ctx.n_codes, train, test, concepts["train"], concepts["test"], fold[train])
+    controls = find_controls(
+        list(inp.label_names),
+        labels,
+        inp.categorical,
+        ctx.codes.get("kmer3"),
+        {"train": train, "test": test},
+        evaluated,
+        s.control_negatives,
+        s.seed,
+    )
+    for c in controls:
+        baselines.auroc_train[:, c.column], baselines.auroc_test[:, c.column] = control_baselines(
+            c, ctx.codes, ctx.n_codes, fold
+        )
+    log.info(
+        "baselines %s and %d matched controls: %.1f s",
+        ", ".join(ctx.codes) or "none",
+        len(controls),
+        time.perf_counter() - t0,
+    )
+    scores = _block_scores(inp, labels, concepts, train, test, offsets, device, s, ControlScorer(controls))
+    thresholds = s.thresholds_config
+    auroc_train, auroc_test, null, f1_train, f1_test, n_instances_test, (freq, fmax, mean_active), controlled = scores
+    p = pooled_pvalues(auroc_test, null) if offsets.size >= 2 else np.full(auroc_test.shape, np.nan)
+    p[:, ~evaluated] = np.nan
+    q = bh_qvalues(p)
+    uncontrolled = auroc_test.copy()
+    control_kind = [""] * len(inp.label_names)
+    for ci, c in enumerate(controls):  # annotation and the best feature use the controlled AUROC
+        auroc_train[:, c.column], auroc_test[:, c.column] = controlled[(ci, "train")], controlled[(ci, "test")]
+        control_kind[c.column] = c.kind
+    scores = ScoreMatrices(
+        concepts=list(inp.label_names),
+        auroc_train=auroc_train,
+        auroc_test=auroc_test,
+        f1_train=f1_train,
+        f1_test=f1_test,
+        p=p,
+        q=q,
+        n_instances=n_instances,
+        n_positive=concepts["all"].n_pos,
+        n_positive_train=concepts["train"].n_pos,
+        n_positive_test=concepts["test"].n_pos,
+        n_tokens=inp.n_tokens,
+        frequency=freq,
+        max_activation=fmax,
+        mean_active=mean_active,
+        n_instances_test=n_instances_test,
+        n_test_tokens=int(test.size),
+        baselines=baselines,
+        control=control_kind,
+        auroc_test_uncontrolled=uncontrolled,
+    )
+    probe_settings = ProbeRunSettings(s.probe_max_tokens, s.probe_l2, s.probe_max_iter, s.seed)
+    probes = run_probes(inp, train, test, evaluated, probe_settings) if s.probes else pd.DataFrame()
+    concepts_out = concepts_table(scores, thresholds, probes)
+    feature_concept = feature_concept_table(scores, thresholds)
+    features = features_table(scores, thresholds)
+    summary = {
+        "n_tokens": inp.n_tokens,
+        "n_features": n_features,
+        "n_concepts": len(inp.label_names),
+        "n_train_tokens": int(train.size),
+        "n_test_tokens": int(test.size),
+        "n_null_shifts": int(offsets.size),
+        "p_value_resolution": 1.0 / (1 + offsets.size * n_features) if offsets.size else None,
+        **annotation_summary(feature_concept, features),
+        "baselines": list(ctx.codes),
+        "controls": {c.name: c.summary() for c in controls},
+        "dense_probe": "none: " + inp.dense_note if inp.dense is None else type(inp.dense).__name__,
+        "seconds": round(time.perf_counter() - t_start, 2),
+        "settings": asdict(s),
+    }
+    return ProbeResult(split, feature_concept, features, concepts_out, probes, summary)
+
+
+def annotation_summary(feature_concept: pd.DataFrame, features: pd.DataFrame) -> dict:
+    """Counts for summary.json: annotated pairs, features (label pair annotated), per concept."""
+    ann = feature_concept[feature_concept["annotated"]]
+    per_concept = ann["concept"].astype(str).value_counts()
+    labelled = features[features["annotated"]]["label"].astype(str).value_counts()
+    return {
+        "n_annotated_pairs": int(len(ann)),
+        "n_annotated_features": int(features["annotated"].sum()),
+        "n_features_with_an_annotated_pair": int((features["n_annotated_concepts"] > 0).sum()),
+        "n_f1_supported_pairs": int(feature_concept["f1_supported"].sum()),
+        "annotated_pairs_per_concept": {k: int(v) for k, v in per_concept.items()},
+        "annotated_features_per_label": {k: int(v) for k, v in labelled.items()},
+    }
+
+
+def _block_scores(
+    inp: ProbeInputs,
+    labels: np.ndarray,
+    concepts: dict[str, TokenConcepts],
+    train: np.ndarray,
+    test: np.ndarray,
+    offsets: np.ndarray,
+    device: str | None,
+    s: ProbeSettings,
+    control_scorer: ControlScorer,
+):
+    """AUROC (train, held-out, nulls), F1 (train, held-out) and feature statistics, one block of features
+    (~`s.feature_block_entries` values) at a time: the codes are never whole in memory, and labels are
+    prepared once per token subset. Returns the [F, L] matrices and the held-out instance counts."""
+    n_features, n_labels = int(inp.codes.shape[1]), labels.shape[1]
+    train_labels, test_labels, all_labels = concepts["train"], concepts["test"], concepts["all"]
+    f1_labels_train = prepare_f1_labels(labels, inp.instances, train, concepts=train_labels)
+    f1_labels_test = prepare_f1_labels(labels, inp.instances, test, concepts=test_labels)
+    shifter = GenomeShift(inp.token_contig, inp.token_position, inp.token_minus)
+    patterns = all_labels.patterns  # per shift: the label pattern each test token takes, once for all blocks
+    index_type = np.int32 if inp.n_tokens < np.iinfo(np.int32).max else np.int64
+    sources = np.empty((offsets.size, test.size), index_type)  # [shift, held-out token]: the source token
+    for i, fraction in enumerate(offsets):
+        sources[i] = shifter.sources(test, fraction)
+    source_ids = np.ascontiguousarray(patterns.of_token[sources].T)  # its label pattern, [token, shift]
+    null_positives = np.stack([patterns.positives(src) for src in sources]) if offsets.size else None
+    auroc_train, auroc_test = np.empty((n_features, n_labels)), np.empty((n_features, n_labels))
+    null = np.empty((offsets.size, n_features, n_labels), np.float32)
+    stats = [np.empty(n_features) for _ in range(3)]
+    curves_train, curves_test = [], []
+    controlled = {}
+    source = inp.feature_columns if inp.feature_columns is not None else sp.csc_matrix(inp.codes)
+    blocks = feature_bounds(np.diff(source.indptr), s.feature_block_entries)  # both keep column pointers
+    for f0, f1, codes in _progress(feature_blocks(source, s.feature_block_entries), len(blocks), "feature blocks"):
+        for stat, value in zip(stats, feature_statistics(codes)):
+            stat[f0:f1] = value
+        fmax = stats[1][f0:f1]
+        if device is None:
+            auroc_train[f0:f1] = auroc_matrix(codes, train_labels, rows=train, max_chunk_entries=s.chunk_entries)
+        else:
+            auroc_train[f0:f1] = auroc_matrix(
+                codes, labels, rows=train, device=device, max_chunk_entries=s.chunk_entries
+            )
+        ranked_test = RankedCodes(codes, rows=test, max_chunk_entries=s.chunk_entries)
+        auroc_test[f0:f1] = ranked_test.auroc(test_labels)
+        if offsets.size and device is not None:
+            from dnalens.probe.auroc_torch import shifted_auroc_torch
+
+            torch_device = "cpu" if device == "cpu-torch" else device
+            null[:, f0:f1] = shifted_auroc_torch(ranked_test, patterns, source_ids, null_positives, torch_device)
+        elif offsets.size:
+            null[:, f0:f1] = ranked_test.shifted_auroc(all_labels, sources, source_ids, null_positives)
+        del ranked_test
+        for key, value in control_scorer.score(codes, s.chunk_entries).items():
+            controlled.setdefault(key, []).append(value)
+        curves_train.append(
+            domain_f1_curves(
+                codes, f1_labels_train, None, s.thresholds, fmax, rows=train, max_chunk_entries=s.chunk_entries
+            )
+        )
+        curves_test.append(
+            domain_f1_curves(
+                codes, f1_labels_test, None, s.thresholds, fmax, rows=test, max_chunk_entries=s.chunk_entries
+            )
+        )
+    f1_train = best_over_thresholds(concat_curves(curves_train))
+    test_curves = concat_curves(curves_test)
+    f1_test = best_over_thresholds(test_curves, f1_train.threshold_index)
+    controlled = {key: np.concatenate(parts) for key, parts in controlled.items()}
+    return auroc_train, auroc_test, null, f1_train, f1_test, test_curves.n_instances, tuple(stats), controlled
+
+
+def _instance_counts(labels: np.ndarray, instances: np.ndarray | None) -> np.ndarray:
+    """Instances per concept: distinct ids, plus positives without an id (their own instance)."""
+    counts = labels.sum(axis=0).astype(np.int64)
+    if instances is None:
+        return counts
+    for lab in range(labels.shape[1]):
+        ids = np.asarray(instances[:, lab])
+        has = ids >= 0
+        if has.any():
+            counts[lab] = np.unique(ids[has]).size + int((labels[:, lab] & ~has).sum())
+    return counts
+
+
+def write_probe_dir(result: ProbeResult, out: str | Path, extra_summary: dict | None = None) -> Path:
+    """results/<genome>/probe/: feature_concept, features, concepts, probes (.parquet), split.json, summary.json."""
+    out = Path(out)
+    with atomic_dir(out) as tmp:
+        result.feature_concept.to_parquet(tmp / "feature_concept.parquet", index=False)
+        result.features.to_parquet(tmp / "features.parquet", index=False)
+        result.concepts.to_parquet(tmp / "concepts.parquet", index=False)
+        probes = result.probes if not result.probes.empty else pd.DataFrame(columns=list(PROBE_COLUMNS))
+        probes.to_parquet(tmp / "probes.parquet", index=False)
+        (tmp / "split.json").write_text(json.dumps(result.split.to_json(), indent=1))
+        summary = {**result.summary, **(extra_summary or {})}
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    return out
