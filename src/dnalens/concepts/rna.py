@@ -4,29 +4,9 @@ from __future__ import annotations
 
 from dnalens.concepts.context import ConceptContext
 from dnalens.concepts.model import Concept, IntervalBuilder
+from dnalens.genome.model import NCRNA_TYPES
 
 FAMILY = "rna"
-NCRNA_TYPES = frozenset(
-    {
-        "ncRNA",
-        "lnc_RNA",
-        "misc_RNA",
-        "snRNA",
-        "snoRNA",
-        "miRNA",
-        "tmRNA",
-        "RNase_P_RNA",
-        "RNase_MRP_RNA",
-        "SRP_RNA",
-        "antisense_RNA",
-        "scRNA",
-        "guide_RNA",
-        "piRNA",
-        "Y_RNA",
-        "vault_RNA",
-        "telomerase_RNA",
-    }
-)
 TYPES = {"tRNA": frozenset({"tRNA"}), "rRNA": frozenset({"rRNA"}), "ncRNA": NCRNA_TYPES}
 CONCEPTS = {
     "tRNA": "transfer RNA (mature exons; a tRNA intron is labelled intron)",

@@ -40,9 +40,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _extract(args: argparse.Namespace) -> int:
     from dnalens.extract.stage import ExtractSettings, run_extract
+    from dnalens.models.base import model_arg
 
     settings = from_mapping(ExtractSettings, parse_settings(args.settings), where="extract settings")
-    model = json.loads(args.model) if args.model.strip().startswith("{") else args.model
+    model = model_arg(args.model)
     dirs = run_extract(
         args.fasta,
         args.windows,
@@ -64,9 +65,10 @@ def _extract(args: argparse.Namespace) -> int:
 
 def _extract_merge(args: argparse.Namespace) -> int:
     from dnalens.extract.stage import ExtractSettings, publish_layers, run_extract
+    from dnalens.models.base import model_arg
 
     settings = from_mapping(ExtractSettings, parse_settings(args.settings), where="extract settings")
-    model = json.loads(args.model) if args.model.strip().startswith("{") else args.model
+    model = model_arg(args.model)
     dirs = run_extract(args.fasta, args.windows, model, settings, args.out, compute=False)
     if args.publish:
         dirs = publish_layers(dirs, args.publish)
@@ -77,12 +79,12 @@ def _extract_merge(args: argparse.Namespace) -> int:
 def _sample(args: argparse.Namespace) -> int:
     from dnalens.extract.sample import write_sample_bed
     from dnalens.extract.stage import ExtractSettings, trims
-    from dnalens.models.base import parse_spec
+    from dnalens.models.base import model_arg, parse_spec
     from dnalens.sae.settings import SaeSettings
 
     settings = from_mapping(ExtractSettings, parse_settings(args.settings), where="extract settings")
     sae = from_mapping(SaeSettings, parse_settings(args.sae_settings), where="sae settings")
-    model = json.loads(args.model) if args.model.strip().startswith("{") else args.model
+    model = model_arg(args.model)
     summary = write_sample_bed(
         args.windows,
         args.out,

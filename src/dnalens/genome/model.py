@@ -18,13 +18,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Iterable, Iterator
 
-TRANSCRIPT_TYPES = frozenset(
+#: non-coding RNA transcript types (SO names): transcripts here, the `ncRNA` concept in concepts/rna.py.
+NCRNA_TYPES = frozenset(
     {
-        "mRNA",
-        "transcript",
-        "primary_transcript",
-        "tRNA",
-        "rRNA",
         "ncRNA",
         "lnc_RNA",
         "misc_RNA",
@@ -33,12 +29,19 @@ TRANSCRIPT_TYPES = frozenset(
         "miRNA",
         "tmRNA",
         "RNase_P_RNA",
+        "RNase_MRP_RNA",
         "SRP_RNA",
         "antisense_RNA",
         "scRNA",
         "guide_RNA",
-        "pseudogenic_transcript",
+        "piRNA",
+        "Y_RNA",
+        "vault_RNA",
+        "telomerase_RNA",
     }
+)
+TRANSCRIPT_TYPES = (
+    frozenset({"mRNA", "transcript", "primary_transcript", "tRNA", "rRNA", "pseudogenic_transcript"}) | NCRNA_TYPES
 )
 GENE_TYPES = frozenset({"gene", "pseudogene", "ncRNA_gene"})
 PART_TYPES = frozenset({"exon", "CDS", "five_prime_UTR", "three_prime_UTR", "start_codon", "stop_codon"})

@@ -79,6 +79,11 @@ def parse_spec(spec: Mapping[str, Any] | str | Path | ModelSpec) -> ModelSpec:
     return parsed
 
 
+def model_arg(text: str) -> dict[str, Any] | str:
+    """A `--model` argument: the config's `model:` block as JSON, or a model directory."""
+    return json.loads(text) if text.strip().startswith("{") else text
+
+
 def read_model_config(directory: str | Path) -> dict[str, Any]:
     """A model directory's config.json (ours or a HuggingFace checkpoint's), or the one error for a folder without it."""
     cfg_path = Path(directory) / "config.json"

@@ -206,7 +206,7 @@ def run_cli(args) -> int:
 
     from dnalens.atomic import write_text
     from dnalens.devices import resolve_device
-    from dnalens.models.base import load_model, parse_spec, with_options
+    from dnalens.models.base import load_model, model_arg, parse_spec, with_options
     from dnalens.models.tiny_adapter import bundled_path, load_tiny_module
     from dnalens.models.training import read_fasta_bytes, split_holdout
     from dnalens.settings import parse_settings
@@ -223,7 +223,7 @@ def run_cli(args) -> int:
     }
     s.update(parse_settings(args.settings))
     torch.set_num_threads(s["threads"])
-    spec = parse_spec(json.loads(args.model) if args.model.strip().startswith("{") else args.model)
+    spec = parse_spec(model_arg(args.model))
     result: dict[str, Any] = {"model": str(args.model)}
     # bits/nt: held-out tails of the training genomes and whole unseen genomes
     train_parts, held = [], {}

@@ -184,9 +184,10 @@ def _encode(args: argparse.Namespace) -> int:
 def _encode_fused(args: argparse.Namespace) -> int:
     from dnalens.extract.fused import run_fused
     from dnalens.extract.stage import ExtractSettings
+    from dnalens.models.base import model_arg
 
     extract = from_mapping(ExtractSettings, parse_settings(args.extract_settings), where="extract settings")
-    model = json.loads(args.model) if args.model.strip().startswith("{") else args.model
+    model = model_arg(args.model)
     summary = run_fused(
         args.fasta,
         args.windows,
@@ -316,12 +317,11 @@ def _loss_recovered(args, sae, manifest, windows, held, settings) -> dict:
         return {"loss_recovered": None, "reason": "no --fasta/--model given"}
     from dnalens.formats.window_table import window_sequence
     from dnalens.genome.fasta import open_fasta
-    from dnalens.models.base import load_model
+    from dnalens.models.base import load_model, model_arg
     from dnalens.sae.quality import gate_loss_recovered, pooled_loss_recovered
     from dnalens.sae.splice import strand_passes
 
-    model_arg = args.model
-    adapter = load_model(json.loads(model_arg) if model_arg.strip().startswith("{") else model_arg)
+    adapter = load_model(model_arg(args.model))
     fasta = open_fasta(args.fasta)
     rows = [i for i in range(len(windows)) if held[i]][: settings.loss_windows]
     seqs = [window_sequence(fasta, windows[i]) for i in rows]
