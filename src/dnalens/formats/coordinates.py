@@ -22,21 +22,34 @@ def token_positions(
     neighbouring tokens stay contiguous)."""
     start = np.asarray(start, np.int64)
     end = np.asarray(end, np.int64)
-    minus = np.asarray(minus, bool)
-    size = np.broadcast_to(np.asarray(contig_length, np.int64), start.shape)
     count = end - start if count is None else np.asarray(count, np.int64)
     offset = np.zeros_like(start) if read_offset is None else np.asarray(read_offset, np.int64)
     if (count < 0).any() or (offset < 0).any() or (offset + count > end - start).any():
         raise ValueError("a window holds more tokens than bases")
-    owner = np.repeat(np.arange(len(start), dtype=np.int64), count)
-    first = np.zeros(len(start) + 1, np.int64)
+    owner, k = token_offsets(count, offset)
+    return owner, offset_positions(owner, k, start, end, minus, contig_length, wrap=wrap)
+
+
+def token_offsets(count, read_offset) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, k): each token's window index and read offset in it, for windows of `count` tokens whose
+    first token sits at read offset `read_offset`."""
+    count = np.asarray(count, np.int64)
+    owner = np.repeat(np.arange(len(count), dtype=np.int64), count)
+    first = np.zeros(len(count) + 1, np.int64)
     np.cumsum(count, out=first[1:])
-    k = np.arange(int(first[-1]), dtype=np.int64) - np.repeat(first[:-1] - offset, count)
-    position = np.where(minus[owner], end[owner] - 1 - k, start[owner] + k)
+    k = np.arange(int(first[-1]), dtype=np.int64) - np.repeat(first[:-1] - np.asarray(read_offset, np.int64), count)
+    return owner, k
+
+
+def offset_positions(owner, k, start, end, minus, contig_length, *, wrap: bool = True) -> np.ndarray:
+    """The rule itself: genome position of read offset `k` in window `owner` (per-window arrays as above)."""
+    start, end = np.asarray(start, np.int64), np.asarray(end, np.int64)
+    size = np.broadcast_to(np.asarray(contig_length, np.int64), start.shape)
+    position = np.where(np.asarray(minus, bool)[owner], end[owner] - 1 - k, start[owner] + k)
     wraps = position >= size[owner]
     if wrap and wraps.any():  # past the origin of a circular contig (windows never exceed one contig length)
         position[wraps] -= size[owner][wraps]
-    return owner, position
+    return position
 
 
 def read_offsets(position, start, end, minus, contig_length) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from dnalens.errors import InputError
-from dnalens.formats.coordinates import token_positions
+from dnalens.formats.coordinates import offset_positions, token_offsets
 
 WINDOW_COLUMNS = ("contig", "start", "end", "strand", "token_start", "token_end")
 
@@ -77,17 +77,18 @@ def build_token_map(windows: pd.DataFrame, contig_lengths: dict[str, int], n_tok
     window_contig = np.array([index[c] for c in win["contig"]], dtype=np.int32)
     lengths = np.array([contig_lengths[c] for c in contigs], dtype=np.int64)
     wminus = win["strand"].to_numpy() == "-"
-    owner, unwrapped = token_positions(
+    owner, k = token_offsets(counts, offsets0)
+    unwrapped = offset_positions(
+        owner,
+        k,
         win["start"].to_numpy(np.int64),
         win["end"].to_numpy(np.int64),
         wminus,
         lengths[window_contig],
-        count=counts,
-        read_offset=offsets0,
         wrap=False,
     )
     window = owner.astype(index_type)
-    offset = (np.arange(n_tokens, dtype=np.int64) - np.repeat(starts - offsets0, counts)).astype(index_type)
+    offset = k.astype(index_type)
     contig_id = window_contig[owner]
     position_type = _index_type(int(win["end"].max()) if len(win) else 0)
     unwrapped = unwrapped.astype(position_type)
