@@ -49,7 +49,7 @@ def _write_buffer(path, win, codes):
 
 
 def _write_probe(probe):
-    """probe/ as the probing stage writes it (its column names and dtypes)."""
+    """probe/ as the probe stage writes it (its column names and dtypes)."""
     probe.mkdir()
     s = mini_genome.scores()
     s.assign(
@@ -118,7 +118,7 @@ def test_report_command_reads_every_stage_format(tmp_path):
     code = main(_report_args(root, probe))
     assert code == 0
     features = pd.read_csv(root / "features.tsv", sep="\t").set_index("latent")
-    # probing's flag decides: f0 × gene (F1 0.7) is not annotated there, f1 × CDS_antisense is
+    # the probe stage's flag decides: f0 × gene (F1 0.7) is not annotated there, f1 × CDS_antisense is
     assert features.loc[0, "annotated"] and features.loc[1, "annotated"] and not features.loc[2, "annotated"]
     assert features.loc[0, "layer"] == "blocks.2" and features.loc[0, "sae"] == "topk (4 features, k=2)"
     pairs = pd.read_csv(root / "feature_concepts.tsv", sep="\t")

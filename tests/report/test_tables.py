@@ -82,7 +82,7 @@ def test_report_overrides_only_make_the_rule_stricter():
 
 def test_label_is_the_probing_primary_metric_not_f1():
     """Feature 0 has its best F1 and its best held-out AUROC on CDS, but probing labelled it codon_pos3
-    (largest train margin): the report keeps probing's label and reports that pair's numbers."""
+    (largest train margin): the report keeps the probe stage's label and reports that pair's numbers."""
     scores = _scores(
         [
             {

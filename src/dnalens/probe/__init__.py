@@ -1,4 +1,4 @@
-"""probing stage: score every SAE feature against every concept (AUROC, domain F1, probes, nulls).
+"""probe stage: score every SAE feature against every concept (AUROC, domain F1, probes, nulls).
 
 `auroc_matrix` and `domain_f1` are the contracts other stages use (docs/ARCHITECTURE.md, "probe").
 """

@@ -55,7 +55,7 @@ class LatentFacts:
     auroc_test: float = float("nan")
     margin: float = float("nan")
     annotated: bool = False
-    min_margin: float = 0.05  # probing's "beats the baseline" cut
+    min_margin: float = 0.05  # the probe stage's "beats the baseline" cut
     fires: bool = True  # max activation > 0
     peak_counts: tuple[int, int, int, int] | None = None  # A, C, G, T at the peak positions (read order)
     n_peaks: int = 0  # peak positions looked at

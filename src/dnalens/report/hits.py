@@ -1,7 +1,7 @@
 """Feature hits: where on the genome a feature is "on", as merged stranded intervals.
 
 A feature is on at a token where activation > threshold × (feature max) — the InterPLM rule the
-probing stage uses for domain F1, with the threshold of the feature's best concept. Consecutive on
+probe stage uses for domain F1, with the threshold of the feature's best concept. Consecutive on
 tokens of one window form a run; runs map to genome intervals (reversed on −), and runs from
 overlapping windows on the same strand merge, keeping the strongest activation and its position.
 All features are processed together with array operations (no per-feature Python loop), in blocks

@@ -1,7 +1,7 @@
 """Read the real stage outputs into a `ReportInputs`: buffer, probe tables, labels, genome, annotation.
 
 This is the only report module that knows other stages' file layouts. The probe tables are read in
-the probing stage's own column names, with no aliases: a probe folder written by an older probing stage
+the probe stage's own column names, with no aliases: a probe folder written by an older probe stage
 stops the run with an InputError naming the missing column(s). The buffer's window table is read in the
 buffer's own column names too (`normalise_windows`).
 """
@@ -24,7 +24,7 @@ from dnalens.report.tables import SCORE_COLUMNS
 from dnalens.report.tokens import WINDOW_COLUMNS
 from dnalens.settings import schema_defaults
 
-# The probing stage's tables (its own column names; no aliases: an older probe folder fails with the
+# The probe stage's tables (its own column names; no aliases: an older probe folder fails with the
 # missing column named). Columns not listed as required are optional (NaN when absent).
 SCORE_REQUIRED = (
     "feature",
@@ -73,10 +73,10 @@ def normalise_scores(frame: pd.DataFrame, path: Path | str | None = None) -> pd.
 
 
 def probing_rule(summary: dict[str, Any]) -> str:
-    """The probing stage's annotation rule in words, from probe/summary.json."""
+    """The probe stage's annotation rule in words, from probe/summary.json."""
     s = summary.get("settings") or {}
     if not {"min_auroc", "min_margin", "max_q"} <= set(s):
-        return "as decided by the probing stage"
+        return "as decided by the probe stage"
     rule = (
         f"held-out AUROC ≥ {s['min_auroc']}, margin over the best sequence-only baseline ≥ {s['min_margin']} "
         f"and q ≤ {s['max_q']}"
@@ -116,7 +116,7 @@ def _read(directory: Path, name: str, required: tuple[str, ...]) -> pd.DataFrame
 
 
 def read_probe_tables(probe_dir: str | Path) -> ProbeTables:
-    """feature_concept.parquet, features.parquet, concepts.parquet and summary.json of the probing stage."""
+    """feature_concept.parquet, features.parquet, concepts.parquet and summary.json of the probe stage."""
     directory = Path(probe_dir)
     if not directory.is_dir():
         raise InputError("probe results folder not found.", path=directory, fix="run `dnalens probe` first.")

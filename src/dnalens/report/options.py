@@ -22,9 +22,9 @@ class ReportSettings:
     detailed_features: int = _DEFAULTS["detailed_features"]
     # hits.bed.gz / hits.gff3.gz keep each latent's strongest hits up to this many (features.tsv counts all)
     max_hits_per_feature: int = _DEFAULTS["max_hits_per_feature"]
-    # a feature × concept pair passes when the probing stage marked it annotated (probe.min_auroc /
+    # a feature × concept pair passes when the probe stage marked it annotated (probe.min_auroc /
     # min_margin / max_q / min_instances) AND it meets every one of these that is set: an override can
-    # only make the rule stricter, never pass a pair the probing stage rejected
+    # only make the rule stricter, never pass a pair the probe stage rejected
     min_f1: float | None = _DEFAULTS["min_f1"]
     min_auroc: float | None = _DEFAULTS["min_auroc"]
     max_q: float | None = _DEFAULTS["max_q"]

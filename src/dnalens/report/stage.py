@@ -52,7 +52,7 @@ class ReportInputs:
     layer: str = "?"
     sae: str = "?"
     sae_quality: dict[str, Any] = field(default_factory=dict)
-    probing_rule: str = "as decided by the probing stage"  # how probing marked pairs annotated (report text)
+    probing_rule: str = "as decided by the probe stage"  # how probing marked pairs annotated (report text)
     min_margin: float = 0.05  # probe.min_margin: "beats the best sequence-only baseline" cut (report text)
     strand_shared: bool = False  # codes are [own strand | opposite strand] of one per-strand SAE (views.py)
     sae_health: list = field(default_factory=list)  # (what, in words) from health.sae_health

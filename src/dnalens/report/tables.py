@@ -1,7 +1,7 @@
 """The tables a biologist opens: per latent, per latent × concept, per concept.
 
-Pure functions over DataFrames in the probing stage's own vocabulary (SCORE_COLUMNS, the columns of
-probe/feature_concept.parquet). Every "best" here is one the probing stage chose on TRAIN blocks
+Pure functions over DataFrames in the probe stage's own vocabulary (SCORE_COLUMNS, the columns of
+probe/feature_concept.parquet). Every "best" here is one the probe stage chose on TRAIN blocks
 (`best_for_concept`, the feature `label`, concepts.parquet `best_feature_auroc`); held-out numbers are
 only ever reported, never maximised over.
 """
@@ -108,7 +108,7 @@ def feature_stats(codes: sp.spmatrix, max_nnz: int = 2_000_000) -> pd.DataFrame:
 
 
 def passes(scores: pd.DataFrame, settings: ReportSettings) -> pd.Series:
-    """Which pairs pass: the probing stage's `annotated` flag, AND each report override that is set.
+    """Which pairs pass: the probe stage's `annotated` flag, AND each report override that is set.
 
     An override can only make the rule stricter (never pass a pair probing rejected). Held-out
     metrics, as the probing rule; a pair without a q-value is not blocked by `max_q` (probing already
@@ -211,7 +211,7 @@ def concept_summary(
     latent_of,
     margin_cut: float,
 ) -> pd.DataFrame:
-    """Per concept: label counts (labels stage) + the probing stage's train-chosen best feature with its
+    """Per concept: label counts (labels stage) + the probe stage's train-chosen best feature with its
     held-out AUROC, the best sequence-only baseline (train-chosen) and the margin over it, q, whether
     that pair passes, whether its margin is >= `margin_cut`, and how many pairs pass.
     `latent_of(feature) -> (latent, view)`."""
