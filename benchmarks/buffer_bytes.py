@@ -77,8 +77,10 @@ def measure(buffer: ActivationBuffer, k: float, workdir: Path, write_dense: bool
     path = buffer.path if buffer.path is not None else buffer.save(workdir / "buffer")
     n, f, n_labels = buffer.n_tokens, buffer.n_features, len(buffer.label_names)
     codes = disk_bytes(path, ("codes.indptr.npy", "codes.indices.npy", "codes.values.npy")) / n
-    labels = disk_bytes(path, ("labels.npy",)) / n
-    instances = disk_bytes(path, ("instances.npy",)) / n
+    # a buffer built by `dnalens buffer` reads both through its label store (0 bytes here); one built in
+    # memory holds labels.npy and instance-id runs (labels/runs.py)
+    labels = disk_bytes(path, tuple(p.name for p in path.glob("labels.npy"))) / n
+    instances = disk_bytes(path, tuple(p.name for p in path.glob("instances.*.npy"))) / n
     t0 = time.perf_counter()
     opened = ActivationBuffer.open(path)
     csr = opened.codes
@@ -130,7 +132,7 @@ def report(name: str, m: dict) -> None:
     )
     print(f"  {'labels (bit-packed)':34s}{m['labels_B']:14.1f}   L / 8 = {m['labels'] / 8:.1f}")
     print(f"  {'codes + labels':34s}{m['codes_B'] + m['labels_B']:14.1f}   target {m['target_B']:.1f}")
-    print(f"  {'instances (int32 x R, separate)':34s}{m['instances_B']:14.1f}")
+    print(f"  {'instances (runs, separate)':34s}{m['instances_B']:14.1f}")
     print(f"  {'dense baseline F x 2':34s}{m['dense_B']:14.1f}   -> sparse is {ratio:.0f}x smaller")
     dense_t = "" if m["load_dense_s"] is None else f"; np.load of the dense baseline {m['load_dense_s']:.2f} s"
     print(f"  open + .codes (CSR float32) {m['open_s']:.2f} s{dense_t}")

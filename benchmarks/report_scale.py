@@ -109,6 +109,7 @@ def code_shards(n_tokens: int, n_features: int, k: int, rng, shard_tokens: int =
 
 def write_buffer(root: Path, n_tokens: int, n_features: int, k: int, concepts: list[str]) -> None:
     from dnalens.atomic import atomic_dir
+    from dnalens.buffer.label_rows import write_inline
     from dnalens.buffer.store import write_buffer_meta, write_windows_table
     from dnalens.formats.codes import CsrArrays, write_csr
     from dnalens.formats.feature_columns import column_counts, write_feature_major
@@ -124,8 +125,7 @@ def write_buffer(root: Path, n_tokens: int, n_features: int, k: int, concepts: l
     with atomic_dir(root / "buffer") as tmp:
         write_csr(tmp, "codes", whole)
         write_feature_major(tmp, shards, column_counts(shards, n_features), n_tokens)
-        np.save(tmp / "labels.npy", np.zeros((n_tokens, -(-len(concepts) // 8)), np.uint8), allow_pickle=False)
-        np.save(tmp / "instances.npy", np.zeros((n_tokens, 0), np.int32), allow_pickle=False)
+        write_inline(tmp, np.zeros((n_tokens, -(-len(concepts) // 8)), np.uint8), np.zeros((n_tokens, 0), np.int32))
         write_windows_table(tmp / "windows.parquet", windows_table(n_tokens // WINDOW))
         write_buffer_meta(
             tmp,

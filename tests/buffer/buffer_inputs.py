@@ -29,14 +29,14 @@ def write_label_store(path, windows, seed=0, lengths=None):
     )
     path.mkdir(parents=True)
     np.save(path / "labels.npy", np.packbits(labels, axis=1))
-    np.save(path / "instances.npy", instances)
+    write_instance_runs(path, instances)
     np.save(path / "window_offsets.npy", offsets)
     np.save(path / "window_rows.npy", np.arange(len(windows), dtype=np.int64))
-    np.save(path / "token_window.npy", np.repeat(np.arange(len(windows)), lengths).astype(np.int32))
     write_windows_bed(windows, path / "windows.bed")
     meta = {
         "format": "dnalens-labels",
-        "version": 1,
+        "version": 2,
+        "digest": f"toy-{seed}",
         "n_tokens": n,
         "n_windows": len(windows),
         "concept_names": CONCEPTS,
@@ -46,6 +46,20 @@ def write_label_store(path, windows, seed=0, lengths=None):
     }
     (path / "meta.json").write_text(json.dumps(meta))
     return labels, instances
+
+
+def write_instance_runs(path, instances):
+    """instances.{pointers,starts,ids}.npy by a plain loop: a run starts at token 0 and where the id changes."""
+    starts, ids, pointers = [], [], [0]
+    for column in instances.T.tolist():
+        for t, value in enumerate(column):
+            if t == 0 or value != column[t - 1]:
+                starts.append(t)
+                ids.append(value)
+        pointers.append(len(starts))
+    np.save(path / "instances.pointers.npy", np.array(pointers, np.int64))
+    np.save(path / "instances.starts.npy", np.array(starts, np.int64))
+    np.save(path / "instances.ids.npy", np.array(ids, np.int32))
 
 
 def write_activations(path, windows, d=6, trim=0, shard_windows=((0, 1), (2, 3)), seed=1):

@@ -65,10 +65,13 @@ def test_rows_line_up_with_codes_labels_instances_and_dense(built):
 
 def test_codes_are_memory_mapped_and_small(built):
     buf = built[-1]
-    assert isinstance(buf.code_arrays.values, np.memmap) and isinstance(buf.labels_packed, np.memmap)
+    assert isinstance(buf.code_arrays.values, np.memmap)
     per = buf.bytes_per_token()
     assert per["codes"] == pytest.approx((buf.nnz * 4 + (buf.n_tokens + 1) * 8) / buf.n_tokens)
-    assert buf.nnz <= 3 * buf.n_tokens and per["labels"] == 2.0  # 9 concepts -> 2 bytes
+    # labels and instance ids stay in the label store: the buffer holds neither
+    assert buf.nnz <= 3 * buf.n_tokens and per["labels"] == 0.0 and per["instances"] == 0.0
+    assert not list(buf.path.glob("labels*")) and not list(buf.path.glob("instances*"))
+    assert json.loads((buf.path / "buffer.json").read_text())["label_store"]["path"] == "../labels"
 
 
 def test_select_concat_save_round_trip(built, tmp_path):

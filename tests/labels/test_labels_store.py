@@ -93,10 +93,18 @@ def test_files_are_plain_npy_with_documented_bit_order(small):
     assert meta["bit_order"] == "big"
     j = store.concept_names.index("CDS")
     np.testing.assert_array_equal(store.column("CDS"), (packed[:, j // 8] >> (7 - j % 8)) & 1 == 1)
-    inst = np.load(store.path / "instances.npy", allow_pickle=False)
-    assert inst.dtype == np.int32 and inst.shape == (store.n_tokens, len(store.region_concepts))
+    # instance ids as runs: column r's runs are pointers[r]:pointers[r+1], each (first token, id)
+    pointers, starts, ids = (np.load(store.path / f"instances.{p}.npy") for p in ("pointers", "starts", "ids"))
+    assert (pointers.dtype, starts.dtype, ids.dtype) == (np.int64, np.int64, np.int32)
+    assert pointers.size == len(store.region_concepts) + 1 and pointers[-1] == starts.size == ids.size
+    inst = np.full((store.n_tokens, len(store.region_concepts)), 7, np.int32)
+    for r in range(len(store.region_concepts)):
+        bounds = starts[pointers[r] : pointers[r + 1]].tolist() + [store.n_tokens]
+        for a, b, value in zip(bounds[:-1], bounds[1:], ids[pointers[r] : pointers[r + 1]].tolist()):
+            inst[a:b, r] = value
+    np.testing.assert_array_equal(store.instances(), inst)
     assert (inst[~store.column("CDS"), store.region_concepts.index("CDS")] == -1).all()
-    assert isinstance(np.load(store.path / "instances.npy", mmap_mode="r"), np.memmap)
+    assert not (store.path / "instances.npy").exists() and not (store.path / "token_window.npy").exists()
     stored = json.loads((store.path / "meta.json").read_text())
     assert stored["region_concepts"] == [c.name for c in cs.region_columns]
     assert np.load(store.path / "window_offsets.npy").tolist()[-1] == store.n_tokens

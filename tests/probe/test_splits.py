@@ -122,14 +122,15 @@ def test_buffer_rows_map_to_label_store_rows_with_trims():
     """Categorical concepts come from the label store: buffer row → store row must skip trimmed starts."""
     import pandas as pd
 
-    from dnalens.probe.inputs import _store_rows, widen_instances
+    from dnalens.buffer.label_rows import store_rows
+    from dnalens.probe.inputs import widen_instances
 
-    class Store:  # the two arrays _store_rows reads
+    class Store:  # the two arrays store_rows reads
         window_rows = np.array([7, 3, 9])  # windows.bed rows in store order
         window_offsets = np.array([0, 100, 200, 300])
 
     windows = pd.DataFrame({"row": [3, 9], "token_start": [0, 95], "token_end": [95, 190], "read_offset": [5, 5]})
-    rows = _store_rows(windows, Store)
+    rows = store_rows(windows, Store.window_rows, Store.window_offsets)
     assert rows[0] == 105 and rows[94] == 199 and rows[95] == 205 and rows[-1] == 299
     wide = widen_instances(np.array([[4, -1], [5, 6]]), ["b", "d"], ["a", "b", "c", "d"])
     np.testing.assert_array_equal(wide, [[-1, 4, -1, -1], [-1, 5, -1, 6]])

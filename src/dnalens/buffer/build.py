@@ -1,8 +1,9 @@
 """Build an ActivationBuffer from code shards (`dnalens encode`), a label store and, optionally, dense shards.
 
-Streams shard by shard into memory-mapped outputs, so memory stays at one shard. Every window's token
+Streams shard by shard into plain appended files, so memory stays at one shard. Every window's token
 count is checked against the label store (minus the positions extraction trimmed) before anything is
-copied; a mismatch is an InputError naming the window, never a silently shifted label.
+written; a mismatch is an InputError naming the window, never a silently shifted label. Labels and
+instance ids are not copied: the buffer records the store (path, digest) and reads through it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from dnalens.atomic import atomic_dir
+from dnalens.buffer.label_rows import store_reference
 from dnalens.buffer.store import ActivationBuffer, write_buffer_meta, write_windows_table
 from dnalens.errors import InputError
 from dnalens.formats.codes import index_dtype, iter_code_shards, read_codes_manifest
@@ -30,16 +32,7 @@ class BufferSettings:
 @dataclass
 class _WindowPlan:
     table: list[dict[str, Any]]
-    label_rows: list[np.ndarray]  # per code shard: [k, 2] (first label-store row, count) of its windows, in order
-
-    @staticmethod
-    def rows(ranges: np.ndarray) -> np.ndarray:
-        """Label-store token rows of one shard (built when the shard is copied: all shards' rows at once
-        would be 8 bytes per token held for the whole run)."""
-        if len(ranges) == 0:
-            return np.zeros(0, np.int64)
-        starts, counts = ranges[:, 0], ranges[:, 1]
-        return np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()), dtype=np.int64)
+    n_shards: int
 
 
 def _plan(codes_dir: Path, store, trim_start: int, trim_end: int) -> _WindowPlan:
@@ -47,10 +40,9 @@ def _plan(codes_dir: Path, store, trim_start: int, trim_end: int) -> _WindowPlan
     index_of_row = {int(r): j for j, r in enumerate(np.asarray(store.window_rows))}
     store_windows = store.windows
     table: list[dict[str, Any]] = []
-    label_rows: list[np.ndarray] = []
-    token = 0
+    token = n_shards = 0
     for meta, _csr in iter_code_shards(codes_dir):
-        shard_rows = []
+        n_shards += 1
         for row, a, b in zip(meta["windows"], meta["offsets"][:-1], meta["offsets"][1:]):
             row = int(row)
             if row not in index_of_row:
@@ -70,8 +62,6 @@ def _plan(codes_dir: Path, store, trim_start: int, trim_end: int) -> _WindowPlan
                     path=codes_dir,
                     fix="rebuild labels and activations from the same windows.bed and model.trim.",
                 )
-            first = int(offsets[j]) + trim_start
-            shard_rows.append((first, expected))
             table.append(
                 {
                     "row": row,
@@ -86,8 +76,7 @@ def _plan(codes_dir: Path, store, trim_start: int, trim_end: int) -> _WindowPlan
                 }
             )
             token += expected
-        label_rows.append(np.array(shard_rows, dtype=np.int64).reshape(-1, 2))
-    return _WindowPlan(table, label_rows)
+    return _WindowPlan(table, n_shards)
 
 
 class _NpyAppender:
@@ -148,16 +137,13 @@ def build_buffer(
         indptr = _NpyAppender(tmp / "codes.indptr.npy", np.int64, (n + 1,))
         indices = _NpyAppender(tmp / "codes.indices.npy", index_dtype(n_features), (nnz,))
         values = _NpyAppender(tmp / "codes.values.npy", np.float16, (nnz,))
-        labels = _NpyAppender(tmp / "labels.npy", np.uint8, (n, int(store.packed_labels.shape[1])))
-        instances = _NpyAppender(tmp / "instances.npy", np.int32, (n, len(instance_names)))
         dense = None if dense_width is None else _NpyAppender(tmp / "dense.npy", np.float16, (n, dense_width))
-        outputs = [a for a in (indptr, indices, values, labels, instances, dense) if a is not None]
+        outputs = [a for a in (indptr, indices, values, dense) if a is not None]
         try:
             row, at = _stream_rows(
                 outputs,
                 iter_code_shards(codes_dir),
                 plan,
-                store,
                 dense_iter,
                 dense_dir,
                 n,
@@ -200,36 +186,29 @@ def build_buffer(
             label_names=label_names,
             instance_names=instance_names,
             dense_width=dense_width,
+            label_store=store_reference(out, store),
         )
-    return ActivationBuffer.open(out).info()
+    return ActivationBuffer.open(out, labels=labels_dir).info()
 
 
-def _stream_rows(
-    outputs, code_shards, plan: _WindowPlan, store, dense_iter, dense_dir, n: int, nnz: int, progress
-) -> tuple[int, int]:
-    """Append every code shard (and its label-store rows) to the outputs; returns (rows, values) seen.
+def _stream_rows(outputs, code_shards, plan: _WindowPlan, dense_iter, dense_dir, n: int, nnz: int, progress):
+    """Append every code shard to the outputs; returns (rows, values) seen.
     One shard's memory maps at a time: a list of all shards would keep every page read resident."""
-    indptr, indices, values, labels, instances, *rest = outputs
+    indptr, indices, values, *rest = outputs
     dense = rest[0] if rest else None
     row, at = 0, 0
     indptr.append(np.zeros(1, np.int64))
-    pairs = zip(code_shards, plan.label_rows)
     if progress is not None:
-        pairs = progress(
-            pairs, total=len(plan.label_rows), desc="buffer", unit="shard", file=sys.stderr, mininterval=2.0
+        code_shards = progress(
+            code_shards, total=plan.n_shards, desc="buffer", unit="shard", file=sys.stderr, mininterval=2.0
         )
-    labels_file = store.path / "labels.npy"  # the name LabelStore reads
-    for (meta, csr), ranges in pairs:
-        rows = plan.rows(ranges)
+    for meta, csr in code_shards:
         m, k = csr.n_rows, csr.nnz
         if row + m > n or at + k > nnz:
             return row + m, at + k  # more than the manifest says: the caller reports it
         indptr.append(np.asarray(csr.indptr[1:]) + at)
         indices.append(csr.indices)
         values.append(csr.values)
-        # a fresh memory map per shard: its pages leave the process with it (a cached one kept them all)
-        labels.append(np.load(labels_file, mmap_mode="r", allow_pickle=False)[rows])
-        instances.append(store.instances(rows))
         if dense is not None:
             dmeta, darr = next(dense_iter)
             if list(dmeta["windows"]) != list(meta["windows"]) or list(dmeta["offsets"]) != list(meta["offsets"]):

@@ -1,17 +1,23 @@
 """ActivationBuffer: sparse SAE codes + labels + instance ids + window index, one row per token.
 
-On disk (a directory, replaced as a whole; every array a memory-mapped .npy, nothing pickled):
-  buffer.json                  format, shapes, label/instance names, provenance (SAE, layer, trims)
+On disk, format version 2 (a directory, replaced as a whole; every array a .npy, nothing pickled):
+  buffer.json                  format, shapes, label/instance names, provenance (SAE, layer, trims),
+                               `label_source` ("store" or "inline") and `label_store` (its path relative
+                               to this directory and absolute, its content digest and token count)
   codes.indptr.npy             int64 [N+1]   CSR row pointers
   codes.indices.npy            uint16 [nnz]  latent index of each stored value (int32 past 65,536 latents)
   codes.values.npy             float16 [nnz] code value            -> k x 4 bytes per token (+ 8 for indptr)
-  labels.npy                   uint8 [N, ceil(L/8)]  bit-packed bools (numpy's default big bit order,
-                                                     as in the label store) -> L/8 bytes per token
-  instances.npy                int32 [N, R]  instance id per region concept, -1 outside
   windows.parquet              row (of windows.bed), contig, start, end, strand, name,
                                token_start, token_end (rows of this buffer), read_offset (read
                                position of the window's first row; > 0 when extraction trimmed starts)
   dense.npy                    float16 [N, d] (optional dense twin: the activations themselves)
+  only with label_source "inline" (a buffer built in memory: select, concat, tests):
+  labels.npy                   uint8 [N, ceil(L/8)]  bit-packed bools (big bit order, as in the label store)
+  instances.{pointers,starts,ids}.npy  instance ids per region concept as runs (labels/runs.py)
+
+A buffer built by `dnalens buffer` keeps no labels: its rows are label-store tokens (window `row`,
+read position read_offset + k), read through the store (buffer/label_rows.py). Version 1 buffers (a
+copy of labels.npy and a dense instances.npy) are refused with the fix: rerun the buffer rule.
 
 Rows are tokens of whole windows, windows in windows.bed order, read order within a window.
 R (region concepts, `instance_names`) may be fewer columns than L (`label_names`): only region-like
@@ -19,8 +25,7 @@ concepts have instances.
 
 One copy of the codes: the feature-major view probing and the report read one column block at a time
 (`feature_columns`, formats/feature_columns.py) is transposed from the row-major copy where it is read, into a
-temporary directory that lives as long as that view (6 bytes per value, $TMPDIR). Buffers written
-with a stored copy (features.{indptr,rows,values}.npy, before this) still read it.
+temporary directory that lives as long as that view (6 bytes per value, $TMPDIR).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from dnalens.atomic import atomic_dir
+from dnalens.buffer.label_rows import open_labels, store_reference, write_inline
 from dnalens.errors import InputError
 from dnalens.formats.codes import CodeRows, CsrArrays, index_dtype, read_csr, write_csr
 from dnalens.formats.feature_columns import COLUMN_FILES, FeatureColumns
@@ -41,7 +47,7 @@ from dnalens.formats.row_chunks import PackedLabels, RowChunkedArray
 
 log = logging.getLogger(__name__)
 FORMAT = "dnalens-activation-buffer"
-VERSION = 1
+VERSION = 2  # 2: labels and instance ids read through the label store (or inline runs), no dense copy
 WINDOW_COLUMNS = ("row", "contig", "start", "end", "strand", "name", "token_start", "token_end", "read_offset")
 
 
@@ -58,6 +64,7 @@ class ActivationBuffer:
         dense: np.ndarray | None = None,
         meta: dict[str, Any] | None = None,
         path: Path | None = None,
+        label_store=None,
     ) -> None:
         self.code_arrays = codes
         self.labels_packed = labels_packed
@@ -68,6 +75,7 @@ class ActivationBuffer:
         self.dense = dense
         self.meta = dict(meta or {})
         self.path = path
+        self.label_store = label_store  # the LabelStore labels and instances are read through, if any
         self._check()
 
     def _check(self) -> None:
@@ -91,8 +99,9 @@ class ActivationBuffer:
 
     # ---- opening -----------------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | Path) -> "ActivationBuffer":
-        """Memory-map a buffer directory (nothing is read into memory until used)."""
+    def open(cls, path: str | Path, labels: str | Path | None = None) -> "ActivationBuffer":
+        """Memory-map a buffer directory (nothing is read into memory until used); `labels`: the label
+        store to read labels through (default: the one recorded in buffer.json)."""
         import pandas as pd
 
         path = Path(path)
@@ -110,21 +119,32 @@ class ActivationBuffer:
                 path=meta_path,
                 fix="upgrade dnalens.",
             )
+        if int(meta.get("version", 0)) < VERSION:
+            raise InputError(
+                f"buffer format version {meta.get('version')} keeps its own copy of labels and dense instance "
+                f"ids; this dnalens reads version {VERSION} (labels read through the label store).",
+                path=path,
+                fix="rebuild it: rerun the labels and buffer rules (`snakemake --forcerun labels_part buffer`, "
+                "or `dnalens labels`, then `dnalens encode` and `dnalens buffer`).",
+            )
 
         def load(name: str) -> np.ndarray:
             return np.load(path / name, mmap_mode="r", allow_pickle=False)
 
         dense = load("dense.npy") if meta.get("dense") else None
+        windows = pd.read_parquet(path / "windows.parquet")
+        packed, instances, store = open_labels(path, meta, windows, labels)
         return cls(
             codes=read_csr(path, "codes", meta["n_features"]),
-            labels_packed=load("labels.npy"),
+            labels_packed=packed,
             label_names=meta["label_names"],
-            instances=load("instances.npy"),
+            instances=instances,
             instance_names=meta["instance_names"],
-            windows=pd.read_parquet(path / "windows.parquet"),
+            windows=windows,
             dense=dense,
             meta=meta,
             path=path,
+            label_store=store,
         )
 
     # ---- views -------------------------------------------------------------------------------------
@@ -166,14 +186,17 @@ class ActivationBuffer:
 
     @cached_property
     def label_matrix(self) -> PackedLabels:
-        """bool [N, L] labels unpacked per column or row subset (read from disk for an opened buffer)."""
-        packed = RowChunkedArray(self.path / "labels.npy") if self.path is not None else self.labels_packed
+        """bool [N, L] labels unpacked per column or row subset (read from disk for an opened buffer:
+        through the label store, or by row chunks of its own labels.npy)."""
+        inline = self.path is not None and self.label_store is None
+        packed = RowChunkedArray(self.path / "labels.npy") if inline else self.labels_packed
         return PackedLabels(packed, len(self.label_names))
 
     @cached_property
     def instance_matrix(self):
-        """int32 [N, R] instance ids read by row chunks from disk (an opened buffer), else in memory."""
-        return RowChunkedArray(self.path / "instances.npy") if self.path is not None else np.asarray(self.instances)
+        """int32 [N, R] instance ids, expanded per column or row subset from runs (an opened buffer), else
+        the in-memory array."""
+        return self.instances if self.path is not None else np.asarray(self.instances)
 
     @property
     def labels(self) -> np.ndarray:
@@ -220,9 +243,9 @@ class ActivationBuffer:
         table["token_start"] = table["token_end"] - lengths
         return ActivationBuffer(
             codes=codes,
-            labels_packed=np.asarray(self.labels_packed)[rows],
+            labels_packed=np.asarray(self.labels_packed[rows]),
             label_names=self.label_names,
-            instances=np.asarray(self.instances)[rows],
+            instances=np.asarray(self.instances[rows]),
             instance_names=self.instance_names,
             windows=table,
             dense=None if self.dense is None else np.asarray(self.dense)[rows],
@@ -279,19 +302,25 @@ class ActivationBuffer:
         )
 
     def save(self, path: str | Path) -> Path:
-        """Write this buffer to `path` (atomically, as a whole) and return it."""
+        """Write this buffer to `path` (atomically, as a whole) and return it. An opened buffer that reads
+        through a label store keeps reading through it; any other writes its labels inline."""
         path = Path(path)
         with atomic_dir(path) as tmp:
-            write_buffer_files(tmp, self)
+            write_buffer_files(tmp, self, path)
         return path
 
     # ---- accounting --------------------------------------------------------------------------------
     def bytes_per_token(self) -> dict[str, float]:
+        """Bytes per token this buffer holds itself (labels and instance ids read through a label store: 0;
+        instance ids: their runs, or 4 x R for an in-memory array)."""
         n = max(self.n_tokens, 1)
+        through = self.label_store is not None
+        nbytes = getattr(self.instances, "nbytes", None)
+        instance_bytes = float(nbytes if nbytes is not None else 4 * len(self.instance_names) * self.n_tokens)
         parts = {
             "codes": (self.nnz * (2 + np.dtype(self.code_arrays.indices.dtype).itemsize) + (self.n_tokens + 1) * 8) / n,
-            "labels": float(self.labels_packed.shape[1]),
-            "instances": 4.0 * len(self.instance_names),
+            "labels": 0.0 if through else float(self.labels_packed.shape[1]),
+            "instances": 0.0 if through else instance_bytes / n,
             "dense": 0.0 if self.dense is None else 2.0 * self.dense.shape[1],
         }
         parts["total"] = sum(parts.values())
@@ -313,11 +342,11 @@ class ActivationBuffer:
         }
 
 
-def write_buffer_files(directory: Path, buffer: ActivationBuffer) -> None:
-    """Every file of a buffer into an (empty, temporary) directory; buffer.json last."""
+def write_buffer_files(directory: Path, buffer: ActivationBuffer, final: Path | None = None) -> None:
+    """Every file of a buffer into an (empty, temporary) directory that becomes `final`; buffer.json last."""
     write_csr(directory, "codes", buffer.code_arrays)
-    np.save(directory / "labels.npy", np.ascontiguousarray(buffer.labels_packed, dtype=np.uint8), allow_pickle=False)
-    np.save(directory / "instances.npy", np.ascontiguousarray(buffer.instances, dtype=np.int32), allow_pickle=False)
+    if buffer.label_store is None:
+        write_inline(directory, buffer.labels_packed, buffer.instances)
     if buffer.dense is not None:
         np.save(directory / "dense.npy", np.ascontiguousarray(buffer.dense, dtype=np.float16), allow_pickle=False)
     write_windows_table(directory / "windows.parquet", buffer.windows)
@@ -330,6 +359,7 @@ def write_buffer_files(directory: Path, buffer: ActivationBuffer) -> None:
         instance_names=buffer.instance_names,
         dense_width=None if buffer.dense is None else int(buffer.dense.shape[1]),
         nnz=buffer.nnz,
+        label_store=None if buffer.label_store is None else store_reference(final or directory, buffer.label_store),
     )
 
 
@@ -348,8 +378,11 @@ def write_buffer_meta(
     label_names: Sequence[str],
     instance_names: Sequence[str],
     dense_width: int | None,
+    label_store: dict[str, Any] | None = None,
 ) -> None:
-    record = {k: v for k, v in meta.items() if k not in ("format", "version")}
+    """buffer.json; `label_store` (label_rows.store_reference) when labels are read through the store,
+    else the buffer directory holds them (label_source "inline")."""
+    record = {k: v for k, v in meta.items() if k not in ("format", "version", "label_source", "label_store")}
     record.update(
         {
             "format": FORMAT,
@@ -364,6 +397,9 @@ def write_buffer_meta(
             "codes_dtype": "float16",
             "indices_dtype": index_dtype(n_features).name,
             "labels_bitorder": "big",
+            "label_source": "inline" if label_store is None else "store",
         }
     )
+    if label_store is not None:
+        record["label_store"] = label_store
     (directory / "buffer.json").write_text(json.dumps(record, indent=1) + "\n")

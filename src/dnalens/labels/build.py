@@ -7,6 +7,7 @@ A − window therefore reads the − arrays reversed, where sense and antisense 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -20,11 +21,13 @@ from dnalens.concepts.genome_data import GenomeSequence
 from dnalens.concepts.registry import ConceptSet
 from dnalens.formats.window_table import Window, write_windows_bed
 from dnalens.labels.export import instance_frame, write_instance_table, write_summary
+from dnalens.labels.runs import RunLengthIds, run_files
 from dnalens.labels.tokens import check_windows, token_layout
 
 log = logging.getLogger(__name__)
 STORE_FORMAT = "dnalens-labels"
-STORE_VERSION = 1
+STORE_VERSION = 2  # 2: instance ids run-length encoded (labels/runs.py), no token_window.npy
+INSTANCES = "instances"  # stem of the run files: instances.{pointers,starts,ids}.npy
 BIT_ORDER = "big"  # np.packbits default: column j is bit 7 - j % 8 of byte j // 8
 
 
@@ -48,13 +51,13 @@ def build_label_store(
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
         stats = _write_arrays(tmp, concepts, genome, chosen, layout)
-        np.save(tmp / "token_window.npy", rows[layout.window_of_token].astype(np.int32), allow_pickle=False)
         np.save(tmp / "window_offsets.npy", layout.offsets, allow_pickle=False)
         np.save(tmp / "window_rows.npy", rows, allow_pickle=False)
         write_windows_bed(chosen, tmp / "windows.bed")
         frame = instance_frame(concepts) if frame is None else frame
         write_instance_table(frame, tmp / "instance_table.tsv")
         meta = _meta(concepts, genome, layout.n_tokens, len(chosen), stats, window_table, extra_meta)
+        meta["digest"] = store_digest(tmp)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         write_summary(meta, tmp / "concept_summary.tsv")
     log.info(
@@ -82,7 +85,9 @@ def _write_arrays(tmp: Path, concepts: ConceptSet, genome: GenomeSequence, windo
     columns, regions = concepts.columns, concepts.region_columns
     n, n_bytes = layout.n_tokens, max(1, -(-len(columns) // 8))
     labels = _empty_or_memmap(tmp / "labels.npy", np.uint8, (n, n_bytes))
-    instances = _empty_or_memmap(tmp / "instances.npy", np.int32, (n, len(regions)), fill=-1)
+    # dense ids while painting, one contiguous row per region column, then stored as runs
+    scratch = tmp / "instances.scratch.npy"
+    instances = _empty_or_memmap(scratch, np.int32, (len(regions), n), fill=-1)
     (tmp / "categorical").mkdir()
     cats = {
         c.name: _empty_or_memmap(tmp / "categorical" / f"{c.name}.npy", _cat_dtype(c.classes), (n,), fill=-1)
@@ -115,14 +120,19 @@ def _write_arrays(tmp: Path, concepts: ConceptSet, genome: GenomeSequence, windo
                 ids = {s: concept.instance_values(contig, size, s, offset) for s in "+-"}
                 for col in mine_regions:
                     for s, i in idx.items():
-                        instances[i, region_of[id(col)]] = ids[_flip(s) if col.antisense else s][gpos[s]]
+                        instances[region_of[id(col)], i] = ids[_flip(s) if col.antisense else s][gpos[s]]
         for s, i in idx.items():
             labels[i] = np.stack(packed[s], axis=1)[gpos[s]]
             for cat in concepts.categoricals:
                 cats[cat.name][i] = cat.values(contig, size, s)[gpos[s]]
-    for arr in (labels, instances, *cats.values()):
+    for arr in (labels, *cats.values()):
         if arr is not None:
             arr.flush()
+    if instances is None:  # no tokens or no region columns
+        instances = np.full((len(regions), n), -1, np.int32)
+    RunLengthIds.from_columns(iter(instances), n).save(tmp, INSTANCES)
+    del instances
+    scratch.unlink()
     return {"genome_nt": genome_nt.tolist(), "tokens": column_counts(labels, len(columns)).tolist()}
 
 
@@ -192,14 +202,28 @@ def _meta(
         "window_table": window_table,
         "files": {
             "labels": "labels.npy",
-            "instances": "instances.npy",
-            "token_window": "token_window.npy",
+            "instances": run_files(INSTANCES),
             "window_offsets": "window_offsets.npy",
             "window_rows": "window_rows.npy",
             "windows": "windows.bed",
         },
         **(extra or {}),
     }
+
+
+def store_digest(directory: Path) -> str:
+    """blake2b of the store's arrays and windows (not meta.json): a buffer records it and reads labels
+    through the store only while it is unchanged. Equal content gives an equal digest, so a merged store
+    has the one an unscattered run writes."""
+    digest = hashlib.blake2b(digest_size=16)
+    names = ["labels.npy", *run_files(INSTANCES), "window_offsets.npy", "window_rows.npy", "windows.bed"]
+    names += sorted(f"categorical/{p.name}" for p in (directory / "categorical").glob("*.npy"))
+    for name in names:
+        digest.update(name.encode() + b"\0")
+        with open(directory / name, "rb") as handle:
+            while block := handle.read(1 << 22):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 def _cat_dtype(classes: list[str]):

@@ -1,14 +1,19 @@
 """Read a label store (memory-mapped, no pickle) and concatenate shard stores.
 
-Layout of a store directory (see docs/ARCHITECTURE.md):
+Layout of a store directory, format version 2 (see docs/ARCHITECTURE.md):
   labels.npy          uint8 [N, ceil(L/8)]  bit-packed bools, np.packbits big bit order along concepts
-  instances.npy       int32 [N, R]          instance id per region concept, −1 outside
+  instances.{pointers,starts,ids}.npy       instance id per region concept (R columns, −1 outside),
+                                            run-length encoded: int64 [R+1] run range per column,
+                                            int64 [M] first token of each run, int32 [M] its id
+                                            (labels/runs.py; expanded by `instances(rows)`)
   categorical/X.npy   int8  [N]             class index, −1 undefined (classes in meta.json)
-  token_window.npy    int32 [N]             row of windows.bed each token comes from
   window_offsets.npy  int64 [W+1]           token range of each window of this store
-  window_rows.npy     int64 [W]             rows of the source window table
+  window_rows.npy     int64 [W]             rows of the source window table (the row of each token,
+                                            `token_window`, is computed from these two)
   windows.bed         the store's windows (BED6), in token order
-  instance_table.tsv, concept_summary.tsv, meta.json
+  instance_table.tsv, concept_summary.tsv, meta.json (`digest`: blake2b of the files above, which a
+                                            buffer reading labels through this store checks)
+Version 1 stores (dense instances.npy, token_window.npy) are refused with the fix: rerun `dnalens labels`.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ import numpy as np
 from dnalens.atomic import atomic_dir
 from dnalens.errors import InputError
 from dnalens.formats.window_table import Window, read_windows_bed, write_windows_bed
-from dnalens.labels.build import STORE_FORMAT
+from dnalens.labels.build import INSTANCES, STORE_FORMAT, STORE_VERSION, store_digest
 from dnalens.labels.export import write_summary
+from dnalens.labels.runs import RunLengthIds
 from dnalens.labels.tokens import window_positions
 
 Rows = slice | Sequence[int] | np.ndarray | None
@@ -45,6 +51,15 @@ class LabelStore:
         meta = json.loads(meta_file.read_text())
         if meta.get("format") != STORE_FORMAT:
             raise InputError("meta.json is not a dnalens label store.", path=meta_file)
+        version = int(meta.get("version", 0))
+        if version != STORE_VERSION:
+            raise InputError(
+                f"label store format version {version}; this dnalens reads version {STORE_VERSION} "
+                "(instance ids run-length encoded, no token_window.npy).",
+                path=path,
+                fix="rebuild it: rerun the labels rule (`snakemake --forcerun labels_part`, or `dnalens labels`), "
+                "then the buffer rule.",
+            )
         return cls(path, meta)
 
     # --- column names -------------------------------------------------------------------------
@@ -78,8 +93,9 @@ class LabelStore:
 
     @cached_property
     def token_window(self) -> np.ndarray:
-        """Row of the source windows.bed for every token."""
-        return self._load("token_window.npy")
+        """int32 [N]: row of the source windows.bed for every token (from window_offsets and window_rows)."""
+        lengths = np.diff(np.asarray(self.window_offsets, np.int64))
+        return np.repeat(np.asarray(self.window_rows), lengths).astype(np.int32)
 
     @cached_property
     def window_rows(self) -> np.ndarray:
@@ -94,9 +110,15 @@ class LabelStore:
         packed = self.packed_labels if rows is None else self.packed_labels[rows]
         return np.unpackbits(packed, axis=1, count=len(self.concept_names)).astype(bool)
 
+    @cached_property
+    def instance_runs(self) -> RunLengthIds:
+        """int32 [N, R] instance ids as runs (small, in memory); reads like an array, column by column."""
+        return RunLengthIds.load(self.path, INSTANCES, self.n_tokens)
+
     def instances(self, rows: Rows = None) -> np.ndarray:
-        arr = self._load("instances.npy")
-        return arr if rows is None else arr[rows]
+        """int32 [n, R] instance ids (−1 outside) for all tokens, a slice, or an index array, expanded
+        from the runs (`instance_runs.column(r, rows)` reads one column)."""
+        return self.instance_runs.rows(rows)
 
     def categorical(self, name: str) -> tuple[np.ndarray, list[str]]:
         if name not in self.meta["categorical"]:
@@ -138,8 +160,8 @@ def concat_label_stores(parts: Sequence[str | Path], out_dir: str | Path) -> Pat
                 )
     n = sum(s.n_tokens for s in stores)
     with atomic_dir(out_dir) as tmp:
-        for name in ("labels.npy", "instances.npy", "token_window.npy"):
-            _concat_npy(tmp / name, [s.path / name for s in stores], n)
+        _concat_npy(tmp / "labels.npy", [s.path / "labels.npy" for s in stores], n)
+        RunLengthIds.concat([s.instance_runs for s in stores]).save(tmp, INSTANCES)
         (tmp / "categorical").mkdir()
         for name in first.categorical_names:
             _concat_npy(
@@ -161,6 +183,7 @@ def concat_label_stores(parts: Sequence[str | Path], out_dir: str | Path) -> Pat
             meta["shard"] = None
         for j, entry in enumerate(meta["concepts"]):
             entry["tokens"] = sum(s.meta["concepts"][j]["tokens"] for s in stores)
+        meta["digest"] = store_digest(tmp)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         write_summary(meta, tmp / "concept_summary.tsv")
     return Path(out_dir)

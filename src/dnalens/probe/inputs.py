@@ -131,24 +131,6 @@ def token_edge_distance(windows) -> np.ndarray:
     return np.minimum(k, size[owner] - 1 - k).astype(np.int32)
 
 
-def _store_rows(windows, store) -> np.ndarray:
-    """Label-store token row of every buffer row."""
-    index_of_row = {int(r): j for j, r in enumerate(np.asarray(store.window_rows))}
-    offsets = np.asarray(store.window_offsets, np.int64)
-    t0 = windows["token_start"].to_numpy(np.int64)
-    lengths = windows["token_end"].to_numpy(np.int64) - t0
-    read_offset = _read_offsets(windows)
-    try:
-        first = np.array([offsets[index_of_row[int(r)]] for r in windows["row"]], np.int64) + read_offset
-    except KeyError as err:
-        raise InputError(
-            f"buffer window row {err.args[0]} is not in the label store.",
-            fix="pass the label store the buffer was built from.",
-        ) from None
-    owner = np.repeat(np.arange(len(windows)), lengths)
-    return first[owner] + np.arange(int(lengths.sum()), dtype=np.int64) - t0[owner]
-
-
 def inputs_from_buffer(
     buffer_path: str | Path,
     labels_dir: str | Path | None = None,
@@ -160,10 +142,10 @@ def inputs_from_buffer(
     probe when the buffer has no dense twin."""
     from dnalens.buffer.store import ActivationBuffer
 
-    buf = ActivationBuffer.open(buffer_path)
-    store = None
+    buf = ActivationBuffer.open(buffer_path, labels=labels_dir)
+    store = buf.label_store  # the store the labels are read through, if any
     labels_dir = labels_dir or buf.meta.get("labels")
-    if labels_dir and Path(labels_dir, "meta.json").exists():
+    if store is None and labels_dir and Path(labels_dir, "meta.json").exists():
         from dnalens.labels.store import LabelStore
 
         store = LabelStore.open(labels_dir)
@@ -182,7 +164,9 @@ def inputs_from_buffer(
     contig, position, minus, names = token_coordinates(buf.windows, lengths)
     categorical = {}
     if store is not None and store.categorical_names:
-        rows = _store_rows(buf.windows, store)
+        from dnalens.buffer.label_rows import store_rows
+
+        rows = store_rows(buf.windows, store.window_rows, store.window_offsets)
         for name in store.categorical_names:
             values, classes = store.categorical(name)
             categorical[name] = (np.asarray(values)[rows].astype(np.int16), classes)
