@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from dnalens.buffer.store import ActivationBuffer
 from dnalens.concepts.genome_data import encode
+from dnalens.formats.buffer import ActivationBuffer
 from dnalens.probe.inputs import token_coordinates
 
 K = 5

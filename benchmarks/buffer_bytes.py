@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from dnalens.buffer import ActivationBuffer  # noqa: E402
+from dnalens.formats.buffer import ActivationBuffer  # noqa: E402
 from dnalens.formats.codes import CsrArrays  # noqa: E402
 
 # name: (tokens, features F, k, labels L, region concepts R)
@@ -78,7 +78,7 @@ def measure(buffer: ActivationBuffer, k: float, workdir: Path, write_dense: bool
     n, f, n_labels = buffer.n_tokens, buffer.n_features, len(buffer.label_names)
     codes = disk_bytes(path, ("codes.indptr.npy", "codes.indices.npy", "codes.values.npy")) / n
     # a buffer built by `dnalens buffer` reads both through its label store (0 bytes here); one built in
-    # memory holds labels.npy and instance-id runs (labels/runs.py)
+    # memory holds labels.npy and instance-id runs (formats/instance_runs.py)
     labels = disk_bytes(path, tuple(p.name for p in path.glob("labels.npy"))) / n
     instances = disk_bytes(path, tuple(p.name for p in path.glob("instances.*.npy"))) / n
     t0 = time.perf_counter()

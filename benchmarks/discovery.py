@@ -217,8 +217,8 @@ def run(
 ) -> dict:
     from pyfaidx import Fasta
 
-    from dnalens.buffer.store import ActivationBuffer
     from dnalens.concepts.genome_data import encode
+    from dnalens.formats.buffer import ActivationBuffer
     from dnalens.formats.feature_columns import feature_blocks
     from dnalens.genome.fasta import read_chrom_sizes
     from dnalens.genome.gff3 import read_normalized_gff3

@@ -114,7 +114,7 @@ def main() -> None:
     ap.add_argument("--targets", nargs="*", default=[], help="snakemake targets (default: everything)")
     args = ap.parse_args()
 
-    from dnalens.buffer import ActivationBuffer
+    from dnalens.formats.buffer import ActivationBuffer
 
     config = rehearsal_config(args)
     if args.measure:

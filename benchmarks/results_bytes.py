@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from dnalens.buffer import ActivationBuffer  # noqa: E402
+from dnalens.formats.buffer import ActivationBuffer  # noqa: E402
 
 GONE_AFTER = {"activations", "codes", "codes_parts", "labels_parts"}  # temp() outputs of this version
 REBUILT = ("labels", "buffer")  # taken from --after

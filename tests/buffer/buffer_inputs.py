@@ -18,7 +18,7 @@ REGIONS = ["CDS", "tRNA", "gene"]
 
 
 def write_label_store(path, windows, seed=0, lengths=None):
-    """A label store in the layout dnalens.labels.store reads; returns (labels bool [N, L], instances)."""
+    """A label store in the layout dnalens.formats.label_store reads; returns (labels bool [N, L], instances)."""
     rng = np.random.default_rng(seed)
     lengths = [w.length for w in windows] if lengths is None else lengths
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)

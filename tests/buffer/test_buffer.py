@@ -8,9 +8,9 @@ import torch
 from buffer_inputs import CONCEPTS, REGIONS, WINDOWS, write_activations, write_label_store
 
 from dnalens import cli
-from dnalens.buffer import ActivationBuffer
 from dnalens.buffer.build import build_buffer
 from dnalens.errors import InputError
+from dnalens.formats.buffer import ActivationBuffer
 from dnalens.sae.encode import encode_activations
 from dnalens.sae.io import save_sae
 from dnalens.sae.topk import TopKSAE

@@ -94,7 +94,7 @@ def test_the_one_row_major_copy_gives_columns_on_demand_and_old_copies_still_rea
 
     import pandas as pd
 
-    from dnalens.buffer.store import ActivationBuffer
+    from dnalens.formats.buffer import ActivationBuffer
     from dnalens.formats.feature_columns import column_counts, write_feature_major
     from dnalens.probe.inputs import inputs_from_buffer
 

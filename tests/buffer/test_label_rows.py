@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from buffer_inputs import REGIONS, WINDOWS, write_activations, write_label_store
 
-from dnalens.buffer import ActivationBuffer
 from dnalens.buffer.build import build_buffer
 from dnalens.errors import InputError
-from dnalens.labels.store import LabelStore
+from dnalens.formats.buffer import ActivationBuffer
+from dnalens.formats.label_store import LabelStore
 from dnalens.sae.encode import encode_activations
 from dnalens.sae.topk import TopKSAE
 

@@ -85,8 +85,8 @@ def chloroplast(tmp_path_factory, genomes_dir: Path):
 
 @pytest.fixture(scope="session")
 def cp_labels(chloroplast):
+    from dnalens.formats.label_store import LabelStore
     from dnalens.labels.pipeline import run_labels
-    from dnalens.labels.store import LabelStore
 
     out, bed = chloroplast.dir / "labels", chloroplast.dir / "labels_bed"
     run = run_labels(chloroplast.fasta, chloroplast.gb, out, windows=chloroplast.windows_bed, export_bed_dir=bed)

@@ -16,11 +16,12 @@ from dnalens.concepts.context import ConceptContext
 from dnalens.concepts.genome_data import GenomeSequence, encode
 from dnalens.concepts.registry import compute_concepts
 from dnalens.concepts.settings import concept_settings
+from dnalens.formats.label_store import LabelStore
 from dnalens.formats.window_table import Window, write_windows_bed
 from dnalens.genome.model import Annotation, Feature
 from dnalens.labels.build import build_label_store
+from dnalens.labels.merge import concat_label_stores
 from dnalens.labels.pipeline import run_labels
-from dnalens.labels.store import LabelStore, concat_label_stores
 
 
 def _f(seqid, ftype, start, end, strand, fid, parents=(), phase=None):

@@ -85,7 +85,7 @@ def test_probe_from_shards_equals_the_in_memory_dense_path(tmp_path):
 
 
 def test_cli_with_fasta_and_activations(tmp_path):
-    from dnalens.buffer.store import ActivationBuffer
+    from dnalens.formats.buffer import ActivationBuffer
     from dnalens.formats.codes import CsrArrays
 
     inputs, pairs, _ = planted_inputs(seed=0)

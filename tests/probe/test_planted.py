@@ -75,7 +75,7 @@ def test_split_held_out_blocks(planted):
 
 
 def test_cli_on_a_buffer(tmp_path, planted):
-    from dnalens.buffer.store import ActivationBuffer
+    from dnalens.formats.buffer import ActivationBuffer
     from dnalens.formats.codes import CsrArrays
 
     inputs, pairs, decoys, _ = planted

@@ -122,7 +122,7 @@ def test_buffer_rows_map_to_label_store_rows_with_trims():
     """Categorical concepts come from the label store: buffer row → store row must skip trimmed starts."""
     import pandas as pd
 
-    from dnalens.buffer.label_rows import store_rows
+    from dnalens.formats.buffer_labels import store_rows
     from dnalens.probe.inputs import widen_instances
 
     class Store:  # the two arrays store_rows reads

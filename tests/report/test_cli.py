@@ -29,7 +29,7 @@ chr1\tdnalens\tCDS\t191\t200\t.\t-\t0\tID=cds-xyzB;Parent=rna-xyzB
 
 
 def _write_buffer(path, win, codes):
-    from dnalens.buffer import store
+    from dnalens.formats import buffer as store
     from dnalens.formats.codes import CsrArrays
 
     table = win.assign(row=np.arange(len(win)), name=[f"w{i}" for i in range(len(win))], read_offset=0)

@@ -117,7 +117,7 @@ def write_results(
     (dropped or not: the SAE never saw the annotation), latent 1 at random, latent 2 never."""
     import scipy.sparse as sp
 
-    from dnalens.buffer.store import ActivationBuffer
+    from dnalens.formats.buffer import ActivationBuffer
     from dnalens.formats.codes import CsrArrays
 
     root.mkdir(parents=True)

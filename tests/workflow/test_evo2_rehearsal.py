@@ -59,7 +59,7 @@ def rehearsal(tmp_path_factory) -> tuple[Path, dict]:
 def test_goodfire_shaped_sae_and_codes_at_evo2_width(rehearsal):
     import torch
 
-    from dnalens.buffer import ActivationBuffer
+    from dnalens.formats.buffer import ActivationBuffer
 
     work, config = rehearsal
     sae_file = work / config["sae"]["path"]
@@ -96,7 +96,7 @@ def test_codes_equal_an_independent_encode_of_the_stand_in(rehearsal):
     import torch
     from pyfaidx import Fasta
 
-    from dnalens.buffer import ActivationBuffer
+    from dnalens.formats.buffer import ActivationBuffer
     from dnalens.models.base import load_model
 
     work, config = rehearsal

@@ -98,7 +98,7 @@ def test_second_snakemake_on_the_same_directory_is_refused(config_file, tmp_path
         assert (out / name).stat().st_size > 0, name
     # the dense sample is temp(): gone once its readers ran; the buffer holds every window's codes
     assert not (out / "activations").exists()
-    from dnalens.buffer import ActivationBuffer
+    from dnalens.formats.buffer import ActivationBuffer
 
     assert ActivationBuffer.open(out / "buffer").n_tokens == _snapshot_tokens(out)
     assert not locks.exists() or not any(locks.iterdir()), "the first run left its lock behind"

@@ -1,5 +1,1 @@
-"""buffer stage: ActivationBuffer = sparse codes + labels + instance ids + window index (+ dense twin)."""
-
-from dnalens.buffer.store import ActivationBuffer
-
-__all__ = ["ActivationBuffer"]
+"""buffer stage: codes + the label store -> an ActivationBuffer (its format: dnalens.formats.buffer)."""

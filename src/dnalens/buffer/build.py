@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from dnalens.atomic import atomic_dir
-from dnalens.buffer.label_rows import store_reference
-from dnalens.buffer.store import ActivationBuffer, write_buffer_meta, write_windows_table
 from dnalens.errors import InputError
+from dnalens.formats.buffer import ActivationBuffer, write_buffer_meta, write_windows_table
+from dnalens.formats.buffer_labels import store_reference
 from dnalens.formats.codes import index_dtype, iter_code_shards, read_codes_manifest
 
 
@@ -116,7 +116,7 @@ def build_buffer(
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from dnalens.labels.store import LabelStore
+    from dnalens.formats.label_store import LabelStore
 
     codes_dir, out = Path(codes_dir), Path(out)
     manifest = read_codes_manifest(codes_dir)

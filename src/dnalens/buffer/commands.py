@@ -40,7 +40,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from dnalens.buffer.store import ActivationBuffer
+    from dnalens.formats.buffer import ActivationBuffer
 
     info = ActivationBuffer.open(args.path).info()
     if args.json:

@@ -7,7 +7,6 @@ A − window therefore reads the − arrays reversed, where sense and antisense 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from pathlib import Path
@@ -19,15 +18,13 @@ from numpy.lib.format import open_memmap
 from dnalens.atomic import atomic_dir, reserve
 from dnalens.concepts.genome_data import GenomeSequence
 from dnalens.concepts.registry import ConceptSet
+from dnalens.formats.instance_runs import RunLengthIds, run_files
+from dnalens.formats.label_store import INSTANCES, STORE_FORMAT, STORE_VERSION, store_digest
 from dnalens.formats.window_table import Window, write_windows_bed
 from dnalens.labels.export import instance_frame, write_instance_table, write_summary
-from dnalens.labels.runs import RunLengthIds, run_files
 from dnalens.labels.tokens import check_windows, token_layout
 
 log = logging.getLogger(__name__)
-STORE_FORMAT = "dnalens-labels"
-STORE_VERSION = 2  # 2: instance ids run-length encoded (labels/runs.py), no token_window.npy
-INSTANCES = "instances"  # stem of the run files: instances.{pointers,starts,ids}.npy
 BIT_ORDER = "big"  # np.packbits default: column j is bit 7 - j % 8 of byte j // 8
 
 
@@ -209,21 +206,6 @@ def _meta(
         },
         **(extra or {}),
     }
-
-
-def store_digest(directory: Path) -> str:
-    """blake2b of the store's arrays and windows (not meta.json): a buffer records it and reads labels
-    through the store only while it is unchanged. Equal content gives an equal digest, so a merged store
-    has the one an unscattered run writes."""
-    digest = hashlib.blake2b(digest_size=16)
-    names = ["labels.npy", *run_files(INSTANCES), "window_offsets.npy", "window_rows.npy", "windows.bed"]
-    names += sorted(f"categorical/{p.name}" for p in (directory / "categorical").glob("*.npy"))
-    for name in names:
-        digest.update(name.encode() + b"\0")
-        with open(directory / name, "rb") as handle:
-            while block := handle.read(1 << 22):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 def _cat_dtype(classes: list[str]):

@@ -76,24 +76,6 @@ def _write_tsv(frame: pd.DataFrame, path: Path, columns: list[str], header: bool
     pacsv.write_csv(table, path, pacsv.WriteOptions(include_header=header, delimiter="\t", quoting_style="none"))
 
 
-def read_instance_table(path: str | Path) -> pd.DataFrame:
-    return pd.read_csv(
-        path,
-        sep="\t",
-        keep_default_na=False,
-        dtype={
-            "instance_id": np.int64,
-            "start": np.int64,
-            "end": np.int64,
-            "contig": str,
-            "feature_id": str,
-            "name": str,
-            "concept": str,
-            "strand": str,
-        },
-    )
-
-
 def write_summary(meta: dict[str, Any], path: Path) -> None:
     """concept_summary.tsv: per column its instances, genome nucleotides (both read strands) and tokens."""
     genome_total = 2 * sum(meta["contigs"].values())

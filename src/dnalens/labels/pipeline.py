@@ -157,7 +157,8 @@ def merge_label_shards(
 ) -> dict[str, Any]:
     """Gather of the scattered labels rule: concatenate shard stores, then the same summary and BED
     export `run_labels` writes (from the instance table every shard carries whole)."""
-    from dnalens.labels.store import LabelStore, concat_label_stores
+    from dnalens.formats.label_store import LabelStore
+    from dnalens.labels.merge import concat_label_stores
 
     concat_label_stores(stores, out)
     store = LabelStore.open(out)

@@ -140,13 +140,13 @@ def inputs_from_buffer(
     """Open a buffer (and its label store, recorded in buffer.json unless given) as ProbeInputs; the FASTA
     gives the sequence baselines, `activations` (the shard directory the codes came from) the dense
     probe when the buffer has no dense twin."""
-    from dnalens.buffer.store import ActivationBuffer
+    from dnalens.formats.buffer import ActivationBuffer
 
     buf = ActivationBuffer.open(buffer_path, labels=labels_dir)
     store = buf.label_store  # the store the labels are read through, if any
     labels_dir = labels_dir or buf.meta.get("labels")
     if store is None and labels_dir and Path(labels_dir, "meta.json").exists():
-        from dnalens.labels.store import LabelStore
+        from dnalens.formats.label_store import LabelStore
 
         store = LabelStore.open(labels_dir)
     else:
@@ -164,7 +164,7 @@ def inputs_from_buffer(
     contig, position, minus, names = token_coordinates(buf.windows, lengths)
     categorical = {}
     if store is not None and store.categorical_names:
-        from dnalens.buffer.label_rows import store_rows
+        from dnalens.formats.buffer_labels import store_rows
 
         rows = store_rows(buf.windows, store.window_rows, store.window_offsets)
         for name in store.categorical_names:

@@ -166,7 +166,7 @@ class InputPaths:
 
 def read_report_inputs(paths: InputPaths) -> ReportInputs:
     """Open every input; the FASTA stays indexed on disk (pyfaidx) and is read per window."""
-    from dnalens.buffer import ActivationBuffer
+    from dnalens.formats.buffer import ActivationBuffer
     from dnalens.formats.window_table import span_sequence
     from dnalens.genome.fasta import open_fasta, read_chrom_sizes
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dnalens.labels.runs import RunLengthIds
+from dnalens.formats.instance_runs import RunLengthIds
 
 # 10 tokens x 4 region columns: a run at token 0, a one-token run at the last token, all −1, one run overall
 DENSE = np.array(

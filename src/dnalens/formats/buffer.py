@@ -13,10 +13,10 @@ On disk, format version 2 (a directory, replaced as a whole; every array a .npy,
   dense.npy                    float16 [N, d] (optional dense twin: the activations themselves)
   only with label_source "inline" (a buffer built in memory: select, concat, tests):
   labels.npy                   uint8 [N, ceil(L/8)]  bit-packed bools (big bit order, as in the label store)
-  instances.{pointers,starts,ids}.npy  instance ids per region concept as runs (labels/runs.py)
+  instances.{pointers,starts,ids}.npy  instance ids per region concept as runs (formats/instance_runs.py)
 
 A buffer built by `dnalens buffer` keeps no labels: its rows are label-store tokens (window `row`,
-read position read_offset + k), read through the store (buffer/label_rows.py). Version 1 buffers (a
+read position read_offset + k), read through the store (formats/buffer_labels.py). Version 1 buffers (a
 copy of labels.npy and a dense instances.npy) are refused with the fix: rerun the buffer rule.
 
 Rows are tokens of whole windows, windows in windows.bed order, read order within a window.
@@ -39,8 +39,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from dnalens.atomic import atomic_dir
-from dnalens.buffer.label_rows import open_labels, store_reference, write_inline
 from dnalens.errors import InputError
+from dnalens.formats.buffer_labels import open_labels, store_reference, write_inline
 from dnalens.formats.codes import CodeRows, CsrArrays, index_dtype, read_csr, write_csr
 from dnalens.formats.feature_columns import COLUMN_FILES, FeatureColumns
 from dnalens.formats.row_chunks import PackedLabels, RowChunkedArray

@@ -6,7 +6,7 @@ V. cholerae) only repeated the store. The buffer records where its store is (rel
 as given) and the store's content digest; rows are mapped through the window table when read.
 
 A buffer built in memory (`select`, `concat`, tests) has no store behind it: it is saved with its own
-labels.npy and run-length encoded instance ids (`instances.{pointers,starts,ids}.npy`, labels/runs.py).
+labels.npy and run-length encoded instance ids (`instances.{pointers,starts,ids}.npy`, formats/instance_runs.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from dnalens.errors import InputError
-from dnalens.labels.runs import RunLengthIds
+from dnalens.formats.instance_runs import RunLengthIds
 
 INLINE_INSTANCES = "instances"  # stem of an inline buffer's run files
 REBUILD = "rerun the buffer rule (`dnalens buffer --codes ... --labels DIR`) on this label store."
@@ -89,7 +89,7 @@ def store_reference(buffer_dir: Path, store) -> dict[str, Any]:
 def find_store(path: Path, meta: dict[str, Any], labels: str | Path | None = None):
     """The label store a format-2 buffer reads through: `labels` when given, else the recorded one
     (relative to the buffer, absolute, as given to `dnalens buffer`); checked against its digest."""
-    from dnalens.labels.store import LabelStore
+    from dnalens.formats.label_store import LabelStore
 
     ref = meta.get("label_store") or {}
     if labels is not None:

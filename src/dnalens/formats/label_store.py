@@ -1,11 +1,11 @@
-"""Read a label store (memory-mapped, no pickle) and concatenate shard stores.
+"""The label store: its on-disk layout and its reader (memory-mapped, no pickle); labels/ builds and merges it.
 
 Layout of a store directory, format version 2 (see docs/ARCHITECTURE.md):
   labels.npy          uint8 [N, ceil(L/8)]  bit-packed bools, np.packbits big bit order along concepts
   instances.{pointers,starts,ids}.npy       instance id per region concept (R columns, −1 outside),
                                             run-length encoded: int64 [R+1] run range per column,
                                             int64 [M] first token of each run, int32 [M] its id
-                                            (labels/runs.py; expanded by `instances(rows)`)
+                                            (formats/instance_runs.py; expanded by `instances(rows)`)
   categorical/X.npy   int8  [N]             class index, −1 undefined (classes in meta.json)
   window_offsets.npy  int64 [W+1]           token range of each window of this store
   window_rows.npy     int64 [W]             rows of the source window table (the row of each token,
@@ -18,21 +18,22 @@ Version 1 stores (dense instances.npy, token_window.npy) are refused with the fi
 
 from __future__ import annotations
 
+import hashlib
 import json
-import shutil
 from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from dnalens.atomic import atomic_dir
 from dnalens.errors import InputError
-from dnalens.formats.window_table import Window, read_windows_bed, write_windows_bed
-from dnalens.labels.build import INSTANCES, STORE_FORMAT, STORE_VERSION, store_digest
-from dnalens.labels.export import write_summary
-from dnalens.labels.runs import RunLengthIds
-from dnalens.labels.tokens import window_positions
+from dnalens.formats.coordinates import token_positions
+from dnalens.formats.instance_runs import RunLengthIds, run_files
+from dnalens.formats.window_table import Window, read_windows_bed
+
+STORE_FORMAT = "dnalens-labels"
+STORE_VERSION = 2  # 2: instance ids run-length encoded (formats/instance_runs.py), no token_window.npy
+INSTANCES = "instances"  # stem of the run files: instances.{pointers,starts,ids}.npy
 
 Rows = slice | Sequence[int] | np.ndarray | None
 
@@ -136,89 +137,43 @@ class LabelStore:
     def token_genome_positions(self, window_idx: int) -> tuple[str, np.ndarray]:
         """(contig, genome position of each token of window `window_idx` of this store, read order)."""
         w = self.windows[window_idx]
-        return w.contig, window_positions(w, int(self.meta["contigs"][w.contig]))
+        size = int(self.meta["contigs"][w.contig])
+        return w.contig, token_positions([w.start], [w.end], [w.strand == "-"], size)[1]
 
     def instance_table(self):
-        from dnalens.labels.export import read_instance_table
-
         return read_instance_table(self.path / self.meta["instance_table"])
 
 
-def concat_label_stores(parts: Sequence[str | Path], out_dir: str | Path) -> Path:
-    """Concatenate shard stores (same concepts, same genome) in the given order, atomically."""
-    stores = [LabelStore.open(p) for p in parts]
-    if not stores:
-        raise InputError("no label stores to concatenate.")
-    first = stores[0]
-    for s in stores[1:]:
-        for key in ("concept_names", "region_concepts", "categorical", "contigs", "n_instances", "genetic_code"):
-            if s.meta[key] != first.meta[key]:
-                raise InputError(
-                    f"label store differs from {first.path} in {key}.",
-                    path=s.path,
-                    fix="build every shard with the same annotation, FASTA and concepts settings.",
-                )
-    n = sum(s.n_tokens for s in stores)
-    with atomic_dir(out_dir) as tmp:
-        _concat_npy(tmp / "labels.npy", [s.path / "labels.npy" for s in stores], n)
-        RunLengthIds.concat([s.instance_runs for s in stores]).save(tmp, INSTANCES)
-        (tmp / "categorical").mkdir()
-        for name in first.categorical_names:
-            _concat_npy(
-                tmp / "categorical" / f"{name}.npy", [s.path / "categorical" / f"{name}.npy" for s in stores], n
-            )
-        offsets = [np.zeros(1, np.int64)]
-        base = 0
-        for s in stores:
-            offsets.append(np.asarray(s.window_offsets[1:]) + base)
-            base += s.n_tokens
-        np.save(tmp / "window_offsets.npy", np.concatenate(offsets), allow_pickle=False)
-        rows = np.concatenate([np.asarray(s.window_rows) for s in stores])
-        np.save(tmp / "window_rows.npy", rows, allow_pickle=False)
-        write_windows_bed([w for s in stores for w in s.windows], tmp / "windows.bed")
-        shutil.copyfile(first.path / first.meta["instance_table"], tmp / "instance_table.tsv")
-        meta = json.loads(json.dumps(first.meta))
-        meta["n_tokens"], meta["n_windows"] = n, sum(s.meta["n_windows"] for s in stores)
-        if "shard" in meta:  # the merged store is the whole table again, as an unsharded run writes it
-            meta["shard"] = None
-        for j, entry in enumerate(meta["concepts"]):
-            entry["tokens"] = sum(s.meta["concepts"][j]["tokens"] for s in stores)
-        meta["digest"] = store_digest(tmp)
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-        write_summary(meta, tmp / "concept_summary.tsv")
-    return Path(out_dir)
+def store_digest(directory: Path) -> str:
+    """blake2b of the store's arrays and windows (not meta.json): a buffer records it and reads labels
+    through the store only while it is unchanged. Equal content gives an equal digest, so a merged store
+    has the one an unscattered run writes."""
+    digest = hashlib.blake2b(digest_size=16)
+    names = ["labels.npy", *run_files(INSTANCES), "window_offsets.npy", "window_rows.npy", "windows.bed"]
+    names += sorted(f"categorical/{p.name}" for p in (directory / "categorical").glob("*.npy"))
+    for name in names:
+        digest.update(name.encode() + b"\0")
+        with open(directory / name, "rb") as handle:
+            while block := handle.read(1 << 22):
+                digest.update(block)
+    return digest.hexdigest()
 
 
-def _concat_npy(path: Path, sources: list[Path], n: int) -> None:
-    """Concatenate .npy files along axis 0: one header for the total shape, then each file's data
-    bytes copied as they are. Constant memory, where reading and writing through memory maps kept
-    every page resident (the merge of an E. coli store peaked at ~800 MB); same bytes as np.save."""
-    fmt = np.lib.format
-    parts = []
-    for src in sources:
-        with open(src, "rb") as handle:
-            version = fmt.read_magic(handle)
-            read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-            shape, fortran, dtype = read(handle)
-            parts.append((src, handle.tell(), shape, fortran, dtype))
-    _, _, shape0, _, dtype0 = parts[0]
-    for src, _, shape, fortran, dtype in parts:
-        if dtype != dtype0 or tuple(shape[1:]) != tuple(shape0[1:]) or (fortran and len(shape) > 1):
-            raise InputError(
-                f"array {shape} {dtype} does not match {shape0} {dtype0} of the first shard.",
-                path=src,
-                fix="build every shard with the same dnalens version and settings.",
-            )
-    if sum(int(p[2][0]) for p in parts) != n:
-        raise InputError(
-            f"shard arrays hold {sum(int(p[2][0]) for p in parts)} tokens, meta.json says {n}.",
-            path=path.name,
-            fix="rebuild the shards.",
-        )
-    with open(path, "wb") as out:
-        header = {"descr": fmt.dtype_to_descr(dtype0), "fortran_order": False, "shape": (n, *shape0[1:])}
-        fmt.write_array_header_1_0(out, header)
-        for src, offset, *_ in parts:
-            with open(src, "rb") as handle:
-                handle.seek(offset)
-                shutil.copyfileobj(handle, out, 1 << 22)
+def read_instance_table(path: str | Path):
+    import pandas as pd
+
+    return pd.read_csv(
+        path,
+        sep="\t",
+        keep_default_na=False,
+        dtype={
+            "instance_id": np.int64,
+            "start": np.int64,
+            "end": np.int64,
+            "contig": str,
+            "feature_id": str,
+            "name": str,
+            "concept": str,
+            "strand": str,
+        },
+    )
