@@ -5,8 +5,10 @@ Targets (issue 19): on CPU, capture + encode <= 1.15 x the bare forward; on a GP
 at batch 64. All paths run the same windows in the same batches (the fused path packs --batch x --length
 tokens per pass); the bare path is `model(ids)` under no_grad with nothing captured. The fused path is
 `dnalens.extract.fused`: capture, float16 rounding and the SAE stay on the device, only the non-zero
-codes cross to the host. The SAE is a random TopK (--expansion, --k) unless --sae names one. Reports
-process CPU seconds (robust to other jobs on shared cores) and wall seconds, best of --repeats.
+codes cross to the host; "of which SAE encode" times the encode alone on the captured rows, and the
+encode's matmul FLOPs are printed against the forward's. The SAE is a random TopK (--expansion, --k)
+unless --sae names one. Reports process CPU seconds (robust to other jobs on shared cores) and wall
+seconds, best of --repeats.
 
     .venv/bin/python benchmarks/extract_overhead.py [--windows 64] [--length 1024] [--model DIR]
     .venv/bin/python benchmarks/extract_overhead.py --device cuda --batch 64 [--dtype float32]   # on a GPU host
@@ -109,6 +111,12 @@ def main() -> None:
             nnz += csr.nnz
         return nnz
 
+    rows = {layer: [device_rows(adapter, seqs[a:b], layer, (0, 0)) for a, b in batches_by_tokens] for layer in layers}
+
+    def encode_only(layer):  # the fused path's SAE share: its rows already captured
+        for x in rows[layer]:
+            encode_shard(saes[layer], x, offsets[: x.shape[0] // args.length + 1], device=x.device)
+
     bare()
     for layer in layers:
         fused(layer)  # warm-up
@@ -119,6 +127,7 @@ def main() -> None:
         if not args.no_store:
             paths.append((f"capture {layer} + fp16 shard write", lambda layer=layer: capture_and_write(layer)))
         paths.append((f"fused {layer} + SAE encode (codes only)", lambda layer=layer: fused(layer)))
+        paths.append((f"  of which SAE encode of {layer}", lambda layer=layer: encode_only(layer)))
     # interleaved rounds (every path once per round, best of --repeats each): load from other jobs on shared
     # cores then hits every path alike instead of whichever ran during a busy minute
     runs: dict[str, list] = {name: [] for name, _ in paths}
@@ -137,13 +146,29 @@ def main() -> None:
     for name, _ in paths:
         cw, cc = best[name]
         print(f"{name:<40}{cw:>9.2f}{cc:>9.2f}{tokens / cw:>10.0f}{cw / bw:>12.3f}{cc / bc:>11.3f}")
+    forward_flops = matmul_flops(lambda: adapter.model(batches[0])) / batches[0].numel()
     for layer in layers:
         sae = saes[layer]
-        print(f"  SAE of {layer}: {sae.architecture} d_in {sae.d_in} d_sae {sae.d_sae} k {sae.k}")
+        encode_flops = 2 * sae.d_in * sae.d_sae
+        print(
+            f"  SAE of {layer}: {sae.architecture} d_in {sae.d_in} d_sae {sae.d_sae} k {sae.k}; encode matmul "
+            f"{encode_flops:,} FLOP/token = {encode_flops / forward_flops:.3f} x the forward's matmul/conv FLOPs "
+            f"({forward_flops:,.0f}/token, torch.utils.flop_counter)"
+        )
     print(
         "targets: capture + write and fused capture + encode <= 1.15 x bare forward on CPU; fused >= 0.8 x the"
         " bare forward's tokens/s on a GPU at --batch 64 (ratio wall <= 1.25)"
     )
+
+
+def matmul_flops(fn) -> int:
+    """FLOPs of the matmuls and convolutions `fn` runs (torch.utils.flop_counter; FFTs and elementwise work
+    are not counted, so the forward's share is a lower bound)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
 
 
 def make_sae(args, adapter, layer):

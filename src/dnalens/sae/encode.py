@@ -3,7 +3,7 @@
 One code shard per activation shard, same windows and token offsets, so codes, activations and labels
 line up row for row (window starts dropped at extraction stay dropped). A batch-level SAE (BatchTopK without a
 threshold, e.g. Goodfire's) is given one window at a time: its top-k x positions budget is per sequence,
-as when it was trained; a per-token SAE is given large chunks of rows.
+as when it was trained; a per-token SAE is given large chunks of rows (on a CPU, cache-sized pieces).
 
 Corrupt inputs and outputs: each activation shard this call encodes is checked against its JSON (size and
 CRC-32) first, and each code shard's JSON records its three files' bytes and CRC-32 (`files`), which the
@@ -36,10 +36,11 @@ from dnalens.formats.codes import CODES_MANIFEST, CsrArrays, csr_paths, index_dt
 from dnalens.oom import HalvingBatch, oom_error
 from dnalens.sae.base import SparseAutoencoder
 from dnalens.sae.encode_resume import KeptShards, sae_identity
-from dnalens.sae.topk import TopKSAE
+from dnalens.sae.topk import TopKSAE, topk_picks
 
 log = logging.getLogger(__name__)
 _MAX_CHUNK_ELEMENTS = 1 << 25  # dense codes per chunk: 128 MB of float32
+_CPU_PIECE_ELEMENTS, _CPU_MIN_ROWS = 1 << 19, 512  # 2 MB of float32 pre-activations; rows per read of W_enc
 
 
 def _windows(offsets: list[int]) -> list[tuple[int, int]]:
@@ -62,21 +63,37 @@ def _nonzeros(codes: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     )
 
 
-def _topk_nonzeros(sae, x: torch.Tensor, bases: torch.Tensor | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`_nonzeros(sae.encode(x))` for a plain TopK SAE, from its k picks per row: no dense [n, d_sae] block
-    is scattered and scanned (a third of the fused path's encode time on CPU). Same picks (the same topk
-    call), columns ascending, exact zeros dropped, as `_nonzeros` returns them."""
-    pre = sae.pre_activations(x, bases)
-    top = pre.topk(min(int(sae.k), pre.shape[-1]), dim=-1, sorted=False)
-    cols, order = top.indices.sort(dim=-1)
-    vals = top.values.gather(-1, order).relu()
+def _topk_packed(sae, x: torch.Tensor, bases: torch.Tensor | None) -> torch.Tensor:
+    """A plain TopK SAE's k picks per row (sae.topk.topk_picks) as [2, n, k] int32 on x's device: columns
+    ascending, then the bits of their ReLU'd float32 values. No dense [n, d_sae] block is scattered and
+    scanned, and the picks of all chunks cross to the host in one copy (`_unpack_picks`)."""
+    cols, vals = topk_picks(sae.pre_activations(x, bases), sae.k)
+    return torch.stack([cols.to(torch.int32), vals.relu().float().view(torch.int32)])
+
+
+def _unpack_picks(host: np.ndarray, d_sae: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_nonzeros(sae.encode(x))` from `_topk_packed` on the host: the ReLU zeros dropped, row-major."""
+    cols, vals = host[0], host[1].view(np.float32)
     keep = vals != 0
-    index = torch.int16 if sae.d_sae <= 1 << 16 else torch.int32
-    return (
-        keep.sum(-1).cpu().numpy(),
-        cols[keep].to(index).cpu().numpy().view(index_dtype(sae.d_sae)),
-        vals[keep].float().cpu().numpy(),
-    )
+    return np.count_nonzero(keep, axis=1), cols[keep].astype(index_dtype(d_sae)), vals[keep]
+
+
+def _topk_nonzeros(sae, x: torch.Tensor, bases: torch.Tensor | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_nonzeros(sae.encode(x))` for a plain TopK SAE, from its k picks per row."""
+    return _unpack_picks(_topk_packed(sae, x, bases).cpu().numpy(), sae.d_sae)
+
+
+def _cache_pieces(a: int, b: int, d_sae: int, device: torch.device) -> list[tuple[int, int]]:
+    """Rows a:b in pieces whose pre-activations stay in a CPU's cache between the matmul and the top-k
+    (512 rows of 1,024 latents: the encode a third faster than one block); one piece on a GPU. No piece
+    of one row: a one-row matmul takes another kernel (gemv) whose sums may differ in the last bit."""
+    if device.type != "cpu":
+        return [(a, b)]
+    step = max(_CPU_MIN_ROWS, _CPU_PIECE_ELEMENTS // max(1, d_sae))
+    bounds = [*range(a, b, step), b]
+    if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+        del bounds[-2]
+    return list(zip(bounds[:-1], bounds[1:]))
 
 
 def _rows(array, a: int, b: int, device: torch.device) -> torch.Tensor:
@@ -103,20 +120,16 @@ def encode_shard(
     CUDA out-of-memory halves the rows per chunk (`batch`, kept across shards; rows are encoded
     independently, so the codes do not change); a batch-level SAE's unit is one window, never split."""
     n = int(array.shape[0])
-    counts = np.zeros(n, dtype=np.int64)
-    cols: list[np.ndarray] = []
-    vals: list[np.ndarray] = []
+    topk = type(sae) is TopKSAE
+    found: list[tuple[int, int, Any]] = []  # per piece: rows, then TopK's packed picks (on the device) or nonzeros
 
-    def run(a: int, b: int) -> None:
+    def piece(a: int, b: int) -> tuple[int, int, Any]:
         x = _rows(array, a, b, device)
         b_rows = None if bases is None else torch.from_numpy(np.asarray(bases[a:b])).to(device)
-        if type(sae) is TopKSAE:
-            row_counts, c, v = _topk_nonzeros(sae, x, b_rows)
-        else:
-            row_counts, c, v = _nonzeros(sae.encode(x, b_rows))
-        counts[a:b] = row_counts
-        cols.append(c)
-        vals.append(v)
+        return a, b, _topk_packed(sae, x, b_rows) if topk else _nonzeros(sae.encode(x, b_rows))
+
+    def run(a: int, b: int) -> None:  # kept only once all pieces are done: a chunk retried after OOM counts once
+        found.extend([piece(lo, hi) for lo, hi in _cache_pieces(a, b, sae.d_sae, device)])
 
     fix = "use a GPU with more memory or sae.device: cpu"
     if sae.batch_dependent:  # top k x positions over one window: the window is the smallest unit
@@ -124,7 +137,7 @@ def encode_shard(
         one = HalvingBatch(1, what="encode window")
         one.chunks(
             len(windows),
-            lambda i, j: run(*windows[i]),
+            lambda i, j: found.append(piece(*windows[i])),
             lambda i, j, exc: oom_error(
                 f"one window of {windows[i][1] - windows[i][0]:,} rows (a batch-level SAE encodes a window at once)",
                 exc,
@@ -140,6 +153,13 @@ def encode_shard(
                 f"{b - a} row(s) x {sae.d_sae:,} latents", exc, halved_from=batch.initial, fix=f"{fix}."
             ),
         )
+    if topk and found:  # the chunks cover rows 0..n in order; one device->host copy (one sync on a GPU)
+        found = [(0, n, _unpack_picks(torch.cat([f[2] for f in found], dim=1).cpu().numpy(), sae.d_sae))]
+    counts = np.zeros(n, dtype=np.int64)
+    for a, b, (row_counts, _, _) in found:
+        counts[a:b] = row_counts
+    cols = [f[2][1] for f in found]
+    vals = [f[2][2] for f in found]
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
     values, clipped = to_fp16(np.concatenate(vals) if vals else np.zeros(0, np.float32))
