@@ -50,6 +50,8 @@ ORDER = [
     "encode",
     "sae_quality",
     "buffer",
+    "probe_part",
+    "probe_linear",
     "probe",
     "report",
 ]

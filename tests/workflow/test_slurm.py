@@ -8,6 +8,7 @@ A cluster already running is used and left running; one started here is stopped 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -159,6 +160,34 @@ def test_workflow_through_slurm_matches_local_run(slurm_cluster, tmp_path):
     assert any(name.endswith("windows.bed") for name in tables), tables
     different = [name for name in tables if local_files[name].read_bytes() != cluster_files[name].read_bytes()]
     assert not different, f"SLURM and local runs differ in {different}"
+    # the probe stage's scatter (probe.parts: 2 in CONFIG): its gathered tables are among those compared,
+    # and equal, byte for byte, what one `dnalens probe` job writes from the same inputs
+    genome = next(iter(yaml.safe_load((REPO / CONFIG).read_text())["genomes"]))
+    assert (local / "logs" / genome / "probe_part-1.log").is_file()
+    per_feature = [f"{genome}/probe/{name}" for name in ("feature_concept.parquet", "features.parquet")]
+    assert set(per_feature) <= set(tables), tables
+    single = _single_job_probe(local, genome)
+    for name in per_feature:
+        assert (single / Path(name).name).read_bytes() == cluster_files[name].read_bytes(), name
+
+
+def _single_job_probe(workdir: Path, genome: str) -> Path:
+    """`dnalens probe` as one job on a finished run's inputs and settings (summary.json holds all but
+    `parts`). The dense sample is gone by then (temp), so only the per-feature tables are comparable."""
+    results = workdir / "results" / genome
+    settings = json.loads((results / "probe" / "summary.json").read_text())["settings"]
+    out = workdir / "single_probe"
+    inputs = ["--buffer", results / "buffer", "--labels", results / "labels", "--fasta", results / "genome.fa"]
+    run = subprocess.run(
+        [str(BIN / "dnalens"), "probe", *map(str, inputs), "--settings", json.dumps(settings), "--out", str(out)],
+        cwd=workdir,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    return out
 
 
 def _job_state(job: str) -> str:
@@ -316,3 +345,9 @@ def test_slurm_profile_is_accepted_and_sets_rule_resources(tmp_path):
     expected = eval(profile["set-resources"]["report_part"]["mem_mb"], {"attempt": 1})  # noqa: S307
     assert f"mem_mb={expected}," in part.group(1)
     assert re.search(r"report_part\s+2\b", out)  # one genome x report.parts (default 2)
+    # the probe's scatter: probe.parts (2 in CONFIG) probe_part jobs, with the profile's resources
+    part = re.search(r"rule probe_part:.*?resources: ([^\n]*)", out, re.S)
+    assert part, out[-3000:]
+    expected = eval(profile["set-resources"]["probe_part"]["mem_mb"], {"attempt": 1})  # noqa: S307
+    assert f"mem_mb={expected}," in part.group(1)
+    assert re.search(r"probe_part\s+2\b", out) and re.search(r"probe_linear\s+1\b", out)

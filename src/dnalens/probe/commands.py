@@ -1,4 +1,5 @@
-"""`dnalens probe`: score every SAE feature against every concept → results/<genome>/probe/."""
+"""`dnalens probe` (score every SAE feature against every concept → results/<genome>/probe/; `--part` and
+`--linear-out` scatter it) and `dnalens probe-merge` (the gather)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "probe",
         help="AUROC, domain F1, nulls and linear probes on held-out genome blocks -> probe/ parquet tables",
     )
+    _probe_inputs(p)
+    p.add_argument("--part", type=int, help="scatter: score only this part (0-based) of --parts (rule probe_part)")
+    p.add_argument("--parts", type=int, help="scatter: how many parts (probe.parts)")
+    p.add_argument("--part-out", help="scatter: the part's scores (results/<genome>/probe_parts/part-<i>.npz)")
+    p.add_argument("--linear-out", help="scatter: fit only the linear probes, into this directory (rule probe_linear)")
+    p.set_defaults(func=_probe, from_parts=None, linear=None)
+
+    m = subparsers.add_parser(
+        "probe-merge", help="gather probe parts (dnalens probe --part, --linear-out) into the probe directory"
+    )
+    m.add_argument("from_parts", nargs="+", metavar="parts", help="the part files (.npz), in part order")
+    m.add_argument("--linear", required=True, help="the --linear-out directory of the same run")
+    _probe_inputs(m)
+    m.set_defaults(func=_probe, part=None, parts=None, part_out=None, linear_out=None)
+
+
+def _probe_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--buffer", required=True, help="ActivationBuffer directory (`dnalens buffer`)")
-    p.add_argument("--out", required=True, help="output directory (written atomically as a whole)")
+    p.add_argument(
+        "--out", help="output directory (written atomically as a whole; required unless --part/--linear-out)"
+    )
     p.add_argument("--labels", help="label store directory (default: the one recorded in buffer.json)")
     p.add_argument("--fasta", help="genome FASTA: sequence baselines (k-mer, GC) and the exact-repeat check")
     p.add_argument(
@@ -26,7 +46,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="activation shard directory the buffer's codes came from (dense probe when the buffer has no dense twin)",
     )
     p.add_argument("--settings", help="the config's `probe:` block as JSON (or a .json/.yaml path)")
-    p.set_defaults(func=_probe)
 
 
 def duplicate_groups(settings, inputs, fasta: str | None) -> tuple[list, list[dict]]:
@@ -61,17 +80,46 @@ def duplicate_groups(settings, inputs, fasta: str | None) -> tuple[list, list[di
 
 
 def _probe(args: argparse.Namespace) -> int:
+    import time
+
+    from dnalens.errors import InputError
     from dnalens.probe.inputs import inputs_from_buffer
     from dnalens.probe.settings import ProbeSettings, validate_settings
     from dnalens.probe.stage import run_probing, write_probe_dir
     from dnalens.settings import from_mapping, parse_settings
 
+    began = time.perf_counter()
     settings = from_mapping(ProbeSettings, parse_settings(args.settings), where="probe settings")
     validate_settings(settings)
-    inputs = inputs_from_buffer(args.buffer, args.labels, args.fasta, args.activations)
+    scatter = (args.part is not None, args.parts is not None, args.part_out is not None)
+    if any(scatter) and not all(scatter):
+        raise InputError("--part, --parts and --part-out go together (one probe_part job).")
+    if not (all(scatter) or args.linear_out or args.out):
+        raise InputError("--out is required (unless --part or --linear-out).")
+    whole = not (all(scatter) or args.linear_out or args.from_parts)  # only the single job reads every column
+    probes = whole or bool(args.linear_out)  # parts and the gather fit no probes
+    inputs = inputs_from_buffer(
+        args.buffer, args.labels, args.fasta, args.activations, columns=whole, read_dense=probes
+    )
     groups, repeats = duplicate_groups(settings, inputs, args.fasta)
-    result = run_probing(inputs, settings, groups)
+    if all(scatter):
+        from dnalens.probe.parts import run_part
+
+        lo, hi = run_part(inputs, settings, groups, args.part, args.parts, args.part_out)
+        log.info("probe part %d/%d: features %d..%d -> %s", args.part, args.parts, lo, hi - 1, args.part_out)
+        return 0
+    if args.linear_out:
+        from dnalens.probe.parts import run_linear
+
+        run_linear(inputs, settings, groups, args.linear_out)
+        return 0
+    if args.from_parts:
+        from dnalens.probe.parts import gather
+
+        result = gather(inputs, settings, groups, args.from_parts, args.linear)
+    else:
+        result = run_probing(inputs, settings, groups)
     write_probe_dir(result, args.out, {"buffer": args.buffer, "repeats_found": repeats})
-    keys = ("n_tokens", "n_features", "n_concepts", "n_annotated_pairs", "n_annotated_features", "seconds")
-    print(json.dumps({k: result.summary[k] for k in keys}))
+    keys = ("n_tokens", "n_features", "n_concepts", "n_annotated_pairs", "n_annotated_features")
+    print(json.dumps({**{k: result.summary[k] for k in keys}, "seconds": round(time.perf_counter() - began, 2)}))
     return 0

@@ -136,10 +136,14 @@ def inputs_from_buffer(
     labels_dir: str | Path | None = None,
     fasta: str | Path | None = None,
     activations: str | Path | None = None,
+    columns: bool = True,
+    read_dense: bool = True,
 ) -> ProbeInputs:
     """Open a buffer (and its label store, recorded in buffer.json unless given) as ProbeInputs; the FASTA
     gives the sequence baselines, `activations` (the shard directory the codes came from) the dense
-    probe when the buffer has no dense twin."""
+    probe when the buffer has no dense twin. Jobs of a scattered run (probe/parts.py) ask for less:
+    columns=False: no feature-major copy (they read no feature blocks, or only their own); read_dense=False:
+    no dense input (they fit no probes)."""
     from dnalens.formats.buffer import ActivationBuffer
 
     buf = ActivationBuffer.open(buffer_path, labels=labels_dir)
@@ -176,13 +180,15 @@ def inputs_from_buffer(
 
         sequence = {c: encode(text) for c, text in read_sequences(fasta, names).items()}
     dense, note = buf.dense, ""
-    if dense is None and activations:
+    if not read_dense:
+        dense, note = None, "not read by this job"
+    elif dense is None and activations:
         from dnalens.probe.dense_shards import ShardRows
 
         dense, note = ShardRows.open(activations, buf.windows)
     elif dense is None:
         note = "the buffer has no dense twin and no --activations directory was given"
-    if dense is None:
+    if dense is None and read_dense:
         log.warning("no dense probe: %s", note)
     return ProbeInputs(
         codes=buf.code_rows,
@@ -196,7 +202,7 @@ def inputs_from_buffer(
         contig_lengths=lengths,
         dense=dense,
         categorical=categorical,
-        feature_columns=buf.feature_columns,
+        feature_columns=buf.feature_columns if columns else None,
         sequence=sequence,
         edge_distance=token_edge_distance(buf.windows),
         dense_note=note,

@@ -43,6 +43,7 @@ class ProbeSettings:
     device: str = _DEFAULTS["device"]
     chunk_entries: int = _DEFAULTS["chunk_entries"]
     feature_block_entries: int = _DEFAULTS["feature_block_entries"]
+    parts: int = _DEFAULTS["parts"]
 
     @property
     def thresholds_config(self) -> Thresholds:

@@ -28,8 +28,8 @@ from dnalens.probe.annotate import (
     features_table,
 )
 from dnalens.probe.auroc import RankedCodes, auroc_matrix
-from dnalens.probe.baselines import baseline_scores, block_parity
-from dnalens.probe.controls import ControlScorer, control_baselines, find_controls
+from dnalens.probe.baselines import BaselineScores, baseline_scores, block_parity
+from dnalens.probe.controls import Control, ControlScorer, control_baselines, find_controls
 from dnalens.probe.f1 import (
     best_over_thresholds,
     concat_curves,
@@ -39,7 +39,7 @@ from dnalens.probe.f1 import (
 from dnalens.probe.inputs import ProbeInputs
 from dnalens.probe.nulls import GenomeShift, bh_qvalues, pooled_pvalues, shift_fractions
 from dnalens.probe.probe_runs import ProbeRunSettings, run_probes
-from dnalens.probe.sequence_context import context_codes
+from dnalens.probe.sequence_context import ContextCodes, context_codes
 from dnalens.probe.settings import ProbeSettings, auroc_backend, null_shift_count
 from dnalens.probe.splits import Split, make_split
 from dnalens.probe.token_concepts import TokenConcepts
@@ -97,8 +97,25 @@ def _progress(iterable, total: int, desc: str):
     return tqdm(iterable, total=total, desc=desc, file=sys.stderr, mininterval=5.0, disable=total < 2)
 
 
-def run_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=()) -> ProbeResult:
-    t_start = time.perf_counter()
+@dataclass
+class ProbePlan:
+    """What does not depend on which features are scored: the split, the label views, the shifts and the
+    matched controls. Every job of a scattered run (parts.py) computes it from the same inputs, the same way."""
+
+    split: Split
+    train: np.ndarray  # sorted token rows of each side
+    test: np.ndarray
+    labels: object
+    concepts: dict[str, TokenConcepts]
+    n_instances: np.ndarray
+    evaluated: np.ndarray
+    offsets: np.ndarray
+    ctx: ContextCodes
+    fold: np.ndarray
+    controls: list[Control]
+
+
+def plan_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=()) -> ProbePlan:
     s, inp = settings, inputs
     split = make_split(
         inp.token_contig,
@@ -114,16 +131,13 @@ def run_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=(
     train, test = split.train_rows, split.test_rows
     log.info("split: %d train / %d test tokens in %d blocks", train.size, test.size, len(split.blocks))
     labels = inp.labels if isinstance(inp.labels, PackedLabels) else np.asarray(inp.labels, bool)
-    n_features = int(inp.codes.shape[1])
-    device = auroc_backend(s.device)
-    offsets = shift_fractions(null_shift_count(s, n_features), seed=s.seed + 1)
+    offsets = shift_fractions(null_shift_count(s, int(inp.codes.shape[1])), seed=s.seed + 1)
     concepts = {
         name: TokenConcepts.from_labels(labels, rows)
         for name, rows in (("train", train), ("test", test), ("all", None))
     }
     n_instances = _instance_counts(labels, inp.instances)
     evaluated = n_instances >= s.min_instances
-    t0 = time.perf_counter()
     ctx = context_codes(
         inp.sequence,
         inp.contig_names,
@@ -134,7 +148,6 @@ def run_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=(
         gc_window=s.gc_window,
     )
     fold = block_parity(inp.token_contig, inp.token_position, s.block_size)
-    baselines = baseline_scores(ctx.codes, ctx.n_codes, train, test, concepts["train"], concepts["test"], fold[train])
     controls = find_controls(
         list(inp.label_names),
         labels,
@@ -145,17 +158,78 @@ def run_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=(
         s.control_negatives,
         s.seed,
     )
-    for c in controls:
+    return ProbePlan(split, train, test, labels, concepts, n_instances, evaluated, offsets, ctx, fold, controls)
+
+
+def concept_baselines(plan: ProbePlan) -> BaselineScores:
+    """Sequence-only baselines of every concept, on the matched controls where a concept has them."""
+    t0 = time.perf_counter()
+    ctx, concepts = plan.ctx, plan.concepts
+    baselines = baseline_scores(
+        ctx.codes, ctx.n_codes, plan.train, plan.test, concepts["train"], concepts["test"], plan.fold[plan.train]
+    )
+    for c in plan.controls:
         baselines.auroc_train[:, c.column], baselines.auroc_test[:, c.column] = control_baselines(
-            c, ctx.codes, ctx.n_codes, fold
+            c, ctx.codes, ctx.n_codes, plan.fold
         )
     log.info(
         "baselines %s and %d matched controls: %.1f s",
         ", ".join(ctx.codes) or "none",
-        len(controls),
+        len(plan.controls),
         time.perf_counter() - t0,
     )
-    scores = _block_scores(inp, labels, concepts, train, test, offsets, device, s, ControlScorer(controls))
+    return baselines
+
+
+def block_scores(inputs: ProbeInputs, plan: ProbePlan, settings: ProbeSettings) -> tuple:
+    """Every per-feature statistic of `inputs`' features (`_block_scores`; a part passes its columns only)."""
+    return _block_scores(
+        inputs,
+        plan.labels,
+        plan.concepts,
+        plan.train,
+        plan.test,
+        plan.offsets,
+        auroc_backend(settings.device),  # here only: the gather and probe_linear may have no GPU
+        settings,
+        ControlScorer(plan.controls),
+    )
+
+
+def linear_probes(inputs: ProbeInputs, plan: ProbePlan, settings: ProbeSettings) -> pd.DataFrame:
+    s = settings
+    if not s.probes:
+        return pd.DataFrame()
+    return run_probes(
+        inputs,
+        plan.train,
+        plan.test,
+        plan.evaluated,
+        ProbeRunSettings(s.probe_max_tokens, s.probe_l2, s.probe_max_iter, s.seed),
+    )
+
+
+def dense_probe_note(inputs: ProbeInputs) -> str:
+    return "none: " + inputs.dense_note if inputs.dense is None else type(inputs.dense).__name__
+
+
+def run_probing(
+    inputs: ProbeInputs,
+    settings: ProbeSettings,
+    duplicate_groups=(),
+    *,
+    plan: ProbePlan | None = None,
+    scores: tuple | None = None,
+    probes: tuple[pd.DataFrame, str] | None = None,
+) -> ProbeResult:
+    """The whole stage in one process; a scattered run (parts.py) passes its plan, the gathered per-feature
+    `scores` and the linear `probes` (table, dense_probe_note) of their own jobs instead."""
+    s, inp = settings, inputs
+    plan = plan_probing(inp, s, duplicate_groups) if plan is None else plan
+    train, test, offsets, controls, evaluated = plan.train, plan.test, plan.offsets, plan.controls, plan.evaluated
+    n_features = int(inp.codes.shape[1])
+    baselines = concept_baselines(plan)
+    scores = block_scores(inp, plan, s) if scores is None else scores
     thresholds = s.thresholds_config
     auroc_train, auroc_test, null, f1_train, f1_test, n_instances_test, (freq, fmax, mean_active), controlled = scores
     p = pooled_pvalues(auroc_test, null) if offsets.size >= 2 else np.full(auroc_test.shape, np.nan)
@@ -174,10 +248,10 @@ def run_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=(
         f1_test=f1_test,
         p=p,
         q=q,
-        n_instances=n_instances,
-        n_positive=concepts["all"].n_pos,
-        n_positive_train=concepts["train"].n_pos,
-        n_positive_test=concepts["test"].n_pos,
+        n_instances=plan.n_instances,
+        n_positive=plan.concepts["all"].n_pos,
+        n_positive_train=plan.concepts["train"].n_pos,
+        n_positive_test=plan.concepts["test"].n_pos,
         n_tokens=inp.n_tokens,
         frequency=freq,
         max_activation=fmax,
@@ -188,8 +262,7 @@ def run_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=(
         control=control_kind,
         auroc_test_uncontrolled=uncontrolled,
     )
-    probe_settings = ProbeRunSettings(s.probe_max_tokens, s.probe_l2, s.probe_max_iter, s.seed)
-    probes = run_probes(inp, train, test, evaluated, probe_settings) if s.probes else pd.DataFrame()
+    probes, dense_probe = (linear_probes(inp, plan, s), dense_probe_note(inp)) if probes is None else probes
     concepts_out = concepts_table(scores, thresholds, probes)
     feature_concept = feature_concept_table(scores, thresholds)
     features = features_table(scores, thresholds)
@@ -202,13 +275,13 @@ def run_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=(
         "n_null_shifts": int(offsets.size),
         "p_value_resolution": 1.0 / (1 + offsets.size * n_features) if offsets.size else None,
         **annotation_summary(feature_concept, features),
-        "baselines": list(ctx.codes),
+        "baselines": list(plan.ctx.codes),
         "controls": {c.name: c.summary() for c in controls},
-        "dense_probe": "none: " + inp.dense_note if inp.dense is None else type(inp.dense).__name__,
-        "seconds": round(time.perf_counter() - t_start, 2),
-        "settings": asdict(s),
+        "dense_probe": dense_probe,
+        # how the run was scattered is no result: a scattered run's directory equals a single job's
+        "settings": {k: v for k, v in asdict(s).items() if k != "parts"},
     }
-    return ProbeResult(split, feature_concept, features, concepts_out, probes, summary)
+    return ProbeResult(plan.split, feature_concept, features, concepts_out, probes, summary)
 
 
 def annotation_summary(feature_concept: pd.DataFrame, features: pd.DataFrame) -> dict:
