@@ -104,11 +104,16 @@ def test_shifted_auroc_matches_sklearn_on_shifted_labels(monkeypatch):
         m.setattr(TokenConcepts, "use_patterns", lambda self, n_seg, n_entries: False)
         np.testing.assert_array_equal(ranked.shifted_auroc(tc, sources, ids, n_pos), got)
     pytest.importorskip("torch")
-    from dnalens.probe import auroc_torch
+    from dnalens.probe import backend
+    from dnalens.probe.auroc_torch import RankedCodesTorch
 
-    with monkeypatch.context() as m:  # several chunk groups and shift groups on the device
-        m.setattr(auroc_torch, "SHIFT_BINS_TORCH", 4 * tc.patterns.n_patterns)
-        np.testing.assert_array_equal(auroc_torch.shifted_auroc_torch(ranked, tc.patterns, ids, n_pos, "cpu"), got)
+    with monkeypatch.context() as m:  # several column pieces and shift groups on the device
+        m.setattr(backend, "PATTERN_BINS", 4 * tc.patterns.n_patterns)
+        on_torch = RankedCodesTorch(codes, rows=test, device="cpu", max_chunk_entries=50)
+        assert len(on_torch.pieces) == 1  # device chunks: the whole matrix, then 4-column pieces for the sums
+        np.testing.assert_array_equal(on_torch.shifted_auroc(tc, sources, ids, n_pos), got)
+        tc_test = TokenConcepts.from_labels(dense, test)
+        np.testing.assert_array_equal(on_torch.auroc(tc_test), ranked.auroc(tc_test))
     for s, src in enumerate(sources):
         shifted = dense[src]
         np.testing.assert_array_equal(n_pos[s], shifted.sum(axis=0))
@@ -133,25 +138,6 @@ def test_probe_stage_tables_identical_to_previous_kernels(monkeypatch):
     assert new.summary["n_annotated_pairs"] > 0
     for name in ("feature_concept", "features", "concepts"):
         pd.testing.assert_frame_equal(getattr(new, name), getattr(old, name), check_exact=True)
-
-
-def test_probe_stage_torch_nulls_identical_on_cpu_torch():
-    """probe.device = "cpu-torch": train AUROC and shift nulls on torch, the same tables as numpy."""
-    pytest.importorskip("torch")
-    inputs, _, _ = planted_inputs(seed=2, n=20_000)
-    base = {
-        "n_null": 40,
-        "min_null_draws": 0,
-        "probes": False,
-        "block_size": 2000,
-        "test_fraction": 0.3,
-        "feature_block_entries": 30_000,
-    }
-    numpy_path = run_probing(inputs, ProbeSettings(**base))
-    torch_path = run_probing(inputs, ProbeSettings(**base, device="cpu-torch"))
-    assert numpy_path.summary["n_annotated_pairs"] > 0
-    for name in ("feature_concept", "features", "concepts"):
-        pd.testing.assert_frame_equal(getattr(torch_path, name), getattr(numpy_path, name), check_exact=True)
 
 
 def test_instance_hits_bitmap_and_sorted_dedup_agree(monkeypatch):

@@ -93,6 +93,19 @@ class RankedCodes:
         return out
 
 
+def ranked_codes(
+    codes, *, rows: np.ndarray | None = None, device: str | None = None, max_chunk_entries: int = DEFAULT_CHUNK_ENTRIES
+):
+    """RankedCodes of `rows`, or its torch twin (`auroc_torch.RankedCodesTorch`, same methods) when
+    `device` is a torch device (`settings.auroc_backend`)."""
+    if device in (None, "cpu"):
+        return RankedCodes(codes, rows=rows, max_chunk_entries=max_chunk_entries)
+    from dnalens.probe.auroc_torch import RankedCodesTorch
+    from dnalens.probe.backend import torch_device
+
+    return RankedCodesTorch(codes, rows=rows, device=torch_device(device), max_chunk_entries=max_chunk_entries)
+
+
 def auroc_matrix(
     codes,
     labels,
@@ -109,9 +122,11 @@ def auroc_matrix(
     """
     if device not in (None, "cpu"):
         from dnalens.probe.auroc_torch import auroc_matrix_torch
+        from dnalens.probe.backend import torch_device
 
-        torch_device = "cpu" if device == "cpu-torch" else device
-        return auroc_matrix_torch(codes, labels, rows=rows, device=torch_device, max_chunk_entries=max_chunk_entries)
+        return auroc_matrix_torch(
+            codes, labels, rows=rows, device=torch_device(device), max_chunk_entries=max_chunk_entries
+        )
     chunker = FeatureChunker(codes, rows=rows, max_entries=max_chunk_entries)
     if isinstance(labels, TokenConcepts):  # prepared once for many feature blocks: already the rows' labels
         if labels.n != chunker.n_rows:

@@ -172,8 +172,9 @@ class ControlScorer:
                     y = np.concatenate([np.ones(p.size, bool), np.zeros(n.size, bool)])[order]
                     self.tasks[(ci, side, k)] = (idx, TokenConcepts.from_labels(y[:, None]))
 
-    def score(self, block, max_chunk_entries: int) -> dict[tuple[int, str], np.ndarray]:
-        """{(control index, side): AUROC [n_cols]} for one CSC feature block over all tokens."""
+    def score(self, block, max_chunk_entries: int, device: str | None = None) -> dict[tuple[int, str], np.ndarray]:
+        """{(control index, side): AUROC [n_cols]} for one CSC feature block over all tokens (device: the
+        AUROC backend, `settings.auroc_backend`)."""
         out = {}
         if not self.controls:
             return out
@@ -189,6 +190,7 @@ class ControlScorer:
                                 self.tasks[(ci, side, k)][1],
                                 rows=self.tasks[(ci, side, k)][0],
                                 max_chunk_entries=max_chunk_entries,
+                                device=device,
                             )[:, 0]
                             for k in range(n_pos.size)
                         ]

@@ -151,12 +151,20 @@ def domain_f1_curves(
     *,
     rows: np.ndarray | None = None,
     max_chunk_entries: int = DEFAULT_CHUNK_ENTRIES,
+    device: str | None = None,
 ) -> F1Curves:
     """Precision/recall counts of every (threshold, feature, concept); thresholds sorted ascending.
-    `labels` may be F1Labels of `rows` (then `instances` is ignored)."""
+    `labels` may be F1Labels of `rows` (then `instances` is ignored). device: None/"cpu" (numpy) or a
+    torch device (`settings.auroc_backend`; `f1_torch`, the same counts)."""
     t = np.unique(np.asarray(thresholds, dtype=np.float64))
     if t.size == 0 or t.min() < 0:
         raise ValueError(f"thresholds must be a non-empty list of values >= 0, got {thresholds!r}")
+    on_torch = device not in (None, "cpu")
+    if on_torch:
+        from dnalens.probe.backend import device_chunk_entries, torch_device
+        from dnalens.probe.f1_torch import domain_f1_curves_torch
+
+        max_chunk_entries = device_chunk_entries(max_chunk_entries)
     chunker = FeatureChunker(codes, rows=rows, max_entries=max_chunk_entries)
     prepared = labels if isinstance(labels, F1Labels) else prepare_f1_labels(labels, instances, rows)
     if prepared.n_rows != chunker.n_rows:
@@ -164,6 +172,8 @@ def domain_f1_curves(
     if fmax is None:
         fmax = column_max(codes, rows=rows, max_chunk_entries=max_chunk_entries)
     fmax = np.asarray(fmax, float)
+    if on_torch:
+        return domain_f1_curves_torch(chunker, prepared, t, fmax, torch_device(device))
     concepts, runs = prepared.concepts, prepared.runs
     n_t, n_f, n_l = t.size, chunker.n_features, prepared.n_labels
     on = np.zeros((n_t, n_f), np.int32)

@@ -1,5 +1,5 @@
-"""The config's `probe:` section as typed settings, and what they mean for a run: the backend of the AUROC
-matrix (`probe.device`) and how many circular shifts the nulls draw."""
+"""The config's `probe:` section as typed settings, and what they mean for a run: the backend of the
+per-feature metrics (`probe.device`) and how many circular shifts the nulls draw."""
 
 from __future__ import annotations
 
@@ -85,8 +85,9 @@ def validate_settings(s: ProbeSettings) -> None:
 
 
 def auroc_backend(device: str) -> str | None:
-    """Which path computes the training AUROC matrix: None = numpy/scipy.sparse (the device resolves to the
-    CPU), else the torch device (dnalens.devices semantics). "cpu-torch" runs the torch path on the CPU."""
+    """Which path computes the per-feature metrics (`probing.backend`): None = numpy/scipy.sparse (the device
+    resolves to the CPU), else the torch device (dnalens.devices semantics). "cpu-torch" runs the torch path
+    on the CPU (tests and benchmarks compare it with numpy without a GPU)."""
     if device == "cpu-torch":
         return device
     if str(device).strip().lower() == "cpu":  # no torch import (2 s of CPU) for the default

@@ -27,7 +27,7 @@ from dnalens.probe.annotate import (
     feature_concept_table,
     features_table,
 )
-from dnalens.probe.auroc import RankedCodes, auroc_matrix
+from dnalens.probe.auroc import auroc_matrix, ranked_codes
 from dnalens.probe.baselines import BaselineScores, baseline_scores, block_parity
 from dnalens.probe.controls import Control, ControlScorer, control_baselines, find_controls
 from dnalens.probe.f1 import (
@@ -69,18 +69,23 @@ class ProbeResult:
     summary: dict
 
 
-def feature_statistics(codes_csc) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def feature_statistics(codes_csc, device: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(frequency of > 0, max activation, mean where non-zero) per feature, one pass over CSC columns.
 
     Reduced over the non-empty columns only (their starts are valid reduceat indices, and an empty
     column in between has no values), accumulating in the reduction's dtype: no widened copy of the
-    block's values (8 M values are 64 MB per float64 copy)."""
+    block's values (8 M values are 64 MB per float64 copy). device: a torch device reduces there
+    (`backend.feature_statistics_torch`)."""
     n_tokens, n_cols = codes_csc.shape[0], codes_csc.shape[1]
     counts = np.diff(codes_csc.indptr)
     has = counts > 0
     active, nonzero = np.zeros(n_cols, np.int64), np.zeros(n_cols, np.int64)
     total, fmax = np.zeros(n_cols), np.zeros(n_cols)
-    if has.any():
+    if device is not None:
+        from dnalens.probe.backend import feature_statistics_torch, torch_device
+
+        active, nonzero, total, fmax = feature_statistics_torch(codes_csc, torch_device(device))
+    elif has.any():
         data = codes_csc.data
         starts = codes_csc.indptr[:-1][has]
         active[has] = np.add.reduceat(data > 0, starts, dtype=np.int64)
@@ -333,37 +338,20 @@ def _block_scores(
     source = inp.feature_columns if inp.feature_columns is not None else sp.csc_matrix(inp.codes)
     blocks = feature_bounds(np.diff(source.indptr), s.feature_block_entries)  # both keep column pointers
     for f0, f1, codes in _progress(feature_blocks(source, s.feature_block_entries), len(blocks), "feature blocks"):
-        for stat, value in zip(stats, feature_statistics(codes)):
+        for stat, value in zip(stats, feature_statistics(codes, device)):
             stat[f0:f1] = value
         fmax = stats[1][f0:f1]
-        if device is None:
-            auroc_train[f0:f1] = auroc_matrix(codes, train_labels, rows=train, max_chunk_entries=s.chunk_entries)
-        else:
-            auroc_train[f0:f1] = auroc_matrix(
-                codes, labels, rows=train, device=device, max_chunk_entries=s.chunk_entries
-            )
-        ranked_test = RankedCodes(codes, rows=test, max_chunk_entries=s.chunk_entries)
+        chunk = {"max_chunk_entries": s.chunk_entries, "device": device}  # device None: numpy, else torch
+        auroc_train[f0:f1] = auroc_matrix(codes, train_labels, rows=train, **chunk)
+        ranked_test = ranked_codes(codes, rows=test, **chunk)
         auroc_test[f0:f1] = ranked_test.auroc(test_labels)
-        if offsets.size and device is not None:
-            from dnalens.probe.auroc_torch import shifted_auroc_torch
-
-            torch_device = "cpu" if device == "cpu-torch" else device
-            null[:, f0:f1] = shifted_auroc_torch(ranked_test, patterns, source_ids, null_positives, torch_device)
-        elif offsets.size:
+        if offsets.size:
             null[:, f0:f1] = ranked_test.shifted_auroc(all_labels, sources, source_ids, null_positives)
         del ranked_test
-        for key, value in control_scorer.score(codes, s.chunk_entries).items():
+        for key, value in control_scorer.score(codes, s.chunk_entries, device).items():
             controlled.setdefault(key, []).append(value)
-        curves_train.append(
-            domain_f1_curves(
-                codes, f1_labels_train, None, s.thresholds, fmax, rows=train, max_chunk_entries=s.chunk_entries
-            )
-        )
-        curves_test.append(
-            domain_f1_curves(
-                codes, f1_labels_test, None, s.thresholds, fmax, rows=test, max_chunk_entries=s.chunk_entries
-            )
-        )
+        curves_train.append(domain_f1_curves(codes, f1_labels_train, None, s.thresholds, fmax, rows=train, **chunk))
+        curves_test.append(domain_f1_curves(codes, f1_labels_test, None, s.thresholds, fmax, rows=test, **chunk))
     f1_train = best_over_thresholds(concat_curves(curves_train))
     test_curves = concat_curves(curves_test)
     f1_test = best_over_thresholds(test_curves, f1_train.threshold_index)
