@@ -129,3 +129,33 @@ def test_evo2_adapter_on_vortex_stand_in_with_tag(tiny_model_dir):
 def test_evo2_without_package_names_the_extra():
     with pytest.raises(InputError, match=r"dnalens\[evo2\]"):
         load_model({"family": "evo2", "name": "evo2_7b_262k"})
+
+
+def test_rc_partners_finds_each_reverse_complement_or_none():
+    from dnalens.models.base import rc_partners
+
+    a, b = "AACGT", "GGATC"
+    seqs = [a, reverse_complement(a), b, reverse_complement(b), "ACGT"]  # ACGT is its own reverse complement
+    assert rc_partners(seqs, [reverse_complement(s) for s in seqs]) == [1, 0, 3, 2, 4]
+    assert rc_partners([a, b], [reverse_complement(a), reverse_complement(b)]) is None
+
+
+def test_both_strand_windows_share_one_pass_with_the_same_bytes(tiny_model_dir, monkeypatch):
+    """A window and its reverse complement in one batch: the rc pass is the forward pass permuted, so
+    half the forward passes give the very bytes of running both (reference: each pass run on its own)."""
+    import dnalens.models.base as base
+
+    cat = plain(tiny_model_dir, rc_pool="concat")
+    seqs = [SEQS[0], reverse_complement(SEQS[0]), SEQS[1][:20], reverse_complement(SEQS[1][:20])]
+    calls = []
+    real = cat.capture
+    monkeypatch.setattr(cat, "capture", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    got = cat.activations(seqs, ["blocks.2"])["blocks.2"]
+    assert len(calls) == 1
+    monkeypatch.setattr(base, "rc_partners", lambda seqs, rc: None)  # the two-pass path
+    want = cat.activations(seqs, ["blocks.2"])["blocks.2"]
+    assert len(calls) == 3
+    for g, w in zip(got, want):
+        assert g.tobytes() == w.tobytes()
+    # the minus window's rows are the plus window's, flipped, with the strand halves swapped
+    np.testing.assert_array_equal(got[1], np.hstack([got[0][::-1, 16:], got[0][::-1, :16]]))

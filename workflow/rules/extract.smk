@@ -67,6 +67,10 @@ rule extract_part:
         "logs/{genome}/extract_part-{part}.log",
     benchmark:
         "logs/{genome}/extract_part-{part}.benchmark.tsv"
+    # the sample feeds train_sae, each genome's longest job: on few cores, extract every genome's sample
+    # before side branches or a first training, so the trainings start together (2-core demo, simulated
+    # from its job times: ~1 min less; benchmarks/README.md)
+    priority: 1
     resources:
         mem_mb=8000,
         runtime=240,

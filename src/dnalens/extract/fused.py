@@ -70,15 +70,19 @@ def _pass_rows(adapter, seqs: Sequence[str], layer: str) -> list:
 
 def device_rows(adapter, seqs: Sequence[str], layer: str, trim: tuple[int, int]):
     """Kept rows of `seqs` (trimmed, rc-pooled as `adapter.activations` pools them), concatenated
-    [n, d] on the model's device and rounded through float16 like a stored shard."""
+    [n, d] on the model's device and rounded through float16 like a stored shard. The reverse-complement
+    pass is skipped when the batch already holds every window's other strand (models.base.rc_partners)."""
     import torch
 
     from dnalens.formats.window_table import reverse_complement
+    from dnalens.models.base import rc_partners
 
     rows = _pass_rows(adapter, seqs, layer)
     pool = adapter.spec.rc_pool
     if pool != "none":
-        rev = _pass_rows(adapter, [reverse_complement(s) for s in seqs], layer)
+        rc = [reverse_complement(s) for s in seqs]
+        partner = rc_partners(seqs, rc)  # both strands of each window in this batch: one pass serves both
+        rev = _pass_rows(adapter, rc, layer) if partner is None else [rows[i] for i in partner]
         rows = [
             torch.cat([a, b.flip(0)], dim=1) if pool == "concat" else (a + b.flip(0)) / 2 for a, b in zip(rows, rev)
         ]

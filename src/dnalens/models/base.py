@@ -7,7 +7,8 @@ An adapter hides a model family's tokenizer, device/dtype and module names behin
 
 Why `rc_pool`: a causal model sees only the left context. Running the reverse complement as well and
 flipping its activations back to read order gives every nucleotide right context and the other
-strand's view; the two are concatenated (`concat`) or averaged (`mean`).
+strand's view; the two are concatenated (`concat`) or averaged (`mean`). A batch holding both strands of
+a window runs each sequence once (`rc_partners`): one window's reverse complement is the other's forward.
 """
 
 from __future__ import annotations
@@ -214,30 +215,42 @@ class TorchAdapter:
     # --- public API ---------------------------------------------------------------------------
     def _pass(self, seqs: Sequence[str], layers: Sequence[str]) -> dict[str, list[np.ndarray]]:
         out: dict[str, list[np.ndarray]] = {l: [] for l in layers}
+        for chunk in self._chunks(seqs):
+            for layer, rows in self._chunk_rows(chunk, layers).items():
+                out[layer].extend(rows)
+        return out
+
+    def _chunks(self, seqs: Sequence[str]) -> list[list[str]]:
         bs = max(1, self.spec.batch_size)
-        for i in range(0, len(seqs), bs):
-            chunk = list(seqs[i : i + bs])
-            ids, mask, positions = self.encode(chunk)
-            acts = self.capture(ids, mask, layers)
-            for layer, tensor in acts.items():
-                arr = tensor.float().cpu().numpy()
-                out[layer].extend(_rows(arr[j], positions[j]) for j in range(len(chunk)))
+        return [list(seqs[i : i + bs]) for i in range(0, len(seqs), bs)]
+
+    def _chunk_rows(self, chunk: Sequence[str], layers: Sequence[str]) -> dict[str, list[np.ndarray]]:
+        """One forward pass over `chunk`: per layer, each sequence's nucleotide rows (float32, host)."""
+        ids, mask, positions = self.encode(list(chunk))
+        acts = self.capture(ids, mask, layers)
+        out = {}
+        for layer, tensor in acts.items():
+            arr = tensor.float().cpu().numpy()
+            out[layer] = [_rows(arr[j], positions[j]) for j in range(len(chunk))]
         return out
 
     def activations(self, seqs: Sequence[str], layers: Sequence[str]) -> dict[str, list[np.ndarray]]:
         """{layer: [float32 array (len(seq), d) per sequence]}, rows in the order of the nucleotides."""
         layers = list(layers)
-        fwd = self._pass(seqs, layers)
         if self.spec.rc_pool == "none":
-            return fwd
-        rev = self._pass([reverse_complement(s) for s in seqs], layers)
-        pooled: dict[str, list[np.ndarray]] = {}
-        for layer in layers:
-            rows = []
-            for a, b in zip(fwd[layer], rev[layer]):
-                b = b[::-1]
-                rows.append(np.concatenate([a, b], axis=1) if self.spec.rc_pool == "concat" else (a + b) / 2)
-            pooled[layer] = rows
+            return self._pass(seqs, layers)
+        pooled: dict[str, list[np.ndarray]] = {l: [] for l in layers}
+        for chunk in self._chunks(seqs):
+            rc = [reverse_complement(s) for s in chunk]
+            fwd = self._chunk_rows(chunk, layers)
+            partner = rc_partners(chunk, rc)
+            rev = self._chunk_rows(rc, layers) if partner is None else {l: [fwd[l][i] for i in partner] for l in layers}
+            for layer in layers:
+                for a, b in zip(fwd[layer], rev[layer]):
+                    b = b[::-1]
+                    pooled[layer].append(
+                        np.concatenate([a, b], axis=1) if self.spec.rc_pool == "concat" else (a + b) / 2
+                    )
         return pooled
 
     def d_model(self, layer: str) -> int:
@@ -286,6 +299,17 @@ class TorchAdapter:
             total += float(F.cross_entropy(picked, targets, reduction="sum"))
             count += int(targets.numel())
         return total / max(count, 1)
+
+
+def rc_partners(seqs: Sequence[str], rc: Sequence[str]) -> list[int] | None:
+    """For each reverse complement rc[j], the index of the same sequence in `seqs`, or None unless all are there.
+
+    Why: windows read on both strands come in pairs whose reverse-complement passes are each other's forward
+    passes; when a batch holds every partner, the rc pass is the forward pass permuted (same sequences, same
+    batch shape), so its rows are taken from the forward pass instead of running the model twice."""
+    where = {s: i for i, s in enumerate(seqs)}
+    found = [where.get(r) for r in rc]
+    return None if any(i is None for i in found) else found  # type: ignore[return-value]
 
 
 def _rows(arr: np.ndarray, pos: np.ndarray) -> np.ndarray:

@@ -73,20 +73,19 @@ def _whole(sae, x, bases, since_fired, dead_after, aux_k_coef, k_aux) -> StepRes
     loss_recon, recon = sae.training_loss(codes, x, bases)
     residual = (x - recon).detach()
     mse = residual.pow(2).sum(-1).mean()
-    fired = (codes > 0).any(dim=0)
-    since = since_fired + x.shape[0]
-    since[fired] = 0
+    active = codes.detach() > 0  # one mask for fired latents, L0 and the smallest code
+    fired = active.any(dim=0)
+    since = torch.where(fired, 0, since_fired + x.shape[0])
     dead = since >= dead_after
     aux = auxk_loss(pre, dead, residual, sae, k_aux)
     (loss_recon + aux_k_coef * aux).backward()
-    positive = codes.detach()[codes.detach() > 0]
     return StepResult(
         since,
         dead,
         mse.detach(),
         aux.detach(),
-        (codes > 0).sum(-1).float().mean(),
-        positive.min() if positive.numel() else None,
+        active.sum(-1).float().mean(),
+        codes.detach().masked_fill(~active, math.inf).amin() if bool(fired.any()) else None,
     )
 
 
