@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dnalens.formats.probe_dir import write_probe_dir
 from dnalens.probe.settings import ProbeSettings
-from dnalens.probe.stage import run_probing, write_probe_dir
+from dnalens.probe.stage import run_probing
 
 from .synthetic import planted_inputs
 

@@ -15,9 +15,10 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from dnalens.formats.probe_dir import write_probe_dir
 from dnalens.probe.inputs import ProbeInputs
 from dnalens.probe.settings import ProbeSettings
-from dnalens.probe.stage import feature_statistics, run_probing, write_probe_dir
+from dnalens.probe.stage import feature_statistics, run_probing
 
 from .synthetic import frame_inputs, planted_inputs
 

@@ -83,9 +83,10 @@ def _probe(args: argparse.Namespace) -> int:
     import time
 
     from dnalens.errors import InputError
+    from dnalens.formats.probe_dir import write_probe_dir
     from dnalens.probe.inputs import inputs_from_buffer
     from dnalens.probe.settings import ProbeSettings, validate_settings
-    from dnalens.probe.stage import run_probing, write_probe_dir
+    from dnalens.probe.stage import run_probing
     from dnalens.settings import from_mapping, parse_settings
 
     began = time.perf_counter()

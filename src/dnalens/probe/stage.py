@@ -1,24 +1,21 @@
 """The probe stage: split → baselines, controls → AUROC (train, held-out, shift nulls) → domain F1 → probes → tables.
 
-`run_probing(inputs, settings)` is pure (arrays in, tables out); `write_probe_dir` writes
+`run_probing(inputs, settings)` is pure (arrays in, tables out); `formats.probe_dir.write_probe_dir` writes
 results/<genome>/probe/ atomically. The layout of that directory is documented in
 docs/ARCHITECTURE.md ("probe") because the report stage reads it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from dnalens.atomic import atomic_dir
 from dnalens.formats.feature_columns import feature_blocks, feature_bounds
 from dnalens.formats.row_chunks import PackedLabels
 from dnalens.probe.annotate import (
@@ -45,18 +42,6 @@ from dnalens.probe.splits import Split, make_split
 from dnalens.probe.token_concepts import TokenConcepts
 
 log = logging.getLogger(__name__)
-PROBE_COLUMNS = (
-    "concept",
-    "kind",
-    "input",
-    "n_classes",
-    "n_train",
-    "n_test",
-    "auroc",
-    "accuracy",
-    "balanced_accuracy",
-    "chance",
-)
 
 
 @dataclass
@@ -370,18 +355,3 @@ def _instance_counts(labels: np.ndarray, instances: np.ndarray | None) -> np.nda
         if has.any():
             counts[lab] = np.unique(ids[has]).size + int((labels[:, lab] & ~has).sum())
     return counts
-
-
-def write_probe_dir(result: ProbeResult, out: str | Path, extra_summary: dict | None = None) -> Path:
-    """results/<genome>/probe/: feature_concept, features, concepts, probes (.parquet), split.json, summary.json."""
-    out = Path(out)
-    with atomic_dir(out) as tmp:
-        result.feature_concept.to_parquet(tmp / "feature_concept.parquet", index=False)
-        result.features.to_parquet(tmp / "features.parquet", index=False)
-        result.concepts.to_parquet(tmp / "concepts.parquet", index=False)
-        probes = result.probes if not result.probes.empty else pd.DataFrame(columns=list(PROBE_COLUMNS))
-        probes.to_parquet(tmp / "probes.parquet", index=False)
-        (tmp / "split.json").write_text(json.dumps(result.split.to_json(), indent=1))
-        summary = {**result.summary, **(extra_summary or {})}
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
-    return out

@@ -8,7 +8,6 @@ buffer's own column names too (`normalise_windows`).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,50 +16,20 @@ import numpy as np
 import pandas as pd
 
 from dnalens.errors import InputError
+from dnalens.formats.probe_dir import (
+    FEATURE_CONCEPT,
+    SCORE_REQUIRED,
+    ProbeTables,
+    read_json,
+    read_probe_dir,
+    require_columns,
+)
 from dnalens.report.health import sae_health
 from dnalens.report.regions import anchors_from_annotation, regions_from_annotation
 from dnalens.report.stage import ReportInputs
 from dnalens.report.tables import SCORE_COLUMNS
 from dnalens.report.tokens import WINDOW_COLUMNS
 from dnalens.settings import schema_defaults
-
-# The probe stage's tables (its own column names; no aliases: an older probe folder fails with the
-# missing column named). Columns not listed as required are optional (NaN when absent).
-SCORE_REQUIRED = (
-    "feature",
-    "concept",
-    "auroc_train",
-    "auroc_test",
-    "baseline_auroc_test",
-    "margin",
-    "threshold",
-    "q",
-    "annotated",
-    "best_for_concept",
-)
-LABEL_REQUIRED = ("feature", "label")
-CONCEPT_REQUIRED = (
-    "concept",
-    "evaluated",
-    "baseline",
-    "baseline_auroc_test",
-    "best_feature_auroc",
-    "best_auroc_train",
-    "best_auroc_test",
-    "best_margin",
-    "best_auroc_q",
-    "best_annotated",
-)
-
-
-def require_columns(frame: pd.DataFrame, required: tuple[str, ...], path: Path | str | None) -> None:
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise InputError(
-            f"probe table lacks column(s) {', '.join(missing)} (it has: {', '.join(map(str, frame.columns))}).",
-            path=path,
-            fix="rerun `dnalens probe` (the probe stage of this dnalens version writes them).",
-        )
 
 
 def normalise_scores(frame: pd.DataFrame, path: Path | str | None = None) -> pd.DataFrame:
@@ -98,39 +67,11 @@ def normalise_windows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[[*WINDOW_COLUMNS, *(["read_offset"] if "read_offset" in frame else [])]].reset_index(drop=True)
 
 
-@dataclass(frozen=True)
-class ProbeTables:
-    scores: pd.DataFrame  # SCORE_COLUMNS
-    labels: pd.DataFrame  # feature, label, ... (probe/features.parquet)
-    concepts: pd.DataFrame  # probe/concepts.parquet
-    summary: dict[str, Any]
-
-
-def _read(directory: Path, name: str, required: tuple[str, ...]) -> pd.DataFrame:
-    path = directory / name
-    if not path.exists():
-        raise InputError(f"{name} not found in the probe folder.", path=path, fix="run `dnalens probe` first.")
-    frame = pd.read_parquet(path)
-    require_columns(frame, required, path)
-    return frame
-
-
 def read_probe_tables(probe_dir: str | Path) -> ProbeTables:
-    """feature_concept.parquet, features.parquet, concepts.parquet and summary.json of the probe stage."""
-    directory = Path(probe_dir)
-    if not directory.is_dir():
-        raise InputError("probe results folder not found.", path=directory, fix="run `dnalens probe` first.")
-    scores = normalise_scores(
-        _read(directory, "feature_concept.parquet", SCORE_REQUIRED), directory / "feature_concept.parquet"
-    )
-    labels = _read(directory, "features.parquet", LABEL_REQUIRED)
-    labels = labels.assign(
-        feature=labels["feature"].astype(np.int64),
-        label=labels["label"].astype(object).where(labels["label"].notna(), None),
-    )
-    concepts = _read(directory, "concepts.parquet", CONCEPT_REQUIRED)
-    concepts = concepts.assign(concept=concepts["concept"].astype(str))
-    return ProbeTables(scores, labels, concepts, read_json(directory / "summary.json"))
+    """The probe directory (formats/probe_dir.py) with its scores in the report's column order."""
+    tables = read_probe_dir(probe_dir)
+    path = Path(probe_dir) / FEATURE_CONCEPT
+    return ProbeTables(normalise_scores(tables.scores, path), tables.labels, tables.concepts, tables.summary)
 
 
 def read_label_summary(path: str | Path) -> pd.DataFrame:
@@ -138,15 +79,6 @@ def read_label_summary(path: str | Path) -> pd.DataFrame:
     if "concept" not in summary:
         raise InputError("concept summary has no 'concept' column.", path=path, fix="rerun `dnalens labels`.")
     return summary
-
-
-def read_json(path: str | Path | None) -> dict[str, Any]:
-    if path is None or not Path(path).exists():
-        return {}
-    try:
-        return json.loads(Path(path).read_text())
-    except json.JSONDecodeError as err:
-        raise InputError(f"not valid JSON ({err.msg}).", path=path) from None
 
 
 @dataclass(frozen=True)
