@@ -4,7 +4,7 @@ The demo reads every window on both strands (`windows.strands: both`) with `mode
 window's reverse-complement pass is its partner window's forward pass. With the partner in the same batch
 its rows are taken from that pass (models.base.rc_partners) instead of running the model again: half the
 forward passes, the same bytes. Timed for the stored path (`adapter.activations`, extract_part) and the
-fused path (`extract.fused.device_rows`, encode_part), each against its old form (rc_partners patched to
+fused path (`sae.fused.device_rows`, encode_part), each against its old form (rc_partners patched to
 find nothing) in the same run; the script checks the rows for byte equality and prints process CPU
 seconds (robust to other jobs on shared cores) and wall, best of --repeats, one thread as a Snakemake job.
 
@@ -25,9 +25,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import dnalens.models.base as model_base  # noqa: E402
-from dnalens.extract.fused import device_rows  # noqa: E402
 from dnalens.formats.window_table import reverse_complement  # noqa: E402
 from dnalens.models.base import load_model  # noqa: E402
+from dnalens.sae.fused import device_rows  # noqa: E402
 
 
 def best(fn, repeats: int):

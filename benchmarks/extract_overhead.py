@@ -4,7 +4,7 @@ model's device (codes only), vs a bare forward pass, in one run.
 Targets (issue 19): on CPU, capture + encode <= 1.15 x the bare forward; on a GPU, >= 0.8 x its tokens/s
 at batch 64. All paths run the same windows in the same batches (the fused path packs --batch x --length
 tokens per pass); the bare path is `model(ids)` under no_grad with nothing captured. The fused path is
-`dnalens.extract.fused`: capture, float16 rounding and the SAE stay on the device, only the non-zero
+`dnalens.sae.fused`: capture, float16 rounding and the SAE stay on the device, only the non-zero
 codes cross to the host; "of which SAE encode" times the encode alone on the captured rows, and the
 encode's matmul FLOPs are printed against the forward's. The SAE is a random TopK (--expansion, --k)
 unless --sae names one. Reports process CPU seconds (robust to other jobs on shared cores) and wall
@@ -27,12 +27,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from dnalens.extract.fused import device_rows, token_batches  # noqa: E402
 from dnalens.formats.activation_shards import write_shard  # noqa: E402
 from dnalens.models.base import load_model  # noqa: E402
 from dnalens.models.tiny_adapter import bundled_path  # noqa: E402
 from dnalens.models.tokenizer import encode  # noqa: E402
 from dnalens.sae.encode import encode_shard  # noqa: E402
+from dnalens.sae.fused import device_rows, token_batches  # noqa: E402
 
 
 def timed(fn, device: torch.device = torch.device("cpu")):

@@ -182,9 +182,9 @@ def _encode(args: argparse.Namespace) -> int:
 
 
 def _encode_fused(args: argparse.Namespace) -> int:
-    from dnalens.extract.fused import run_fused
     from dnalens.extract.stage import ExtractSettings
     from dnalens.models.base import model_arg
+    from dnalens.sae.fused import run_fused
 
     extract = from_mapping(ExtractSettings, parse_settings(args.extract_settings), where="extract settings")
     model = model_arg(args.model)

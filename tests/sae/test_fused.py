@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from dnalens.extract.fused import run_fused, token_batches
 from dnalens.extract.sample import rows_needed, sample_rows, write_sample_bed
 from dnalens.extract.stage import ExtractSettings, run_extract
 from dnalens.formats.codes import iter_code_shards, read_codes_manifest
 from dnalens.formats.window_table import Window, read_windows_bed, write_windows_bed
 from dnalens.sae.encode import encode_activations
+from dnalens.sae.fused import run_fused, token_batches
 from dnalens.sae.row_bases import open_row_bases
 from dnalens.sae.strand_shared import StrandSharedSAE
 from dnalens.sae.topk import TopKSAE
@@ -184,8 +184,8 @@ def _goodfire(tmp_path):
 
 
 def test_fused_out_of_memory_halves_to_one_window_with_the_same_codes(genome, tiny_model_dir, tmp_path, monkeypatch):
-    from dnalens.extract import fused
     from dnalens.oom import OutOfGpuMemoryError
+    from dnalens.sae import fused
 
     fa, bed = genome
     spec = {"family": "tiny", "path": str(tiny_model_dir), "batch_size": 4, "rc_pool": "none", "trim": 2}
@@ -232,7 +232,7 @@ def test_fused_sigterm_keeps_finished_shards_and_the_rerun_encodes_only_the_rest
     import signal
 
     from dnalens import preemption
-    from dnalens.extract import fused
+    from dnalens.sae import fused
 
     fa, bed = genome
     spec = {"family": "tiny", "path": str(tiny_model_dir), "batch_size": 4, "rc_pool": "none", "trim": 2}
