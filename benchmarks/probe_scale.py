@@ -10,7 +10,7 @@ L = 40 concepts (`_probing_data` codes: Zipf-like feature frequencies, bf16-roun
 `genome_like_labels`, 10 interval families with instance ids, each with 3 codon-position-like point
 concepts), a random sequence for the k-mer/GC baselines,
 1,024-nt windows for the edge baseline. Each row is its own process pinned to 2 cores (wall time and
-peak RSS): the stage (`run_probing`, linear probes off: they do not scale with F) with this checkout's
+peak RSS): the stage (`run_probe`, linear probes off: they do not scale with F) with this checkout's
 kernels, with the previous kernels patched back in (expansion kernel for every concept sum, one AUROC
 per explicitly built shifted label set: the code before issue 20), and one plain sparse-AUROC pass
 (every feature × concept over all tokens) with each kernel, the unit of the issue's "passes".
@@ -126,7 +126,7 @@ def worker(args: list[str]) -> None:
     if kind.endswith("previous"):
         previous_kernels()
     from dnalens.probe.settings import ProbeSettings
-    from dnalens.probe.stage import run_probing
+    from dnalens.probe.stage import run_probe
 
     if Path(source, "buffer.json").is_file():
         from dnalens.probe.inputs import inputs_from_buffer
@@ -148,7 +148,7 @@ def worker(args: list[str]) -> None:
         return
     settings = ProbeSettings(probes=False, device=device)
     with data.Timer() as t:
-        result = run_probing(inputs, settings)
+        result = run_probe(inputs, settings)
     out = {
         "seconds": t.seconds,
         "cpu_seconds": t.cpu_seconds,

@@ -8,7 +8,7 @@ import torch
 from buffer_inputs import CONCEPTS, REGIONS, WINDOWS, write_activations, write_label_store
 
 from dnalens import cli
-from dnalens.buffer.build import build_buffer
+from dnalens.buffer.build import run_buffer
 from dnalens.errors import InputError
 from dnalens.formats.buffer import ActivationBuffer
 from dnalens.sae.encode import encode_activations
@@ -27,7 +27,7 @@ def built(tmp_path):
     acts = write_activations(tmp_path / "acts", WINDOWS, trim=TRIM)
     labels, instances = write_label_store(tmp_path / "labels", WINDOWS)
     encode_activations(sae, tmp_path / "acts", tmp_path / "codes", progress=False)
-    build_buffer(
+    run_buffer(
         tmp_path / "codes",
         tmp_path / "labels",
         tmp_path / "buffer",
@@ -108,7 +108,7 @@ def test_token_count_mismatch_is_named_and_leaves_nothing(tmp_path):
     write_label_store(tmp_path / "labels", WINDOWS, lengths=lengths)
     encode_activations(TopKSAE(6, 12, k=2), tmp_path / "acts", tmp_path / "codes", progress=False)
     with pytest.raises(InputError, match=r"chr1:10-19\(\+\).*9 code rows but 8 labelled"):
-        build_buffer(tmp_path / "codes", tmp_path / "labels", tmp_path / "buffer", progress=False)
+        run_buffer(tmp_path / "codes", tmp_path / "labels", tmp_path / "buffer", progress=False)
     assert not (tmp_path / "buffer").exists() and not list(tmp_path.glob(".buffer*"))
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from buffer_inputs import REGIONS, WINDOWS, write_activations, write_label_store
 
-from dnalens.buffer.build import build_buffer
+from dnalens.buffer.build import run_buffer
 from dnalens.errors import InputError
 from dnalens.formats.buffer import ActivationBuffer
 from dnalens.formats.label_store import LabelStore
@@ -24,7 +24,7 @@ def made(tmp_path):
     write_activations(tmp_path / "acts", WINDOWS, trim=TRIM, shard_windows=SHARDS)
     labels, instances = write_label_store(tmp_path / "res" / "labels", WINDOWS)
     encode_activations(TopKSAE(6, 12, k=2), tmp_path / "acts", tmp_path / "codes", progress=False)
-    build_buffer(tmp_path / "codes", tmp_path / "res" / "labels", tmp_path / "res" / "buffer", progress=False)
+    run_buffer(tmp_path / "codes", tmp_path / "res" / "labels", tmp_path / "res" / "buffer", progress=False)
     # what a copying buffer held: per window in code order, its label-store tokens after the trim
     offsets = np.concatenate([[0], np.cumsum([w.length for w in WINDOWS])])
     rows = np.concatenate([np.arange(offsets[w] + TRIM, offsets[w + 1]) for shard in SHARDS for w in shard])

@@ -11,7 +11,7 @@ from dnalens.errors import InputError
 from dnalens.formats.window_table import reverse_complement, window_sequence
 from dnalens.genome.fasta import open_fasta
 from dnalens.genome.model import Annotation, Feature
-from dnalens.genome.windows import WindowSettings, make_windows, tile_intervals
+from dnalens.genome.windows import WindowSettings, run_windows, tile_intervals
 
 
 def _seq(n: int, seed: int = 0) -> str:
@@ -44,7 +44,7 @@ def genome(tmp_path):
 
 def test_both_strands_wraparound_sequences(genome):
     seqs, fa = genome
-    windows = make_windows(fa, {"lin": 23, "circ": 20}, frozenset({"circ"}), WindowSettings(length=8))
+    windows = run_windows(fa, {"lin": 23, "circ": 20}, frozenset({"circ"}), WindowSettings(length=8))
     # lin: 0,8,15(end-flush) ; circ: 0,8,16(wraps to 24); two strands each, + before -.
     assert [(w.contig, w.start, w.end, w.strand) for w in windows[:2]] == [("lin", 0, 8, "+"), ("lin", 0, 8, "-")]
     assert [(w.start, w.end) for w in windows if w.contig == "lin" and w.strand == "+"] == [(0, 8), (8, 16), (15, 23)]
@@ -54,7 +54,7 @@ def test_both_strands_wraparound_sequences(genome):
     assert window_sequence(fa, wrap_plus) == (seqs["circ"][16:] + seqs["circ"][:4])
     assert window_sequence(fa, wrap_minus) == reverse_complement(seqs["circ"][16:] + seqs["circ"][:4])
     assert len({w.name for w in windows}) == len(windows) == 12
-    plus_only = make_windows(fa, {"lin": 23, "circ": 20}, frozenset({"circ"}), WindowSettings(length=8, strands="+"))
+    plus_only = run_windows(fa, {"lin": 23, "circ": 20}, frozenset({"circ"}), WindowSettings(length=8, strands="+"))
     assert [w for w in windows if w.strand == "+"] == plus_only
 
 
@@ -62,9 +62,9 @@ def test_n_filter_counts_iupac_as_n(tmp_path):
     # Windows of 10: [clean] [2 N + 1 R = 0.3] [2 N = 0.2] [clean]
     seq = "ACGTACGTAC" + "ANNCGRACGT" + "ACNNTACGTA" + "ACGTACGTAC"
     fa = open_fasta(write_fasta(tmp_path / "n.fa", {"c": seq}))
-    got = make_windows(fa, {"c": 40}, frozenset(), WindowSettings(length=10, strands="+", max_n_fraction=0.2))
+    got = run_windows(fa, {"c": 40}, frozenset(), WindowSettings(length=10, strands="+", max_n_fraction=0.2))
     assert [w.start for w in got] == [0, 20, 30]
-    strict = make_windows(fa, {"c": 40}, frozenset(), WindowSettings(length=10, strands="+", max_n_fraction=0.0))
+    strict = run_windows(fa, {"c": 40}, frozenset(), WindowSettings(length=10, strands="+", max_n_fraction=0.0))
     assert [w.start for w in strict] == [0, 30]
 
 
@@ -78,9 +78,9 @@ def test_genes_mode_covers_genes_samples_intergenic_and_is_deterministic(tmp_pat
     fa = open_fasta(write_fasta(tmp_path / "g.fa", {"c": _seq(n, 5)}))
     ann = _genes_annotation(n)
     settings = WindowSettings(length=1000, mode="genes", flank=100, intergenic_fraction=0.25, strands="+", seed=7)
-    first = make_windows(fa, {"c": n}, frozenset(), settings, ann)
-    again = make_windows(fa, {"c": n}, frozenset(), settings, ann)
-    other = make_windows(fa, {"c": n}, frozenset(), WindowSettings(**{**settings.__dict__, "seed": 8}), ann)
+    first = run_windows(fa, {"c": n}, frozenset(), settings, ann)
+    again = run_windows(fa, {"c": n}, frozenset(), settings, ann)
+    other = run_windows(fa, {"c": n}, frozenset(), WindowSettings(**{**settings.__dict__, "seed": 8}), ann)
     assert first == again
     assert first != other
     covered = set()
@@ -92,7 +92,7 @@ def test_genes_mode_covers_genes_samples_intergenic_and_is_deterministic(tmp_pat
     gene_windows = [w for w in first if any(w.start < f.end + 100 and f.start - 100 < w.end for f in ann.features)]
     share = 1 - len(gene_windows) / len(first)
     assert 0.15 <= share <= 0.35  # ~25 % intergenic tokens
-    budget = make_windows(
+    budget = run_windows(
         fa, {"c": n}, frozenset(), WindowSettings(**{**settings.__dict__, "max_tokens": 4000, "strands": "both"}), ann
     )
     assert 0 < sum(w.length for w in budget) <= 4000
@@ -101,4 +101,4 @@ def test_genes_mode_covers_genes_samples_intergenic_and_is_deterministic(tmp_pat
 def test_genes_mode_without_genes_is_an_input_error(tmp_path):
     fa = open_fasta(write_fasta(tmp_path / "g.fa", {"c": _seq(100)}))
     with pytest.raises(InputError, match="needs genes"):
-        make_windows(fa, {"c": 100}, frozenset(), WindowSettings(length=10, mode="genes"), Annotation([]))
+        run_windows(fa, {"c": 100}, frozenset(), WindowSettings(length=10, mode="genes"), Annotation([]))

@@ -10,7 +10,7 @@ from dnalens.concepts.genome_data import encode
 from dnalens.probe.controls import dinucleotide_strata, find_controls
 from dnalens.probe.sequence_context import kmer_codes
 from dnalens.probe.settings import ProbeSettings
-from dnalens.probe.stage import run_probing
+from dnalens.probe.stage import run_probe
 
 from .synthetic import frame_inputs
 
@@ -20,7 +20,7 @@ SETTINGS = ProbeSettings(block_size=3000, test_fraction=0.3, n_null=40, min_null
 @pytest.fixture(scope="module")
 def frame():
     inputs = frame_inputs()
-    return inputs, run_probing(inputs, SETTINGS)
+    return inputs, run_probe(inputs, SETTINGS)
 
 
 def test_reading_frame_feature_is_not_a_stop_codon_feature(frame):

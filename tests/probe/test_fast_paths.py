@@ -16,7 +16,7 @@ from dnalens.probe import label_patterns
 from dnalens.probe.auroc import RankedCodes, auroc_matrix
 from dnalens.probe.nulls import GenomeShift, shift_fractions
 from dnalens.probe.settings import ProbeSettings
-from dnalens.probe.stage import run_probing
+from dnalens.probe.stage import run_probe
 from dnalens.probe.token_concepts import TokenConcepts, expand
 
 from .synthetic import planted_inputs
@@ -131,10 +131,10 @@ def test_probe_stage_tables_identical_to_previous_kernels(monkeypatch):
     settings = ProbeSettings(
         n_null=40, min_null_draws=0, probes=False, block_size=2000, test_fraction=0.3, feature_block_entries=30_000
     )
-    new = run_probing(inputs, settings)
+    new = run_probe(inputs, settings)
     monkeypatch.setattr(TokenConcepts, "counts", expansion_counts)
     monkeypatch.setattr(RankedCodes, "shifted_auroc", brute_shifted_auroc)
-    old = run_probing(inputs, settings)
+    old = run_probe(inputs, settings)
     assert new.summary["n_annotated_pairs"] > 0
     for name in ("feature_concept", "features", "concepts"):
         pd.testing.assert_frame_equal(getattr(new, name), getattr(old, name), check_exact=True)

@@ -16,7 +16,7 @@ import pytest
 
 from dnalens.formats.probe_dir import write_probe_dir
 from dnalens.probe.settings import ProbeSettings
-from dnalens.probe.stage import run_probing
+from dnalens.probe.stage import run_probe
 
 from .synthetic import planted_inputs
 
@@ -33,7 +33,7 @@ def planted():
     inputs.categorical = {"codon_position": (np.where(gene, np.arange(n) % 3, -1).astype(np.int16), ["1", "2", "3"])}
     rng = np.random.default_rng(5)
     inputs.dense = (inputs.codes @ rng.normal(size=(inputs.codes.shape[1], 64))).astype(np.float32)
-    return inputs, pairs, decoys, run_probing(inputs, SETTINGS)
+    return inputs, pairs, decoys, run_probe(inputs, SETTINGS)
 
 
 def test_every_planted_pair_is_annotated_and_no_decoy_is_significant(planted):
@@ -147,7 +147,7 @@ def test_cli_on_a_buffer(tmp_path, planted):
     assert fc.set_index(["feature", "concept"]).loc[pairs[0], "annotated"]
     from dataclasses import replace
 
-    in_memory = run_probing(inputs, replace(SETTINGS, n_null=20, probes=False))  # same numbers as from disk
+    in_memory = run_probe(inputs, replace(SETTINGS, n_null=20, probes=False))  # same numbers as from disk
     expected = in_memory.feature_concept
     np.testing.assert_allclose(fc["auroc_test"], expected["auroc_test"], rtol=0, atol=2e-3)  # fp16 codes on disk
     bad = subprocess.run(
@@ -186,7 +186,7 @@ def test_feature_blocks_give_the_same_tables(planted):
     inputs, _, _, whole = planted
     small = int(inputs.codes.nnz // 7)
     assert len(feature_bounds(np.diff(inputs.codes.tocsc().indptr), small)) >= 5
-    blocked = run_probing(inputs, dataclasses.replace(SETTINGS, feature_block_entries=small))
+    blocked = run_probe(inputs, dataclasses.replace(SETTINGS, feature_block_entries=small))
     for name in ("feature_concept", "features", "concepts", "probes"):
         pd.testing.assert_frame_equal(getattr(blocked, name), getattr(whole, name), check_exact=True)
     assert blocked.summary["n_annotated_pairs"] == whole.summary["n_annotated_pairs"]

@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from dnalens.probe.inputs import ProbeInputs
 from dnalens.probe.settings import ProbeSettings
 from dnalens.probe.splits import TEST, make_split
-from dnalens.probe.stage import run_probing
+from dnalens.probe.stage import run_probe
 
 from .synthetic import intervals
 
@@ -46,7 +46,7 @@ def test_best_feature_is_chosen_on_train_blocks():
         contig_names=["chr"],
         contig_lengths={"chr": n},
     )
-    result = run_probing(inputs, SETTINGS)
+    result = run_probe(inputs, SETTINGS)
     fc = result.feature_concept.set_index("feature")
     assert fc.loc[0, "auroc_train"] > fc.loc[1, "auroc_train"]
     assert fc.loc[1, "auroc_test"] > fc.loc[0, "auroc_test"] + 0.1  # held-out selection would pick feature 1

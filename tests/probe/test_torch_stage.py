@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from dnalens.formats.probe_dir import write_probe_dir
 from dnalens.probe.inputs import ProbeInputs
 from dnalens.probe.settings import ProbeSettings
-from dnalens.probe.stage import feature_statistics, run_probing
+from dnalens.probe.stage import feature_statistics, run_probe
 
 from .synthetic import frame_inputs, planted_inputs
 
@@ -76,10 +76,10 @@ def test_whole_probe_stage_torch_equals_numpy(tmp_path, monkeypatch):
         "test_fraction": 0.3,
         "feature_block_entries": 20_000,
     }
-    numpy_path = run_probing(inputs, ProbeSettings(**base))
+    numpy_path = run_probe(inputs, ProbeSettings(**base))
     with monkeypatch.context() as m:
         _forbid_numpy_kernels(m)
-        torch_path = run_probing(inputs, ProbeSettings(**base, device="cpu-torch"))
+        torch_path = run_probe(inputs, ProbeSettings(**base, device="cpu-torch"))
     summary = numpy_path.summary
     assert summary["n_annotated_pairs"] > 0 and summary["n_f1_supported_pairs"] > 0
     assert "stop_codon" in summary["controls"]

@@ -7,7 +7,7 @@ import pytest
 
 from dnalens.report.browser import find_chromium, load_page, screenshot
 from dnalens.report.options import ReportSettings
-from dnalens.report.stage import build_report
+from dnalens.report.stage import run_report
 
 from . import mini_genome
 
@@ -37,7 +37,7 @@ def test_the_checks_catch_console_errors_and_network_requests(chromium, tmp_path
 def test_report_renders_offline_in_chromium(chromium, tmp_path):
     root = tmp_path / "mini"
     root.mkdir()
-    build_report(mini_genome.inputs(root), ReportSettings(), root)
+    run_report(mini_genome.inputs(root), ReportSettings(), root)
     page = load_page(root / "report.html", chromium)
     assert page.console == [] and page.requests == []
     dom = page.dom
@@ -56,7 +56,7 @@ def test_latent_table_search_filters_in_the_page(chromium, tmp_path):
     latent whose strongest hit is on xyzB (f2), and the annotated-only box hides it again."""
     root = tmp_path / "mini"
     root.mkdir()
-    build_report(mini_genome.inputs(root), ReportSettings(), root)
+    run_report(mini_genome.inputs(root), ReportSettings(), root)
     text = (root / "report.html").read_text()
     typed = text.replace('id="latent-search" type="search"', 'id="latent-search" type="search" value="xyzb"')
     (root / "typed.html").write_text(typed)

@@ -11,7 +11,7 @@ import pysam
 import pytest
 
 from dnalens.report.options import ReportSettings
-from dnalens.report.stage import build_report
+from dnalens.report.stage import run_report
 
 from . import mini_genome
 from .test_tracks import parse_gff3_strict
@@ -23,7 +23,7 @@ def out(tmp_path_factory) -> Path:
     root.mkdir()
     (root / "genome.fa").write_text(">chr1\n" + mini_genome.SEQ + "\n")
     (root / "annotation.gff3").write_text("##gff-version 3\n")
-    counts = build_report(mini_genome.inputs(root), ReportSettings(sequence_flank=40), root)
+    counts = run_report(mini_genome.inputs(root), ReportSettings(sequence_flank=40), root)
     assert counts["annotated"] == 2 and counts["tracks"] == 2  # browser files: annotated latents only
     return root
 
@@ -212,7 +212,7 @@ def test_report_without_scores_or_annotation_still_renders(tmp_path):
     inputs.feature_labels = pd.DataFrame(columns=["feature", "label"])
     inputs.regions = Regions(pd.DataFrame(columns=list(REGION_COLUMNS)), {"chr1": mini_genome.LENGTH})
     inputs.anchors = pd.DataFrame(columns=["contig", "position", "strand", "kind"])
-    counts = build_report(inputs, ReportSettings(), tmp_path)
+    counts = run_report(inputs, ReportSettings(), tmp_path)
     assert counts["annotated"] == 0 and counts["cards"] == 0  # no candidates dressed up as findings
     table = pd.read_csv(tmp_path / "features.tsv", sep="\t")
     assert table["label"].isna().all() and not table["annotated"].any()
@@ -252,7 +252,7 @@ def test_feature_columns_in_small_blocks_give_the_same_files(tmp_path, monkeypat
             write_feature_major(tmp_path, [shard], column_counts([shard], csr.shape[1]), csr.shape[0])
             inputs = dataclasses.replace(inputs, codes=None, feature_columns=FeatureColumns(tmp_path, csr.shape[0]))
             monkeypatch.setattr(stage, "FEATURE_BLOCK_ENTRIES", max(1, csr.nnz // 5))
-        build_report(inputs, ReportSettings(sequence_flank=40), root)
+        run_report(inputs, ReportSettings(sequence_flank=40), root)
         roots.append(root)
     for name in ("features.tsv", "feature_concepts.tsv", "top_windows.tsv", "hits.gff3.gz", "tracks/hits.bed.gz"):
         assert (roots[0] / name).read_bytes() == (roots[1] / name).read_bytes(), name
@@ -263,7 +263,7 @@ def test_listed_latents_get_browser_files_too(tmp_path):
     root = tmp_path / "mini"
     root.mkdir()
     (root / "genome.fa").write_text(">chr1\n" + mini_genome.SEQ + "\n")
-    build_report(mini_genome.inputs(root), ReportSettings(top_n_tracks=1, bigwig_features=(2,)), root)
+    run_report(mini_genome.inputs(root), ReportSettings(top_n_tracks=1, bigwig_features=(2,)), root)
     assert sorted(p.name for p in (root / "tracks").glob("*.bw")) == [
         "f0.minus.bw",
         "f0.plus.bw",

@@ -10,7 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 from dnalens.report.options import ReportSettings
-from dnalens.report.stage import build_report
+from dnalens.report.stage import run_report
 from dnalens.report.tables import SCORE_COLUMNS
 from dnalens.report.views import Layout, per_latent
 
@@ -64,7 +64,7 @@ def out(tmp_path_factory):
     inputs = dataclasses.replace(
         base, codes=mirrored_codes(base.windows), scores=scores, feature_labels=labels, strand_shared=True
     )
-    counts = build_report(inputs, ReportSettings(sequence_flank=40), root)
+    counts = run_report(inputs, ReportSettings(sequence_flank=40), root)
     return root, counts
 
 

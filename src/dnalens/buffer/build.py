@@ -103,7 +103,7 @@ class _NpyAppender:
         self.handle.close()
 
 
-def build_buffer(
+def run_buffer(
     codes_dir: str | Path,
     labels_dir: str | Path,
     out: str | Path,

@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from dnalens.buffer.build import BufferSettings, build_buffer
+    from dnalens.buffer.build import BufferSettings, run_buffer
     from dnalens.errors import InputError
 
     settings = from_mapping(BufferSettings, parse_settings(args.settings), where="buffer settings")
@@ -34,7 +34,7 @@ def _build(args: argparse.Namespace) -> int:
         if not args.activations:
             raise InputError("buffer.dense_twin is true but no --activations directory was given.")
         dense = args.activations
-    info = build_buffer(args.codes, args.labels, args.out, dense_dir=dense, genome=args.genome)
+    info = run_buffer(args.codes, args.labels, args.out, dense_dir=dense, genome=args.genome)
     print(json.dumps({k: info[k] for k in ("tokens", "windows", "features", "nnz", "bytes_per_token")}))
     return 0
 

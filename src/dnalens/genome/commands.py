@@ -57,7 +57,7 @@ def _windows(args: argparse.Namespace) -> int:
     from dnalens.genome.annotation import read_normalized_gff3
     from dnalens.genome.fasta import open_fasta
     from dnalens.genome.prepare import read_genome_info
-    from dnalens.genome.windows import WindowSettings, make_windows
+    from dnalens.genome.windows import WindowSettings, run_windows
     from dnalens.settings import from_mapping, parse_settings
 
     settings = from_mapping(WindowSettings, parse_settings(args.settings), where="windows")
@@ -65,7 +65,7 @@ def _windows(args: argparse.Namespace) -> int:
     annotation = read_normalized_gff3(args.annotation) if args.annotation and settings.mode == "genes" else None
     fasta = open_fasta(args.fasta)
     try:
-        windows = make_windows(fasta, info.lengths, info.circular, settings, annotation)
+        windows = run_windows(fasta, info.lengths, info.circular, settings, annotation)
     finally:
         fasta.close()
     write_windows_bed(windows, args.out)

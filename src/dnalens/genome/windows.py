@@ -185,7 +185,7 @@ def _sample(items: list[Interval], k: int, rng: random.Random) -> list[Interval]
     return items if k >= len(items) else rng.sample(items, k)
 
 
-def make_windows(
+def run_windows(
     fasta,
     lengths: Mapping[str, int],
     circular: frozenset[str],

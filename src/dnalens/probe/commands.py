@@ -86,7 +86,7 @@ def _probe(args: argparse.Namespace) -> int:
     from dnalens.formats.probe_dir import write_probe_dir
     from dnalens.probe.inputs import inputs_from_buffer
     from dnalens.probe.settings import ProbeSettings, validate_settings
-    from dnalens.probe.stage import run_probing
+    from dnalens.probe.stage import run_probe
     from dnalens.settings import from_mapping, parse_settings
 
     began = time.perf_counter()
@@ -119,7 +119,7 @@ def _probe(args: argparse.Namespace) -> int:
 
         result = gather(inputs, settings, groups, args.from_parts, args.linear)
     else:
-        result = run_probing(inputs, settings, groups)
+        result = run_probe(inputs, settings, groups)
     write_probe_dir(result, args.out, {"buffer": args.buffer, "repeats_found": repeats})
     keys = ("n_tokens", "n_features", "n_concepts", "n_annotated_pairs", "n_annotated_features")
     print(json.dumps({**{k: result.summary[k] for k in keys}, "seconds": round(time.perf_counter() - began, 2)}))

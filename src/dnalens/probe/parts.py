@@ -49,7 +49,7 @@ from dnalens.probe.stage import (
     dense_probe_note,
     linear_probes,
     plan_probing,
-    run_probing,
+    run_probe,
 )
 
 log = logging.getLogger(__name__)
@@ -232,7 +232,7 @@ def gather(
 ) -> ProbeResult:
     """The probe directory's result from the parts and the linear-probe job (the single job's numbers)."""
     n_features = int(inputs.codes.shape[1])
-    plan = plan_probing(inputs, settings, duplicate_groups)  # once: run_probing is handed it
+    plan = plan_probing(inputs, settings, duplicate_groups)  # once: run_probe is handed it
     scores = read_parts(part_paths, plan, settings, n_features)
     meta_path = Path(linear) / LINEAR_META
     if not meta_path.is_file():
@@ -241,6 +241,4 @@ def gather(
     if meta.get("digest") != plan_digest(plan, settings, n_features):
         raise InputError("linear probes from another run.", path=linear, fix="rerun the probe_linear job.")
     table = pd.read_parquet(Path(linear) / LINEAR_TABLE)
-    return run_probing(
-        inputs, settings, duplicate_groups, plan=plan, scores=scores, probes=(table, meta["dense_probe"])
-    )
+    return run_probe(inputs, settings, duplicate_groups, plan=plan, scores=scores, probes=(table, meta["dense_probe"]))

@@ -1,6 +1,6 @@
 """The probe stage: split → baselines, controls → AUROC (train, held-out, shift nulls) → domain F1 → probes → tables.
 
-`run_probing(inputs, settings)` is pure (arrays in, tables out); `formats.probe_dir.write_probe_dir` writes
+`run_probe(inputs, settings)` is pure (arrays in, tables out); `formats.probe_dir.write_probe_dir` writes
 results/<genome>/probe/ atomically. The layout of that directory is documented in
 docs/ARCHITECTURE.md ("probe") because the report stage reads it.
 """
@@ -203,7 +203,7 @@ def dense_probe_note(inputs: ProbeInputs) -> str:
     return "none: " + inputs.dense_note if inputs.dense is None else type(inputs.dense).__name__
 
 
-def run_probing(
+def run_probe(
     inputs: ProbeInputs,
     settings: ProbeSettings,
     duplicate_groups=(),

@@ -25,14 +25,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--part-out", type=Path, help="scatter: the part's table (results/<genome>/report_parts/part-<i>.parquet)"
     )
-    p.set_defaults(func=run_report, from_parts=None)
+    p.set_defaults(func=_report_command, from_parts=None)
 
     m = subparsers.add_parser(
         "report-merge", help="gather report parts (dnalens report --part) and build the report (workflow rule report)"
     )
     m.add_argument("from_parts", nargs="+", type=Path, metavar="parts", help="the part tables, in part order")
     _report_inputs(m)
-    m.set_defaults(func=run_report, part=None, parts=None, part_out=None)
+    m.set_defaults(func=_report_command, part=None, parts=None, part_out=None)
 
     s = subparsers.add_parser("summarize-genomes", help="one latents × genomes table from several features.tsv")
     s.add_argument("features", nargs="+", type=Path, help="results/<genome>/features.tsv files")
@@ -67,11 +67,11 @@ def _report_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--settings", help="the config's report: section as JSON (or a .json/.yaml path)")
 
 
-def run_report(args: argparse.Namespace) -> int:
+def _report_command(args: argparse.Namespace) -> int:
     from dnalens.errors import InputError
     from dnalens.report.inputs import InputPaths, read_report_inputs
     from dnalens.report.options import ReportSettings
-    from dnalens.report.stage import build_report
+    from dnalens.report.stage import run_report
 
     settings = from_mapping(ReportSettings, parse_settings(args.settings), where="report settings")
     paths = InputPaths(
@@ -103,7 +103,7 @@ def run_report(args: argparse.Namespace) -> int:
         from dnalens.report.parts import read_parts
 
         passes = read_parts(args.from_parts)
-    counts = build_report(read_report_inputs(paths), settings, args.out, passes)
+    counts = run_report(read_report_inputs(paths), settings, args.out, passes)
     log.info("report for %s: %s -> %s", args.genome, counts, args.out / "report.html")
     return 0
 

@@ -1,6 +1,6 @@
 """The report stage: in-memory inputs → every table, track and the HTML page under results/<genome>/.
 
-`build_report` takes plain objects (a sparse code matrix, a window table, a score table, lookups),
+`run_report` takes plain objects (a sparse code matrix, a window table, a score table, lookups),
 so the whole stage runs in tests on a hand-made genome; `inputs.py` reads the real stage outputs
 into a `ReportInputs`.
 """
@@ -271,7 +271,7 @@ def check_passes(passes: pd.DataFrame, n_latents: int) -> pd.DataFrame:
     return passes
 
 
-def build_report(
+def run_report(
     inputs: ReportInputs, settings: ReportSettings, out_root: str | Path, passes: pd.DataFrame | None = None
 ) -> dict[str, Any]:
     """Write every report output for one genome; returns counts for the log. `passes`: the gathered
