@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from dnalens.errors import InputError
+from dnalens.formats.coordinates import token_offsets
 from dnalens.formats.instance_runs import RunLengthIds
 
 INLINE_INSTANCES = "instances"  # stem of an inline buffer's run files
@@ -30,8 +31,7 @@ def store_rows(windows, window_rows, window_offsets) -> np.ndarray:
     store's window rows and token offsets."""
     index_of_row = {int(r): j for j, r in enumerate(np.asarray(window_rows))}
     offsets = np.asarray(window_offsets, np.int64)
-    t0 = windows["token_start"].to_numpy(np.int64)
-    lengths = windows["token_end"].to_numpy(np.int64) - t0
+    lengths = windows["token_end"].to_numpy(np.int64) - windows["token_start"].to_numpy(np.int64)
     read_offset = (
         windows["read_offset"].to_numpy(np.int64) if "read_offset" in windows else np.zeros(len(windows), np.int64)
     )
@@ -47,9 +47,8 @@ def store_rows(windows, window_rows, window_offsets) -> np.ndarray:
             "buffer windows hold more tokens than the label store's windows.",
             fix="pass the label store the buffer was built from.",
         )
-    first = offsets[window] + read_offset
-    owner = np.repeat(np.arange(len(windows)), lengths)
-    return first[owner] + np.arange(int(lengths.sum()), dtype=np.int64) - t0[owner]
+    owner, k = token_offsets(lengths, read_offset)  # buffer rows are whole windows in table order
+    return offsets[window][owner] + k
 
 
 class MappedRows:
