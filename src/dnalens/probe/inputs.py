@@ -153,7 +153,7 @@ def inputs_from_buffer(
         from dnalens.formats.label_store import LabelStore
 
         store = LabelStore.open(labels_dir)
-    else:
+    elif store is None:
         log.warning("no label store found (%s): no categorical probes", labels_dir)
     if store is not None:
         lengths = {str(k): int(v) for k, v in store.meta["contigs"].items()}
