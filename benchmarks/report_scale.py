@@ -109,7 +109,7 @@ def code_shards(n_tokens: int, n_features: int, k: int, rng, shard_tokens: int =
 
 def write_buffer(root: Path, n_tokens: int, n_features: int, k: int, concepts: list[str]) -> None:
     from dnalens.atomic import atomic_dir
-    from dnalens.formats.buffer import write_buffer_meta, write_windows_table
+    from dnalens.formats.buffer_files import write_buffer_meta, write_windows_table
     from dnalens.formats.buffer_labels import write_inline
     from dnalens.formats.codes import CsrArrays, write_csr
     from dnalens.formats.feature_columns import column_counts, write_feature_major

@@ -17,7 +17,8 @@ import numpy as np
 
 from dnalens.atomic import atomic_dir
 from dnalens.errors import InputError
-from dnalens.formats.buffer import ActivationBuffer, write_buffer_meta, write_windows_table
+from dnalens.formats.buffer import ActivationBuffer
+from dnalens.formats.buffer_files import write_buffer_meta, write_windows_table
 from dnalens.formats.buffer_labels import store_reference
 from dnalens.formats.codes import index_dtype, iter_code_shards, read_codes_manifest
 
