@@ -53,6 +53,17 @@ def test_row_map_reads_equal_the_copied_rows(made):
     np.testing.assert_array_equal(part.labels, labels[first : int(buf.windows.token_end[1])])
 
 
+def test_store_rows_are_each_rows_label_store_token(made, tmp_path):
+    """The row map probe/inputs reads categorical concepts through: per window in code order, its store
+    tokens after the trim (written out as the fixture does); None for a buffer holding its own labels."""
+    root, labels, _ = made
+    buf = ActivationBuffer.open(root / "res" / "buffer")
+    offsets = np.concatenate([[0], np.cumsum([w.length for w in WINDOWS])])
+    rows = np.concatenate([np.arange(offsets[w] + TRIM, offsets[w + 1]) for shard in SHARDS for w in shard])
+    np.testing.assert_array_equal(buf.store_rows, rows)
+    assert ActivationBuffer.open(buf.select([0, 1]).save(tmp_path / "piece")).store_rows is None
+
+
 def test_saved_copies_keep_reading_through_the_store_or_hold_their_own(made, tmp_path):
     root, labels, instances = made
     buf = ActivationBuffer.open(root / "res" / "buffer")

@@ -191,6 +191,12 @@ class ActivationBuffer:
         j = self.label_names.index(name)
         return (np.asarray(self.labels_packed[:, j >> 3]) >> (7 - (j & 7))) & 1 == 1
 
+    @property
+    def store_rows(self) -> np.ndarray | None:
+        """Label-store row of every buffer row when labels are read through a store (the map the labels and
+        instance ids are read through, built once), else None."""
+        return None if self.label_store is None else self.labels_packed.rows
+
     def window_rows(self, positions: Sequence[int] | np.ndarray) -> np.ndarray:
         """Buffer rows (tokens) of the windows at `positions` of the window table, in that order."""
         starts = self.windows["token_start"].to_numpy()[positions]

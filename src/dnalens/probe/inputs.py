@@ -170,7 +170,9 @@ def inputs_from_buffer(
     if store is not None and store.categorical_names:
         from dnalens.formats.buffer_labels import store_rows
 
-        rows = store_rows(buf.windows, store.window_rows, store.window_offsets)
+        rows = buf.store_rows  # the buffer's own row map when it reads through this store
+        if rows is None:
+            rows = store_rows(buf.windows, store.window_rows, store.window_offsets)
         for name in store.categorical_names:
             values, classes = store.categorical(name)
             categorical[name] = (np.asarray(values)[rows].astype(np.int16), classes)
