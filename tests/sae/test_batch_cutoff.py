@@ -16,8 +16,9 @@ def test_batchtopk_cutoff_over_micro_batches_is_the_batch_k_times_n_th_largest_v
     # 3 rows x 4 latents; k x n = 6 largest ReLU'd values: 9, 8, 7, 6, 5, 4 -> cut-off 4 (hand-sorted).
     pre = torch.tensor([[9.0, -1.0, 4.0, 0.5], [3.0, 8.0, -2.0, 6.0], [7.0, 2.0, 5.0, 1.0]])
     chunks = [pre[:1], pre[1:2], pre[2:]]
-    cutoff = sae.batch_cutoff(iter(chunks), n_rows=3)
+    fired, cutoff = sae.batch_view(iter(chunks), n_rows=3)
     assert float(cutoff) == 4.0
+    assert fired.tolist() == [True, True, True, True]  # 9, 7 latent 0; 8 latent 1; 5, 4 latent 2; 6 latent 3
     codes = torch.cat([sae.activate_in_batch(c, cutoff) for c in chunks])
     assert torch.equal(codes, sae.activate(pre))  # the whole batch's BatchTopK, rows split or not
 
@@ -25,7 +26,9 @@ def test_batchtopk_cutoff_over_micro_batches_is_the_batch_k_times_n_th_largest_v
 def test_row_wise_types_have_no_cutoff():
     sae = TopKSAE(3, 4, k=2)
     pre = torch.randn(5, 4)
-    assert sae.batch_cutoff(iter([pre]), n_rows=5) is None
+    fired, cutoff = sae.batch_view(iter([pre]), n_rows=5)
+    assert cutoff is None
+    assert torch.equal(fired, (sae.activate(pre) > 0).any(0))
     assert torch.equal(sae.activate_in_batch(pre, None), sae.activate(pre))
 
 

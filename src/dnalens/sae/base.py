@@ -66,17 +66,20 @@ class SparseAutoencoder(nn.Module):
             self.reset_parameters()
 
     @torch.no_grad()
-    def batch_cutoff(self, pre_chunks: Iterable[torch.Tensor], n_rows: int) -> torch.Tensor | None:
-        """The value a batch-level code keeps at or above, found over a whole training batch given as
-        micro-batches of pre-activations (one pass, nothing held but the candidates); None for row-wise
-        codes. A type whose codes depend on the batch in another way raises NotImplementedError, so an
-        out-of-memory step of that type fails instead of training a different SAE."""
+    def batch_view(self, pre_chunks: Iterable[torch.Tensor], n_rows: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(latents that fire anywhere in a whole training batch, the value a batch-level code keeps at or
+        above or None for row-wise codes), from the batch's micro-batches of pre-activations in one pass. A
+        type whose codes depend on the batch in another way raises NotImplementedError, so an out-of-memory
+        step of that type fails instead of training a different SAE."""
         if self.batch_dependent:
             raise NotImplementedError(f"{type(self).__name__} has batch-level codes that cannot be split")
-        return None
+        fired = torch.zeros(self.d_sae, dtype=torch.bool, device=self.b_enc.device)
+        for pre in pre_chunks:
+            fired |= (self.activate(pre) > 0).any(0)
+        return fired, None
 
     def activate_in_batch(self, pre: torch.Tensor, cutoff: torch.Tensor | None) -> torch.Tensor:
-        """Codes of one micro-batch, given its whole batch's `batch_cutoff`."""
+        """Codes of one micro-batch, given its whole batch's cut-off (`batch_view`)."""
         return self.activate(pre)
 
     def after_step(self, smallest_code: torch.Tensor | None) -> None:

@@ -53,20 +53,25 @@ class BatchTopKSAE(SparseAutoencoder):
         return pre * (pre > self.threshold.to(pre.dtype))
 
     @torch.no_grad()
-    def batch_cutoff(self, pre_chunks: Iterable[torch.Tensor], n_rows: int) -> torch.Tensor | None:
-        """The k x n-th largest ReLU'd pre-activation of the batch, from a running top-(k x n) of the
-        micro-batches' values: an entry of the batch's top is in its own micro-batch's top."""
+    def batch_view(self, pre_chunks: Iterable[torch.Tensor], n_rows: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The k x n-th largest ReLU'd pre-activation of the batch and the latents at or above it, from a
+        running top-(k x n) of (value, latent) candidates: an entry of the batch's top is in its micro-batch's top."""
         if not self.batch_dependent:
-            return None
+            return super().batch_view(pre_chunks, n_rows)
         keep = min(int(self.k) * n_rows, n_rows * self.d_sae)
-        values = None
+        values = latents = None
         for pre in pre_chunks:
-            acts = pre.relu().reshape(-1)
-            top = acts.topk(min(keep, acts.numel()), sorted=False).values
-            values = top if values is None else torch.cat([values, top])
+            top = pre.relu().reshape(-1).topk(min(keep, pre.numel()), sorted=False)
+            found = top.indices % self.d_sae
+            values = top.values if values is None else torch.cat([values, top.values])
+            latents = found if latents is None else torch.cat([latents, found])
             if values.numel() > keep:
-                values = values.topk(keep, sorted=False).values
-        return values.min()
+                best = values.topk(keep, sorted=False).indices
+                values, latents = values[best], latents[best]
+        cutoff = values.min()
+        fired = torch.zeros(self.d_sae, dtype=torch.bool, device=values.device)
+        fired[latents[(values >= cutoff) & (values > 0)]] = True
+        return fired, cutoff
 
     def activate_in_batch(self, pre: torch.Tensor, cutoff: torch.Tensor | None) -> torch.Tensor:
         if cutoff is None:

@@ -96,16 +96,8 @@ def _spans(n: int, rows: int) -> list[tuple[int, int]]:
 @torch.no_grad()
 def _batch_view(sae, x, bases, rows) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(latents that fire anywhere in the batch, the batch's cut-off or None), micro-batch by micro-batch."""
-
-    def pre_chunks():
-        for a, b in _spans(x.shape[0], rows):
-            yield sae.pre_activations(x[a:b], None if bases is None else bases[a:b])
-
-    cutoff = sae.batch_cutoff(pre_chunks(), x.shape[0])
-    fired = torch.zeros(sae.d_sae, dtype=torch.bool, device=x.device)
-    for pre in pre_chunks():
-        fired |= (sae.activate_in_batch(pre, cutoff) > 0).any(0)
-    return fired, cutoff
+    chunks = (sae.pre_activations(x[a:b], None if bases is None else bases[a:b]) for a, b in _spans(x.shape[0], rows))
+    return sae.batch_view(chunks, x.shape[0])
 
 
 def _micro(sae, x, bases, since_fired, dead_after, aux_k_coef, k_aux, rows) -> StepResult:
