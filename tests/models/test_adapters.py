@@ -55,6 +55,29 @@ def test_rc_pool_flips_reverse_pass_back_to_read_order(tiny_model_dir):
     assert cat.d_model("blocks.2") == 32 and single.d_model("blocks.2") == 16
 
 
+def test_trimmed_passes_stop_at_the_last_kept_row(tiny_model_dir, monkeypatch):
+    """A causal byte-level model reads each pass only up to the last row the trims keep: the kept rows
+    equal a forward hook on the whole sequence (up to rounding) and the model saw the shorter sequences."""
+    cat = plain(tiny_model_dir, rc_pool="concat")
+    seq, trim = SEQS[0], (5, 5)
+    read = []
+    original = cat.encode
+    monkeypatch.setattr(cat, "encode", lambda seqs: read.extend(len(s) for s in seqs) or original(seqs))
+    got = cat.activations([seq], ["blocks.2"], trim)["blocks.2"][0]
+    assert read == [len(seq) - 5, len(seq) - 5]  # forward and reverse-complement pass, each 5 nt short
+    fwd = hook_outputs(cat.model, "blocks.2", seq)
+    rev = hook_outputs(cat.model, "blocks.2", reverse_complement(seq))[::-1]
+    np.testing.assert_allclose(got[5:-5], np.hstack([fwd, rev])[5:-5], atol=1e-5)
+    assert got.shape == (len(seq), 32) and not got[-5:, :16].any()  # rows no pass read: zero
+    # what may be skipped: the trim end on a single pass, the smaller trim with both strands, nothing when
+    # the model is not causal or a token can span the cut
+    assert plain(tiny_model_dir).unread_tail((0, 7)) == 7 and cat.unread_tail((3, 7)) == 3
+    cat.causal = False
+    assert cat.unread_tail((5, 5)) == 0
+    cat.causal, cat.one_token_per_nucleotide = True, False
+    assert cat.unread_tail((5, 5)) == 0
+
+
 def test_spliced_loss_matches_manual_cross_entropy(tiny_model_dir):
     adapter = plain(tiny_model_dir)
     total, count = 0.0, 0

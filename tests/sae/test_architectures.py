@@ -35,6 +35,35 @@ def test_batch_topk_keeps_k_times_rows_largest_over_the_batch():
     assert per_row.min() < 3 < per_row.max()
 
 
+def _topk_reference(pre: torch.Tensor, k: int) -> torch.Tensor:
+    """What batch_topk computed before its numpy cut-off: torch.topk over the ReLU'd batch, scattered back."""
+    flat = pre.relu().reshape(-1)
+    top = flat.topk(k * pre.shape[0], sorted=False)
+    return torch.zeros_like(flat).scatter(0, top.indices, top.values).reshape(pre.shape)
+
+
+@pytest.mark.parametrize("case", ["distinct", "tie_at_cut", "nan", "few_positive"])
+def test_batch_topk_cutoff_selects_what_torch_topk_selects(case):
+    """The numpy cut-off path gives topk's codes and gradients exactly, and defers to topk on a tie or NaN."""
+    rng = np.random.default_rng(3)
+    pre = rng.standard_normal((256, 64)).astype(np.float32)
+    if case == "tie_at_cut":  # the 4 x 256-th and the next largest value equal: topk chooses, so must we
+        order = np.sort(np.maximum(pre, 0).ravel())[::-1]
+        pre[pre == order[4 * 256]] = order[4 * 256 - 1]
+    elif case == "nan":
+        pre[5, 7] = np.nan
+    elif case == "few_positive":  # fewer positive values than k x rows: the cut-off is zero, a tie
+        pre = -np.abs(pre)
+        pre[:3, :5] = 1.0 + rng.random((3, 5)).astype(np.float32)
+    x1, x2 = torch.from_numpy(pre.copy()).requires_grad_(), torch.from_numpy(pre.copy()).requires_grad_()
+    got, want = batch_topk(x1, 4), _topk_reference(x2, 4)
+    np.testing.assert_array_equal(got.detach().numpy(), want.detach().numpy())
+    weights = torch.from_numpy(rng.standard_normal(pre.shape).astype(np.float32))
+    (got.nan_to_num() * weights).sum().backward()
+    (want.nan_to_num() * weights).sum().backward()
+    np.testing.assert_array_equal(x1.grad.numpy(), x2.grad.numpy())
+
+
 def test_batch_topk_flattens_leading_dims():
     pre = torch.randn(2, 7, 16)
     out = batch_topk(pre, 2)

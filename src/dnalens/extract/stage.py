@@ -264,7 +264,7 @@ def _extract_shard(
         preemption.check()  # between forward passes: nothing of this shard is on disk yet
         chunk = rows[start:end]
         seqs = [window_sequence(fasta, windows[r]) for r in chunk]
-        acts = adapter.activations(seqs, layers)
+        acts = adapter.activations(seqs, layers, trim)
         for layer in layers:
             for k, arr in enumerate(acts[layer]):
                 if layer not in arrays:

@@ -21,6 +21,8 @@ BUNDLED = "resources/models/dnalens-tiny-bacteria"
 
 
 class ByteLevelAdapter(TorchAdapter):
+    one_token_per_nucleotide = True
+
     def __init__(self, model, spec: ModelSpec, n_blocks: int, cast: bool = True) -> None:
         super().__init__(model, spec, [f"blocks.{i}" for i in range(n_blocks)], cast=cast)
 

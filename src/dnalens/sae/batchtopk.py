@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+import numpy as np
 import torch
 
 from dnalens.sae.base import SparseAutoencoder
@@ -22,8 +23,38 @@ def batch_topk(pre: torch.Tensor, k: int) -> torch.Tensor:
     flat = acts.reshape(-1)
     n_rows = flat.numel() // max(acts.shape[-1], 1)
     keep = min(int(k) * n_rows, flat.numel())
+    cutoff = _cutoff(flat, keep)
+    if cutoff is not None:
+        return acts * (acts >= cutoff)
     top = flat.topk(keep, sorted=False)
     return torch.zeros_like(flat).scatter_(0, top.indices, top.values).reshape(acts.shape)
+
+
+def _cutoff(flat: torch.Tensor, keep: int) -> float | None:
+    """The keep-th largest value of `flat` when exactly `keep` values are at or above it, else None.
+
+    Why: on CPU torch.topk over a batch's codes (2,048 x 512 in the demo) was a fifth of a training
+    step; numpy's two-kth partition finds the cut-off in a fraction of that, and keeping every value at or
+    above it selects what topk selects, value for value and gradient for gradient. A tie across the cut
+    (topk would pick some members of it) or a NaN gives None: the caller then runs topk itself."""
+    if flat.device.type != "cpu" or flat.dtype != torch.float32 or not 0 < keep < flat.numel():
+        return None
+    a = flat.detach().numpy()
+    # Partition only the values at or above a cut-off guessed low from every 16th value: exact whenever
+    # more than `keep` values pass it (the keep + 1 largest are then all among them); else the whole array.
+    stride = 16
+    sample = a[::stride]
+    guess_rank = min(sample.size - 1, 2 * (keep // stride) + 64)
+    low = np.partition(sample, sample.size - 1 - guess_rank)[sample.size - 1 - guess_rank]
+    top = a[~(a < low)]  # NaN included: topk counts it among the largest
+    if top.size <= keep:
+        top = a
+    n = top.size
+    part = np.partition(top, [n - keep - 1, n - keep])
+    below, kth = part[n - keep - 1], part[n - keep]
+    if not kth > below or np.isnan(part[n - keep :]).any():
+        return None
+    return float(kth)
 
 
 class BatchTopKSAE(SparseAutoencoder):

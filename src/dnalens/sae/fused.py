@@ -50,11 +50,14 @@ def token_batches(lengths: Sequence[int], batch_tokens: int) -> list[tuple[int, 
     return out
 
 
-def _pass_rows(adapter, seqs: Sequence[str], layer: str) -> list:
-    """One forward pass; per sequence its nucleotides' rows [len, d] as float32 tensors on the model's device."""
+def _pass_rows(adapter, seqs: Sequence[str], layer: str, tail: int = 0) -> list:
+    """One forward pass, each sequence read without its last `tail` nucleotides (models.base.unread_tail);
+    per sequence its nucleotides' rows [len, d] as float32 tensors on the model's device, unread rows zero."""
     import torch
 
-    ids, mask, positions = adapter.encode(list(seqs))
+    from dnalens.models.base import read_prefix
+
+    ids, mask, positions = adapter.encode([read_prefix(s, tail) for s in seqs])
     ids = ids.to(adapter.device)
     mask = None if mask is None else mask.to(adapter.device)
     tensor = adapter.capture(ids, mask, [layer])[layer].float()
@@ -65,7 +68,8 @@ def _pass_rows(adapter, seqs: Sequence[str], layer: str) -> list:
             rows.append(tensor[j, int(pos[0]) : int(pos[-1]) + 1])
         else:
             rows.append(tensor[j, torch.as_tensor(pos, device=tensor.device)])
-    return rows
+    missing = [len(s) - r.shape[0] for s, r in zip(seqs, rows)]
+    return [torch.nn.functional.pad(r, (0, 0, 0, m)) if m > 0 else r for r, m in zip(rows, missing)]
 
 
 def device_rows(adapter, seqs: Sequence[str], layer: str, trim: tuple[int, int]):
@@ -77,12 +81,13 @@ def device_rows(adapter, seqs: Sequence[str], layer: str, trim: tuple[int, int])
     from dnalens.formats.window_table import reverse_complement
     from dnalens.models.base import rc_partners
 
-    rows = _pass_rows(adapter, seqs, layer)
+    tail = adapter.unread_tail(trim)
+    rows = _pass_rows(adapter, seqs, layer, tail)
     pool = adapter.spec.rc_pool
     if pool != "none":
         rc = [reverse_complement(s) for s in seqs]
         partner = rc_partners(seqs, rc)  # both strands of each window in this batch: one pass serves both
-        rev = _pass_rows(adapter, rc, layer) if partner is None else [rows[i] for i in partner]
+        rev = _pass_rows(adapter, rc, layer, tail) if partner is None else [rows[i] for i in partner]
         rows = [
             torch.cat([a, b.flip(0)], dim=1) if pool == "concat" else (a + b.flip(0)) / 2 for a, b in zip(rows, rev)
         ]
