@@ -189,6 +189,45 @@ def _check_dictionary(sae_dir, q, d_in, d_sae, seed):
     assert meta["seed_agreement"] == pytest.approx(d["seed_agreement"]) and meta["replicate_seed"] == seed + 1
 
 
+def test_replicate_in_its_own_job_equals_one_process(workdir, capsys):
+    """The workflow trains sae.replicate's twin in a job of its own (train-sae --skip-replicate, then
+    --as-replicate; sae-quality --replicate): the same SAE, the same twin decoder and the same seed
+    agreement as one train-sae process training both."""
+    from safetensors.torch import load_file
+
+    tmp, spec, kept, d_in = workdir
+    acts = str(tmp / "acts" / "blocks.1")
+    base = {"expansion": 2, "k": 4, "tokens": 6_000, "batch_size": 256, "lr": 3e-3, "holdout_fraction": 0.25}
+    base |= {"holdout_blocks": 1, "device": "cpu", "seed": 3, "replicate": True}
+    settings = json.dumps(base)
+    common = ["--activations", acts, "--windows", str(tmp / "windows.bed"), "--settings", settings]
+    for out, flags in (("both", []), ("main", ["--skip-replicate"]), ("twin", ["--as-replicate"])):
+        assert cli.main(["train-sae", *common, *flags, "--out", str(tmp / f"rep_{out}")]) == 0
+    weights = {out: load_file(str(tmp / f"rep_{out}" / "sae_weights.safetensors")) for out in ("both", "main", "twin")}
+    for name, tensor in weights["both"].items():
+        assert torch.equal(tensor, weights["main"][name])  # the main SAE does not depend on where its twin trains
+    together = load_file(str(tmp / "rep_both" / "dnalens_dictionary.safetensors"))["W_dec_replicate"]
+    assert torch.equal(together, weights["twin"]["W_dec"])  # the twin: seed + 1, the same rows
+    meta = json.loads((tmp / "rep_twin" / "cfg.json").read_text())["metadata"]["dnalens"]["settings"]
+    assert meta["seed"] == 4 and meta["replicate"] is False
+    assert "W_dec_replicate" not in load_file(str(tmp / "rep_main" / "dnalens_dictionary.safetensors"))
+
+    quality = {}
+    for out, flags in (("both", []), ("main", ["--replicate", str(tmp / "rep_twin")])):
+        args = ["sae-quality", "--sae", str(tmp / f"rep_{out}"), *common, *flags, "--out", str(tmp / f"q_{out}.json")]
+        assert cli.main(args) == 0
+        quality[out] = json.loads((tmp / f"q_{out}.json").read_text())["dictionary"]
+    assert quality["main"]["seed_agreement"] is not None
+    for key in ("seed_agreement", "seed_best_cosine_median", "init_cosine_median", "fvu"):
+        assert quality["main"][key] == quality["both"][key]
+    narrow = json.dumps(base | {"expansion": 1, "tokens": 1_000, "replicate": False})
+    assert cli.main(["train-sae", *common[:4], "--settings", narrow, "--out", str(tmp / "rep_narrow")]) == 0
+    capsys.readouterr()
+    bad = ["sae-quality", "--sae", str(tmp / "rep_main"), *common, "--replicate", str(tmp / "rep_narrow")]
+    assert cli.main([*bad, "--out", str(tmp / "q_bad.json")]) == 2  # a replicate of another width
+    assert "replicate" in capsys.readouterr().err and not (tmp / "q_bad.json").exists()
+
+
 def test_base_lookup_through_the_cli_reads_bases_from_the_fasta(workdir, capsys):
     """train-sae / encode / sae-quality with sae.base_lookup: the bases come from windows.bed + FASTA
     (trimmed, − strand), the saved SAE carries b_dec_lookup, and encode without --fasta says what to pass."""

@@ -1,8 +1,9 @@
 # sae: the dense sample of one layer -> SAE (trained here, or loaded from sae.path) -> quality; then the fused
 # pass over the whole genome -> sparse codes. One SAE per genome by default (see config/README.md, "sae");
-# sae.source: load skips train_sae. train_sae also trains a replicate from seed + 1 (sae.replicate, twice the
-# time) and keeps its decoder and the initial one in sae/dnalens_dictionary.safetensors: sae_quality.json's
-# seed agreement and init cosine. encode_part reads every window through the model with the SAE on the model's
+# sae.source: load skips train_sae. With sae.replicate, train_sae_replicate trains the twin from seed + 1 on
+# the same rows in a job of its own, beside train_sae (nothing downstream but sae_quality waits for it);
+# sae_quality compares the two decoders (seed agreement) and the initial one kept in
+# sae/dnalens_dictionary.safetensors (init cosine). encode_part reads every window through the model with the SAE on the model's
 # device (`dnalens encode --model`, windows.shards parts; a shard the dense sample already holds is encoded
 # from it rather than recomputed) and writes only sparse codes; they are gathered into
 # results/<genome>/codes/ (hard links), a temp() output like the parts: the buffer holds the one kept copy.
@@ -17,6 +18,7 @@ SAE_LOADED = config["sae"]["path"] if config["sae"]["source"] == "load" else Non
 SAE_DIR = SAE_LOADED or "results/{genome}/sae"
 _SAE_DEVICE = str(config["sae"]["device"])
 SAE_GPU = int(_SAE_DEVICE.startswith("cuda") or (_SAE_DEVICE == "auto" and MODEL_WANTS_GPU))
+SAE_REPLICATE = "results/{genome}/sae_replicate" if config["sae"]["replicate"] and not SAE_LOADED else None
 
 
 rule train_sae:
@@ -26,9 +28,12 @@ rule train_sae:
         fasta="results/{genome}/genome.fa",
     output:
         directory("results/{genome}/sae"),
+    # before the replicates and the other genome's jobs: encoding, probing and the report wait on it
+    priority: 1
     params:
         activations=sae_layer_dir,
         settings=settings_json("sae"),
+        replicate="--skip-replicate" if SAE_REPLICATE else "",
     log:
         "logs/{genome}/train_sae.log",
     benchmark:
@@ -41,7 +46,32 @@ rule train_sae:
         "../envs/dnalens.yaml"
     shell:
         "dnalens train-sae --activations {params.activations:q} --windows {input.windows:q}"
-        " --fasta {input.fasta:q} --settings {params.settings} --out {output:q} > {log:q} 2>&1"
+        " --fasta {input.fasta:q} --settings {params.settings} {params.replicate} --out {output:q} > {log:q} 2>&1"
+
+
+rule train_sae_replicate:
+    input:
+        activations=SAE_ACTIVATIONS,
+        windows=SAMPLE_BED,
+        fasta="results/{genome}/genome.fa",
+    output:
+        directory("results/{genome}/sae_replicate"),
+    params:
+        activations=sae_layer_dir,
+        settings=settings_json("sae"),
+    log:
+        "logs/{genome}/train_sae_replicate.log",
+    benchmark:
+        "logs/{genome}/train_sae_replicate.benchmark.tsv"
+    resources:
+        mem_mb=16000,
+        runtime=480,
+        gpu=SAE_GPU,
+    conda:
+        "../envs/dnalens.yaml"
+    shell:
+        "dnalens train-sae --activations {params.activations:q} --windows {input.windows:q}"
+        " --fasta {input.fasta:q} --settings {params.settings} --as-replicate --out {output:q} > {log:q} 2>&1"
 
 
 rule encode_part:
@@ -106,6 +136,7 @@ rule encode:
 rule sae_quality:
     input:
         sae=SAE_DIR,
+        replicate=SAE_REPLICATE or [],
         activations=SAE_ACTIVATIONS,
         windows=SAMPLE_BED,
         fasta="results/{genome}/genome.fa",
@@ -115,6 +146,7 @@ rule sae_quality:
         activations=sae_layer_dir,
         settings=settings_json("sae"),
         model=settings_json("model"),
+        replicate=f"--replicate {SAE_REPLICATE}" if SAE_REPLICATE else "",
     log:
         "logs/{genome}/sae_quality.log",
     benchmark:
@@ -128,4 +160,4 @@ rule sae_quality:
     shell:
         "dnalens sae-quality --sae {input.sae:q} --activations {params.activations:q}"
         " --windows {input.windows:q} --fasta {input.fasta:q} --model {params.model}"
-        " --settings {params.settings} --out {output:q} > {log:q} 2>&1"
+        " --settings {params.settings} {params.replicate} --out {output:q} > {log:q} 2>&1"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import expit, log_expit
 
 
 @dataclass
@@ -84,8 +85,9 @@ def fit_binary_probes(x, y: np.ndarray, *, l2: float = 1e-3, max_iter: int = 200
     yf = y.astype(np.float64)
 
     def loss_grad(z):
-        loss = np.sum(weights * (np.logaddexp(0.0, z) - yf * z))
-        return loss, weights * (_sigmoid(z) - yf)
+        # softplus(z) - y z = -log sigmoid(±z): one pass each for the loss and the gradient (scipy.special)
+        loss = -np.sum(weights * log_expit(np.where(y, z, -z)))
+        return loss, weights * (expit(z) - yf)
 
     return _fit(x, loss_grad, y.shape[1], l2=l2, max_iter=max_iter)
 
@@ -105,10 +107,6 @@ def fit_softmax_probe(x, y: np.ndarray, n_classes: int, *, l2: float = 1e-3, max
         return loss, dz / n
 
     return _fit(x, loss_grad, n_classes, l2=l2, max_iter=max_iter)
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return np.exp(-np.logaddexp(0.0, -z))
 
 
 def balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:

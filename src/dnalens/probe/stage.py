@@ -7,6 +7,7 @@ docs/ARCHITECTURE.md ("probe") because the report stage reads it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
@@ -322,26 +323,51 @@ def _block_scores(
     controlled = {}
     source = inp.feature_columns if inp.feature_columns is not None else sp.csc_matrix(inp.codes)
     blocks = feature_bounds(np.diff(source.indptr), s.feature_block_entries)  # both keep column pointers
+    spent = Stopwatch()
     for f0, f1, codes in _progress(feature_blocks(source, s.feature_block_entries), len(blocks), "feature blocks"):
-        for stat, value in zip(stats, feature_statistics(codes, device)):
-            stat[f0:f1] = value
+        with spent("statistics"):
+            for stat, value in zip(stats, feature_statistics(codes, device)):
+                stat[f0:f1] = value
         fmax = stats[1][f0:f1]
         chunk = {"max_chunk_entries": s.chunk_entries, "device": device}  # device None: numpy, else torch
-        auroc_train[f0:f1] = auroc_matrix(codes, train_labels, rows=train, **chunk)
-        ranked_test = ranked_codes(codes, rows=test, **chunk)
-        auroc_test[f0:f1] = ranked_test.auroc(test_labels)
-        if offsets.size:
-            null[:, f0:f1] = ranked_test.shifted_auroc(all_labels, sources, source_ids, null_positives)
+        with spent("auroc"):
+            auroc_train[f0:f1] = auroc_matrix(codes, train_labels, rows=train, **chunk)
+            ranked_test = ranked_codes(codes, rows=test, **chunk)
+            auroc_test[f0:f1] = ranked_test.auroc(test_labels)
+        with spent("shift nulls"):
+            if offsets.size:
+                null[:, f0:f1] = ranked_test.shifted_auroc(all_labels, sources, source_ids, null_positives)
         del ranked_test
-        for key, value in control_scorer.score(codes, s.chunk_entries, device).items():
-            controlled.setdefault(key, []).append(value)
-        curves_train.append(domain_f1_curves(codes, f1_labels_train, None, s.thresholds, fmax, rows=train, **chunk))
-        curves_test.append(domain_f1_curves(codes, f1_labels_test, None, s.thresholds, fmax, rows=test, **chunk))
+        with spent("controls"):
+            for key, value in control_scorer.score(codes, s.chunk_entries, device).items():
+                controlled.setdefault(key, []).append(value)
+        with spent("domain F1"):
+            curves_train.append(domain_f1_curves(codes, f1_labels_train, None, s.thresholds, fmax, rows=train, **chunk))
+            curves_test.append(domain_f1_curves(codes, f1_labels_test, None, s.thresholds, fmax, rows=test, **chunk))
+    log.info("per-feature work: %s", spent.summary())
     f1_train = best_over_thresholds(concat_curves(curves_train))
     test_curves = concat_curves(curves_test)
     f1_test = best_over_thresholds(test_curves, f1_train.threshold_index)
     controlled = {key: np.concatenate(parts) for key, parts in controlled.items()}
     return auroc_train, auroc_test, null, f1_train, f1_test, test_curves.n_instances, tuple(stats), controlled
+
+
+class Stopwatch:
+    """Seconds spent per named part of a loop (logged: where the probe stage's time goes)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - began
+
+    def summary(self) -> str:
+        return ", ".join(f"{name} {sec:.1f} s" for name, sec in self.seconds.items())
 
 
 def _instance_counts(labels: np.ndarray, instances: np.ndarray | None) -> np.ndarray:

@@ -25,7 +25,7 @@ def batch_topk(pre: torch.Tensor, k: int) -> torch.Tensor:
     keep = min(int(k) * n_rows, flat.numel())
     cutoff = _cutoff(flat, keep)
     if cutoff is not None:
-        return acts * (acts >= cutoff)
+        return acts.masked_fill(acts < cutoff, 0.0)
     top = flat.topk(keep, sorted=False)
     return torch.zeros_like(flat).scatter_(0, top.indices, top.values).reshape(acts.shape)
 
@@ -108,7 +108,7 @@ class BatchTopKSAE(SparseAutoencoder):
         if cutoff is None:
             return self.activate(pre)
         acts = pre.relu()  # every ReLU'd value at or above the batch's cut-off: the whole batch's top k x n
-        return acts * (acts >= cutoff)
+        return acts.masked_fill(acts < cutoff, 0.0)
 
     def after_step(self, smallest_code: torch.Tensor | None) -> None:
         if smallest_code is not None:

@@ -25,6 +25,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--out", required=True, help="SAE directory to write (SAELens layout)")
     t.add_argument("--settings", help="the config's `sae:` block as JSON (or a .json/.yaml path)")
     t.add_argument("--checkpoint", help="checkpoint directory (default: <out>.checkpoint; removed on success)")
+    twin = t.add_mutually_exclusive_group()
+    twin.add_argument(
+        "--skip-replicate",
+        action="store_true",
+        help="with sae.replicate: train only this SAE; the replicate is its own job (--as-replicate, the workflow)",
+    )
+    twin.add_argument(
+        "--as-replicate",
+        action="store_true",
+        help="train only sae.replicate's twin (seed + 1, same rows) into --out; give it to sae-quality --replicate",
+    )
     t.set_defaults(func=_train)
 
     e = subparsers.add_parser(
@@ -64,6 +75,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--fasta", help="genome FASTA (with --model: loss recovered by splicing the SAE into the model)")
     q.add_argument("--model", help="the config's `model:` block as JSON, or a model directory")
     q.add_argument("--settings", help="the config's `sae:` block as JSON")
+    q.add_argument(
+        "--replicate", help="SAE directory of the seed + 1 replicate (train-sae --as-replicate): seed agreement"
+    )
     q.add_argument("--out", required=True, help="JSON file to write")
     q.set_defaults(func=_quality)
 
@@ -89,6 +103,9 @@ def _train(args: argparse.Namespace) -> int:
             "sae.source is 'load': there is nothing to train.",
             fix="downstream stages read sae.path directly; set sae.source: train to train one.",
         )
+    twin = settings.replicate and not (args.skip_replicate or args.as_replicate)  # train both here
+    if args.as_replicate:
+        settings = replicate_settings(settings)
     manifest = read_manifest(args.activations)
     if settings.strand_shared:
         require_concat(manifest, args.activations)
@@ -102,7 +119,7 @@ def _train(args: argparse.Namespace) -> int:
     checkpoint = Path(args.checkpoint or f"{args.out.rstrip('/')}.checkpoint")
     result = train_sae(batches, d_in, settings, checkpoint_dir=checkpoint)
     sae = finalize(result)
-    reference, dictionary = _train_replicate(args, settings, d_in, held, bases, sae, result)
+    reference, dictionary = _train_replicate(args, settings, d_in, held, bases, sae, result, twin)
     model = manifest.get("model") or {}
     metadata = {
         "hook_name": manifest.get("layer"),
@@ -138,9 +155,14 @@ def _replicate_checkpoint(checkpoint: Path) -> Path:
     return checkpoint.with_name(checkpoint.name + "-replicate")
 
 
-def _train_replicate(args, settings, d_in, held, bases, sae, result) -> tuple[dict, dict]:
-    """The decoders saved next to the SAE (its initialisation; with sae.replicate, the decoder of an SAE
-    trained on the same rows with seed + 1) and the train-time dictionary metadata (dictionary.py)."""
+def replicate_settings(settings):
+    """The replicate's settings: seed + 1, the same rows (the data stream's seed is the SAE's seed)."""
+    return dataclasses.replace(settings, seed=settings.seed + 1, replicate=False)
+
+
+def _train_replicate(args, settings, d_in, held, bases, sae, result, twin: bool) -> tuple[dict, dict]:
+    """The decoders saved next to the SAE (its initialisation; with `twin`, the decoder of an SAE trained on
+    the same rows with seed + 1) and the train-time dictionary metadata (dictionary.py)."""
     from dnalens.sae.data import training_batches
     from dnalens.sae.dictionary import decoder, init_cosine, seed_agreement
     from dnalens.sae.training import finalize, train_sae
@@ -154,15 +176,19 @@ def _train_replicate(args, settings, d_in, held, bases, sae, result) -> tuple[di
         "seed_agreement": None,
         "replicate_seed": None,
     }
-    if settings.replicate:
-        twin = dataclasses.replace(settings, seed=settings.seed + 1)
-        batches = training_batches(args.activations, ~held, batch_size=twin.rows_per_batch, seed=twin.seed, bases=bases)
+    if twin:
+        other = replicate_settings(settings)
+        batches = training_batches(
+            args.activations, ~held, batch_size=other.rows_per_batch, seed=other.seed, bases=bases
+        )
         ckpt = _replicate_checkpoint(Path(args.checkpoint or f"{args.out.rstrip('/')}.checkpoint"))
-        replicate = finalize(train_sae(batches, d_in, twin, checkpoint_dir=ckpt))
+        replicate = finalize(train_sae(batches, d_in, other, checkpoint_dir=ckpt))
         reference["W_dec_replicate"] = decoder(replicate)
         agree = seed_agreement(decoder(sae), reference["W_dec_replicate"])
         dictionary.update(
-            seed_agreement=agree["share"], seed_best_cosine_median=agree["median_best_cosine"], replicate_seed=twin.seed
+            seed_agreement=agree["share"],
+            seed_best_cosine_median=agree["median_best_cosine"],
+            replicate_seed=other.seed,
         )
     return reference, dictionary
 
@@ -280,7 +306,7 @@ def _quality(args: argparse.Namespace) -> int:
         return window_batches(args.activations, evaluated, max_tokens=settings.quality_tokens, bases=bases)
 
     report.update(reconstruction_quality(sae, rows()))
-    report["dictionary"] = _dictionary(args.sae, sae, report, rows)
+    report["dictionary"] = _dictionary(args.sae, sae, report, rows, args.replicate)
     report["loss"] = _loss_recovered(args, sae, manifest, windows, evaluated, settings)
     write_text(args.out, json.dumps(report, indent=1) + "\n")
     d = report["dictionary"]
@@ -295,11 +321,12 @@ def _quality(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dictionary(path, sae, report, rows) -> dict:
+def _dictionary(path, sae, report, rows, replicate=None) -> dict:
     """Per strand state for a strand-shared SAE (its per-strand dictionary on both halves of each row),
-    else per row: the `dictionary` block of sae_quality.json (dictionary.py)."""
+    else per row: the `dictionary` block of sae_quality.json (dictionary.py). The replicate's decoder comes
+    from `replicate` (an SAE directory) or, when train-sae trained both, from the file saved next to the SAE."""
     from dnalens.sae.dictionary import decoder, dictionary_report
-    from dnalens.sae.io import load_dictionary_reference
+    from dnalens.sae.io import load_dictionary_reference, load_sae
     from dnalens.sae.quality import reconstruction_quality
     from dnalens.sae.strand_shared import StrandSharedSAE, strand_states
 
@@ -308,7 +335,17 @@ def _dictionary(path, sae, report, rows) -> dict:
         metrics, d_in, unit = reconstruction_quality(sae.strand_sae, states), sae.strand_sae.d_in, "strand state"
     else:
         metrics, d_in, unit = report, sae.d_in, "row"
-    return dictionary_report(metrics, d_in, decoder(sae), load_dictionary_reference(path), unit=unit)
+    reference = load_dictionary_reference(path)
+    if replicate:
+        twin = decoder(load_sae(replicate, device="cpu"))
+        if tuple(twin.shape) != tuple(decoder(sae).shape):
+            raise InputError(
+                f"the replicate's decoder is {tuple(twin.shape)}, this SAE's {tuple(decoder(sae).shape)}.",
+                path=replicate,
+                fix="give the replicate trained with the same sae settings (train-sae --as-replicate).",
+            )
+        reference["W_dec_replicate"] = twin
+    return dictionary_report(metrics, d_in, decoder(sae), reference, unit=unit)
 
 
 def _loss_recovered(args, sae, manifest, windows, held, settings) -> dict:
