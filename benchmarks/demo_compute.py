@@ -14,8 +14,8 @@ the stored path with the demo's trims (a quarter of the window at each end) agai
 (unread_tail patched to 0); the kept rows agree up to rounding, so the script prints the largest
 difference and the share of float16 values that differ instead of byte equality.
 
-BatchTopK training (the demo's SAE: strand-shared, 4 x 128 latents, k 8, trinucleotide lookup, 1,024 concat
-rows per step, on activations of the bundled model): steps with `batch_topk`'s numpy cut-off against
+BatchTopK training (the demo's SAE: strand-shared, 4 x 128 latents, k 8, trinucleotide lookup, 512 concat
+rows = 1,024 strand states per step, on the bundled model's activations of the chloroplast's 150 windows): steps with `batch_topk`'s numpy cut-off against
 torch.topk (`_cutoff` patched to find nothing); the trained weights must be byte-identical.
 
     .venv/bin/python benchmarks/demo_compute.py [--pairs 16] [--length 1024] [--steps 150]
@@ -32,7 +32,8 @@ from unittest import mock
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
 
 import dnalens.models.base as model_base  # noqa: E402
 from dnalens.formats.window_table import reverse_complement  # noqa: E402
@@ -106,18 +107,17 @@ def trimmed_pass_case(pairs: int, length: int, repeats: int) -> None:
 
 
 def sae_step_case(steps: int, repeats: int) -> None:
+    from Bio import SeqIO
+
     import dnalens.sae.batchtopk as batchtopk
     from dnalens.sae.settings import SaeSettings
     from dnalens.sae.training import train_sae
 
     rng = np.random.default_rng(2)
     adapter = load_model({"family": "tiny", "rc_pool": "concat", "device": "cpu"})
-    seqs = ["".join(rng.choice(list("ACGT"), 1024)) for _ in range(12)]
+    genome = str(SeqIO.read(ROOT / "resources/genomes/NC_000932.gb", "genbank").seq)  # the demo's chloroplast
+    seqs = [genome[a : a + 1024] for a in range(0, len(genome) - 1024, 1024)]  # real states: few dead latents
     rows = np.concatenate([r[256:768] for r in adapter.activations(seqs, ["blocks.6"], (256, 256))["blocks.6"]])
-    batches = [
-        (torch.from_numpy(rows[i : i + 1024].copy()), torch.from_numpy(rng.integers(0, 125, 1024)))
-        for i in range(0, rows.shape[0] - 1023, 1024)
-    ]
     settings = SaeSettings(
         architecture="batchtopk",
         base_lookup=3,
@@ -131,6 +131,11 @@ def sae_step_case(steps: int, repeats: int) -> None:
         device="cpu",
         replicate=False,
     )
+    per_step = settings.rows_per_batch  # 512 concat rows = 1,024 strand states, as the demo trains
+    batches = [
+        (torch.from_numpy(rows[i : i + per_step].copy()), torch.from_numpy(rng.integers(0, 125, per_step)))
+        for i in range(0, rows.shape[0] - per_step + 1, per_step)
+    ]
 
     def train():
         stream = (batches[i % len(batches)] for i in range(steps + 1))
@@ -140,7 +145,7 @@ def sae_step_case(steps: int, repeats: int) -> None:
     new, new_wall, new_cpu = best(train, repeats)
     with mock.patch.object(batchtopk, "_cutoff", lambda flat, keep: None):
         old, old_wall, old_cpu = best(train, repeats)
-    print(f"  BatchTopK training, {steps} steps of 1,024 concat rows (2,048 strand states x 512 latents)")
+    print(f"  BatchTopK training, {steps} steps of {per_step} concat rows ({2 * per_step} strand states x 512 latents)")
     print(f"    torch.topk            : {old_cpu:7.2f} CPU s {old_wall:7.2f} wall s")
     print(f"    numpy cut-off         : {new_cpu:7.2f} CPU s {new_wall:7.2f} wall s   ratio {new_cpu / old_cpu:.2f}")
     print(f"    same weights          : {new == old}")

@@ -220,8 +220,8 @@ class TorchAdapter:
         Why: a causal model with a token per nucleotide computes a nucleotide's row from the nucleotides up
         to it, so a pass can stop at the last row the trims keep (forward: length - trim end; the reverse
         complement pass: length - trim start). With the demo's trim of 256 on 1,024-nt windows a pass reads
-        768 nt, about 30 % less compute. The kept rows equal a whole pass's up to float rounding (an FFT
-        convolution's length changes): in float16 about 1 value in 10,000 moves by one unit in the last place."""
+        768 nt, 0.75x the compute. The kept rows equal a whole pass's up to float rounding (an FFT convolution's
+        length changes): in float16 about 1 value in 1,000 moves by one unit in the last place."""
         if not (self.causal and self.one_token_per_nucleotide):
             return 0
         start, end = (max(int(t), 0) for t in trim)

@@ -33,7 +33,7 @@ def batch_topk(pre: torch.Tensor, k: int) -> torch.Tensor:
 def _cutoff(flat: torch.Tensor, keep: int) -> float | None:
     """The keep-th largest value of `flat` when exactly `keep` values are at or above it, else None.
 
-    Why: on CPU torch.topk over a batch's codes (2,048 x 512 in the demo) was a fifth of a training
+    Why: on CPU torch.topk over a batch's codes (1,024 x 512 in the demo) was a fifth of a training
     step; numpy's two-kth partition finds the cut-off in a fraction of that, and keeping every value at or
     above it selects what topk selects, value for value and gradient for gradient. A tie across the cut
     (topk would pick some members of it) or a NaN gives None: the caller then runs topk itself."""
