@@ -91,11 +91,11 @@ def _failing_adapter(spec, max_windows=None, max_length=None):
     real = adapter.activations
     calls = []
 
-    def activations(seqs, layers):
+    def activations(seqs, layers, trim=(0, 0)):
         calls.append(len(seqs))
         if (max_windows and len(seqs) > max_windows) or (max_length and max(map(len, seqs)) > max_length):
             raise oom()
-        return real(seqs, layers)
+        return real(seqs, layers, trim)
 
     adapter.activations = activations
     return adapter, calls

@@ -128,11 +128,11 @@ def test_sigterm_between_forward_passes_drops_the_shard_in_flight(tiny, tmp_path
     adapter = load_model(dict(spec, batch_size=2))
     real, calls = adapter.activations, []
 
-    def activations(seqs, layers):  # SIGTERM during the 2nd pass of shard 1 (shards of 4 windows, 2 per pass)
+    def activations(seqs, layers, trim=(0, 0)):  # SIGTERM during the 2nd pass of shard 1 (4-window shards, 2 a pass)
         calls.append(len(seqs))
         if len(calls) == 4:
             os.kill(os.getpid(), signal.SIGTERM)
-        return real(seqs, layers)
+        return real(seqs, layers, trim)
 
     adapter.activations = activations
     settings = ExtractSettings(layers=(LAYER,), shard_tokens=200)
