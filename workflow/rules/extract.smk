@@ -2,8 +2,8 @@
 # sae.tokens, extract.sample_coverage), extract_part captures them (nnsight) into float16 shards under
 # results/<genome>/sample/<layer>/ (resumable: the shards are not declared outputs, so a killed part resumes),
 # and the gather moves the finished layers to results/<genome>/activations/, a temp() output: dense
-# activations leave the disk once train_sae, sae_quality and probe_linear have read them. The whole genome is read
-# by encode_part (sae.smk): model and SAE fused on the model's device, sparse codes only.
+# activations leave the disk once train_sae(_replicate), sae_quality and probe_linear have read them. The
+# whole genome is read by encode_part (sae.smk): model and SAE fused on the model's device, sparse codes only.
 import os
 
 EXTRACT_LAYERS = config["extract"]["layers"]
