@@ -46,6 +46,7 @@ ORDER = [
     "extract_part",
     "extract",
     "train_sae",
+    "train_sae_replicate",
     "encode_part",
     "encode",
     "sae_quality",
