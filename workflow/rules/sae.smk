@@ -33,7 +33,7 @@ rule train_sae:
     params:
         activations=sae_layer_dir,
         settings=settings_json("sae"),
-        replicate=" ".join(shlex.quote(flag) for flag in ["--skip-replicate"] if SAE_REPLICATE),
+        replicate=shlex.quote("--skip-replicate") if SAE_REPLICATE else "",
     log:
         "logs/{genome}/train_sae.log",
     benchmark:
@@ -146,7 +146,7 @@ rule sae_quality:
         activations=sae_layer_dir,
         settings=settings_json("sae"),
         model=settings_json("model"),
-        replicate=" ".join(shlex.quote(arg) for arg in ["--replicate", SAE_REPLICATE] if SAE_REPLICATE),
+        replicate=f"--replicate {shlex.quote(SAE_REPLICATE)}" if SAE_REPLICATE else "",
     log:
         "logs/{genome}/sae_quality.log",
     benchmark:

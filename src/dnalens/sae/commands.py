@@ -103,9 +103,9 @@ def _train(args: argparse.Namespace) -> int:
             "sae.source is 'load': there is nothing to train.",
             fix="downstream stages read sae.path directly; set sae.source: train to train one.",
         )
-    twin = settings.replicate and not (args.skip_replicate or args.as_replicate)  # train both here
     if args.as_replicate:
-        settings = replicate_settings(settings)
+        settings = replicate_settings(settings)  # replicate off: the twin trains no twin of its own
+    twin = settings.replicate and not args.skip_replicate  # train both here
     manifest = read_manifest(args.activations)
     if settings.strand_shared:
         require_concat(manifest, args.activations)
@@ -335,17 +335,17 @@ def _dictionary(path, sae, report, rows, replicate=None) -> dict:
         metrics, d_in, unit = reconstruction_quality(sae.strand_sae, states), sae.strand_sae.d_in, "strand state"
     else:
         metrics, d_in, unit = report, sae.d_in, "row"
-    reference = load_dictionary_reference(path)
+    own, reference = decoder(sae), load_dictionary_reference(path)
     if replicate:
         twin = decoder(load_sae(replicate, device="cpu"))
-        if tuple(twin.shape) != tuple(decoder(sae).shape):
+        if tuple(twin.shape) != tuple(own.shape):
             raise InputError(
-                f"the replicate's decoder is {tuple(twin.shape)}, this SAE's {tuple(decoder(sae).shape)}.",
+                f"the replicate's decoder is {tuple(twin.shape)}, this SAE's {tuple(own.shape)}.",
                 path=replicate,
                 fix="give the replicate trained with the same sae settings (train-sae --as-replicate).",
             )
         reference["W_dec_replicate"] = twin
-    return dictionary_report(metrics, d_in, decoder(sae), reference, unit=unit)
+    return dictionary_report(metrics, d_in, own, reference, unit=unit)
 
 
 def _loss_recovered(args, sae, manifest, windows, held, settings) -> dict:
