@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 # Extra pip arguments, e.g. PIP_EXTRA="--extra-index-url https://download.pytorch.org/whl/cpu"
 PIP_EXTRA ?=
-CONFIGS := config/config.yaml $(wildcard config/genomes/*.yaml)
+CONFIGS := $(wildcard config/*.yaml config/genomes/*.yaml)
 
 .PHONY: demo test test-slurm lint dryrun setup bedtools aragorn chromium clean help gpu-check wheelhouse
 

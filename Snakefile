@@ -2,18 +2,21 @@
 # Entry point only; stages live in workflow/rules, logic in src/dnalens (see docs/ARCHITECTURE.md).
 from snakemake.utils import min_version, validate
 
-from dnalens.settings import check_renamed_sections
+from dnalens.workflow_api import check_combined_configs, check_renamed_sections, collect_genomes
 
 min_version("9.0")
 
 
-# One config per genome: `--configfile config/genomes/<g>.yaml` replaces the demo config entirely.
+# One config per genome: `--configfile config/genomes/<g>.yaml` replaces the demo config entirely; several
+# configfiles (each `genomes:` a mapping or a genome sheet) run together in one DAG.
 if not config:
 
     configfile: "config/config.yaml"
 
 
 check_renamed_sections(config, workflow.configfiles)
+check_combined_configs(workflow.configfiles)
+config["genomes"] = collect_genomes(workflow.configfiles, config)
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
@@ -26,7 +29,7 @@ include: "workflow/rules/prepare.smk"
 include: "workflow/rules/windows.smk"
 include: "workflow/rules/labels.smk"
 include: "workflow/rules/train_model.smk"
-include: "workflow/rules/extract.smk"
+include: "workflow/rules/sample.smk"
 include: "workflow/rules/sae.smk"
 include: "workflow/rules/rehearsal.smk"
 include: "workflow/rules/buffer.smk"

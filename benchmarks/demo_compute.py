@@ -4,7 +4,7 @@ that stop at the last kept row, and BatchTopK training steps with a numpy cut-of
 The demo reads every window on both strands (`windows.strands: both`) with `model.rc_pool: concat`, so a
 window's reverse-complement pass is its partner window's forward pass. With the partner in the same batch
 its rows are taken from that pass (models.base.rc_partners) instead of running the model again: half the
-forward passes, the same bytes. Timed for the stored path (`adapter.activations`, extract_part) and the
+forward passes, the same bytes. Timed for the stored path (`adapter.activations`, sample_part) and the
 fused path (`sae.fused.device_rows`, encode_part), each against its old form (rc_partners patched to
 find nothing) in the same run; the script checks the rows for byte equality and prints process CPU
 seconds (robust to other jobs on shared cores) and wall, best of --repeats, one thread as a Snakemake job.
@@ -52,7 +52,7 @@ def best(fn, repeats: int):
     return out, min(walls), min(cpus)
 
 
-def extract_case(pairs: int, length: int, repeats: int) -> None:
+def sample_case(pairs: int, length: int, repeats: int) -> None:
     rng = np.random.default_rng(0)
     adapter = load_model({"family": "tiny", "rc_pool": "concat", "device": "cpu"})
     seqs = []
@@ -71,7 +71,7 @@ def extract_case(pairs: int, length: int, repeats: int) -> None:
         ]
 
     print(f"{2 * pairs} windows of {length:,} nt, both strands, rc_pool concat, bundled model, CPU, one thread")
-    for name, fn in (("stored (extract_part)", stored), ("fused (encode_part)", fused)):
+    for name, fn in (("stored (sample_part)", stored), ("fused (encode_part)", fused)):
         new, new_wall, new_cpu = best(fn, repeats)
         with mock.patch.object(model_base, "rc_partners", lambda seqs, rc: None):
             old, old_wall, old_cpu = best(fn, repeats)
@@ -159,7 +159,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=150, help="SAE training steps per timed run")
     args = ap.parse_args()
     torch.set_num_threads(1)  # as a Snakemake job of one thread (OMP_NUM_THREADS=1)
-    extract_case(args.pairs, args.length, args.repeats)
+    sample_case(args.pairs, args.length, args.repeats)
     trimmed_pass_case(args.pairs, args.length, args.repeats)
     sae_step_case(args.steps, args.repeats)
 

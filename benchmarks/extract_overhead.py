@@ -31,8 +31,9 @@ from dnalens.formats.activation_shards import write_shard  # noqa: E402
 from dnalens.models.base import load_model  # noqa: E402
 from dnalens.models.tiny_adapter import bundled_path  # noqa: E402
 from dnalens.models.tokenizer import encode  # noqa: E402
+from dnalens.models.window_pass import token_batches  # noqa: E402
 from dnalens.sae.encode import encode_shard  # noqa: E402
-from dnalens.sae.fused import device_rows, token_batches  # noqa: E402
+from dnalens.sae.fused import device_rows  # noqa: E402
 
 
 def timed(fn, device: torch.device = torch.device("cpu")):

@@ -121,9 +121,9 @@ fi
 
 # --- (a) tests: GPU-sensitive packages first, so a time limit cuts the others ----------------------
 if [ "$QUICK" = 1 ]; then
-  selection=(tests/models/test_resume_device.py tests/extract/test_shards.py tests/sae/test_settings.py)
+  selection=(tests/models/test_resume_device.py tests/sample/test_shards.py tests/sae/test_settings.py)
 else
-  selection=(tests/models tests/extract tests/sae)  # then the rest; tests/workflow (whole snakemake runs) last
+  selection=(tests/models tests/sample tests/sae)  # then the rest; tests/workflow (whole snakemake runs) last
   for d in tests/*/; do
     d=${d%/}; case " ${selection[*]} tests/workflow " in *" $d "*) ;; *) selection+=("$d") ;; esac
   done

@@ -19,7 +19,7 @@ COMMAND_MODULES = (
     "dnalens.genome.commands",
     "dnalens.labels.commands",
     "dnalens.models.commands",
-    "dnalens.extract.commands",
+    "dnalens.sample.commands",
     "dnalens.sae.commands",
     "dnalens.sae.standin",
     "dnalens.buffer.commands",

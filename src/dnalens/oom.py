@@ -19,7 +19,7 @@ API (torch is imported lazily; nothing here needs a GPU):
 
 Typical use (one HalvingBatch per job, so a size that failed once is not tried again on every shard):
 
-    batch = HalvingBatch(spec.batch_size, what="extract batch (windows)")
+    batch = HalvingBatch(spec.batch_size, what="sample batch (windows)")
     batch.chunks(len(rows), lambda a, b: forward_and_store(rows[a:b]),      # re-runnable: writes slices
                  lambda a, b, exc: oom_error(f"one window of {length(rows[a]):,} nt", exc,
                                              halved_from=batch.initial, fix="use shorter windows ..."))

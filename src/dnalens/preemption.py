@@ -13,7 +13,7 @@ writes (dnalens.atomic) stay behind. Here SIGTERM becomes an exception instead:
   SIGTERM is raised, so a job that was told to stop never reports success.
 
 `Preempted` derives from BaseException (like KeyboardInterrupt): an `except Exception` in a library
-must not swallow it. A loop over shards (see extract/stage.py, sae/encode.py, sae/training.py):
+must not swallow it. A loop over shards (see sample/stage.py, sae/encode.py, sae/training.py):
 
     with preemption.at_safe_points():
         for i, shard in enumerate(todo):

@@ -32,7 +32,7 @@ SETTINGS_CLASSES: dict[str, str] = {
     "concepts": "dnalens.concepts.settings:ConceptSettings",
     "model": "dnalens.models.base:ModelSpec",
     "training": "dnalens.models.training:TrainSettings",
-    "extract": "dnalens.extract.stage:ExtractSettings",
+    "extract": "dnalens.models.window_pass:ExtractSettings",
     "sae": "dnalens.sae.settings:SaeSettings",
     "buffer": "dnalens.buffer.build:BufferSettings",
     "probe": "dnalens.probe.settings:ProbeSettings",

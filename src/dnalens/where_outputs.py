@@ -22,19 +22,34 @@ OUTPUTS = (
     ),
     ("windows.bed", "the windows the model read"),
 )
-SUMMARY = Path("results") / "summary" / "features_across_genomes.tsv"
+SUMMARY = Path("results") / "summary"
+ACROSS = (
+    ("report.html", "the atlas across genomes: what the genomes share and what not (open in a browser)"),
+    ("atlas.tsv", "one row per latent x genome: frequency, label, held-out AUROC, baseline, margin, q, annotated"),
+    ("atlas_latents.tsv", "one row per latent: genomes where it fires / is annotated, pattern"),
+    ("sae_quality.json", "the shared dictionary's quality pooled over the genomes"),
+    ("features_across_genomes.tsv", "features x genomes (wide)"),
+)
+DICTIONARIES = Path("results") / "dictionaries"
 
 
 def main(configfile: str) -> int:
-    config = yaml.safe_load(Path(configfile).read_text())
-    for genome in sorted(config.get("genomes", {})):
+    from dnalens.genome.sheet import collect_genomes
+
+    config = yaml.safe_load(Path(configfile).read_text()) or {}
+    for genome in sorted(collect_genomes([configfile], config)):
         root = Path("results") / genome
         print(f"{genome}:")
         for name, what in OUTPUTS:
             if (root / name).exists():
                 print(f"  {root / name}  - {what}")
-    if SUMMARY.exists():
-        print(f"all genomes:\n  {SUMMARY}  - features x genomes")
+    across = [(SUMMARY / name, what) for name, what in ACROSS if (SUMMARY / name).exists()]
+    if across:
+        print("all genomes:")
+        for path, what in across:
+            print(f"  {path}  - {what}")
+    for dictionary in sorted(p for p in DICTIONARIES.glob("*") if (p / "cfg.json").is_file()):
+        print(f"dictionary (SAELens layout; sae.source: load + sae.path reuses it):\n  {dictionary}")
     return 0
 
 

@@ -63,7 +63,7 @@ def write_instance_runs(path, instances):
 
 
 def write_activations(path, windows, d=6, trim=0, shard_windows=((0, 1), (2, 3)), seed=1):
-    """Activation shards as `dnalens extract` writes them (trim drops each window's first positions)."""
+    """Activation shards as `dnalens sample` writes them (trim drops each window's first positions)."""
     rng = np.random.default_rng(seed)
     per_window = [rng.standard_normal((w.length - trim, d)).astype(np.float16) for w in windows]
     for idx, rows in enumerate(shard_windows):

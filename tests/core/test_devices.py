@@ -82,14 +82,14 @@ def test_every_stage_uses_the_one_resolver(gpus):
 )
 def test_probing_numpy_or_torch_choice(gpus, n_gpus, spec, expected):
     """None = the numpy/scipy.sparse AUROC path; a torch device otherwise."""
-    from dnalens.probe.settings import auroc_backend
+    from dnalens.probe.backend import auroc_backend
 
     gpus(n_gpus)
     assert auroc_backend(spec) == expected
 
 
 def test_probing_cuda_without_gpu_is_an_input_error(gpus):
-    from dnalens.probe.settings import auroc_backend
+    from dnalens.probe.backend import auroc_backend
 
     gpus(0)
     with pytest.raises(InputError, match="probe.device"):

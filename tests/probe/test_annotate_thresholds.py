@@ -5,14 +5,14 @@ import numpy as np
 
 from dnalens.probe.annotate import (
     ScoreMatrices,
-    Thresholds,
     annotated_mask,
     f1_supported,
     feature_concept_table,
     features_table,
 )
 from dnalens.probe.baselines import BaselineScores
-from dnalens.probe.f1 import DomainF1
+from dnalens.probe.metric_formulas import DomainF1
+from dnalens.probe.settings import ProbeSettings
 
 
 def _scores(auroc_test, baselines=None, n_instances_test=(40, 40), f1=1.0, precision=1.0):
@@ -44,8 +44,9 @@ def _scores(auroc_test, baselines=None, n_instances_test=(40, 40), f1=1.0, preci
 
 def test_f1_alone_never_annotates():
     s = _scores([[0.6, 0.9]])  # perfect F1 on both concepts
-    assert annotated_mask(s, Thresholds()).tolist() == [[False, True]]
-    assert f1_supported(s, Thresholds()).tolist() == [[True, True]]
+    rule = ProbeSettings(min_auroc=0.75, min_f1=0.5, min_precision_lift=2.0)
+    assert annotated_mask(s, rule).tolist() == [[False, True]]
+    assert f1_supported(s, rule).tolist() == [[True, True]]
 
 
 def test_margin_over_the_train_chosen_baseline():
@@ -56,7 +57,7 @@ def test_margin_over_the_train_chosen_baseline():
         auroc_test=np.array([[0.95, 0.6], [0.85, 0.5]]),
     )
     s = _scores([[0.89, 0.9], [0.91, 0.64]], baselines=b)
-    t = Thresholds(min_auroc=0.6, min_margin=0.05)
+    t = ProbeSettings(min_auroc=0.6, min_margin=0.05)
     # gene: 0.89 - 0.85 = 0.04 < 0.05 (not), 0.91 - 0.85 = 0.06 (yes); CDS: baseline kmer1 0.6 -> 0.9 yes, 0.64 no
     assert annotated_mask(s, t).tolist() == [[False, True], [True, False]]
     fc = feature_concept_table(s, t)
@@ -71,7 +72,7 @@ def test_margin_over_the_train_chosen_baseline():
 
 def test_q_and_min_auroc_still_apply():
     s = _scores([[0.95, 0.7]])
-    t = Thresholds(min_auroc=0.75)
+    t = ProbeSettings(min_auroc=0.75)
     assert annotated_mask(s, t).tolist() == [[True, False]]
     s.q[:] = 0.2
     assert not annotated_mask(s, t).any()
@@ -79,7 +80,7 @@ def test_q_and_min_auroc_still_apply():
 
 def test_f1_supported_needs_precision_lift_and_held_out_instances():
     """Base rate 0.1: precision 0.19 < 2 x 0.1 is no support; 0.21 is; too few held-out instances never."""
-    t = Thresholds(min_precision_lift=2.0, min_test_instances=5)
+    t = ProbeSettings(min_precision_lift=2.0, min_test_instances=5)
     assert not f1_supported(_scores([[0.9, 0.9]], precision=0.19), t).any()
     assert f1_supported(_scores([[0.9, 0.9]], precision=0.21), t).all()
     assert f1_supported(_scores([[0.9, 0.9]], n_instances_test=(4, 5)), t).tolist() == [[False, True]]

@@ -104,11 +104,11 @@ def test_shifted_auroc_matches_sklearn_on_shifted_labels(monkeypatch):
         m.setattr(TokenConcepts, "use_patterns", lambda self, n_seg, n_entries: False)
         np.testing.assert_array_equal(ranked.shifted_auroc(tc, sources, ids, n_pos), got)
     pytest.importorskip("torch")
-    from dnalens.probe import backend
+    from dnalens.probe import torch_shared
     from dnalens.probe.auroc_torch import RankedCodesTorch
 
     with monkeypatch.context() as m:  # several column pieces and shift groups on the device
-        m.setattr(backend, "PATTERN_BINS", 4 * tc.patterns.n_patterns)
+        m.setattr(torch_shared, "PATTERN_BINS", 4 * tc.patterns.n_patterns)
         on_torch = RankedCodesTorch(codes, rows=test, device="cpu", max_chunk_entries=50)
         assert len(on_torch.pieces) == 1  # device chunks: the whole matrix, then 4-column pieces for the sums
         np.testing.assert_array_equal(on_torch.shifted_auroc(tc, sources, ids, n_pos), got)

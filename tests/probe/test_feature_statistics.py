@@ -3,7 +3,7 @@
 import numpy as np
 import scipy.sparse as sp
 
-from dnalens.probe.stage import feature_statistics
+from dnalens.probe.backend import feature_statistics
 
 
 def test_feature_statistics_equal_dense_brute_force():

@@ -16,9 +16,10 @@ import pytest
 import scipy.sparse as sp
 
 from dnalens.formats.probe_dir import write_probe_dir
+from dnalens.probe.backend import feature_statistics
 from dnalens.probe.inputs import ProbeInputs
 from dnalens.probe.settings import ProbeSettings
-from dnalens.probe.stage import feature_statistics, run_probe
+from dnalens.probe.stage import run_probe
 
 from .synthetic import frame_inputs, planted_inputs
 
@@ -115,7 +116,8 @@ def test_feature_statistics_torch_equal_numpy():
 
 def test_torch_f1_curves_equal_numpy_in_halved_pieces(monkeypatch):
     """Several column pieces (few pattern bins) and a CUDA OOM on wide pieces: the same counts."""
-    from dnalens.probe import backend, f1_torch
+    from dnalens.probe import backend, f1_torch, torch_shared
+    from dnalens.probe.chunks import DEFAULT_CHUNK_ENTRIES
     from dnalens.probe.f1 import domain_f1_curves, prepare_f1_labels
 
     inputs = mixed_inputs(8000)
@@ -133,9 +135,10 @@ def test_torch_f1_curves_equal_numpy_in_halved_pieces(monkeypatch):
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB.")
         return real(torch_, seg, tok, n_seg, n_l, r)
 
-    monkeypatch.setattr(backend, "PATTERN_BINS", 40 * prepared.concepts.patterns.n_patterns)
+    monkeypatch.setattr(torch_shared, "PATTERN_BINS", 40 * prepared.concepts.patterns.n_patterns)
     monkeypatch.setattr(f1_torch, "_region_hits", region_hits)
-    got = domain_f1_curves(inputs.codes, prepared, None, thresholds, rows=rows, device="cpu-torch")
+    chunk = {"rows": rows, "device": "cpu-torch", "max_chunk_entries": DEFAULT_CHUNK_ENTRIES}
+    got = backend.domain_f1_curves(inputs.codes, prepared, None, thresholds, None, **chunk)
     assert max(widths) > 5 and max(w for w in widths if w <= 5) <= 5
     for field in ("on", "true_pos", "hit_instances", "n_pos", "n_instances", "best_index", "thresholds"):
         np.testing.assert_array_equal(getattr(got, field), getattr(want, field), err_msg=field)

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from dnalens.errors import InputError
-from dnalens.extract.stage import ExtractSettings, run_extract
 from dnalens.formats.activation_shards import iter_shards, read_manifest, write_manifest, write_shard
 from dnalens.formats.window_table import Window, write_windows_bed
+from dnalens.sample.stage import ExtractSettings, run_sample
 
 LAYER = "blocks.1"
 
@@ -35,9 +35,9 @@ def tiny(tmp_path_factory, tiny_model_dir):
     return root, spec, ExtractSettings(layers=(LAYER,), shard_tokens=120)
 
 
-def extract(tiny, out, **kw):
+def sample_shards(tiny, out, **kw):
     root, spec, settings = tiny
-    return run_extract(root / "g.fa", root / "windows.bed", spec, settings, out, **kw)
+    return run_sample(root / "g.fa", root / "windows.bed", spec, settings, out, **kw)
 
 
 def tree(directory: Path) -> dict[str, bytes]:
@@ -48,14 +48,14 @@ def tree(directory: Path) -> dict[str, bytes]:
 def reference(tiny, tmp_path_factory):
     """Every file of an undisturbed run."""
     out = tmp_path_factory.mktemp("ref") / "act"
-    extract(tiny, out)
+    sample_shards(tiny, out)
     return tree(out / LAYER)
 
 
 def same_run_dir(tiny, tmp_path, reference) -> Path:
     """A run whose windows.bed path equals the reference's (the manifest records it), so files compare bytewise."""
     out = tmp_path / "act"
-    extract(tiny, out)
+    sample_shards(tiny, out)
     assert tree(out / LAYER) == reference  # deterministic: the comparisons below can fail
     return out / LAYER
 
@@ -79,7 +79,7 @@ def test_truncated_shard_remade_on_resume(tiny, tmp_path, reference):
     bad = d / "shard-00001.npy"
     with open(bad, "r+b") as fh:  # a write that stopped short
         fh.truncate(bad.stat().st_size // 2)
-    extract(tiny, tmp_path / "act")
+    sample_shards(tiny, tmp_path / "act")
     assert tree(d) == reference
     assert bad.stat().st_mtime != 1  # re-made ...
     assert (d / "shard-00000.npy").stat().st_mtime == 1 and (d / "shard-00002.npy").stat().st_mtime == 1  # ... alone
@@ -94,8 +94,8 @@ def test_flipped_byte_found_by_checksum_and_remade(tiny, tmp_path, reference, ca
     assert len(list(iter_shards(d))) == len(read_manifest(d)["shards"])  # readers check the size only
     with pytest.raises(InputError, match="checksum mismatch"):
         list(iter_shards(d, verify=True))
-    with caplog.at_level(logging.WARNING, logger="dnalens.extract.stage"):
-        extract(tiny, tmp_path / "act")
+    with caplog.at_level(logging.WARNING, logger="dnalens.sample.stage"):
+        sample_shards(tiny, tmp_path / "act")
     assert "re-making activation shard" in caplog.text and "shard-00002.npy" in caplog.text
     assert tree(d) == reference
 
@@ -124,19 +124,19 @@ def test_gather_refuses_a_corrupt_part_shard_then_rerun_remakes_it(tiny, tmp_pat
     out = tmp_path / "act"
     root, spec, settings = tiny
     (out / "parts").mkdir(parents=True)
-    for part in (0, 1):  # what the extract_part rule runs, --done marker included
-        extract(tiny, out, part=part, parts=2, finalize=False)
+    for part in (0, 1):  # what the sample_part rule runs, --done marker included
+        sample_shards(tiny, out, part=part, parts=2, finalize=False)
         (out / "parts" / f"part-{part}.json").write_text(json.dumps({"part": part, "parts": 2}))
     last = sorted((out / LAYER).glob("shard-*.npy"))[-1]
     with open(last, "r+b") as fh:
         fh.truncate(10)
     with pytest.raises(InputError, match=f"{last.name}.*truncated") as err:
-        extract(tiny, out, compute=False)
+        sample_shards(tiny, out, compute=False)
     assert "rerun the workflow" in str(err.value)
     assert not last.exists() and not (out / "parts" / "part-1.json").exists()  # the rerun re-makes them
     assert (out / "parts" / "part-0.json").exists()
-    extract(tiny, out, part=1, parts=2, finalize=False)
-    extract(tiny, out, compute=False)
+    sample_shards(tiny, out, part=1, parts=2, finalize=False)
+    sample_shards(tiny, out, compute=False)
     assert tree(out / LAYER) == reference
 
 

@@ -245,7 +245,7 @@ CASES = [
         "config",
         {"g.fa": GOOD_FA, "w.bed": GOOD_WINDOWS},
         [
-            "extract",
+            "sample",
             "--fasta",
             "{in}/g.fa",
             "--windows",

@@ -66,7 +66,7 @@ def test_other_errors_pass_through_and_one_unit_fails_with_the_memory_needed():
     )
 
 
-# ---- extraction ----------------------------------------------------------------------------------------
+# ---- the sample -----------------------------------------------------------------------------------------
 
 
 @pytest.fixture(params=["equal", "mixed"])
@@ -101,19 +101,19 @@ def _failing_adapter(spec, max_windows=None, max_length=None):
     return adapter, calls
 
 
-def test_extract_halves_to_one_window_and_writes_the_same_bytes(genome, tiny_model_dir, tmp_path):
+def test_sample_halves_to_one_window_and_writes_the_same_bytes(genome, tiny_model_dir, tmp_path):
     """Equal-length windows: the same bytes. Mixed lengths: a window is padded to the longest of its batch,
     the padded length sets the FFT length of the model's long convolutions, and so a different batch
     changes float32 rounding (measured: 3 of 24,000 values one float16 step apart); nothing more."""
-    from dnalens.extract.stage import ExtractSettings, run_extract
     from dnalens.formats.activation_shards import iter_shards
+    from dnalens.sample.stage import ExtractSettings, run_sample
 
     fa, bed, lengths = genome
     spec = {"family": "tiny", "path": str(tiny_model_dir), "batch_size": 8, "rc_pool": "concat"}
     settings = ExtractSettings(layers=("blocks.1", "blocks.3"), shard_tokens=300)
-    run_extract(fa, bed, spec, settings, tmp_path / "plain")
+    run_sample(fa, bed, spec, settings, tmp_path / "plain")
     adapter, calls = _failing_adapter(spec, max_windows=1)
-    run_extract(fa, bed, spec, settings, tmp_path / "oom", adapter=adapter)
+    run_sample(fa, bed, spec, settings, tmp_path / "oom", adapter=adapter)
     assert calls[:4] == [calls[0], 4, 2, 1] and calls[0] > 4 and set(calls[4:]) == {1}  # 1 is kept after
     for layer in settings.layers:
         names = sorted(p.name for p in (tmp_path / "plain" / layer).iterdir())
@@ -131,14 +131,14 @@ def test_extract_halves_to_one_window_and_writes_the_same_bytes(genome, tiny_mod
 
 
 @pytest.mark.parametrize("genome", ["mixed"], indirect=True)
-def test_extract_window_too_long_for_the_gpu_is_one_clear_error(genome, tiny_model_dir, tmp_path):
-    from dnalens.extract.stage import ExtractSettings, run_extract
+def test_sample_window_too_long_for_the_gpu_is_one_clear_error(genome, tiny_model_dir, tmp_path):
+    from dnalens.sample.stage import ExtractSettings, run_sample
 
     fa, bed, _ = genome
     spec = {"family": "tiny", "path": str(tiny_model_dir), "batch_size": 4, "rc_pool": "none"}
     adapter, _ = _failing_adapter(spec, max_length=60)  # windows of 70 nt never fit
     with pytest.raises(OutOfGpuMemoryError) as err:
-        run_extract(
+        run_sample(
             fa, bed, spec, ExtractSettings(layers=("blocks.1",), shard_tokens=300), tmp_path / "a", adapter=adapter
         )
     assert err.value.message.startswith(
@@ -296,8 +296,7 @@ def test_sae_micro_batch_step_matches_whole_batch_gradients():
 def test_torch_auroc_halves_feature_blocks_and_gives_the_same_matrix(monkeypatch):
     import scipy.sparse as sp
 
-    from dnalens.probe import auroc_torch
-    from dnalens.probe.auroc import auroc_matrix
+    from dnalens.probe import auroc_matrix, auroc_torch
 
     rng = np.random.default_rng(3)
     dense = rng.standard_normal((400, 23)) * (rng.random((400, 23)) < 0.2)

@@ -1,7 +1,7 @@
 """SIGTERM (pre-emption, requeue, time limit; #22): stop at the last complete shard or step, keep nothing
 partial, exit 143 with one line, and resume on the rerun to the bytes of an undisturbed run.
 
-The extraction test is a real `dnalens extract` process killed with SIGTERM mid-run; the others send
+The sample test is a real `dnalens sample` process killed with SIGTERM mid-run; the others send
 SIGTERM to this process at a chosen point (deterministic) with the CLI's handler installed.
 """
 
@@ -58,7 +58,7 @@ def _argv(root: Path, spec: dict, out: Path) -> list[str]:
     settings = SETTINGS
     return [
         str(Path(sys.executable).with_name("dnalens")),
-        "extract",
+        "sample",
         "--fasta",
         str(root / "g.fa"),
         "--windows",
@@ -79,12 +79,12 @@ def _leftovers(directory: Path) -> list[str]:
     return [n for n in names if ".tmp-" in n] + orphans
 
 
-def test_sigterm_stops_extract_at_a_complete_shard_and_the_rerun_is_byte_identical(tiny, tmp_path):
-    from dnalens.extract.stage import ExtractSettings, run_extract
+def test_sigterm_stops_the_sample_at_a_complete_shard_and_the_rerun_is_byte_identical(tiny, tmp_path):
+    from dnalens.sample.stage import ExtractSettings, run_sample
 
     root, spec = tiny
     # undisturbed: the function the CLI calls, in this process (spares one torch start-up)
-    run_extract(
+    run_sample(
         root / "g.fa", root / "windows.bed", spec, ExtractSettings(layers=(LAYER,), shard_tokens=40), tmp_path / "plain"
     )
     n_shards = len(list((tmp_path / "plain" / LAYER).glob("shard-*.json")))
@@ -94,13 +94,13 @@ def test_sigterm_stops_extract_at_a_complete_shard_and_the_rerun_is_byte_identic
     proc = subprocess.Popen(_argv(root, spec, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not (out / LAYER / "shard-00002.json").exists():  # mid-run: after a few shards
-        assert proc.poll() is None and time.monotonic() < deadline, "extraction ended before it could be stopped"
+        assert proc.poll() is None and time.monotonic() < deadline, "the sample ended before it could be stopped"
         time.sleep(0.01)
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == preemption.EXIT_CODE == 143, stderr[-2000:]
     last = stderr.strip().splitlines()[-1]
-    assert last.startswith("dnalens extract: stopped by SIGTERM (pre-emption, requeue or time limit) after ")
+    assert last.startswith("dnalens sample: stopped by SIGTERM (pre-emption, requeue or time limit) after ")
     assert "nothing partial was kept" in last and "resumes from the last complete shard" in last
     assert "Traceback" not in stderr
     layer = out / LAYER
@@ -121,8 +121,8 @@ def test_sigterm_stops_extract_at_a_complete_shard_and_the_rerun_is_byte_identic
 
 
 def test_sigterm_between_forward_passes_drops_the_shard_in_flight(tiny, tmp_path, handler):
-    from dnalens.extract.stage import ExtractSettings, run_extract
     from dnalens.models.base import load_model
+    from dnalens.sample.stage import ExtractSettings, run_sample
 
     root, spec = tiny
     adapter = load_model(dict(spec, batch_size=2))
@@ -137,7 +137,7 @@ def test_sigterm_between_forward_passes_drops_the_shard_in_flight(tiny, tmp_path
     adapter.activations = activations
     settings = ExtractSettings(layers=(LAYER,), shard_tokens=200)
     with pytest.raises(preemption.Preempted, match="after 1 of 6 shard"):
-        run_extract(root / "g.fa", root / "windows.bed", spec, settings, tmp_path / "a", adapter=adapter)
+        run_sample(root / "g.fa", root / "windows.bed", spec, settings, tmp_path / "a", adapter=adapter)
     assert len(calls) == 4  # stopped at the next safe point: no 5th forward pass
     assert [p.name for p in sorted((tmp_path / "a" / LAYER).iterdir())] == ["shard-00000.json", "shard-00000.npy"]
 

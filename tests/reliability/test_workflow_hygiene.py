@@ -21,7 +21,7 @@ PLACEHOLDER = re.compile(
     r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?(?:\[[^\]]*\])?(?::([^}]*))?\}(?!\})"
 )
 # Rules that run a model or an SAE (and so need a GPU with Evo 2-sized inputs) by their dnalens command.
-GPU_COMMANDS = ("dnalens extract --", "dnalens train-sae", "dnalens encode --", "dnalens sae-quality", "dnalens probe")
+GPU_COMMANDS = ("dnalens sample --", "dnalens train-sae", "dnalens encode --", "dnalens sae-quality", "dnalens probe")
 
 
 def _rules() -> list[dict]:
@@ -84,8 +84,8 @@ def test_the_parser_sees_the_workflow():
         "windows",
         "labels_part",
         "labels",
-        "extract_part",
-        "extract",
+        "sample_part",
+        "sample",
         "train_sae",
         "encode_part",
         "encode",

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from dnalens.formats.probe_dir import SCORE_COLUMNS
+from dnalens.report.inputs import ReportInputs
 from dnalens.report.regions import Regions
-from dnalens.report.stage import ReportInputs
-from dnalens.report.tables import SCORE_COLUMNS
 
 LENGTH = 300
 SEQ = ("ACGT" * 75)[:LENGTH]

@@ -1,4 +1,8 @@
-"""benchmarks/discovery.py's parts against brute force and hand-made genes (the run itself needs a buffer)."""
+"""benchmarks/discovery.py's parts against brute force and hand-made genes (the run itself needs a buffer).
+
+The benchmark is loaded from its file by path (no sys.path entry, no module left behind in sys.modules):
+these tests exercise exactly benchmarks/discovery.py, and no other test can import it, or its helper
+benchmarks/annotation_trust.py, by accident."""
 
 import importlib.util
 import sys
@@ -11,14 +15,26 @@ from sklearn.metrics import roc_auc_score
 
 from dnalens.report.regions import Regions
 
-ROOT = Path(__file__).resolve().parents[2] / "benchmarks"
-sys.path.insert(0, str(ROOT))
-spec = importlib.util.spec_from_file_location("discovery_benchmark", ROOT / "discovery.py")
-bench = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(bench)
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-def test_sparse_auroc_equals_sklearn_with_ties():
+@pytest.fixture
+def bench(monkeypatch):
+    """benchmarks/discovery.py as a module of its own; whatever its run adds to sys.path or sys.modules
+    (it imports its sibling annotation_trust.py) is undone after the test."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    before = set(sys.modules)
+    spec = importlib.util.spec_from_file_location("discovery_benchmark", BENCHMARKS / "discovery.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert Path(module.__file__) == BENCHMARKS / "discovery.py"
+    yield module
+    for name in set(sys.modules) - before:
+        if Path(getattr(sys.modules[name], "__file__", None) or "/").parent == BENCHMARKS:
+            del sys.modules[name]
+
+
+def test_sparse_auroc_equals_sklearn_with_ties(bench):
     rng = np.random.default_rng(3)
     n = 500
     dense = np.where(rng.random(n) < 0.2, rng.integers(1, 5, n).astype(float), 0.0)  # many ties, zeros too
@@ -29,7 +45,7 @@ def test_sparse_auroc_equals_sklearn_with_ties():
     assert got == pytest.approx(want)
 
 
-def test_token_labels_in_read_orientation():
+def test_token_labels_in_read_orientation(bench):
     # + gene at 3..9 (codons 3-5, 6-8), − gene at 12..18 (first codon base = 17)
     genes = pd.DataFrame(
         {
@@ -52,7 +68,7 @@ def test_token_labels_in_read_orientation():
     assert labels["CDS_codon_pos1_antisense"].tolist() == [False] * 6 + [True, True, False]
 
 
-def test_spliced_cds_keeps_its_frame_across_the_intron():
+def test_spliced_cds_keeps_its_frame_across_the_intron(bench):
     # − strand CDS in two pieces: 20..25 (first in transcription, 5 bases) then 10..14 (4 bases)
     table = pd.DataFrame(
         {
@@ -72,7 +88,7 @@ def test_spliced_cds_keeps_its_frame_across_the_intron():
     assert frames[15:20].tolist() == [-1] * 5
 
 
-def test_drop_and_reduce_and_score():
+def test_drop_and_reduce_and_score(bench):
     table = pd.DataFrame(
         [
             ("c", "gene", 100, 400, "+", "g1", "gene-1", ""),
@@ -104,7 +120,7 @@ def test_drop_and_reduce_and_score():
     assert bench.inside(found, truth, stranded=False).tolist() == [True, True, False]
 
 
-def test_cds_like_needs_auroc_and_margin():
+def test_cds_like_needs_auroc_and_margin(bench):
     aurocs = np.array([[0.9, 0.7], [0.76, 0.95], [0.74, 0.6], [0.8, 0.8]])
     baseline = np.array([0.6, 0.9])
     assert bench.cds_like(aurocs, baseline, ["CDS", "CDS_codon_pos3"]) == {0: "CDS", 1: "CDS", 3: "CDS"}
@@ -175,7 +191,7 @@ def write_results(
 
 
 @pytest.mark.filterwarnings("ignore:sequence should be at least")  # pyrodigal on a 40 kb toy genome
-def test_run_end_to_end_finds_the_dropped_genes_of_a_codon_latent(tmp_path):
+def test_run_end_to_end_finds_the_dropped_genes_of_a_codon_latent(bench, tmp_path):
     rng = np.random.default_rng(0)
     n = 40_000
     seq = "".join(rng.choice(list("ACGT"), n))

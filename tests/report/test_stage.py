@@ -203,8 +203,8 @@ def test_report_html_is_self_contained(out):
 
 
 def test_report_without_scores_or_annotation_still_renders(tmp_path):
+    from dnalens.formats.probe_dir import SCORE_COLUMNS
     from dnalens.report.regions import REGION_COLUMNS, Regions
-    from dnalens.report.tables import SCORE_COLUMNS
 
     inputs = mini_genome.inputs(tmp_path)
     inputs.scores = pd.DataFrame(columns=list(SCORE_COLUMNS))

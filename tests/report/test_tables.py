@@ -4,9 +4,9 @@ import pytest
 import scipy.sparse as sp
 
 from dnalens.cli import main
+from dnalens.formats.probe_dir import SCORE_COLUMNS
 from dnalens.report.options import ReportSettings
 from dnalens.report.tables import (
-    SCORE_COLUMNS,
     concept_summary,
     feature_concepts,
     feature_stats,

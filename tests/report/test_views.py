@@ -9,9 +9,9 @@ import pyBigWig
 import pytest
 import scipy.sparse as sp
 
+from dnalens.formats.probe_dir import SCORE_COLUMNS
 from dnalens.report.options import ReportSettings
 from dnalens.report.stage import run_report
-from dnalens.report.tables import SCORE_COLUMNS
 from dnalens.report.views import Layout, per_latent
 
 from . import mini_genome

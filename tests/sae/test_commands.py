@@ -16,9 +16,9 @@ TRIM = 3
 @pytest.fixture(scope="module", params=["concat", "none"])
 def workdir(request, tmp_path_factory):
     """A random 2-block tiny model, a 1.2 kb genome in 12 windows x 2 strands, extracted activations."""
-    from dnalens.extract.stage import ExtractSettings, run_extract
     from dnalens.models.tiny import TinyConfig, TinyEvo
     from dnalens.models.training import save_model_dir
+    from dnalens.sample.stage import ExtractSettings, run_sample
 
     tmp = tmp_path_factory.mktemp(f"sae_cli_{request.param}")
     torch.manual_seed(0)
@@ -29,7 +29,7 @@ def workdir(request, tmp_path_factory):
     windows = [Window("chr1", s, s + 100, strand, f"w{s}{strand}") for s in range(0, 1200, 100) for strand in "+-"]
     write_windows_bed(windows, tmp / "windows.bed")
     spec = {"family": "tiny", "path": str(tmp / "model"), "device": "cpu", "trim": TRIM, "rc_pool": request.param}
-    run_extract(
+    run_sample(
         tmp / "genome.fa",
         tmp / "windows.bed",
         spec,

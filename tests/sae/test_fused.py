@@ -5,15 +5,16 @@ import numpy as np
 import pytest
 import torch
 
-from dnalens.extract.sample import rows_needed, sample_rows, write_sample_bed
-from dnalens.extract.stage import ExtractSettings, run_extract
 from dnalens.formats.codes import iter_code_shards, read_codes_manifest
 from dnalens.formats.window_table import Window, read_windows_bed, write_windows_bed
+from dnalens.models.window_pass import token_batches
 from dnalens.sae.encode import encode_activations
-from dnalens.sae.fused import run_fused, token_batches
+from dnalens.sae.fused import run_fused
 from dnalens.sae.row_bases import open_row_bases
 from dnalens.sae.strand_shared import StrandSharedSAE
 from dnalens.sae.topk import TopKSAE
+from dnalens.sample.selection import rows_needed, sample_rows, write_sample_bed
+from dnalens.sample.stage import ExtractSettings, run_sample
 
 
 @pytest.fixture()
@@ -54,7 +55,7 @@ def test_fused_codes_equal_stored_then_encoded_strand_shared_lookup(genome, tiny
     with torch.no_grad():
         inner.b_dec_lookup.normal_()
     sae = StrandSharedSAE(inner).eval()
-    run_extract(fa, bed, spec, settings, tmp_path / "act")
+    run_sample(fa, bed, spec, settings, tmp_path / "act")
     bases = open_row_bases(tmp_path / "act" / "blocks.2", bed, fa, context=3)
     encode_activations(sae, tmp_path / "act" / "blocks.2", tmp_path / "stored", progress=False, bases=bases)
     for part in (0, 1):  # scatter parts cover the same shards as the stored path's parts
@@ -86,7 +87,7 @@ def test_fused_goodfire_budget_per_window(genome, tiny_model_dir, tmp_path):
     from dnalens.sae.io import load_sae
 
     sae = load_sae(tmp_path / "sae-k_2.pt")
-    run_extract(fa, bed, spec, settings, tmp_path / "act")
+    run_sample(fa, bed, spec, settings, tmp_path / "act")
     encode_activations(sae, tmp_path / "act" / "blocks.1", tmp_path / "stored", progress=False)
     summary = run_fused(
         fa, bed, spec, tmp_path / "sae-k_2.pt", "blocks.1", settings, tmp_path / "fused", progress=False
@@ -136,7 +137,7 @@ def test_whole_genome_sample_is_reused_not_recomputed(genome, tiny_model_dir, tm
     settings = ExtractSettings(layers=("blocks.1",), shard_tokens=250)
     torch.manual_seed(4)
     sae = TopKSAE(16, 32, k=3).eval()
-    run_extract(fa, bed, spec, settings, tmp_path / "act")
+    run_sample(fa, bed, spec, settings, tmp_path / "act")
     encode_activations(sae, tmp_path / "act" / "blocks.1", tmp_path / "stored", progress=False)
     import dnalens.models.base as base
 
@@ -160,7 +161,7 @@ def test_whole_genome_sample_is_reused_not_recomputed(genome, tiny_model_dir, tm
     # a sample of other windows (a subset: same row numbers, other windows) is never mistaken for them
     sub = tmp_path / "sub.bed"
     sub.write_text("".join(bed.read_text().splitlines(keepends=True)[3:]))
-    run_extract(fa, sub, spec, settings, tmp_path / "subact")
+    run_sample(fa, sub, spec, settings, tmp_path / "subact")
     other = run_fused(
         fa,
         bed,

@@ -11,6 +11,7 @@ each run at about 30-40 s on two cores. The clean run is shared by both tests (m
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -151,6 +152,31 @@ def test_clean_run_outputs(clean_run):
     assert len((out / "features.tsv").read_text().splitlines()) == 1 + 64  # d_in 32 (rc concat of 16) x 2
 
 
+def test_train_once_annotate_anywhere(clean_run, config_file, tmp_path):
+    """The shared dictionary one config trained (results/dictionaries/<name>/), loaded by another config
+    (sae.source: load), encodes the genome into the very same codes."""
+    found = sorted(p.name for p in (clean_run / "results" / "dictionaries").iterdir() if p.is_dir())
+    assert len(found) == 2 and found[1] == found[0] + "-replicate", found  # the dictionary and its seed + 1 twin
+    dictionary = clean_run / "results" / "dictionaries" / found[0]
+    assert dictionary.name.startswith("tiny_model-blocks.3-") and (dictionary / "cfg.json").is_file()
+    assert not (clean_run / "results" / GENOME / "sae").exists()  # no per-genome SAE by default
+    config = yaml.safe_load(config_file.read_text())
+    config["sae"].update(source="load", path=str(dictionary))
+    loading = tmp_path / "load.yaml"
+    loading.write_text(yaml.safe_dump(config))
+    _snakemake(tmp_path, loading, f"results/{GENOME}/buffer")
+    assert not (tmp_path / "results" / "dictionaries").exists()  # nothing trained
+    for name in ("codes.indptr.npy", "codes.indices.npy", "codes.values.npy"):
+        ours, theirs = tmp_path / "results" / GENOME / "buffer" / name, clean_run / "results" / GENOME / "buffer" / name
+        assert ours.read_bytes() == theirs.read_bytes(), name
+    # each buffer records which dictionary encoded it: its path and a digest of its weights
+    ours, theirs = (
+        json.loads((r / "results" / GENOME / "buffer" / "buffer.json").read_text()) for r in (tmp_path, clean_run)
+    )
+    assert theirs["sae"] == f"results/dictionaries/{found[0]}" and ours["sae"] == str(dictionary)
+    assert ours["sae_digest"] == theirs["sae_digest"] and theirs["sae_digest"].startswith("crc32:")
+
+
 def test_same_config_same_bytes(clean_run, config_file, tmp_path):
     _snakemake(tmp_path, config_file)
     _assert_same_tables(clean_run, tmp_path)
@@ -193,7 +219,7 @@ def test_kill_9_during_extraction_then_rerun_gives_the_same_bytes(clean_run, con
     # Extraction resumed: the rerun parts computed only the shards missing at the kill, not all 20.
     todo = [
         int(m)
-        for log in (tmp_path / "logs" / GENOME).glob("extract_part-*.log")
+        for log in (tmp_path / "logs" / GENOME).glob("sample_part-*.log")
         for m in re.findall(r"shard\(s\), (\d+) to do", log.read_text())
     ]
     assert len(todo) == 2 and sum(todo) < 20

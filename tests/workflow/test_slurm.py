@@ -45,7 +45,7 @@ COPY_IGNORE = shutil.ignore_patterns(
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+)")
 SUBMITTED_RULE = re.compile(r"submitted with SLURM jobid (\d+) \(log: \S*?rule_([A-Za-z0-9_]+)/([^/]+)/")
 # The job the requeue test interrupts: train_sae, the plasmid's longest (~1 min of steps; its one activation
-# shard is made by one extract part in ~8 s), once its progress bar shows >= 2 finished steps.
+# shard is made by one sample part in ~8 s), once its progress bar shows >= 2 finished steps.
 REQUEUE_RULE = "train_sae"
 REQUEUE_WHEN = re.compile(r"train-sae:\s+\d+%\|[^|]*\|\s*([2-9]|\d\d+)/")
 

@@ -5,7 +5,7 @@ import json
 import os
 import shlex
 
-from dnalens.models.base import family_wants_gpu
+from dnalens.workflow_api import family_wants_gpu
 
 GENOMES = sorted(config["genomes"])
 # The model family's own fact (its adapter's wants_gpu), not a family name test in each rule file.
@@ -40,8 +40,19 @@ def final_outputs():
         "results/{genome}/sae_quality.json",
         "results/{genome}/report.html",
     ]
-    across = ["results/summary/features_across_genomes.tsv"] if len(GENOMES) > 1 else []
-    return expand(per_genome, genome=GENOMES) + across
+    # the atlas across genomes (rule atlas, report.smk)
+    across = (
+        [
+            "results/summary/atlas.tsv",
+            "results/summary/atlas_latents.tsv",
+            "results/summary/report.html",
+            "results/summary/features_across_genomes.tsv",
+        ]
+        if len(GENOMES) > 1
+        else []
+    )
+    # POOLED_QUALITY (sae.smk): a shared dictionary's quality pooled over the genomes
+    return expand(per_genome, genome=GENOMES) + across + POOLED_QUALITY
 
 
 def model_name():

@@ -1,7 +1,7 @@
 # Inputs given as http(s) URLs are downloaded once into results/<genome>/downloads/<role>/<file>.
 # Local paths never go through this rule. On clusters without internet on compute nodes, run
 # `snakemake --until fetch` on the login node first (the rule is localrule).
-from dnalens.genome.sources import SOURCE_ROLES
+from dnalens.workflow_api import SOURCE_ROLES
 
 
 localrules:

@@ -1,6 +1,6 @@
 # prepare: one genome config entry -> indexed FASTA, normalised GFF3, chrom.sizes, genome.json.
 # Inputs are the genome's local files, or their downloads (fetch.smk) when given as URLs.
-from dnalens.genome.sources import local_sources
+from dnalens.workflow_api import local_sources
 
 
 rule prepare:

@@ -111,39 +111,64 @@ rule report:
         " --model-name {params.model} --out {params.outdir:q} --settings {params.settings} > {log:q} 2>&1"
 
 
-# Joins a few per-genome TSVs: cheap enough for the submit host.
+# The atlas joins a few per-genome TSVs (and, for per-genome SAEs only, reads their decoders): cheap
+# enough for the submit host.
 localrules:
-    summarize_genomes,
+    atlas,
 
 
-# Each genome's SAE (SAE_DIR, workflow/rules/sae.smk): latents match by id only when all genomes used
-# the same SAE file (sae.source: load), else by decoder cosine (src/dnalens/report/across.py).
+# Each genome's SAE (SAE_DIR, workflow/rules/sae.smk): latents match by id when all genomes used the
+# same SAE (one shared dictionary, or sae.source: load), else by decoder cosine (src/dnalens/report/across.py).
 GENOME_SAES = [SAE_DIR.format(genome=g) for g in GENOMES]
 
 
-rule summarize_genomes:
+# The atlas across genomes (src/dnalens/report/atlas.py): atlas.tsv (latent x genome), atlas_latents.tsv
+# (per latent: genome counts, shared label, pattern), report.html, and the wide features_across_genomes.tsv.
+rule atlas:
     input:
         features=expand("results/{genome}/features.tsv", genome=GENOMES),
         saes=sorted(set(GENOME_SAES)),
     output:
-        report(
+        atlas=report(
+            "results/summary/atlas.tsv",
+            caption="../report/atlas.rst",
+            category="Across genomes",
+            labels={"genome": "all", "output": "atlas.tsv"},
+        ),
+        atlas_parquet="results/summary/atlas.parquet",
+        latents=report(
+            "results/summary/atlas_latents.tsv",
+            caption="../report/atlas_latents.rst",
+            category="Across genomes",
+            labels={"genome": "all", "output": "atlas_latents.tsv"},
+        ),
+        latents_parquet="results/summary/atlas_latents.parquet",
+        html=report(
+            "results/summary/report.html",
+            caption="../report/atlas_report_html.rst",
+            category="Across genomes",
+            labels={"genome": "all", "output": "report.html"},
+        ),
+        wide=report(
             "results/summary/features_across_genomes.tsv",
             caption="../report/features_across_genomes.rst",
-            category="Tables",
+            category="Across genomes",
             labels={"genome": "all", "output": "features_across_genomes.tsv"},
         ),
     params:
         names=" ".join(shlex.quote(g) for g in GENOMES),
         saes=" ".join(shlex.quote(p) for p in GENOME_SAES),
+        settings=settings_json("report"),
+        outdir=lambda wildcards, output: os.path.dirname(output.atlas),
     log:
-        "logs/summary/summarize_genomes.log",
+        "logs/summary/atlas.log",
     benchmark:
-        "logs/summary/summarize_genomes.benchmark.tsv"
+        "logs/summary/atlas.benchmark.tsv"
     resources:
         mem_mb=2000,
         runtime=10,
     conda:
         "../envs/dnalens.yaml"
     shell:
-        "dnalens summarize-genomes {input.features:q} --names {params.names} --sae {params.saes}"
-        " --out {output:q} > {log:q} 2>&1"
+        "dnalens atlas {input.features:q} --names {params.names} --sae {params.saes}"
+        " --out-dir {params.outdir:q} --settings {params.settings} > {log:q} 2>&1"

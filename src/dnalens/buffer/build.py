@@ -171,6 +171,7 @@ def run_buffer(
             "genome": genome,
             "layer": manifest.get("layer"),
             "sae": manifest.get("sae"),
+            "sae_digest": manifest.get("sae_digest"),
             "architecture": manifest.get("architecture"),
             "k": manifest.get("k"),
             "trim_start": trim_start,

@@ -167,9 +167,9 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
     path = Path(directory) / MANIFEST
     if not path.exists():
         raise InputError(
-            "activation manifest missing (extraction unfinished?).",
+            "activation manifest missing (sample unfinished?).",
             path=path,
-            fix="rerun `dnalens extract` for this genome and layer.",
+            fix="rerun `dnalens sample` for this genome and layer.",
         )
     return json.loads(path.read_text())
 
@@ -215,12 +215,12 @@ def corrupt_shard_error(directory: str | Path, meta: dict[str, Any], problem: st
     marker = owning_marker(d.parent, idx, int(meta.get("n_shards") or 0))
     if marker is not None:
         fix = (
-            f"delete the extract part marker {marker} and rerun the workflow: that extract part verifies its"
+            f"delete the sample part marker {marker} and rerun the workflow: that sample part verifies its"
             " shards on resume, re-makes this one and the gather rewrites the manifest."
         )
     else:
         fix = (
-            "rerun the workflow (or `dnalens extract` with the same settings): the extract part verifies its"
+            "rerun the workflow (or `dnalens sample` with the same settings): the sample part verifies its"
             f" shards on resume and re-makes this one; if its part marker exists, delete it first (or delete {d})."
         )
     return InputError(f"activation shard {idx} is corrupt ({problem}).", path=d / f"{shard_stem(idx)}.npy", fix=fix)
@@ -233,13 +233,13 @@ def _load_json(path: Path) -> dict[str, Any]:
         raise InputError(
             "activation shard marker is missing.",
             path=path,
-            fix="rerun the workflow: the extract part re-makes the shard.",
+            fix="rerun the workflow: the sample part re-makes the shard.",
         ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(
             f"activation shard marker is not valid JSON ({exc}).",
             path=path,
-            fix="delete it and rerun the workflow: the extract part re-makes the shard.",
+            fix="delete it and rerun the workflow: the sample part re-makes the shard.",
         ) from None
 
 
@@ -317,7 +317,7 @@ def part_shards(n_shards: int, part: int | None, parts: int) -> list[int]:
     if part is None:
         return list(range(n_shards))
     if not 0 <= part < parts:
-        raise InputError(f"extract part {part} is outside 0..{parts - 1}.")
+        raise InputError(f"scatter part {part} is outside 0..{parts - 1}.")
     bounds = np.linspace(0, n_shards, parts + 1).round().astype(int)
     return list(range(bounds[part], bounds[part + 1]))
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from dnalens.errors import InputError
-from dnalens.formats.coordinates import token_offsets
+from dnalens.formats.coordinates import token_read_offsets
 from dnalens.formats.instance_runs import RunLengthIds
 
 INLINE_INSTANCES = "instances"  # stem of an inline buffer's run files
@@ -47,7 +47,7 @@ def store_rows(windows, window_rows, window_offsets) -> np.ndarray:
             "buffer windows hold more tokens than the label store's windows.",
             fix="pass the label store the buffer was built from.",
         )
-    owner, k = token_offsets(lengths, read_offset)  # buffer rows are whole windows in table order
+    owner, k = token_read_offsets(lengths, read_offset)  # buffer rows are whole windows in table order
     return offsets[window][owner] + k
 
 

@@ -1,4 +1,4 @@
-"""The one token -> genome-position rule (DESIGN.md, "Coordinates and strands"), vectorised.
+"""The one token -> genome-position rule (docs/ARCHITECTURE.md, `formats/coordinates.py`), vectorised.
 
 Token k of a window (k counted in read order from the window's first base) lies at genome position
 `start + k` on the + strand and `end - 1 - k` on the − strand, modulo the contig length (a window on a
@@ -26,13 +26,14 @@ def token_positions(
     offset = np.zeros_like(start) if read_offset is None else np.asarray(read_offset, np.int64)
     if (count < 0).any() or (offset < 0).any() or (offset + count > end - start).any():
         raise ValueError("a window holds more tokens than bases")
-    owner, k = token_offsets(count, offset)
+    owner, k = token_read_offsets(count, offset)
     return owner, offset_positions(owner, k, start, end, minus, contig_length, wrap=wrap)
 
 
-def token_offsets(count, read_offset) -> tuple[np.ndarray, np.ndarray]:
+def token_read_offsets(count, read_offset) -> tuple[np.ndarray, np.ndarray]:
     """(owner, k): each token's window index and read offset in it, for windows of `count` tokens whose
-    first token sits at read offset `read_offset`."""
+    first token sits at read offset `read_offset`. (Not `models.window_pass.token_offsets`, the row at
+    which each window's tokens start in a shard.)"""
     count = np.asarray(count, np.int64)
     owner = np.repeat(np.arange(len(count), dtype=np.int64), count)
     first = np.zeros(len(count) + 1, np.int64)

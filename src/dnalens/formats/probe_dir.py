@@ -36,19 +36,32 @@ PROBE_COLUMNS = (
 )
 
 # The probe stage's tables (its own column names; no aliases: an older probe folder fails with the
-# missing column named). Columns not listed as required are optional (NaN when absent).
-SCORE_REQUIRED = (
+# missing column named). SCORE_COLUMNS: what the report reads of feature_concept.parquet, in the order it
+# shows them; all are required but SCORE_OPTIONAL (NaN when absent).
+SCORE_COLUMNS = (
     "feature",
     "concept",
     "auroc_train",
     "auroc_test",
     "baseline_auroc_test",
     "margin",
+    "f1_train",
+    "f1_test",
+    "precision_train",
+    "precision_test",
+    "recall_train",
+    "recall_test",
     "threshold",
+    "p",
     "q",
+    "f1_supported",
     "annotated",
     "best_for_concept",
 )
+SCORE_OPTIONAL = frozenset(
+    {"f1_train", "f1_test", "precision_train", "precision_test", "recall_train", "recall_test", "p", "f1_supported"}
+)
+SCORE_REQUIRED = tuple(c for c in SCORE_COLUMNS if c not in SCORE_OPTIONAL)
 LABEL_REQUIRED = ("feature", "label")
 CONCEPT_REQUIRED = (
     "concept",

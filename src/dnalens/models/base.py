@@ -9,6 +9,8 @@ Why `rc_pool`: a causal model sees only the left context. Running the reverse co
 flipping its activations back to read order gives every nucleotide right context and the other
 strand's view; the two are concatenated (`concat`) or averaged (`mean`). A batch holding both strands of
 a window runs each sequence once (`rc_partners`): one window's reverse complement is the other's forward.
+Both happen in one place, `TorchAdapter.pooled_rows` (rows on the model's device): `activations` moves its
+rows to the host, and models/window_pass.py (the SAE sample, the genome-wide encode) trims and rounds them.
 """
 
 from __future__ import annotations
@@ -227,54 +229,62 @@ class TorchAdapter:
         start, end = (max(int(t), 0) for t in trim)
         return end if self.spec.rc_pool == "none" else min(start, end)
 
-    def _pass(self, seqs: Sequence[str], layers: Sequence[str], tail: int = 0) -> dict[str, list[np.ndarray]]:
-        out: dict[str, list[np.ndarray]] = {l: [] for l in layers}
-        for chunk in self._chunks(seqs):
-            for layer, rows in self._chunk_rows(chunk, layers, tail).items():
-                out[layer].extend(rows)
-        return out
-
     def _chunks(self, seqs: Sequence[str]) -> list[list[str]]:
         bs = max(1, self.spec.batch_size)
         return [list(seqs[i : i + bs]) for i in range(0, len(seqs), bs)]
 
-    def _chunk_rows(self, chunk: Sequence[str], layers: Sequence[str], tail: int = 0) -> dict[str, list[np.ndarray]]:
-        """One forward pass over `chunk`, each sequence read without its last `tail` nucleotides (unread_tail):
-        per layer, each sequence's nucleotide rows (float32, host), the unread ones zero."""
-        ids, mask, positions = self.encode([read_prefix(s, tail) for s in chunk])
-        acts = self.capture(ids, mask, layers)
+    def _pass_rows(self, seqs: Sequence[str], layers: Sequence[str], tail: int = 0) -> dict[str, list[Any]]:
+        """One forward pass over `seqs`, each read without its last `tail` nucleotides (unread_tail): per layer,
+        each sequence's nucleotide rows [len, d] as float32 tensors on the model's device, the unread ones zero."""
+        ids, mask, positions = self.encode([read_prefix(s, tail) for s in seqs])
+        ids = ids.to(self.device)
+        mask = None if mask is None else mask.to(self.device)
         out = {}
-        for layer, tensor in acts.items():
-            arr = tensor.float().cpu().numpy()
-            out[layer] = [_full_length(_rows(arr[j], positions[j]), len(chunk[j])) for j in range(len(chunk))]
+        for layer, tensor in self.capture(ids, mask, layers).items():
+            tensor = tensor.float()
+            out[layer] = [_full_length(_rows(tensor[j], positions[j]), len(s)) for j, s in enumerate(seqs)]
         return out
+
+    def pooled_rows(
+        self, seqs: Sequence[str], layers: Sequence[str], trim: Sequence[int] = (0, 0)
+    ) -> dict[str, list[Any]]:
+        """One batch: {layer: [float32 tensor (len(seq), d) on the model's device per sequence]}, strand-pooled
+        by `rc_pool` (the reverse complement's rows flipped back to read order, then concatenated or averaged).
+        The one place strands are pooled: `activations`, the sample and the encode all come through here.
+        The reverse-complement pass is the batch's forward pass permuted when the batch holds every window's
+        other strand (`rc_partners`: a partner is read with the same tail, so cut the same way)."""
+        import torch
+
+        layers = list(layers)
+        tail = self.unread_tail(trim)
+        fwd = self._pass_rows(seqs, layers, tail)
+        pool = self.spec.rc_pool
+        if pool == "none":
+            return fwd
+        rc = [reverse_complement(s) for s in seqs]
+        partner = rc_partners(seqs, rc)
+        rev = (
+            self._pass_rows(rc, layers, tail) if partner is None else {l: [fwd[l][i] for i in partner] for l in layers}
+        )
+        return {
+            layer: [
+                torch.cat([a, b.flip(0)], dim=1) if pool == "concat" else (a + b.flip(0)) / 2
+                for a, b in zip(fwd[layer], rev[layer])
+            ]
+            for layer in layers
+        }
 
     def activations(
         self, seqs: Sequence[str], layers: Sequence[str], trim: Sequence[int] = (0, 0)
     ) -> dict[str, list[np.ndarray]]:
-        """{layer: [float32 array (len(seq), d) per sequence]}, rows in the order of the nucleotides. `trim`
-        (start, end): rows the caller drops; rows no pass needed to read come back as zeros (unread_tail)."""
-        layers = list(layers)
-        tail = self.unread_tail(trim)
-        if self.spec.rc_pool == "none":
-            return self._pass(seqs, layers, tail)
-        pooled: dict[str, list[np.ndarray]] = {l: [] for l in layers}
+        """{layer: [float32 array (len(seq), d) per sequence]}, rows in the order of the nucleotides: the
+        `pooled_rows` of batches of `model.batch_size` sequences, on the host. `trim` (start, end): rows the
+        caller drops; rows no pass needed to read come back as zeros (unread_tail)."""
+        out: dict[str, list[np.ndarray]] = {l: [] for l in layers}
         for chunk in self._chunks(seqs):
-            rc = [reverse_complement(s) for s in chunk]
-            fwd = self._chunk_rows(chunk, layers, tail)
-            partner = rc_partners(chunk, rc)  # a partner read with the same tail: the rc pass cut the same way
-            rev = (
-                self._chunk_rows(rc, layers, tail)
-                if partner is None
-                else {l: [fwd[l][i] for i in partner] for l in layers}
-            )
-            for layer in layers:
-                for a, b in zip(fwd[layer], rev[layer]):
-                    b = b[::-1]
-                    pooled[layer].append(
-                        np.concatenate([a, b], axis=1) if self.spec.rc_pool == "concat" else (a + b) / 2
-                    )
-        return pooled
+            for layer, rows in self.pooled_rows(chunk, layers, trim).items():
+                out[layer].extend(r.cpu().numpy() for r in rows)
+        return out
 
     def d_model(self, layer: str) -> int:
         if layer not in self._d:
@@ -340,20 +350,23 @@ def read_prefix(seq: str, tail: int) -> str:
     return seq[: len(seq) - tail] if 0 < tail < len(seq) else seq
 
 
-def _full_length(rows: np.ndarray, length: int) -> np.ndarray:
-    """rows [n, d] of a read prefix, zero rows appended up to the sequence's `length`."""
-    if rows.shape[0] >= length:
-        return rows
-    out = np.zeros((length, rows.shape[1]), rows.dtype)
-    out[: rows.shape[0]] = rows
-    return out
+def _full_length(rows, length: int):
+    """rows [n, d] (a tensor) of a read prefix, zero rows appended up to the sequence's `length`."""
+    import torch
+
+    missing = length - rows.shape[0]
+    return torch.nn.functional.pad(rows, (0, 0, 0, missing)) if missing > 0 else rows
 
 
-def _rows(arr: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """arr[pos]; a view when pos is a contiguous range (byte-level models), else a gather copy."""
+def _rows(tensor, pos: np.ndarray):
+    """tensor[pos] (rows of one sequence); a view when pos is a contiguous range (byte-level models), else a
+    gather copy (k-mer or BPE tokens carry several nucleotides)."""
+    import torch
+
+    pos = np.asarray(pos)
     if len(pos) and pos[-1] - pos[0] == len(pos) - 1 and np.all(np.diff(pos) == 1):
-        return arr[pos[0] : pos[-1] + 1]
-    return arr[pos]
+        return tensor[int(pos[0]) : int(pos[-1]) + 1]
+    return tensor[torch.as_tensor(pos, device=tensor.device)]
 
 
 def with_options(spec: ModelSpec, **changes: Any) -> ModelSpec:

@@ -33,7 +33,7 @@ def load_evo2_module(name: str, local_path: str | None):
 class Evo2Adapter(ByteLevelAdapter):
     """Byte-level adapter over vortex's module tree: `blocks.N` returns a tuple (x, ...)."""
 
-    wants_gpu = True  # the evo2 package needs CUDA: extract/SAE jobs ask the cluster for a GPU
+    wants_gpu = True  # the evo2 package needs CUDA: sample/encode/SAE jobs ask the cluster for a GPU
 
     @classmethod
     def from_spec(cls, spec: ModelSpec) -> "Evo2Adapter":

@@ -14,7 +14,8 @@ Point concepts with a matched control (`controls`: start/stop codons frame-match
 dinucleotide-matched) use the AUROC on positives vs controls, and their baselines are scored on the
 same rows; their q stays the all-token shift null's. Domain F1 does not annotate on its own any more:
 `f1_supported` reports held-out F1 ≥ min_f1 with held-out precision ≥ min_precision_lift × the
-concept's held-out base rate and ≥ min_test_instances held-out instances. Columns: docs/ARCHITECTURE.md.
+concept's held-out base rate and ≥ min_test_instances held-out instances. Every threshold is a `probe:`
+setting read from `ProbeSettings` (defaults: the config schema). Columns: docs/ARCHITECTURE.md.
 """
 
 from __future__ import annotations
@@ -25,19 +26,8 @@ import numpy as np
 import pandas as pd
 
 from dnalens.probe.baselines import BaselineScores
-from dnalens.probe.f1 import DomainF1
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    min_auroc: float = 0.75
-    min_f1: float = 0.5
-    max_q: float = 0.05
-    min_instances: int = 10
-    top_features: int = 5
-    min_test_instances: int = 5
-    min_margin: float = 0.05
-    min_precision_lift: float = 2.0
+from dnalens.probe.metric_formulas import DomainF1
+from dnalens.probe.settings import ProbeSettings
 
 
 @dataclass
@@ -80,25 +70,27 @@ def margins(s: ScoreMatrices) -> tuple[np.ndarray, np.ndarray]:
     return s.auroc_train - base_train[None, :], s.auroc_test - base_test[None, :]
 
 
-def annotated_mask(s: ScoreMatrices, t: Thresholds) -> np.ndarray:
+def annotated_mask(s: ScoreMatrices, settings: ProbeSettings) -> np.ndarray:
     """[F, L] the annotation rule (module doc)."""
     _, margin = margins(s)
-    evaluated = (np.asarray(s.n_instances) >= t.min_instances)[None, :]
+    evaluated = (np.asarray(s.n_instances) >= settings.min_instances)[None, :]
     with np.errstate(invalid="ignore"):
-        return evaluated & (s.auroc_test >= t.min_auroc) & (margin >= t.min_margin) & (s.q <= t.max_q)
+        return (
+            evaluated & (s.auroc_test >= settings.min_auroc) & (margin >= settings.min_margin) & (s.q <= settings.max_q)
+        )
 
 
-def f1_supported(s: ScoreMatrices, t: Thresholds) -> np.ndarray:
+def f1_supported(s: ScoreMatrices, settings: ProbeSettings) -> np.ndarray:
     """[F, L] held-out F1 evidence (reported, never annotating on its own; module doc)."""
     base_rate = np.asarray(s.n_positive_test, np.float64) / max(int(s.n_test_tokens or 0), 1)
     enough = (
         np.ones(len(s.concepts), bool)
         if s.n_instances_test is None
-        else np.asarray(s.n_instances_test) >= t.min_test_instances
+        else np.asarray(s.n_instances_test) >= settings.min_test_instances
     )
     return (
-        (s.f1_test.f1 >= t.min_f1)
-        & (s.f1_test.precision >= t.min_precision_lift * base_rate[None, :])
+        (s.f1_test.f1 >= settings.min_f1)
+        & (s.f1_test.precision >= settings.min_precision_lift * base_rate[None, :])
         & enough[None, :]
     )
 
@@ -108,17 +100,17 @@ def best_features(s: ScoreMatrices) -> tuple[np.ndarray, np.ndarray]:
     return np.argmax(s.auroc_train, axis=0), np.argmax(s.f1_train.f1, axis=0)
 
 
-def feature_labels(s: ScoreMatrices, t: Thresholds) -> np.ndarray:
+def feature_labels(s: ScoreMatrices, settings: ProbeSettings) -> np.ndarray:
     """[F] per feature: the evaluated concept with the largest TRAIN margin over its train baseline
     (−1 when no concept is evaluated)."""
     margin_train, _ = margins(s)
-    evaluated = np.asarray(s.n_instances) >= t.min_instances
+    evaluated = np.asarray(s.n_instances) >= settings.min_instances
     if not evaluated.any():
         return np.full(s.auroc_train.shape[0], -1)
     return np.argmax(np.where(evaluated[None, :], margin_train, -np.inf), axis=1)
 
 
-def feature_concept_table(s: ScoreMatrices, t: Thresholds) -> pd.DataFrame:
+def feature_concept_table(s: ScoreMatrices, settings: ProbeSettings) -> pd.DataFrame:
     """Long table, one row per (feature, concept)."""
     n_f, n_l = s.auroc_train.shape
     by_auroc, _ = best_features(s)
@@ -146,24 +138,24 @@ def feature_concept_table(s: ScoreMatrices, t: Thresholds) -> pd.DataFrame:
             "threshold": f32(s.f1_train.threshold),
             "p": f32(s.p),
             "q": f32(s.q),
-            "f1_supported": f1_supported(s, t).ravel(),
-            "annotated": annotated_mask(s, t).ravel(),
+            "f1_supported": f1_supported(s, settings).ravel(),
+            "annotated": annotated_mask(s, settings).ravel(),
             "best_for_concept": best.ravel(),
         }
     )
 
 
-def features_table(s: ScoreMatrices, t: Thresholds) -> pd.DataFrame:
+def features_table(s: ScoreMatrices, settings: ProbeSettings) -> pd.DataFrame:
     """One row per feature: activation statistics, its label (train margin) and best concepts."""
     n_f = s.auroc_train.shape[0]
     rows = np.arange(n_f)
     names = np.asarray(s.concepts, dtype=object)
-    ann = annotated_mask(s, t)
+    ann = annotated_mask(s, settings)
     by_auroc = np.argmax(s.auroc_train, axis=1)
     by_f1 = np.argmax(s.f1_train.f1, axis=1)
     margin_train, margin_test = margins(s)
     _, _, base_test, _ = s.baseline_best()
-    label = feature_labels(s, t)
+    label = feature_labels(s, settings)
     has_label = label >= 0
     lab = np.maximum(label, 0)
     top_ann = np.argmax(np.where(ann, margin_train, -np.inf), axis=1)  # among annotated: largest train margin
@@ -197,15 +189,15 @@ def features_table(s: ScoreMatrices, t: Thresholds) -> pd.DataFrame:
     )
 
 
-def concepts_table(s: ScoreMatrices, t: Thresholds, probes: pd.DataFrame | None = None) -> pd.DataFrame:
+def concepts_table(s: ScoreMatrices, settings: ProbeSettings, probes: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per concept: counts, baselines, best single features (train-chosen, held-out scores), probes."""
     n_l = len(s.concepts)
     cols = np.arange(n_l)
     by_auroc, by_f1 = best_features(s)
-    ann = annotated_mask(s, t)
+    ann = annotated_mask(s, settings)
     _, margin = margins(s)
     base_name, base_train, base_test, _ = s.baseline_best()
-    order = np.argsort(-s.auroc_train, axis=0, kind="stable")[: t.top_features]
+    order = np.argsort(-s.auroc_train, axis=0, kind="stable")[: settings.top_features]
     top = [";".join(f"{f}:{s.auroc_test[f, lab]:.3f}" for f in order[:, lab]) for lab in cols]
     table = pd.DataFrame(
         {
@@ -214,7 +206,7 @@ def concepts_table(s: ScoreMatrices, t: Thresholds, probes: pd.DataFrame | None 
             "n_positive": s.n_positive,
             "coverage": s.n_positive / max(s.n_tokens, 1),
             "n_instances": s.n_instances,
-            "evaluated": s.n_instances >= t.min_instances,
+            "evaluated": s.n_instances >= settings.min_instances,
             "n_positive_train": s.n_positive_train,
             "n_positive_test": s.n_positive_test,
             "baseline": base_name.astype(str),

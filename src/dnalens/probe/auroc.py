@@ -14,19 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from dnalens.probe.chunks import DEFAULT_CHUNK_ENTRIES, FeatureChunker
+from dnalens.probe.metric_formulas import auroc_from_sums
 from dnalens.probe.ranks import RankedBlock, rank_block
 from dnalens.probe.token_concepts import TokenConcepts
-
-
-def auroc_from_sums(sums: np.ndarray, zero_rank: np.ndarray, n_pos: np.ndarray, n: int) -> np.ndarray:
-    """AUROC from Σ R over each concept's positives; sums [..., n_cols, L], n_pos [..., L] (broadcast)."""
-    n_pos = np.asarray(n_pos)
-    pos_rank_sum = sums + zero_rank[:, None] * n_pos[..., None, :]
-    n_pos = n_pos.astype(np.float64)[..., None, :]
-    n_neg = n - n_pos
-    with np.errstate(invalid="ignore", divide="ignore"):
-        auc = (pos_rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-    return np.where((n_pos == 0) | (n_neg == 0), 0.5, auc)
 
 
 def auroc_from_ranks(ranked: RankedBlock, labels: TokenConcepts) -> np.ndarray:
@@ -93,40 +83,19 @@ class RankedCodes:
         return out
 
 
-def ranked_codes(
-    codes, *, rows: np.ndarray | None = None, device: str | None = None, max_chunk_entries: int = DEFAULT_CHUNK_ENTRIES
-):
-    """RankedCodes of `rows`, or its torch twin (`auroc_torch.RankedCodesTorch`, same methods) when
-    `device` is a torch device (`settings.auroc_backend`)."""
-    if device in (None, "cpu"):
-        return RankedCodes(codes, rows=rows, max_chunk_entries=max_chunk_entries)
-    from dnalens.probe.auroc_torch import RankedCodesTorch
-    from dnalens.probe.backend import torch_device
-
-    return RankedCodesTorch(codes, rows=rows, device=torch_device(device), max_chunk_entries=max_chunk_entries)
-
-
 def auroc_matrix(
     codes,
     labels,
     *,
     rows: np.ndarray | None = None,
-    device: str | None = None,
     max_chunk_entries: int = DEFAULT_CHUNK_ENTRIES,
 ) -> np.ndarray:
-    """AUROC [F, L] of each feature (column of `codes`) for each label (column of `labels`).
+    """AUROC [F, L] of each feature (column of `codes`) for each label (column of `labels`), on numpy.
 
     codes: scipy.sparse [N, F] (any format), a list of row shards, or a dense ndarray (negatives fine).
-    labels: bool [N, L], or TokenConcepts of the `rows` only. rows: optional token subset (a split). device: None/"cpu"
-    (numpy + scipy.sparse) or a torch device ("cuda", "cuda:1", "cpu-torch" for the torch path on CPU).
+    labels: bool [N, L], or TokenConcepts of the `rows` only. rows: optional token subset (a split). The
+    torch twin is `auroc_torch.auroc_matrix_torch`; `backend.auroc_matrix` picks one by device.
     """
-    if device not in (None, "cpu"):
-        from dnalens.probe.auroc_torch import auroc_matrix_torch
-        from dnalens.probe.backend import torch_device
-
-        return auroc_matrix_torch(
-            codes, labels, rows=rows, device=torch_device(device), max_chunk_entries=max_chunk_entries
-        )
     chunker = FeatureChunker(codes, rows=rows, max_entries=max_chunk_entries)
     if isinstance(labels, TokenConcepts):  # prepared once for many feature blocks: already the rows' labels
         if labels.n != chunker.n_rows:

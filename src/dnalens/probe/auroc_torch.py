@@ -1,6 +1,6 @@
 """The torch path of the AUROC kernels (`probe.device` cuda, or "cpu-torch"): ranks, rank sums and the
-shift nulls' sums on a device, the AUROC formula on the host (`auroc.auroc_from_sums`, the numpy path's
-arithmetic), so the matrices equal the numpy path's bit for bit.
+shift nulls' sums on a device, the AUROC formula on the host (`metric_formulas.auroc_from_sums`, the numpy
+path's arithmetic), so the matrices equal the numpy path's bit for bit.
 
 Ranks: float16-valued codes (the buffer's) by counting (column, value) bins as `ranks` does, other values by
 two stable sorts (values, then columns); R = rank − zero_rank at the nonzeros, as there. Rank sums go through the label patterns (`label_patterns`): one float64 bincount
@@ -17,9 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from dnalens.oom import HalvingBatch, oom_error
-from dnalens.probe import backend
-from dnalens.probe.auroc import auroc_from_sums
-from dnalens.probe.backend import (
+from dnalens.probe import torch_shared
+from dnalens.probe.chunks import ColumnBlock, FeatureChunker
+from dnalens.probe.metric_formulas import auroc_from_sums
+from dnalens.probe.token_concepts import TokenConcepts
+from dnalens.probe.torch_shared import (
     FIX,
     by_columns,
     cached,
@@ -29,8 +31,6 @@ from dnalens.probe.backend import (
     pattern_sums,
     to_numpy,
 )
-from dnalens.probe.chunks import ColumnBlock, FeatureChunker
-from dnalens.probe.token_concepts import TokenConcepts
 
 SHIFT_ENTRIES_TORCH = 1 << 25  # (shift, nonzero) keys per device bincount: 256 MB of int64
 COUNT_BINS = 1 << 22  # (column, value) bins that counting ranks may always use (32 MB): cheaper than two sorts
@@ -236,7 +236,7 @@ def shifted_auroc_torch(ranked: RankedCodesTorch, patterns, source_ids: np.ndarr
                 sums = to_numpy((per.reshape(g * n_f, n_p) @ table).reshape(g, n_f, n_l))
                 out[a:b, piece.f0 : piece.f1] = auroc_from_sums(sums, zero_rank, n_pos[a:b], ranked.n_rows)
 
-            group = max(1, min(backend.PATTERN_BINS // max(n_f * n_p, 1), SHIFT_ENTRIES_TORCH // max(m, 1)))
+            group = max(1, min(torch_shared.PATTERN_BINS // max(n_f * n_p, 1), SHIFT_ENTRIES_TORCH // max(m, 1)))
             batch = HalvingBatch(group, what="shift-null group (shifts)")
             batch.chunks(
                 n_s,

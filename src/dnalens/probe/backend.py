@@ -1,26 +1,37 @@
-"""What the torch path of the probe stage shares: the device name, device copies built once per stage,
-column pieces that halve on CUDA out-of-memory, and the label-pattern sums on the device.
+"""Which kernels compute the probe stage's per-feature metrics: numpy/scipy.sparse or torch. Decided here only.
 
-`probe.device` (via `settings.auroc_backend`) is None for numpy/scipy.sparse, else a torch device;
-"cpu-torch" runs every torch kernel on the CPU (tests compare it with the numpy path, which needs no
-GPU). Each kernel module dispatches on that value itself (`auroc`, `f1`, `controls`, `stage.feature_statistics`),
-so the stage passes one `device` and stays the same pipeline. torch is imported only on the torch path.
-
-Every device sum is exact: ranks are half-integers and counts integers, summed in float64 below 2^53
-(bincount, index_add_ and the [P, L] pattern product give the same numbers in any order).
+`probe.device` resolves (`auroc_backend`) to None for numpy, else to a torch device; "cpu-torch" runs the
+torch kernels on the CPU (tests and benchmarks compare them with numpy without a GPU). The stage calls
+the functions below with that one value; each picks the numpy kernel (`auroc`, `f1`, `feature_stats`) or its
+torch twin (`auroc_torch`, `f1_torch`). Both routes share their formulas (`metric_formulas`) and give the
+same tables bit for bit. The kernel modules import neither this module nor each other, and torch is
+imported only on the torch path.
 """
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 
-from dnalens.oom import HalvingBatch, oom_error
+from dnalens.probe import auroc, f1, feature_stats
+from dnalens.probe.chunks import DEFAULT_CHUNK_ENTRIES
+from dnalens.probe.torch_shared import device_chunk_entries
 
-DEVICE_CHUNK_ENTRIES = 1 << 25  # nonzeros per device chunk (halved on OOM): not the CPU's cache-sized chunks
-PATTERN_BINS = 1 << 25  # (segment, label pattern) float64 bins per device bincount: 256 MB
-FIX = "use probe.device: cpu, a GPU with more memory, or a smaller probe.feature_block_entries."
+
+def auroc_backend(device: str) -> str | None:
+    """The backend of a `probe.device` value: None = numpy/scipy.sparse (the device resolves to the CPU),
+    else the torch device (dnalens.devices semantics), or "cpu-torch" (torch on the CPU)."""
+    if device == "cpu-torch":
+        return device
+    if str(device).strip().lower() == "cpu":  # no torch import (2 s of CPU) for the default
+        return None
+    from dnalens.devices import resolve_device
+
+    resolved = resolve_device(device, what="probe.device")
+    return None if resolved == "cpu" else resolved
+
+
+def on_torch(device: str | None) -> bool:
+    return device not in (None, "cpu")
 
 
 def torch_device(device: str) -> str:
@@ -28,101 +39,47 @@ def torch_device(device: str) -> str:
     return "cpu" if device == "cpu-torch" else device
 
 
-def device_chunk_entries(max_chunk_entries: int) -> int:
-    """Entries per chunk on the torch path: at least DEVICE_CHUNK_ENTRIES (few large kernels)."""
-    return max(int(max_chunk_entries), DEVICE_CHUNK_ENTRIES)
+def auroc_matrix(
+    codes, labels, *, rows=None, device: str | None = None, max_chunk_entries: int = DEFAULT_CHUNK_ENTRIES
+) -> np.ndarray:
+    """`auroc.auroc_matrix` (the contract in docs/ARCHITECTURE.md, "probe") on `device`'s backend."""
+    if not on_torch(device):
+        return auroc.auroc_matrix(codes, labels, rows=rows, max_chunk_entries=max_chunk_entries)
+    from dnalens.probe.auroc_torch import auroc_matrix_torch
 
-
-def cached(owner, key, make: Callable[[], object]):
-    """A device copy of `owner`'s arrays, built once and kept on `owner` itself (a frozen dataclass: in
-    its __dict__, as functools.cached_property does), so it lives as long as the stage's label sets."""
-    store = owner.__dict__.setdefault("_device_copies", {})
-    if key not in store:
-        store[key] = make()
-    return store[key]
-
-
-def device_patterns(patterns, device: str):
-    """(of_token int64 [n], table float64 [P, L]) of a LabelPatterns on `device`, once per label set."""
-    import torch
-
-    return cached(
-        patterns,
-        ("patterns", device),
-        lambda: (
-            torch.as_tensor(patterns.of_token, device=device).to(torch.int64),
-            torch.as_tensor(patterns.table, dtype=torch.float64, device=device),
-        ),
+    return auroc_matrix_torch(
+        codes, labels, rows=rows, device=torch_device(device), max_chunk_entries=max_chunk_entries
     )
 
 
-def by_columns(
-    n_cols: int,
-    width: int,
-    run: Callable[[int, int], None],
-    what: str,
-    largest: Callable[[int, int], str],
-) -> None:
-    """Cover columns [0, n_cols) with run(a, b) pieces of at most `width` columns, halving on CUDA OOM
-    down to one column (every column's numbers come from its own entries: pieces change nothing);
-    `largest(a, b)` names the piece that did not fit alone."""
-    batch = HalvingBatch(min(max(width, 1), max(n_cols, 1)), what=what)
-    batch.chunks(
-        n_cols,
-        run,
-        lambda a, b, exc: oom_error(largest(a, b), exc, halved_from=batch.initial, fix=FIX),
-    )
+def ranked_codes(codes, *, rows=None, device: str | None = None, max_chunk_entries: int = DEFAULT_CHUNK_ENTRIES):
+    """`auroc.RankedCodes` of `rows`, or its torch twin `auroc_torch.RankedCodesTorch` (same methods)."""
+    if not on_torch(device):
+        return auroc.RankedCodes(codes, rows=rows, max_chunk_entries=max_chunk_entries)
+    from dnalens.probe.auroc_torch import RankedCodesTorch
+
+    return RankedCodesTorch(codes, rows=rows, device=torch_device(device), max_chunk_entries=max_chunk_entries)
 
 
-def pattern_sums(torch, seg, of_token_at, n_seg: int, table, weights=None):
-    """[n_seg, L] float64: Σ weight (or count) per segment over each concept's positives, by one bincount
-    over (segment, label pattern) bins and the [P, L] pattern table (`label_patterns` on the device)."""
-    n_p = table.shape[0]
-    key = seg * n_p + of_token_at
-    w = None if weights is None else weights.to(torch.float64)
-    per = torch.bincount(key, weights=w, minlength=n_seg * n_p).to(torch.float64)
-    return per.reshape(n_seg, n_p) @ table
-
-
-def column_width(per_column: int, n_patterns: int) -> int:
-    """Columns per piece so that its (segment, pattern) bins stay under PATTERN_BINS."""
-    return max(1, PATTERN_BINS // max(per_column * n_patterns, 1))
-
-
-def to_numpy(tensor) -> np.ndarray:
-    return tensor.cpu().numpy()
-
-
-def feature_statistics_torch(codes_csc, device: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(active, nonzero, total, max) counts per column of a CSC block, on `device` (`stage.feature_statistics`
-    forms the statistics from them on the host). Counts and maxima are exact; the float64 total's summation
-    order differs from numpy's (the mean agrees to float64 rounding, about 1e-15 relative)."""
-    import torch
-
-    n_cols = codes_csc.shape[1]
-    indptr = np.asarray(codes_csc.indptr, np.int64)
-    out = [np.zeros(n_cols, np.int64), np.zeros(n_cols, np.int64), np.zeros(n_cols), np.zeros(n_cols)]
-
-    def run(a: int, b: int) -> None:
-        data = torch.as_tensor(codes_csc.data[indptr[a] : indptr[b]], device=device)
-        counts = torch.as_tensor(np.diff(indptr[a : b + 1]), device=device)
-        cols = torch.repeat_interleave(torch.arange(b - a, device=device), counts)
-        wide = data.to(torch.float64)
-        zeros = torch.zeros(b - a, dtype=torch.float64, device=device)
-        values = (
-            torch.bincount(cols[data > 0], minlength=b - a),
-            torch.bincount(cols[data != 0], minlength=b - a),
-            zeros.clone().index_add_(0, cols, wide),
-            zeros.scatter_reduce(0, cols, wide, "amax", include_self=False).clamp_min(0.0),
+def domain_f1_curves(
+    codes, labels, instances, thresholds, fmax, *, rows, device: str | None, max_chunk_entries: int
+) -> f1.F1Curves:
+    """`f1.domain_f1_curves` on `device`'s backend (the torch path walks device-sized chunks)."""
+    if not on_torch(device):
+        return f1.domain_f1_curves(
+            codes, labels, instances, thresholds, fmax, rows=rows, max_chunk_entries=max_chunk_entries
         )
-        for target, value in zip(out, values):
-            target[a:b] = to_numpy(value)
+    from dnalens.probe.f1_torch import domain_f1_curves_torch
 
-    by_columns(
-        n_cols,
-        n_cols,
-        run,
-        "feature statistics (features)",
-        lambda a, b: f"one feature of {indptr[a + 1] - indptr[a]:,} values",
-    )
-    return tuple(out)
+    problem = f1.f1_problem(codes, labels, instances, thresholds, fmax, rows, device_chunk_entries(max_chunk_entries))
+    t, chunker, prepared, fmax = problem
+    return domain_f1_curves_torch(chunker, prepared, t, fmax, torch_device(device))
+
+
+def feature_statistics(codes_csc, device: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(frequency of > 0, max activation, mean where non-zero) per feature of a CSC block."""
+    if not on_torch(device):
+        counts = feature_stats.feature_counts(codes_csc)
+    else:
+        counts = feature_stats.feature_counts_torch(codes_csc, torch_device(device))
+    return feature_stats.statistics_from_counts(codes_csc.shape[0], counts)

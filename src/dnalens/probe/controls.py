@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dnalens.probe.auroc import auroc_matrix
+from dnalens.probe.backend import auroc_matrix
 from dnalens.probe.baselines import PSEUDOCOUNT, auroc_from_counts, fit_table, stratified_auroc
 from dnalens.probe.token_concepts import TokenConcepts
 
@@ -174,7 +174,7 @@ class ControlScorer:
 
     def score(self, block, max_chunk_entries: int, device: str | None = None) -> dict[tuple[int, str], np.ndarray]:
         """{(control index, side): AUROC [n_cols]} for one CSC feature block over all tokens (device: the
-        AUROC backend, `settings.auroc_backend`)."""
+        AUROC backend, `backend.auroc_backend`)."""
         out = {}
         if not self.controls:
             return out

@@ -18,50 +18,10 @@ import scipy.sparse as sp
 
 from dnalens.probe.chunks import DEFAULT_CHUNK_ENTRIES, ColumnBlock, FeatureChunker
 from dnalens.probe.f1_counts import InstanceRuns, TokenConcepts
+from dnalens.probe.metric_formulas import DomainF1, F1Curves, best_index, best_over_thresholds
+from dnalens.settings import schema_defaults
 
-DEFAULT_THRESHOLDS = (0.0, 0.15, 0.5, 0.6, 0.8)
-
-
-@dataclass(frozen=True)
-class F1Curves:
-    """Counts per threshold: on [T, F], true_pos and hit_instances [T, F, L]; totals per concept [L]."""
-
-    thresholds: np.ndarray
-    on: np.ndarray
-    true_pos: np.ndarray
-    hit_instances: np.ndarray
-    n_pos: np.ndarray
-    n_instances: np.ndarray
-    best_index: np.ndarray | None = None  # [F, L] threshold index of the best F1 (first on ties)
-
-    def precision(self) -> np.ndarray:
-        return _ratio(self.true_pos, self.on[:, :, None])
-
-    def recall(self) -> np.ndarray:
-        return _ratio(self.hit_instances, self.n_instances[None, None, :])
-
-    def f1(self) -> np.ndarray:
-        p, r = self.precision(), self.recall()
-        return _ratio(2 * p * r, p + r)
-
-
-def _ratio(num, den) -> np.ndarray:
-    """num / den in float64 (broadcasting), 0 where den == 0."""
-    num, den = np.asarray(num), np.asarray(den)
-    out = np.zeros(np.broadcast_shapes(num.shape, den.shape))
-    np.divide(num, den, out=out, where=den > 0)
-    return out
-
-
-@dataclass(frozen=True)
-class DomainF1:
-    """Best F1 over the thresholds and its precision, recall and threshold, each [F, L]."""
-
-    f1: np.ndarray
-    precision: np.ndarray
-    recall: np.ndarray
-    threshold: np.ndarray
-    threshold_index: np.ndarray
+DEFAULT_THRESHOLDS = schema_defaults("probe")["thresholds"]  # probe.thresholds (the config schema)
 
 
 def _levels(block: ColumnBlock, fmax: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -142,6 +102,20 @@ def concat_curves(parts: list[F1Curves]) -> F1Curves:
     )
 
 
+def f1_problem(codes, labels, instances, thresholds, fmax, rows, max_chunk_entries: int):
+    """(sorted thresholds, chunker, F1Labels of `rows`, fmax [F]) checked once, whichever backend counts."""
+    t = np.unique(np.asarray(thresholds, dtype=np.float64))
+    if t.size == 0 or t.min() < 0:
+        raise ValueError(f"thresholds must be a non-empty list of values >= 0, got {thresholds!r}")
+    chunker = FeatureChunker(codes, rows=rows, max_entries=max_chunk_entries)
+    prepared = labels if isinstance(labels, F1Labels) else prepare_f1_labels(labels, instances, rows)
+    if prepared.n_rows != chunker.n_rows:
+        raise ValueError(f"labels have {prepared.n_rows} rows, codes {chunker.n_rows}")
+    if fmax is None:
+        fmax = column_max(codes, rows=rows, max_chunk_entries=max_chunk_entries)
+    return t, chunker, prepared, np.asarray(fmax, float)
+
+
 def domain_f1_curves(
     codes,
     labels,
@@ -151,29 +125,11 @@ def domain_f1_curves(
     *,
     rows: np.ndarray | None = None,
     max_chunk_entries: int = DEFAULT_CHUNK_ENTRIES,
-    device: str | None = None,
 ) -> F1Curves:
-    """Precision/recall counts of every (threshold, feature, concept); thresholds sorted ascending.
-    `labels` may be F1Labels of `rows` (then `instances` is ignored). device: None/"cpu" (numpy) or a
-    torch device (`settings.auroc_backend`; `f1_torch`, the same counts)."""
-    t = np.unique(np.asarray(thresholds, dtype=np.float64))
-    if t.size == 0 or t.min() < 0:
-        raise ValueError(f"thresholds must be a non-empty list of values >= 0, got {thresholds!r}")
-    on_torch = device not in (None, "cpu")
-    if on_torch:
-        from dnalens.probe.backend import device_chunk_entries, torch_device
-        from dnalens.probe.f1_torch import domain_f1_curves_torch
-
-        max_chunk_entries = device_chunk_entries(max_chunk_entries)
-    chunker = FeatureChunker(codes, rows=rows, max_entries=max_chunk_entries)
-    prepared = labels if isinstance(labels, F1Labels) else prepare_f1_labels(labels, instances, rows)
-    if prepared.n_rows != chunker.n_rows:
-        raise ValueError(f"labels have {prepared.n_rows} rows, codes {chunker.n_rows}")
-    if fmax is None:
-        fmax = column_max(codes, rows=rows, max_chunk_entries=max_chunk_entries)
-    fmax = np.asarray(fmax, float)
-    if on_torch:
-        return domain_f1_curves_torch(chunker, prepared, t, fmax, torch_device(device))
+    """Precision/recall counts of every (threshold, feature, concept), on numpy; thresholds sorted
+    ascending. `labels` may be F1Labels of `rows` (then `instances` is ignored). The torch twin is
+    `f1_torch.domain_f1_curves_torch`; `backend.domain_f1_curves` picks one."""
+    t, chunker, prepared, fmax = f1_problem(codes, labels, instances, thresholds, fmax, rows, max_chunk_entries)
     concepts, runs = prepared.concepts, prepared.runs
     n_t, n_f, n_l = t.size, chunker.n_features, prepared.n_labels
     on = np.zeros((n_t, n_f), np.int32)
@@ -200,39 +156,8 @@ def domain_f1_curves(
     return F1Curves(t, on, true_pos, hit, concepts.n_pos, runs.n_instances, best)
 
 
-def best_index(on: np.ndarray, true_pos: np.ndarray, hit: np.ndarray, n_instances: np.ndarray) -> np.ndarray:
-    """argmax over thresholds of F1 = 2pr/(p+r), multiplied out: 2·tp·hit / (tp·n_inst + hit·on)."""
-    tp = true_pos.astype(np.float64)
-    den = tp * n_instances[None, None, :] + hit * on[:, :, None].astype(np.float64)
-    return np.argmax(_ratio(2 * tp * hit, den), axis=0)
-
-
-def best_over_thresholds(curves: F1Curves, index: np.ndarray | None = None) -> DomainF1:
-    """Best F1 per [F, L] (first threshold on ties), or the values at a given threshold index [F, L]."""
-    if index is None:
-        index = curves.best_index
-    if index is None:
-        index = best_index(curves.on, curves.true_pos, curves.hit_instances, curves.n_instances)
-    take = lambda a: np.take_along_axis(a, index[None], axis=0)[0]  # noqa: E731
-    on = curves.on[index, np.arange(index.shape[0])[:, None]]
-    p = _ratio(take(curves.true_pos), on)
-    r = _ratio(take(curves.hit_instances), curves.n_instances[None, :])
-    return DomainF1(_ratio(2 * p * r, p + r), p, r, curves.thresholds[index], index)
-
-
-def domain_f1(
-    codes,
-    labels,
-    instances=None,
-    thresholds=DEFAULT_THRESHOLDS,
-    fmax=None,
-    *,
-    rows: np.ndarray | None = None,
-    max_chunk_entries: int = DEFAULT_CHUNK_ENTRIES,
-) -> DomainF1:
+def domain_f1(codes, labels, instances=None, thresholds=DEFAULT_THRESHOLDS, fmax=None, **options) -> DomainF1:
     """Best F1, precision, recall and threshold per [F, L] (see module doc). fmax: per-feature
-    normaliser [F] (default: each feature's maximum over the selected tokens)."""
-    curves = domain_f1_curves(
-        codes, labels, instances, thresholds, fmax, rows=rows, max_chunk_entries=max_chunk_entries
-    )
-    return best_over_thresholds(curves)
+    normaliser [F] (default: each feature's maximum over the selected tokens); options: `rows`,
+    `max_chunk_entries` as for `domain_f1_curves`."""
+    return best_over_thresholds(domain_f1_curves(codes, labels, instances, thresholds, fmax, **options))

@@ -1,10 +1,10 @@
-"""The torch path of domain F1 (`f1.domain_f1_curves` with a torch device): the same integer counts on a device.
+"""The torch twin of domain F1 (`f1.domain_f1_curves`; `backend` picks it for a torch device): the same integer counts.
 
 Per column piece: each nonzero's level (thresholds passed, compared in float64 as numpy does), on-tokens
-and true positives counted once at their highest level through the label patterns (`backend.pattern_sums`)
+and true positives counted once at their highest level through the label patterns (`torch_shared.pattern_sums`)
 and summed over levels ≥ j; instances hit by the run counting of `f1_counts.InstanceRuns.hits` (first
 on-token of each run, multi-run instances deduplicated with torch.unique). Counts are integers, exact in
-any order, and the best threshold is chosen on the host by `f1.best_index`, so the curves and the F1
+any order, and the best threshold is chosen on the host by `metric_formulas.best_index`, so the curves and the F1
 tables equal the numpy path's. CUDA out-of-memory halves the piece's columns (dnalens.oom).
 """
 
@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dnalens.probe.backend import by_columns, cached, column_width, device_patterns, pattern_sums
 from dnalens.probe.chunks import FeatureChunker
 from dnalens.probe.f1_counts import BITMAP_MIN, BITMAP_PER_TOKEN
+from dnalens.probe.metric_formulas import F1Curves, best_index
+from dnalens.probe.torch_shared import by_columns, cached, column_width, device_patterns, pattern_sums
 
 
 @dataclass(frozen=True)
@@ -98,10 +99,8 @@ def _region_hits(torch, seg, tok, n_seg: int, n_l: int, r: _DeviceRuns):
 
 def domain_f1_curves_torch(chunker: FeatureChunker, prepared, t: np.ndarray, fmax: np.ndarray, device: str):
     """`f1.domain_f1_curves` on `device` (prepared: F1Labels of the chunker's rows; t sorted thresholds;
-    fmax [F]); the chunker walks device-sized chunks (`backend.device_chunk_entries`)."""
+    fmax [F]); the chunker walks device-sized chunks (`torch_shared.device_chunk_entries`)."""
     import torch
-
-    from dnalens.probe.f1 import F1Curves, best_index
 
     concepts, runs = prepared.concepts, prepared.runs
     n_t, n_f, n_l = t.size, chunker.n_features, prepared.n_labels

@@ -39,8 +39,8 @@ from dnalens.formats.feature_columns import (
     row_blocks,
     write_feature_major,
 )
-from dnalens.probe.f1 import DomainF1
 from dnalens.probe.inputs import ProbeInputs
+from dnalens.probe.metric_formulas import DomainF1
 from dnalens.probe.settings import ProbeSettings
 from dnalens.probe.stage import (
     ProbePlan,

@@ -1,12 +1,11 @@
-"""The config's `probe:` section as typed settings, and what they mean for a run: the backend of the
-per-feature metrics (`probe.device`) and how many circular shifts the nulls draw."""
+"""The config's `probe:` section as typed settings, and what they mean for a run: how many circular shifts
+the nulls draw. The thresholds of the annotation rule (`annotate`) are read from these settings directly."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from dnalens.errors import InputError
-from dnalens.probe.annotate import Thresholds
 from dnalens.settings import schema_defaults
 
 _DEFAULTS = schema_defaults("probe")  # every default: workflow/schemas/config.schema.yaml
@@ -45,19 +44,6 @@ class ProbeSettings:
     feature_block_entries: int = _DEFAULTS["feature_block_entries"]
     parts: int = _DEFAULTS["parts"]
 
-    @property
-    def thresholds_config(self) -> Thresholds:
-        return Thresholds(
-            self.min_auroc,
-            self.min_f1,
-            self.max_q,
-            self.min_instances,
-            self.top_features,
-            self.min_test_instances,
-            self.min_margin,
-            self.min_precision_lift,
-        )
-
 
 def validate_settings(s: ProbeSettings) -> None:
     """Reject values the schema cannot express (it checks types and ranges already)."""
@@ -82,20 +68,6 @@ def validate_settings(s: ProbeSettings) -> None:
         problems.append("n_null must be 0 (no p-values) or >= 2")
     if problems:
         raise InputError("probe settings: " + "; ".join(problems) + ".", fix="see config/README.md, section probe.")
-
-
-def auroc_backend(device: str) -> str | None:
-    """Which path computes the per-feature metrics (`probing.backend`): None = numpy/scipy.sparse (the device
-    resolves to the CPU), else the torch device (dnalens.devices semantics). "cpu-torch" runs the torch path
-    on the CPU (tests and benchmarks compare it with numpy without a GPU)."""
-    if device == "cpu-torch":
-        return device
-    if str(device).strip().lower() == "cpu":  # no torch import (2 s of CPU) for the default
-        return None
-    from dnalens.devices import resolve_device
-
-    resolved = resolve_device(device, what="probe.device")
-    return None if resolved == "cpu" else resolved
 
 
 MAX_NULL_SHIFTS = 1000

@@ -25,20 +25,16 @@ from dnalens.probe.annotate import (
     feature_concept_table,
     features_table,
 )
-from dnalens.probe.auroc import auroc_matrix, ranked_codes
+from dnalens.probe.backend import auroc_backend, auroc_matrix, domain_f1_curves, feature_statistics, ranked_codes
 from dnalens.probe.baselines import BaselineScores, baseline_scores, block_parity
 from dnalens.probe.controls import Control, ControlScorer, control_baselines, find_controls
-from dnalens.probe.f1 import (
-    best_over_thresholds,
-    concat_curves,
-    domain_f1_curves,
-    prepare_f1_labels,
-)
+from dnalens.probe.f1 import concat_curves, prepare_f1_labels
 from dnalens.probe.inputs import ProbeInputs
+from dnalens.probe.metric_formulas import best_over_thresholds
 from dnalens.probe.nulls import GenomeShift, bh_qvalues, pooled_pvalues, shift_fractions
 from dnalens.probe.probe_runs import ProbeRunSettings, run_probes
 from dnalens.probe.sequence_context import ContextCodes, context_codes
-from dnalens.probe.settings import ProbeSettings, auroc_backend, null_shift_count
+from dnalens.probe.settings import ProbeSettings, null_shift_count
 from dnalens.probe.splits import Split, make_split
 from dnalens.probe.token_concepts import TokenConcepts
 
@@ -53,33 +49,6 @@ class ProbeResult:
     concepts: pd.DataFrame
     probes: pd.DataFrame
     summary: dict
-
-
-def feature_statistics(codes_csc, device: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(frequency of > 0, max activation, mean where non-zero) per feature, one pass over CSC columns.
-
-    Reduced over the non-empty columns only (their starts are valid reduceat indices, and an empty
-    column in between has no values), accumulating in the reduction's dtype: no widened copy of the
-    block's values (8 M values are 64 MB per float64 copy). device: a torch device reduces there
-    (`backend.feature_statistics_torch`)."""
-    n_tokens, n_cols = codes_csc.shape[0], codes_csc.shape[1]
-    counts = np.diff(codes_csc.indptr)
-    has = counts > 0
-    active, nonzero = np.zeros(n_cols, np.int64), np.zeros(n_cols, np.int64)
-    total, fmax = np.zeros(n_cols), np.zeros(n_cols)
-    if device is not None:
-        from dnalens.probe.backend import feature_statistics_torch, torch_device
-
-        active, nonzero, total, fmax = feature_statistics_torch(codes_csc, torch_device(device))
-    elif has.any():
-        data = codes_csc.data
-        starts = codes_csc.indptr[:-1][has]
-        active[has] = np.add.reduceat(data > 0, starts, dtype=np.int64)
-        nonzero[has] = np.add.reduceat(data != 0, starts, dtype=np.int64)
-        total[has] = np.add.reduceat(data, starts, dtype=np.float64)
-        fmax[has] = np.maximum(np.maximum.reduceat(data, starts), 0.0)
-    mean = np.where(nonzero > 0, total / np.maximum(nonzero, 1), 0.0)
-    return active / max(n_tokens, 1), fmax, mean
 
 
 def _progress(iterable, total: int, desc: str):
@@ -221,7 +190,6 @@ def run_probe(
     n_features = int(inp.codes.shape[1])
     baselines = concept_baselines(plan)
     scores = block_scores(inp, plan, s) if scores is None else scores
-    thresholds = s.thresholds_config
     auroc_train, auroc_test, null, f1_train, f1_test, n_instances_test, (freq, fmax, mean_active), controlled = scores
     p = pooled_pvalues(auroc_test, null) if offsets.size >= 2 else np.full(auroc_test.shape, np.nan)
     p[:, ~evaluated] = np.nan
@@ -254,9 +222,9 @@ def run_probe(
         auroc_test_uncontrolled=uncontrolled,
     )
     probes, dense_probe = (linear_probes(inp, plan, s), dense_probe_note(inp)) if probes is None else probes
-    concepts_out = concepts_table(scores, thresholds, probes)
-    feature_concept = feature_concept_table(scores, thresholds)
-    features = features_table(scores, thresholds)
+    concepts_out = concepts_table(scores, s, probes)
+    feature_concept = feature_concept_table(scores, s)
+    features = features_table(scores, s)
     summary = {
         "n_tokens": inp.n_tokens,
         "n_features": n_features,

@@ -1,9 +1,11 @@
-"""Latents across genomes (`dnalens summarize-genomes` → results/summary/features_across_genomes.tsv).
+"""Latents across genomes: how they are matched, and the wide results/summary/features_across_genomes.tsv
+(`dnalens summarize-genomes`, also written by `dnalens atlas`; the long atlas tables are in atlas.py).
 
 Latent 7 of one SAE and latent 7 of another, trained separately, have nothing in common: SAE training
 is permutation-symmetric. So latents are matched by id only when the genomes were encoded with the
-very same SAE (sae.source: load, one path); otherwise by their decoder directions — one-to-one, the
-assignment maximising the summed cosine (Hungarian algorithm) — and every match shows its cosine.
+very same SAE (one shared dictionary, or sae.source: load of one path); otherwise by their decoder
+directions — one-to-one, the assignment maximising the summed cosine (Hungarian algorithm) — and every
+match shows its cosine.
 For a strand-shared SAE the decoder rows are its per-strand dictionary, one row per latent, as in
 features.tsv.
 """
@@ -66,6 +68,19 @@ def latent_matches(
     return out
 
 
+def matched_latents(latents: np.ndarray, match: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Reference latent ids → (this genome's latent for each, −1 where none; the pair's decoder cosine).
+    `match` None = the same SAE: the same ids, cosine 1."""
+    latents = np.asarray(latents, dtype=np.int64)
+    if match is None:
+        return latents.copy(), np.ones(len(latents))
+    ids, cos = match  # index = reference latent (row of its decoder)
+    inside = latents < len(ids)
+    mine, cosine = np.full(len(latents), -1, np.int64), np.full(len(latents), np.nan)
+    mine[inside], cosine[inside] = ids[latents[inside]], cos[latents[inside]]
+    return mine, cosine
+
+
 def features_across_genomes(
     tables: Mapping[str, pd.DataFrame], matches: Mapping[str, tuple | None], reference: str
 ) -> pd.DataFrame:
@@ -79,13 +94,7 @@ def features_across_genomes(
     genomes = [reference] + sorted(g for g in tables if g != reference)
     for g in genomes:
         table = tables[g].set_index("latent")
-        if matches.get(g) is None:
-            mine, cosine = latents.copy(), np.ones(len(latents))
-        else:
-            match, cos = matches[g]  # index = reference latent (row of its decoder)
-            inside = latents < len(match)
-            mine, cosine = np.full(len(latents), -1, np.int64), np.full(len(latents), np.nan)
-            mine[inside], cosine[inside] = match[latents[inside]], cos[latents[inside]]
+        mine, cosine = matched_latents(latents, matches.get(g))
         rows = table.reindex(mine)  # −1: no match → NaN row
         part = pd.DataFrame({"latent": pd.array(mine, dtype="Int64"), "match_cosine": cosine})
         part.loc[mine < 0, "latent"] = pd.NA
@@ -117,11 +126,19 @@ def decoder_rows(path: str | Path) -> np.ndarray:
     return decoder(load_sae(path)).to("cpu").double().numpy()
 
 
-def summarize(
-    tables: Mapping[str, pd.DataFrame], sae_paths: Mapping[str, str | Path], names: Sequence[str]
-) -> pd.DataFrame:
-    """The CLI's whole job: decoders only when some genome used another SAE file than the first one."""
+def sae_matches(
+    sae_paths: Mapping[str, str | Path], names: Sequence[str]
+) -> dict[str, tuple[np.ndarray, np.ndarray] | None]:
+    """`latent_matches` against the first genome, reading decoders only when some genome used another
+    SAE than the first one (one shared dictionary: nothing is read, latents match by id)."""
     reference = names[0]
     need = [g for g in names if not same_sae(sae_paths[g], sae_paths[reference])]
     decoders = {g: decoder_rows(sae_paths[g]) for g in ([reference] + need if need else [])}
-    return features_across_genomes(tables, latent_matches(decoders, sae_paths, reference), reference)
+    return latent_matches(decoders, sae_paths, reference)
+
+
+def summarize(
+    tables: Mapping[str, pd.DataFrame], sae_paths: Mapping[str, str | Path], names: Sequence[str]
+) -> pd.DataFrame:
+    """`dnalens summarize-genomes`: the wide table, latents matched by `sae_matches`."""
+    return features_across_genomes(tables, sae_matches(sae_paths, names), names[0])

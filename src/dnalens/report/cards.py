@@ -11,7 +11,7 @@ splice sites.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,7 @@ from markupsafe import Markup
 from dnalens import __version__
 from dnalens.report import html, plots
 from dnalens.report.feature_reader import FeatureReader
+from dnalens.report.inputs import ReportInputs
 from dnalens.report.latent_index import latent_data
 from dnalens.report.logo import logo_svg
 from dnalens.report.metagene import metagene_profiles
@@ -27,9 +28,6 @@ from dnalens.report.options import ReportSettings
 from dnalens.report.tokens import TokenMap, display_locus, igv_goto_url
 from dnalens.report.top_windows import best_windows, read_span_to_genome, window_profile
 from dnalens.report.tracks import feature_colour
-
-if TYPE_CHECKING:
-    from dnalens.report.stage import ReportInputs
 
 WINDOWS_PER_CARD = 3
 FEATURE_ROWS = 25
@@ -258,7 +256,7 @@ def _threshold_text(inputs: ReportInputs, settings: ReportSettings) -> str:
         )
         if getattr(settings, key) is not None
     ]
-    return inputs.probing_rule + (f", and also {', '.join(extra)} (report settings)" if extra else "")
+    return inputs.annotation_rule + (f", and also {', '.join(extra)} (report settings)" if extra else "")
 
 
 def _missing(value: Any) -> bool:

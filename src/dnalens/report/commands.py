@@ -1,5 +1,6 @@
 """`dnalens report` (tables, tracks, report.html for one genome; `--part` scatters its per-latent pass),
-`dnalens report-merge` (the gather) and `dnalens summarize-genomes`."""
+`dnalens report-merge` (the gather), `dnalens atlas` (across genomes) and `dnalens summarize-genomes` (its wide
+table alone)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     s.add_argument("--out", required=True, type=Path, help="results/summary/features_across_genomes.tsv")
     s.set_defaults(func=run_summarize)
+
+    a = subparsers.add_parser(
+        "atlas",
+        help="the atlas across genomes: atlas.tsv (latent x genome), atlas_latents.tsv (patterns), report.html",
+    )
+    a.add_argument("features", nargs="+", type=Path, help="results/<genome>/features.tsv files")
+    a.add_argument(
+        "--names",
+        nargs="*",
+        type=safe_name_arg("--names"),
+        help="genome names (default: each file's folder name); the first genome's latents are the rows",
+    )
+    a.add_argument(
+        "--sae",
+        nargs="+",
+        required=True,
+        type=Path,
+        help="each genome's SAE, in the same order: one shared dictionary (the same path for all) compares latents "
+        "by id; different paths are matched to the first genome's SAE by decoder cosine",
+    )
+    a.add_argument("--out-dir", required=True, type=Path, help="results/summary")
+    a.add_argument("--settings", help="the config's report: section as JSON (or a .json/.yaml path)")
+    a.set_defaults(func=run_atlas_command)
 
 
 def _report_inputs(p: argparse.ArgumentParser) -> None:
@@ -108,6 +132,28 @@ def _report_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _genome_names(args: argparse.Namespace) -> list[str]:
+    from dnalens.errors import InputError
+
+    names = args.names or [p.parent.name for p in args.features]
+    if len(names) != len(args.features) or len(set(names)) != len(names):
+        raise InputError("--names must give one distinct name per features.tsv.")
+    if len(args.sae) != len(args.features):
+        raise InputError(f"--sae must give one SAE per features.tsv ({len(args.features)}), got {len(args.sae)}.")
+    return names
+
+
+def run_atlas_command(args: argparse.Namespace) -> int:
+    from dnalens.report.atlas_stage import run_atlas
+    from dnalens.report.options import ReportSettings
+
+    settings = from_mapping(ReportSettings, parse_settings(args.settings), where="report settings")
+    names = _genome_names(args)
+    counts = run_atlas(args.features, names, args.sae, args.out_dir, settings.atlas_min_frequency)
+    log.info("atlas of %d genomes: %s -> %s", len(names), counts, args.out_dir / "report.html")
+    return 0
+
+
 def run_summarize(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -115,11 +161,7 @@ def run_summarize(args: argparse.Namespace) -> int:
     from dnalens.errors import InputError
     from dnalens.report.across import summarize
 
-    names = args.names or [p.parent.name for p in args.features]
-    if len(names) != len(args.features) or len(set(names)) != len(names):
-        raise InputError("--names must give one distinct name per features.tsv.")
-    if len(args.sae) != len(args.features):
-        raise InputError(f"--sae must give one SAE per features.tsv ({len(args.features)}), got {len(args.sae)}.")
+    names = _genome_names(args)
     tables = {}
     for name, path in zip(names, args.features):
         if not path.exists():

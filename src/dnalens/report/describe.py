@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dnalens.settings import schema_defaults
+
 # readable names of the labels stage's concepts (labels relative to the read strand)
 CONCEPT_WORDS = {
     "CDS": "coding sequence (CDS)",
@@ -55,7 +57,7 @@ class LatentFacts:
     auroc_test: float = float("nan")
     margin: float = float("nan")
     annotated: bool = False
-    min_margin: float = 0.05  # the probe stage's "beats the baseline" cut
+    min_margin: float = schema_defaults("probe")["min_margin"]  # the probe run's "beats the baseline" cut
     fires: bool = True  # max activation > 0
     peak_counts: tuple[int, int, int, int] | None = None  # A, C, G, T at the peak positions (read order)
     n_peaks: int = 0  # peak positions looked at

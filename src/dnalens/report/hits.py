@@ -121,6 +121,12 @@ def _block_hits(
     return merged[list(HIT_COLUMNS)]
 
 
+def _hits_per_block(codes: sp.csc_matrix, tokens: TokenMap, relative_threshold, feature_max, max_nnz: int):
+    """`_block_hits` of each block of columns holding about `max_nnz` values, in column order."""
+    for lo, hi in feature_bounds(np.diff(codes.indptr), max_nnz):
+        yield _block_hits(codes, lo, hi, tokens, relative_threshold, feature_max)
+
+
 def all_hits(
     codes: sp.csc_matrix,
     tokens: TokenMap,
@@ -136,11 +142,7 @@ def all_hits(
     feature is kept: about half a row per nonzero code; `hit_summary` and `selected_hits` are what a
     whole genome needs.
     """
-    parts = [
-        _block_hits(codes, lo, hi, tokens, relative_threshold, feature_max)
-        for lo, hi in feature_bounds(np.diff(codes.indptr), max_nnz)
-    ]
-    parts = [p for p in parts if len(p)]
+    parts = [p for p in _hits_per_block(codes, tokens, relative_threshold, feature_max, max_nnz) if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else _no_hits()
 
 
@@ -154,10 +156,7 @@ def hit_summary(
 ) -> pd.DataFrame:
     """`strongest_hits(all_hits(...))` block by block: per feature its hit count and strongest hit, never
     all hits at once (E. coli with 2,048 features: ~150 M hits, more than 20 GB as one table)."""
-    parts = [
-        strongest_hits(_block_hits(codes, lo, hi, tokens, relative_threshold, feature_max))
-        for lo, hi in feature_bounds(np.diff(codes.indptr), max_nnz)
-    ]
+    parts = [strongest_hits(p) for p in _hits_per_block(codes, tokens, relative_threshold, feature_max, max_nnz)]
     parts = [p for p in parts if len(p)]
     return pd.concat(parts) if parts else strongest_hits(_no_hits())
 

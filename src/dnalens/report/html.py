@@ -62,6 +62,11 @@ def sequence_html(bases: str, values: np.ndarray, on_level: float, colour: str) 
     return Markup("".join(out))
 
 
+def render_template(name: str, context: Mapping[str, Any]) -> str:
+    """One of the report package's templates (templates/<name>), with the report's filters."""
+    return _ENV.get_template(name).render(**context)
+
+
 def render_report(context: Mapping[str, Any]) -> str:
     """Fill the template. Keys: title, summary (list of (label, value)), sae_quality (dict),
     concepts (list of dicts), features (list of dicts), cards (list of dicts with Markup svg),

@@ -1,6 +1,7 @@
 """Read the real stage outputs into a `ReportInputs`: buffer, probe tables, labels, genome, annotation.
 
-This is the only report module that knows other stages' file layouts. The probe tables are read in
+This is the only report module that knows other stages' file layouts, and it defines `ReportInputs`, what it
+produces. The probe tables are read in
 the probe stage's own column names, with no aliases: a probe folder written by an older probe stage
 stops the run with an InputError naming the missing column(s). The buffer's window table is read in the
 buffer's own column names too (`normalise_windows`).
@@ -8,7 +9,7 @@ buffer's own column names too (`normalise_windows`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pandas as pd
 from dnalens.errors import InputError
 from dnalens.formats.probe_dir import (
     FEATURE_CONCEPT,
+    SCORE_COLUMNS,
     SCORE_REQUIRED,
     ProbeTables,
     read_json,
@@ -25,11 +27,40 @@ from dnalens.formats.probe_dir import (
     require_columns,
 )
 from dnalens.report.health import sae_health
-from dnalens.report.regions import anchors_from_annotation, regions_from_annotation
-from dnalens.report.stage import ReportInputs
-from dnalens.report.tables import SCORE_COLUMNS
+from dnalens.report.regions import Regions, anchors_from_annotation, regions_from_annotation
 from dnalens.report.tokens import WINDOW_COLUMNS
+from dnalens.report.top_windows import SequenceOf
 from dnalens.settings import schema_defaults
+
+PROBE_DEFAULTS = schema_defaults("probe")  # a probe folder without its settings ran with these
+
+
+@dataclass
+class ReportInputs:
+    """Everything the report needs, already read (`read_report_inputs`; tests build one by hand)."""
+
+    genome: str
+    codes: Any  # [tokens, features], rows in buffer (read) order: scipy.sparse, or anything with .shape
+    windows: pd.DataFrame  # tokens.WINDOW_COLUMNS
+    contig_lengths: dict[str, int]
+    scores: pd.DataFrame  # formats.probe_dir.SCORE_COLUMNS (probe/feature_concept.parquet)
+    label_summary: pd.DataFrame  # concept, instances, nucleotides, coverage
+    concepts: pd.DataFrame  # probe/concepts.parquet (formats.probe_dir.CONCEPT_REQUIRED and more)
+    feature_labels: pd.DataFrame  # probe/features.parquet: feature, label (primary metric, chosen on train)
+    regions: Regions
+    anchors: pd.DataFrame  # regions.anchors_from_annotation
+    sequence_of: SequenceOf
+    genome_fasta: Path
+    annotation_gff3: Path | None = None
+    model: str = "?"
+    layer: str = "?"
+    sae: str = "?"
+    sae_quality: dict[str, Any] = field(default_factory=dict)
+    annotation_rule: str = "as decided by the probe stage"  # how the probe stage marked pairs annotated (in words)
+    min_margin: float = PROBE_DEFAULTS["min_margin"]  # the probe run's "beats the best sequence-only baseline" cut
+    strand_shared: bool = False  # codes are [own strand | opposite strand] of one per-strand SAE (views.py)
+    sae_health: list = field(default_factory=list)  # (what, in words) from health.sae_health
+    feature_columns: Any = None  # formats.feature_columns.FeatureColumns: read block by block instead of `codes`
 
 
 def normalise_scores(frame: pd.DataFrame, path: Path | str | None = None) -> pd.DataFrame:
@@ -41,7 +72,7 @@ def normalise_scores(frame: pd.DataFrame, path: Path | str | None = None) -> pd.
     return scores
 
 
-def probing_rule(summary: dict[str, Any]) -> str:
+def annotation_rule(summary: dict[str, Any]) -> str:
     """The probe stage's annotation rule in words, from probe/summary.json."""
     s = summary.get("settings") or {}
     if not {"min_auroc", "min_margin", "max_q"} <= set(s):
@@ -120,7 +151,7 @@ def read_report_inputs(paths: InputPaths) -> ReportInputs:
         regions = regions_from_annotation(annotation, contig_lengths)
         anchors = anchors_from_annotation(annotation)
     else:
-        from dnalens.report.regions import REGION_COLUMNS, Regions
+        from dnalens.report.regions import REGION_COLUMNS
 
         regions = Regions(pd.DataFrame(columns=list(REGION_COLUMNS)), contig_lengths)
         anchors = pd.DataFrame(columns=["contig", "position", "strand", "kind"])
@@ -143,10 +174,8 @@ def read_report_inputs(paths: InputPaths) -> ReportInputs:
         layer=paths.layer or str(meta.get("layer") or quality.get("layer") or "?"),
         sae=paths.sae or sae_name(meta, quality),
         sae_quality=flat_quality(quality),
-        probing_rule=probing_rule(probe.summary),
-        min_margin=float(
-            (probe.summary.get("settings") or {}).get("min_margin", schema_defaults("probe")["min_margin"])
-        ),
+        annotation_rule=annotation_rule(probe.summary),
+        min_margin=float((probe.summary.get("settings") or {}).get("min_margin", PROBE_DEFAULTS["min_margin"])),
         strand_shared=strand_shared(quality, meta),
         sae_health=sae_health(quality),
     )

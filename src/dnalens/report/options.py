@@ -39,6 +39,8 @@ class ReportSettings:
     max_anchors: int = _DEFAULTS["max_anchors"]
     # scatter: report_part jobs over latent ranges (workflow only; outputs do not depend on it)
     parts: int = _DEFAULTS["parts"]
+    # the atlas across genomes: a latent "fires" in a genome when its activation frequency is above this
+    atlas_min_frequency: float = _DEFAULTS["atlas_min_frequency"]
 
     @property
     def overrides_probing(self) -> bool:

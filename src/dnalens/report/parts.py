@@ -16,8 +16,9 @@ import pandas as pd
 
 from dnalens.atomic import atomic_path
 from dnalens.errors import InputError
+from dnalens.report.inputs import ReportInputs
 from dnalens.report.options import ReportSettings
-from dnalens.report.stage import PASS_COLUMNS, ReportInputs, latent_passes, prepare
+from dnalens.report.stage import PASS_COLUMNS, latent_passes, prepare
 
 
 def part_ranges(column_nnz: np.ndarray, n_latents: int, parts: int) -> list[tuple[int, int]]:

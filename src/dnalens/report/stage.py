@@ -1,14 +1,14 @@
 """The report stage: in-memory inputs → every table, track and the HTML page under results/<genome>/.
 
 `run_report` takes plain objects (a sparse code matrix, a window table, a score table, lookups),
-so the whole stage runs in tests on a hand-made genome; `inputs.py` reads the real stage outputs
-into a `ReportInputs`.
+so the whole stage runs in tests on a hand-made genome; `inputs.py` defines `ReportInputs` and reads
+the real stage outputs into one.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,52 +16,26 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from dnalens.atomic import atomic_dir, atomic_path, write_text
+from dnalens.atomic import atomic_dir, write_text
 from dnalens.errors import InputError
 from dnalens.formats.feature_columns import FeatureColumns, feature_bounds
+from dnalens.formats.probe_dir import SCORE_COLUMNS
 from dnalens.report import cards, discovery, portraits, tables, tracks, views
 from dnalens.report.feature_reader import FeatureReader
 from dnalens.report.hits import hit_summary, selected_hits
+from dnalens.report.inputs import ReportInputs
 from dnalens.report.options import ReportSettings
 from dnalens.report.regions import Regions
 from dnalens.report.tokens import TokenMap, build_token_map, display_locus
-from dnalens.report.top_windows import SequenceOf, top_windows
+from dnalens.report.top_windows import top_windows
 
 log = logging.getLogger(__name__)
 FEATURE_BLOCK_ENTRIES = 8_000_000  # code values per block of features (about 20 bytes each while processed)
 
 
-@dataclass
-class ReportInputs:
-    """Everything the report needs, already read (see `inputs.read_report_inputs`)."""
-
-    genome: str
-    codes: Any  # [tokens, features], rows in buffer (read) order: scipy.sparse, or anything with .shape
-    windows: pd.DataFrame  # tokens.WINDOW_COLUMNS
-    contig_lengths: dict[str, int]
-    scores: pd.DataFrame  # tables.SCORE_COLUMNS (probe/feature_concept.parquet)
-    label_summary: pd.DataFrame  # concept, instances, nucleotides, coverage
-    concepts: pd.DataFrame  # probe/concepts.parquet (inputs.CONCEPT_REQUIRED and more)
-    feature_labels: pd.DataFrame  # probe/features.parquet: feature, label (primary metric, chosen on train)
-    regions: Regions
-    anchors: pd.DataFrame  # regions.anchors_from_annotation
-    sequence_of: SequenceOf
-    genome_fasta: Path
-    annotation_gff3: Path | None = None
-    model: str = "?"
-    layer: str = "?"
-    sae: str = "?"
-    sae_quality: dict[str, Any] = field(default_factory=dict)
-    probing_rule: str = "as decided by the probe stage"  # how probing marked pairs annotated (report text)
-    min_margin: float = 0.05  # probe.min_margin: "beats the best sequence-only baseline" cut (report text)
-    strand_shared: bool = False  # codes are [own strand | opposite strand] of one per-strand SAE (views.py)
-    sae_health: list = field(default_factory=list)  # (what, in words) from health.sae_health
-    feature_columns: Any = None  # formats.feature_columns.FeatureColumns: read block by block instead of `codes`
-
-
 @dataclass(frozen=True)
 class ReportPaths:
-    """Output layout under results/<genome>/ (DESIGN.md: workflow outputs per genome)."""
+    """Output layout under results/<genome>/ (the per-genome outputs listed in README.md and docs/ARCHITECTURE.md)."""
 
     root: Path
 
@@ -100,14 +74,6 @@ class ReportPaths:
     @property
     def report_html(self) -> Path:
         return self.root / "report.html"
-
-
-def write_table(table: pd.DataFrame, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        if path.suffix == ".parquet":
-            table.to_parquet(tmp, index=False)
-        else:
-            table.to_csv(tmp, sep="\t", index=False, na_rep="NA", float_format="%.6g")
 
 
 def _with_top_loci(top: pd.DataFrame, lengths: dict[str, int], regions: Regions) -> pd.DataFrame:
@@ -231,7 +197,7 @@ def prepare(inputs: ReportInputs, settings: ReportSettings) -> Prepared:
     layout = views.Layout(n_features, inputs.strand_shared)
     _check_chosen(settings.bigwig_features, layout.n_latents)
     tokens = build_token_map(inputs.windows, inputs.contig_lengths, n_tokens)
-    scores = inputs.scores.reindex(columns=list(tables.SCORE_COLUMNS))
+    scores = inputs.scores.reindex(columns=list(SCORE_COLUMNS))
     probe = views.per_latent(tables.label_metrics(scores, inputs.feature_labels, settings), layout)
     relative = np.full(layout.n_latents, settings.hit_threshold)
     # hits and tracks draw the own-strand column: its label pair's threshold (views.py)
@@ -344,11 +310,11 @@ def run_report(
         for r in table[table["latent"].isin(track_features)].itertuples()
     }
 
-    write_table(table, paths.features_tsv)
-    write_table(table, paths.features_parquet)
-    write_table(pairs, paths.feature_concepts_tsv)
-    write_table(summary, paths.concept_summary_tsv)
-    write_table(windows_table, paths.top_windows_tsv)
+    tables.write_table(table, paths.features_tsv)
+    tables.write_table(table, paths.features_parquet)
+    tables.write_table(pairs, paths.feature_concepts_tsv)
+    tables.write_table(summary, paths.concept_summary_tsv)
+    tables.write_table(windows_table, paths.top_windows_tsv)
     tracks.write_tabix(paths.hits_gff3, tracks.gff3_chunks(detailed_hits, inputs.contig_lengths, info, colours), "gff")
     write_text(
         paths.candidates_gff3, discovery.candidates_gff3(candidates, chosen, inputs.contig_lengths, inputs.genome)

@@ -1,40 +1,24 @@
 """The tables a biologist opens: per latent, per latent × concept, per concept.
 
-Pure functions over DataFrames in the probe stage's own vocabulary (SCORE_COLUMNS, the columns of
-probe/feature_concept.parquet). Every "best" here is one the probe stage chose on TRAIN blocks
+Pure functions over DataFrames in the probe stage's own vocabulary (`formats.probe_dir.SCORE_COLUMNS`, the
+columns of probe/feature_concept.parquet). Every "best" here is one the probe stage chose on TRAIN blocks
 (`best_for_concept`, the feature `label`, concepts.parquet `best_feature_auroc`); held-out numbers are
 only ever reported, never maximised over.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from dnalens.atomic import atomic_path
 from dnalens.formats.feature_columns import feature_bounds
+from dnalens.formats.probe_dir import SCORE_COLUMNS
 from dnalens.report.options import ReportSettings
 
-SCORE_COLUMNS = (
-    "feature",
-    "concept",
-    "auroc_train",
-    "auroc_test",
-    "baseline_auroc_test",
-    "margin",
-    "f1_train",
-    "f1_test",
-    "precision_train",
-    "precision_test",
-    "recall_train",
-    "recall_test",
-    "threshold",
-    "p",
-    "q",
-    "f1_supported",
-    "annotated",
-    "best_for_concept",
-)
 # what the feature table shows of a feature's label pair (for strand-shared SAEs: once per view)
 VIEW_COLUMNS = (
     "label",
@@ -70,6 +54,15 @@ CONCEPT_COLUMNS = (
     "dense_probe_auroc",
     "sae_probe_auroc",
 )
+
+
+def write_table(table: pd.DataFrame, path: Path) -> None:
+    """A report table, atomically: .parquet as is, else TSV with NA for missing values and 6 significant digits."""
+    with atomic_path(path) as tmp:
+        if path.suffix == ".parquet":
+            table.to_parquet(tmp, index=False)
+        else:
+            table.to_csv(tmp, sep="\t", index=False, na_rep="NA", float_format="%.6g")
 
 
 def feature_stats(codes: sp.spmatrix, max_nnz: int = 2_000_000) -> pd.DataFrame:

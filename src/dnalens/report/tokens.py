@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from dnalens.errors import InputError
-from dnalens.formats.coordinates import offset_positions, token_offsets
+from dnalens.formats.coordinates import offset_positions, token_read_offsets
 
 WINDOW_COLUMNS = ("contig", "start", "end", "strand", "token_start", "token_end")
 
@@ -77,7 +77,7 @@ def build_token_map(windows: pd.DataFrame, contig_lengths: dict[str, int], n_tok
     window_contig = np.array([index[c] for c in win["contig"]], dtype=np.int32)
     lengths = np.array([contig_lengths[c] for c in contigs], dtype=np.int64)
     wminus = win["strand"].to_numpy() == "-"
-    owner, k = token_offsets(counts, offsets0)
+    owner, k = token_read_offsets(counts, offsets0)
     unwrapped = offset_positions(
         owner,
         k,

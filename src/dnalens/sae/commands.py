@@ -19,9 +19,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t = subparsers.add_parser(
         "train-sae", help="train a TopK/BatchTopK/Matryoshka SAE on activation shards (resumable)"
     )
-    t.add_argument("--activations", required=True, help="activation shard directory (results/<g>/activations/<layer>)")
-    t.add_argument("--windows", required=True, help="windows.bed the shards index (for the held-out block)")
-    t.add_argument("--fasta", help="genome FASTA of the windows (needed with sae.base_lookup: the bases of every row)")
+    t.add_argument(
+        "--activations",
+        required=True,
+        nargs="+",
+        help="activation shard directory (results/<g>/activations/<layer>); several = one shared dictionary "
+        "trained on an equal token share of each genome's sample",
+    )
+    t.add_argument(
+        "--windows", required=True, nargs="+", help="windows.bed each shard directory indexes (for its held-out blocks)"
+    )
+    t.add_argument(
+        "--fasta", nargs="+", help="genome FASTA of each --activations (needed with sae.base_lookup: every row's bases)"
+    )
+    t.add_argument("--genomes", nargs="+", help="genome name of each --activations (recorded in the SAE's metadata)")
     t.add_argument("--out", required=True, help="SAE directory to write (SAELens layout)")
     t.add_argument("--settings", help="the config's `sae:` block as JSON (or a .json/.yaml path)")
     t.add_argument("--checkpoint", help="checkpoint directory (default: <out>.checkpoint; removed on success)")
@@ -57,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--settings", help="the config's `sae:` block (k for a .pt without k in its name, device)")
     e.add_argument("--extract-settings", help="fused: the config's `extract:` block as JSON (batch_tokens, device)")
     e.add_argument("--part", type=int, help="scatter: encode only shard block PART (0-based) of --parts")
-    e.add_argument("--parts", type=int, default=1, help="scatter: number of blocks (the extract stage's parts)")
+    e.add_argument("--parts", type=int, default=1, help="scatter: number of blocks (the sample stage's parts)")
     e.set_defaults(func=_encode)
 
     m = subparsers.add_parser("encode-merge", help="gather code parts (dnalens encode --part) into one codes directory")
@@ -70,9 +81,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "sae-quality", help="MSE, FVU, L0, dead/dense latents and loss recovered on held-out windows"
     )
     q.add_argument("--sae", required=True, help="SAELens directory or Goodfire .pt")
-    q.add_argument("--activations", required=True, help="activation shard directory")
-    q.add_argument("--windows", required=True, help="windows.bed the shards index")
-    q.add_argument("--fasta", help="genome FASTA (with --model: loss recovered by splicing the SAE into the model)")
+    q.add_argument(
+        "--activations",
+        required=True,
+        nargs="+",
+        help="activation shard directory; several = one report pooled over the genomes' held-out blocks",
+    )
+    q.add_argument("--windows", required=True, nargs="+", help="windows.bed each shard directory indexes")
+    q.add_argument(
+        "--fasta", nargs="+", help="genome FASTA of each --activations (with --model: loss recovered by splicing)"
+    )
+    q.add_argument("--genomes", nargs="+", help="genome name of each --activations (recorded in the report)")
     q.add_argument("--model", help="the config's `model:` block as JSON, or a model directory")
     q.add_argument("--settings", help="the config's `sae:` block as JSON")
     q.add_argument(
@@ -91,9 +110,10 @@ def _settings(text: str | None):
 def _train(args: argparse.Namespace) -> int:
     from dnalens.formats.activation_shards import read_manifest
     from dnalens.formats.window_table import read_windows_bed
-    from dnalens.sae.data import activation_width, holdout_mask, training_batches
+    from dnalens.sae.data import activation_width, holdout_mask, source_batches
     from dnalens.sae.io import save_sae
     from dnalens.sae.row_bases import open_row_bases
+    from dnalens.sae.sources import same_layer
     from dnalens.sae.strand_shared import require_concat
     from dnalens.sae.training import finalize, train_sae
 
@@ -106,20 +126,33 @@ def _train(args: argparse.Namespace) -> int:
     if args.as_replicate:
         settings = replicate_settings(settings)  # replicate off: the twin trains no twin of its own
     twin = settings.replicate and not args.skip_replicate  # train both here
-    manifest = read_manifest(args.activations)
+    sources = _sources(args)
+    manifests = [read_manifest(src.activations) for src in sources]
+    manifest = same_layer(manifests, sources)
     if settings.strand_shared:
-        require_concat(manifest, args.activations)
-    windows = read_windows_bed(args.windows)
-    held = holdout_mask(windows, settings.holdout_fraction, settings.holdout_blocks)
-    d_in = activation_width(args.activations)
-    bases = open_row_bases(args.activations, windows, args.fasta, context=settings.base_lookup)
-    batches = training_batches(
-        args.activations, ~held, batch_size=settings.rows_per_batch, seed=settings.seed, bases=bases
-    )
+        for src, m in zip(sources, manifests):
+            require_concat(m, src.activations)
+    windows = [read_windows_bed(src.windows) for src in sources]
+    held = [holdout_mask(w, settings.holdout_fraction, settings.holdout_blocks) for w in windows]
+    widths = {src.name: activation_width(src.activations) for src in sources}
+    if len(set(widths.values())) > 1:
+        raise InputError(
+            f"the genomes' samples have different widths: {widths}.",
+            fix="sample every genome of a shared dictionary from the same model and layer.",
+        )
+    d_in = widths[sources[0].name]
+    bases = [
+        open_row_bases(src.activations, w, src.fasta, context=settings.base_lookup) for src, w in zip(sources, windows)
+    ]
+
+    def batches(run_settings):
+        use = [~h for h in held]
+        return source_batches(sources, use, bases, batch_size=run_settings.rows_per_batch, seed=run_settings.seed)
+
     checkpoint = Path(args.checkpoint or f"{args.out.rstrip('/')}.checkpoint")
-    result = train_sae(batches, d_in, settings, checkpoint_dir=checkpoint)
+    result = train_sae(batches(settings), d_in, settings, checkpoint_dir=checkpoint)
     sae = finalize(result)
-    reference, dictionary = _train_replicate(args, settings, d_in, held, bases, sae, result, twin)
+    reference, dictionary = _train_replicate(args, settings, d_in, batches, sae, result, twin)
     model = manifest.get("model") or {}
     metadata = {
         "hook_name": manifest.get("layer"),
@@ -128,9 +161,18 @@ def _train(args: argparse.Namespace) -> int:
             "settings": dataclasses.asdict(settings),
             "steps": result.steps,
             "d_in": d_in,
-            "training_windows": int((~held).sum()),
-            "held_out_windows": int(held.sum()),
-            "activations": str(args.activations),
+            "training_windows": int(sum(int((~h).sum()) for h in held)),
+            "held_out_windows": int(sum(int(h.sum()) for h in held)),
+            "activations": str(sources[0].activations) if len(sources) == 1 else [s.activations for s in sources],
+            "genomes": [
+                {
+                    "name": src.name,
+                    "activations": str(src.activations),
+                    "training_windows": int((~h).sum()),
+                    "held_out_windows": int(h.sum()),
+                }
+                for src, h in zip(sources, held)
+            ],
             "last_step": result.history[-1] if result.history else None,
             "dictionary": dictionary,
         },
@@ -142,6 +184,7 @@ def _train(args: argparse.Namespace) -> int:
         json.dumps(
             {
                 "out": args.out,
+                "genomes": [src.name for src in sources],
                 "steps": result.steps,
                 **(result.history[-1] if result.history else {}),
                 **{k: dictionary[k] for k in ("init_cosine_median", "seed_agreement")},
@@ -160,10 +203,9 @@ def replicate_settings(settings):
     return dataclasses.replace(settings, seed=settings.seed + 1, replicate=False)
 
 
-def _train_replicate(args, settings, d_in, held, bases, sae, result, twin: bool) -> tuple[dict, dict]:
+def _train_replicate(args, settings, d_in, batches, sae, result, twin: bool) -> tuple[dict, dict]:
     """The decoders saved next to the SAE (its initialisation; with `twin`, the decoder of an SAE trained on
-    the same rows with seed + 1) and the train-time dictionary metadata (dictionary.py)."""
-    from dnalens.sae.data import training_batches
+    the same rows with seed + 1: `batches(settings)` gives the rows) and the train-time dictionary metadata."""
     from dnalens.sae.dictionary import decoder, init_cosine, seed_agreement
     from dnalens.sae.training import finalize, train_sae
 
@@ -178,11 +220,8 @@ def _train_replicate(args, settings, d_in, held, bases, sae, result, twin: bool)
     }
     if twin:
         other = replicate_settings(settings)
-        batches = training_batches(
-            args.activations, ~held, batch_size=other.rows_per_batch, seed=other.seed, bases=bases
-        )
         ckpt = _replicate_checkpoint(Path(args.checkpoint or f"{args.out.rstrip('/')}.checkpoint"))
-        replicate = finalize(train_sae(batches, d_in, other, checkpoint_dir=ckpt))
+        replicate = finalize(train_sae(batches(other), d_in, other, checkpoint_dir=ckpt))
         reference["W_dec_replicate"] = decoder(replicate)
         agree = seed_agreement(decoder(sae), reference["W_dec_replicate"])
         dictionary.update(
@@ -208,8 +247,8 @@ def _encode(args: argparse.Namespace) -> int:
 
 
 def _encode_fused(args: argparse.Namespace) -> int:
-    from dnalens.extract.stage import ExtractSettings
     from dnalens.models.base import model_arg
+    from dnalens.models.window_pass import ExtractSettings
     from dnalens.sae.fused import run_fused
 
     extract = from_mapping(ExtractSettings, parse_settings(args.extract_settings), where="extract settings")
@@ -267,47 +306,19 @@ def _encode_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sources(args: argparse.Namespace) -> list:
+    from dnalens.sae.sources import sample_sources
+
+    return sample_sources(args.activations, args.windows, args.fasta, args.genomes)
+
+
 def _quality(args: argparse.Namespace) -> int:
     from dnalens.atomic import write_text
-    from dnalens.formats.activation_shards import read_manifest
-    from dnalens.formats.window_table import read_windows_bed
-    from dnalens.sae.data import evaluation_windows, holdout_mask, window_batches
-    from dnalens.sae.io import load_sae
-    from dnalens.sae.quality import reconstruction_quality
-    from dnalens.sae.row_bases import open_row_bases
-    from dnalens.sae.settings import resolve_device
-    from dnalens.sae.strand_shared import StrandSharedSAE, require_concat
+    from dnalens.sae.quality_report import quality_report
 
-    settings = _settings(args.settings)
-    device = resolve_device(settings.device)
-    sae = load_sae(args.sae, k=settings.k, device=device)
-    manifest = read_manifest(args.activations)
-    if isinstance(sae, StrandSharedSAE):
-        require_concat(manifest, args.activations)
-    windows = read_windows_bed(args.windows)
-    evaluated, held_out = evaluation_windows(holdout_mask(windows, settings.holdout_fraction, settings.holdout_blocks))
-    report = {
-        "sae": str(args.sae),
-        "layer": manifest.get("layer"),
-        "architecture": sae.architecture,
-        "d_in": sae.d_in,
-        "d_sae": sae.d_sae,
-        "k": sae.k,
-        "held_out": held_out,
-        "evaluation_windows": int(evaluated.sum()),
-        "holdout_fraction": settings.holdout_fraction,
-        "holdout_blocks": settings.holdout_blocks,
-    }
-    bases = open_row_bases(args.activations, windows, args.fasta, context=sae.lookup_context)
-    report["base_lookup"] = sae.lookup_context
-    report["strand_shared"] = isinstance(sae, StrandSharedSAE)
-
-    def rows():
-        return window_batches(args.activations, evaluated, max_tokens=settings.quality_tokens, bases=bases)
-
-    report.update(reconstruction_quality(sae, rows()))
-    report["dictionary"] = _dictionary(args.sae, sae, report, rows, args.replicate)
-    report["loss"] = _loss_recovered(args, sae, manifest, windows, evaluated, settings)
+    report = quality_report(
+        args.sae, _sources(args), _settings(args.settings), model=args.model, replicate=args.replicate
+    )
     write_text(args.out, json.dumps(report, indent=1) + "\n")
     d = report["dictionary"]
     print(
@@ -319,64 +330,3 @@ def _quality(args: argparse.Namespace) -> int:
         )
     )
     return 0
-
-
-def _dictionary(path, sae, report, rows, replicate=None) -> dict:
-    """Per strand state for a strand-shared SAE (its per-strand dictionary on both halves of each row),
-    else per row: the `dictionary` block of sae_quality.json (dictionary.py). The replicate's decoder comes
-    from `replicate` (an SAE directory) or, when train-sae trained both, from the file saved next to the SAE."""
-    from dnalens.sae.dictionary import decoder, dictionary_report
-    from dnalens.sae.io import load_dictionary_reference, load_sae
-    from dnalens.sae.quality import reconstruction_quality
-    from dnalens.sae.strand_shared import StrandSharedSAE, strand_states
-
-    if isinstance(sae, StrandSharedSAE):
-        states = (strand_states(batch, sae.lookup_context) for batch in rows())
-        metrics, d_in, unit = reconstruction_quality(sae.strand_sae, states), sae.strand_sae.d_in, "strand state"
-    else:
-        metrics, d_in, unit = report, sae.d_in, "row"
-    own, reference = decoder(sae), load_dictionary_reference(path)
-    if replicate:
-        twin = decoder(load_sae(replicate, device="cpu"))
-        if tuple(twin.shape) != tuple(own.shape):
-            raise InputError(
-                f"the replicate's decoder is {tuple(twin.shape)}, this SAE's {tuple(own.shape)}.",
-                path=replicate,
-                fix="give the replicate trained with the same sae settings (train-sae --as-replicate).",
-            )
-        reference["W_dec_replicate"] = twin
-    return dictionary_report(metrics, d_in, own, reference, unit=unit)
-
-
-def _loss_recovered(args, sae, manifest, windows, held, settings) -> dict:
-    """Splice the SAE into the model on held-out windows (each strand pass when activations are pooled)."""
-    if not (args.fasta and args.model):
-        return {"loss_recovered": None, "reason": "no --fasta/--model given"}
-    from dnalens.formats.window_table import window_sequence
-    from dnalens.genome.fasta import open_fasta
-    from dnalens.models.base import load_model, model_arg
-    from dnalens.sae.quality import gate_loss_recovered, pooled_loss_recovered
-    from dnalens.sae.splice import strand_passes
-
-    adapter = load_model(model_arg(args.model))
-    fasta = open_fasta(args.fasta)
-    rows = [i for i in range(len(windows)) if held[i]][: settings.loss_windows]
-    seqs = [window_sequence(fasta, windows[i]) for i in rows]
-    passes = strand_passes(
-        adapter,
-        seqs,
-        manifest["layer"],
-        sae.to(adapter.device),
-        trim_start=int(manifest.get("trim_start", 0)),
-        trim_end=int(manifest.get("trim_end", 0)),
-    )
-    if not passes:
-        return {"loss_recovered": None, "reason": "no held-out window longer than the trimmed positions"}
-    result = gate_loss_recovered(pooled_loss_recovered(passes), settings.min_ablation_gap)
-    return {
-        **result,
-        "windows": len(seqs),
-        "passes": len(passes),
-        "rc_pool": adapter.spec.rc_pool,
-        "tokens": int(sum(p.tokens.size for p in passes)),
-    }

@@ -20,6 +20,7 @@ import torch
 from dnalens.errors import InputError
 from dnalens.formats.activation_shards import iter_shards
 from dnalens.formats.window_table import Window
+from dnalens.sae.sources import SampleSource, equal_shares
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +83,16 @@ def training_batches(
     seed: int = 0,
     pool_tokens: int = 1 << 17,
     bases: dict[int, np.ndarray] | None = None,
+    stream: int | None = None,
 ) -> Iterator[torch.Tensor] | Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Endless float32 batches [batch_size, d] of rows from used windows, shuffled within a pool of
     ~`pool_tokens` rows, epoch after epoch (each epoch reshuffled; deterministic for a seed).
 
-    With `bases` (row_bases.activation_row_bases) each batch is (rows, their lookup codes)."""
+    With `bases` (row_bases.activation_row_bases) each batch is (rows, their lookup codes). `stream` (a
+    genome's index in a shared dictionary's mix) gives each genome its own shuffle for the same seed."""
     epoch = 0
     while True:
-        rng = np.random.default_rng([int(seed), epoch])
+        rng = np.random.default_rng([int(seed), epoch] if stream is None else [int(seed), int(stream), epoch])
         pool: list[np.ndarray] = []
         pool_bases: list[np.ndarray] = []
         n_pool = 0
@@ -131,6 +134,50 @@ def training_batches(
         epoch += 1
 
 
+def mixed_batches(
+    streams: Sequence[Iterator],
+) -> Iterator[torch.Tensor] | Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """A shared dictionary's batches: each step takes the next batch of every genome's stream (each sized
+    to an equal token share) and stacks them, so every genome weighs the same in every step however
+    long its genome or its sample. One stream passes through unchanged (a one-genome run trains the same
+    bytes as a per-genome SAE)."""
+    if len(streams) == 1:
+        yield from streams[0]
+        return
+    for parts in zip(*streams):
+        if isinstance(parts[0], tuple):
+            yield torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+        else:
+            yield torch.cat(list(parts))
+
+
+def source_batches(
+    sources: Sequence[SampleSource],
+    train_windows: Sequence[np.ndarray],
+    bases: Sequence[dict[int, np.ndarray] | None],
+    *,
+    batch_size: int,
+    seed: int,
+) -> Iterator[torch.Tensor] | Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Endless training batches over one genome's sample (exactly `training_batches`) or several genomes'
+    samples mixed in equal shares of `batch_size` rows (`mixed_batches`)."""
+    if len(sources) == 1:
+        return training_batches(
+            sources[0].activations, train_windows[0], batch_size=batch_size, seed=seed, bases=bases[0]
+        )
+    if batch_size < len(sources):
+        raise InputError(
+            f"sae.batch_size gives {batch_size} rows per step for {len(sources)} genomes: each genome needs one.",
+            fix=f"raise sae.batch_size to at least {2 * len(sources)} (strand-shared rows hold two states).",
+        )
+    shares = equal_shares(batch_size, len(sources))
+    streams = [
+        training_batches(src.activations, use, batch_size=size, seed=seed, bases=b, stream=i)
+        for i, (src, use, b, size) in enumerate(zip(sources, train_windows, bases, shares))
+    ]
+    return mixed_batches(streams)
+
+
 def _batch(rows: np.ndarray, bases: np.ndarray | None, a: int, b: int):
     x = torch.from_numpy(rows[a:b].astype(np.float32))
     return x if bases is None else (x, torch.from_numpy(bases[a:b].copy()))
@@ -162,4 +209,4 @@ def window_batches(
 def activation_width(directory: str | Path) -> int:
     for _meta, array in iter_shards(directory):
         return int(array.shape[1])
-    raise InputError("no activation shards found.", path=directory, fix="run `dnalens extract` first.")
+    raise InputError("no activation shards found.", path=directory, fix="run `dnalens sample` first.")

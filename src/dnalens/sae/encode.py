@@ -182,7 +182,7 @@ def encode_activations(
     """Write `out/` (as a whole, atomically): shard-NNNNN.{indptr,indices,values}.npy + .json, manifest.
 
     With `part`/`parts` only the activation shards of that scatter part are encoded (the same
-    contiguous blocks `dnalens extract --part` computes); `merge_code_parts` gathers the parts.
+    contiguous blocks `dnalens sample --part` computes); `merge_code_parts` gathers the parts.
     `bases` (row_bases.activation_row_bases) is required by an SAE with a per-w-mer decoder bias.
     """
     from tqdm.auto import tqdm
@@ -312,6 +312,8 @@ def write_codes_manifest(
         "trim_end": int(trims[1]),
         "layer": layer,
         "sae": sae_source,
+        # which dictionary made these codes, by content (a shared dictionary is named by its settings)
+        "sae_digest": sae_identity(sae, "cpu")["weights"],
         "architecture": sae.architecture,
         "k": sae.k,
         "mean_l0": total_nnz / max(total_tokens, 1),

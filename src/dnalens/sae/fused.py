@@ -1,10 +1,11 @@
-"""The fused path: windows -> model -> SAE on the model's device -> sparse code shards; no dense shard is written.
+"""The genome-wide encode: every window -> the window pass (models.window_pass) -> SAE on the model's device ->
+sparse code shards; no dense shard is written.
 
 Why: a dense fp16 shard costs d x 2 bytes per token (Evo 2 7B: 8 KB), sparse codes about k x 4. The SAE
-is trained on a seeded sample of windows (extract.sample), then every window of the genome is read once
-more with the SAE spliced in after the capture, and only the non-zero codes cross to the host.
+is trained on a seeded sample of windows (dnalens.sample), then every window of the genome is read once
+more with the SAE as the step on each batch's rows, and only the non-zero codes cross to the host.
 
-Same bytes as the stored path: activations are rounded through float16 on the device (as a stored
+Same bytes as the stored path: the window pass rounds the rows through float16 on the device (as a stored
 shard would be) before the SAE reads them, shards follow the same plan (`plan_shards`, so code shard i
 covers the windows activation shard i would), and each part writes what `dnalens encode --part`
 writes. Memory on the device: one batch of `batch_tokens` tokens and its dense codes; on CUDA out of
@@ -28,71 +29,19 @@ import numpy as np
 
 from dnalens import preemption
 from dnalens.errors import InputError
-from dnalens.extract.stage import ExtractSettings, plan_shards, token_offsets, trims
 from dnalens.formats.activation_shards import part_shards
+from dnalens.models.window_pass import (
+    ExtractSettings,
+    device_rows,
+    fingerprint,
+    pass_shard,
+    plan_shards,
+    token_offsets,
+    trims,
+)
 from dnalens.oom import HalvingBatch, oom_error
 
 log = logging.getLogger(__name__)
-
-
-def token_batches(lengths: Sequence[int], batch_tokens: int) -> list[tuple[int, int]]:
-    """(start, end) ranges of consecutive windows whose padded size (count x longest) stays within
-    `batch_tokens`; a window longer than the budget is a batch of its own."""
-    out, start, longest = [], 0, 0
-    for i, n in enumerate(lengths):
-        wider = max(longest, int(n))
-        if i > start and wider * (i - start + 1) > batch_tokens:
-            out.append((start, i))
-            start, wider = i, int(n)
-        longest = wider
-    if start < len(lengths):
-        out.append((start, len(lengths)))
-    return out
-
-
-def _pass_rows(adapter, seqs: Sequence[str], layer: str, tail: int = 0) -> list:
-    """One forward pass, each sequence read without its last `tail` nucleotides (models.base.unread_tail);
-    per sequence its nucleotides' rows [len, d] as float32 tensors on the model's device, unread rows zero."""
-    import torch
-
-    from dnalens.models.base import read_prefix
-
-    ids, mask, positions = adapter.encode([read_prefix(s, tail) for s in seqs])
-    ids = ids.to(adapter.device)
-    mask = None if mask is None else mask.to(adapter.device)
-    tensor = adapter.capture(ids, mask, [layer])[layer].float()
-    rows = []
-    for j, pos in enumerate(positions):
-        pos = np.asarray(pos)
-        if len(pos) and pos[-1] - pos[0] == len(pos) - 1:
-            rows.append(tensor[j, int(pos[0]) : int(pos[-1]) + 1])
-        else:
-            rows.append(tensor[j, torch.as_tensor(pos, device=tensor.device)])
-    missing = [len(s) - r.shape[0] for s, r in zip(seqs, rows)]
-    return [torch.nn.functional.pad(r, (0, 0, 0, m)) if m > 0 else r for r, m in zip(rows, missing)]
-
-
-def device_rows(adapter, seqs: Sequence[str], layer: str, trim: tuple[int, int]):
-    """Kept rows of `seqs` (trimmed, rc-pooled as `adapter.activations` pools them), concatenated
-    [n, d] on the model's device and rounded through float16 like a stored shard. The reverse-complement
-    pass is skipped when the batch already holds every window's other strand (models.base.rc_partners)."""
-    import torch
-
-    from dnalens.formats.window_table import reverse_complement
-    from dnalens.models.base import rc_partners
-
-    tail = adapter.unread_tail(trim)
-    rows = _pass_rows(adapter, seqs, layer, tail)
-    pool = adapter.spec.rc_pool
-    if pool != "none":
-        rc = [reverse_complement(s) for s in seqs]
-        partner = rc_partners(seqs, rc)  # both strands of each window in this batch: one pass serves both
-        rev = _pass_rows(adapter, rc, layer, tail) if partner is None else [rows[i] for i in partner]
-        rows = [
-            torch.cat([a, b.flip(0)], dim=1) if pool == "concat" else (a + b.flip(0)) / 2 for a, b in zip(rows, rev)
-        ]
-    kept = [r[trim[0] : max(trim[0], r.shape[0] - trim[1])] for r in rows]  # a window shorter than the trims: none
-    return torch.cat(kept).half().float()
 
 
 def encode_windows(
@@ -101,68 +50,55 @@ def encode_windows(
     fasta,
     windows,
     rows: Sequence[int],
-    offsets: np.ndarray,
     layer: str,
     trim: tuple[int, int],
-    batch_tokens: int,
+    budget: HalvingBatch,
     bases: np.ndarray | None = None,
-    budget: HalvingBatch | None = None,
 ):
-    """Codes of the kept tokens of windows `rows` (one shard; `offsets`: their kept-token offsets,
-    extract.stage.token_offsets) as CSR arrays, and the values clipped to float16; `bases`: the shard's
-    lookup codes (sae.row_bases) for an SAE with a per-w-mer decoder bias. `budget` (tokens per batch,
-    halved on CUDA out of memory) is shared by the shards of one call."""
+    """Codes of the kept tokens of windows `rows` (one shard) as CSR arrays, and the values clipped to float16:
+    the window pass in token batches of `budget.size` (halved on CUDA out of memory, shared by the shards of
+    one call) with the SAE encode as its step; `bases`: the shard's lookup codes (sae.row_bases) for an SAE
+    with a per-w-mer decoder bias."""
     from dnalens.formats.codes import CsrArrays
-    from dnalens.formats.window_table import window_sequence
     from dnalens.sae.encode import encode_shard
 
-    lengths = [windows[r].length for r in rows]
-    budget = budget or HalvingBatch(batch_tokens, minimum=max(lengths, default=1), what="extract+encode batch (tokens)")
-    pieces, clipped, a = [], 0, 0
-    while a < len(rows):
-        preemption.check()  # between batches: nothing of this shard is kept yet
+    offsets = token_offsets([windows[r].length for r in rows], trim)
 
-        def batch(size: int, a: int = a):
-            b = a + token_batches(lengths[a:], size)[0][1]
-            seqs = [window_sequence(fasta, windows[r]) for r in rows[a:b]]
-            x = device_rows(adapter, seqs, layer, trim)
-            lo, hi = int(offsets[a]), int(offsets[b])
-            if x.shape[0] != hi - lo:
-                raise InputError(
-                    f"windows {rows[a]}..{rows[b - 1]} gave {x.shape[0]} rows, expected {hi - lo}.",
-                    fix="check model.trim against the window length.",
-                )
-            csr, n_clipped = encode_shard(
-                sae,
-                x,
-                (offsets[a : b + 1] - lo).tolist(),
-                device=x.device,
-                bases=None if bases is None else bases[lo:hi],
-            )
-            return b, csr, n_clipped
+    def encode(kept, a: int, b: int):
+        x, lo, hi = kept[layer], int(offsets[a]), int(offsets[b])
+        bounds = (offsets[a : b + 1] - lo).tolist()
+        return encode_shard(sae, x, bounds, device=x.device, bases=None if bases is None else bases[lo:hi])
 
-        a, csr, n_clipped = budget.run(
-            batch,
-            lambda size, exc, a=a: oom_error(
-                f"one window of {lengths[a]:,} nt through the model and the SAE (batch budget halved from "
-                f"{budget.initial:,} tokens)",
-                exc,
-                fix="use a GPU with more memory, shorter windows (windows.length), or model.device: cpu.",
-            ),
+    def too_big(a: int, b: int, exc: BaseException) -> BaseException:
+        return oom_error(
+            f"one window of {windows[rows[a]].length:,} nt through the model and the SAE (batch budget halved "
+            f"from {budget.initial:,} tokens)",
+            exc,
+            fix="use a GPU with more memory, shorter windows (windows.length), or model.device: cpu.",
         )
-        pieces.append(csr)
-        clipped += n_clipped
-    return CsrArrays.concat(pieces, sae.d_sae), clipped
+
+    pieces = pass_shard(
+        fasta,
+        windows,
+        rows,
+        trim,
+        lambda seqs: {layer: device_rows(adapter, seqs, layer, trim)},  # this module's name: tests swap it
+        encode,
+        budget=budget,
+        by_tokens=True,
+        too_big=too_big,
+    )
+    return CsrArrays.concat([csr for csr, _ in pieces], sae.d_sae), sum(n for _, n in pieces)
 
 
-def stored_shards(activations: str | Path | None, fingerprint: str) -> dict[int, tuple]:
+def stored_shards(activations: str | Path | None, fp: str) -> dict[int, tuple]:
     """{shard index: (meta, memory-mapped rows)} of a finished dense directory with this fingerprint (same
     model, layer, trims, shard size and windows.bed bytes: a sample that is the whole genome); else {}."""
     from dnalens.formats.activation_shards import MANIFEST, iter_shards, read_manifest
 
     if not activations or not (Path(activations) / MANIFEST).is_file():
         return {}
-    if read_manifest(activations).get("fingerprint") != fingerprint:
+    if read_manifest(activations).get("fingerprint") != fp:
         return {}
     return {int(meta["shard"]): (meta, array) for meta, array in iter_shards(activations)}
 
@@ -210,7 +146,6 @@ def run_fused(
     from tqdm import tqdm
 
     from dnalens.atomic import atomic_dir
-    from dnalens.extract.stage import fingerprint
     from dnalens.formats.window_table import read_windows_bed
     from dnalens.genome.fasta import open_fasta
     from dnalens.models.base import load_model, parse_spec
@@ -259,7 +194,7 @@ def run_fused(
     reused = 0
     shards: list[dict] = []
     budget = HalvingBatch(
-        settings.batch_tokens, minimum=max((w.length for w in windows), default=1), what="extract+encode batch (tokens)"
+        settings.batch_tokens, minimum=max((w.length for w in windows), default=1), what="encode batch (tokens)"
     )
     kept_shards, finished = KeptShards(out, lambda: sae_identity(sae, str(device))), []
     with (
@@ -267,7 +202,7 @@ def run_fused(
         preemption.at_safe_points(),
         tqdm(
             total=sum(len(plan[i]) for i in mine),
-            desc="extract+encode",
+            desc="encode",
             unit="win",
             file=sys.stderr,
             disable=not progress,
@@ -301,9 +236,7 @@ def run_fused(
                     csr, clipped = encode_shard(sae, array, meta["offsets"], device=device, bases=bases)
                     reused += 1
                 else:
-                    csr, clipped = encode_windows(
-                        adapter, sae, fa, windows, rows, offsets, layer, trim, settings.batch_tokens, bases, budget
-                    )
+                    csr, clipped = encode_windows(adapter, sae, fa, windows, rows, layer, trim, budget, bases)
                 shards.append(write_code_shard(tmp, meta, csr, clipped, sae.d_sae))
                 finished.append((stem, source))
                 bar.update(len(rows))

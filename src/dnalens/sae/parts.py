@@ -62,7 +62,7 @@ def merge_code_parts(
         raise InputError("no code parts to merge.")
     first = manifests[0]
     for path, m in zip(parts[1:], manifests[1:]):
-        for key in ("n_features", "layer", "sae", "architecture", "k", "trim_start", "trim_end"):
+        for key in ("n_features", "layer", "sae", "sae_digest", "architecture", "k", "trim_start", "trim_end"):
             if m.get(key) != first.get(key):
                 raise InputError(
                     f"code part differs from {parts[0]} in {key}.",

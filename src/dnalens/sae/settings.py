@@ -10,8 +10,8 @@ from dnalens.settings import schema_choices, schema_defaults
 
 # allowed values come from the schema's enums (sae.registry.TRAINABLE must equal the architecture enum:
 # tests/sae/test_architectures.py)
-ARCHITECTURES, SOURCES, NORMALIZE, INIT_B_DEC = (
-    schema_choices("sae", key) for key in ("architecture", "source", "normalize", "init_b_dec")
+ARCHITECTURES, SOURCES, SCOPES, NORMALIZE, INIT_B_DEC = (
+    schema_choices("sae", key) for key in ("architecture", "source", "scope", "normalize", "init_b_dec")
 )
 
 
@@ -21,6 +21,7 @@ _DEFAULTS = schema_defaults("sae")  # every default: workflow/schemas/config.sch
 @dataclass(frozen=True)
 class SaeSettings:
     source: str = _DEFAULTS["source"]
+    scope: str = _DEFAULTS["scope"]  # shared: one dictionary for all genomes of a run; genome: one per genome
     path: str | None = _DEFAULTS["path"]
     layer: str | None = _DEFAULTS["layer"]
     architecture: str = _DEFAULTS["architecture"]
@@ -50,6 +51,7 @@ class SaeSettings:
     def __post_init__(self) -> None:
         choices = {
             "source": SOURCES,
+            "scope": SCOPES,
             "architecture": ARCHITECTURES,
             "normalize": NORMALIZE,
             "init_b_dec": INIT_B_DEC,

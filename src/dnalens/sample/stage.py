@@ -1,24 +1,23 @@
-"""The extract stage: windows -> model adapter (nnsight capture) -> fp16 activation shards per layer.
+"""The sample stage (the SAE-training sample): sampled windows -> the window pass -> fp16 activation shards per layer.
 
-Why a fixed shard plan: shard boundaries depend only on window lengths and `shard_tokens`, so a rerun
-after a kill recomputes the same plan and skips every shard whose JSON marker exists and whose .npy
-still matches the size and CRC-32 in it (a truncated or altered shard is deleted and re-made). Memory
-is bounded by one shard per layer plus one batch. All layers come out of the same forward pass.
-A shard written by a different model/layer/trim (fingerprint mismatch) is stale and removed. The gather
-checks the shards the parts wrote the same way before writing the manifests.
+Why a fixed shard plan (models.window_pass, shared with the encode): shard boundaries depend only on window
+lengths and `shard_tokens`, so a rerun after a kill recomputes the same plan and skips every shard whose
+JSON marker exists and whose .npy still matches the size and CRC-32 in it (a truncated or altered shard is
+deleted and re-made). Memory is bounded by one shard per layer plus one batch. All layers come out of the
+same forward pass. A shard written by a different model/layer/trim (fingerprint mismatch) is stale and
+removed. The gather checks the shards the parts wrote the same way before writing the manifests.
 Faults: CUDA out-of-memory halves the batch of windows (dnalens.oom); SIGTERM stops between forward
 passes, dropping the shard in flight (dnalens.preemption), so a rerun resumes at the last complete shard.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -33,61 +32,18 @@ from dnalens.formats.activation_shards import (
     write_manifest,
     write_shard,
 )
+from dnalens.models.window_pass import (
+    ExtractSettings,
+    fingerprint,
+    host_rows,
+    pass_shard,
+    plan_shards,
+    token_offsets,
+    trims,
+)
 from dnalens.oom import HalvingBatch, oom_error
-from dnalens.settings import schema_defaults
 
 log = logging.getLogger(__name__)
-_DEFAULTS = schema_defaults("extract")  # every default: workflow/schemas/config.schema.yaml
-
-
-@dataclass(frozen=True)
-class ExtractSettings:
-    """The config's `extract:` block (see the schema for every key)."""
-
-    layers: tuple[str, ...] = _DEFAULTS["layers"]
-    shard_tokens: int = _DEFAULTS["shard_tokens"]
-    dense_twin: bool = _DEFAULTS["dense_twin"]
-    threads: int = _DEFAULTS["threads"]
-    batch_tokens: int = _DEFAULTS["batch_tokens"]
-    sample_coverage: float = _DEFAULTS["sample_coverage"]
-
-
-def trims(spec) -> tuple[int, int]:
-    """Positions dropped at the start (and, with rc_pool, the end: the start of the reverse pass)."""
-    return int(spec.trim), int(spec.trim) if spec.rc_pool != "none" else 0
-
-
-def kept_tokens(length: int, trim: tuple[int, int]) -> int:
-    """Tokens a window of `length` nt keeps after the model's trims (none when it is shorter than them)."""
-    return max(0, int(length) - trim[0] - trim[1])
-
-
-def token_offsets(lengths: Sequence[int], trim: tuple[int, int]) -> np.ndarray:
-    """Row offset of each window's first kept token within a shard, plus the total: [0, n1, n1 + n2, ...]."""
-    return np.concatenate([[0], np.cumsum([kept_tokens(n, trim) for n in lengths])]).astype(np.int64)
-
-
-def plan_shards(lengths: Sequence[int], shard_tokens: int, trim: tuple[int, int]) -> list[list[int]]:
-    """Window rows per shard: whole windows, closed once a shard holds >= shard_tokens kept tokens."""
-    shards, current, size = [], [], 0
-    for row, n in enumerate(lengths):
-        current.append(row)
-        size += kept_tokens(n, trim)
-        if size >= shard_tokens:
-            shards.append(current)
-            current, size = [], 0
-    if current or not shards:
-        shards.append(current)
-    return shards
-
-
-def fingerprint(
-    spec_dict: dict[str, Any], layer: str, trim: tuple[int, int], windows_bed: Path, shard_tokens: int
-) -> str:
-    h = hashlib.sha256()
-    h.update(json.dumps([spec_dict, layer, list(trim), shard_tokens], sort_keys=True).encode())
-    h.update(windows_bed.read_bytes())
-    return h.hexdigest()[:16]
 
 
 def _drop_stale(directory: Path, fp: str, keep: set[int]) -> None:
@@ -141,13 +97,13 @@ def _check_gathered(dirs: dict[str, Path], n_shards: int, skip: set[int], out_ro
     raise InputError(
         f"{len(bad)} activation shard(s) corrupt, first: shard {idx} ({problem}){removed}.",
         path=npy,
-        fix="rerun the workflow: the extract part re-makes the shard(s)"
+        fix="rerun the workflow: the sample part re-makes the shard(s)"
         if markers
-        else "rerun the extract part that computes this shard (`dnalens extract --part`), then gather again.",
+        else "rerun the sample part that computes this shard (`dnalens sample --part`), then gather again.",
     )
 
 
-def run_extract(
+def run_sample(
     fasta: str | Path,
     windows_bed: str | Path,
     model_spec,
@@ -159,7 +115,7 @@ def run_extract(
     finalize: bool = True,
     compute: bool = True,
 ) -> dict[str, Path]:
-    """Extract every configured layer into out_root/<layer>/; returns {layer: directory}.
+    """Capture every configured layer (extract.layers) into out_root/<layer>/; returns {layer: directory}.
 
     Scatter/gather: with `part`/`parts`, only that block of shards is computed (finalize=False), and a
     gather call (compute=False) checks every shard exists and writes the manifests.
@@ -196,12 +152,12 @@ def run_extract(
             adapter.module_path(layer)  # an unknown layer fails before any work
         fasta_handle = open_fasta(fasta)
         total = sum(len(plan[i]) for i in mine)
-        batch = HalvingBatch(adapter.spec.batch_size, what="extract batch (windows)")
+        batch = HalvingBatch(adapter.spec.batch_size, what="sample batch (windows)")
         with (
             tqdm(
                 total=total,
                 initial=total - sum(len(plan[i]) for i in todo),
-                desc="extract",
+                desc="sample",
                 unit="win",
                 file=sys.stderr,
                 mininterval=5.0,
@@ -210,7 +166,7 @@ def run_extract(
         ):
             for done, idx in enumerate(todo):  # SIGTERM: the shard in flight is dropped, finished ones kept
                 preemption.progress(f"after {len(mine) - len(todo) + done} of {len(mine)} shard(s) of this call")
-                _extract_shard(
+                _sample_shard(
                     adapter,
                     fasta_handle,
                     windows,
@@ -231,7 +187,7 @@ def run_extract(
         raise InputError(
             f"{len(missing)} activation shard(s) missing (first: {missing[0]}).",
             path=out_root,
-            fix="run every extract part before finalizing.",
+            fix="run every sample part before finalizing.",
         )
     _check_gathered(dirs, len(plan), set(mine), Path(out_root))
     for layer, d in dirs.items():
@@ -250,29 +206,21 @@ def run_extract(
     return dirs
 
 
-def _extract_shard(
+def _sample_shard(
     adapter, fasta, windows, rows, idx, layers, dirs, trim, spec_dict, fps, bar, batch: HalvingBatch
 ) -> None:
-    """One shard, in batches of `batch.size` windows (halved on CUDA out-of-memory: each window's
-    activations come from its own sequence only, so the batch size does not change them)."""
-    from dnalens.formats.window_table import window_sequence
-
+    """One shard through the window pass (models.window_pass), in batches of `batch.size` windows (halved on
+    CUDA out-of-memory: each window's activations come from its own sequence only, so the batch size does not
+    change them); the step copies each batch's float16 rows into the shard's arrays."""
     offsets = token_offsets([windows[r].length for r in rows], trim)
     arrays: dict[str, np.ndarray] = {}
 
-    def run(start: int, end: int) -> None:
-        preemption.check()  # between forward passes: nothing of this shard is on disk yet
-        chunk = rows[start:end]
-        seqs = [window_sequence(fasta, windows[r]) for r in chunk]
-        acts = adapter.activations(seqs, layers, trim)
-        for layer in layers:
-            for k, arr in enumerate(acts[layer]):
-                if layer not in arrays:
-                    arrays[layer] = np.empty((int(offsets[-1]), arr.shape[1]), dtype=np.float16)
-                j = start + k
-                kept = arr[trim[0] : arr.shape[0] - trim[1]]
-                arrays[layer][offsets[j] : offsets[j + 1]] = kept
-        bar.update(len(chunk))
+    def store(kept, a: int, b: int) -> None:  # rerun on a halved batch: writes slices, so harmless
+        for layer, x in kept.items():
+            if layer not in arrays:
+                arrays[layer] = np.empty((int(offsets[-1]), x.shape[1]), dtype=np.float16)
+            arrays[layer][offsets[a] : offsets[b]] = x
+        bar.update(b - a)
 
     def too_big(start: int, end: int, exc: BaseException) -> BaseException:
         longest = max(windows[r].length for r in rows[start:end])
@@ -283,7 +231,17 @@ def _extract_shard(
             fix="use shorter windows (windows.length), a GPU with more memory, or a smaller model.",
         )
 
-    batch.chunks(len(rows), run, too_big)  # a SIGTERM during the last pass: this shard is still written
+    pass_shard(  # a SIGTERM during the last pass: this shard is still written
+        fasta,
+        windows,
+        rows,
+        trim,
+        lambda seqs: host_rows(adapter, seqs, layers, trim),
+        store,
+        budget=batch,
+        by_tokens=False,
+        too_big=too_big,
+    )
     for layer in layers:
         array = arrays.get(layer, np.zeros((0, adapter.d_model(layer)), np.float16))
         write_shard(

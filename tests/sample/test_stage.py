@@ -3,10 +3,10 @@ import os
 import numpy as np
 import pytest
 
-from dnalens.extract.stage import ExtractSettings, plan_shards, run_extract
 from dnalens.formats.activation_shards import iter_shards, read_manifest
 from dnalens.formats.window_table import Window, reverse_complement, write_windows_bed
 from dnalens.models.base import load_model
+from dnalens.sample.stage import ExtractSettings, plan_shards, run_sample
 
 
 @pytest.fixture()
@@ -33,7 +33,7 @@ def test_shards_equal_direct_activations_in_window_order(genome, tiny_model_dir,
     fa, bed, seq, wins = genome
     spec = {"family": "tiny", "path": str(tiny_model_dir), "batch_size": 3, "rc_pool": "none"}
     settings = ExtractSettings(layers=("blocks.1", "blocks.3"), shard_tokens=150)
-    run_extract(fa, bed, spec, settings, tmp_path / "act")
+    run_sample(fa, bed, spec, settings, tmp_path / "act")
     adapter = load_model(spec)
     for layer in settings.layers:
         want = np.concatenate(expected(adapter, seq, wins, layer)).astype(np.float16)
@@ -49,12 +49,12 @@ def test_resume_recomputes_only_missing_shards_and_trim(genome, tiny_model_dir, 
     spec = {"family": "tiny", "path": str(tiny_model_dir), "trim": 4, "rc_pool": "mean"}
     settings = ExtractSettings(layers=("blocks.2",), shard_tokens=100, dense_twin=True)
     out = tmp_path / "act"
-    run_extract(fa, bed, spec, settings, out)
+    run_sample(fa, bed, spec, settings, out)
     d = out / "blocks.2"
     first = np.concatenate([np.asarray(a) for _, a in iter_shards(d)])
     (d / "shard-00001.json").unlink()  # as if killed before the marker was written
     os.utime(d / "shard-00000.npy", (1, 1))
-    run_extract(fa, bed, spec, settings, out)
+    run_sample(fa, bed, spec, settings, out)
     assert os.stat(d / "shard-00000.npy").st_mtime == 1  # complete shard skipped
     np.testing.assert_array_equal(np.concatenate([np.asarray(a) for _, a in iter_shards(d)]), first)
     manifest = read_manifest(d)
@@ -72,14 +72,14 @@ def test_resume_recomputes_only_missing_shards_and_trim(genome, tiny_model_dir, 
 def test_changed_model_settings_replace_stale_shards(genome, tiny_model_dir, tmp_path):
     fa, bed, seq, wins = genome
     out = tmp_path / "act"
-    run_extract(
+    run_sample(
         fa,
         bed,
         {"family": "tiny", "path": str(tiny_model_dir), "rc_pool": "none"},
         ExtractSettings(layers=("blocks.0",)),
         out,
     )
-    run_extract(
+    run_sample(
         fa,
         bed,
         {"family": "tiny", "path": str(tiny_model_dir), "rc_pool": "concat"},
@@ -96,12 +96,12 @@ def test_scatter_parts_then_gather_equals_single_run(genome, tiny_model_dir, tmp
     fa, bed, seq, wins = genome
     spec = {"family": "tiny", "path": str(tiny_model_dir)}  # rc_pool auto = concat for tiny
     settings = ExtractSettings(layers=("blocks.1",), shard_tokens=120)
-    run_extract(fa, bed, spec, settings, tmp_path / "one")
-    run_extract(fa, bed, spec, settings, tmp_path / "many", part=0, parts=2, finalize=False)
+    run_sample(fa, bed, spec, settings, tmp_path / "one")
+    run_sample(fa, bed, spec, settings, tmp_path / "many", part=0, parts=2, finalize=False)
     with pytest.raises(InputError, match="missing"):
-        run_extract(fa, bed, spec, settings, tmp_path / "many", compute=False)
-    run_extract(fa, bed, spec, settings, tmp_path / "many", part=1, parts=2, finalize=False)
-    run_extract(fa, bed, spec, settings, tmp_path / "many", compute=False)
+        run_sample(fa, bed, spec, settings, tmp_path / "many", compute=False)
+    run_sample(fa, bed, spec, settings, tmp_path / "many", part=1, parts=2, finalize=False)
+    run_sample(fa, bed, spec, settings, tmp_path / "many", compute=False)
     a = np.concatenate([np.asarray(x) for _, x in iter_shards(tmp_path / "one" / "blocks.1")])
     b = np.concatenate([np.asarray(x) for _, x in iter_shards(tmp_path / "many" / "blocks.1")])
     np.testing.assert_array_equal(a, b)

@@ -13,11 +13,20 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from dnalens.atomic import write_text
+from dnalens.settings import check_section, schema_defaults
+
+
+def sample_size(sae: Mapping[str, Any]) -> dict[str, Any]:
+    """The `sae:` keys that size the sample (tokens, holdout_fraction, strand_shared, seed) as plain values,
+    schema defaults filled in; the block is checked against the schema here, so the sample stage imports no sae code."""
+    check_section("sae", sae, where="sae settings")
+    values = {**schema_defaults("sae"), **sae}
+    return {key: values[key] for key in ("tokens", "holdout_fraction", "strand_shared", "seed")}
 
 
 def rows_needed(tokens: int, holdout_fraction: float, strand_shared: bool) -> int:
@@ -58,8 +67,8 @@ def write_sample_bed(
     seed: int,
 ) -> dict:
     """Write the sample's windows (lines of windows.bed, in its order) to `out`; returns a summary."""
-    from dnalens.extract.stage import kept_tokens
     from dnalens.formats.window_table import read_windows_bed
+    from dnalens.models.window_pass import kept_tokens
 
     windows = read_windows_bed(windows_bed)
     kept = [kept_tokens(w.length, trim) for w in windows]

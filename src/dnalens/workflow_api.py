@@ -1,0 +1,33 @@
+"""Everything the workflow (the Snakefile and workflow/rules/*.smk) takes from dnalens, in one place.
+
+Rule files run shell commands (`dnalens <stage> ...`); at parse time they need only a few checks and
+facts, listed here, so the boundary between the workflow and the package is this module alone
+(tests/core/test_workflow_api.py checks that no rule file imports anything else of dnalens, and that this
+module imports no torch: the Snakefile is parsed on login nodes and in every job).
+
+- config checks, before `validate`: `check_renamed_sections` (a renamed section is named), genome sheets and
+  several configfiles (`collect_genomes`, `check_combined_configs`);
+- inputs: `SOURCE_ROLES` (which genome keys may be URLs, fetch.smk) and `local_sources` (where a URL lands,
+  the same rule `dnalens prepare` follows);
+- resources: `family_wants_gpu` (does the model family ask for a GPU);
+- the shared dictionary: `DICTIONARY_ROOT` and `dictionary_name` (its directory, named from what changes it).
+"""
+
+from __future__ import annotations
+
+from dnalens.genome.sheet import check_combined_configs, collect_genomes
+from dnalens.genome.sources import SOURCE_ROLES, local_sources
+from dnalens.models.base import family_wants_gpu
+from dnalens.sae.sources import DICTIONARY_ROOT, dictionary_name
+from dnalens.settings import check_renamed_sections
+
+__all__ = [
+    "DICTIONARY_ROOT",
+    "SOURCE_ROLES",
+    "check_combined_configs",
+    "check_renamed_sections",
+    "collect_genomes",
+    "dictionary_name",
+    "family_wants_gpu",
+    "local_sources",
+]
