@@ -49,7 +49,10 @@ def main(configfile: str) -> int:
         for path, what in across:
             print(f"  {path}  - {what}")
     for dictionary in sorted(p for p in DICTIONARIES.glob("*") if (p / "cfg.json").is_file()):
-        print(f"dictionary (SAELens layout; sae.source: load + sae.path reuses it):\n  {dictionary}")
+        if dictionary.name.endswith("-replicate"):
+            print(f"  {dictionary}  - its seed + 1 replicate (seed agreement)")
+        else:
+            print(f"the shared dictionary (SAELens layout; sae.source: load + sae.path reuses it):\n  {dictionary}")
     return 0
 
 

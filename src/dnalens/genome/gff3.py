@@ -15,7 +15,7 @@ from dnalens.atomic import atomic_path
 from dnalens.errors import InputError
 from dnalens.genome.assemble import RawRow, assemble
 from dnalens.genome.model import Annotation
-from dnalens.genome.textio import iter_lines
+from dnalens.genome.textio import iter_lines, nine_columns
 
 NORMALIZED_MARK = "#!dnalens-normalized"
 GENETIC_CODE_MARK = "#!dnalens-genetic-code"
@@ -117,14 +117,7 @@ def parse_gff3(
                 if len(parts) == 4 and parts[3].isdigit():
                     region_lengths[unquote(parts[1])] = int(parts[3])
             continue
-        cols = line.split("\t")
-        if len(cols) != 9:
-            raise InputError(
-                f"expected 9 tab-separated columns, found {len(cols)}.",
-                path=path,
-                line=lineno,
-                fix="GFF3 rows have 9 columns separated by tabs (not spaces).",
-            )
+        cols = nine_columns(line, path, lineno, "GFF3")
         row = _parse_row(cols, path, lineno)
         if row.type in LANDMARK_TYPES:
             if dict(row.attributes).get("Is_circular", "").lower() == "true":

@@ -17,7 +17,7 @@ from dnalens.errors import InputError
 from dnalens.genome.assemble import RawRow, assemble
 from dnalens.genome.gff3 import parse_columns
 from dnalens.genome.model import TRANSCRIPT_TYPES, Annotation
-from dnalens.genome.textio import iter_lines
+from dnalens.genome.textio import iter_lines, nine_columns
 
 _ATTR = re.compile(r'\s*([^\s;"]+)\s+(?:"((?:[^"\\]|\\.)*)"|([^;\s"]+))\s*(?:;|$)')
 PART_TYPES = {
@@ -153,14 +153,7 @@ def parse_gtf(
     for lineno, line in iter_lines(path, "GTF file"):
         if not line.strip() or line.startswith("#"):
             continue
-        cols = line.split("\t")
-        if len(cols) != 9:
-            raise InputError(
-                f"expected 9 tab-separated columns, found {len(cols)}.",
-                path=path,
-                line=lineno,
-                fix="GTF rows have 9 columns separated by tabs (not spaces).",
-            )
+        cols = nine_columns(line, path, lineno, "GTF")
         seqid, source, ftype, start, end, strand, phase = parse_columns(cols, path, lineno)
         attrs = parse_gtf_attributes(cols[8], path, lineno)
         amap = dict(attrs)

@@ -65,3 +65,16 @@ def iter_lines(path: str | os.PathLike, what: str = "file") -> Iterator[tuple[in
         raise InputError(
             f"cannot read {what} ({err}).", path=path, fix="re-download or re-compress the file."
         ) from None
+
+
+def nine_columns(line: str, path: str | os.PathLike, lineno: int, fmt: str) -> list[str]:
+    """A GFF3 or GTF row's 9 tab-separated columns, or the one error that says so (`fmt` names the format)."""
+    cols = line.split("\t")
+    if len(cols) != 9:
+        raise InputError(
+            f"expected 9 tab-separated columns, found {len(cols)}.",
+            path=path,
+            line=lineno,
+            fix=f"{fmt} rows have 9 columns separated by tabs (not spaces).",
+        )
+    return cols
