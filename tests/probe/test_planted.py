@@ -190,3 +190,30 @@ def test_feature_blocks_give_the_same_tables(planted):
     for name in ("feature_concept", "features", "concepts", "probes"):
         pd.testing.assert_frame_equal(getattr(blocked, name), getattr(whole, name), check_exact=True)
     assert blocked.summary["n_annotated_pairs"] == whole.summary["n_annotated_pairs"]
+
+
+def test_k_sparse_probes_and_concept_groups_name_the_planted_features(planted):
+    """k-sparse probing on the SAE codes picks each concept's planted features first (largest mean difference),
+    and the concept's latent group (smallest k whose cross-fitted train AUROC beats the baseline by min_margin)
+    is made of them, with its held-out AUROC reported."""
+    inputs, pairs, decoys, result = planted
+    ks = result.probes[result.probes["kind"] == "k_sparse"]
+    planted_for = {}
+    for feature, concept in pairs:
+        planted_for.setdefault(concept, set()).add(feature)
+    concepts = result.concepts.set_index("concept")
+    for concept, features in planted_for.items():
+        mine = ks[ks["concept"] == concept].set_index("k")
+        assert sorted(mine.index) == list(SETTINGS.sparse_probe_ks)
+        assert {int(f) for f in mine.loc[2, "latents"].split("+")} == features
+        assert np.isnan(mine.loc[10, "auroc_train_cv"]) and mine.loc[1, "auroc_train_cv"] > 0.5
+        row = concepts.loc[concept]
+        bar = row["baseline_auroc_train"] + SETTINGS.min_margin
+        assert 1 <= row["group_k"] <= SETTINGS.group_max_k, row.to_dict()
+        assert {int(f) for f in row["group_latents"].split("+")} <= features
+        assert mine.loc[int(row["group_k"]), "auroc_train_cv"] > bar
+        assert all(mine.loc[k, "auroc_train_cv"] <= bar for k in mine.index if k < row["group_k"])
+        assert row["group_auroc_test"] == mine.loc[int(row["group_k"]), "auroc"]
+        assert row["k_sparse_auroc_test_k2"] == mine.loc[2, "auroc"]
+    # a concept too rare to be evaluated gets no k-sparse probe and no group
+    assert "few" not in set(ks["concept"]) and pd.isna(concepts.loc["few", "group_k"])

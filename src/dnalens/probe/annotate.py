@@ -240,6 +240,8 @@ def concepts_table(s: ScoreMatrices, settings: ProbeSettings, probes: pd.DataFra
     wide = _probe_columns(probes)
     if wide is not None:
         table = table.merge(wide, on="concept", how="left")
+    groups = concept_groups(probes, table["baseline_auroc_train"].to_numpy(), s.concepts, settings)
+    table = table.merge(groups, on="concept", how="left")
     for name in ("dense_probe_auroc", "sae_probe_auroc"):
         if name not in table:
             table[name] = np.nan
@@ -256,3 +258,31 @@ def _probe_columns(probes: pd.DataFrame | None) -> pd.DataFrame | None:
     wide = binary.pivot_table(index="concept", columns="input", values=["auroc", "balanced_accuracy"], aggfunc="first")
     wide.columns = [f"{inp}_probe_{metric}" for metric, inp in wide.columns]
     return wide.reset_index()
+
+
+GROUP_COLUMNS = ("group_k", "group_latents", "group_auroc_test", "group_auroc_train_cv")
+
+
+def concept_groups(probes: pd.DataFrame | None, baseline_train: np.ndarray, concepts, settings: ProbeSettings):
+    """Per concept its latent group from the k-sparse probes: the smallest k <= group_max_k whose cross-fitted
+    train AUROC beats the best baseline's (cross-fitted) train AUROC by min_margin, with its latents (feature
+    ids joined by "+") and held-out AUROC; empty where no such k exists. Also the held-out AUROC at each k
+    (`k_sparse_auroc_test_k<k>`)."""
+    out = pd.DataFrame({"concept": list(concepts)})
+    for col in GROUP_COLUMNS:
+        out[col] = "" if col == "group_latents" else np.nan
+    if probes is None or probes.empty or "k" not in probes:
+        return out
+    rows = probes[probes["kind"] == "k_sparse"]
+    bar = dict(zip(concepts, np.asarray(baseline_train, np.float64) + settings.min_margin))
+    for i, concept in enumerate(out["concept"]):
+        mine = rows[rows["concept"] == concept].sort_values("k")
+        for r in mine.itertuples(index=False):
+            if r.k <= settings.group_max_k and r.auroc_train_cv > bar.get(concept, np.inf):
+                out.loc[i, list(GROUP_COLUMNS)] = [r.k, r.latents, r.auroc, r.auroc_train_cv]
+                break
+    per_k = rows.pivot_table(index="concept", columns="k", values="auroc", aggfunc="first")
+    per_k.columns = [f"k_sparse_auroc_test_k{int(k)}" for k in per_k.columns]
+    out = out.merge(per_k.reset_index(), on="concept", how="left")
+    out["group_k"] = out["group_k"].astype("Int64")
+    return out

@@ -26,6 +26,8 @@ class ProbeRunSettings:
     l2: float = 1e-3
     max_iter: int = 100
     seed: int = 0
+    sparse_ks: tuple[int, ...] = ()  # k-sparse probing (sparse_probing.py); () = off
+    group_max_k: int = 0  # cross-fitted train AUROC for k <= this (the concept's latent group is chosen from it)
 
 
 def rows_of(x, rows: np.ndarray):
@@ -85,6 +87,45 @@ def binary_probe_rows(
     return out
 
 
+def sparse_probe_rows(
+    x, labels, evaluated: np.ndarray, names, train, test, fold: np.ndarray, s: ProbeRunSettings
+) -> list[dict]:
+    """k-sparse probes (SAEBench) of the `evaluated` binary concepts on the SAE codes: per concept and k, the
+    latents (chosen on the probes' train sample), the held-out AUROC, and for k <= group_max_k the AUROC
+    cross-fitted over the train sample's `fold`s (the baselines' block parity), from which the report's
+    concept groups are chosen."""
+    from dnalens.probe.sparse_probing import cross_fitted_auroc, k_sparse_probing
+
+    fit_rows = sample_rows(train, s.max_tokens, s.seed)
+    y_fit = np.asarray(labels[fit_rows], bool)[:, evaluated]
+    y_test = np.asarray(labels[test], bool)[:, evaluated]
+    codes_fit, codes_test = sp.csc_matrix(rows_of(x, fit_rows)), sp.csc_matrix(rows_of(x, test))
+    folds = np.asarray(fold)[fit_rows].astype(np.int64)
+    out = []
+    for j, concept in enumerate(names):
+        y = y_fit[:, j]
+        if not y.any() or y.all():
+            continue
+        for r in k_sparse_probing(codes_fit, y, codes_test, y_test[:, j], s.sparse_ks, l2=s.l2):
+            cv = cross_fitted_auroc(codes_fit, y, folds, r.k, l2=s.l2) if r.k <= s.group_max_k else np.nan
+            out.append(
+                {
+                    "concept": concept,
+                    "kind": "k_sparse",
+                    "input": "sae",
+                    "n_classes": 2,
+                    "n_train": int(fit_rows.size),
+                    "n_test": int(test.size),
+                    "auroc": r.auroc_test,
+                    "k": r.k,
+                    "latents": "+".join(str(i) for i in r.latents),
+                    "auroc_train": r.auroc_train,
+                    "auroc_train_cv": cv,
+                }
+            )
+    return out
+
+
 def categorical_probe_row(
     name: str, x, concept: str, values: np.ndarray, classes: list[str], train, test, s: ProbeRunSettings
 ) -> dict | None:
@@ -110,8 +151,11 @@ def categorical_probe_row(
     }
 
 
-def run_probes(inp, train: np.ndarray, test: np.ndarray, evaluated: np.ndarray, s: ProbeRunSettings) -> pd.DataFrame:
-    """One row per (concept, input): binary concepts with evaluated=True, and every categorical concept."""
+def run_probes(
+    inp, train: np.ndarray, test: np.ndarray, evaluated: np.ndarray, s: ProbeRunSettings, fold: np.ndarray | None = None
+) -> pd.DataFrame:
+    """One row per (concept, input): binary concepts with evaluated=True, and every categorical concept; with
+    `s.sparse_ks`, one k_sparse row per (binary concept, k) on the SAE codes (`fold`: the train folds)."""
     names = [n for n, e in zip(inp.label_names, evaluated) if e]
     sources = [("sae", inp.codes)] + ([("dense", inp.dense)] if inp.dense is not None else [])
     rows: list[dict] = []
@@ -123,4 +167,7 @@ def run_probes(inp, train: np.ndarray, test: np.ndarray, evaluated: np.ndarray, 
             row = categorical_probe_row(name, x, concept, np.asarray(values), classes, train, test, s)
             if row is not None:
                 rows.append(row)
+    if s.sparse_ks and names and fold is not None:
+        log.info("k-sparse probes on sae: %d binary concepts, k in %s", len(names), list(s.sparse_ks))
+        rows.extend(sparse_probe_rows(inp.codes, inp.labels, evaluated, names, train, test, fold, s))
     return pd.DataFrame(rows)

@@ -8,7 +8,9 @@ the most (SAEBench's choice), fit a class-balanced logistic probe on those k col
 Everything that chooses (the latents, the probe's weights, k for a concept's group) sees train rows only;
 held-out rows only report. `concept_group` cross-fits: the train rows are split into folds of whole
 genome blocks, each fold is scored by latents and weights chosen on the other folds, and the pooled
-out-of-fold scores give a train AUROC that is not inflated by the choice itself.
+out-of-fold scores give a train AUROC that is not inflated by the choice itself. The probe stage uses the
+folds its sequence-only baselines are cross-fitted on (block parity), so a group and the baseline it must
+beat are judged the same way.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def mean_difference(codes, y: np.ndarray) -> np.ndarray:
     if n_pos == 0 or n_neg == 0:
         return np.zeros(codes.shape[1])
     total = np.asarray(codes.sum(axis=0), np.float64).ravel()
-    pos = np.asarray(codes[y].sum(axis=0), np.float64).ravel()
+    pos = np.asarray(codes.T @ y.astype(np.float64), np.float64).ravel()  # one pass, any sparse format
     return pos / n_pos - (total - pos) / n_neg
 
 
@@ -47,10 +49,14 @@ def _columns(codes, latents: np.ndarray):
     return part.tocsr() if sp.issparse(part) else np.asarray(part, np.float32)
 
 
+def fit_probe(codes_train, y_train, latents: np.ndarray, *, l2: float):
+    """A class-balanced logistic probe on `latents` of the train rows."""
+    return fit_binary_probes(_columns(codes_train, latents), np.asarray(y_train, bool)[:, None], l2=l2)
+
+
 def probe_scores(codes_train, y_train, codes_eval, latents: np.ndarray, *, l2: float) -> np.ndarray:
     """Logits on `codes_eval` of a class-balanced logistic probe fitted on `latents` of the train rows."""
-    probe = fit_binary_probes(_columns(codes_train, latents), np.asarray(y_train, bool)[:, None], l2=l2)
-    return probe.logits(_columns(codes_eval, latents))[:, 0]
+    return fit_probe(codes_train, y_train, latents, l2=l2).logits(_columns(codes_eval, latents))[:, 0]
 
 
 def auroc(scores: np.ndarray, y: np.ndarray) -> float:
@@ -79,15 +85,16 @@ def k_sparse_probing(
         if k > codes_train.shape[1]:
             continue
         latents = ranked[:k]
-        fitted = probe_scores(codes_train, y_train, codes_train, latents, l2=l2)
-        tested = probe_scores(codes_train, y_train, codes_test, latents, l2=l2)
+        probe = fit_probe(codes_train, y_train, latents, l2=l2)
+        fitted = probe.logits(_columns(codes_train, latents))[:, 0]
+        tested = probe.logits(_columns(codes_test, latents))[:, 0]
         out.append(KSparseResult(k, tuple(int(i) for i in latents), auroc(fitted, y_train), auroc(tested, y_test)))
     return out
 
 
 def cross_fitted_auroc(codes, y: np.ndarray, folds: np.ndarray, k: int, *, l2: float) -> float:
     """Train-only AUROC of the k-sparse probe: each fold scored by latents and weights chosen on the others.
-    `folds` int [n] (one id per row, whole genome blocks per fold)."""
+    `folds`: one id per row (whole genome blocks per fold)."""
     y = np.asarray(y, bool)
     scores = np.empty(y.size, np.float64)
     for fold in np.unique(folds):
@@ -134,12 +141,3 @@ def concept_group(
             tested = probe_scores(codes_train, y_train, codes_test, latents, l2=l2)
             return ConceptGroup(k, tuple(int(i) for i in latents), cv, auroc(tested, y_test))
     return ConceptGroup(None, (), cv, float("nan"))
-
-
-def block_folds(block_of_row: np.ndarray, n_folds: int = 3) -> np.ndarray:
-    """Fold id per row from its genome block id: blocks dealt round-robin in order of first appearance, so
-    neighbouring nucleotides (one block) never sit on both sides of a fold."""
-    blocks, first = np.unique(np.asarray(block_of_row), return_index=True)
-    order = blocks[np.argsort(first, kind="stable")]
-    fold_of_block = {int(b): i % max(1, n_folds) for i, b in enumerate(order)}
-    return np.array([fold_of_block[int(b)] for b in block_of_row], np.int64)

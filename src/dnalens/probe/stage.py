@@ -160,13 +160,10 @@ def linear_probes(inputs: ProbeInputs, plan: ProbePlan, settings: ProbeSettings)
     s = settings
     if not s.probes:
         return pd.DataFrame()
-    return run_probes(
-        inputs,
-        plan.train,
-        plan.test,
-        plan.evaluated,
-        ProbeRunSettings(s.probe_max_tokens, s.probe_l2, s.probe_max_iter, s.seed),
+    run = ProbeRunSettings(
+        s.probe_max_tokens, s.probe_l2, s.probe_max_iter, s.seed, tuple(s.sparse_probe_ks), s.group_max_k
     )
+    return run_probes(inputs, plan.train, plan.test, plan.evaluated, run, fold=plan.fold)
 
 
 def dense_probe_note(inputs: ProbeInputs) -> str:

@@ -196,6 +196,17 @@ def browser_latents(table: pd.DataFrame, n: int, chosen: tuple[int, ...] = ()) -
     return list(dict.fromkeys([int(f) for f in live["latent"].head(n)] + [int(f) for f in chosen]))
 
 
+def named_latents(feature_ids, latent_of) -> str:
+    """"12+1036" -> "f12 + f12 (opposite)": buffer feature ids as latents with their strand view."""
+    if not isinstance(feature_ids, str) or not feature_ids:
+        return ""
+    named = []
+    for feature in feature_ids.split("+"):
+        latent, view = latent_of(int(feature))
+        named.append(f"f{int(latent)}" + (" (opposite)" if view == "opposite" else ""))
+    return " + ".join(named)
+
+
 def concept_summary(
     labels: pd.DataFrame,
     scores: pd.DataFrame,
@@ -243,9 +254,12 @@ def concept_summary(
     extra = [
         c
         for c in concepts.columns
-        if c.startswith("baseline_") and c.endswith("_auroc_test") and c != "baseline_auroc_test"
+        if (c.startswith("baseline_") and c.endswith("_auroc_test") and c != "baseline_auroc_test")
+        or c.startswith(("group_", "k_sparse_auroc_test_"))  # the concept's latent group (k-sparse probing)
     ]
     table = table.merge(concepts[["concept"] + extra], on="concept", how="left")
+    if "group_latents" in table:  # the group's feature ids as the report names latents (f<latent>, view)
+        table["group_latents_named"] = [named_latents(ids, latent_of) for ids in table["group_latents"]]
     out = labels.merge(table, on="concept", how="outer")
     out["evaluated"] = out["evaluated"].astype("boolean").fillna(False).astype(bool)
     for col in ("passes", "beats_baseline"):
