@@ -109,7 +109,8 @@ def report(workdir: Path) -> None:
         print(f"largest job: {largest['where']}/{largest['job']} peak RSS {largest['max_rss_mb']:.0f} MB")
     results = workdir / "results"
     print("\nper genome: dictionary health on its held-out blocks, annotated latents / concepts")
-    for genome_dir in sorted(p for p in results.iterdir() if (p / "sae_quality.json").is_file()):
+    genomes = [p for p in results.iterdir() if p.name not in ("summary", "dictionaries", "sae_bench")]
+    for genome_dir in sorted(p for p in genomes if (p / "sae_quality.json").is_file()):
         quality = json.loads((genome_dir / "sae_quality.json").read_text())
         d = quality.get("dictionary", {})
         latents, concepts, labels = annotated_counts(genome_dir / "features.tsv")
