@@ -9,11 +9,12 @@ CORES ?= all
 PIP_EXTRA ?=
 CONFIGS := $(wildcard config/*.yaml config/genomes/*.yaml)
 
-.PHONY: demo test test-slurm lint dryrun setup bedtools aragorn chromium clean help gpu-check wheelhouse
+.PHONY: demo bench-sae test test-slurm lint dryrun setup bedtools aragorn chromium clean help gpu-check wheelhouse
 
 help:
 	@echo "make demo   - set up .venv, run the offline demo workflow (config/config.yaml)"
 	@echo "make test   - set up .venv, run pytest, snakemake --lint and a dry run of every config"
+	@echo "make bench-sae - SAE Bench: six SAE variants on V. cholerae chr2 side by side (config/sae_bench.yaml)"
 	@echo "make test-slurm - run the workflow through a local single-node SLURM cluster (root, Debian)"
 	@echo "make wheelhouse - (with internet) download what a bare CUDA torch host lacks into wheelhouse/"
 	@echo "make gpu-check  - (on that host, offline) install wheelhouse/, run tests + workflow + benchmarks on the GPU"
@@ -70,6 +71,12 @@ bedtools:
 demo: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profiles/default --configfile config/config.yaml
 	@$(BIN)/python -m dnalens.where_outputs config/config.yaml
+
+# SAE Bench (config/sae_bench.yaml): train six SAE variants on the demo's V. cholerae chr2, score them the same
+# way and choose one by the declared rule -> results/sae_bench/ (sae_bench.tsv, report.html); then print it.
+bench-sae: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profiles/default sae_bench --configfile config/sae_bench.yaml
+	$(BIN)/python benchmarks/sae_bench.py --report-only --tables-only --workdir .
 
 test: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -m "not slurm"

@@ -34,7 +34,9 @@ include: "workflow/rules/sae.smk"
 include: "workflow/rules/rehearsal.smk"
 include: "workflow/rules/buffer.smk"
 include: "workflow/rules/probe.smk"
+include: "workflow/rules/layer_scan.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/sae_bench.smk"
 
 
 rule all:

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "dnalens.sample.commands",
     "dnalens.sae.commands",
     "dnalens.sae.standin",
+    "dnalens.sae.bench_commands",
     "dnalens.buffer.commands",
     "dnalens.probe.commands",
     "dnalens.report.commands",

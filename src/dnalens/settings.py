@@ -34,8 +34,10 @@ SETTINGS_CLASSES: dict[str, str] = {
     "training": "dnalens.models.training:TrainSettings",
     "extract": "dnalens.models.window_pass:ExtractSettings",
     "sae": "dnalens.sae.settings:SaeSettings",
+    "sae_bench": "dnalens.sae.bench_settings:SaeBenchSettings",
     "buffer": "dnalens.buffer.build:BufferSettings",
     "probe": "dnalens.probe.settings:ProbeSettings",
+    "layer_scan": "dnalens.probe.layer_scan:LayerScanSettings",
     "report": "dnalens.report.options:ReportSettings",
 }
 _SECTION_OF = {path: section for section, path in SETTINGS_CLASSES.items()}

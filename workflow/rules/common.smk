@@ -51,8 +51,9 @@ def final_outputs():
         if len(GENOMES) > 1
         else []
     )
-    # POOLED_QUALITY (sae.smk): a shared dictionary's quality pooled over the genomes
-    return expand(per_genome, genome=GENOMES) + across + POOLED_QUALITY
+    # POOLED_QUALITY (sae.smk): a shared dictionary's quality pooled over the genomes; SAE_BENCH_TARGETS
+    # (sae_bench.smk): the SAE sweep's tables and page, when config sae_bench lists variants
+    return expand(per_genome, genome=GENOMES) + across + POOLED_QUALITY + SAE_BENCH_TARGETS
 
 
 def model_name():

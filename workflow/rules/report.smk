@@ -50,6 +50,8 @@ rule report:
         sizes="results/{genome}/chrom.sizes",
         label_summary="results/{genome}/labels_summary.tsv",
         sae_quality="results/{genome}/sae_quality.json",
+        # layer_scan.smk: the scan's table when layer_scan.enabled, else nothing
+        layer_scan=lambda wildcards: LAYER_SCAN.format(genome=wildcards.genome) if LAYER_SCAN_ON else [],
     output:
         html=report(
             "results/{genome}/report.html",
@@ -95,6 +97,9 @@ rule report:
         settings=settings_json("report"),
         model=model_name(),
         outdir=lambda wildcards: f"results/{wildcards.genome}",
+        layer_scan=lambda wildcards, input: (
+            f"--layer-scan {shlex.quote(str(input.layer_scan))}" if LAYER_SCAN_ON else ""
+        ),
     log:
         "logs/{genome}/report.log",
     benchmark:
@@ -108,7 +113,8 @@ rule report:
         "dnalens report-merge {input.parts:q} --genome {wildcards.genome:q} --buffer {input.buffer:q}"
         " --probe {input.probe:q} --fasta {input.fasta:q} --annotation {input.annotation:q}"
         " --chrom-sizes {input.sizes:q} --label-summary {input.label_summary:q} --sae-quality {input.sae_quality:q}"
-        " --model-name {params.model} --out {params.outdir:q} --settings {params.settings} > {log:q} 2>&1"
+        " --model-name {params.model} --out {params.outdir:q} --settings {params.settings} {params.layer_scan}"
+        " > {log:q} 2>&1"
 
 
 # The atlas joins a few per-genome TSVs (and, for per-genome SAEs only, reads their decoders): cheap

@@ -33,6 +33,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _probe_inputs(m)
     m.set_defaults(func=_probe, part=None, parts=None, part_out=None, linear_out=None)
 
+    s = subparsers.add_parser(
+        "layer-scan",
+        help="dense-probe AUROC per concept per layer on a sample of windows, no SAE -> layer_scan.tsv (+ .parquet, .json)",
+    )
+    s.add_argument("--windows", required=True, help="windows.bed of the genome")
+    s.add_argument("--fasta", required=True, help="genome FASTA (genome.fa): the windows' sequences, the repeat check")
+    s.add_argument("--labels", required=True, help="label store directory (`dnalens labels` on these windows)")
+    s.add_argument("--model", required=True, help="the config's `model:` block as JSON, or a model directory")
+    s.add_argument("--settings", help="the config's `layer_scan:` block as JSON (or a .json/.yaml path)")
+    s.add_argument(
+        "--probe-settings",
+        help="the config's `probe:` block: the split, which concepts count, the probes' l2 and iterations",
+    )
+    s.add_argument("--out", required=True, help="results/<genome>/layer_scan.tsv (.parquet and .json beside it)")
+    s.set_defaults(func=_layer_scan)
+
 
 def _probe_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--buffer", required=True, help="ActivationBuffer directory (`dnalens buffer`)")
@@ -123,4 +139,22 @@ def _probe(args: argparse.Namespace) -> int:
     write_probe_dir(result, args.out, {"buffer": args.buffer, "repeats_found": repeats})
     keys = ("n_tokens", "n_features", "n_concepts", "n_annotated_pairs", "n_annotated_features")
     print(json.dumps({**{k: result.summary[k] for k in keys}, "seconds": round(time.perf_counter() - began, 2)}))
+    return 0
+
+
+def _layer_scan(args: argparse.Namespace) -> int:
+    from dnalens.formats.layer_scan import write_layer_scan
+    from dnalens.models.base import load_model, model_arg
+    from dnalens.probe.layer_scan import LayerScanSettings, plan_layer_scan, run_layer_scan
+    from dnalens.probe.settings import ProbeSettings, validate_settings
+    from dnalens.settings import from_mapping, parse_settings
+
+    settings = from_mapping(LayerScanSettings, parse_settings(args.settings), where="layer_scan settings")
+    probe = from_mapping(ProbeSettings, parse_settings(args.probe_settings), where="probe settings")
+    validate_settings(probe)
+    plan = plan_layer_scan(args.windows, args.labels, load_model(model_arg(args.model)), settings, probe)
+    groups, _ = duplicate_groups(probe, plan, args.fasta)
+    table, summary = run_layer_scan(plan, args.fasta, groups)
+    write_layer_scan(table, summary, args.out)
+    print(json.dumps({"chosen_layer": summary["chosen_layer"], **summary["sample"]}))
     return 0

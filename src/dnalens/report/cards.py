@@ -18,7 +18,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from dnalens import __version__
-from dnalens.report import html, plots
+from dnalens.report import html, layer_figure, plots
 from dnalens.report.feature_reader import FeatureReader
 from dnalens.report.inputs import ReportInputs
 from dnalens.report.latent_index import latent_data
@@ -197,6 +197,7 @@ def render(
             f"({_threshold_text(inputs, settings)})."
         ),
         "health": inputs.sae_health,
+        **_layer_scan_context(inputs),
         "summary": [
             ("genome", inputs.genome),
             ("model", inputs.model),
@@ -224,12 +225,26 @@ def render(
         ),
         "latent_data": latent_data(table, on_cards),
         "cards": card_list,
-        "files": _files(track_files),
+        "files": _files(track_files, inputs.layer_scan is not None),
         # report.parts only splits the work (the same outputs for any value): not part of the page
         "settings": json.dumps({k: v for k, v in settings.__dict__.items() if k != "parts"}, default=list),
         "version": __version__,
     }
     return html.render_report(context)
+
+
+def _layer_scan_context(inputs: ReportInputs) -> dict[str, Any]:
+    """The layer scan's figure and sentence (layer_figure.py), or nothing when the scan did not run."""
+    scan = inputs.layer_scan
+    if scan is None or scan.empty:
+        return {"layer_scan": "", "layer_scan_sentence": "", "layer_scan_sample": ""}
+    binary = scan[scan["kind"] == "binary"]
+    first = (binary if len(binary) else scan).iloc[0]
+    return {
+        "layer_scan": Markup(layer_figure.layer_scan_svg(scan, inputs.layer)),
+        "layer_scan_sentence": layer_figure.layer_scan_sentence(scan, inputs.layer),
+        "layer_scan_sample": f"{int(first['n_train']):,} train-block and {int(first['n_test']):,} held-out tokens",
+    }
 
 
 def _logo(portrait, feature: int) -> Markup | str:
@@ -269,7 +284,7 @@ def _passing_pairs(inputs: ReportInputs, settings: ReportSettings) -> int:
     return int(passes(inputs.scores, settings).sum()) if len(inputs.scores) else 0
 
 
-def _files(track_files: list[str]) -> list[tuple[str, str]]:
+def _files(track_files: list[str], layer_scan: bool = False) -> list[tuple[str, str]]:
     files = [
         ("features.tsv", "one row per latent: frequency, activation, label (train-chosen), strongest hit"),
         ("feature_concepts.tsv", "latent × concept pairs that pass, and each concept's train-chosen best latent"),
@@ -289,4 +304,12 @@ def _files(track_files: list[str]) -> list[tuple[str, str]]:
         if name.endswith(".bw")
     ]
     files.append(("tracks/hits.bed.gz", "hits of the annotated latents, BED9 coloured per latent (bgzip + tabix)"))
+    if layer_scan:
+        files.append(
+            (
+                "layer_scan.tsv",
+                "layer scan: dense-probe AUROC per layer × concept, cross-fitted on train blocks and held out, "
+                "the layer rule's choice (no SAE)",
+            )
+        )
     return files

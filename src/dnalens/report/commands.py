@@ -87,6 +87,7 @@ def _report_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model-name", default="?", help="model shown in the report")
     p.add_argument("--layer", help="layer name (default: from the buffer)")
     p.add_argument("--sae", help="SAE name (default: from the buffer)")
+    p.add_argument("--layer-scan", type=Path, help="layer_scan.tsv (`dnalens layer-scan`): its figure in report.html")
     p.add_argument("--out", type=Path, help="results/<genome>/ (required unless --part)")
     p.add_argument("--settings", help="the config's report: section as JSON (or a .json/.yaml path)")
 
@@ -110,6 +111,7 @@ def _report_command(args: argparse.Namespace) -> int:
         model=args.model_name,
         layer=args.layer,
         sae=args.sae,
+        layer_scan=args.layer_scan,
     )
     scatter = (args.part is not None, args.parts is not None, args.part_out is not None)
     if any(scatter) and not all(scatter):

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from dnalens.errors import InputError
+from dnalens.formats.layer_scan import read_layer_scan
 from dnalens.formats.probe_dir import (
     FEATURE_CONCEPT,
     SCORE_COLUMNS,
@@ -61,6 +62,7 @@ class ReportInputs:
     strand_shared: bool = False  # codes are [own strand | opposite strand] of one per-strand SAE (views.py)
     sae_health: list = field(default_factory=list)  # (what, in words) from health.sae_health
     feature_columns: Any = None  # formats.feature_columns.FeatureColumns: read block by block instead of `codes`
+    layer_scan: pd.DataFrame | None = None  # formats.layer_scan table (dense probes per layer); None = no scan
 
 
 def normalise_scores(frame: pd.DataFrame, path: Path | str | None = None) -> pd.DataFrame:
@@ -125,6 +127,7 @@ class InputPaths:
     model: str = "?"
     layer: str | None = None
     sae: str | None = None
+    layer_scan: Path | None = None  # results/<genome>/layer_scan.tsv (layer_scan.enabled)
 
 
 def read_report_inputs(paths: InputPaths) -> ReportInputs:
@@ -178,6 +181,7 @@ def read_report_inputs(paths: InputPaths) -> ReportInputs:
         min_margin=float((probe.summary.get("settings") or {}).get("min_margin", PROBE_DEFAULTS["min_margin"])),
         strand_shared=strand_shared(quality, meta),
         sae_health=sae_health(quality),
+        layer_scan=None if paths.layer_scan is None else read_layer_scan(paths.layer_scan),
     )
 
 

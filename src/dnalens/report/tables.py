@@ -197,7 +197,7 @@ def browser_latents(table: pd.DataFrame, n: int, chosen: tuple[int, ...] = ()) -
 
 
 def named_latents(feature_ids, latent_of) -> str:
-    """"12+1036" -> "f12 + f12 (opposite)": buffer feature ids as latents with their strand view."""
+    """Buffer feature ids as latents with their strand view: "12+1036" -> "f12 + f12 (opposite)"."""
     if not isinstance(feature_ids, str) or not feature_ids:
         return ""
     named = []

@@ -97,6 +97,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument(
         "--replicate", help="SAE directory of the seed + 1 replicate (train-sae --as-replicate): seed agreement"
     )
+    q.add_argument(
+        "--measured-on",
+        choices=("held_out", "train"),
+        default="held_out",
+        help="held_out (default): the held-out blocks; train: training windows spread over the genome, the rows a "
+        "choice among SAEs may read (sae_bench)",
+    )
     q.add_argument("--out", required=True, help="JSON file to write")
     q.set_defaults(func=_quality)
 
@@ -317,7 +324,12 @@ def _quality(args: argparse.Namespace) -> int:
     from dnalens.sae.quality_report import quality_report
 
     report = quality_report(
-        args.sae, _sources(args), _settings(args.settings), model=args.model, replicate=args.replicate
+        args.sae,
+        _sources(args),
+        _settings(args.settings),
+        model=args.model,
+        replicate=args.replicate,
+        measured_on=args.measured_on,
     )
     write_text(args.out, json.dumps(report, indent=1) + "\n")
     d = report["dictionary"]

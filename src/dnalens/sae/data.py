@@ -85,12 +85,15 @@ def training_batches(
     pool_tokens: int = SHUFFLE_POOL_ROWS,
     bases: dict[int, np.ndarray] | None = None,
     stream: int | None = None,
+    read_rows: int | None = None,
 ) -> Iterator[torch.Tensor] | Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Endless float32 batches [batch_size, d] of rows from used windows, shuffled within a pool of
     ~`pool_tokens` rows, epoch after epoch (each epoch reshuffled; deterministic for a seed).
 
     With `bases` (row_bases.activation_row_bases) each batch is (rows, their lookup codes). `stream` (a
-    genome's index in a shared dictionary's mix) gives each genome its own shuffle for the same seed."""
+    genome's index in a shared dictionary's mix) gives each genome its own shuffle for the same seed.
+    `read_rows` reads a shard at most that many rows at a time (None: a whole shard, which may exceed the
+    pool: extract.shard_tokens rows)."""
     epoch = 0
     while True:
         rng = np.random.default_rng([int(seed), epoch] if stream is None else [int(seed), int(stream), epoch])
@@ -98,10 +101,7 @@ def training_batches(
         pool_bases: list[np.ndarray] = []
         n_pool = 0
         emitted = 0
-        for meta, array in iter_shards(directory):
-            rows = _rows_of_windows(meta, use_window)
-            if rows.size == 0:
-                continue
+        for meta, array, rows in _shard_reads(directory, use_window, read_rows):
             pool.append(np.asarray(array[rows], dtype=np.float16))
             if bases is not None:
                 pool_bases.append(bases[int(meta["shard"])][rows])
@@ -133,6 +133,15 @@ def training_batches(
                 fix="lower sae.holdout_fraction.",
             )
         epoch += 1
+
+
+def _shard_reads(directory, use_window: np.ndarray, read_rows: int | None):
+    """(shard meta, its array, rows to read) in shard order, a shard's used rows in pieces of `read_rows`."""
+    for meta, array in iter_shards(directory):
+        rows = _rows_of_windows(meta, use_window)
+        step = rows.size if read_rows is None else max(int(read_rows), 1)
+        for r0 in range(0, rows.size, max(step, 1)):
+            yield meta, array, rows[r0 : r0 + step]
 
 
 def mixed_batches(
@@ -172,11 +181,14 @@ def source_batches(
             fix=f"raise sae.batch_size to at least {2 * len(sources)} (strand-shared rows hold two states).",
         )
     shares = equal_shares(batch_size, len(sources))
-    # one shuffle pool's worth of rows in all, split between the genomes: memory stays that of one genome's
-    # stream however many genomes share the dictionary (six genomes with a full pool each: 2.9 GB peak RSS)
+    # one shuffle pool's worth of rows in all, split between the genomes, and shards read a pool's worth at a
+    # time: a stream holding a whole shard (extract.shard_tokens rows, 134 MB at the tiny model's width, 2 GB
+    # at Evo 2's) per genome grew the six-genome demo's training job by ~0.4 GB per genome
     pool = max(SHUFFLE_POOL_ROWS // len(sources), 1)
     streams = [
-        training_batches(src.activations, use, batch_size=size, seed=seed, bases=b, stream=i, pool_tokens=pool)
+        training_batches(
+            src.activations, use, batch_size=size, seed=seed, bases=b, stream=i, pool_tokens=pool, read_rows=pool
+        )
         for i, (src, use, b, size) in enumerate(zip(sources, train_windows, bases, shares))
     ]
     return mixed_batches(streams)

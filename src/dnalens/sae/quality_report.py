@@ -21,8 +21,10 @@ def quality_report(
     *,
     model: str | None = None,
     replicate: str | None = None,
+    measured_on: str = "held_out",
 ) -> dict:
-    """The whole sae_quality.json for `sources` (one genome or several, pooled)."""
+    """The whole sae_quality.json for `sources` (one genome or several, pooled); `measured_on` "train": on
+    training windows spread over the genome instead (what a choice among SAEs may read, sae/bench_settings.py)."""
     from dnalens.formats.activation_shards import read_manifest
     from dnalens.formats.window_table import read_windows_bed
     from dnalens.sae.data import evaluation_windows, holdout_mask, window_batches
@@ -40,9 +42,13 @@ def quality_report(
         for src, m in zip(sources, manifests):
             require_concat(m, src.activations)
     windows = [read_windows_bed(src.windows) for src in sources]
-    evaluated, held_out = zip(
-        *(evaluation_windows(holdout_mask(w, settings.holdout_fraction, settings.holdout_blocks)) for w in windows)
-    )
+    held = [holdout_mask(w, settings.holdout_fraction, settings.holdout_blocks) for w in windows]
+    if measured_on == "train":
+        budgets = equal_shares(settings.quality_tokens, len(sources))
+        evaluated = tuple(spread_training_windows(w, h, t) for w, h, t in zip(windows, held, budgets))
+        held_out = (False,) * len(sources)
+    else:
+        evaluated, held_out = zip(*(evaluation_windows(h) for h in held))
     report = {
         "sae": str(sae_path),
         "layer": manifest.get("layer"),
@@ -56,6 +62,8 @@ def quality_report(
         "holdout_fraction": settings.holdout_fraction,
         "holdout_blocks": settings.holdout_blocks,
     }
+    if measured_on == "train":
+        report["measured_on"] = "train"
     bases = [
         open_row_bases(src.activations, w, src.fasta, context=sae.lookup_context) for src, w in zip(sources, windows)
     ]
@@ -73,6 +81,26 @@ def quality_report(
     report["dictionary"] = dictionary_block(sae_path, sae, report, rows, replicate)
     report["loss"] = loss_block(sae, sources, manifest, windows, evaluated, settings, model)
     return report
+
+
+def spread_training_windows(windows, held, tokens: int):
+    """bool [n_windows]: training windows (not `held`) spread evenly over the genome, both read strands of a
+    stretch together, about `tokens` nucleotides in all (window lengths count), so train-row quality is not
+    the genome's first stretch only."""
+    import numpy as np
+
+    train = np.flatnonzero(~np.asarray(held, bool))
+    spans: dict[tuple, list[int]] = {}
+    for i in train:
+        w = windows[i]
+        spans.setdefault((w.contig, w.start, w.end), []).append(int(i))
+    total = sum(windows[i].end - windows[i].start for i in train)
+    step = max(1, int(total // max(int(tokens), 1)))
+    out = np.zeros(len(windows), bool)
+    for j, members in enumerate(spans.values()):
+        if j % step == 0:
+            out[members] = True
+    return out
 
 
 def dictionary_block(path, sae, report, rows, replicate=None) -> dict:
