@@ -204,7 +204,8 @@ def test_k_sparse_probes_and_concept_groups_name_the_planted_features(planted):
     concepts = result.concepts.set_index("concept")
     for concept, features in planted_for.items():
         mine = ks[ks["concept"] == concept].set_index("k")
-        assert sorted(mine.index) == list(SETTINGS.sparse_probe_ks)
+        # the listed ks and every k a group may take (1..group_max_k)
+        assert sorted(mine.index) == sorted(set(SETTINGS.sparse_probe_ks) | set(range(1, SETTINGS.group_max_k + 1)))
         assert {int(f) for f in mine.loc[2, "latents"].split("+")} == features
         assert np.isnan(mine.loc[10, "auroc_train_cv"]) and mine.loc[1, "auroc_train_cv"] > 0.5
         row = concepts.loc[concept]

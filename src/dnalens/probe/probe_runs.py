@@ -27,6 +27,7 @@ class ProbeRunSettings:
     max_iter: int = 100
     seed: int = 0
     sparse_ks: tuple[int, ...] = ()  # k-sparse probing (sparse_probing.py); () = off
+    sparse_max_tokens: int = 20_000  # train rows of the k-sparse probes
     group_max_k: int = 0  # cross-fitted train AUROC for k <= this (the concept's latent group is chosen from it)
 
 
@@ -96,7 +97,8 @@ def sparse_probe_rows(
     concept groups are chosen."""
     from dnalens.probe.sparse_probing import cross_fitted_auroc, k_sparse_probing
 
-    fit_rows = sample_rows(train, s.max_tokens, s.seed)
+    ks = sorted(set(s.sparse_ks) | set(range(1, s.group_max_k + 1)))  # every k a concept group may take
+    fit_rows = sample_rows(train, s.sparse_max_tokens, s.seed)
     y_fit = np.asarray(labels[fit_rows], bool)[:, evaluated]
     y_test = np.asarray(labels[test], bool)[:, evaluated]
     codes_fit, codes_test = sp.csc_matrix(rows_of(x, fit_rows)), sp.csc_matrix(rows_of(x, test))
@@ -106,7 +108,7 @@ def sparse_probe_rows(
         y = y_fit[:, j]
         if not y.any() or y.all():
             continue
-        for r in k_sparse_probing(codes_fit, y, codes_test, y_test[:, j], s.sparse_ks, l2=s.l2):
+        for r in k_sparse_probing(codes_fit, y, codes_test, y_test[:, j], ks, l2=s.l2):
             cv = cross_fitted_auroc(codes_fit, y, folds, r.k, l2=s.l2) if r.k <= s.group_max_k else np.nan
             out.append(
                 {
@@ -168,6 +170,11 @@ def run_probes(
             if row is not None:
                 rows.append(row)
     if s.sparse_ks and names and fold is not None:
-        log.info("k-sparse probes on sae: %d binary concepts, k in %s", len(names), list(s.sparse_ks))
+        log.info(
+            "k-sparse probes on sae: %d binary concepts, k in %s and 1..%d",
+            len(names),
+            list(s.sparse_ks),
+            s.group_max_k,
+        )
         rows.extend(sparse_probe_rows(inp.codes, inp.labels, evaluated, names, train, test, fold, s))
     return pd.DataFrame(rows)

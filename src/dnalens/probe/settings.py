@@ -40,6 +40,7 @@ class ProbeSettings:
     probe_l2: float = _DEFAULTS["probe_l2"]
     probe_max_iter: int = _DEFAULTS["probe_max_iter"]
     sparse_probe_ks: tuple = _DEFAULTS["sparse_probe_ks"]  # k-sparse probing (SAEBench), k latents per probe
+    sparse_probe_max_tokens: int = _DEFAULTS["sparse_probe_max_tokens"]
     group_max_k: int = _DEFAULTS["group_max_k"]  # a concept's latent group has at most this many latents
     device: str = _DEFAULTS["device"]
     chunk_entries: int = _DEFAULTS["chunk_entries"]

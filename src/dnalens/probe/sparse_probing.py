@@ -44,9 +44,11 @@ def top_latents(codes, y: np.ndarray, k: int) -> np.ndarray:
     return order[: min(int(k), diff.size)].astype(np.int64)
 
 
-def _columns(codes, latents: np.ndarray):
+def _columns(codes, latents: np.ndarray) -> np.ndarray:
+    """The k chosen columns as a dense float32 [n, k] array: a few columns are small, and the probe's dense path
+    (standardised inputs) fits them about 3x faster than the sparse one."""
     part = codes[:, latents]
-    return part.tocsr() if sp.issparse(part) else np.asarray(part, np.float32)
+    return np.asarray(part.toarray() if sp.issparse(part) else part, np.float32)
 
 
 def fit_probe(codes_train, y_train, latents: np.ndarray, *, l2: float):

@@ -161,7 +161,13 @@ def linear_probes(inputs: ProbeInputs, plan: ProbePlan, settings: ProbeSettings)
     if not s.probes:
         return pd.DataFrame()
     run = ProbeRunSettings(
-        s.probe_max_tokens, s.probe_l2, s.probe_max_iter, s.seed, tuple(s.sparse_probe_ks), s.group_max_k
+        s.probe_max_tokens,
+        s.probe_l2,
+        s.probe_max_iter,
+        s.seed,
+        sparse_ks=tuple(s.sparse_probe_ks),
+        sparse_max_tokens=s.sparse_probe_max_tokens,
+        group_max_k=s.group_max_k,
     )
     return run_probes(inputs, plan.train, plan.test, plan.evaluated, run, fold=plan.fold)
 
