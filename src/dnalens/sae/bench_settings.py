@@ -36,8 +36,8 @@ RULE_METRICS: dict[str, str] = {
     "init_cosine": "min",
     "seed_agreement": "max",
 }
-# held-out columns of sae_bench.tsv: reported, never ranked on (a rule naming one is told its train twin)
-HELD_OUT_METRICS = (
+# sae_bench.tsv's quality columns, measured on held-out blocks and (as train_<column>) on training windows
+QUALITY_COLUMNS = (
     "fvu",
     "explained_variance",
     "l0",
@@ -45,15 +45,16 @@ HELD_OUT_METRICS = (
     "dead_fraction",
     "dense_fraction",
     "loss_recovered",
-    "concepts_annotated",
-    "latents_annotated",
-    "concept_groups",
+    "ce_increase",
 )
-_TRAIN_TWIN = {
+# sae_bench.tsv's held-out counts, each with the train-block count a rule may rank on
+TRAIN_TWIN = {
     "concepts_annotated": "train_concepts_passing",
     "latents_annotated": "train_latents_passing",
     "concept_groups": "train_concept_groups",
 }
+# held-out columns of sae_bench.tsv: reported, never ranked on (a rule naming one is told its train twin)
+HELD_OUT_METRICS = tuple(c for c in QUALITY_COLUMNS if f"train_{c}" in RULE_METRICS) + tuple(TRAIN_TWIN)
 # sae keys a variant may not change: which rows train and which judge, and how quality is measured, are the
 # run's for every variant (the same sample, the same held-out blocks, the same measurement)
 NOT_VARIED = {
@@ -116,7 +117,7 @@ def check_metric(metric: str) -> None:
     if metric in RULE_METRICS:
         return
     if metric in HELD_OUT_METRICS:
-        twin = _TRAIN_TWIN.get(metric, f"train_{metric}")
+        twin = TRAIN_TWIN.get(metric, f"train_{metric}")
         raise InputError(
             f"sae_bench.rule names {metric!r}, a held-out metric: held-out blocks only report, the choice uses "
             "train blocks.",

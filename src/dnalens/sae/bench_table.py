@@ -18,27 +18,13 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from dnalens.sae.bench_settings import QUALITY_COLUMNS, TRAIN_TWIN
+
 ANTISENSE = "_antisense"
 # the sae keys a variant row shows (besides what it overrides)
 SETTING_COLUMNS = ("architecture", "expansion", "k", "lr", "layer", "tokens", "base_lookup", "strand_shared")
-QUALITY_COLUMNS = (
-    "fvu",
-    "explained_variance",
-    "l0",
-    "l0_over_d_in",
-    "dead_fraction",
-    "dense_fraction",
-    "loss_recovered",
-    "ce_increase",
-)
-COUNT_COLUMNS = (
-    "concepts_annotated",
-    "latents_annotated",
-    "concept_groups",
-    "train_concepts_passing",
-    "train_latents_passing",
-    "train_concept_groups",
-)
+# the counts: held out, then the train-block twins the rule ranks on
+COUNT_COLUMNS = (*TRAIN_TWIN, *TRAIN_TWIN.values())
 
 
 @dataclass(frozen=True)
