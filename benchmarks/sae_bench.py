@@ -16,70 +16,27 @@ and results/sae_bench/ (sae_bench.tsv, choice.json, sae_bench_concepts.tsv, sae_
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import os
-import re
-import subprocess
 import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from workflow_runs import benchmark_jobs, run_snakemake  # noqa: E402
+
 CODONS = ("CDS_codon_pos1", "CDS_codon_pos2", "CDS_codon_pos3", "CDS")
 
 
-def run(workdir: Path, cores: int, config: Path) -> float:
-    workdir.mkdir(parents=True, exist_ok=True)
-    link = workdir / "resources"
-    if not link.exists():
-        link.symlink_to(ROOT / "resources")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    start = time.perf_counter()
-    subprocess.run(
-        [
-            str(Path(sys.executable).parent / "snakemake"),
-            "-s",
-            str(ROOT / "Snakefile"),
-            "--cores",
-            str(cores),
-            "--workflow-profile",
-            str(ROOT / "workflow" / "profiles" / "default"),
-            "sae_bench",
-            "--configfile",
-            str(config),
-        ],
-        cwd=workdir,
-        env=env,
-        check=True,
-    )
-    wall = time.perf_counter() - start
-    (workdir / "wall_seconds.txt").write_text(f"{wall:.1f}\n")
-    return wall
-
-
 def jobs(workdir: Path) -> list[dict]:
-    out = []
-    for path in sorted((workdir / "logs").rglob("*.benchmark.tsv")):
-        with path.open() as handle:
-            rows = list(csv.DictReader(handle, delimiter="\t"))
-        if not rows:
-            continue
-        name = re.sub(r"-\d+$", "", path.name.removesuffix(".benchmark.tsv"))
-        rss = rows[-1]["max_rss"]
-        rel = path.relative_to(workdir / "logs")
-        out.append(
-            {
-                "rule": ("sae_bench_" if rel.parts[0] == "sae_bench" and name != "sae_bench" else "") + name,
-                "job": str(rel),
-                "s": float(rows[-1]["s"]),
-                "cpu_s": float(rows[-1].get("cpu_time") or 0.0),
-                "max_rss_mb": float(rss) if rss not in ("", "NA", "-") else 0.0,
-            }
-        )
+    """The jobs' benchmark figures, the sweep's rules named as in workflow/rules/sae_bench.smk."""
+    out = benchmark_jobs(workdir)
+    for job in out:
+        if job["log"].parts[0] == "sae_bench" and job["rule"] != "sae_bench":
+            job["rule"] = "sae_bench_" + job["rule"]
+        job["job"] = str(job["log"])
     return out
 
 
@@ -174,7 +131,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     if not args.report_only:
-        run(args.workdir, args.cores, args.config.resolve())
+        run_snakemake(args.workdir, args.config.resolve(), args.cores, targets=["sae_bench"])
     report(args.workdir, with_jobs=not args.tables_only)
     return 0
 

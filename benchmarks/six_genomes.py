@@ -19,80 +19,20 @@ held-out blocks (sae_quality.json), annotated latents and concepts (features.tsv
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import os
-import re
-import subprocess
 import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from shared_yield import annotated_counts  # noqa: E402
-
-
-def run(workdir: Path, cores: int, config: Path) -> float:
-    workdir.mkdir(parents=True, exist_ok=True)
-    link = workdir / "resources"
-    if not link.exists():
-        link.symlink_to(ROOT / "resources")
-    (workdir / "config").mkdir(exist_ok=True)
-    for path in (ROOT / "config").rglob("*"):
-        target = workdir / "config" / path.relative_to(ROOT / "config")
-        if path.is_dir():
-            target.mkdir(parents=True, exist_ok=True)
-        elif not target.exists():
-            target.symlink_to(path)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    start = time.perf_counter()
-    subprocess.run(
-        [
-            str(Path(sys.executable).parent / "snakemake"),
-            "-s",
-            str(ROOT / "Snakefile"),
-            "--cores",
-            str(cores),
-            "--workflow-profile",
-            str(ROOT / "workflow" / "profiles" / "default"),
-            "--configfile",
-            str(config),
-        ],
-        cwd=workdir,
-        env=env,
-        check=True,
-    )
-    wall = time.perf_counter() - start
-    (workdir / "wall_seconds.txt").write_text(f"{wall:.1f}\n")
-    return wall
-
-
-def job_table(workdir: Path) -> list[dict]:
-    jobs = []
-    for path in sorted((workdir / "logs").rglob("*.benchmark.tsv")):
-        with path.open() as handle:
-            rows = list(csv.DictReader(handle, delimiter="\t"))
-        if not rows:
-            continue
-        rule = re.sub(r"-\d+$", "", path.name.removesuffix(".benchmark.tsv"))
-        jobs.append(
-            {
-                "rule": rule,
-                "where": path.parent.name,
-                "job": path.name.removesuffix(".benchmark.tsv"),
-                "s": float(rows[-1]["s"]),
-                "max_rss_mb": float(rows[-1]["max_rss"]) if rows[-1]["max_rss"] not in ("", "NA", "-") else 0.0,
-                "cpu_s": float(rows[-1].get("cpu_time") or 0.0),
-            }
-        )
-    return jobs
+from workflow_runs import benchmark_jobs, run_snakemake  # noqa: E402
 
 
 def report(workdir: Path) -> None:
     wall = (workdir / "wall_seconds.txt").read_text().strip() if (workdir / "wall_seconds.txt").exists() else "?"
-    jobs = job_table(workdir)
+    jobs = benchmark_jobs(workdir)
     per_rule: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0])
     for job in jobs:
         row = per_rule[job["rule"]]
@@ -106,7 +46,7 @@ def report(workdir: Path) -> None:
         print(f"{rule:28s} {n:5d} {s:9.1f} {cpu:9.1f} {rss:12.0f}")
     largest = max(jobs, key=lambda j: j["max_rss_mb"]) if jobs else None
     if largest:
-        print(f"largest job: {largest['where']}/{largest['job']} peak RSS {largest['max_rss_mb']:.0f} MB")
+        print(f"largest job: {largest['log']} peak RSS {largest['max_rss_mb']:.0f} MB")
     results = workdir / "results"
     print("\nper genome: dictionary health on its held-out blocks, annotated latents / concepts")
     genomes = [p for p in results.iterdir() if p.name not in ("summary", "dictionaries", "sae_bench")]
@@ -146,7 +86,7 @@ def main() -> int:
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args()
     if not args.report_only:
-        run(args.workdir, args.cores, args.config.resolve())
+        run_snakemake(args.workdir, args.config.resolve(), args.cores, link_config=True)
     report(args.workdir)
     return 0
 
