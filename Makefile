@@ -70,6 +70,7 @@ bedtools:
 
 demo: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profiles/default --configfile config/config.yaml
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dnalens explain --region CP001236.1:20001-30000 --genome-dir results/vcholerae_chr2 --out results/vcholerae_chr2/explain
 	@$(BIN)/python -m dnalens.where_outputs config/config.yaml
 
 # SAE Bench (config/sae_bench.yaml): train six SAE variants on the demo's V. cholerae chr2, score them the same

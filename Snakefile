@@ -2,7 +2,7 @@
 # Entry point only; stages live in workflow/rules, logic in src/dnalens (see docs/ARCHITECTURE.md).
 from snakemake.utils import min_version, validate
 
-from dnalens.workflow_api import check_combined_configs, check_renamed_sections, collect_genomes
+from dnalens.workflow_api import check_combined_configs, check_renamed_sections, collect_genomes, run_sae_settings
 
 min_version("9.0")
 
@@ -18,6 +18,7 @@ check_renamed_sections(config, workflow.configfiles)
 check_combined_configs(workflow.configfiles)
 config["genomes"] = collect_genomes(workflow.configfiles, config)
 validate(config, "workflow/schemas/config.schema.yaml")
+config["sae"] = run_sae_settings(config["sae"], config["model"])  # strand_shared: auto -> true/false
 
 
 report: "workflow/report/workflow.rst"
@@ -35,6 +36,9 @@ include: "workflow/rules/rehearsal.smk"
 include: "workflow/rules/buffer.smk"
 include: "workflow/rules/probe.smk"
 include: "workflow/rules/layer_scan.smk"
+include: "workflow/rules/effects.smk"
+include: "workflow/rules/steer.smk"
+include: "workflow/rules/variants.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/sae_bench.smk"
 

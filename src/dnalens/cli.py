@@ -26,6 +26,10 @@ COMMAND_MODULES = (
     "dnalens.buffer.commands",
     "dnalens.probe.commands",
     "dnalens.report.commands",
+    "dnalens.steer.commands",
+    "dnalens.explain.commands",
+    "dnalens.effects.commands",
+    "dnalens.variants.commands",
 )
 
 

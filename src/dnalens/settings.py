@@ -38,7 +38,11 @@ SETTINGS_CLASSES: dict[str, str] = {
     "buffer": "dnalens.buffer.build:BufferSettings",
     "probe": "dnalens.probe.settings:ProbeSettings",
     "layer_scan": "dnalens.probe.layer_scan:LayerScanSettings",
+    "effects": "dnalens.effects.settings:EffectsSettings",
+    "steer": "dnalens.steer.settings:SteerSettings",
     "report": "dnalens.report.options:ReportSettings",
+    "explain": "dnalens.explain.settings:ExplainSettings",
+    "variants": "dnalens.variants.settings:VariantSettings",
 }
 _SECTION_OF = {path: section for section, path in SETTINGS_CLASSES.items()}
 

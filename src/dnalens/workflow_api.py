@@ -10,6 +10,8 @@ module imports no torch: the Snakefile is parsed on login nodes and in every job
 - inputs: `SOURCE_ROLES` (which genome keys may be URLs, fetch.smk) and `local_sources` (where a URL lands,
   the same rule `dnalens prepare` follows);
 - resources: `family_wants_gpu` (does the model family ask for a GPU);
+- settings decided by another section, after `validate`: `run_sae_settings` (`sae.strand_shared: auto` from the
+  model's strand pooling);
 - the shared dictionary: `DICTIONARY_ROOT` and `dictionary_name` (its directory, named from what changes it);
 - the SAE sweep (sae_bench.smk): `sae_bench_plan` (its variants, every bad one an error before any job runs),
   `SAE_BENCH_LAYOUT` (where each variant's outputs go) and `SAE_BENCH_OUTPUTS` (the gather's).
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from dnalens.genome.sheet import check_combined_configs, collect_genomes
 from dnalens.genome.sources import SOURCE_ROLES, local_sources
-from dnalens.models.base import family_wants_gpu
+from dnalens.models.base import family_wants_gpu, run_sae_settings
 from dnalens.sae.bench_plan import LAYOUT as SAE_BENCH_LAYOUT
 from dnalens.sae.bench_plan import OUTPUTS as SAE_BENCH_OUTPUTS
 from dnalens.sae.bench_plan import sae_bench_plan
@@ -37,5 +39,6 @@ __all__ = [
     "dictionary_name",
     "family_wants_gpu",
     "local_sources",
+    "run_sae_settings",
     "sae_bench_plan",
 ]

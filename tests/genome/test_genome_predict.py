@@ -32,3 +32,11 @@ def test_plasmid_prediction_finds_the_curated_genes(genomes_dir):
             assert protein.endswith("*") and "*" not in protein[:-1]
     assert predicted.genetic_code == 11
     assert predicted.validate_structure() == []
+
+
+def test_predicted_cds_claims_no_product(genomes_dir):
+    """No homology search runs, so no predicted gene may read "hypothetical protein" (or any other product)."""
+    records = read_genbank(genomes_dir / "NC_005816.gb")
+    predicted = predict_genes(dict(records.sequences), 11, circular=records.circular, rna=False)
+    coding = predicted.by_type("CDS") + predicted.by_type("gene")
+    assert coding and {f.attr("product") for f in coding} == {"unknown (pyrodigal)"}

@@ -1,8 +1,9 @@
 """Stages import `formats` and the foundations (genome, concepts, models), never each other: checked on the
 syntax tree of every module under src/dnalens/, relative imports and function-level imports included.
 
-The one exception is listed in ALLOWED and in docs/ARCHITECTURE.md ("One vocabulary"): the report loads a
-dictionary (sae.io, sae.dictionary) to match latents across genomes.
+The exceptions are listed in ALLOWED and in docs/ARCHITECTURE.md ("One vocabulary"): the report loads a
+dictionary (sae.io, sae.dictionary) to match latents across genomes, and effects, steer, variants and explain use
+the dictionary's public API to run it on new rows.
 """
 
 from __future__ import annotations
@@ -13,9 +14,15 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "dnalens"
-STAGES = {"labels", "sample", "sae", "buffer", "probe", "report"}
+STAGES = {"labels", "sample", "sae", "buffer", "probe", "report", "effects", "steer", "variants", "explain"}
 FOUNDATIONS = {"formats", "genome", "concepts", "models"}
-ALLOWED = {("report", "dnalens.sae.io"), ("report", "dnalens.sae.dictionary")}
+# the dictionary's public API, for the stages that run a trained dictionary again on new rows
+DICTIONARY_API = ("io", "row_bases", "encode", "encode_resume", "strand_shared")
+ALLOWED = {("report", "dnalens.sae.io"), ("report", "dnalens.sae.dictionary")} | {
+    (stage, f"dnalens.sae.{module}")
+    for stage in ("effects", "steer", "variants", "explain")
+    for module in DICTIONARY_API
+}
 FILES = sorted(p for p in SRC.rglob("*.py") if p.relative_to(SRC).parts[0] in STAGES | FOUNDATIONS)
 
 

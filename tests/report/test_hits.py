@@ -2,7 +2,17 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from dnalens.report.hits import all_hits, feature_hits, merge_runs, strongest_hits
+from dnalens.report.hits import (
+    HIT_COLUMNS,
+    all_hits,
+    capped_latents,
+    feature_hits,
+    hit_cap_header,
+    hit_cap_note,
+    merge_runs,
+    strongest_hits,
+    with_header_lines,
+)
 from dnalens.report.tokens import display_locus, split_circular
 
 from . import synthetic
@@ -137,3 +147,45 @@ def test_hits_two_bases_apart_are_one_hit():
     dense[3, 0], dense[5, 0] = 0.0, 2.0  # bases 0 and 5: four off bases between → two hits
     hits = feature_hits(sp.csc_matrix(dense), 0, tokens, relative_threshold=0.1, feature_max=2.0)
     assert sorted(hits[["start", "end"]].values.tolist()) == [[first, first + 1], [first + 5, first + 6]]
+
+
+def _hits(n_per_feature: dict[int, int]) -> pd.DataFrame:
+    rows = [
+        (f, h, "chr1", 10 * h, 10 * h + 5, "+", 10 * h + 2, 1.0 / h, 500)
+        for f, n in n_per_feature.items()
+        for h in range(1, n + 1)
+    ]
+    return pd.DataFrame(rows, columns=list(HIT_COLUMNS))
+
+
+def test_hit_cap_note_names_the_cut_latents():
+    assert capped_latents({3: 12018, 4: 7397, 5: 10000}, 10000) == {3: 12018}
+    note = hit_cap_note({3: 12018, 4: 7397}, 10000)
+    assert "each latent's 10,000 strongest hits (report.max_hits_per_feature" in note
+    assert note.endswith("cut for 1 of 2 latents: f3 10,000 of 12,018 (83%).")
+    assert hit_cap_note({4: 7397}, 10000).endswith("no latent written here has more, so nothing was cut (1 latent).")
+
+
+def test_gff3_header_states_the_cap_and_tabix_still_reads_it(tmp_path):
+    import gzip
+
+    import pysam
+
+    from dnalens.report import tracks
+
+    total = {0: 5, 1: 2}  # latent 0 has 5 hits, the file keeps its 3 strongest
+    kept = _hits(total)
+    kept = kept[kept["hit"] <= 3]
+    chunks = tracks.gff3_chunks(kept, {"chr1": 1000}, {}, {})
+    path = tmp_path / "hits.gff3.gz"
+    tracks.write_tabix(path, with_header_lines(chunks, hit_cap_header(total, 3)), "gff")
+    lines = gzip.open(path, "rt").read().splitlines()
+    assert lines[:2] == ["##gff-version 3", "##sequence-region chr1 1 1000"]
+    assert lines[2] == (
+        "# dnalens hits: hits.gff3.gz and tracks/hits.bed.gz keep each latent's 3 strongest hits "
+        "(report.max_hits_per_feature; features.tsv n_hits counts all); cut for 1 of 2 latents: f0 3 of 5 (60%)."
+    )
+    records = [line for line in lines if not line.startswith("#")]
+    assert len(records) == 5  # 3 kept of latent 0 + both of latent 1
+    with pysam.TabixFile(str(path)) as tbx:  # the comment does not break the index
+        assert len(list(tbx.fetch("chr1", 0, 1000))) == 5

@@ -1,5 +1,5 @@
 """Gene names with products for the report: a product on a CDS names its gene; predicted genes read
-"hypothetical protein"; a gene with neither shows its name alone."""
+"unknown (pyrodigal)"; a gene with neither shows its name alone."""
 
 PRODUCTS = """##gff-version 3
 ##sequence-region chr1 1 300
@@ -19,7 +19,7 @@ def test_gene_labels_carry_products(tmp_path):
     regions = regions_from_annotation(gff3.parse_gff3(tmp_path / "a.gff3"), {"chr1": 300})
     assert regions.gene_labels("chr1", 100, 160) == [
         "abcA (ABC transporter, ATP-binding protein)",
-        "chr1_1 (hypothetical protein)",
+        "chr1_1 (unknown (pyrodigal))",
     ]
     assert regions.gene_labels("chr1", 250, 260) == ["xyzB"]
     assert regions.gene_names("chr1", 100, 160) == ["abcA", "chr1_1"]  # names alone are unchanged

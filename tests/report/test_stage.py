@@ -69,7 +69,9 @@ def test_feature_concepts_and_concept_summary(out):
     assert summary.loc["CDS", "n_features_passing"] == 1 and summary.loc["CDS", "passes"]
     assert summary.loc["CDS", "best_latent"] == 0 and summary.loc["CDS", "baseline"] == "kmer3"
     assert summary.loc["gene", "beats_baseline"] and not summary.loc["gene", "passes"]  # margin 0.1, not annotated
-    assert list(summary.index[:2]) == ["CDS", "CDS_antisense"]  # passing concepts first
+    assert list(summary.index) == ["CDS", "gene", "intron"]  # one row per finding, passing first
+    assert summary.loc["CDS", "twin"] == "CDS_antisense" and summary.loc["CDS", "twin_outcome"] == "passes"
+    assert summary.loc["CDS", "strand"] == "sense" and summary.loc["CDS", "folded"] == "CDS, CDS_antisense"
     assert summary.loc["CDS", "dense_probe_auroc"] == 0.97 and summary.loc["CDS", "instances"] == 2
     assert pd.isna(summary.loc["intron", "dense_probe_auroc"])
 
@@ -191,8 +193,9 @@ def test_report_html_is_self_contained(out):
         "<script>",
     ]
     assert text.count('<section class="card"') == 2  # the two annotated latents
-    assert "3 of 4 concepts have a latent that beats the best sequence-only baseline by ≥ 0.05" in text
-    assert text.index("What the model learned") < text.index("Run summary")
+    assert "2 of 3 concepts have a latent that beats the best sequence-only baseline by ≥ 0.05" in text
+    assert text.index("What passes") < text.index("Tested and failed") < text.index("Could not be tested")
+    assert text.index("Could not be tested") < text.index("The model's context") < text.index("Run summary")
     assert "metagene" in text.lower() and "splice donor" in text
     assert "<details open>\n    <summary>How to read this report" in text  # open by default
     assert "abcA (ABC transporter)" in text  # gene product next to the strongest hit / windows

@@ -8,13 +8,13 @@ import json
 import numpy as np
 import pytest
 import torch
+from sae_unit_settings import unit_settings
 
 from dnalens.concepts.genome_data import encode as base_codes
 from dnalens.errors import InputError
 from dnalens.formats.window_table import Window
 from dnalens.sae.io import load_sae, save_sae
 from dnalens.sae.row_bases import context_codes, shard_row_bases
-from dnalens.sae.settings import SaeSettings
 from dnalens.sae.topk import TopKSAE
 from dnalens.sae.training import _initialise, build_sae, finalize, train_sae
 
@@ -41,11 +41,11 @@ def test_encode_decode_follow_the_hand_written_formula():
     assert tuple(sae.b_dec_lookup.shape) == (125, 4) and sae.lookup_context == 3
     for bad in (True, 2, 9, -1):
         with pytest.raises(InputError, match="base_lookup"):
-            SaeSettings(base_lookup=bad)
+            unit_settings(base_lookup=bad)
 
 
 def test_initialise_sets_each_base_mean():
-    s = SaeSettings(k=1, expansion=1, init_b_dec="mean", normalize="none", base_lookup=1, device="cpu")
+    s = unit_settings(k=1, expansion=1, init_b_dec="mean", normalize="none", base_lookup=1, device="cpu")
     sae = build_sae(s, 3)
     x = torch.tensor([[1.0, 0, 0], [3, 0, 0], [0, 2, 0], [0, 0, 5]])
     bases = torch.tensor([0, 0, 2, 3], dtype=torch.uint8)
@@ -117,7 +117,7 @@ def test_lookup_frees_latents_from_encoding_the_base(tmp_path):
 
     fvu, saes = {}, {}
     for lookup in (False, True):
-        s = SaeSettings(
+        s = unit_settings(
             expansion=1,
             k=1,
             lr=3e-3,

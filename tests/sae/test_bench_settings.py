@@ -46,7 +46,7 @@ def test_variants_are_the_runs_sae_settings_with_their_changes():
     )
     assert plan.names == ["run", "wide", "layer_blocks.4-k_16", "layer_blocks.4-k_64"]
     run, wide, b4, _ = plan.variants
-    base = schema_defaults("sae")
+    base = {**schema_defaults("sae"), "strand_shared": True}  # auto, decided by the tiny model's concat rows
     assert run.overrides == {} and run.layer == "blocks.6"  # sae.layer null: the first extracted layer
     assert wide.sae == {**base, "expansion": 16, "layer": "blocks.6", "source": "train", "path": None}
     assert b4.layer == "blocks.4" and b4.sae["k"] == 16 and b4.sae["expansion"] == base["expansion"]
@@ -102,9 +102,10 @@ def test_k_at_or_past_the_dictionary_width():
     assert row_width(model_facts({"family": "tiny"}), "blocks.6", strand_shared=False) == 256
     assert row_width(model_facts({"family": "tiny"}), "blocks.6", strand_shared=True) == 128
     assert row_width(model_facts({"family": "tiny"}), "blocks.6.mlp.l1", strand_shared=True) is None  # unknown
-    sae_bench_plan(_config({"variants": [{"name": "ok", "expansion": 1, "k": 255}]}))
+    whole = {"sae": {"strand_shared": False}}  # rows of 256: both strand passes read as one row
+    sae_bench_plan(_config({"variants": [{"name": "ok", "expansion": 1, "k": 255}]}, **whole))
     with pytest.raises(InputError) as err:
-        sae_bench_plan(_config({"variants": [{"name": "wide_k", "expansion": 1, "k": 256}]}))
+        sae_bench_plan(_config({"variants": [{"name": "wide_k", "expansion": 1, "k": 256}]}, **whole))
     assert "'wide_k' has k 256 but its dictionary has only 256 latents" in err.value.problem
     with pytest.raises(InputError, match="only 128 latents"):
         sae_bench_plan(_config({"variants": [{"name": "s", "expansion": 1, "k": 128, "strand_shared": True}]}))

@@ -165,3 +165,19 @@ def test_gather_writes_every_table_and_the_page(tmp_path):
     page = (tmp_path / "report.html").read_text()
     assert page.count("<svg") == 3 and "v: first of 1 eligible variant(s)" in page
     assert json.loads((tmp_path / "choice.json").read_text())["chosen"] == "v"
+
+
+def test_the_cross_fitted_single_latent_is_reported_beside_the_train_pass():
+    """The k = 1 sparse probe's cross-fitted train AUROC is a column; the strict rule on train blocks still reads
+    the best latent's train AUROC (CDS passes at 0.90 although its cross-fitted value here is 0.70).
+    CDS_antisense has no k = 1 row: NaN."""
+    from dnalens.sae.bench_table import concept_rows
+
+    probes = PROBES.copy()
+    probes.loc[0, "auroc_train_cv"] = 0.70
+    run = _run()
+    run = VariantRun(**{**run.__dict__, "probes": probes, "probe_settings": {"min_auroc": 0.75, "min_margin": 0.05}})
+    rows = concept_rows(run).set_index("concept")
+    assert rows.loc["CDS", "best_auroc_train_cv"] == pytest.approx(0.70)
+    assert rows.loc["CDS", "passes_train"] and rows.loc["CDS_antisense", "passes_train"]
+    assert np.isnan(rows.loc["CDS_antisense", "best_auroc_train_cv"])

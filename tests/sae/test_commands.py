@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from sae_unit_settings import UNIT_SAE
 
 from dnalens import cli
 from dnalens.formats.window_table import Window, write_windows_bed
@@ -45,6 +46,7 @@ def test_train_encode_quality(workdir):
     acts = str(tmp / "acts" / "blocks.1")
     settings = json.dumps(
         {
+            **UNIT_SAE,
             "expansion": 4,
             "k": 4,
             "tokens": 40_000,
@@ -197,7 +199,15 @@ def test_replicate_in_its_own_job_equals_one_process(workdir, capsys):
 
     tmp, spec, kept, d_in = workdir
     acts = str(tmp / "acts" / "blocks.1")
-    base = {"expansion": 2, "k": 4, "tokens": 6_000, "batch_size": 256, "lr": 3e-3, "holdout_fraction": 0.25}
+    base = {
+        **UNIT_SAE,
+        "expansion": 2,
+        "k": 4,
+        "tokens": 6_000,
+        "batch_size": 256,
+        "lr": 3e-3,
+        "holdout_fraction": 0.25,
+    }
     base |= {"holdout_blocks": 1, "device": "cpu", "seed": 3, "replicate": True}
     settings = json.dumps(base)
     common = ["--activations", acts, "--windows", str(tmp / "windows.bed"), "--settings", settings]
@@ -240,6 +250,7 @@ def test_base_lookup_through_the_cli_reads_bases_from_the_fasta(workdir, capsys)
     acts = str(tmp / "acts" / "blocks.1")
     settings = json.dumps(
         {
+            **UNIT_SAE,
             "expansion": 2,
             "k": 4,
             "tokens": 20_000,
@@ -341,6 +352,7 @@ def test_strand_shared_through_the_cli(workdir, capsys):
     acts = str(tmp / "acts" / "blocks.1")
     settings = json.dumps(
         {
+            **UNIT_SAE,
             "expansion": 2,
             "k": 4,
             "tokens": 20_000,

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from sae_unit_settings import unit_settings
 
 from dnalens.sae.dictionary import (
     HealthTargets,
@@ -132,7 +133,6 @@ def test_loss_recovered_is_withheld_when_ablation_barely_matters():
 def test_training_records_its_seeded_init_and_a_planted_dictionary_is_found_by_both_seeds():
     """On data built from 48 known directions the trained decoder leaves its initialisation and two
     seeds find the same latents; the recorded init is the seeded one, untouched by training."""
-    from dnalens.sae.settings import SaeSettings
     from dnalens.sae.synthetic import sparse_dictionary_data
     from dnalens.sae.training import finalize, train_sae
 
@@ -148,7 +148,7 @@ def test_training_records_its_seeded_init_and_a_planted_dictionary_is_found_by_b
 
     decoders = []
     for seed in (0, 1):
-        settings = SaeSettings(
+        settings = unit_settings(
             architecture="batchtopk",
             expansion=2,
             k=3,

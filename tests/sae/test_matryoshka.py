@@ -6,12 +6,12 @@ import json
 import numpy as np
 import pytest
 import torch
+from sae_unit_settings import unit_settings
 
 from dnalens.errors import InputError
 from dnalens.sae.io import load_sae, save_sae
 from dnalens.sae.jumprelu import JumpReLUSAE
 from dnalens.sae.matryoshka import MatryoshkaBatchTopKSAE, check_widths, default_widths
-from dnalens.sae.settings import SaeSettings
 from dnalens.sae.training import build_sae, finalize, train_sae
 
 
@@ -41,8 +41,8 @@ def test_widths_default_and_checks():
         with pytest.raises(ValueError):
             check_widths(bad, 32)
     with pytest.raises(InputError, match="matryoshka_widths"):
-        SaeSettings(architecture="matryoshka_batchtopk", matryoshka_widths=[16, 8])
-    sae = build_sae(SaeSettings(architecture="matryoshka_batchtopk", expansion=4, k=2, matryoshka_widths=[4, 16]), 8)
+        unit_settings(architecture="matryoshka_batchtopk", matryoshka_widths=[16, 8])
+    sae = build_sae(unit_settings(architecture="matryoshka_batchtopk", expansion=4, k=2, matryoshka_widths=[4, 16]), 8)
     assert isinstance(sae, MatryoshkaBatchTopKSAE) and sae.widths == (4, 16, 32)
 
 
@@ -85,7 +85,7 @@ def test_matryoshka_keeps_a_parent_latent_that_a_flat_sae_absorbs():
 
     best = {}
     for arch, widths in (("batchtopk", None), ("matryoshka_batchtopk", [4, 16])):
-        s = SaeSettings(
+        s = unit_settings(
             architecture=arch,
             expansion=2,
             k=3,
@@ -114,7 +114,7 @@ def test_saves_as_jumprelu_with_widths_in_metadata_and_resumes(tmp_path):
             for i in range(0, 4096, 256):
                 yield x[i : i + 256]
 
-    s = SaeSettings(
+    s = unit_settings(
         architecture="matryoshka_batchtopk",
         expansion=4,
         k=2,

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from sae_unit_settings import unit_settings
 
 from dnalens.errors import InputError
-from dnalens.sae.settings import SaeSettings
 from dnalens.sae.synthetic import matched_cosine, sparse_dictionary_data
 from dnalens.sae.topk import TopKSAE
 from dnalens.sae.train_step import auxk_loss
@@ -25,7 +25,7 @@ def test_recovers_known_dictionary(architecture):
     torch.set_num_threads(1)
     data = sparse_dictionary_data(16384, 32, 48, mean_active=3, exponent=0.5, seed=0)
     x = torch.from_numpy(data.activations)
-    settings = SaeSettings(
+    settings = unit_settings(
         architecture=architecture,
         expansion=4,
         k=3,
@@ -50,7 +50,7 @@ def test_recovers_known_dictionary(architecture):
 def test_resume_matches_uninterrupted_run(tmp_path):
     data = sparse_dictionary_data(4096, 16, 24, seed=3)
     x = torch.from_numpy(data.activations)
-    settings = SaeSettings(
+    settings = unit_settings(
         architecture="batchtopk",
         expansion=2,
         k=2,
@@ -70,7 +70,7 @@ def test_resume_matches_uninterrupted_run(tmp_path):
     assert (whole.start_step, resumed.start_step) == (0, 17)
     for name, value in whole.sae.state_dict().items():
         torch.testing.assert_close(resumed.sae.state_dict()[name], value, rtol=0, atol=0, msg=name)
-    changed = SaeSettings(**{**settings.__dict__, "k": 3})
+    changed = unit_settings(**{**settings.__dict__, "k": 3})
     with pytest.raises(InputError, match="different settings"):
         train_sae(_batches(x, 256, 1), 16, changed, checkpoint_dir=ckpt, progress=False)
 
@@ -109,4 +109,4 @@ def test_geometric_median_matches_brute_force_and_resists_outliers():
 
 def test_empty_input_is_a_clear_error():
     with pytest.raises(InputError, match="no activations"):
-        train_sae(iter([]), 8, SaeSettings(device="cpu"), progress=False)
+        train_sae(iter([]), 8, unit_settings(device="cpu"), progress=False)

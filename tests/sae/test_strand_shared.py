@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pytest
 import torch
+from sae_unit_settings import unit_settings
 
 from dnalens.errors import InputError
 from dnalens.formats.window_table import reverse_complement
 from dnalens.sae.batchtopk import BatchTopKSAE
 from dnalens.sae.io import load_sae, save_sae
 from dnalens.sae.row_bases import reverse_complement_codes, row_codes
-from dnalens.sae.settings import SaeSettings
 from dnalens.sae.strand_shared import StrandSharedSAE, strand_states
 from dnalens.sae.synthetic import matched_cosine, sparse_dictionary_data
 from dnalens.sae.topk import TopKSAE
@@ -86,7 +86,7 @@ def test_training_recovers_a_planted_per_strand_dictionary(tmp_path):
     data = sparse_dictionary_data(24_000, 16, 24, mean_active=2.0, noise=0.0, seed=3)
     rng = np.random.default_rng(0)
     rows = np.concatenate([data.activations, data.activations[rng.permutation(len(data.activations))]], axis=1)
-    settings = SaeSettings(
+    settings = unit_settings(
         architecture="topk",
         expansion=2,
         k=2,
@@ -122,5 +122,5 @@ def test_training_recovers_a_planted_per_strand_dictionary(tmp_path):
 
 def test_setting_must_be_a_boolean():
     with pytest.raises(InputError, match="strand_shared"):
-        SaeSettings(strand_shared="yes")
-    assert SaeSettings(batch_size=4096).rows_per_batch == 4096
+        unit_settings(strand_shared="yes")
+    assert unit_settings(batch_size=4096).rows_per_batch == 4096

@@ -33,6 +33,8 @@ def _config(model_dir: Path) -> dict:
         "extract": {"layers": ["blocks.3", "blocks.2"], "threads": 1},
         "sae": {
             "architecture": "topk",
+            "strand_shared": False,  # the tests below read rc_pool concat rows whole (d_in 32)
+            "base_lookup": 0,
             "expansion": 2,
             "k": 4,
             "tokens": 20000,
@@ -128,3 +130,31 @@ def test_sparse_probing_table_and_page(bench_run):
     assert dense["run"] != dense["k2_blocks2"]
     page = (bench_run / "report.html").read_text()
     assert page.count("<svg") == 3 and "k2_blocks2" in page and "http" not in page.replace("http://www.w3.org", "")
+
+
+def test_the_choice_is_a_config_file_the_run_adopts(bench_run):
+    """chosen_sae.yaml loads the chosen dictionary as scored; added to the run's config, the run's encode reads it
+    at the variant's layer and trains no dictionary of its own (a dry run, so nothing runs)."""
+    adopt = yaml.safe_load((bench_run / "chosen_sae.yaml").read_text())
+    assert adopt == {"sae": {"source": "load", "path": "results/sae_bench/k2_blocks2/dictionary", "layer": "blocks.2"}}
+    work = bench_run.parents[1]
+    config = work.parent / "config.yaml"
+    run = subprocess.run(
+        [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(work), "-n", "-p", "--cores", "1"]
+        + ["--configfile", str(config), str(bench_run / "chosen_sae.yaml")],
+        cwd=work,
+        env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-4000:]
+    # (the sweep's own jobs may be listed again: its sample is temporary; the run trains no dictionary of its own)
+    assert "rule train_dictionary" not in run.stdout and "results/dictionaries/" not in run.stdout
+    encodes = [
+        line
+        for line in run.stdout.splitlines()
+        if "dnalens encode" in line and f"--out results/{GENOME}/codes_parts/" in line
+    ]
+    assert encodes and all("--sae results/sae_bench/k2_blocks2/dictionary" in line for line in encodes)
+    assert all("--layer blocks.2" in line for line in encodes)

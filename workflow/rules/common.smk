@@ -28,7 +28,10 @@ def settings_json(section, **extra):
 
 
 def genome_settings(wildcards):
-    return shlex.quote(json.dumps(genome_spec(wildcards), sort_keys=True))
+    """The genome's config entry for `dnalens prepare`, without `variants` (a VCF is read by rule variants only,
+    so adding one must not rerun the genome's preparation)."""
+    spec = {k: v for k, v in genome_spec(wildcards).items() if k != "variants"}
+    return shlex.quote(json.dumps(spec, sort_keys=True))
 
 
 def final_outputs():
@@ -53,7 +56,15 @@ def final_outputs():
     )
     # POOLED_QUALITY (sae.smk): a shared dictionary's quality pooled over the genomes; SAE_BENCH_TARGETS
     # (sae_bench.smk): the SAE sweep's tables and page, when config sae_bench lists variants
-    return expand(per_genome, genome=GENOMES) + across + POOLED_QUALITY + SAE_BENCH_TARGETS
+    # EFFECTS / STEER_TABLE (effects.smk, steer.smk): what annotated latents do, when effects/steer.enabled
+    interventions = ([EFFECTS] if EFFECTS_ON else []) + ([STEER_TABLE] if STEER_ON else [])
+    return (
+        expand(per_genome + interventions, genome=GENOMES)
+        + VARIANT_TARGETS  # variants.smk: genomes whose config entry has `variants:`
+        + across
+        + POOLED_QUALITY
+        + SAE_BENCH_TARGETS
+    )
 
 
 def model_name():

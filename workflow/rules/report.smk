@@ -23,6 +23,7 @@ rule report_part:
     params:
         settings=settings_json("report"),
         parts=REPORT_PARTS,
+        model_settings=settings_json("model"),
     log:
         "logs/{genome}/report_part-{part}.log",
     benchmark:
@@ -36,7 +37,8 @@ rule report_part:
         "dnalens report --genome {wildcards.genome:q} --buffer {input.buffer:q} --probe {input.probe:q}"
         " --fasta {input.fasta:q} --annotation {input.annotation:q} --chrom-sizes {input.sizes:q}"
         " --label-summary {input.label_summary:q} --sae-quality {input.sae_quality:q}"
-        " --settings {params.settings} --part {wildcards.part} --parts {params.parts} --part-out {output:q}"
+        " --settings {params.settings} --model-settings {params.model_settings}"
+        " --part {wildcards.part} --parts {params.parts} --part-out {output:q}"
         " > {log:q} 2>&1"
 
 
@@ -52,6 +54,13 @@ rule report:
         sae_quality="results/{genome}/sae_quality.json",
         # layer_scan.smk: the scan's table when layer_scan.enabled, else nothing
         layer_scan=lambda wildcards: LAYER_SCAN.format(genome=wildcards.genome) if LAYER_SCAN_ON else [],
+        # effects.smk / steer.smk: what annotated latents do (card blocks, features.tsv columns), when enabled
+        effects=lambda wildcards: EFFECTS.format(genome=wildcards.genome) if EFFECTS_ON else [],
+        steer=lambda wildcards: STEER_TABLE.format(genome=wildcards.genome) if STEER_ON else [],
+        # variants.smk: the genome's variants section, when its config entry has `variants:`
+        variants=lambda wildcards: (
+            f"results/{wildcards.genome}/variants/variants.parquet" if wildcards.genome in VARIANT_GENOMES else []
+        ),
     output:
         html=report(
             "results/{genome}/report.html",
@@ -100,6 +109,12 @@ rule report:
         layer_scan=lambda wildcards, input: (
             f"--layer-scan {shlex.quote(str(input.layer_scan))}" if LAYER_SCAN_ON else ""
         ),
+        interventions=lambda wildcards, input: (
+            (f" --effects {shlex.quote(str(input.effects))}" if EFFECTS_ON else "")
+            + (f" --steer {shlex.quote(str(input.steer))}" if STEER_ON else "")
+            + (f" --variants {shlex.quote(str(input.variants))}" if input.variants else "")
+        ),
+        model_settings=settings_json("model"),
     log:
         "logs/{genome}/report.log",
     benchmark:
@@ -113,8 +128,8 @@ rule report:
         "dnalens report-merge {input.parts:q} --genome {wildcards.genome:q} --buffer {input.buffer:q}"
         " --probe {input.probe:q} --fasta {input.fasta:q} --annotation {input.annotation:q}"
         " --chrom-sizes {input.sizes:q} --label-summary {input.label_summary:q} --sae-quality {input.sae_quality:q}"
-        " --model-name {params.model} --out {params.outdir:q} --settings {params.settings} {params.layer_scan}"
-        " > {log:q} 2>&1"
+        " --model-name {params.model} --model-settings {params.model_settings} --out {params.outdir:q}"
+        " --settings {params.settings} {params.layer_scan}{params.interventions} > {log:q} 2>&1"
 
 
 # The atlas joins a few per-genome TSVs (and, for per-genome SAEs only, reads their decoders): cheap

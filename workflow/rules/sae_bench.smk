@@ -6,7 +6,8 @@
 # and on train rows (the rule reads only the latter), then the run's own encode -> buffer -> probe commands on the
 # variant's codes (encoded from the stored sample where it holds the window: sae/fused.py). The gather
 # (rule sae_bench, `dnalens sae-bench`) writes results/sae_bench/sae_bench.tsv and the rest, choice.json (the
-# declared rule) and report.html. Layout: dnalens.sae.bench_plan.LAYOUT.
+# declared rule), chosen_sae.yaml (the choice as a config file: add it after the run's config to encode, probe and
+# report with the chosen dictionary) and report.html. Layout: dnalens.sae.bench_plan.LAYOUT.
 import os
 import re
 
@@ -254,6 +255,8 @@ rule sae_bench:
         sparse_probing=SAE_BENCH_OUTPUTS["sparse_probing"],
         concepts=SAE_BENCH_OUTPUTS["concepts"],
         choice=SAE_BENCH_OUTPUTS["choice"],
+        # the choice as a config file a run adds to use it (--configfile <config> chosen_sae.yaml)
+        adopt=SAE_BENCH_OUTPUTS["adopt"],
         html=report(
             SAE_BENCH_OUTPUTS["report"],
             caption="../report/sae_bench_html.rst",

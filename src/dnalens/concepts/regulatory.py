@@ -3,7 +3,10 @@ Shine–Dalgarno site of each start codon and the sigma70 -35/-10 boxes upstream
 (definitions and sources in concepts/prokaryotic.py).
 
 "promoter" is not a called promoter: it is a fixed window upstream of each annotated 5' end. With
-predicted genes (no UTRs) that 5' end is the start codon, so the window is the 100 nt before the CDS.
+predicted genes (no UTRs) that 5' end is the start codon, so the window is the `promoter_upstream` nt
+(default 150) before the CDS: wide enough for a sigma70 -35 box placed like psbA's on the Arabidopsis
+chloroplast (TTGACA 110-115 nt before the start codon; a 100-nt window missed it). The built concept's
+description names the window it used (`promoter_description`).
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from dnalens.concepts.units import TranscriptUnit, positions
 log = logging.getLogger(__name__)
 FAMILY = "regulatory"
 CONCEPTS = {
-    "promoter": "upstream window, not a called promoter: promoter_upstream nt upstream (+ promoter_downstream nt "
-    "downstream) of each transcript 5' end (the start codon when no UTR is annotated), or of each "
-    "operon's first 5' end (same-strand genes <= operon_max_gap apart)",
+    "promoter": "upstream window, not a called promoter: concepts.promoter_upstream nt (default 150) upstream "
+    "(+ promoter_downstream nt downstream) of each transcript 5' end (the start codon when no UTR is annotated), "
+    "or of each operon's first 5' end (same-strand genes <= operon_max_gap apart)",
     "TSS": "5' base of each transcript that starts before its CDS (5' UTR annotated) or is non-coding "
     "(tRNA/rRNA excluded), plus TSS features",
     "Shine_Dalgarno_sequence": "ribosome binding site 3-15 nt upstream of each start codon: the longest >= 4-nt exact "
@@ -40,7 +43,8 @@ PROCESSED = frozenset({"tRNA", "rRNA"})
 def build(ctx: ConceptContext, wanted: set[str]) -> list[Concept]:
     out = []
     if "promoter" in wanted:
-        out.append(Concept("promoter", FAMILY, "region", CONCEPTS["promoter"], intervals=_promoters(ctx).build()))
+        description = promoter_description(ctx.settings.promoter_upstream, ctx.settings.promoter_downstream)
+        out.append(Concept("promoter", FAMILY, "region", description, intervals=_promoters(ctx).build()))
     if "TSS" in wanted:
         out.append(Concept("TSS", FAMILY, "position", CONCEPTS["TSS"], intervals=_tss(ctx).build()))
     prokaryotic = ctx.settings.has_prokaryotic_signals(ctx.genome.kingdom)
@@ -150,6 +154,16 @@ def _tss(ctx: ConceptContext) -> IntervalBuilder:
                 seen.add((f.seqid, at, f.strand))
                 b.add([(f.seqid, at, at + 1, f.strand)], f.id, f.attr("Name") or f.id)
     return b
+
+
+def promoter_description(upstream: int, downstream: int = 0) -> str:
+    """The promoter concept as what it is, with the window this run used."""
+    into = f" and the first {downstream} nt of the transcript" if downstream else ""
+    return (
+        f"upstream window, not a called promoter: the {upstream} nt before each transcript 5' end{into} (the start "
+        "codon when no UTR is annotated), or before each operon's first 5' end (same-strand genes <= "
+        "operon_max_gap apart); concepts.promoter_upstream sets the window"
+    )
 
 
 def _promoters(ctx: ConceptContext) -> IntervalBuilder:

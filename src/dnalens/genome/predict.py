@@ -14,7 +14,8 @@ organelles) use its pre-trained metagenomic models instead, restricted to the co
 table when Prodigal has models for it (tables 4 and 11). CDSs overlapping an RNA gene are dropped
 (Prokka's default). Prodigal's own ribosome-binding-site call
 (motif and spacer) is kept on each gene as `rbs_motif` / `rbs_spacer` (read by the
-Shine_Dalgarno_sequence concept).
+Shine_Dalgarno_sequence concept). A predicted CDS's product is `unknown (pyrodigal)`: nothing here searches
+for homologs, so it is not a "hypothetical protein" in the INSDC sense.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from dnalens.genome.trna_introns import intron_trna_calls
 
 log = logging.getLogger(__name__)
 SINGLE_GENOME_MIN_BP = 100_000
-CDS_PRODUCT = "hypothetical protein"
+# no homology search is run: "hypothetical protein" would imply one (a protein search that found nothing)
+CDS_PRODUCT = "unknown (pyrodigal)"
 TMRNA_PRODUCT = "transfer-messenger RNA"
 RRNA_EVALUE = 1e-6  # barrnap's default
 RRNA_REJECT = 0.25  # barrnap's default: hits shorter than 25 % of the model are dropped

@@ -50,6 +50,7 @@ class GenomeSettings:
     topology: str | dict[str, str] | None = _DEFAULTS["topology"]
     kingdom: str = _DEFAULTS["kingdom"]
     contigs: tuple[str, ...] | None = _DEFAULTS["contigs"]
+    variants: str | None = _DEFAULTS["variants"]  # read by `dnalens variants`, not by prepare
 
     def check(self) -> None:
         if bool(self.fasta) == bool(self.genbank):

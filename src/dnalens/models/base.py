@@ -40,6 +40,20 @@ REGISTRY: dict[str, str] = {
 DEFAULT_RC_POOL = {"tiny": "concat"}
 
 
+def resolve_strand_shared(value: bool | str, rc_pool: str | None) -> bool:
+    """`auto` -> one dictionary for both strands exactly when the rows hold both passes (rc_pool concat).
+
+    Why a default of auto: the recommended dictionary (the SAE sweep's choice, config/README.md) is strand-shared,
+    but a model read in one pass (Evo 2, rc_pool none) has no second half to share with."""
+    return rc_pool == "concat" if value == "auto" else bool(value)
+
+
+def run_sae_settings(sae: Mapping[str, Any], model: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's `sae:` block with `strand_shared: auto` decided by its `model:` block (the Snakefile calls this
+    once, so every job's settings JSON, the dictionary's name and the sample size agree)."""
+    return {**sae, "strand_shared": resolve_strand_shared(sae.get("strand_shared", "auto"), parse_spec(model).rc_pool)}
+
+
 _DEFAULTS = schema_defaults("model")  # every default: workflow/schemas/config.schema.yaml
 
 

@@ -74,13 +74,14 @@ class BaselineScores:
     auroc_train: np.ndarray  # [B, L] cross-fitted on train blocks
     auroc_test: np.ndarray  # [B, L] table from all train tokens, scored on held-out tokens
 
-    def best(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def best(self, skip: tuple[str, ...] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per concept: (name, train AUROC, held-out AUROC) of the baseline with the best TRAIN AUROC
-        (first in `names` on ties), and its index; without baselines: "none", 0.5 (chance), 0.5."""
+        (first in `names` on ties) among those not in `skip`, and its index; without any: "none", 0.5 (chance)."""
         n_l = self.auroc_train.shape[1]
-        if not self.names:
+        if not [n for n in self.names if n not in skip]:
             return np.full(n_l, "none", object), np.full(n_l, 0.5), np.full(n_l, 0.5), np.full(n_l, -1)
-        pick = np.argmax(self.auroc_train, axis=0)
+        train = np.where(np.isin(self.names, list(skip))[:, None], -np.inf, self.auroc_train)
+        pick = np.argmax(train, axis=0)
         cols = np.arange(n_l)
         return (np.asarray(self.names, object)[pick], self.auroc_train[pick, cols], self.auroc_test[pick, cols], pick)
 

@@ -8,6 +8,9 @@ Every array is one small integer code per buffer row (token), vectorised over th
   both strands), in `n_bins` equal bins, plus one "other" code when the window has no A/C/G/T.
 - `edge_codes`: min(read position, window length − 1 − read position) in `EDGE_BIN` nt bins (the
   context a model had on its shorter side), the last bin open-ended.
+`ReadSequence` is the one rule underneath: the base a token reads at read offset j (+: genome position + j;
+−: position − j, complemented), N or past a contig end → 4; the matched-context baseline and the motif controls
+read k-mers and whole contexts through it. "context" names the matched-context baseline (`context_baseline`).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dnalens.concepts.genome_data import N_CODE
 
 EDGE_BIN = 16
 EDGE_BINS = 64  # 0 .. 1023 nt in 16 nt bins, then one bin for everything farther
-BASELINES = ("kmer1", "kmer3", "kmer5", "gc", "edge")
+BASELINES = ("kmer1", "kmer3", "kmer5", "gc", "edge", "context")
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,85 @@ def _per_contig(token_contig: np.ndarray, contig_names: list[str]):
             yield name, rows
 
 
+@dataclass(frozen=True)
+class ReadSequence:
+    """The genome as each token reads it (module doc): vectorised over rows, offsets in read order."""
+
+    sequence: dict[str, np.ndarray]
+    contig_names: list[str]
+    token_contig: np.ndarray
+    token_position: np.ndarray
+    token_minus: np.ndarray
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.token_position.size)
+
+    def bases(self, rows: np.ndarray | None, offsets: np.ndarray) -> np.ndarray:
+        """uint8 [len(rows), len(offsets)]: base (A0 C1 G2 T3) at each read offset, 4 = N or off the contig."""
+        rows = np.arange(self.n_tokens) if rows is None else np.asarray(rows, np.int64)
+        offsets = np.asarray(offsets, np.int64)
+        out = np.full((rows.size, offsets.size), N_CODE, np.uint8)
+        contig = np.asarray(self.token_contig)[rows]
+        for c, name in enumerate(self.contig_names):
+            seq = self.sequence.get(name)
+            at_rows = np.flatnonzero(contig == c)
+            if seq is None or not at_rows.size:
+                continue
+            r = rows[at_rows]
+            minus = np.asarray(self.token_minus[r], bool)
+            at = np.asarray(self.token_position[r], np.int64)[:, None] + np.where(minus, -1, 1)[:, None] * offsets
+            inside = (at >= 0) & (at < seq.size)
+            base = np.full(at.shape, N_CODE, np.uint8)
+            base[inside] = seq[at[inside]]
+            flip = minus[:, None] & (base < N_CODE)
+            out[at_rows] = np.where(flip, 3 - base, base)
+        return out
+
+    def kmer(self, k: int, start: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """int32 [n]: code (Σ base_i·4^(k−1−i)) of the k-mer read at offsets start .. start + k − 1; 4^k = other.
+        A gather from per-contig tracks (the k-mer read from each genome position, per strand), kept per k."""
+        rows = np.arange(self.n_tokens) if rows is None else np.asarray(rows, np.int64)
+        out = np.full(rows.size, 4**k, np.int32)
+        contig = np.asarray(self.token_contig)[rows]
+        for c, name in enumerate(self.contig_names):
+            at_rows = np.flatnonzero(contig == c)
+            if name not in self.sequence or not at_rows.size:
+                continue
+            plus, minus_track = self._tracks(name, k)
+            r = rows[at_rows]
+            minus = np.asarray(self.token_minus[r], bool)
+            at = np.asarray(self.token_position[r], np.int64) + np.where(minus, -start, start)
+            inside = (at >= 0) & (at < plus.size)
+            got = np.full(r.size, 4**k, np.int32)
+            got[inside] = np.where(minus[inside], minus_track[at[inside]], plus[at[inside]])
+            out[at_rows] = got
+        return out
+
+    def _tracks(self, name: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """int32 [contig length] per strand: the k-mer read from each position (+: rightwards; −: leftwards,
+        complemented); 4^k where it has an N or runs off the contig."""
+        cache = self.__dict__.setdefault("_track_cache", {})
+        if (name, k) not in cache:
+            seq = np.asarray(self.sequence[name])
+            n = seq.size
+            padded = np.r_[np.full(k, N_CODE, np.uint8), seq, np.full(k, N_CODE, np.uint8)]
+            plus = kmer_code_of(np.stack([padded[k + i : k + i + n] for i in range(k)], axis=1))
+            comp = np.where(padded < N_CODE, 3 - padded, N_CODE).astype(np.uint8)
+            minus = kmer_code_of(np.stack([comp[k - i : k - i + n] for i in range(k)], axis=1))
+            cache[(name, k)] = (plus, minus)
+        return cache[(name, k)]
+
+
+def kmer_code_of(bases: np.ndarray) -> np.ndarray:
+    """Code of each row's k-mer (uint8 [n, k] bases in read order); 4^k where a base is N / off the contig."""
+    k = bases.shape[1]
+    code = np.zeros(bases.shape[0], np.int64)
+    for i in range(k):
+        code = code * 4 + np.minimum(bases[:, i], 3)
+    return np.where((bases >= N_CODE).any(axis=1), 4**k, code).astype(np.int32)
+
+
 def kmer_codes(
     sequence: dict[str, np.ndarray],
     contig_names: list[str],
@@ -49,28 +131,8 @@ def kmer_codes(
     """Centred k-mer code in read orientation (module doc); k odd."""
     if k < 1 or k % 2 == 0:
         raise ValueError(f"k must be odd and >= 1, got {k}")
-    h = k // 2
-    other = 4**k
-    out = np.full(token_position.size, other, np.int32)
-    for name, rows in _per_contig(token_contig, contig_names):
-        seq = sequence.get(name)
-        if seq is None:
-            continue
-        pos = np.asarray(token_position[rows], np.int64)
-        minus = np.asarray(token_minus[rows], bool)
-        code = np.zeros(rows.size, np.int64)
-        bad = np.zeros(rows.size, bool)
-        for i in range(k):  # i-th base in read order
-            offset = np.where(minus, h - i, i - h)
-            at = pos + offset
-            inside = (at >= 0) & (at < seq.size)
-            base = np.full(rows.size, N_CODE, np.int64)
-            base[inside] = seq[at[inside]]
-            bad |= base >= N_CODE
-            base = np.where(minus, 3 - base, base)  # complement on − (A<->T, C<->G); N stays bad
-            code = code * 4 + np.where(bad, 0, base)
-        out[rows] = np.where(bad, other, code)
-    return out
+    reader = ReadSequence(sequence, contig_names, token_contig, token_position, token_minus)
+    return reader.kmer(k, -(k // 2))
 
 
 def gc_codes(

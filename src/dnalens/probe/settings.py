@@ -34,6 +34,10 @@ class ProbeSettings:
     min_precision_lift: float = _DEFAULTS["min_precision_lift"]
     gc_window: int = _DEFAULTS["gc_window"]
     control_negatives: int = _DEFAULTS["control_negatives"]
+    min_control_negatives: int = _DEFAULTS["min_control_negatives"]
+    context_baseline: str = _DEFAULTS["context_baseline"]  # matched-context baseline: kmer / onehot / none
+    context_baseline_nt: int = _DEFAULTS["context_baseline_nt"]
+    context_baseline_max_tokens: int = _DEFAULTS["context_baseline_max_tokens"]
     top_features: int = _DEFAULTS["top_features"]
     probes: bool = _DEFAULTS["probes"]
     probe_max_tokens: int = _DEFAULTS["probe_max_tokens"]
@@ -42,6 +46,10 @@ class ProbeSettings:
     sparse_probe_ks: tuple = _DEFAULTS["sparse_probe_ks"]  # k-sparse probing (SAEBench), k latents per probe
     sparse_probe_max_tokens: int = _DEFAULTS["sparse_probe_max_tokens"]
     group_max_k: int = _DEFAULTS["group_max_k"]  # a concept's latent group has at most this many latents
+    bootstrap_n: int = _DEFAULTS["bootstrap_n"]  # replicates behind each held-out AUROC interval (intervals.py)
+    bootstrap_seed: int = _DEFAULTS["bootstrap_seed"]
+    bootstrap_segment: int = _DEFAULTS["bootstrap_segment"]
+    min_heldout_instances: int = _DEFAULTS["min_heldout_instances"]
     device: str = _DEFAULTS["device"]
     chunk_entries: int = _DEFAULTS["chunk_entries"]
     feature_block_entries: int = _DEFAULTS["feature_block_entries"]

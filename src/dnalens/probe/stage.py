@@ -11,7 +11,7 @@ import contextlib
 import logging
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,7 @@ import scipy.sparse as sp
 
 from dnalens.formats.feature_columns import feature_blocks, feature_bounds
 from dnalens.formats.row_chunks import PackedLabels
+from dnalens.probe import findings
 from dnalens.probe.annotate import (
     ScoreMatrices,
     concepts_table,
@@ -26,14 +27,16 @@ from dnalens.probe.annotate import (
     features_table,
 )
 from dnalens.probe.backend import auroc_backend, auroc_matrix, domain_f1_curves, feature_statistics, ranked_codes
+from dnalens.probe.baseline_columns import with_claim_margins, with_control_columns
 from dnalens.probe.baselines import BaselineScores, baseline_scores, block_parity
-from dnalens.probe.controls import Control, ControlScorer, control_baselines, find_controls
+from dnalens.probe.context_baseline import ContextBaselineSettings, context_baseline_scores, control_context_baseline
+from dnalens.probe.controls import Control, ControlScorer, control_baselines, plan_controls
 from dnalens.probe.f1 import concat_curves, prepare_f1_labels
 from dnalens.probe.inputs import ProbeInputs
 from dnalens.probe.metric_formulas import best_over_thresholds
 from dnalens.probe.nulls import GenomeShift, bh_qvalues, pooled_pvalues, shift_fractions
 from dnalens.probe.probe_runs import ProbeRunSettings, run_probes
-from dnalens.probe.sequence_context import ContextCodes, context_codes
+from dnalens.probe.sequence_context import ContextCodes, ReadSequence, context_codes
 from dnalens.probe.settings import ProbeSettings, null_shift_count
 from dnalens.probe.splits import Split, make_split
 from dnalens.probe.token_concepts import TokenConcepts
@@ -73,6 +76,8 @@ class ProbePlan:
     ctx: ContextCodes
     fold: np.ndarray
     controls: list[Control]
+    untestable: list[Control] = field(default_factory=list)  # motif controls too small to test (stated)
+    reader: ReadSequence | None = None  # the genome as tokens read it (matched-context baseline, motif controls)
 
 
 def plan_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=()) -> ProbePlan:
@@ -108,7 +113,12 @@ def plan_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=
         gc_window=s.gc_window,
     )
     fold = block_parity(inp.token_contig, inp.token_position, s.block_size)
-    controls = find_controls(
+    reader = (
+        None
+        if inp.sequence is None
+        else ReadSequence(inp.sequence, list(inp.contig_names), inp.token_contig, inp.token_position, inp.token_minus)
+    )
+    controls, untestable = plan_controls(
         list(inp.label_names),
         labels,
         inp.categorical,
@@ -117,12 +127,17 @@ def plan_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=
         evaluated,
         s.control_negatives,
         s.seed,
+        reader,
+        s.min_control_negatives,
     )
-    return ProbePlan(split, train, test, labels, concepts, n_instances, evaluated, offsets, ctx, fold, controls)
+    return ProbePlan(
+        split, train, test, labels, concepts, n_instances, evaluated, offsets, ctx, fold, controls, untestable, reader
+    )
 
 
-def concept_baselines(plan: ProbePlan) -> BaselineScores:
-    """Sequence-only baselines of every concept, on the matched controls where a concept has them."""
+def concept_baselines(plan: ProbePlan, settings: ProbeSettings | None = None) -> BaselineScores:
+    """Sequence-only baselines of every concept, on the matched controls where a concept has them; with
+    `settings`, the matched-context baseline too (`context_baseline`, named "context")."""
     t0 = time.perf_counter()
     ctx, concepts = plan.ctx, plan.concepts
     baselines = baseline_scores(
@@ -132,6 +147,8 @@ def concept_baselines(plan: ProbePlan) -> BaselineScores:
         baselines.auroc_train[:, c.column], baselines.auroc_test[:, c.column] = control_baselines(
             c, ctx.codes, ctx.n_codes, plan.fold
         )
+    if settings is not None and settings.context_baseline != "none" and plan.reader is not None:
+        baselines = with_context_baseline(baselines, plan, settings)
     log.info(
         "baselines %s and %d matched controls: %.1f s",
         ", ".join(ctx.codes) or "none",
@@ -139,6 +156,24 @@ def concept_baselines(plan: ProbePlan) -> BaselineScores:
         time.perf_counter() - t0,
     )
     return baselines
+
+
+def with_context_baseline(baselines: BaselineScores, plan: ProbePlan, s: ProbeSettings) -> BaselineScores:
+    """`baselines` plus the matched-context baseline as one more row ("context"), on the controls' rows where a
+    concept has a control, so the strongest baseline (train-chosen) and every margin can be it."""
+    t0 = time.perf_counter()
+    cs = ContextBaselineSettings(
+        s.context_baseline, s.context_baseline_nt, s.context_baseline_max_tokens, s.probe_l2, s.probe_max_iter, s.seed
+    )
+    a_train, a_test = context_baseline_scores(plan.reader, plan.labels, plan.train, plan.test, plan.fold, cs)
+    for c in plan.controls:
+        a_train[c.column], a_test[c.column] = control_context_baseline(plan.reader, c.strata_rows, plan.fold, cs)
+    log.info("matched-context baseline (%s, ±%d nt): %.1f s", cs.mode, cs.context_nt, time.perf_counter() - t0)
+    return BaselineScores(
+        baselines.names + ["context"],
+        np.vstack([baselines.auroc_train, a_train[None, :]]),
+        np.vstack([baselines.auroc_test, a_test[None, :]]),
+    )
 
 
 def block_scores(inputs: ProbeInputs, plan: ProbePlan, settings: ProbeSettings) -> tuple:
@@ -191,7 +226,7 @@ def run_probe(
     plan = plan_probing(inp, s, duplicate_groups) if plan is None else plan
     train, test, offsets, controls, evaluated = plan.train, plan.test, plan.offsets, plan.controls, plan.evaluated
     n_features = int(inp.codes.shape[1])
-    baselines = concept_baselines(plan)
+    baselines = concept_baselines(plan, s)
     scores = block_scores(inp, plan, s) if scores is None else scores
     auroc_train, auroc_test, null, f1_train, f1_test, n_instances_test, (freq, fmax, mean_active), controlled = scores
     p = pooled_pvalues(auroc_test, null) if offsets.size >= 2 else np.full(auroc_test.shape, np.nan)
@@ -201,7 +236,7 @@ def run_probe(
     control_kind = [""] * len(inp.label_names)
     for ci, c in enumerate(controls):  # annotation and the best feature use the controlled AUROC
         auroc_train[:, c.column], auroc_test[:, c.column] = controlled[(ci, "train")], controlled[(ci, "test")]
-        control_kind[c.column] = c.kind
+        control_kind[c.column] = c.negatives or c.kind
     scores = ScoreMatrices(
         concepts=list(inp.label_names),
         auroc_train=auroc_train,
@@ -225,7 +260,13 @@ def run_probe(
         auroc_test_uncontrolled=uncontrolled,
     )
     probes, dense_probe = (linear_probes(inp, plan, s), dense_probe_note(inp)) if probes is None else probes
-    concepts_out = concepts_table(scores, s, probes)
+    concepts_out = with_claim_margins(
+        with_control_columns(concepts_table(scores, s, probes), controls, plan.untestable)
+    )
+    # one row per finding (twins, merged members, control concepts) and bootstrap intervals (probe/findings.py)
+    concepts_out = findings.concept_evidence(
+        concepts_out, inp, train, test, s, ctx_codes=plan.ctx.codes, n_codes=plan.ctx.n_codes, controls=controls
+    )
     feature_concept = feature_concept_table(scores, s)
     features = features_table(scores, s)
     summary = {
@@ -239,6 +280,7 @@ def run_probe(
         **annotation_summary(feature_concept, features),
         "baselines": list(plan.ctx.codes),
         "controls": {c.name: c.summary() for c in controls},
+        "untestable_controls": {c.name: c.summary() for c in plan.untestable},
         "dense_probe": dense_probe,
         # how the run was scattered is no result: a scattered run's directory equals a single job's
         "settings": {k: v for k, v in asdict(s).items() if k != "parts"},

@@ -20,10 +20,13 @@ from markupsafe import Markup
 from dnalens import __version__
 from dnalens.report import html, layer_figure, plots
 from dnalens.report.feature_reader import FeatureReader
+from dnalens.report.health import sae_health
+from dnalens.report.hits import hit_cap_note
 from dnalens.report.inputs import ReportInputs
 from dnalens.report.latent_index import latent_data
 from dnalens.report.logo import logo_svg
 from dnalens.report.metagene import metagene_profiles
+from dnalens.report.model_context import ModelContext, model_context_lines, replicate_text
 from dnalens.report.options import ReportSettings
 from dnalens.report.tokens import TokenMap, display_locus, igv_goto_url
 from dnalens.report.top_windows import best_windows, read_span_to_genome, window_profile
@@ -41,7 +44,7 @@ def card_features(table: pd.DataFrame, settings: ReportSettings) -> list[int]:
     return [int(f) for f in live["latent"].head(settings.max_cards)]
 
 
-def _metrics(row: pd.Series) -> list[tuple[str, Any]]:
+def _metrics(row: pd.Series, context: ModelContext | None = None) -> list[tuple[str, Any]]:
     out = [
         ("held-out AUROC", row["auroc_test"]),
         ("best baseline AUROC", row["baseline_auroc_test"]),
@@ -60,6 +63,8 @@ def _metrics(row: pd.Series) -> list[tuple[str, Any]]:
         other = "opposite" if row["view"] == "own" else "own"
         label = row[f"{other}_label"] if isinstance(row[f"{other}_label"], str) else "–"
         out.append((f"{other}-strand view", f"{label} (margin {html._number(row[f'{other}_margin'])})"))
+    if context is not None:
+        out.append(("best match in the replicate", replicate_text(context, int(row.name))))
     return out
 
 
@@ -136,9 +141,13 @@ def render(
     margin_cut: float,
     n_features: int,
     portraits: dict | None = None,
+    card_blocks: dict[int, str] | None = None,
 ) -> str:
-    """The whole report.html text; `portraits` (portraits.py) give each card its sequence logo."""
+    """The whole report.html text; `portraits` (portraits.py) give each card its sequence logo, `card_blocks`
+    its "What it does" HTML (ablation and steering, stage.intervention_blocks)."""
     portraits = portraits or {}
+    card_blocks = card_blocks or {}
+    context: ModelContext | None = getattr(inputs, "model_context", None)
     by_id = table.set_index("latent")
     profiles = metagene_profiles(
         codes, features, tokens, inputs.anchors, flank=settings.metagene_flank, max_anchors=settings.max_anchors
@@ -155,13 +164,14 @@ def render(
                 "concept": row["label"] if isinstance(row["label"], str) else "",
                 "view": row["view"],
                 "annotated": bool(row["annotated"]),
-                "metrics": _metrics(row),
+                "metrics": _metrics(row, context),
                 "description": row["description"] if isinstance(row.get("description"), str) else "",
                 "logo": _logo(portraits.get(f), f),
                 "windows": _window_views(inputs, settings, codes, tokens, f, colour, level, float(maxima[f])),
                 "metagene": Markup(plots.metagene_svg(profiles[f], colour, f"f{f} metagene"))
                 if len(inputs.anchors)
                 else "",
+                "does": Markup(card_blocks.get(f, "")),
             }
         )
     on_cards = set(features)
@@ -174,7 +184,8 @@ def render(
     n_beat = sum(1 for c in learned if c["beats_baseline"])
     n_pass = sum(1 for c in learned if c["passes"])
     n_annotated = int(table["annotated"].sum())
-    notes = []
+    cap_note = browser_hit_cap_note(table, settings)
+    notes = [cap_note]
     if n_annotated == 0:
         notes.append("No latent passes the annotation rule on held-out data, so there are no cards.")
     if inputs.scores.empty:
@@ -196,7 +207,13 @@ def render(
             f"baseline by ≥ {margin_cut:g} held-out AUROC; {n_pass} pass the whole annotation rule "
             f"({_threshold_text(inputs, settings)})."
         ),
-        "health": inputs.sae_health,
+        # with the raw sae_quality.json at hand, seed agreement is judged against this run's report setting
+        "health": sae_health(context.quality, settings.seed_agreement_bar) if context else inputs.sae_health,
+        # the first screen's model_context slot: bits/nt vs Markov, the read layer's ablation cost, seed agreement
+        "model_context": model_context_lines(context, settings.seed_agreement_bar) if context else [],
+        "hit_cap": cap_note,
+        # the variants stage's section (report/variants_view.py), when the genome has `variants:`
+        "variants_html": Markup(getattr(inputs, "variants_html", "") or ""),
         **_layer_scan_context(inputs),
         "summary": [
             ("genome", inputs.genome),
@@ -225,7 +242,7 @@ def render(
         ),
         "latent_data": latent_data(table, on_cards),
         "cards": card_list,
-        "files": _files(track_files, inputs.layer_scan is not None),
+        "files": _files(track_files, inputs.layer_scan is not None, settings.max_hits_per_feature),
         # report.parts only splits the work (the same outputs for any value): not part of the page
         "settings": json.dumps({k: v for k, v in settings.__dict__.items() if k != "parts"}, default=list),
         "version": __version__,
@@ -284,7 +301,16 @@ def _passing_pairs(inputs: ReportInputs, settings: ReportSettings) -> int:
     return int(passes(inputs.scores, settings).sum()) if len(inputs.scores) else 0
 
 
-def _files(track_files: list[str], layer_scan: bool = False) -> list[tuple[str, str]]:
+def browser_hit_cap_note(table: pd.DataFrame, settings: ReportSettings) -> str:
+    """report.max_hits_per_feature in words for the latents the browser files hold (stage.py: browser_latents)."""
+    from dnalens.report.tables import browser_latents
+
+    written = browser_latents(table, settings.top_n_tracks, settings.bigwig_features)
+    counts = table.set_index("latent")["n_hits"].reindex(written).fillna(0).astype(int)
+    return hit_cap_note(counts.to_dict(), settings.max_hits_per_feature)
+
+
+def _files(track_files: list[str], layer_scan: bool = False, max_hits: int | None = None) -> list[tuple[str, str]]:
     files = [
         ("features.tsv", "one row per latent: frequency, activation, label (train-chosen), strongest hit"),
         ("feature_concepts.tsv", "latent × concept pairs that pass, and each concept's train-chosen best latent"),
@@ -295,7 +321,11 @@ def _files(track_files: list[str], layer_scan: bool = False) -> list[tuple[str, 
             "discovery: strong runs of gene-like latents outside the annotation, with the "
             "nearest gene (header says which latents and whether they pass)",
         ),
-        ("hits.gff3.gz", "hits of the annotated latents as GFF3 sequence_feature (1-based; bgzip + tabix)"),
+        (
+            "hits.gff3.gz",
+            "hits of the annotated latents as GFF3 sequence_feature (1-based; bgzip + tabix)"
+            + (f"; each latent's {max_hits:,} strongest (the header says which were cut)" if max_hits else ""),
+        ),
         ("tracks/igv_session.xml", "IGV session: genome, annotation, hits and activation tracks"),
     ]
     files += [
@@ -303,7 +333,13 @@ def _files(track_files: list[str], layer_scan: bool = False) -> list[tuple[str, 
         for name in track_files
         if name.endswith(".bw")
     ]
-    files.append(("tracks/hits.bed.gz", "hits of the annotated latents, BED9 coloured per latent (bgzip + tabix)"))
+    files.append(
+        (
+            "tracks/hits.bed.gz",
+            "hits of the annotated latents, BED9 coloured per latent (bgzip + tabix)"
+            + (f"; each latent's {max_hits:,} strongest" if max_hits else ""),
+        )
+    )
     if layer_scan:
         files.append(
             (

@@ -85,9 +85,17 @@ def _report_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-summary", required=True, type=Path, help="labels stage concept_summary.tsv")
     p.add_argument("--sae-quality", type=Path, help="sae_quality.json (shown in the run summary)")
     p.add_argument("--model-name", default="?", help="model shown in the report")
+    p.add_argument(
+        "--model-settings",
+        help="the config's model: section as JSON (or a .json/.yaml path): the report reads the model card's "
+        "evaluation.json beside its checkpoint (bits/nt against a 5th-order Markov chain)",
+    )
     p.add_argument("--layer", help="layer name (default: from the buffer)")
     p.add_argument("--sae", help="SAE name (default: from the buffer)")
     p.add_argument("--layer-scan", type=Path, help="layer_scan.tsv (`dnalens layer-scan`): its figure in report.html")
+    p.add_argument("--effects", type=Path, help="effects.tsv (`dnalens effects`): ablation columns and card blocks")
+    p.add_argument("--steer", type=Path, help="steer.tsv (`dnalens steer`): steering figures on the cards")
+    p.add_argument("--variants", type=Path, help="variants.parquet (`dnalens variants`): the report's variants section")
     p.add_argument("--out", type=Path, help="results/<genome>/ (required unless --part)")
     p.add_argument("--settings", help="the config's report: section as JSON (or a .json/.yaml path)")
 
@@ -112,6 +120,10 @@ def _report_command(args: argparse.Namespace) -> int:
         layer=args.layer,
         sae=args.sae,
         layer_scan=args.layer_scan,
+        model_settings=parse_settings(args.model_settings) if args.model_settings else None,
+        effects=args.effects,
+        steer=args.steer,
+        variants=args.variants,
     )
     scatter = (args.part is not None, args.parts is not None, args.part_out is not None)
     if any(scatter) and not all(scatter):

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from dnalens.report.orfs import SequenceOf, candidate_orf
 from dnalens.report.regions import Regions
 from dnalens.report.tracks import gff3_escape
+from dnalens.settings import schema_defaults
 
 # target family of a label (its name without "_antisense"), and what counts as an annotated instance
 FAMILY_OF = (
@@ -36,7 +38,8 @@ INSTANCE_TYPES = {
     "promoter": ("gene", "pseudogene"),
 }
 MIN_LENGTH = {"CDS": 90, "gene": 90, "tRNA": 50, "rRNA": 100, "promoter": 20}
-PROMOTER_UPSTREAM = 100  # a promoter instance: this many nt upstream of an annotated gene (labels stage)
+# a promoter instance: this many nt upstream of an annotated gene (the labels stage's default window)
+PROMOTER_UPSTREAM = schema_defaults("concepts")["promoter_upstream"]
 STRONG_FRACTION = 0.5  # a run is on above max(label threshold, this) × the latent's max
 CANDIDATE_GAP = 30  # runs of one family/strand at most this far apart form one candidate
 MIN_HIT_SCORE = 200  # a run counts when its peak is >= this / 1000 of the latent's max
@@ -55,6 +58,9 @@ CANDIDATE_COLUMNS = (
     "nearest_gene",
     "distance",
 )
+# CDS- and gene-family candidates, when the genome sequence is given (report/orfs.py): 1-based closed span
+ORF_COLUMNS = ("orf_frame", "orf_start", "orf_end", "orf_start_codon", "orf_stop_codon", "orf_covers")
+ORF_FAMILIES = ("CDS", "gene")
 
 
 @dataclass(frozen=True)
@@ -144,8 +150,11 @@ def find_candidates(
     *,
     gap: int = CANDIDATE_GAP,
     min_hit_score: int = MIN_HIT_SCORE,
+    sequence_of: SequenceOf | None = None,
+    genetic_code: int = 11,
 ) -> pd.DataFrame:
-    """CANDIDATE_COLUMNS, best score first. `hits`: hits.HIT_COLUMNS with `feature` = latent id."""
+    """CANDIDATE_COLUMNS, best score first, plus ORF_COLUMNS when `sequence_of` is given (CDS- and gene-like
+    candidates; empty for the others). `hits`: hits.HIT_COLUMNS with `feature` = latent id."""
     info = chosen.latents
     h = hits[hits["feature"].isin(list(info)) & (hits["score"] >= min_hit_score)]
     if h.empty:
@@ -207,7 +216,26 @@ def find_candidates(
     out["nearest_gene"] = [n for n, _ in near]
     out["distance"] = [d for _, d in near]
     out.insert(0, "rank", np.arange(1, len(out) + 1))
-    return out[list(CANDIDATE_COLUMNS)]
+    out = out[list(CANDIDATE_COLUMNS)]
+    return out if sequence_of is None else with_orfs(out, sequence_of, regions.contig_lengths, genetic_code)
+
+
+def with_orfs(candidates: pd.DataFrame, sequence_of: SequenceOf, lengths, genetic_code: int = 11) -> pd.DataFrame:
+    """ORF_COLUMNS for the CDS- and gene-like candidates (report/orfs.py); other families get empty cells."""
+    rows = []
+    for r in candidates.itertuples():
+        orf = None
+        if r.family in ORF_FAMILIES and r.contig in lengths:
+            orf = candidate_orf(
+                sequence_of, r.contig, int(r.start), int(r.end), r.strand, int(lengths[r.contig]), code=genetic_code
+            )
+        rows.append(
+            (orf.frame, orf.start + 1, orf.end, orf.start_codon or "none", orf.stop_codon or "none", orf.covers)
+            if orf is not None
+            else ("", pd.NA, pd.NA, "", "", np.nan)
+        )
+    extra = pd.DataFrame(rows, columns=list(ORF_COLUMNS), index=candidates.index)
+    return pd.concat([candidates, extra.astype({"orf_start": "Int64", "orf_end": "Int64"})], axis=1)
 
 
 def nearest_gene(regions: Regions, contig: str, start: int, end: int) -> tuple[str, int]:
@@ -251,6 +279,21 @@ def inside_share(contigs, positions, regions: Regions | dict, types=INSTANCE_TYP
     return float(inside.mean())
 
 
+def orf_attributes(r) -> dict[str, object]:
+    """GFF3 attributes of a candidate's ORF (`find_candidates` with the sequence), {} when it has none."""
+    frame = getattr(r, "orf_frame", "")
+    if not isinstance(frame, str) or not frame:
+        return {}
+    return {
+        "orf_frame": frame,
+        "orf_span": f"{int(r.orf_start)}-{int(r.orf_end)}",
+        "orf_length": int(r.orf_end) - int(r.orf_start) + 1,
+        "orf_start_codon": r.orf_start_codon,
+        "orf_stop_codon": r.orf_stop_codon,
+        "orf_covers": f"{r.orf_covers:.2f}",
+    }
+
+
 def candidates_gff3(candidates: pd.DataFrame, chosen: Chosen, lengths: dict[str, int], genome: str) -> str:
     """GFF3 text: a header saying which latents were used (and whether they pass), one line per candidate."""
     lines = ["##gff-version 3"]
@@ -279,6 +322,12 @@ def candidates_gff3(candidates: pd.DataFrame, chosen: Chosen, lengths: dict[str,
         "# score = sum over the candidate's runs of (peak activation / latent max) x bases; "
         "distance = nt to the nearest annotated gene."
     )
+    lines.append(
+        "# CDS/gene candidates: orf_frame (+1..+3 from the contig start, -1..-3 from its end), orf_span (1-based, "
+        "start codon or upstream stop + 3 to the stop codon), orf_start_codon / orf_stop_codon (none = not found), "
+        "orf_covers = share of the candidate inside the ORF. Hits were read up to report.max_hits_per_feature "
+        "per latent (the strongest)."
+    )
     for r in candidates.itertuples():
         attrs = {
             "ID": f"candidate{r.rank}",
@@ -289,6 +338,7 @@ def candidates_gff3(candidates: pd.DataFrame, chosen: Chosen, lengths: dict[str,
             "passes_annotation_rule": str(chosen.annotated).lower(),
             "nearest_gene": r.nearest_gene or "none",
             "distance": r.distance,
+            **orf_attributes(r),
         }
         text = ";".join(f"{k}={gff3_escape(v)}" for k, v in attrs.items())
         end = min(int(r.end), lengths.get(r.contig, int(r.end)))  # a run past a circular contig's origin: cut

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from dnalens.report.model_context import SEED_AGREEMENT_BAR, seed_agreement_sentence
+
 NOT_MEASURED = "not measured"
 
 
@@ -30,8 +32,9 @@ def _bar(checks: dict, name: str) -> str:
     return f" — {verdict} the bar {check.get('rule', '≤')} {check['bar']:g}"
 
 
-def sae_health(quality: dict[str, Any]) -> list[tuple[str, str]]:
-    """(what, sentence) pairs; empty when there is no sae_quality.json at all."""
+def sae_health(quality: dict[str, Any], seed_agreement_bar: float = SEED_AGREEMENT_BAR) -> list[tuple[str, str]]:
+    """(what, sentence) pairs; empty when there is no sae_quality.json at all. The last pair names every check
+    and its verdict; seed agreement is judged against `seed_agreement_bar` (report.seed_agreement_bar)."""
     if not quality:
         return []
     d = quality.get("dictionary") or {}
@@ -63,16 +66,8 @@ def sae_health(quality: dict[str, Any]) -> list[tuple[str, str]]:
             f"{_bar(checks, 'init_cosine_median')}",
         )
     )
-    agree = _num(d.get("seed_agreement", quality.get("seed_agreement")))
-    bar = d.get("seed_agreement_cosine", 0.8)
-    out.append(
-        (
-            "seed agreement",
-            NOT_MEASURED
-            if agree is None
-            else f"{_pct(agree)} of latents reappear (decoder cosine ≥ {bar:g}) in an SAE trained from another seed",
-        )
-    )
+    seed_text, seed_ok = seed_agreement_sentence(quality, seed_agreement_bar)
+    out.append(("seed agreement", seed_text))
     loss = quality.get("loss") if isinstance(quality.get("loss"), dict) else {}
     recovered = _num(loss.get("loss_recovered", quality.get("loss_recovered")))
     if recovered is None:
@@ -90,15 +85,35 @@ def sae_health(quality: dict[str, Any]) -> list[tuple[str, str]]:
                 "layer is closed with the SAE spliced in (1 = perfect)",
             )
         )
-    verdict = (d.get("health") or {}).get("pass") if d else None
-    out.append(
-        (
-            "overall",
-            {
-                True: "passes every dictionary health check",
-                False: "FAILS at least one dictionary health check: read the latents with care",
-                None: "not every dictionary health check could be run",
-            }[verdict],
-        )
-    )
+    out.append(("overall", overall_verdict(checks, seed_ok, seed_agreement_bar)))
     return out
+
+
+CHECK_NAMES = {
+    "l0_per_d_in": "L0 / d_in",
+    "dead_fraction": "dead latents",
+    "dense_fraction": "dense latents",
+    "init_cosine_median": "median decoder cosine to its initialisation",
+}
+
+
+def overall_verdict(checks: dict, seed_ok: bool | None, seed_bar: float) -> str:
+    """What was checked and what passed, by name: never "passes every check" unless every one ran and passed."""
+    judged = []
+    for key, check in checks.items():
+        if (check or {}).get("bar") is None:
+            continue
+        rule = {"<=": "≤", ">=": "≥"}.get(check.get("rule", "<="), check.get("rule", "<="))
+        judged.append((f"{CHECK_NAMES.get(key, key)} {rule} {check['bar']:g}", check.get("pass")))
+    judged.append((f"seed agreement ≥ {100 * seed_bar:.0f}%", seed_ok))
+    passed = [name for name, ok in judged if ok is True]
+    failed = [name for name, ok in judged if ok is False]
+    unjudged = [name for name, ok in judged if ok is None]
+    text = f"{len(passed)} of {len(judged)} checks pass"
+    if passed:
+        text += f" ({'; '.join(passed)})"
+    if failed:
+        text += f"; FAILS {'; '.join(failed)}: read the latents with care"
+    if unjudged:
+        text += f"; not judged: {'; '.join(unjudged)}"
+    return text + ". Loss recovered is reported, not judged."

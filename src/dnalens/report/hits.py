@@ -10,6 +10,8 @@ of columns so memory stays bounded on large buffers.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -204,3 +206,38 @@ def strongest_hits(hits: pd.DataFrame) -> pd.DataFrame:
     """Per feature: the strongest hit and the hit count (index = feature)."""
     first = hits[hits["hit"] == 1].set_index("feature")
     return pd.DataFrame({"n_hits": hits.groupby("feature").size()}).join(first)
+
+
+def capped_latents(n_hits: Mapping[int, int], cap: int) -> dict[int, int]:
+    """Latent → its total hit count, for the latents whose hits the browser files cut at `cap`."""
+    return {int(f): int(n) for f, n in sorted(n_hits.items()) if int(n) > cap}
+
+
+def hit_cap_note(n_hits: Mapping[int, int], cap: int) -> str:
+    """The cap in words for report.html and the GFF3 header; `n_hits`: the written latents' total hit counts."""
+    capped = capped_latents(n_hits, cap)
+    text = (
+        f"hits.gff3.gz and tracks/hits.bed.gz keep each latent's {cap:,} strongest hits "
+        "(report.max_hits_per_feature; features.tsv n_hits counts all)"
+    )
+    if not capped:
+        written = f"{len(n_hits)} latent" + ("" if len(n_hits) == 1 else "s")
+        return text + f": no latent written here has more, so nothing was cut ({written})."
+    cut = ", ".join(f"f{f} {cap:,} of {n:,} ({100 * cap / n:.0f}%)" for f, n in capped.items())
+    return text + f"; cut for {len(capped)} of {len(n_hits)} latents: {cut}."
+
+
+def hit_cap_header(n_hits: Mapping[int, int], cap: int) -> str:
+    """GFF3 comment lines (each starting "# ") stating the cap, to follow the ##gff-version / ##sequence-region
+    lines; tabix skips them."""
+    return "".join(f"# {line}\n" for line in (f"dnalens hits: {hit_cap_note(n_hits, cap)}",))
+
+
+def with_header_lines(chunks: Iterable[str], lines: str) -> Iterator[str]:
+    """`chunks` (tracks.gff3_chunks: the directive header first) with `lines` right after that header."""
+    it = iter(chunks)
+    first = next(it, None)
+    if first is not None:
+        yield first
+    yield lines
+    yield from it

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from dnalens.errors import InputError
+from dnalens.formats.effects import read_effects
 from dnalens.formats.layer_scan import read_layer_scan
 from dnalens.formats.probe_dir import (
     FEATURE_CONCEPT,
@@ -27,10 +28,15 @@ from dnalens.formats.probe_dir import (
     read_probe_dir,
     require_columns,
 )
+from dnalens.formats.steer import read_steer
+from dnalens.formats.variants import read_variants_table
 from dnalens.report.health import sae_health
+from dnalens.report.model_context import read_model_context
 from dnalens.report.regions import Regions, anchors_from_annotation, regions_from_annotation
+from dnalens.report.sae_facts import read_sae_config, sae_description
 from dnalens.report.tokens import WINDOW_COLUMNS
 from dnalens.report.top_windows import SequenceOf
+from dnalens.report.variants_view import variants_view
 from dnalens.settings import schema_defaults
 
 PROBE_DEFAULTS = schema_defaults("probe")  # a probe folder without its settings ran with these
@@ -63,6 +69,11 @@ class ReportInputs:
     sae_health: list = field(default_factory=list)  # (what, in words) from health.sae_health
     feature_columns: Any = None  # formats.feature_columns.FeatureColumns: read block by block instead of `codes`
     layer_scan: pd.DataFrame | None = None  # formats.layer_scan table (dense probes per layer); None = no scan
+    model_context: Any = None  # model_context.ModelContext: bits/nt vs Markov, ablation, replicate; None = not read
+    effects: pd.DataFrame | None = None  # formats.effects table (rule effects); None = not run
+    steer: pd.DataFrame | None = None  # formats.steer table (rule steer); None = not run
+    steer_figures: dict[int, str] = field(default_factory=dict)  # latent -> the steer stage's SVG figure
+    variants_html: str = ""  # the variants section (report/variants_view.py); "" = no `variants:` for this genome
 
 
 def normalise_scores(frame: pd.DataFrame, path: Path | str | None = None) -> pd.DataFrame:
@@ -128,6 +139,10 @@ class InputPaths:
     layer: str | None = None
     sae: str | None = None
     layer_scan: Path | None = None  # results/<genome>/layer_scan.tsv (layer_scan.enabled)
+    model_settings: dict | None = None  # the config's model: section (where the model's evaluation.json lives)
+    effects: Path | None = None  # results/<genome>/effects/effects.tsv (rule effects)
+    steer: Path | None = None  # results/<genome>/effects/steer.tsv; its figures in steer_figures/ beside it
+    variants: Path | None = None  # results/<genome>/variants/variants.parquet (rule variants)
 
 
 def read_report_inputs(paths: InputPaths) -> ReportInputs:
@@ -182,7 +197,21 @@ def read_report_inputs(paths: InputPaths) -> ReportInputs:
         strand_shared=strand_shared(quality, meta),
         sae_health=sae_health(quality),
         layer_scan=None if paths.layer_scan is None else read_layer_scan(paths.layer_scan),
+        model_context=read_model_context(paths.genome, quality, meta.get("sae"), paths.model_settings),
+        effects=None if paths.effects is None else read_effects(paths.effects),
+        steer=None if paths.steer is None else read_steer(paths.steer),
+        steer_figures={} if paths.steer is None else steer_figures(Path(paths.steer).parent / "steer_figures"),
+        variants_html="" if paths.variants is None else variants_view(read_variants_table(paths.variants)).html(),
     )
+
+
+def steer_figures(directory: Path) -> dict[int, str]:
+    """latent -> the SVG text the steer stage wrote (f<latent>.svg), embedded in that latent's card."""
+    found = {}
+    for path in sorted(directory.glob("f*.svg")) if directory.is_dir() else []:
+        if path.stem[1:].isdigit():
+            found[int(path.stem[1:])] = path.read_text()
+    return found
 
 
 def strand_shared(quality: dict[str, Any], meta: dict[str, Any]) -> bool:
@@ -196,7 +225,7 @@ def strand_shared(quality: dict[str, Any], meta: dict[str, Any]) -> bool:
 
 
 QUALITY_LABELS = {  # sae_quality.json key → run-summary label, in display order
-    "architecture": "architecture",
+    "architecture": "architecture as saved for SAELens (BatchTopK saves as jumprelu)",
     "d_sae": "features",
     "k": "k",
     "l0": "mean active features per nt (L0)",
@@ -220,7 +249,11 @@ def flat_quality(quality: dict[str, Any]) -> dict[str, Any]:
 
 
 def sae_name(meta: dict[str, Any], quality: dict[str, Any]) -> str:
-    """Short SAE description for titles: architecture, width and k when known, else the SAE folder name."""
+    """Short SAE description for titles: what the dictionary's own cfg.json says was trained (sae_facts), else
+    sae_quality.json's architecture, width and k, else the SAE folder name."""
+    described = sae_description(read_sae_config(meta.get("sae")))
+    if described:
+        return described
     if quality.get("architecture") and quality.get("d_sae"):
         k = f", k={quality['k']}" if quality.get("k") else ""
         lookup = f", {quality['base_lookup']}-mer lookup" if quality.get("base_lookup") else ""

@@ -41,6 +41,8 @@ class ReportSettings:
     parts: int = _DEFAULTS["parts"]
     # the atlas across genomes: a latent "fires" in a genome when its activation frequency is above this
     atlas_min_frequency: float = _DEFAULTS["atlas_min_frequency"]
+    # report.html: the share of latents that must reappear in the seed + 1 replicate (report/model_context.py)
+    seed_agreement_bar: float = _DEFAULTS["seed_agreement_bar"]
 
     @property
     def overrides_probing(self) -> bool:

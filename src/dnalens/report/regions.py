@@ -14,7 +14,8 @@ import pandas as pd
 
 DRAWN_TYPES = ("gene", "pseudogene", "CDS", "exon", "tRNA", "rRNA", "ncRNA", "repeat_region", "mobile_genetic_element")
 REGION_COLUMNS = ("contig", "type", "start", "end", "strand", "name", "id", "product")
-PREDICTED_PRODUCT = "hypothetical protein"  # what a gene predicted by pyrodigal (no product attribute) encodes
+# a gene predicted by pyrodigal (no product attribute): no homology search was run, so no product is claimed
+PREDICTED_PRODUCT = "unknown (pyrodigal)"
 _CODING = ("gene", "mRNA", "CDS")
 GENE_TYPES = ("gene", "pseudogene", "ncRNA_gene")
 PART_TYPES = ("CDS", "tRNA", "rRNA", "ncRNA")  # named when the annotation has no genes
@@ -122,7 +123,7 @@ class Regions:
 def regions_from_annotation(annotation, contig_lengths: dict[str, int]) -> Regions:
     """`annotation`: a dnalens.genome.model.Annotation. Names fall back gene → Name → locus_tag → id.
     Products: the feature's `product`, else the first one found on its descendants (a gene's product is
-    on its CDS); a predicted coding gene without one (pyrodigal) reads "hypothetical protein"."""
+    on its CDS); a predicted coding gene without one (pyrodigal) reads "unknown (pyrodigal)" (no homology search was run)."""
     parents = {f.id: f.parents for f in annotation.features if f.id}
     product_of: dict[str, str] = {}
     for f in annotation.features:

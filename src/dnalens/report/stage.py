@@ -20,9 +20,20 @@ from dnalens.atomic import atomic_dir, write_text
 from dnalens.errors import InputError
 from dnalens.formats.feature_columns import FeatureColumns, feature_bounds
 from dnalens.formats.probe_dir import SCORE_COLUMNS
-from dnalens.report import cards, discovery, portraits, tables, tracks, views
+from dnalens.report import (
+    cards,
+    discovery,
+    effects_view,
+    findings,
+    model_context,
+    portraits,
+    steer_view,
+    tables,
+    tracks,
+    views,
+)
 from dnalens.report.feature_reader import FeatureReader
-from dnalens.report.hits import hit_summary, selected_hits
+from dnalens.report.hits import hit_cap_header, hit_summary, selected_hits, with_header_lines
 from dnalens.report.inputs import ReportInputs
 from dnalens.report.options import ReportSettings
 from dnalens.report.regions import Regions
@@ -237,6 +248,18 @@ def check_passes(passes: pd.DataFrame, n_latents: int) -> pd.DataFrame:
     return passes
 
 
+def intervention_blocks(inputs: ReportInputs, latents: list[int]) -> dict[int, str]:
+    """Per card latent, its "What it does" HTML: the ablation against matched controls (rule effects) and the
+    steering figure (rule steer), where those stages ran and tested it."""
+    blocks = {}
+    for f in latents:
+        parts = [effects_view.what_it_does_html(inputs.effects, f) if inputs.effects is not None else ""]
+        parts.append(steer_view.steer_card(inputs.steer, f, inputs.steer_figures.get(f, "")) or "")
+        if any(parts):
+            blocks[f] = "".join(parts)
+    return blocks
+
+
 def run_report(
     inputs: ReportInputs, settings: ReportSettings, out_root: str | Path, passes: pd.DataFrame | None = None
 ) -> dict[str, Any]:
@@ -257,6 +280,9 @@ def run_report(
     top = passes.set_index("feature")[list(tables.HIT_SUMMARY_COLUMNS)]
     top = top[top["n_hits"].fillna(0) > 0]
     table = tables.feature_table(stats, prep.probe, top, layer=inputs.layer, sae=inputs.sae)
+    table = model_context.with_replicate_columns(table, inputs.model_context)
+    if inputs.effects is not None:  # rule effects: ablation against matched controls (report/effects_view.py)
+        table = table.merge(effects_view.feature_columns(inputs.effects), on="latent", how="left")
     pairs = views.with_latents(tables.feature_concepts(scores, settings), layout).assign(
         layer=inputs.layer, sae=inputs.sae
     )
@@ -299,7 +325,7 @@ def run_report(
     # strong runs only: on above max(label threshold, STRONG_FRACTION) of the latent's max (benchmarks/discovery.py)
     strong = np.maximum(relative, discovery.STRONG_FRACTION)
     found_hits = selected_hits(reader, list(chosen.latents), tokens, strong, maxima, settings.max_hits_per_feature)
-    candidates = discovery.find_candidates(found_hits, chosen, inputs.regions)
+    candidates = discovery.find_candidates(found_hits, chosen, inputs.regions, sequence_of=inputs.sequence_of)
     info = {
         int(r.latent): {
             "label": drawn[r.latent],
@@ -310,12 +336,16 @@ def run_report(
         for r in table[table["latent"].isin(track_features)].itertuples()
     }
 
-    tables.write_table(table, paths.features_tsv)
-    tables.write_table(table, paths.features_parquet)
+    published = findings.finding_labels(table)  # `label` only where it passes; else best_candidate, marked
+    tables.write_table(published, paths.features_tsv)
+    tables.write_table(published, paths.features_parquet)
     tables.write_table(pairs, paths.feature_concepts_tsv)
     tables.write_table(summary, paths.concept_summary_tsv)
     tables.write_table(windows_table, paths.top_windows_tsv)
-    tracks.write_tabix(paths.hits_gff3, tracks.gff3_chunks(detailed_hits, inputs.contig_lengths, info, colours), "gff")
+    n_hits = table.set_index("latent")["n_hits"].reindex(track_features).fillna(0).astype(int).to_dict()
+    gff3 = tracks.gff3_chunks(detailed_hits, inputs.contig_lengths, info, colours)
+    cap = hit_cap_header(n_hits, settings.max_hits_per_feature)  # the cap, stated in the file itself
+    tracks.write_tabix(paths.hits_gff3, with_header_lines(gff3, cap), "gff")
     write_text(
         paths.candidates_gff3, discovery.candidates_gff3(candidates, chosen, inputs.contig_lengths, inputs.genome)
     )
@@ -340,6 +370,7 @@ def run_report(
         margin_cut=margin_cut,
         n_features=n_features,
         portraits=found,
+        card_blocks=intervention_blocks(inputs, card_features),
     )
     write_text(paths.report_html, html)
     return {

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from dnalens.atomic import atomic_path
 from dnalens.formats.feature_columns import feature_bounds
 from dnalens.formats.probe_dir import SCORE_COLUMNS
+from dnalens.report.findings import FINDING_COLUMNS, fold_findings
 from dnalens.report.options import ReportSettings
 
 # what the feature table shows of a feature's label pair (for strand-shared SAEs: once per view)
@@ -215,10 +216,10 @@ def concept_summary(
     latent_of,
     margin_cut: float,
 ) -> pd.DataFrame:
-    """Per concept: label counts (labels stage) + the probe stage's train-chosen best feature with its
-    held-out AUROC, the best sequence-only baseline (train-chosen) and the margin over it, q, whether
-    that pair passes, whether its margin is >= `margin_cut`, and how many pairs pass.
-    `latent_of(feature) -> (latent, view)`."""
+    """Per finding (report/findings.py folds twins and identical concepts): label counts (labels stage) + the
+    probe stage's train-chosen best feature with its held-out AUROC and interval, the best sequence-only
+    baseline (train-chosen) and the margin over it, q, whether that pair passes, whether its margin is >=
+    `margin_cut`, how many pairs pass, and the outcome in words. `latent_of(feature) -> (latent, view)`."""
     ok = passes(scores, settings)
     n_passing = scores.loc[ok].groupby("concept").size()
     passing_pairs = scores.loc[ok, ["feature", "concept"]]  # few: a set, not a dict of every pair (Evo 2: 1.3 M)
@@ -256,7 +257,10 @@ def concept_summary(
         for c in concepts.columns
         if (c.startswith("baseline_") and c.endswith("_auroc_test") and c != "baseline_auroc_test")
         or c.startswith(("group_", "k_sparse_auroc_test_"))  # the concept's latent group (k-sparse probing)
+        or c in (*FINDING_COLUMNS, "untestable_reason")  # what belongs together (probe/findings.py)
+        or c.endswith(("_lo", "_hi", "_note"))  # bootstrap intervals of the AUROCs
     ]
+    extra = [c for c in extra if c not in table.columns]
     table = table.merge(concepts[["concept"] + extra], on="concept", how="left")
     if "group_latents" in table:  # the group's feature ids as the report names latents (f<latent>, view)
         table["group_latents_named"] = [named_latents(ids, latent_of) for ids in table["group_latents"]]
@@ -265,9 +269,4 @@ def concept_summary(
     for col in ("passes", "beats_baseline"):
         out[col] = out[col].astype("boolean").fillna(False).astype(bool)
     out["n_features_passing"] = out["n_features_passing"].fillna(0).astype(np.int64)
-    return out.sort_values(
-        ["evaluated", "passes", "beats_baseline", "best_margin", "concept"],
-        ascending=[False, False, False, False, True],
-        kind="stable",
-        na_position="last",
-    ).reset_index(drop=True)
+    return fold_findings(out, margin_cut)  # one row per finding: twins and identical concepts folded

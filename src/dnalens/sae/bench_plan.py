@@ -42,6 +42,7 @@ OUTPUTS = {
     "sparse_probing": BENCH_ROOT + "/sae_bench_sparse_probing.tsv",
     "concepts": BENCH_ROOT + "/sae_bench_concepts.tsv",
     "choice": BENCH_ROOT + "/choice.json",
+    "adopt": BENCH_ROOT + "/chosen_sae.yaml",  # the choice as a config file a run adds (bench_adopt)
     "report": BENCH_ROOT + "/report.html",
 }
 _BLOCK = re.compile(r"^blocks\.(\d+)$")
@@ -141,10 +142,12 @@ def _config_line(configfiles: Sequence[str], name: str) -> tuple[str | None, int
 def sae_bench_plan(config: Mapping[str, Any], configfiles: Sequence[str] = ()) -> BenchPlan:
     """The validated sweep of a workflow config (no variants when `sae_bench` is off); a bad variant is one
     InputError naming it (and, where found, its config file and line)."""
+    from dnalens.models.base import run_sae_settings
     from dnalens.settings import from_mapping
 
     bench = from_mapping(SaeBenchSettings, config.get("sae_bench") or {}, where="sae_bench")
-    sae, extract = dict(config.get("sae") or {}), dict(config.get("extract") or {})
+    sae = run_sae_settings(config.get("sae") or {}, config.get("model") or {})  # strand_shared auto decided
+    extract = dict(config.get("extract") or {})
     layers = list(extract.get("layers") or [])
     default_layer = sae.get("layer") or (layers[0] if layers else None)
     try:

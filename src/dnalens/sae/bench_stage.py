@@ -1,6 +1,7 @@
 """`dnalens sae-bench`: the sweep's gather. Reads every variant x genome's sae_quality.json (held-out rows and train
 rows) and probe tables, builds the tables, applies the declared rule and writes sae_bench.tsv + .parquet,
-sae_bench_genomes.tsv, sae_bench_concepts.tsv, sae_bench_sparse_probing.tsv, choice.json and report.html.
+sae_bench_genomes.tsv, sae_bench_concepts.tsv, sae_bench_sparse_probing.tsv, choice.json, chosen_sae.yaml (the
+choice as a config file a run adds: bench_adopt) and report.html.
 Everything is read and built before the first file is written, and each file is written atomically."""
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def run_sae_bench(
 ) -> dict[str, Any]:
     """Build and write every table of the sweep and its page; returns choice.json's record."""
     from dnalens.atomic import atomic_path, write_text
+    from dnalens.sae.bench_adopt import adoption_config
     from dnalens.sae.bench_page import render_bench_page
     from dnalens.sae.bench_rule import choose
 
@@ -89,6 +91,7 @@ def run_sae_bench(
         "concepts": tables["concepts"].to_csv(sep="\t", index=False, na_rep=""),
         "sparse_probing": tables["sparse_probing"].to_csv(sep="\t", index=False, na_rep=""),
         "choice": json.dumps(choice, indent=1) + "\n",
+        "adopt": adoption_config(choice, variants, OUTPUTS["adopt"]),
         "report": page,
     }
     with atomic_path(paths["parquet"]) as tmp:

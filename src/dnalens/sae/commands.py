@@ -136,7 +136,8 @@ def _train(args: argparse.Namespace) -> int:
     sources = _sources(args)
     manifests = [read_manifest(src.activations) for src in sources]
     manifest = same_layer(manifests, sources)
-    if settings.strand_shared:
+    settings = settings.with_rc_pool((manifest.get("model") or {}).get("rc_pool"))
+    if settings.shares_strands:
         for src, m in zip(sources, manifests):
             require_concat(m, src.activations)
     windows = [read_windows_bed(src.windows) for src in sources]
@@ -217,7 +218,7 @@ def _train_replicate(args, settings, d_in, batches, sae, result, twin: bool) -> 
     from dnalens.sae.training import finalize, train_sae
 
     last = result.history[-1] if result.history else {}
-    state_d_in = d_in // 2 if settings.strand_shared else d_in
+    state_d_in = d_in // 2 if settings.shares_strands else d_in
     reference = {"W_dec_init": result.init_W_dec}
     dictionary = {
         "init_cosine_median": init_cosine(decoder(sae), result.init_W_dec)["median"],

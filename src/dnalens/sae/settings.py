@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dnalens.devices import resolve_device  # noqa: F401  (sae.commands / sae.training import it from here)
 from dnalens.errors import InputError
+from dnalens.models.base import resolve_strand_shared
 from dnalens.settings import schema_choices, schema_defaults
 
 # allowed values come from the schema's enums (sae.registry.TRAINABLE must equal the architecture enum:
@@ -34,7 +35,9 @@ class SaeSettings:
     aux_k: int | None = _DEFAULTS["aux_k"]
     matryoshka_widths: tuple[int, ...] | None = _DEFAULTS["matryoshka_widths"]
     base_lookup: int = _DEFAULTS["base_lookup"]  # 0: none; w (odd): a decoder bias per centred w-mer (1: per base)
-    strand_shared: bool = _DEFAULTS["strand_shared"]  # one per-strand SAE over both halves of rc_pool=concat rows
+    # one per-strand SAE over both halves of rc_pool=concat rows; "auto" = exactly when the rows are concat
+    # (resolve_strand_shared; the Snakefile resolves it for the whole run, `dnalens train-sae` from the sample)
+    strand_shared: bool | str = _DEFAULTS["strand_shared"]
     aux_k_coef: float = _DEFAULTS["aux_k_coef"]
     dead_after_tokens: int = _DEFAULTS["dead_after_tokens"]
     normalize: str = _DEFAULTS["normalize"]
@@ -75,9 +78,10 @@ class SaeSettings:
                 f"sae.base_lookup must be 0 (off) or an odd w-mer width 1-7, found {self.base_lookup!r}.",
                 fix="use 1 for a bias per base, 3 for one per centred trinucleotide.",
             )
-        for key in ("strand_shared", "replicate"):
-            if not isinstance(getattr(self, key), bool):
-                raise InputError(f"sae.{key} must be true or false, found {getattr(self, key)!r}.")
+        if not isinstance(self.replicate, bool):
+            raise InputError(f"sae.replicate must be true or false, found {self.replicate!r}.")
+        if not isinstance(self.strand_shared, bool) and self.strand_shared != "auto":
+            raise InputError(f"sae.strand_shared must be true, false or auto, found {self.strand_shared!r}.")
         if self.min_ablation_gap is not None and not self.min_ablation_gap >= 0.0:
             raise InputError(f"sae.min_ablation_gap must be >= 0 (nats/token), found {self.min_ablation_gap}.")
         if self.holdout_blocks < 1:
@@ -90,6 +94,10 @@ class SaeSettings:
                 fix="set sae.path to a SAELens directory or a Goodfire .pt file.",
             )
 
+    def with_rc_pool(self, rc_pool: str | None) -> "SaeSettings":
+        """These settings with `strand_shared: auto` decided for rows pooled by `rc_pool`."""
+        return replace(self, strand_shared=resolve_strand_shared(self.strand_shared, rc_pool))
+
     @property
     def steps(self) -> int:
         return -(-int(self.tokens) // int(self.batch_size))
@@ -98,4 +106,10 @@ class SaeSettings:
     def rows_per_batch(self) -> int:
         """Activation rows per training step: with strand_shared each row is two per-strand states, and
         `tokens` and `batch_size` count states."""
-        return max(1, int(self.batch_size) // 2) if self.strand_shared else int(self.batch_size)
+        return max(1, int(self.batch_size) // 2) if self.shares_strands else int(self.batch_size)
+
+    @property
+    def shares_strands(self) -> bool:
+        """Whether training reads concat rows as two strand states: only `true`. An unresolved `auto` reads rows
+        as they come (the workflow and `dnalens train-sae` decide auto from the rows' rc_pool first)."""
+        return self.strand_shared is True

@@ -127,7 +127,7 @@ def train_sae(
 ) -> TrainResult:
     """Train for `settings.steps` steps (`stop_after` ends early, for tests of resume). With
     `settings.strand_shared` the batches are concat rows of width `d_in` and the result a StrandSharedSAE."""
-    if settings.strand_shared:
+    if settings.shares_strands:
         if d_in % 2:
             raise InputError(
                 f"sae.strand_shared needs rc_pool=concat activations (even width), found width {d_in}.",
@@ -250,7 +250,7 @@ def train_sae(
             if checkpoint_dir and (done % settings.checkpoint_every == 0 or done == end):
                 checkpoint(done)
     sae.eval()
-    out = StrandSharedSAE(sae).eval() if settings.strand_shared else sae
+    out = StrandSharedSAE(sae).eval() if settings.shares_strands else sae
     return TrainResult(sae=out, steps=end, scale=scale, start_step=start, history=history, init_W_dec=init_W_dec)
 
 

@@ -112,17 +112,14 @@ def _sample_merge(args: argparse.Namespace) -> int:
 
 
 def _sample_windows(args: argparse.Namespace) -> int:
-    from dnalens.models.base import model_arg, parse_spec
+    from dnalens.models.base import model_arg, parse_spec, resolve_strand_shared
     from dnalens.models.window_pass import ExtractSettings, trims
     from dnalens.sample.selection import sample_size, write_sample_bed
 
     settings = from_mapping(ExtractSettings, parse_settings(args.settings), where="extract settings")
-    summary = write_sample_bed(
-        args.windows,
-        args.out,
-        trim=trims(parse_spec(model_arg(args.model))),
-        coverage=settings.sample_coverage,
-        **sample_size(parse_settings(args.sae_settings)),
-    )
+    spec = parse_spec(model_arg(args.model))
+    size = sample_size(parse_settings(args.sae_settings))
+    size["strand_shared"] = resolve_strand_shared(size["strand_shared"], spec.rc_pool)
+    summary = write_sample_bed(args.windows, args.out, trim=trims(spec), coverage=settings.sample_coverage, **size)
     print(json.dumps(summary))
     return 0
