@@ -123,3 +123,54 @@ def test_intervals_surround_the_estimate_and_too_few_gets_a_note():
     assert (enough["dense_probe_auroc_note"] == NO_SCORES).all() and enough["dense_probe_auroc_lo"].isna().all()
     again = concept_evidence(concepts, inputs, plan.train, plan.test, settings).set_index("concept")
     assert again["best_auroc_test_lo"].equals(out["best_auroc_test_lo"])  # seeded
+
+
+def test_the_fitted_claims_keep_scores_that_reproduce_their_aurocs(tmp_path):
+    """The dense/SAE probes, the latent group and the matched-context baseline hand their held-out logits to the
+    intervals (probe/heldout_scores.py): sklearn on those scores gives the table's own AUROC, every such AUROC gets
+    an interval around it, and the scattered run (probe_linear's heldout_scores.npz read at the gather) gives
+    the single job's intervals."""
+    import dataclasses
+
+    from dnalens.probe.heldout_scores import heldout_sets as kept_sets
+    from dnalens.probe.parts import gather, run_linear
+
+    inputs = frame_inputs()
+    inputs = dataclasses.replace(inputs, dense=np.asarray(inputs.codes.todense(), np.float32))
+    settings = ProbeSettings(
+        n_null=0,
+        block_size=3000,
+        probes=True,
+        probe_max_tokens=5000,
+        sparse_probe_ks=[1, 2],
+        bootstrap_n=50,
+        min_heldout_instances=3,
+        context_baseline_max_tokens=4000,
+    )
+    plan = plan_probing(inputs, settings)
+    kept: dict = {}
+    from dnalens.probe.stage import linear_probes
+
+    linear_probes(inputs, plan, settings, kept)
+    concepts = run_probe(inputs, settings, plan=plan).concepts.set_index("concept")
+    assert {"dense_probe_auroc", "sae_probe_auroc"} <= set(kept)
+    names = list(inputs.label_names)
+    for column in ("dense_probe_auroc", "sae_probe_auroc"):
+        for concept, s in kept_sets({column: kept[column]}, inputs.labels, names, plan.test).items():
+            assert _stratified_auroc(s[column]) == pytest.approx(concepts.loc[concept, column], abs=1e-6)
+    checked = 0
+    for column in ("dense_probe_auroc", "sae_probe_auroc", "group_auroc_test", "baseline_context_auroc_test"):
+        has = concepts[column].notna() & concepts["evaluated"].astype(bool) & ~concepts["too_few_heldout"]
+        for concept in concepts.index[has]:
+            lo, hi, value = (concepts.loc[concept, c] for c in (f"{column}_lo", f"{column}_hi", column))
+            assert lo <= value + 1e-9 and value <= hi + 1e-9, (concept, column, lo, value, hi)
+            checked += 1
+    assert checked >= 6
+    linear = run_linear(inputs, settings, (), tmp_path / "linear")
+    assert (linear / "heldout_scores.npz").is_file()
+    from dnalens.probe.parts import run_part
+
+    run_part(inputs, settings, (), 0, 1, tmp_path / "part-0.npz")
+    scattered = gather(inputs, settings, (), [tmp_path / "part-0.npz"], linear).concepts.set_index("concept")
+    for column in ("dense_probe_auroc_lo", "group_auroc_test_hi", "baseline_context_auroc_test_lo"):
+        assert scattered[column].equals(concepts[column]), column

@@ -13,6 +13,7 @@ import filecmp
 import numpy as np
 import pytest
 import torch
+from sae_unit_settings import unit_settings
 
 from dnalens.oom import HalvingBatch, OutOfGpuMemoryError, memory_needed
 
@@ -230,13 +231,12 @@ def _batches(x, batch_size, seed):
 @pytest.mark.parametrize("architecture", ["topk", "batchtopk", "matryoshka_batchtopk"])
 def test_sae_training_splits_steps_into_micro_batches_with_the_same_result(architecture, monkeypatch):
     from dnalens.sae.base import SparseAutoencoder
-    from dnalens.sae.settings import SaeSettings
     from dnalens.sae.synthetic import sparse_dictionary_data
     from dnalens.sae.training import train_sae
 
     torch.set_num_threads(1)
     x = torch.from_numpy(sparse_dictionary_data(4096, 16, 24, seed=3).activations)
-    settings = SaeSettings(
+    settings = unit_settings(
         architecture=architecture,
         expansion=4,
         k=3,

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from sae_unit_settings import unit_settings
 
 from dnalens import preemption
 from dnalens.formats.activation_shards import shard_problem
@@ -143,7 +144,6 @@ def test_sigterm_between_forward_passes_drops_the_shard_in_flight(tiny, tmp_path
 
 
 def test_sigterm_during_sae_training_checkpoints_and_resume_equals_uninterrupted(tmp_path, handler):
-    from dnalens.sae.settings import SaeSettings
     from dnalens.sae.synthetic import sparse_dictionary_data
     from dnalens.sae.training import train_sae
 
@@ -160,7 +160,7 @@ def test_sigterm_during_sae_training_checkpoints_and_resume_equals_uninterrupted
                 i += 1
                 yield x[order[a : a + 128]]
 
-    settings = SaeSettings(
+    settings = unit_settings(
         architecture="batchtopk",
         expansion=2,
         k=2,

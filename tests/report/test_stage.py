@@ -38,7 +38,9 @@ def test_features_table(out):
     assert f.loc[0, "top_locus"] == "chr1:61-120" and f.loc[0, "top_strand"] == "+" and f.loc[0, "n_hits"] == 1
     assert f.loc[0, "top_genes"] == "abcA (ABC transporter)" and f.loc[2, "top_genes"] == "xyzB"
     assert f.loc[1, "label"] == "CDS_antisense" and f.loc[1, "top_strand"] == "-"
-    assert f.loc[2, "label"] == "intron" and not f.loc[2, "annotated"]
+    # a latent that does not pass carries no label: its train-chosen concept is a marked candidate
+    assert pd.isna(f.loc[2, "label"]) and not f.loc[2, "annotated"]
+    assert f.loc[2, "best_candidate"] == "intron" and f.loc[2, "best_candidate_status"].startswith("fails")
     assert f.loc[2, "top_locus"] == "chr1:200-200" and f.loc[2, "top_strand"] == "-"
     assert f.loc[3, "n_hits"] == 0 and f.loc[3, "max_activation"] == 0
     # 60 CDS bases, each read by two + windows, out of 1,200 tokens

@@ -91,6 +91,8 @@ def parse_gff3_strict(text: str) -> list[dict]:
             _, seqid, a, b = line.split()
             regions[seqid] = (int(a), int(b))
             continue
+        if line.startswith("# "):  # a comment (GFF3 allows them anywhere): the hit cap, stated in the file
+            continue
         assert not line.startswith("#") and line.strip()
         cols = line.split("\t")
         assert len(cols) == 9, line

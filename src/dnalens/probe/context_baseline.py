@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dnalens.probe.kept_scores import keep_scores
 from dnalens.probe.matched_controls import stratified_auroc_rows
 from dnalens.probe.probes import fit_binary_probes, sample_rows
 from dnalens.probe.sequence_context import ReadSequence
@@ -119,7 +120,14 @@ def _aurocs(scores: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def context_baseline_scores(
-    reader: ReadSequence, labels, train: np.ndarray, test: np.ndarray, fold: np.ndarray, s: ContextBaselineSettings
+    reader: ReadSequence,
+    labels,
+    train: np.ndarray,
+    test: np.ndarray,
+    fold: np.ndarray,
+    s: ContextBaselineSettings,
+    keep=None,
+    names=(),
 ) -> tuple[np.ndarray, np.ndarray]:
     """(cross-fitted train AUROC [L], held-out AUROC [L]) of every concept's matched-context probe (module doc).
     labels: bool [N, L] (or PackedLabels), read at the sampled train rows and the held-out rows; fold: bool [N]."""
@@ -133,12 +141,14 @@ def context_baseline_scores(
         crossed[scored] = _logits(y_fit[fit], x_fit[fit], x_fit[scored], s)
     auroc_train = _aurocs(crossed, y_fit)
     test = np.asarray(test)
-    auroc_test = _aurocs(_logits(y_fit, x_fit, test, s, reader), np.asarray(labels[test], bool))
-    return auroc_train, auroc_test
+    logits = _logits(y_fit, x_fit, test, s, reader)
+    for j, name in enumerate(names):  # held-out scores for the intervals (heldout_scores.py)
+        keep_scores(keep, "baseline_context_auroc_test", name, logits[:, j])
+    return auroc_train, _aurocs(logits, np.asarray(labels[test], bool))
 
 
 def control_context_baseline(
-    reader: ReadSequence, strata_rows, fold: np.ndarray, s: ContextBaselineSettings
+    reader: ReadSequence, strata_rows, fold: np.ndarray, s: ContextBaselineSettings, keep=None, name: str = ""
 ) -> tuple[float, float]:
     """(cross-fitted train, held-out) same-stratum AUROC of the matched-context probe on a control's rows.
     strata_rows(side) -> (rows, is positive, stratum), as `controls.Control.strata_rows`."""
@@ -157,5 +167,6 @@ def control_context_baseline(
     ok = np.isfinite(crossed)
     a_train = float(stratified_auroc_rows(crossed[ok, None], y_tr[ok], g_tr[ok])[0]) if ok.all() else 0.5
     z = _logits(y_tr[:, None], x_tr, rows_te, s, reader)[:, 0]
+    keep_scores(keep, "baseline_context_auroc_test", name, z, rows=rows_te, positive=y_te, stratum=g_te)
     a_test = float(stratified_auroc_rows(z[:, None], y_te, g_te)[0]) if rows_te.size and np.isfinite(z).all() else 0.5
     return a_train, a_test

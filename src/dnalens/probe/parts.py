@@ -39,6 +39,7 @@ from dnalens.formats.feature_columns import (
     row_blocks,
     write_feature_major,
 )
+from dnalens.probe.heldout_scores import read_kept, write_kept
 from dnalens.probe.inputs import ProbeInputs
 from dnalens.probe.metric_formulas import DomainF1
 from dnalens.probe.settings import ProbeSettings
@@ -216,9 +217,11 @@ def read_parts(paths: list[str | Path], plan: ProbePlan, settings: ProbeSettings
 def run_linear(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups, out: str | Path) -> Path:
     """The linear probes alone (rule probe_linear) -> `out`/probes.parquet + meta.json (dense_probe)."""
     plan = plan_probing(inputs, settings, duplicate_groups)
-    table = linear_probes(inputs, plan, settings)
+    keep: dict = {}
+    table = linear_probes(inputs, plan, settings, keep)
     with atomic_dir(Path(out)) as tmp:
         table.to_parquet(tmp / LINEAR_TABLE, index=False)
+        write_kept(keep, tmp)  # the probes' held-out logits: their AUROCs' intervals at the gather
         meta = {
             "dense_probe": dense_probe_note(inputs),
             "digest": plan_digest(plan, settings, int(inputs.codes.shape[1])),
@@ -241,4 +244,6 @@ def gather(
     if meta.get("digest") != plan_digest(plan, settings, n_features):
         raise InputError("linear probes from another run.", path=linear, fix="rerun the probe_linear job.")
     table = pd.read_parquet(Path(linear) / LINEAR_TABLE)
-    return run_probe(inputs, settings, duplicate_groups, plan=plan, scores=scores, probes=(table, meta["dense_probe"]))
+    probes = (table, meta["dense_probe"])
+    heldout = read_kept(linear)
+    return run_probe(inputs, settings, duplicate_groups, plan=plan, scores=scores, probes=probes, heldout=heldout)

@@ -15,6 +15,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from dnalens.probe.auroc import auroc_matrix
+from dnalens.probe.kept_scores import keep_scores
 from dnalens.probe.probes import balanced_accuracy, fit_binary_probes, fit_softmax_probe, sample_rows
 
 log = logging.getLogger(__name__)
@@ -54,10 +55,10 @@ def paired_auroc(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def binary_probe_rows(
-    name: str, x, labels, evaluated: np.ndarray, names, train, test, s: ProbeRunSettings
+    name: str, x, labels, evaluated: np.ndarray, names, train, test, s: ProbeRunSettings, keep=None
 ) -> list[dict]:
     """Logistic probes of the `evaluated` columns of `labels` ([N, L], read only at the sampled and
-    held-out rows); `names` are those columns' names."""
+    held-out rows); `names` are those columns' names. `keep` (heldout_scores.Kept) collects the held-out logits."""
     fit_rows = sample_rows(train, s.max_tokens, s.seed)
     y_fit = np.asarray(labels[fit_rows], bool)[:, evaluated]
     usable = (y_fit.any(axis=0)) & (~y_fit.all(axis=0))
@@ -70,6 +71,7 @@ def binary_probe_rows(
     aucs = paired_auroc(z, y_test)
     out = []
     for j, c in enumerate(cols):
+        keep_scores(keep, f"{name}_probe_auroc", names[c], z[:, j])
         pred, truth = z[:, j] > 0, y_test[:, j]
         out.append(
             {
@@ -154,7 +156,13 @@ def categorical_probe_row(
 
 
 def run_probes(
-    inp, train: np.ndarray, test: np.ndarray, evaluated: np.ndarray, s: ProbeRunSettings, fold: np.ndarray | None = None
+    inp,
+    train: np.ndarray,
+    test: np.ndarray,
+    evaluated: np.ndarray,
+    s: ProbeRunSettings,
+    fold: np.ndarray | None = None,
+    keep=None,
 ) -> pd.DataFrame:
     """One row per (concept, input): binary concepts with evaluated=True, and every categorical concept; with
     `s.sparse_ks`, one k_sparse row per (binary concept, k) on the SAE codes (`fold`: the train folds)."""
@@ -164,7 +172,7 @@ def run_probes(
     for name, x in sources:
         log.info("probes on %s: %d binary concepts, %d categorical", name, len(names), len(inp.categorical))
         if names:
-            rows.extend(binary_probe_rows(name, x, inp.labels, evaluated, names, train, test, s))
+            rows.extend(binary_probe_rows(name, x, inp.labels, evaluated, names, train, test, s, keep))
         for concept, (values, classes) in inp.categorical.items():
             row = categorical_probe_row(name, x, concept, np.asarray(values), classes, train, test, s)
             if row is not None:

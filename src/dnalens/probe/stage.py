@@ -28,10 +28,11 @@ from dnalens.probe.annotate import (
 )
 from dnalens.probe.backend import auroc_backend, auroc_matrix, domain_f1_curves, feature_statistics, ranked_codes
 from dnalens.probe.baseline_columns import with_claim_margins, with_control_columns
-from dnalens.probe.baselines import BaselineScores, baseline_scores, block_parity
-from dnalens.probe.context_baseline import ContextBaselineSettings, context_baseline_scores, control_context_baseline
-from dnalens.probe.controls import Control, ControlScorer, control_baselines, plan_controls
+from dnalens.probe.baselines import block_parity
+from dnalens.probe.concept_baselines import concept_baselines
+from dnalens.probe.controls import Control, ControlScorer, plan_controls
 from dnalens.probe.f1 import concat_curves, prepare_f1_labels
+from dnalens.probe.heldout_scores import group_scores, heldout_sets
 from dnalens.probe.inputs import ProbeInputs
 from dnalens.probe.metric_formulas import best_over_thresholds
 from dnalens.probe.nulls import GenomeShift, bh_qvalues, pooled_pvalues, shift_fractions
@@ -78,6 +79,7 @@ class ProbePlan:
     controls: list[Control]
     untestable: list[Control] = field(default_factory=list)  # motif controls too small to test (stated)
     reader: ReadSequence | None = None  # the genome as tokens read it (matched-context baseline, motif controls)
+    names: tuple[str, ...] = ()  # the concepts, in label-column order
 
 
 def plan_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=()) -> ProbePlan:
@@ -131,48 +133,20 @@ def plan_probing(inputs: ProbeInputs, settings: ProbeSettings, duplicate_groups=
         s.min_control_negatives,
     )
     return ProbePlan(
-        split, train, test, labels, concepts, n_instances, evaluated, offsets, ctx, fold, controls, untestable, reader
-    )
-
-
-def concept_baselines(plan: ProbePlan, settings: ProbeSettings | None = None) -> BaselineScores:
-    """Sequence-only baselines of every concept, on the matched controls where a concept has them; with
-    `settings`, the matched-context baseline too (`context_baseline`, named "context")."""
-    t0 = time.perf_counter()
-    ctx, concepts = plan.ctx, plan.concepts
-    baselines = baseline_scores(
-        ctx.codes, ctx.n_codes, plan.train, plan.test, concepts["train"], concepts["test"], plan.fold[plan.train]
-    )
-    for c in plan.controls:
-        baselines.auroc_train[:, c.column], baselines.auroc_test[:, c.column] = control_baselines(
-            c, ctx.codes, ctx.n_codes, plan.fold
-        )
-    if settings is not None and settings.context_baseline != "none" and plan.reader is not None:
-        baselines = with_context_baseline(baselines, plan, settings)
-    log.info(
-        "baselines %s and %d matched controls: %.1f s",
-        ", ".join(ctx.codes) or "none",
-        len(plan.controls),
-        time.perf_counter() - t0,
-    )
-    return baselines
-
-
-def with_context_baseline(baselines: BaselineScores, plan: ProbePlan, s: ProbeSettings) -> BaselineScores:
-    """`baselines` plus the matched-context baseline as one more row ("context"), on the controls' rows where a
-    concept has a control, so the strongest baseline (train-chosen) and every margin can be it."""
-    t0 = time.perf_counter()
-    cs = ContextBaselineSettings(
-        s.context_baseline, s.context_baseline_nt, s.context_baseline_max_tokens, s.probe_l2, s.probe_max_iter, s.seed
-    )
-    a_train, a_test = context_baseline_scores(plan.reader, plan.labels, plan.train, plan.test, plan.fold, cs)
-    for c in plan.controls:
-        a_train[c.column], a_test[c.column] = control_context_baseline(plan.reader, c.strata_rows, plan.fold, cs)
-    log.info("matched-context baseline (%s, ±%d nt): %.1f s", cs.mode, cs.context_nt, time.perf_counter() - t0)
-    return BaselineScores(
-        baselines.names + ["context"],
-        np.vstack([baselines.auroc_train, a_train[None, :]]),
-        np.vstack([baselines.auroc_test, a_test[None, :]]),
+        split,
+        train,
+        test,
+        labels,
+        concepts,
+        n_instances,
+        evaluated,
+        offsets,
+        ctx,
+        fold,
+        controls,
+        untestable,
+        reader,
+        tuple(inp.label_names),
     )
 
 
@@ -191,7 +165,7 @@ def block_scores(inputs: ProbeInputs, plan: ProbePlan, settings: ProbeSettings) 
     )
 
 
-def linear_probes(inputs: ProbeInputs, plan: ProbePlan, settings: ProbeSettings) -> pd.DataFrame:
+def linear_probes(inputs: ProbeInputs, plan: ProbePlan, settings: ProbeSettings, keep=None) -> pd.DataFrame:
     s = settings
     if not s.probes:
         return pd.DataFrame()
@@ -204,7 +178,7 @@ def linear_probes(inputs: ProbeInputs, plan: ProbePlan, settings: ProbeSettings)
         sparse_max_tokens=s.sparse_probe_max_tokens,
         group_max_k=s.group_max_k,
     )
-    return run_probes(inputs, plan.train, plan.test, plan.evaluated, run, fold=plan.fold)
+    return run_probes(inputs, plan.train, plan.test, plan.evaluated, run, fold=plan.fold, keep=keep)
 
 
 def dense_probe_note(inputs: ProbeInputs) -> str:
@@ -219,6 +193,7 @@ def run_probe(
     plan: ProbePlan | None = None,
     scores: tuple | None = None,
     probes: tuple[pd.DataFrame, str] | None = None,
+    heldout: dict | None = None,
 ) -> ProbeResult:
     """The whole stage in one process; a scattered run (parts.py) passes its plan, the gathered per-feature
     `scores` and the linear `probes` (table, dense_probe_note) of their own jobs instead."""
@@ -226,7 +201,8 @@ def run_probe(
     plan = plan_probing(inp, s, duplicate_groups) if plan is None else plan
     train, test, offsets, controls, evaluated = plan.train, plan.test, plan.offsets, plan.controls, plan.evaluated
     n_features = int(inp.codes.shape[1])
-    baselines = concept_baselines(plan, s)
+    kept = dict(heldout or {})  # held-out scores of the fitted claims (heldout_scores.py): their intervals
+    baselines = concept_baselines(plan, s, kept)
     scores = block_scores(inp, plan, s) if scores is None else scores
     auroc_train, auroc_test, null, f1_train, f1_test, n_instances_test, (freq, fmax, mean_active), controlled = scores
     p = pooled_pvalues(auroc_test, null) if offsets.size >= 2 else np.full(auroc_test.shape, np.nan)
@@ -259,13 +235,24 @@ def run_probe(
         control=control_kind,
         auroc_test_uncontrolled=uncontrolled,
     )
-    probes, dense_probe = (linear_probes(inp, plan, s), dense_probe_note(inp)) if probes is None else probes
+    probes, dense_probe = (linear_probes(inp, plan, s, kept), dense_probe_note(inp)) if probes is None else probes
     concepts_out = with_claim_margins(
         with_control_columns(concepts_table(scores, s, probes), controls, plan.untestable)
     )
     # one row per finding (twins, merged members, control concepts) and bootstrap intervals (probe/findings.py)
+    if s.probes:
+        kept.update(group_scores(concepts_out, inp.codes, inp.labels, list(inp.label_names), train, test, s))
+    extra = heldout_sets(kept, inp.labels, list(inp.label_names), test)
     concepts_out = findings.concept_evidence(
-        concepts_out, inp, train, test, s, ctx_codes=plan.ctx.codes, n_codes=plan.ctx.n_codes, controls=controls
+        concepts_out,
+        inp,
+        train,
+        test,
+        s,
+        ctx_codes=plan.ctx.codes,
+        n_codes=plan.ctx.n_codes,
+        controls=controls,
+        extra=extra,
     )
     feature_concept = feature_concept_table(scores, s)
     features = features_table(scores, s)

@@ -258,6 +258,9 @@ def concept_summary(
         if (c.startswith("baseline_") and c.endswith("_auroc_test") and c != "baseline_auroc_test")
         or c.startswith(("group_", "k_sparse_auroc_test_"))  # the concept's latent group (k-sparse probing)
         or c in (*FINDING_COLUMNS, "untestable_reason")  # what belongs together (probe/findings.py)
+        or c.startswith(("strongest_baseline", "control_"))  # the strongest baseline (context included); controls
+        or c.endswith("_margin")
+        or c == "best_margin_strongest"  # each claim's margin over the strongest baseline
         or c.endswith(("_lo", "_hi", "_note"))  # bootstrap intervals of the AUROCs
     ]
     extra = [c for c in extra if c not in table.columns]
