@@ -42,6 +42,7 @@ def _config(model_dir: Path) -> dict:
         # one window per activation shard: 20 shards, so a kill lands between shards of a part
         "extract": {"layers": [LAYER], "shard_tokens": 1024, "threads": 1},
         "sae": {
+            "strand_shared": False,  # the counts below (sample windows, features) read rows whole
             "expansion": 2,
             "k": 4,
             "tokens": 20000,

@@ -7,9 +7,7 @@
 STEER_TABLE = "results/{genome}/effects/steer.tsv"
 STEER_ON = bool(config["steer"]["enabled"])
 # the switch only decides whether the run asks for it: toggling it must not rerun the generation
-_STEER_SETTINGS = shlex.quote(
-    json.dumps({k: v for k, v in config["steer"].items() if k != "enabled"}, sort_keys=True)
-)
+_STEER_SETTINGS = json.dumps({k: v for k, v in config["steer"].items() if k != "enabled"}, sort_keys=True)
 
 
 rule steer:
@@ -41,5 +39,5 @@ rule steer:
         "../envs/dnalens.yaml"
     shell:
         "dnalens steer --buffer {input.buffer:q} --probe {input.probe:q} --windows {input.windows:q}"
-        " --fasta {input.fasta:q} --model {params.model} --settings {params.settings}"
+        " --fasta {input.fasta:q} --model {params.model} --settings {params.settings:q}"
         " --out {output.table:q} --figures {output.figures:q} > {log:q} 2>&1"

@@ -70,7 +70,14 @@ def _steer(args: argparse.Namespace) -> int:
         len(prompts),
     )
     stage_inputs = SteerInputs(
-        adapter, sae, buf.layer, prompts, latents, inputs.genome_kmer4(fasta), trim_end=buf.trim_end
+        adapter,
+        sae,
+        buf.layer,
+        prompts,
+        latents,
+        inputs.genome_kmer4(fasta),
+        trim_end=buf.trim_end,
+        trim_start=buf.trim_start,
     )
     table, sequences = run_steer(stage_inputs, settings)
     if args.figures:

@@ -129,9 +129,16 @@ class RowEdit:
                 raise ValueError("a lookup SAE's clamp needs the lookup codes of every position")
             bases = torch.as_tensor(np.asarray(codes)[self.clamp_rows].reshape(-1))
         sae = self.pass_sae
-        f = sae.encode(flat, bases)
-        target = f.clone()
         per_row = flat.shape[0] // len(self.clamp_rows)
+        if getattr(sae, "batch_dependent", False):  # a batch-level budget is one sequence's, never the chunk's
+            pieces = [
+                (p, None if bases is None else bases[i * per_row : (i + 1) * per_row])
+                for i, p in enumerate(flat.split(per_row))
+            ]
+            f = torch.cat([sae.encode(p, b) for p, b in pieces])
+        else:
+            f = sae.encode(flat, bases)
+        target = f.clone()
         atoms = torch.as_tensor(np.repeat(self.clamp_atoms, per_row))
         values = torch.as_tensor(np.repeat(self.clamp_values, per_row), dtype=f.dtype)
         target[torch.arange(flat.shape[0]), atoms] = values

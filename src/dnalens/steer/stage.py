@@ -40,6 +40,7 @@ class SteerInputs:
     latents: Sequence[SteeredLatent]
     genome_counts: np.ndarray  # 4-mer counts [256]
     trim_end: int = 0  # readouts skip the last generated positions the buffer would trim
+    trim_start: int = 0  # the re-encode drops the first positions as the buffer did (buffer.json trim_start)
 
 
 def plan_rows(latents: Sequence[SteeredLatent], settings: SteerSettings) -> pd.DataFrame:
@@ -116,18 +117,22 @@ def generate_all(plan: pd.DataFrame, inputs: SteerInputs, settings: SteerSetting
 
 
 def latent_activations(inputs: SteerInputs, full: Sequence[str], latent_ids: Sequence[int], start: int) -> list[float]:
-    """Each sequence re-encoded through model + SAE (as the buffer's rows were): latent's mean over positions
-    start … len − trim_end (the generated bases the buffer would keep; all generated ones when that is empty)."""
+    """Each sequence re-encoded through model + SAE as the buffer's rows were (trim_start … len − trim_end,
+    float16-rounded, one sequence per encode call: a batch-level SAE's top-k budget is per window and the first
+    positions' outsized activations would eat it): the latent's mean over positions start … len − trim_end (the
+    generated bases the buffer would keep; all generated ones when that is empty)."""
     sae = inputs.sae
     context = int(getattr(sae, "lookup_context", 0) or 0)
     rows = inputs.adapter.activations(list(full), [inputs.layer])[inputs.layer]
+    first = min(int(inputs.trim_start), int(start))
     out = []
     with torch.no_grad():
         for seq, x, j in zip(full, rows, latent_ids):
             end = len(seq) - inputs.trim_end if len(seq) - inputs.trim_end > start else len(seq)
-            bases = torch.as_tensor(row_codes(seq, context)) if context else None
-            codes = sae.encode(torch.as_tensor(x, dtype=torch.float32), bases)[:, int(j)]
-            out.append(readouts.mean_latent_activation(codes[start:end].cpu().numpy()))
+            kept = torch.as_tensor(x[first:end], dtype=torch.float32).half().float()
+            bases = torch.as_tensor(row_codes(seq, context)[first:end]) if context else None
+            codes = sae.encode(kept, bases)[:, int(j)]
+            out.append(readouts.mean_latent_activation(codes[start - first :].cpu().numpy()))
     return out
 
 
