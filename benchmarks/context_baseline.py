@@ -22,9 +22,10 @@ import numpy as np
 
 
 def run(genome: Path, mode: str | None) -> dict:
+    from dnalens.probe.concept_baselines import concept_baselines, with_context_baseline
     from dnalens.probe.inputs import inputs_from_buffer
     from dnalens.probe.settings import ProbeSettings
-    from dnalens.probe.stage import concept_baselines, plan_probing, with_context_baseline
+    from dnalens.probe.stage import plan_probing
 
     stored = json.loads((genome / "probe" / "summary.json").read_text()).get("settings", {})
     fields = {f.name for f in dataclasses.fields(ProbeSettings)}

@@ -159,7 +159,9 @@ def test_the_fitted_claims_keep_scores_that_reproduce_their_aurocs(tmp_path):
         for concept, s in kept_sets({column: kept[column]}, inputs.labels, names, plan.test).items():
             assert _stratified_auroc(s[column]) == pytest.approx(concepts.loc[concept, column], abs=1e-6)
     checked = 0
-    for column in ("dense_probe_auroc", "sae_probe_auroc", "group_auroc_test", "baseline_context_auroc_test"):
+    ks = [c for c in concepts.columns if c.startswith("k_sparse_auroc_test_k") and c[-1].isdigit()]
+    assert ks
+    for column in ("dense_probe_auroc", "sae_probe_auroc", "group_auroc_test", "baseline_context_auroc_test", *ks):
         has = concepts[column].notna() & concepts["evaluated"].astype(bool) & ~concepts["too_few_heldout"]
         for concept in concepts.index[has]:
             lo, hi, value = (concepts.loc[concept, c] for c in (f"{column}_lo", f"{column}_hi", column))

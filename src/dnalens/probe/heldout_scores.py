@@ -4,8 +4,8 @@ The single latents' and the k-mer baselines' held-out scores can be rebuilt from
 the gather (probe/findings.py). Three claims cannot: the linear probes (dense and SAE: fitted in the
 probe_linear job), the matched-context baseline (a fitted model) and the latent group (a k-sparse probe). Their
 held-out logits are kept where they are computed — `heldout_scores.npz` beside the linear job's table, the
-context baseline's in the gather's own process, the group refitted on its chosen latents exactly as the
-k-sparse probe was (same rows, seed and latents: the same probe) — and handed to `findings.concept_evidence` as
+context baseline's in the gather's own process, the k-sparse probes and the group refitted on their recorded
+latents exactly as they were fitted (same rows, seed and latents: the same probes) — and handed to `findings.concept_evidence` as
 `HeldOutSet`s, so each gets the same seeded draw as the concept's other AUROCs.
 """
 
@@ -68,24 +68,38 @@ def heldout_sets(keep: Kept, labels, names: list[str], test: np.ndarray) -> dict
     return out
 
 
-def group_scores(concepts: pd.DataFrame, codes, labels, names: list[str], train, test, s) -> Kept:
-    """The chosen latent groups' held-out logits: each group's probe refitted on the k-sparse probes' train
-    sample (`sample_rows(train, sparse_probe_max_tokens, seed)`) and its latents, as the probe stage fitted it."""
+def sparse_scores(concepts: pd.DataFrame, probes: pd.DataFrame | None, codes, labels, names, train, test, s) -> Kept:
+    """Held-out logits of the k-sparse probes (`k_sparse_auroc_test_k<k>`, every k listed in probes.parquet) and
+    of each concept's chosen latent group (`group_auroc_test`): each probe refitted on the k-sparse probes' train
+    sample (`sample_rows(train, sparse_probe_max_tokens, seed)`) and its recorded latents, as the probe stage
+    fitted it (the same rows, latents and l2 give the same probe), then scored on the held-out rows."""
     import scipy.sparse as sp
 
     from dnalens.probe.probe_runs import rows_of
     from dnalens.probe.sparse_probing import probe_scores
 
+    jobs = []
+    if "group_latents" in concepts:
+        chosen = concepts[concepts["group_latents"].fillna("").astype(str) != ""]
+        jobs += [("group_auroc_test", c, ids) for c, ids in zip(chosen["concept"], chosen["group_latents"].astype(str))]
+    if probes is not None and not probes.empty and "k" in probes:
+        rows = probes[probes["kind"] == "k_sparse"]
+        jobs += [
+            (f"k_sparse_auroc_test_k{int(k)}", c, str(ids))
+            for c, k, ids in zip(rows["concept"], rows["k"], rows["latents"])
+        ]
     keep: Kept = {}
-    chosen = concepts[concepts["group_latents"].fillna("").astype(str) != ""] if "group_latents" in concepts else []
-    if not len(chosen):
+    if not jobs:
         return keep
     fit_rows = sample_rows(train, s.sparse_probe_max_tokens, s.seed)
     codes_fit, codes_test = sp.csc_matrix(rows_of(codes, fit_rows)), sp.csc_matrix(rows_of(codes, test))
     y_fit = np.asarray(labels[fit_rows], bool)
     at = {n: j for j, n in enumerate(names)}
-    for concept, latents in zip(chosen["concept"], chosen["group_latents"].astype(str)):
-        ids = np.array([int(i) for i in latents.split("+")], np.int64)
-        y = y_fit[:, at[concept]]
-        keep_scores(keep, "group_auroc_test", concept, probe_scores(codes_fit, y, codes_test, ids, l2=s.probe_l2))
+    done: dict[tuple[str, str], np.ndarray] = {}  # a group is one of the k rows: fit it once
+    for column, concept, latents in jobs:
+        if (concept, latents) not in done:
+            ids = np.array([int(i) for i in latents.split("+")], np.int64)
+            y = y_fit[:, at[concept]]
+            done[(concept, latents)] = probe_scores(codes_fit, y, codes_test, ids, l2=s.probe_l2)
+        keep_scores(keep, column, concept, done[(concept, latents)])
     return keep

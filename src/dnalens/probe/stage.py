@@ -32,7 +32,7 @@ from dnalens.probe.baselines import block_parity
 from dnalens.probe.concept_baselines import concept_baselines
 from dnalens.probe.controls import Control, ControlScorer, plan_controls
 from dnalens.probe.f1 import concat_curves, prepare_f1_labels
-from dnalens.probe.heldout_scores import group_scores, heldout_sets
+from dnalens.probe.heldout_scores import heldout_sets, sparse_scores
 from dnalens.probe.inputs import ProbeInputs
 from dnalens.probe.metric_formulas import best_over_thresholds
 from dnalens.probe.nulls import GenomeShift, bh_qvalues, pooled_pvalues, shift_fractions
@@ -241,7 +241,7 @@ def run_probe(
     )
     # one row per finding (twins, merged members, control concepts) and bootstrap intervals (probe/findings.py)
     if s.probes:
-        kept.update(group_scores(concepts_out, inp.codes, inp.labels, list(inp.label_names), train, test, s))
+        kept.update(sparse_scores(concepts_out, probes, inp.codes, inp.labels, list(inp.label_names), train, test, s))
     extra = heldout_sets(kept, inp.labels, list(inp.label_names), test)
     concepts_out = findings.concept_evidence(
         concepts_out,
