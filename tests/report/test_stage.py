@@ -195,7 +195,7 @@ def test_report_html_is_self_contained(out):
         "<script>",
     ]
     assert text.count('<section class="card"') == 2  # the two annotated latents
-    assert "2 of 3 concepts have a latent that beats the best sequence-only baseline by ≥ 0.05" in text
+    assert "2 of 3 concepts have a latent that beats the best local sequence-only baseline by ≥ 0.05" in text
     assert text.index("What passes") < text.index("Tested and failed") < text.index("Could not be tested")
     assert text.index("Could not be tested") < text.index("The model's context") < text.index("Run summary")
     assert "metagene" in text.lower() and "splice donor" in text

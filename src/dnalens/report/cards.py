@@ -203,7 +203,7 @@ def render(
         "learned": learned,
         "card_ids": on_cards,
         "learned_sentence": (
-            f"{n_beat} of {len(learned)} concepts have a latent that beats the best sequence-only "
+            f"{n_beat} of {len(learned)} concepts have a latent that beats the best local sequence-only "
             f"baseline by ≥ {margin_cut:g} held-out AUROC; {n_pass} pass the whole annotation rule "
             f"({_threshold_text(inputs, settings)})."
         ),
