@@ -319,28 +319,18 @@ class TorchAdapter:
 
     def spliced_loss(self, seqs: Sequence[str], layer: str, replace: Callable | None = None) -> float:
         """Mean next-token cross-entropy (nats) when `layer`'s output[0] is replaced by replace(x)."""
-        import torch
         import torch.nn.functional as F
 
         if not self.causal:
             raise InputError("spliced_loss needs a causal language model.", fix="use a causal checkpoint.")
-        path = self.module_path(layer)
+        from dnalens.models.interventions import forward_logits
+
+        self.module_path(layer)  # an unknown layer is an InputError, with or without a replacement
+        edit = None if replace is None else (lambda x, positions: replace(x))
         total, count = 0.0, 0
         bs = max(1, self.spec.batch_size)
         for i in range(0, len(seqs), bs):
-            ids, mask, positions = self.encode(list(seqs[i : i + bs]))
-            kwargs = {} if mask is None else {"attention_mask": mask}
-            with torch.no_grad():
-                with self.nn.trace(ids, **kwargs):
-                    if replace is not None:
-                        env = self._envoy(path)
-                        out = env.output
-                        if isinstance(out, (tuple, list)):
-                            env.output = (replace(out[0]),) + tuple(out[1:])
-                        else:
-                            env.output = replace(out)
-                    result = self.nn.output.save()
-            logits = self.logits_of(result).float()
+            logits, ids, positions = forward_logits(self, list(seqs[i : i + bs]), layer, edit)
             idx, targets = self.loss_targets(ids, positions)
             picked = logits[idx[:, 0], idx[:, 1]]
             total += float(F.cross_entropy(picked, targets, reduction="sum"))

@@ -43,8 +43,9 @@ def base_token_ids(adapter) -> list[int]:
     return [int(ids[0, p]) for p in positions[0]]
 
 
-def _forward_logits(adapter, seqs: Sequence[str], layer: str | None, edit: Edit | None):
-    """Logits [B, T, vocab] (float32, model device) of one batch, plus its token positions."""
+def forward_logits(adapter, seqs: Sequence[str], layer: str | None, edit: Edit | None):
+    """(logits [B, T, vocab] float32 on the model's device, token ids, token positions) of one batch, with
+    `layer`'s output[0] replaced by edit(x, positions) (none: the plain model). Also TorchAdapter.spliced_loss."""
     import torch
 
     ids, mask, positions = adapter.encode(list(seqs))
@@ -61,7 +62,7 @@ def _forward_logits(adapter, seqs: Sequence[str], layer: str | None, edit: Edit 
                 else:
                     env.output = edit(out, positions)
             result = adapter.nn.output.save()
-    return adapter.logits_of(result).float(), positions
+    return adapter.logits_of(result).float(), ids, positions
 
 
 def _base_log_softmax(logits, base_ids: list[int]):
@@ -83,7 +84,7 @@ def nucleotide_log_probs(
     base_ids = base_token_ids(adapter)
     out: list[np.ndarray] = []
     for chunk in adapter._chunks(list(seqs)):
-        logits, positions = _forward_logits(adapter, chunk, layer, edit)
+        logits, _, positions = forward_logits(adapter, chunk, layer, edit)
         logp = _base_log_softmax(logits, base_ids).cpu().numpy()
         for j, (seq, pos) in enumerate(zip(chunk, positions)):
             rows = np.full((len(seq), 4), np.nan, dtype=np.float32)
@@ -104,7 +105,7 @@ def next_log_probs(
     base_ids = base_token_ids(adapter)
     rows = []
     for chunk in adapter._chunks(list(prefixes)):
-        logits, positions = _forward_logits(adapter, chunk, layer, edit)
+        logits, _, positions = forward_logits(adapter, chunk, layer, edit)
         last = [int(np.asarray(pos)[-1]) for pos in positions]
         picked = logits[np.arange(len(chunk)), last]
         rows.append(_base_log_softmax(picked, base_ids).cpu().numpy())
